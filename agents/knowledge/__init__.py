@@ -1,0 +1,1 @@
+"""The knowledge base: import files, chunk them, and find the passages for a question."""

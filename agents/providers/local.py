@@ -1,0 +1,155 @@
+"""The offline provider: answers from the retrieved passages, with no model at all.
+
+It is the embedded default, so that csbot runs, demos and is tested end to end
+without network access or API keys. It never retrieves by itself: it answers from
+`request.passages`, which the pipeline fills. With no passages it says plainly
+that it does not know and offers a human agent, rather than guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+
+from agents.knowledge.language import CHINESE, ENGLISH, detect_language
+
+from .base import ChatRequest, Delta, Finish, Passage, Provider, StreamItem
+
+# How much of the best passage goes into the answer, in characters.
+MAIN_BUDGET = {CHINESE: 420, ENGLISH: 700}
+RELATED_BUDGET = {CHINESE: 80, ENGLISH: 160}
+
+_TEXT = {
+    CHINESE: {
+        "lead": "关于“{title}”，帮助中心是这样说的：",
+        "related": "可能也对你有帮助：",
+        "close": "如果这些没有解决你的问题，告诉我一声，我可以帮你转接人工客服。",
+        "unknown": (
+            "抱歉，我在帮助中心里没有找到和这个问题相关的资料，不想随便猜一个答案给你。"
+            "你可以换个说法再问一次，或者我帮你转接人工客服来处理。"
+        ),
+    },
+    ENGLISH: {
+        "lead": "Here's what our help center says about **{title}**:",
+        "related": "You may also find these useful:",
+        "close": "If this doesn't solve it, let me know and I can connect you with a human agent.",
+        "unknown": (
+            "Sorry, I couldn't find anything about this in our help center, and I'd rather not guess. "
+            "You can try asking in other words, or I can connect you with a human agent."
+        ),
+    },
+}
+
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
+_QUESTION_PREFIX = re.compile(r"^\s*(?:Q[:：]|问[:：]|问题[:：])\s*", re.IGNORECASE)
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_SENTENCE = re.compile(r".+?(?:[。！？]|[.!?](?=\s)|$)", re.DOTALL)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        text = compose_answer(request.passages, answer_language(request))
+        size = max(1, settings.LOCAL_PROVIDER_CHUNK_CHARS)
+        delay = settings.LOCAL_PROVIDER_CHUNK_DELAY
+        for start in range(0, len(text), size):
+            if start:
+                await asyncio.sleep(delay)
+            yield Delta(text[start : start + size])
+        prompt = [request.system, *(m.content for m in request.messages), *(p.text for p in request.passages)]
+        yield Finish(prompt_tokens=estimate_tokens("\n".join(prompt)), completion_tokens=estimate_tokens(text))
+
+
+def answer_language(request: ChatRequest) -> str:
+    """request.language when it is Chinese or English, else the last user message's."""
+    language = (request.language or "").lower()
+    if language.startswith("zh"):
+        return CHINESE
+    if language.startswith("en"):
+        return ENGLISH
+    last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    return detect_language(last) or CHINESE
+
+
+def compose_answer(passages: list[Passage], language: str) -> str:
+    """A short Markdown answer citing passages as [1], [2]… in the order given."""
+    text = _TEXT[language]
+    if not passages:
+        return text["unknown"]
+    best = passages[0]
+    parts = [
+        text["lead"].format(title=best.title),
+        f"{_excerpt(best, MAIN_BUDGET[language])} [1]",
+    ]
+    colon = "：" if language == CHINESE else ": "
+    related = [
+        f"- **{p.title}**{colon}{_summary(p, RELATED_BUDGET[language])} [{n}]"
+        for n, p in enumerate(passages[1:], start=2)
+    ]
+    if related:
+        parts.append(text["related"] + "\n" + "\n".join(related))
+    parts.append(text["close"])
+    return "\n\n".join(parts)
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly: one token per Chinese character, one per four other characters."""
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4
+
+
+def _excerpt(passage: Passage, budget: int) -> str:
+    """The passage without its title echo, cut at a line or sentence end within budget."""
+    body = _HEADING.sub(lambda m: f"**{m.group(1)}**", _strip_title_echo(passage.text, passage.title))
+    lines: list[str] = []
+    used = 0
+    for line in body.split("\n"):
+        if used + len(line) <= budget:
+            lines.append(line)
+            used += len(line) + 1
+            continue
+        partial = "".join(_sentences_within(line, budget - used))
+        if partial:
+            lines.append(partial)
+        break
+    excerpt = "\n".join(lines).strip()
+    if not excerpt:  # a first sentence longer than the budget: cut it, visibly
+        excerpt = body[: budget - 1].rstrip() + "…"
+    return excerpt
+
+
+def _summary(passage: Passage, budget: int) -> str:
+    """The first sentence or two of the passage's first line of text, within budget."""
+    body = _strip_title_echo(passage.text, passage.title)
+    lines = (_LIST_MARK.sub("", line).replace("**", "").strip() for line in body.split("\n"))
+    first = next((line for line in lines if line and not line.startswith("#")), "")
+    summary = "".join(_sentences_within(first, budget)).strip()
+    return summary or (first[: budget - 1].rstrip() + "…" if first else passage.title)
+
+
+def _sentences_within(line: str, room: int) -> list[str]:
+    taken: list[str] = []
+    used = 0
+    for sentence in _SENTENCE.findall(line):
+        if used + len(sentence) > room:
+            break
+        taken.append(sentence)
+        used += len(sentence)
+    return taken
+
+
+def _strip_title_echo(text: str, title: str) -> str:
+    """Drop a first line (or sentence) that only repeats the passage's title or question."""
+    text = text.strip()
+    first, _, rest = text.partition("\n")
+    bare = _QUESTION_PREFIX.sub("", first.lstrip("# ")).strip()
+    if title and (bare == title.strip() or bare.rstrip("?？") == title.strip().rstrip("?？")):
+        return rest.strip() or text
+    if title and text.startswith(title):
+        return text[len(title) :].lstrip(" \n:：") or text
+    return text

@@ -1,0 +1,166 @@
+"""An OpenAI-compatible chat-completions API, streamed (Qianfan v2 by default).
+
+Qianfan v2 reports errors as `{"error": {"code", "message", "type"}}`, with HTTP
+429 or with HTTP 200 depending on the source, so the body is checked whatever
+the status. The stream ends with `data: [DONE]`; usage arrives in the last
+chunk only because we ask for it (stream_options.include_usage).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+
+from .base import ChatRequest, Delta, Finish, Provider, ProviderError, SafetyBlocked, StreamItem
+from .ernie import build_ernie_messages
+from .http import client_timeout, drain, get_session, network_error
+from .sse import SSEError, SSEParser
+
+DONE = "[DONE]"
+# v2 `flag`: 2 = no further chat, 3 = do not display, 4 = retract.
+BLOCKING_FLAG = 2
+
+
+class OpenAICompatProvider(Provider):
+    name = "openai"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        if not settings.OPENAI_API_KEY:
+            raise ProviderError("OPENAI_API_KEY must be set to use the openai provider", code="not_configured")
+        url = f"{settings.OPENAI_BASE_URL.rstrip('/')}/chat/completions"
+        headers = {"Authorization": f"Bearer {settings.OPENAI_API_KEY}"}
+        try:
+            async with get_session().post(
+                url, json=_request_body(request), headers=headers, timeout=client_timeout()
+            ) as resp:
+                if resp.status >= 300 or resp.content_type == "application/json":
+                    raise _error_reply(resp.status, await resp.text(errors="replace"))
+                state = _StreamState()
+                parser = SSEParser()
+                async for chunk in resp.content.iter_any():
+                    for kind, text in parser.feed(chunk):
+                        for item in state.read(kind, text):
+                            yield item
+                    if state.done:
+                        await drain(resp)
+                        return
+                for kind, text in parser.flush():
+                    for item in state.read(kind, text):
+                        yield item
+                # Some compatible servers close without [DONE] after a finish_reason.
+                if not state.done and state.finish_reason is None:
+                    raise ProviderError("stream ended before [DONE]", retryable=True, code="incomplete")
+                if not state.done:
+                    yield state.finish()
+        except SSEError as exc:
+            raise ProviderError(f"unreadable stream: {exc}", code="malformed") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise network_error(exc, "OpenAI-compatible chat request") from exc
+
+
+def _request_body(request: ChatRequest) -> dict[str, Any]:
+    # User-first alternating history is valid for every compatible server, and
+    # Qianfan's v2 models share v1's rules; this also caps its size.
+    history = build_ernie_messages(request.messages, settings.LLM_HISTORY_CHARS)
+    if not history:
+        raise ProviderError("the conversation has no player message to answer", code="no_question")
+    messages = [{"role": "system", "content": request.system}] if request.system else []
+    temperature = request.temperature if request.temperature is not None else settings.LLM_TEMPERATURE
+    body: dict[str, Any] = {
+        "model": settings.OPENAI_MODEL,
+        "messages": messages + history,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if temperature is not None:
+        body["temperature"] = min(max(float(temperature), 0.01), 1.0)
+    if request.user_id:
+        body["user"] = request.user_id
+    return body
+
+
+class _StreamState:
+    """What the chunks so far have said: the finish reason, the usage, [DONE]."""
+
+    __slots__ = ("done", "finish_reason", "usage")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+
+    def read(self, kind: str, text: str) -> list[StreamItem]:
+        if kind != "data":
+            return _stray_line(text)
+        if text == DONE:
+            self.done = True
+            return [self.finish()]
+        try:
+            chunk = json.loads(text)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise ProviderError(f"malformed chunk: {text[:200]!r}", code="malformed")
+        if "error" in chunk:
+            raise _api_error(chunk["error"], status=200)
+        if chunk.get("need_clear_history") or (chunk.get("flag") or 0) >= BLOCKING_FLAG:
+            raise SafetyBlocked(ban_round=chunk.get("ban_round", -1))
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        items: list[StreamItem] = []
+        for choice in chunk.get("choices") or []:
+            if content := (choice.get("delta") or {}).get("content"):
+                items.append(Delta(content))
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return items
+
+    def finish(self) -> Finish:
+        return Finish(
+            finish_reason=self.finish_reason or "stop",
+            prompt_tokens=self.usage.get("prompt_tokens", 0),
+            completion_tokens=self.usage.get("completion_tokens", 0),
+            truncated=self.finish_reason == "length",
+        )
+
+
+def _stray_line(text: str) -> list[StreamItem]:
+    # A bare JSON error line inside the stream, as ERNIE v1 does; other noise is ignored.
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return []
+    if isinstance(payload, dict) and "error" in payload:
+        raise _api_error(payload["error"], status=200)
+    return []
+
+
+def _error_reply(status: int, text: str) -> ProviderError:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and "error" in payload:
+        return _api_error(payload["error"], status=status)
+    return ProviderError(
+        f"HTTP {status}: {text[:200]}",
+        retryable=status == 429 or status >= 500,
+        code="malformed" if status < 300 else status,
+    )
+
+
+def _api_error(error: Any, *, status: int) -> ProviderError:
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
+    code = error.get("code") or status
+    kind = str(error.get("type") or "")
+    rate_limited = "rate_limit" in str(code) or "rate_limit" in kind
+    return ProviderError(
+        f"{code}: {error.get('message', '')}",
+        retryable=rate_limited or status == 429 or status >= 500,
+        code=code,
+    )

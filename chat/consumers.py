@@ -1,0 +1,126 @@
+"""The player's WebSocket. Thin: validate a frame, call a service, relay events.
+
+Frames are documented in docs/protocol.md. The consumer never waits on an LLM
+stream: answers run as jobs (chat/streaming/jobs.py) and reach every socket of
+the conversation through its group.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from chat import resume, services
+from chat.events import conversation_group, publish
+from chat.frames import dumps, error_frame, message_frame
+from chat.identity import player_id_from_cookie
+from chat.models import Conversation, Player
+from chat.streaming.jobs import start_answer
+from chat.validation import FrameError, parse_client_frame
+
+log = logging.getLogger(__name__)
+
+
+@database_sync_to_async
+def _load(player_id: int) -> tuple[Player, Conversation] | None:
+    player = Player.objects.filter(pk=player_id).first()
+    if player is None:
+        return None
+    return player, services.conversation_current(player=player)
+
+
+_receive = database_sync_to_async(services.player_message_receive)
+_record = database_sync_to_async(services.internal_event_record)
+
+
+class PlayerConsumer(AsyncWebsocketConsumer):
+    player: Player
+    conversation_id: int
+
+    async def connect(self) -> None:
+        cookie = self.scope.get("cookies", {}).get(settings.PLAYER_COOKIE_NAME)
+        loaded = await _load(player_id_from_cookie(cookie)) if player_id_from_cookie(cookie) else None
+        if loaded is None:
+            await self.close(code=4401)
+            return
+        self.player, conversation = loaded
+        self.language = self.player.language or "en"
+        await self.accept()
+        await self._follow(conversation)
+
+    async def _follow(self, conversation: Conversation) -> None:
+        if getattr(self, "conversation_id", None) not in (None, conversation.pk):
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        self.conversation_id = conversation.pk
+        await self.channel_layer.group_add(conversation_group(conversation.pk), self.channel_name)
+        await self._send(
+            {
+                "type": "welcome",
+                "conversation": {"id": conversation.pk, "state": conversation.state},
+                "player": {"id": str(self.player.public_id), "name": self.player.label},
+                "limits": {"max_chars": settings.CHAT_MAX_MESSAGE_CHARS},
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        # The answer job goes on: the player may come back, staff may be watching.
+        if hasattr(self, "conversation_id"):
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = parse_client_frame(text_data, bytes_data)
+        except FrameError as exc:
+            await self._reject(exc)
+            return
+        handler = getattr(self, f"on_{frame['type']}")
+        await handler(frame)
+
+    async def on_ping(self, frame: dict) -> None:
+        await self._send({"type": "pong"})
+
+    async def on_resume(self, frame: dict) -> None:
+        for out in await resume.frames_for(self.conversation_id, frame["after_seq"], frame["streams"]):
+            await self.send(text_data=out)
+
+    async def on_send(self, frame: dict) -> None:
+        received = await _receive(
+            player=self.player,
+            conversation_id=self.conversation_id,
+            client_id=frame["client_id"],
+            text=frame["text"],
+        )
+        if received.conversation.pk != self.conversation_id:
+            await self._follow(received.conversation)
+        message = received.message
+        ack = {"type": "ack", "client_id": frame["client_id"], "id": message.pk, "seq": message.seq}
+        await self._send({**ack, "duplicate": not received.created})
+        if received.created:
+            await publish(self.conversation_id, message_frame(message))
+        if received.answer:
+            start_answer(self.conversation_id, message.pk)
+
+    async def _reject(self, exc: FrameError) -> None:
+        """Refuse a bad frame, keep the connection, and let staff see what happened."""
+        with translation.override(self.language):
+            text = {
+                "too_long": _("Your message is too long (at most %(max)s characters). It was not sent.")
+                % {"max": settings.CHAT_MAX_MESSAGE_CHARS},
+                "too_large": _("That message is too large to send."),
+                "empty": _("Your message is empty."),
+            }.get(exc.code, _("Your app sent something we could not read. Please reload the page."))
+        await self._send(error_frame(exc.code, text, client_id=exc.client_id))
+        note = await _record(conversation_id=self.conversation_id, text=exc.staff_note, code=exc.code)
+        await publish(self.conversation_id, message_frame(note), internal=True)
+
+    async def relay(self, event: dict) -> None:
+        await self.send(text_data=event["frame"])
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=dumps(frame))

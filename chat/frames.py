@@ -1,0 +1,60 @@
+"""The JSON frames sent to browsers (docs/protocol.md), built once per event.
+
+Frames are encoded here, once, and relayed as text by every subscribed socket:
+encoding per subscriber would multiply the JSON cost by the audience.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chat.models import Message
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def message_payload(message: Message, *, text: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": message.pk,
+        "seq": message.seq,
+        "sender": message.sender,
+        "text": message.text if text is None else text,
+        "status": message.status,
+        "created": message.created_at.isoformat(),
+    }
+    if message.client_id:
+        payload["client_id"] = message.client_id
+    if message.meta.get("sources"):
+        payload["sources"] = message.meta["sources"]
+    if message.error and message.status == Message.Status.FAILED:
+        payload["error"] = message.meta.get("player_error") or message.error
+    if message.sender == Message.Sender.AGENT and message.meta.get("name"):
+        payload["name"] = message.meta["name"]
+    if message.internal:
+        payload["internal"] = True
+    return payload
+
+
+def message_frame(message: Message, *, text: str | None = None) -> dict[str, Any]:
+    return {"type": "message", "message": message_payload(message, text=text)}
+
+
+def delta_frame(message_id: int, offset: int, text: str) -> dict[str, Any]:
+    return {"type": "delta", "id": message_id, "o": offset, "d": text}
+
+
+def end_frame(message_id: int, status: str, *, sources: list | None = None, error: str = "") -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "end", "id": message_id, "status": status, "sources": sources or []}
+    if error:
+        frame["error"] = error
+    return frame
+
+
+def error_frame(code: str, message: str, *, client_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if client_id:
+        frame["client_id"] = client_id
+    return frame

@@ -1,0 +1,156 @@
+"""Players, conversations and their messages."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Player(models.Model):
+    """Someone who chats with support: an anonymous visitor or a verified game player."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Set only from a token the game backend signed; tools trust nothing else.
+    game_player_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    display_name = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("player")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.display_name:
+            return self.display_name
+        if self.game_player_id:
+            return f"#{self.game_player_id}"
+        return f"visitor-{str(self.public_id)[:8]}"
+
+
+class Conversation(models.Model):
+    class State(models.TextChoices):
+        BOT = "bot", _("with the bot")
+        WAITING = "waiting", _("waiting for a human")
+        HUMAN = "human", _("with a human")
+        CLOSED = "closed", _("closed")
+
+    OPEN_STATES = (State.BOT, State.WAITING, State.HUMAN)
+
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    # The seq of the newest message; messages take last_seq + 1 under a row lock.
+    last_seq = models.PositiveIntegerField(default=0)
+    language = models.CharField(max_length=10, blank=True)
+    # What the bot understood so far (filled by agents/).
+    intent = models.CharField(max_length=64, blank=True)
+    facts = models.JSONField(default=dict, blank=True)
+    sentiment = models.FloatField(null=True, blank=True)
+    handoff_reason = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        indexes = [models.Index(fields=["player", "state"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.player} ({self.state})"
+
+    @property
+    def group_name(self) -> str:
+        """Every participant's socket subscribes to this channel-layer group."""
+        return f"conv.{self.pk}"
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        PLAYER = "player", _("player")
+        BOT = "bot", _("bot")
+        AGENT = "agent", _("agent")
+        SYSTEM = "system", _("system")
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", _("streaming")
+        DONE = "done", _("done")
+        INTERRUPTED = "interrupted", _("interrupted")
+        FAILED = "failed", _("failed")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    # Chosen by the client so that a resend is stored once.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DONE)
+    # Internal messages (staff notes, rejected input) are never shown to players.
+    internal = models.BooleanField(default=False)
+    error = models.CharField(max_length=300, blank=True)
+    # The message this bot answer replies to.
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True, help_text=_("time to first token"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    # Why the bot answered as it did: sources, provider, step timings.
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="message_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.seq} {self.sender}"
+
+
+class ConversationEvent(models.Model):
+    """The audit trail of a conversation: who changed what, and when.
+
+    Analytics reads handoffs, first responses and closes from here.
+    """
+
+    class Kind(models.TextChoices):
+        ESCALATED = "escalated", _("escalated to a human")
+        TAKEN_OVER = "taken_over", _("taken over")
+        HANDED_BACK = "handed_back", _("handed back to the bot")
+        TRANSFERRED = "transferred", _("transferred")
+        CLOSED = "closed", _("closed")
+        REOPENED = "reopened", _("reopened")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # escalation reason (player_request, dont_know, sentiment, upstream_error, ...), transfer target, ...
+    reason = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("conversation event")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind}"

@@ -1,0 +1,54 @@
+"""What a (re)connecting client missed (design-notes §2, docs/protocol.md)."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from chat import selectors
+from chat.frames import delta_frame, dumps, end_frame, message_frame
+from chat.models import Message
+from chat.streaming.buffer import get_buffer
+
+
+async def _current_text(message: Message) -> str:
+    if message.status != Message.Status.STREAMING:
+        return message.text
+    # The row is only checkpointed now and then; the buffer has every delta.
+    buffered = await get_buffer().get(message.pk)
+    return message.text if buffered is None or len(buffered) < len(message.text) else buffered
+
+
+@database_sync_to_async
+def _load(conversation_id: int, after_seq: int, stream_ids: list[int], include_internal: bool):
+    missed = selectors.messages_after(
+        conversation_id=conversation_id, after_seq=after_seq, include_internal=include_internal
+    )
+    partial = selectors.messages_by_ids(conversation_id=conversation_id, ids=stream_ids)
+    return missed, partial
+
+
+async def frames_for(
+    conversation_id: int, after_seq: int, streams: dict[int, int], *, include_internal: bool = False
+) -> list[str]:
+    missed, partial = await _load(conversation_id, after_seq, list(streams), include_internal)
+    out: list[str] = []
+    newest = after_seq
+    for message in missed:
+        out.append(dumps(message_frame(message, text=await _current_text(message))))
+        newest = max(newest, message.seq)
+    for message in partial:
+        if message.seq > after_seq:
+            continue  # already sent whole above
+        text = await _current_text(message)
+        have = streams[message.pk]
+        if message.error == "need_clear_history":
+            # What the client has must go, not just be extended.
+            out.append(dumps({"type": "replace", "id": message.pk, "text": text}))
+        elif len(text) > have:
+            out.append(dumps(delta_frame(message.pk, have, text[have:])))
+        if message.status != Message.Status.STREAMING:
+            error = message.meta.get("player_error", "") if message.status == Message.Status.FAILED else ""
+            out.append(dumps(end_frame(message.pk, message.status, sources=message.meta.get("sources"), error=error)))
+    out.append(dumps({"type": "resumed", "seq": newest}))
+    return out
+

@@ -1,0 +1,144 @@
+"""Writes to conversations and messages. Consumers and views call these.
+
+Every function here is synchronous and runs its writes in one transaction;
+async callers wrap them with database_sync_to_async and publish events only
+after the call returns, so no client ever sees a row that was rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chat.identity import GamePlayer
+from chat.models import Conversation, Message, Player
+
+
+def player_create_anonymous(*, language: str = "") -> Player:
+    return Player.objects.create(language=language)
+
+
+def player_from_game(*, game_player: GamePlayer) -> Player:
+    player, created = Player.objects.get_or_create(
+        game_player_id=game_player.pid, defaults={"display_name": game_player.name}
+    )
+    if not created and game_player.name and player.display_name != game_player.name:
+        player.display_name = game_player.name
+        player.save(update_fields=["display_name"])
+    return player
+
+
+def conversation_current(*, player: Player) -> Conversation:
+    """The player's open conversation, or a new one when all are closed."""
+    conversation = (
+        Conversation.objects.filter(player=player, state__in=Conversation.OPEN_STATES).order_by("-created_at").first()
+    )
+    return conversation or Conversation.objects.create(player=player, language=player.language)
+
+
+def _allocate_seq(conversation_id: int) -> int:
+    """Call inside a transaction: the UPDATE holds the row lock until commit."""
+    Conversation.objects.filter(pk=conversation_id).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
+    return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
+
+
+def message_append(*, conversation_id: int, sender: str, text: str, **fields) -> Message:
+    with transaction.atomic():
+        seq = _allocate_seq(conversation_id)
+        return Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
+
+
+@dataclass(frozen=True)
+class Received:
+    conversation: Conversation
+    message: Message
+    created: bool
+    # True when the bot should answer: a new message in a chat held by the bot.
+    answer: bool
+
+
+def player_message_receive(*, player: Player, conversation_id: int, client_id: str, text: str) -> Received:
+    """Store a player's message once per client id, in their open conversation.
+
+    A resend of a stored client id returns the stored message. A message to a
+    closed conversation opens a new one.
+    """
+    existing = Message.objects.filter(conversation__player=player, client_id=client_id).select_related("conversation")
+    for message in existing:
+        return Received(message.conversation, message, created=False, answer=False)
+
+    conversation = Conversation.objects.get(pk=conversation_id, player=player)
+    if conversation.state == Conversation.State.CLOSED:
+        conversation = conversation_current(player=player)
+    try:
+        with transaction.atomic():
+            message = message_append(
+                conversation_id=conversation.pk, sender=Message.Sender.PLAYER, text=text, client_id=client_id
+            )
+    except IntegrityError:
+        # Another socket stored the same client id a moment ago.
+        message = Message.objects.get(conversation=conversation, client_id=client_id)
+        return Received(conversation, message, created=False, answer=False)
+    conversation.refresh_from_db(fields=["state", "last_seq"])
+    return Received(conversation, message, created=True, answer=conversation.state == Conversation.State.BOT)
+
+
+def internal_event_record(*, conversation_id: int, text: str, code: str) -> Message:
+    """A note that staff see and players never do: rejected input, failures."""
+    return message_append(
+        conversation_id=conversation_id,
+        sender=Message.Sender.SYSTEM,
+        text=text,
+        internal=True,
+        meta={"event": code},
+    )
+
+
+def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> Message:
+    return message_append(
+        conversation_id=conversation_id,
+        sender=Message.Sender.BOT,
+        text="",
+        status=Message.Status.STREAMING,
+        reply_to_id=reply_to_id,
+    )
+
+
+def bot_message_checkpoint(*, message_id: int, text: str) -> None:
+    """Save the text so far, so that a crashed process loses little."""
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(text=text)
+
+
+def bot_message_finish(
+    *,
+    message_id: int,
+    text: str,
+    status: str,
+    error: str = "",
+    ttft_ms: int | None = None,
+    duration_ms: int | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    meta: dict | None = None,
+) -> None:
+    Message.objects.filter(pk=message_id).update(
+        text=text,
+        status=status,
+        error=error[:300],
+        ttft_ms=ttft_ms,
+        duration_ms=duration_ms,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        meta=meta or {},
+        finished_at=timezone.now(),
+    )
+
+
+def message_flag_unsafe(*, message_id: int) -> None:
+    """Keep a flagged player turn out of every future LLM request."""
+    message = Message.objects.get(pk=message_id)
+    message.meta = {**message.meta, "flagged": True}
+    message.save(update_fields=["meta"])

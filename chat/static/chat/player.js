@@ -1,0 +1,1033 @@
+/*
+ * csbot player chat: the browser side of docs/protocol.md.
+ *
+ * No build step. Needs marked (window.marked) and DOMPurify (window.DOMPurify),
+ * both served locally from /static/vendor/. Offsets and lengths count Unicode
+ * code points, like Python's len().
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat-app");
+  if (!root) return;
+
+  // ---------------------------------------------------------------- config --
+  var STRINGS = {};
+  try {
+    STRINGS = JSON.parse(document.getElementById("ui-strings").textContent) || {};
+  } catch (e) { /* fall back to keys */ }
+
+  function t(key, params) {
+    var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+    if (params) {
+      s = s.replace(/\{(\w+)\}/g, function (m, k) {
+        return Object.prototype.hasOwnProperty.call(params, k) ? String(params[k]) : m;
+      });
+    }
+    return s;
+  }
+
+  var WS_PATH = root.getAttribute("data-ws-path") || "/ws/chat/";
+  var maxChars = parseInt(root.getAttribute("data-max-chars"), 10) || 2000;
+  var PLAYER_ID = root.getAttribute("data-player-id") || "anon";
+  var PENDING_KEY = "csbot:pending:" + PLAYER_ID;
+  var LANG = document.documentElement.lang || undefined;
+
+  var PING_MS = 25000;
+  var DEAD_MS = 65000;            // no frame at all for this long: the socket is dead
+  var RESEND_AFTER_MS = 20000;    // unacknowledged send on a live socket: send again
+  var BACKOFF_MIN_MS = 500;
+  var BACKOFF_MAX_MS = 10000;
+  var REVEAL_MIN_CP = 12;         // chunks at least this long are revealed progressively
+  var REVEAL_MAX_MS = 300;
+  var REVEAL_MS_PER_CP = 8;
+  var TYPING_TIMEOUT_MS = 90000;
+
+  // ------------------------------------------------------------------ DOM --
+  var $ = function (id) { return document.getElementById(id); };
+  var list = $("messages");
+  var scroller = $("scroller");
+  var intro = $("intro");
+  var typingEl = $("typing");
+  var banner = $("connection");
+  var bannerText = banner.querySelector(".connection__text");
+  var retryBtn = $("connection-retry");
+  var stateEl = $("conv-state");
+  var stateText = stateEl ? stateEl.querySelector(".conv-state__text") : null;
+  var form = $("composer");
+  var input = $("composer-input");
+  var sendBtn = $("composer-send");
+  var errorEl = $("composer-error");
+  var counterEl = $("composer-counter");
+  var jumpBtn = $("jump");
+
+  // ------------------------------------------------------- code points --
+  function isHigh(c) { return c >= 0xd800 && c <= 0xdbff; }
+  function isLow(c) { return c >= 0xdc00 && c <= 0xdfff; }
+
+  /** Number of code points in s (a lone surrogate counts as one, as in Python). */
+  function cpCount(s) {
+    var n = s.length;
+    for (var i = 0; i < s.length - 1; i++) {
+      if (isHigh(s.charCodeAt(i)) && isLow(s.charCodeAt(i + 1))) { n--; i++; }
+    }
+    return n;
+  }
+
+  /** UTF-16 index just after the first n code points of s. */
+  function cpIndex(s, n) {
+    var i = 0;
+    while (n > 0 && i < s.length) {
+      if (isHigh(s.charCodeAt(i)) && i + 1 < s.length && isLow(s.charCodeAt(i + 1))) i += 2;
+      else i += 1;
+      n--;
+    }
+    return i;
+  }
+
+  function newClientId() {
+    var c = window.crypto;
+    if (c && typeof c.randomUUID === "function") {
+      try { return c.randomUUID(); } catch (e) { /* not a secure context */ }
+    }
+    var b = new Uint8Array(16);
+    if (c && typeof c.getRandomValues === "function") c.getRandomValues(b);
+    else for (var i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ------------------------------------------------------------ markdown --
+  var canMarkdown = !!(window.marked && typeof window.marked.parse === "function" &&
+                       window.DOMPurify && typeof window.DOMPurify.sanitize === "function");
+  if (canMarkdown) {
+    window.DOMPurify.addHook("afterSanitizeAttributes", function (node) {
+      if (node.tagName === "A" && node.hasAttribute("href")) {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer nofollow");
+      }
+    });
+  }
+
+  function renderMarkdown(el, text) {
+    if (!canMarkdown) { el.textContent = text; return; }
+    var html;
+    try {
+      html = window.marked.parse(text, { gfm: true, breaks: true, async: false });
+    } catch (e) {
+      el.textContent = text;
+      return;
+    }
+    el.innerHTML = window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
+    decorateCitations(el);
+  }
+
+  /** Wraps [n] markers in a span so they read as citations. */
+  function decorateCitations(el) {
+    if (el.textContent.indexOf("[") < 0) return;
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+      acceptNode: function (n) {
+        return n.parentNode.closest("code, pre, a") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT;
+      }
+    });
+    var nodes = [];
+    while (walker.nextNode()) {
+      if (/\[\d{1,2}\]/.test(walker.currentNode.nodeValue)) nodes.push(walker.currentNode);
+    }
+    nodes.forEach(function (node) {
+      var frag = document.createDocumentFragment();
+      var parts = node.nodeValue.split(/(\[\d{1,2}\])/);
+      parts.forEach(function (p, i) {
+        if (!p) return;
+        if (i % 2 === 1) {
+          var s = document.createElement("span");
+          s.className = "cite";
+          s.textContent = p;
+          frag.appendChild(s);
+        } else {
+          frag.appendChild(document.createTextNode(p));
+        }
+      });
+      node.parentNode.replaceChild(frag, node);
+    });
+  }
+
+  var CARET_HOSTS = /^(P|UL|OL|LI|BLOCKQUOTE|H[1-6]|PRE|CODE|TABLE|TBODY|THEAD|TR|TD|TH|DIV)$/;
+
+  function lastMeaningful(node) {
+    var c = node.lastChild;
+    while (c && c.nodeType === 3 && !c.nodeValue.trim()) c = c.previousSibling;
+    return c;
+  }
+
+  function appendCaret(body) {
+    var host = body;
+    for (;;) {
+      var last = lastMeaningful(host);
+      if (last && last.nodeType === 1 && CARET_HOSTS.test(last.tagName)) host = last;
+      else break;
+    }
+    var caret = document.createElement("span");
+    caret.className = "caret";
+    caret.setAttribute("aria-hidden", "true");
+    host.appendChild(caret);
+  }
+
+  // --------------------------------------------------------------- model --
+  var msgs = new Map();      // message id (string) -> record
+  var pending = new Map();   // client_id -> { clientId, text, created, el, sentAt }
+  var maxSeq = 0;
+  var convId = null;
+  var convState = null;
+  var awaitingSince = 0;     // a player message was sent; the bot has shown nothing yet
+  var firstResumeDone = false;
+
+  var ws = null;
+  var ready = false;         // `resumed` received on the current socket
+  var resumeInFlight = false;
+  var deferredEnds = [];     // `end` frames that arrive while a resume is in flight
+  var attempt = 0;
+  var reconnectTimer = 0;
+  var everConnected = false;
+  var lastFrameAt = 0;
+  var gapResumeIds = new Set(); // unknown ids we already asked a resume for
+  var sessionLost = false;
+
+  // ------------------------------------------------------- sessionStorage --
+  function savePending() {
+    try {
+      var arr = [];
+      pending.forEach(function (p) { arr.push({ client_id: p.clientId, text: p.text, created: p.created }); });
+      if (arr.length) window.sessionStorage.setItem(PENDING_KEY, JSON.stringify(arr));
+      else window.sessionStorage.removeItem(PENDING_KEY);
+    } catch (e) { /* storage unavailable: memory only */ }
+  }
+
+  function loadPending() {
+    var arr = [];
+    try { arr = JSON.parse(window.sessionStorage.getItem(PENDING_KEY) || "[]") || []; } catch (e) { arr = []; }
+    arr.forEach(function (x) {
+      if (!x || typeof x.client_id !== "string" || typeof x.text !== "string" || pending.has(x.client_id)) return;
+      var p = { clientId: x.client_id, text: x.text, created: x.created || new Date().toISOString(), el: null, sentAt: 0 };
+      p.el = buildPendingEl(p);
+      pending.set(p.clientId, p);
+      list.appendChild(p.el);
+    });
+  }
+
+  // -------------------------------------------------------------- render --
+  function fmtTime(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    try { return d.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" }); } catch (e) { return ""; }
+  }
+
+  var STAR_SVG = '<svg viewBox="0 0 24 24" width="16" height="16"><path fill="currentColor" d="M12 2.5l2.6 6.1 6.6.6-5 4.4 1.5 6.5L12 16.7l-5.7 3.4 1.5-6.5-5-4.4 6.6-.6z"/></svg>';
+  var AGENT_SVG = '<svg viewBox="0 0 24 24" width="16" height="16"><path fill="currentColor" d="M12 12a4.5 4.5 0 100-9 4.5 4.5 0 000 9zm0 2c-4.4 0-8 2.2-8 5v1.5h16V19c0-2.8-3.6-5-8-5z"/></svg>';
+
+  function el(tag, cls) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  /** Builds the DOM skeleton of one message. */
+  function buildMsgEl(sender) {
+    var li = el("li", "msg msg--" + sender);
+    li.setAttribute("data-testid", "message");
+    li.setAttribute("data-sender", sender);
+    var parts = { root: li };
+    if (sender === "bot" || sender === "agent") {
+      var av = el("div", "msg__avatar");
+      av.setAttribute("aria-hidden", "true");
+      av.innerHTML = sender === "bot" ? STAR_SVG : AGENT_SVG;   // static markup
+      li.appendChild(av);
+    }
+    var main = el("div", "msg__main");
+    li.appendChild(main);
+    if (sender === "bot" || sender === "agent") {
+      parts.label = el("div", "msg__label");
+      main.appendChild(parts.label);
+    }
+    parts.bubble = el("div", "msg__bubble");
+    parts.body = el("div", "msg__body" + (sender === "bot" ? " md" : ""));
+    parts.body.setAttribute("data-testid", "message-text");
+    parts.bubble.appendChild(parts.body);
+    main.appendChild(parts.bubble);
+    parts.note = el("div", "msg__note");
+    parts.note.hidden = true;
+    main.appendChild(parts.note);
+    parts.main = main;
+    parts.sources = null;          // created when an answer has sources
+    if (sender !== "system") {
+      parts.meta = el("div", "msg__meta");
+      parts.time = el("time", "msg__time");
+      parts.status = el("span", "msg__status");
+      parts.meta.appendChild(parts.time);
+      parts.meta.appendChild(parts.status);
+      main.appendChild(parts.meta);
+    }
+    return parts;
+  }
+
+  function buildPendingEl(p) {
+    var parts = buildMsgEl("player");
+    var li = parts.root;
+    li.classList.add("is-pending");
+    li.setAttribute("data-status", "pending");
+    li.setAttribute("data-id", "");
+    li.setAttribute("data-client-id", p.clientId);
+    li.setAttribute("data-pending", "1");
+    parts.body.textContent = p.text;
+    parts.time.textContent = fmtTime(p.created);
+    if (p.created) parts.time.setAttribute("datetime", p.created);
+    parts.status.textContent = ready ? t("sending") : t("queued");
+    li._parts = parts;
+    return li;
+  }
+
+  function refreshPendingLabels() {
+    pending.forEach(function (p) {
+      if (p.el && p.el._parts) p.el._parts.status.textContent = ready ? t("sending") : t("queued");
+    });
+  }
+
+  /** Inserts a stored message's element in seq order, before any pending bubbles. */
+  function place(li, seq) {
+    var ref = list.lastElementChild;
+    while (ref && (ref === li || ref.getAttribute("data-pending") === "1" ||
+                   Number(ref.getAttribute("data-seq")) > seq)) {
+      ref = ref.previousElementSibling;
+    }
+    var before = ref ? ref.nextSibling : list.firstChild;
+    if (before === li) return;
+    list.insertBefore(li, before);
+  }
+
+  function createRecord(m) {
+    var sender = ["player", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+    var text = typeof m.text === "string" ? m.text : "";
+    // A stored player message reads the same in every tab as an acknowledged one.
+    var status = sender === "player" ? "sent" : (m.status || "done");
+    var rec = {
+      id: String(m.id),
+      seq: typeof m.seq === "number" ? m.seq : 0,
+      sender: sender,
+      raw: text,
+      cps: cpCount(text),          // counted once here, then kept up to date per delta
+      status: status,
+      sources: Array.isArray(m.sources) ? m.sources : [],
+      error: m.error || "",
+      name: m.name || "",
+      created: m.created || "",
+      parts: buildMsgEl(sender),
+      shown: -1,                   // UTF-16 length of the text currently in the DOM
+      shownStreaming: null,
+      shownStatus: null,
+      reveal: null                 // { from, start, dur } while a chunk is being revealed
+    };
+    var li = rec.parts.root;
+    li.setAttribute("data-id", rec.id);
+    li.setAttribute("data-seq", String(rec.seq));
+    li.setAttribute("data-status", rec.status);
+    rec.parts.time && (rec.parts.time.textContent = fmtTime(rec.created));
+    if (rec.created && rec.parts.time) rec.parts.time.setAttribute("datetime", rec.created);
+    msgs.set(rec.id, rec);
+    place(li, rec.seq);
+    renderRecord(rec, performance.now());
+    return rec;
+  }
+
+  /**
+   * Brings one message's DOM up to date. Returns true when it needs another
+   * frame (a chunk is still being revealed).
+   */
+  function renderRecord(rec, now) {
+    var parts = rec.parts;
+    var li = parts.root;
+    var text = rec.raw;
+    var more = false;
+
+    if (rec.reveal) {
+      var r = rec.reveal;
+      var frac = (now - r.start) / r.dur;
+      if (frac >= 1) {
+        rec.reveal = null;
+      } else {
+        var idx = r.from + Math.ceil((rec.raw.length - r.from) * Math.max(frac, 0));
+        if (idx > 0 && idx < rec.raw.length && isHigh(rec.raw.charCodeAt(idx - 1))) idx++;
+        text = rec.raw.slice(0, idx);
+        more = true;
+      }
+    }
+    // While revealing, the message still looks like it is streaming.
+    var displayStatus = more ? "streaming" : rec.status;
+    var streaming = displayStatus === "streaming";
+
+    if (text.length !== rec.shown || streaming !== rec.shownStreaming) {
+      if (rec.sender === "bot") {
+        renderMarkdown(parts.body, text);
+        if (streaming && text) appendCaret(parts.body);
+      } else {
+        parts.body.textContent = text;
+      }
+      rec.shown = text.length;
+      rec.shownStreaming = streaming;
+    }
+    li.classList.toggle("is-streaming", streaming);
+    li.classList.toggle("is-empty", !text);
+
+    if (parts.label) {
+      var label = rec.sender === "bot" ? t("assistant") : (rec.name ? rec.name + " · " + t("agent") : t("agent"));
+      if (parts.label.textContent !== label) parts.label.textContent = label;
+    }
+
+    if (rec.shownStatus !== displayStatus) {
+      rec.shownStatus = displayStatus;
+      li.setAttribute("data-status", displayStatus);
+      // Notes under the answer.
+      var note = "";
+      var noteCls = "msg__note";
+      if (displayStatus === "interrupted") { note = t("answer_stopped"); noteCls += " msg__note--stopped"; }
+      else if (displayStatus === "failed") {
+        note = t("answer_failed") + (rec.error ? " " + rec.error : "");
+        noteCls += " msg__note--failed";
+      }
+      parts.note.className = noteCls;
+      parts.note.textContent = note;
+      parts.note.hidden = !note;
+      li.classList.toggle("is-failed", displayStatus === "failed");
+      // Sources.
+      renderSources(rec, displayStatus === "streaming" ? [] : rec.sources);
+      if (parts.status) parts.status.textContent = "";
+    }
+    return more;
+  }
+
+  function renderSources(rec, sources) {
+    var box = rec.parts.sources;
+    if (!sources || !sources.length) {
+      if (box) { box.remove(); rec.parts.sources = null; }
+      return;
+    }
+    if (!box) {
+      box = rec.parts.sources = el("div", "msg__sources");
+      box.setAttribute("data-testid", "sources");
+      rec.parts.main.insertBefore(box, rec.parts.meta || null);
+    }
+    box.textContent = "";
+    var head = el("div", "msg__sources-title");
+    head.textContent = t("sources");
+    var ol = el("ol", "msg__sources-list");
+    sources.slice().sort(function (a, b) { return (a.n || 0) - (b.n || 0); }).forEach(function (s, i) {
+      var li = el("li");
+      var n = typeof s.n === "number" ? s.n : i + 1;
+      li.value = n;
+      li.setAttribute("data-n", String(n));
+      var num = el("span", "msg__sources-n");
+      num.textContent = "[" + n + "]";
+      var title = el("span", "msg__sources-t");
+      title.textContent = s.title || s.source_id || "";
+      li.appendChild(num);
+      li.appendChild(title);
+      ol.appendChild(li);
+    });
+    box.appendChild(head);
+    box.appendChild(ol);
+  }
+
+  // -------------------------------------------------- frame scheduling --
+  // Text that arrives is rendered on the next animation frame (never later),
+  // and at most once per frame however many deltas came in.
+  var dirty = new Set();
+  var rafId = 0;
+  var fallbackTimer = 0;
+
+  function schedule(rec) {
+    if (rec) dirty.add(rec);
+    if (rafId) return;
+    rafId = window.requestAnimationFrame(flush);
+    // Hidden tabs get no animation frames; keep the DOM current anyway.
+    fallbackTimer = window.setTimeout(flush, 250);
+  }
+
+  function flush() {
+    if (rafId) window.cancelAnimationFrame(rafId);
+    if (fallbackTimer) window.clearTimeout(fallbackTimer);
+    rafId = 0;
+    fallbackTimer = 0;
+    var now = performance.now();
+    var again = [];
+    dirty.forEach(function (rec) { if (renderRecord(rec, now)) again.push(rec); });
+    dirty.clear();
+    updateTyping();
+    updateIntro();
+    afterContentChange();
+    if (again.length) again.forEach(schedule);
+  }
+
+  function appendText(rec, s, n) {
+    if (!s) return;
+    var prevLen = rec.raw.length;
+    var fullyShown = rec.shown === prevLen && !rec.reveal;
+    rec.raw += s;
+    rec.cps += n;
+    if (rec.reveal) {
+      rec.reveal = null;          // more text while revealing: show everything now
+    } else if (n >= REVEAL_MIN_CP && fullyShown && !document.hidden) {
+      rec.reveal = { from: prevLen, start: performance.now(), dur: Math.min(REVEAL_MAX_MS, n * REVEAL_MS_PER_CP) };
+    }
+    if (rec.sender === "bot") awaitingSince = 0;
+    schedule(rec);
+  }
+
+  // -------------------------------------------------------------- scroll --
+  // The view follows new content while the reader is at the bottom ("pinned");
+  // once they scroll up it stays put and offers a "new messages" button.
+  var pinned = true;
+  var programmaticTop = -1;
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 96;
+  }
+
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+    programmaticTop = scroller.scrollTop;
+    pinned = true;
+    jumpBtn.hidden = true;
+  }
+
+  function afterContentChange() {
+    if (pinned) scrollToBottom();
+    else if (!nearBottom()) jumpBtn.hidden = false;
+  }
+
+  scroller.addEventListener("scroll", function () {
+    if (Math.abs(scroller.scrollTop - programmaticTop) < 2) return;   // our own scroll
+    programmaticTop = -1;
+    pinned = nearBottom();
+    if (pinned) jumpBtn.hidden = true;
+  }, { passive: true });
+  jumpBtn.addEventListener("click", scrollToBottom);
+
+  // ---------------------------------------------------- typing, intro --
+  function updateTyping() {
+    var show = false;
+    if (awaitingSince && Date.now() - awaitingSince < TYPING_TIMEOUT_MS && convState !== "human" && convState !== "closed") {
+      show = true;
+    }
+    msgs.forEach(function (rec) {
+      if (rec.sender === "bot" && rec.status === "streaming" && rec.shown <= 0) show = true;
+    });
+    if (typingEl.hidden === show) {
+      typingEl.hidden = !show;
+      if (pinned) scrollToBottom();
+    }
+  }
+
+  function updateIntro() {
+    intro.hidden = !(firstResumeDone && msgs.size === 0 && pending.size === 0);
+  }
+
+  // --------------------------------------------------------- state line --
+  function setState(s) {
+    if (!s) return;
+    convState = s;
+    root.setAttribute("data-state", s);
+    if (stateEl) stateEl.setAttribute("data-state", s);
+    if (stateText) stateText.textContent = t("state_" + s);
+    // A message sent to a closed conversation opens a new one (the server
+    // then sends a new `welcome`), so the composer stays usable.
+    input.placeholder = s === "closed" ? t("closed_placeholder") : t("placeholder");
+    if (s !== "bot") awaitingSince = 0;
+    updateTyping();
+  }
+
+  // ---------------------------------------------------------- connection --
+  function setConn(kind) {
+    banner.setAttribute("data-state", kind);
+    root.setAttribute("data-connection", kind);
+    if (kind === "open") {
+      banner.hidden = true;
+      retryBtn.hidden = true;
+      return;
+    }
+    var text = kind === "offline" ? t("offline") : kind === "reconnecting" ? t("reconnecting") :
+               kind === "expired" ? t("session_expired") : t("connecting");
+    bannerText.textContent = text;
+    retryBtn.hidden = attempt === 0 && kind !== "expired";
+    retryBtn.textContent = kind === "expired" ? t("reload") : t("retry");
+    // The first connect usually takes a few ms: do not flash a banner for it.
+    if (kind === "connecting" && attempt === 0) {
+      window.setTimeout(function () {
+        if (banner.getAttribute("data-state") === "connecting") banner.hidden = false;
+      }, 800);
+    } else {
+      banner.hidden = false;
+    }
+    if (stateText && !convState) stateText.textContent = text;
+  }
+
+  function wsUrl() {
+    if (/^wss?:\/\//.test(WS_PATH)) return WS_PATH;
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH;
+  }
+
+  function connect() {
+    if (reconnectTimer) { window.clearTimeout(reconnectTimer); reconnectTimer = 0; }
+    if (ws) return;
+    var sock;
+    try {
+      sock = new WebSocket(wsUrl());
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    ready = false;
+    resumeInFlight = false;
+    setConn(everConnected ? "reconnecting" : "connecting");
+    sock.addEventListener("open", function () {
+      if (ws !== sock) return;
+      lastFrameAt = Date.now();
+    });
+    sock.addEventListener("message", function (ev) {
+      if (ws !== sock) return;
+      lastFrameAt = Date.now();
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (!f || typeof f !== "object" || typeof f.type !== "string") return;
+      handleFrame(f);
+    });
+    sock.addEventListener("close", function (ev) {
+      if (ws !== sock) return;
+      lostSocket(ev.code);
+    });
+  }
+
+  function lostSocket(code) {
+    var old = ws;
+    ws = null;
+    ready = false;
+    resumeInFlight = false;
+    // Ends held back for an unfinished resume are dropped: those answers are
+    // still "streaming" here, so the next resume names them and the server
+    // sends their missing text and their `end` again.
+    deferredEnds = [];
+    if (old) {
+      try { old.close(); } catch (e) { /* already closing */ }
+    }
+    refreshPendingLabels();
+    if (code === 4401) {
+      // Refused: the player cookie is missing or no longer valid. Retrying
+      // the socket cannot help; a reload of the page signs the player in again.
+      sessionLost = true;
+      setConn("expired");
+      return;
+    }
+    setConn(navigator.onLine === false ? "offline" : (everConnected ? "reconnecting" : "connecting"));
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) return;
+    var base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt));
+    var delay = Math.min(BACKOFF_MAX_MS, base * (0.75 + Math.random() * 0.5));   // ±25 % jitter
+    attempt++;
+    reconnectTimer = window.setTimeout(function () { reconnectTimer = 0; connect(); }, delay);
+  }
+
+  function reconnectNow() {
+    if (sessionLost) return;
+    attempt = 0;
+    if (reconnectTimer) { window.clearTimeout(reconnectTimer); reconnectTimer = 0; }
+    if (!ws) connect();
+  }
+
+  retryBtn.addEventListener("click", function () {
+    if (sessionLost) window.location.reload();
+    else reconnectNow();
+  });
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("offline", function () { if (!ready && !sessionLost) setConn("offline"); });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      if (!ws) reconnectNow();
+      schedule();
+    }
+  });
+
+  function sendFrame(obj) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      ws.send(JSON.stringify(obj));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /** Asks for everything after our highest seq, and the rest of each streaming answer. */
+  function sendResume() {
+    var streams = {};
+    msgs.forEach(function (rec) {
+      if (rec.sender === "bot" && rec.status === "streaming") streams[rec.id] = rec.cps;
+    });
+    if (sendFrame({ type: "resume", after_seq: maxSeq, streams: streams })) resumeInFlight = true;
+  }
+
+  /** A frame was lost (an offset gap, an unknown id): ask again, once at a time. */
+  function requestGapResume() {
+    if (!ready || resumeInFlight) return;  // the resume under way covers it
+    sendResume();
+  }
+
+  window.setInterval(function () {
+    if (!ws) return;
+    if (ws.readyState === WebSocket.OPEN) {
+      if (lastFrameAt && Date.now() - lastFrameAt > DEAD_MS) { lostSocket(); return; }
+      sendFrame({ type: "ping" });
+      // A send that got no ack on a live socket is sent again (same client_id).
+      if (ready) {
+        var now = Date.now();
+        pending.forEach(function (p) { if (p.sentAt && now - p.sentAt > RESEND_AFTER_MS) trySend(p); });
+      }
+    }
+    schedule();   // lets a stale typing indicator time out
+  }, PING_MS);
+
+  // ------------------------------------------------------------- frames --
+  function handleFrame(f) {
+    switch (f.type) {
+      case "welcome": onWelcome(f); break;
+      case "ack": onAck(f); break;
+      case "message": if (f.message && typeof f.message === "object") onMessage(f.message); break;
+      case "delta": onDelta(f); break;
+      case "end": if (resumeInFlight) deferredEnds.push(f); else onEnd(f); break;
+      case "replace": onReplace(f); break;
+      case "state": setState(f.state); break;
+      case "resumed": onResumed(f); break;
+      case "error": onError(f); break;
+      case "pong": break;
+      default: break;
+    }
+  }
+
+  function onWelcome(f) {
+    everConnected = true;
+    var conv = f.conversation || {};
+    if (convId !== null && conv.id !== undefined && String(conv.id) !== convId) {
+      // A new conversation (the old one was closed): start the list afresh.
+      resetConversation();
+    }
+    if (conv.id !== undefined && conv.id !== null) convId = String(conv.id);
+    if (f.limits && typeof f.limits.max_chars === "number") {
+      maxChars = f.limits.max_chars;
+      updateCounter();
+    }
+    setState(conv.state);
+    sendResume();
+  }
+
+  /** A new conversation began: keep the old one on screen above a divider. */
+  function resetConversation() {
+    if (msgs.size) {
+      var archive = el("div", "archive");
+      archive.setAttribute("data-conversation", convId || "");
+      var old = el("ol", "messages messages--archived");
+      Array.prototype.slice.call(list.children).forEach(function (li) {
+        if (li.getAttribute("data-pending") !== "1") {
+          li.setAttribute("data-archived", "1");
+          old.appendChild(li);
+        }
+      });
+      var divider = el("div", "divider");
+      var span = el("span");
+      span.textContent = t("new_conversation");
+      divider.appendChild(span);
+      archive.appendChild(old);
+      archive.appendChild(divider);
+      scroller.insertBefore(archive, list);
+    }
+    msgs.clear();
+    dirty.clear();
+    deferredEnds = [];
+    maxSeq = 0;
+    gapResumeIds.clear();
+  }
+
+  function onResumed() {
+    resumeInFlight = false;
+    applyDeferredEnds();
+    if (!ready) {
+      ready = true;
+      attempt = 0;
+      setConn("open");
+      // Unacknowledged messages go (again) with the same client_id, in order.
+      pending.forEach(function (p) { trySend(p); });
+      refreshPendingLabels();
+    }
+    firstResumeDone = true;
+    schedule();
+  }
+
+  function applyDeferredEnds() {
+    var ends = deferredEnds;
+    deferredEnds = [];
+    ends.forEach(onEnd);
+  }
+
+  function noteSeq(seq) {
+    if (typeof seq === "number" && seq > maxSeq) maxSeq = seq;
+  }
+
+  function onAck(f) {
+    noteSeq(f.seq);
+    var p = pending.get(f.client_id);
+    // A duplicate ack: the answer (if any) exists already and arrives through
+    // `resume`/`message` frames, so nothing new is being typed for it.
+    if (f.duplicate) awaitingSince = 0;
+    if (!p) return;   // already confirmed
+    pending.delete(f.client_id);
+    savePending();
+    var id = String(f.id);
+    if (msgs.has(id)) {
+      // The stored copy already came with a resume (our first ack was lost).
+      p.el.remove();
+      schedule();
+      return;
+    }
+    var li = p.el;
+    var rec = {
+      id: id,
+      seq: typeof f.seq === "number" ? f.seq : 0,
+      sender: "player",
+      raw: p.text,
+      cps: cpCount(p.text),
+      status: "sent",
+      sources: [],
+      error: "",
+      name: "",
+      created: p.created,
+      parts: li._parts,
+      shown: p.text.length,
+      shownStreaming: false,
+      shownStatus: null,
+      reveal: null
+    };
+    li.classList.remove("is-pending");
+    li.removeAttribute("data-pending");
+    li.setAttribute("data-id", id);
+    li.setAttribute("data-seq", String(rec.seq));
+    li.setAttribute("data-status", "sent");
+    msgs.set(id, rec);
+    place(li, rec.seq);
+    renderRecord(rec, performance.now());
+    schedule();
+  }
+
+  var TERMINAL = { done: 1, interrupted: 1, failed: 1 };
+
+  function onMessage(m) {
+    if (m.id === undefined || m.id === null) return;
+    noteSeq(m.seq);
+    if (m.internal) return;   // staff-only; a player socket should never get these
+    var id = String(m.id);
+    var rec = msgs.get(id);
+    if (!rec && m.client_id && pending.has(m.client_id)) {
+      // Our own message coming back: confirm it as an ack would.
+      onAck({ client_id: m.client_id, id: m.id, seq: m.seq, duplicate: true });
+      rec = msgs.get(id);
+    }
+    if (!rec) {
+      rec = createRecord(m);
+      gapResumeIds.delete(id);
+      if (rec.sender === "bot" && rec.raw) awaitingSince = 0;
+      if (rec.sender === "agent") awaitingSince = 0;
+      schedule(rec);
+      return;
+    }
+    // Already known: keep what we have unless the frame is newer or longer.
+    var text = typeof m.text === "string" ? m.text : "";
+    var n = cpCount(text);
+    if (n > rec.cps) {
+      if (text.slice(0, rec.raw.length) === rec.raw) appendText(rec, text.slice(rec.raw.length), n - rec.cps);
+      else { rec.raw = text; rec.cps = n; rec.reveal = null; rec.shown = -1; }
+    }
+    if (rec.status === "streaming" && TERMINAL[m.status]) {
+      rec.status = m.status;
+      if (Array.isArray(m.sources)) rec.sources = m.sources;
+      if (m.error) rec.error = m.error;
+    }
+    if (m.name && m.name !== rec.name) rec.name = m.name;
+    schedule(rec);
+  }
+
+  function onDelta(f) {
+    var id = String(f.id);
+    var rec = msgs.get(id);
+    var d = typeof f.d === "string" ? f.d : "";
+    var o = typeof f.o === "number" ? f.o : 0;
+    if (!rec) {
+      // Its `message` frame was lost: fetch it (once per id).
+      if (!gapResumeIds.has(id) && ready && !resumeInFlight) { gapResumeIds.add(id); sendResume(); }
+      return;
+    }
+    if (rec.status !== "streaming") return;   // already finished here
+    var have = rec.cps;
+    if (o > have) { requestGapResume(); return; }
+    var start = cpIndex(d, have - o);         // drop what we already have
+    if (start >= d.length) return;
+    var add = d.slice(start);
+    appendText(rec, add, cpCount(add));
+  }
+
+  function onEnd(f) {
+    var rec = msgs.get(String(f.id));
+    if (!rec) return;
+    if (rec.sender === "bot") awaitingSince = 0;
+    if (rec.status !== "streaming") return;
+    rec.status = TERMINAL[f.status] ? f.status : "done";
+    rec.sources = Array.isArray(f.sources) ? f.sources : [];
+    rec.error = typeof f.error === "string" ? f.error : "";
+    schedule(rec);
+  }
+
+  /** The whole answer text is now f.text (what streamed must not stay on screen). */
+  function onReplace(f) {
+    var rec = msgs.get(String(f.id));
+    if (!rec || typeof f.text !== "string") return;
+    rec.raw = f.text;
+    rec.cps = cpCount(f.text);
+    rec.reveal = null;
+    rec.shown = -1;
+    if (rec.sender === "bot") awaitingSince = 0;
+    schedule(rec);
+  }
+
+  function onError(f) {
+    var msg = typeof f.message === "string" && f.message ? f.message : t("error_generic");
+    if (f.client_id && pending.has(f.client_id)) {
+      // The message was refused: take it back into the box, nothing is lost.
+      var p = pending.get(f.client_id);
+      pending.delete(f.client_id);
+      savePending();
+      p.el.remove();
+      var cur = input.value;
+      input.value = cur.trim() ? p.text + "\n" + cur : p.text;
+      autosize();
+      updateCounter();
+      awaitingSince = 0;
+      schedule();
+    }
+    showError(msg);
+    if (f.code === "closed") setState("closed");
+  }
+
+  // ------------------------------------------------------------ composer --
+  function showError(text) {
+    errorEl.textContent = text;
+    errorEl.hidden = false;
+  }
+
+  function clearError() {
+    errorEl.textContent = "";
+    errorEl.hidden = true;
+  }
+
+  function autosize() {
+    input.style.height = "auto";
+    var max = Math.round(window.innerHeight * 0.35);
+    input.style.height = Math.min(input.scrollHeight, Math.max(max, 120)) + "px";
+  }
+
+  function updateCounter() {
+    var n = cpCount(input.value.trim());
+    var over = n > maxChars;
+    if (n >= maxChars * 0.8) {
+      counterEl.textContent = n + " / " + maxChars;
+      counterEl.hidden = false;
+    } else {
+      counterEl.textContent = "";
+      counterEl.hidden = true;
+    }
+    counterEl.classList.toggle("is-over", over);
+    input.classList.toggle("is-over", over);
+    if (!over && errorEl.getAttribute("data-kind") === "too_long") { clearError(); errorEl.removeAttribute("data-kind"); }
+  }
+
+  function trySend(p) {
+    if (!ready) return false;
+    if (sendFrame({ type: "send", client_id: p.clientId, text: p.text })) {
+      p.sentAt = Date.now();
+      // The bot is on it: show the typing dots until its answer shows text.
+      if (convState === "bot") awaitingSince = Date.now();
+      return true;
+    }
+    return false;
+  }
+
+  function submit(textOverride) {
+    var text = (typeof textOverride === "string" ? textOverride : input.value).trim();
+    if (!text) { input.focus(); return; }
+    var n = cpCount(text);
+    if (n > maxChars) {
+      showError(t("too_long", { count: n, max: maxChars }));
+      errorEl.setAttribute("data-kind", "too_long");
+      input.focus();
+      return;                      // the text stays in the box
+    }
+    clearError();
+    errorEl.removeAttribute("data-kind");
+    var p = { clientId: newClientId(), text: text, created: new Date().toISOString(), el: null, sentAt: 0 };
+    p.el = buildPendingEl(p);
+    pending.set(p.clientId, p);
+    savePending();
+    list.appendChild(p.el);
+    if (typeof textOverride !== "string") input.value = "";
+    autosize();
+    updateCounter();
+    trySend(p);
+    scrollToBottom();
+    schedule();
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    submit();
+    input.focus();
+  });
+
+  input.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    // Never send while an IME (e.g. Chinese pinyin) is composing.
+    if (e.isComposing || e.keyCode === 229) return;
+    if (e.shiftKey || e.altKey) return;          // a new line
+    e.preventDefault();
+    submit();
+  });
+
+  input.addEventListener("input", function () {
+    autosize();
+    updateCounter();
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-suggestion]"), function (b) {
+    b.addEventListener("click", function () {
+      submit(b.getAttribute("data-suggestion"));
+      input.focus();
+    });
+  });
+
+  window.addEventListener("resize", function () { if (pinned) scrollToBottom(); });
+
+  // --------------------------------------------------------------- start --
+  loadPending();
+  updateCounter();
+  autosize();
+  connect();
+})();

@@ -1,0 +1,264 @@
+"""Answer jobs: the bot's reply to a player, generated apart from any socket.
+
+A job is an asyncio task in the web process that accepted the player's message
+(design-notes §1). It publishes every delta to the conversation's group, keeps
+the text so far in the answer buffer for resuming clients, checkpoints the row
+every few seconds and always stores the final text: `done`, `interrupted`
+(cancelled: takeover, close) or `failed` (upstream error).
+
+Cancellation crosses processes through the `conv.<id>.jobs` group: each process
+has one control channel, added to that group while it runs the conversation's
+job (see cancel_answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from agents.pipeline.prepare import prepare_for_conversation
+from agents.providers import Delta, Finish, ProviderError, SafetyBlocked, get_provider
+from agents.providers.retry import stream_with_retry
+from chat import selectors, services
+from chat.db import db_pool
+from chat.events import jobs_group, publish, publish_text
+from chat.frames import delta_frame, dumps, end_frame, message_frame
+from chat.models import Conversation, Message
+from chat.streaming.buffer import get_buffer
+
+log = logging.getLogger(__name__)
+
+
+class HumanTookOver(Exception):
+    """The conversation left the bot's hands before an upstream call."""
+
+
+class JobRegistry:
+    """The answer jobs running in this process, on this event loop."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, asyncio.Task] = {}
+        # Conversations with a player message that arrived while a job ran.
+        self.pending: set[int] = set()
+        self._control_channel: str | None = None
+        self._reader: asyncio.Task | None = None
+
+    async def control_channel(self) -> str:
+        if self._control_channel is None:
+            layer = get_channel_layer()
+            # The default prefix matters: channels_redis reads every process-local
+            # channel through one shared list per prefix, and only one reader at a time.
+            self._control_channel = await layer.new_channel()
+            self._reader = asyncio.create_task(self._read_control(layer, self._control_channel))
+        return self._control_channel
+
+    async def _read_control(self, layer, channel: str) -> None:
+        while True:
+            try:
+                event = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken layer connection must not end cancellation for good
+                log.exception("answer control channel failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if event.get("type") == "answer.cancel":
+                self.cancel_local(event["conversation_id"])
+
+    def cancel_local(self, conversation_id: int) -> bool:
+        self.pending.discard(conversation_id)
+        task = self.tasks.get(conversation_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+
+_registries: dict[asyncio.AbstractEventLoop, JobRegistry] = {}
+
+
+def registry() -> JobRegistry:
+    loop = asyncio.get_running_loop()
+    if loop not in _registries:
+        for old in [lp for lp in _registries if lp.is_closed()]:
+            del _registries[old]
+        _registries[loop] = JobRegistry()
+    return _registries[loop]
+
+
+def start_answer(conversation_id: int, reply_to_id: int) -> None:
+    """Answer the conversation's newest player message, now or after the running job."""
+    reg = registry()
+    running = reg.tasks.get(conversation_id)
+    if running is not None and not running.done():
+        reg.pending.add(conversation_id)
+        return
+    task = asyncio.create_task(_run_jobs(reg, conversation_id, reply_to_id), name=f"answer-{conversation_id}")
+    task.add_done_callback(_log_crash)
+    reg.tasks[conversation_id] = task
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("answer job %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) -> None:
+    layer = get_channel_layer()
+    channel = await reg.control_channel()
+    await layer.group_add(jobs_group(conversation_id), channel)
+    try:
+        while True:
+            await AnswerJob(conversation_id, reply_to_id).run()
+            if conversation_id not in reg.pending:
+                break
+            reg.pending.discard(conversation_id)
+            reply_to_id = await _latest_player_message(conversation_id)
+    finally:
+        reg.tasks.pop(conversation_id, None)
+        await layer.group_discard(jobs_group(conversation_id), channel)
+
+
+@db_pool
+def _latest_player_message(conversation_id: int) -> int:
+    return (
+        Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.PLAYER)
+        .order_by("-seq")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+async def cancel_answer(conversation_id: int) -> None:
+    """Stop the conversation's answer job, in whichever process runs it.
+
+    Call after the state change is committed; the job also re-checks the state
+    before each upstream call, so a takeover during a retry is not missed.
+    """
+    await get_channel_layer().group_send(
+        jobs_group(conversation_id), {"type": "answer.cancel", "conversation_id": conversation_id}
+    )
+
+
+_start = db_pool(services.bot_message_start)
+_checkpoint = db_pool(services.bot_message_checkpoint)
+_finish = db_pool(services.bot_message_finish)
+_state = db_pool(selectors.conversation_state)
+_flag = db_pool(services.message_flag_unsafe)
+
+
+class AnswerJob:
+    def __init__(self, conversation_id: int, reply_to_id: int) -> None:
+        self.conversation_id = conversation_id
+        self.reply_to_id = reply_to_id
+        self.parts: list[str] = []
+        self.length = 0
+        self.sources: list[dict] = []
+        self.meta: dict = {}
+        self.ttft_ms: int | None = None
+        self.usage = Finish()
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        buffer = get_buffer()
+        message = await _start(conversation_id=self.conversation_id, reply_to_id=self.reply_to_id)
+        self.message_id = message.pk
+        await buffer.start(message.pk)
+        await publish(self.conversation_id, message_frame(message))
+        status, error, player_error = Message.Status.DONE, "", ""
+        try:
+            await self._stream(buffer, started)
+        except asyncio.CancelledError:
+            status = Message.Status.INTERRUPTED
+            await self._finalize(buffer, started, status)
+            raise
+        except HumanTookOver:
+            status = Message.Status.INTERRUPTED
+        except SafetyBlocked:
+            status, error = Message.Status.DONE, "need_clear_history"
+            await self._replace_with_notice()
+            await _flag(message_id=self.reply_to_id)
+        except ProviderError as exc:
+            status, error = Message.Status.FAILED, str(exc)
+            player_error = self._player_error(exc)
+            log.warning("answer %s failed: %s", self.message_id, exc)
+        except Exception as exc:  # a bug must still leave a finished, visible answer
+            log.exception("answer %s crashed", self.message_id)
+            status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
+            player_error = self._player_error(exc)
+        await self._finalize(buffer, started, status, error=error, player_error=player_error)
+
+    async def _stream(self, buffer, started: float) -> None:
+        prepared = await prepare_for_conversation(self.conversation_id)
+        self.sources = prepared.sources
+        self.language = prepared.context.language
+        self.meta = {"sources": self.sources, "timings_ms": prepared.timings_ms, "provider": settings.LLM_PROVIDER}
+        last_checkpoint = time.monotonic()
+        stream = stream_with_retry(get_provider(), prepared.request, before_attempt=self._check_still_bot)
+        async for item in stream:
+            if isinstance(item, Finish):
+                self.usage = item
+                continue
+            if not item.text:
+                continue
+            if self.ttft_ms is None:
+                self.ttft_ms = int((time.monotonic() - started) * 1000)
+            await self._emit(buffer, item)
+            if time.monotonic() - last_checkpoint >= settings.ANSWER_CHECKPOINT_SECONDS:
+                last_checkpoint = time.monotonic()
+                await _checkpoint(message_id=self.message_id, text="".join(self.parts))
+
+    async def _emit(self, buffer, delta: Delta) -> None:
+        offset = self.length
+        self.parts.append(delta.text)
+        self.length += len(delta.text)
+        await buffer.append(self.message_id, delta.text)
+        await publish_text(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text)))
+
+    async def _check_still_bot(self) -> None:
+        if await _state(conversation_id=self.conversation_id) != Conversation.State.BOT:
+            raise HumanTookOver()
+
+    async def _replace_with_notice(self) -> None:
+        """The upstream flagged the player's input: show a canned reply instead."""
+        with translation.override(getattr(self, "language", "en")):
+            notice = _("Sorry, I can't help with that request. Let's talk about something else about the game.")
+        self.parts, self.length = [notice], len(notice)
+        self.sources = []
+        self.meta["sources"] = []
+
+    def _player_error(self, exc: Exception) -> str:
+        with translation.override(getattr(self, "language", "en")):
+            if self.parts:
+                return _("The answer was cut off by a problem on our side. You can ask again or ask for a human.")
+            return _("Sorry, the assistant is unavailable right now. Please try again or ask for a human.")
+
+    async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> None:
+        text = "".join(self.parts)
+        if player_error:
+            self.meta["player_error"] = player_error
+        await _finish(
+            message_id=self.message_id,
+            text=text,
+            status=status,
+            error=error,
+            ttft_ms=self.ttft_ms,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            meta=self.meta,
+        )
+        await buffer.finish(self.message_id)
+        if error == "need_clear_history":
+            # Whatever streamed before the flag must not stay on screen.
+            await publish(self.conversation_id, {"type": "replace", "id": self.message_id, "text": text})
+        await publish(
+            self.conversation_id,
+            end_frame(self.message_id, status, sources=self.sources, error=player_error),
+        )

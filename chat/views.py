@@ -1,0 +1,50 @@
+"""The player page. Who the player is: see chat/identity.py and docs/protocol.md."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import get_language, gettext as _
+from django.views.decorators.http import require_GET
+
+from chat import services
+from chat.identity import InvalidToken, player_cookie_value, player_id_from_cookie, verify_player_token
+from chat.models import Player
+
+
+@require_GET
+def player_page(request: HttpRequest) -> HttpResponse:
+    token = request.GET.get("token")
+    if token:
+        try:
+            player = services.player_from_game(game_player=verify_player_token(token))
+        except InvalidToken as exc:
+            return render(request, "chat/token_error.html", {"reason": str(exc)}, status=403)
+    else:
+        player_id = player_id_from_cookie(request.COOKIES.get(settings.PLAYER_COOKIE_NAME))
+        player = Player.objects.filter(pk=player_id).first() if player_id else None
+        if player is None:
+            player = services.player_create_anonymous(language=get_language() or "")
+    if player.language != get_language():
+        # The bot answers in the language the page is shown in.
+        player.language = get_language() or ""
+        player.save(update_fields=["language"])
+    response = render(
+        request,
+        "chat/player.html",
+        {"player": player, "max_chars": settings.CHAT_MAX_MESSAGE_CHARS, "ws_path": "/ws/chat/"},
+    )
+    response.set_cookie(
+        settings.PLAYER_COOKIE_NAME,
+        player_cookie_value(player.pk),
+        max_age=settings.PLAYER_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True, "provider": settings.LLM_PROVIDER, "title": _("csbot")})

@@ -1,0 +1,188 @@
+"""csbot settings.
+
+Every value that differs between deployments comes from the environment. With
+nothing set, the embedded default applies: SQLite, the in-memory channel layer,
+Celery eager and the offline `local` LLM provider. Setting DATABASE_URL and
+REDIS_URL switches to PostgreSQL, channels_redis, a Redis answer buffer and
+Celery on Redis: the same code path, other backends.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from csbot.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = env_str("SECRET_KEY", "csbot-embedded-default-insecure-key-change-me")
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chat",
+    "agents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "csbot.urls"
+ASGI_APPLICATION = "csbot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # A file test database (one per test process), so that threads share it.
+            "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"csbot-test-{os.getpid()}.sqlite3")},
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, answer buffer, Celery -------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CHANNEL_PREFIX", "csbot"),
+                # A full channel makes group_send drop silently; clients resume
+                # from the answer buffer when they see a gap, but a roomy
+                # capacity keeps that rare.
+                "capacity": env_int("CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
+    ANSWER_BUFFER = "chat.streaming.buffer.RedisAnswerBuffer"
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    ANSWER_BUFFER = "chat.streaming.buffer.MemoryAnswerBuffer"
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = "UTC"
+# Run exactly one beat. Analytics: stats of missed closes and dirty hours, honest
+# resolution once its 24 h window passes, anomaly detection, the worker heartbeat.
+# Each expires before its next run, so a stopped worker does not come back to a pile.
+# Alerts are POSTed here as JSON (docs/metrics.md) when set.
+
+# --- Auth ---------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/staff/"
+
+# --- I18N ---------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("简体中文"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static -------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end libraries come from npm (package.json) and are served from here.
+STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")]
+SERVE_STATIC = env_bool("SERVE_STATIC", True)
+
+# --- Players ------------------------------------------------------------------
+# The game backend signs player tokens with this secret (docs/protocol.md).
+PLAYER_TOKEN_SECRET = env_str("PLAYER_TOKEN_SECRET", "csbot-demo-player-token-secret")
+PLAYER_COOKIE_NAME = "csbot_player"
+PLAYER_COOKIE_MAX_AGE = env_int("PLAYER_COOKIE_MAX_AGE", 60 * 60 * 24 * 365)
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
+CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
+# How often a streaming answer's text so far is written to its database row.
+ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
+ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
+
+# --- LLM ----------------------------------------------------------------------
+LLM_PROVIDER = env_str("LLM_PROVIDER", "local")
+LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 5.0)
+# Longest silence allowed between two chunks (and before the first one).
+LLM_READ_TIMEOUT = env_float("LLM_READ_TIMEOUT", 60.0)
+LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3)
+LLM_RETRY_BACKOFF = env_float("LLM_RETRY_BACKOFF", 0.5)
+LLM_TEMPERATURE = env_float("LLM_TEMPERATURE", 0.3)
+LLM_HISTORY_CHARS = env_int("LLM_HISTORY_CHARS", 12000)
+
+ERNIE_BASE_URL = env_str("ERNIE_BASE_URL", "https://aip.baidubce.com")
+ERNIE_API_KEY = env_str("ERNIE_API_KEY")
+ERNIE_SECRET_KEY = env_str("ERNIE_SECRET_KEY")
+ERNIE_MODEL = env_str("ERNIE_MODEL", "completions_pro")
+
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://qianfan.baidubce.com/v2")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_MODEL = env_str("OPENAI_MODEL", "ernie-3.5-8k")
+
+# Seconds between chunks of the offline provider, so that it reads like a stream.
+LOCAL_PROVIDER_CHUNK_DELAY = env_float("LOCAL_PROVIDER_CHUNK_DELAY", 0.04)
+LOCAL_PROVIDER_CHUNK_CHARS = env_int("LOCAL_PROVIDER_CHUNK_CHARS", 6)
+
+KB_TOP_K = env_int("KB_TOP_K", 3)
+
+# --- Logging ------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "jieba": {"level": "WARNING"}},
+}

@@ -1,0 +1,116 @@
+"""The offline provider: agents/providers/local.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agents.providers import ChatMessage, ChatRequest, Delta, Finish, Passage, get_provider
+from agents.providers.local import LocalProvider
+
+REFUND = Passage(
+    source_id="doc-7",
+    title="Refund policy",
+    text="## Our refund policy\n\n- Unused purchases can be refunded within **14 days**.\n- Spent crystals are not.",
+    score=9.1,
+)
+RECHARGE = Passage(
+    source_id="doc-3",
+    title="Recharge not received",
+    text="Most top-ups arrive within 5 minutes. Restart the game and check your mailbox.",
+    score=4.2,
+)
+RENAME_ZH = Passage(
+    source_id="doc-12",
+    title="怎么修改角色名？",
+    text="怎么修改角色名？\n\n使用改名卡：商城 → 道具，300 星晶。每 7 天只能改名一次。",
+    score=11.6,
+)
+
+
+def request(question: str, passages: list[Passage], *, language: str = "en") -> ChatRequest:
+    return ChatRequest(system="", messages=[ChatMessage("user", question)], passages=passages, language=language)
+
+
+async def collect(provider, chat_request: ChatRequest) -> tuple[str, list, Finish]:
+    items = [item async for item in provider.stream(chat_request)]
+    deltas = [item for item in items if isinstance(item, Delta)]
+    assert isinstance(items[-1], Finish) and all(isinstance(item, Delta) for item in items[:-1])
+    return "".join(delta.text for delta in deltas), deltas, items[-1]
+
+
+def test_it_is_the_provider_named_local():
+    assert isinstance(get_provider("local"), LocalProvider)
+    assert LocalProvider.name == "local"
+
+
+async def test_it_streams_the_answer_in_small_deltas_then_finishes(settings):
+    settings.LOCAL_PROVIDER_CHUNK_CHARS = 6
+
+    text, deltas, finish = await collect(LocalProvider(), request("refund?", [REFUND]))
+
+    assert len(deltas) > 1
+    assert all(len(delta.text) <= 6 for delta in deltas)
+    assert finish.finish_reason == "normal"
+    assert finish.completion_tokens > 0 and finish.prompt_tokens > 0
+    assert text.startswith("Here's what our help center says about **Refund policy**:")
+
+
+async def test_it_cites_each_passage_by_its_position():
+    text, _, _ = await collect(LocalProvider(), request("refund?", [REFUND, RECHARGE]))
+
+    assert "Unused purchases can be refunded within **14 days**." in text
+    assert text.index("[1]") < text.index("[2]")
+    assert "- **Recharge not received**: Most top-ups arrive within 5 minutes." in text
+    assert "[3]" not in text
+
+
+async def test_it_answers_in_chinese_without_repeating_the_question():
+    text, _, _ = await collect(LocalProvider(), request("怎么改名", [RENAME_ZH], language="zh-hans"))
+
+    assert text.startswith("关于“怎么修改角色名？”，帮助中心是这样说的：")
+    assert "使用改名卡：商城 → 道具，300 星晶。每 7 天只能改名一次。 [1]" in text
+    assert text.count("怎么修改角色名") == 1
+    assert "人工客服" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "expected"),
+    [
+        ("en", "what's the weather on Mars", "Sorry, I couldn't find anything about this in our help center"),
+        ("zh-hans", "火星上天气怎么样", "抱歉，我在帮助中心里没有找到和这个问题相关的资料"),
+    ],
+)
+async def test_with_no_passages_it_says_it_does_not_know_and_offers_a_human(language, question, expected):
+    text, _, _ = await collect(LocalProvider(), request(question, [], language=language))
+
+    assert text.startswith(expected)
+    assert ("human agent" if language == "en" else "人工客服") in text
+    assert "[1]" not in text
+
+
+async def test_it_answers_in_the_language_of_the_question_when_the_request_has_none():
+    text, _, _ = await collect(LocalProvider(), request("How do I get a refund?", [], language=""))
+
+    assert text.startswith("Sorry")
+
+
+async def test_it_leaves_the_event_loop_free_while_it_streams(settings):
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.01
+    settings.LOCAL_PROVIDER_CHUNK_CHARS = 20
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(ticker())
+    try:
+        _, deltas, _ = await collect(LocalProvider(), request("refund?", [REFUND, RECHARGE]))
+    finally:
+        task.cancel()
+
+    assert ticks >= len(deltas)

@@ -1,0 +1,166 @@
+"""Finding passages in the knowledge base: agents/knowledge/index.py and retrieval.py."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from agents.knowledge import index
+from agents.knowledge.importing import import_paths
+from agents.knowledge.index import BM25Index, IndexedChunk
+from agents.knowledge.retrieval import asearch, search
+from agents.knowledge.tokenize import tokenize
+from agents.models import KnowledgeDocument
+from tests.agents.retrieval_questions import QUESTIONS, UNRELATED
+
+DEMO_KB = Path(settings.BASE_DIR) / "agents" / "demo_kb"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index():
+    """The index is per process; a test's rolled-back rows must not linger in it."""
+    index.invalidate()
+    yield
+    index.invalidate()
+
+
+@pytest.fixture
+def demo_kb(db):
+    """Imports the demo knowledge base; maps each source_id to its file's stem."""
+    import_paths([DEMO_KB])
+    rows = KnowledgeDocument.objects.values_list("pk", "source_key")
+    return {f"doc-{pk}": Path(source_key.split("#")[0]).stem for pk, source_key in rows}
+
+
+def stems(passages, demo_kb) -> list[str]:
+    return [demo_kb[passage.source_id] for passage in passages]
+
+
+def test_a_chinese_question_finds_the_chinese_recharge_article(demo_kb):
+    passages = search("我充值了但是星晶没到账", language="zh-hans")
+
+    assert stems(passages, demo_kb)[0] == "recharge.zh"
+    best = passages[0]
+    assert best.title == "充值未到账（付款成功但星晶没到）"
+    assert best.source_id.startswith("doc-")
+    assert best.text and best.score > 0
+
+
+def test_an_english_question_finds_the_english_ban_appeal_article(demo_kb):
+    passages = search("I got banned, how do I appeal?", language="en")
+
+    assert stems(passages, demo_kb)[0] == "ban-appeal.en"
+    assert "appeal" in passages[0].text
+
+
+def test_without_a_language_both_languages_are_searched(demo_kb):
+    assert stems(search("refund 退款"), demo_kb)[:2] in (["refund.en", "refund.zh"], ["refund.zh", "refund.en"])
+
+
+def test_a_language_keeps_the_search_to_that_language(demo_kb):
+    found = stems(search("refund 退款", language="en"), demo_kb)
+
+    assert found[0] == "refund.en"
+    assert all(stem.endswith(".en") for stem in found)
+
+
+def test_at_most_k_passages_come_back_one_per_document(demo_kb):
+    passages = search("account password hacked items recovery", k=2)
+
+    assert len(passages) == 2
+    assert len({passage.source_id for passage in passages}) == 2
+
+
+@pytest.mark.parametrize("question", UNRELATED)
+def test_an_unrelated_question_finds_nothing(demo_kb, question):
+    assert search(question) == []
+
+
+@pytest.mark.django_db
+def test_an_empty_knowledge_base_finds_nothing():
+    assert search("充值没到账") == []
+
+
+@pytest.mark.django_db
+def test_the_index_sees_an_import_at_once(tmp_path):
+    assert search("How long does the Frostfire Gala last?") == []
+    path = tmp_path / "gala.en.md"
+    path.write_text("# Frostfire Gala\n\nThe Frostfire Gala lasts two weeks.\n", encoding="utf-8")
+
+    import_paths([path])
+
+    assert [passage.title for passage in search("How long does the Frostfire Gala last?")] == ["Frostfire Gala"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_asearch_searches_in_a_worker_thread_not_on_the_event_loop(monkeypatch):
+    await sync_to_async(import_paths)([DEMO_KB])
+    threads: list[int] = []
+    get_index = index.get_index
+
+    def spy():
+        threads.append(threading.get_ident())
+        return get_index()
+
+    monkeypatch.setattr(index, "get_index", spy)
+
+    passages = await asearch("forgot my password", language="en")
+
+    assert passages[0].title == "Password reset, two-step verification and phishing"
+    assert threads and threading.get_ident() not in threads
+
+
+@pytest.mark.django_db
+def test_retrieval_finds_the_right_demo_article_for_most_player_questions(demo_kb):
+    top1 = top3 = 0
+    misses = []
+    for question, expected in QUESTIONS:
+        language = "zh-hans" if expected.endswith(".zh") else "en"
+        found = stems(search(question, k=3, language=language), demo_kb)
+        top1 += found[:1] == [expected]
+        top3 += expected in found
+        if expected not in found:
+            misses.append((question, expected, found))
+
+    count = len(QUESTIONS)
+    print(f"\nretrieval over {count} questions: top-1 {top1 / count:.2f}, top-3 {top3 / count:.2f}")
+    for miss in misses:
+        print("  missed:", *miss)
+    assert len(QUESTIONS) == 60
+    assert top3 / len(QUESTIONS) >= 0.90
+
+
+def test_a_query_over_ten_thousand_chunks_takes_milliseconds():
+    built = BM25Index(_synthetic_entries(10_000))
+    queries = [question for question, _ in QUESTIONS]
+    built.search(queries[0], k=3)  # jieba's dictionary loads on first use
+
+    timings = []
+    for question in queries:
+        started = time.perf_counter()
+        built.search(question, k=3)
+        timings.append(time.perf_counter() - started)
+
+    mean_ms = statistics.mean(timings) * 1000
+    print(f"\n{built.size} chunks: mean query {mean_ms:.2f} ms, slowest {max(timings) * 1000:.2f} ms")
+    assert mean_ms < 20
+
+
+def _synthetic_entries(count: int):
+    """Chunks made of the demo articles' words plus a long Zipf tail of made-up ones."""
+    rng = random.Random(7)
+    real = [term for path in DEMO_KB.glob("*.md") for term in tokenize(path.read_text(encoding="utf-8"))]
+    made_up = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(4, 9))) for _ in range(20_000)]
+    cumulative = list(itertools.accumulate(1 / rank for rank in range(1, len(made_up) + 1)))
+    for n in range(count):
+        chunk = IndexedChunk(chunk_id=n, document_id=n // 4, title=f"Article {n // 4}", text="", language="en")
+        terms = rng.sample(real, 40) + rng.choices(made_up, cum_weights=cumulative, k=40)
+        yield chunk, terms[:3], terms

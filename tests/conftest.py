@@ -1,0 +1,67 @@
+"""Shared fixtures. The cast: a player, another player who must see nothing of
+the first one's chat, an agent (Alice), another agent (Bob), a manager (Mia)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests import servers
+from tests.services import require_postgres, require_redis
+
+pytest_plugins = ["tests.fake_ernie_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state(settings):
+    """Providers and the answer buffer are per-process singletons; tests change settings."""
+    from agents.providers import reset_providers
+    from chat.streaming.buffer import reset_buffer
+
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.005
+    reset_providers()
+    reset_buffer()
+    yield
+    reset_providers()
+    reset_buffer()
+
+
+@pytest.fixture(scope="session")
+def chat_server(tmp_path_factory):
+    """daphne serving csbot on the embedded default, with the demo data loaded."""
+    tmp = tmp_path_factory.mktemp("chat_server")
+    env = servers.product_env(SQLITE_PATH=str(tmp / "db.sqlite3"), LOCAL_PROVIDER_CHUNK_DELAY="0.03")
+    servers.manage(env, "migrate", "--noinput")
+    servers.manage(env, "demo_setup")
+    server = servers.Daphne(env, tmp / "daphne.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def production_env(tmp_path_factory):
+    """Environment for processes on the production path: PostgreSQL and Redis."""
+    admin_url = require_postgres()
+    redis_url = require_redis()
+    name = f"csbot_test_{os.getpid()}"
+    database_url = servers.create_postgres_database(admin_url, name)
+    env = servers.product_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CHANNEL_PREFIX=f"csbot-test-{uuid.uuid4().hex[:8]}",
+        DEBUG="false",
+    )
+    servers.manage(env, "migrate", "--noinput")
+    servers.manage(env, "demo_setup")
+    yield env
+    servers.drop_postgres_database(admin_url, name)
+
+
+@pytest.fixture
+def demo_kb(db):
+    """The demo knowledge base, loaded the way the run command loads it."""
+    from django.core.management import call_command
+
+    call_command("demo_setup", verbosity=0)

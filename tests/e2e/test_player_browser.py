@@ -1,0 +1,223 @@
+"""The player page in a real browser (Debian Chromium) against a real daphne.
+
+`chat_server` (tests/conftest.py) serves the product on the embedded default with
+the demo knowledge base; the offline provider answers from it in several chunks.
+Every test opens a fresh browser context, so it is a new player with a new chat.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.services import CHROMIUM_ARGS, require_chromium
+
+QUESTION = "充值没到账怎么办"
+MESSAGES = '[data-testid="message"]'
+PLAYER_MESSAGES = '[data-testid="message"][data-sender="player"]'
+BOT_MESSAGES = '[data-testid="message"][data-sender="bot"]'
+
+# One atomic read of the latest answer: its visible text length and its status.
+READ_ANSWER = """() => {
+  const all = document.querySelectorAll('[data-testid="message"][data-sender="bot"]');
+  const m = all[all.length - 1];
+  if (!m) return null;
+  const body = m.querySelector('[data-testid="message-text"]');
+  return [body ? body.textContent.trim().length : 0, m.dataset.status];
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="en-US", viewport={"width": 420, "height": 860})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def open_chat(page, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/")
+    # `resumed` arrived: the socket is ready and the history (if any) is shown.
+    expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
+
+
+def ask(page, text: str) -> None:
+    box = page.get_by_test_id("composer-input")
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+
+
+def sample_until_finished(page, timeout: float = 30.0) -> tuple[list[int], str]:
+    """Reads the answer's length over and over until it is no longer streaming."""
+    lengths: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        read = page.evaluate(READ_ANSWER)
+        if read is not None:
+            length, status = read
+            if status != "streaming":
+                return lengths, status
+            if length and (not lengths or lengths[-1] != length):
+                lengths.append(length)
+        page.wait_for_timeout(5)
+    raise AssertionError(f"the answer did not finish in {timeout}s; lengths seen: {lengths}")
+
+
+def test_answer_streams_and_history_survives_a_reload(page, chat_server):
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    ask(page, QUESTION)
+
+    mine = page.locator(PLAYER_MESSAGES)
+    expect(mine).to_have_count(1)
+    expect(mine.first).to_contain_text(QUESTION)
+    expect(page.get_by_test_id("composer-input")).to_have_value("")
+
+    lengths, status = sample_until_finished(page)
+    assert len(set(lengths)) >= 2, f"the answer did not grow in steps: {lengths}"
+    assert status == "done"
+
+    answer = page.locator(BOT_MESSAGES)
+    expect(answer).to_have_count(1)
+    expect(answer.first).to_have_attribute("data-status", "done")
+    expect(mine.first).to_have_attribute("data-status", "sent")
+    sources = answer.first.get_by_test_id("sources")
+    expect(sources).to_be_visible()
+    expect(sources.locator("li").first).to_be_visible()
+    expect(page.get_by_test_id("typing")).to_be_hidden()
+    answer_text = answer.first.get_by_test_id("message-text").inner_text()
+    assert answer_text.strip()
+
+    page.reload()
+    open_chat(page, chat_server.url)
+    expect(page.locator(MESSAGES)).to_have_count(2)
+    expect(page.locator(PLAYER_MESSAGES).first).to_contain_text(QUESTION)
+    again = page.locator(BOT_MESSAGES).first
+    expect(again).to_have_attribute("data-status", "done")
+    expect(again.get_by_test_id("message-text")).to_have_text(answer_text)
+    expect(again.get_by_test_id("sources")).to_be_visible()
+
+
+def test_shift_enter_is_a_newline_and_an_overlong_message_is_kept(page, chat_server):
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    box = page.get_by_test_id("composer-input")
+    box.click()
+    box.type("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    page.wait_for_timeout(300)
+    expect(page.locator(MESSAGES)).to_have_count(0)
+
+    max_chars = int(page.locator("#chat-app").get_attribute("data-max-chars"))
+    too_long = "长" * (max_chars + 1)
+    box.fill(too_long)
+    box.press("Enter")
+    error = page.get_by_test_id("composer-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(str(max_chars))
+    expect(box).to_have_value(too_long)
+    page.get_by_test_id("composer-send").click()
+    expect(box).to_have_value(too_long)
+    page.wait_for_timeout(300)
+    expect(page.locator(MESSAGES)).to_have_count(0)
+
+    # Shortened, it goes.
+    box.fill("short enough")
+    expect(error).to_be_hidden()
+    box.press("Enter")
+    expect(page.locator(PLAYER_MESSAGES)).to_have_count(1)
+    expect(box).to_have_value("")
+
+
+def test_switching_to_chinese_shows_chinese_ui(page, chat_server):
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    expect(page.locator("h1")).to_have_text("Starfall Legends support")
+
+    page.get_by_test_id("language-zh-hans").click()   # posts to set_language, back to /
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    expect(page.get_by_test_id("language-zh-hans")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("h1")).to_have_text("星落传说 客服")
+    expect(page.get_by_test_id("composer-send")).to_contain_text("发送")
+    expect(page.get_by_test_id("composer-input")).to_have_attribute("placeholder", "请输入您的问题…")
+    expect(page.get_by_test_id("conv-state")).to_contain_text("智能助手为您服务")
+    # Strings built by the script come from the translated template too.
+    ask(page, "x" * (int(page.locator("#chat-app").get_attribute("data-max-chars")) + 1))
+    expect(page.get_by_test_id("composer-error")).to_contain_text("消息太长")
+
+
+@pytest.mark.parametrize("fault", ["socket_dropped", "delta_lost"])
+def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, fault):
+    """The client resumes (protocol.md) and ends with exactly the stored answer."""
+    from playwright.sync_api import expect
+
+    state = {"deltas": 0, "dropped": False, "connections": 0, "sent": []}
+
+    def route(ws):
+        state["connections"] += 1
+        server = ws.connect_to_server()
+
+        def to_page(message):
+            frame = json.loads(message)
+            if frame.get("type") == "delta" and not state["dropped"]:
+                state["deltas"] += 1
+                if state["deltas"] == 3:
+                    state["dropped"] = True
+                    if fault == "socket_dropped":
+                        ws.close(code=4000, reason="test drops the socket")
+                        server.close()
+                    return  # delta_lost: this frame never reaches the page
+            ws.send(message)
+
+        def to_server(message):
+            state["sent"].append(json.loads(message))
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    page.route_web_socket("**/ws/chat/", route)
+    open_chat(page, chat_server.url)
+    ask(page, QUESTION)
+    _, status = sample_until_finished(page)
+    assert status == "done"
+    assert state["dropped"], "the answer was too short to lose a frame in the middle"
+    resumes = [f for f in state["sent"] if f["type"] == "resume"]
+    assert len(resumes) >= 2, resumes
+    assert any(r["streams"] for r in resumes[1:]), f"no resume named the streaming answer: {resumes}"
+    if fault == "socket_dropped":
+        assert state["connections"] >= 2
+    shown = page.locator(BOT_MESSAGES).first.get_by_test_id("message-text").inner_text()
+    expect(page.locator(MESSAGES)).to_have_count(2)
+
+    # The stored answer, as a fresh page gets it (the route now passes everything).
+    page.reload()
+    open_chat(page, chat_server.url)
+    expect(page.locator(BOT_MESSAGES).first.get_by_test_id("message-text")).to_have_text(shown)
+    expect(page.locator(MESSAGES)).to_have_count(2)
