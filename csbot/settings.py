@@ -176,6 +176,8 @@ LOCAL_PROVIDER_CHUNK_DELAY = env_float("LOCAL_PROVIDER_CHUNK_DELAY", 0.04)
 LOCAL_PROVIDER_CHUNK_CHARS = env_int("LOCAL_PROVIDER_CHUNK_CHARS", 6)
 
 KB_TOP_K = env_int("KB_TOP_K", 3)
+# Load jieba and the knowledge index when the web process starts, not on the first question.
+WARM_UP_ON_START = env_bool("WARM_UP_ON_START", True)
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {

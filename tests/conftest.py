@@ -8,6 +8,9 @@ import uuid
 
 import pytest
 
+# The in-process app must not warm up in a thread outside the tests' database access.
+os.environ.setdefault("WARM_UP_ON_START", "false")
+
 from tests import servers
 from tests.services import require_postgres, require_redis
 
@@ -17,12 +20,14 @@ pytest_plugins = ["tests.fake_ernie_fixtures"]
 @pytest.fixture(autouse=True)
 def _fresh_process_state(settings):
     """Providers and the answer buffer are per-process singletons; tests change settings."""
+    from agents.knowledge.index import invalidate
     from agents.providers import reset_providers
     from chat.streaming.buffer import reset_buffer
 
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.005
     reset_providers()
     reset_buffer()
+    invalidate()
     yield
     reset_providers()
     reset_buffer()

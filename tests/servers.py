@@ -35,7 +35,9 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
 def product_env(**overrides: str) -> dict[str, str]:
     """The environment of a product process: the embedded default unless overridden."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "LLM_PROVIDER"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "csbot.settings", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "csbot.settings", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "WARM_UP_ON_START": "true"}
+    )
     env.update(overrides)
     return env
 
