@@ -69,7 +69,7 @@ class _QueryTerm:
 
 @dataclass(frozen=True)
 class _Postings:
-    """The chunks holding one term, as compact parallel arrays (10k chunks make ~1M postings)."""
+    """The chunks holding one term, as parallel arrays: a few bytes a posting rather than a tuple."""
 
     positions: array
     # The BM25 term-frequency part, which does not depend on the query.
@@ -226,6 +226,8 @@ _build_lock = threading.Lock()
 _index: BM25Index | None = None
 _version: tuple | None = None
 _checked_at = -math.inf
+# Bumped by invalidate(): a check that started before the bump must not count.
+_generation = 0
 
 
 def get_index() -> BM25Index:
@@ -240,13 +242,15 @@ def get_index() -> BM25Index:
     try:
         if _index is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
             return _index
+        generation = _generation
         version = _database_version()
         if _index is None or version != _version:
             started = time.perf_counter()
             _index = BM25Index(_chunks_from_database())
             logger.info("knowledge index built: %d chunks in %.2fs", _index.size, time.perf_counter() - started)
             _version = version
-        _checked_at = time.monotonic()
+        if generation == _generation:
+            _checked_at = time.monotonic()
         return _index
     finally:
         _build_lock.release()
@@ -254,7 +258,8 @@ def get_index() -> BM25Index:
 
 def invalidate() -> None:
     """Make the next search check the database for changes (the import service calls it)."""
-    global _checked_at
+    global _checked_at, _generation
+    _generation += 1
     _checked_at = -math.inf
 
 

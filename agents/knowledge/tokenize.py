@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ _ENGLISH_STOPWORDS = frozenset(
 _CHINESE_STOPWORDS = frozenset(
     """的 了 吗 呢 啊 吧 呀 哦 嘛 么 我 你 您 他 她 它 我们 你们 是 在 有 和 与 及 或 就 都 也 还 又
     要 想 会 能 对 把 被 让 给 这 那 这个 那个 这样 那样 什么 怎么 怎么办 怎样 如何 为什么 为何
-    请问 请 一下 一个 一些 可以 可 吗 么 啦 哈 嗯 个 之 其 但 但是 而 而且 如果 因为 所以 然后
+    请问 请 一下 一个 一些 可以 可 啦 哈 嗯 个 之 其 但 但是 而 而且 如果 因为 所以 然后
     一张 一部 一首 一次 一点 一样 现在 已经 一直 还是 就是 好 很 太 非常 麻烦 谢谢 你好 问 下 到
     说 得 地 着 过 上 里 帮 帮忙 关于 怎么样 怎么回事 回事 咋 咋办 啥 为啥 哪 哪里 哪儿 能不能 是不是
     有没有 可不可以 半天 好久 刚才 刚刚""".split()
@@ -95,6 +96,8 @@ def warm_up() -> None:
 
 def tokenize(text: str) -> list[str]:
     """Index terms of the text, in order, repeats kept (BM25 counts them)."""
+    # Full-width letters and digits (Ｅ－１００３, typed with a Chinese IME) become ASCII.
+    text = unicodedata.normalize("NFKC", text)
     terms: list[str] = []
     position = 0
     for run in _CJK_RUN.finditer(text):

@@ -105,7 +105,7 @@ def estimate_tokens(text: str) -> int:
 
 def _excerpt(passage: Passage, budget: int) -> str:
     """The passage without its title echo, cut at a line or sentence end within budget."""
-    body = _HEADING.sub(lambda m: f"**{m.group(1)}**", _strip_title_echo(passage.text, passage.title))
+    body = _strip_title_echo(passage.text, passage.title)
     lines: list[str] = []
     used = 0
     for line in body.split("\n"):
@@ -117,10 +117,11 @@ def _excerpt(passage: Passage, budget: int) -> str:
         if partial:
             lines.append(partial)
         break
-    excerpt = "\n".join(lines).strip()
-    if not excerpt:  # a first sentence longer than the budget: cut it, visibly
-        excerpt = body[: budget - 1].rstrip() + "…"
-    return excerpt
+    while lines and (not lines[-1].strip() or _HEADING.match(lines[-1])):
+        lines.pop()  # a heading whose text did not fit
+    if not lines:  # a first sentence longer than the budget: cut it, visibly
+        return body[: budget - 1].rstrip() + "…"
+    return _HEADING.sub(lambda m: f"**{m.group(1)}**", "\n".join(lines).strip())
 
 
 def _summary(passage: Passage, budget: int) -> str:

@@ -33,46 +33,46 @@ def _fresh_index():
 
 
 @pytest.fixture
-def demo_kb(db):
+def demo_articles(db):
     """Imports the demo knowledge base; maps each source_id to its file's stem."""
     import_paths([DEMO_KB])
     rows = KnowledgeDocument.objects.values_list("pk", "source_key")
     return {f"doc-{pk}": Path(source_key.split("#")[0]).stem for pk, source_key in rows}
 
 
-def stems(passages, demo_kb) -> list[str]:
-    return [demo_kb[passage.source_id] for passage in passages]
+def stems(passages, demo_articles) -> list[str]:
+    return [demo_articles[passage.source_id] for passage in passages]
 
 
-def test_a_chinese_question_finds_the_chinese_recharge_article(demo_kb):
+def test_a_chinese_question_finds_the_chinese_recharge_article(demo_articles):
     passages = search("我充值了但是星晶没到账", language="zh-hans")
 
-    assert stems(passages, demo_kb)[0] == "recharge.zh"
+    assert stems(passages, demo_articles)[0] == "recharge.zh"
     best = passages[0]
     assert best.title == "充值未到账（付款成功但星晶没到）"
     assert best.source_id.startswith("doc-")
     assert best.text and best.score > 0
 
 
-def test_an_english_question_finds_the_english_ban_appeal_article(demo_kb):
+def test_an_english_question_finds_the_english_ban_appeal_article(demo_articles):
     passages = search("I got banned, how do I appeal?", language="en")
 
-    assert stems(passages, demo_kb)[0] == "ban-appeal.en"
+    assert stems(passages, demo_articles)[0] == "ban-appeal.en"
     assert "appeal" in passages[0].text
 
 
-def test_without_a_language_both_languages_are_searched(demo_kb):
-    assert stems(search("refund 退款"), demo_kb)[:2] in (["refund.en", "refund.zh"], ["refund.zh", "refund.en"])
+def test_without_a_language_both_languages_are_searched(demo_articles):
+    assert stems(search("refund 退款"), demo_articles)[:2] in (["refund.en", "refund.zh"], ["refund.zh", "refund.en"])
 
 
-def test_a_language_keeps_the_search_to_that_language(demo_kb):
-    found = stems(search("refund 退款", language="en"), demo_kb)
+def test_a_language_keeps_the_search_to_that_language(demo_articles):
+    found = stems(search("refund 退款", language="en"), demo_articles)
 
     assert found[0] == "refund.en"
     assert all(stem.endswith(".en") for stem in found)
 
 
-def test_at_most_k_passages_come_back_one_per_document(demo_kb):
+def test_at_most_k_passages_come_back_one_per_document(demo_articles):
     passages = search("account password hacked items recovery", k=2)
 
     assert len(passages) == 2
@@ -80,7 +80,7 @@ def test_at_most_k_passages_come_back_one_per_document(demo_kb):
 
 
 @pytest.mark.parametrize("question", UNRELATED)
-def test_an_unrelated_question_finds_nothing(demo_kb, question):
+def test_an_unrelated_question_finds_nothing(demo_articles, question):
     assert search(question) == []
 
 
@@ -119,12 +119,12 @@ async def test_asearch_searches_in_a_worker_thread_not_on_the_event_loop(monkeyp
 
 
 @pytest.mark.django_db
-def test_retrieval_finds_the_right_demo_article_for_most_player_questions(demo_kb):
+def test_retrieval_finds_the_right_demo_article_for_most_player_questions(demo_articles):
     top1 = top3 = 0
     misses = []
     for question, expected in QUESTIONS:
         language = "zh-hans" if expected.endswith(".zh") else "en"
-        found = stems(search(question, k=3, language=language), demo_kb)
+        found = stems(search(question, k=3, language=language), demo_articles)
         top1 += found[:1] == [expected]
         top3 += expected in found
         if expected not in found:
@@ -149,9 +149,11 @@ def test_a_query_over_ten_thousand_chunks_takes_milliseconds():
         built.search(question, k=3)
         timings.append(time.perf_counter() - started)
 
+    median_ms = statistics.median(timings) * 1000
     mean_ms = statistics.mean(timings) * 1000
-    print(f"\n{built.size} chunks: mean query {mean_ms:.2f} ms, slowest {max(timings) * 1000:.2f} ms")
-    assert mean_ms < 20
+    print(f"\n{built.size} chunks: median query {median_ms:.2f} ms, mean {mean_ms:.2f} ms")
+    # Scoring every chunk for every query would take tens of milliseconds.
+    assert median_ms < 10
 
 
 def _synthetic_entries(count: int):
