@@ -1,0 +1,88 @@
+"""When the upstream fails, the player is told, nothing they saw is lost, and staff can see it."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message, Player
+from tests.chat.socket_client import PlayerSocket, answer_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def player(demo_kb):
+    return Player.objects.create(language="zh-hans")
+
+
+def is_end(frame: dict) -> bool:
+    return frame["type"] == "end"
+
+
+async def ask(player: Player, question: str) -> list[dict]:
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say(question)
+    frames = await sock.receive_until(is_end, timeout=15)
+    await sock.close()
+    return frames
+
+
+async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(
+    player, ernie_settings
+):
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
+    ernie_settings.script("error_after_first_token", error_code=336100)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    bot = next(f["message"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "bot")
+    end = frames[-1]
+    assert end["status"] == "failed"
+    assert end["error"] == "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+    assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。"
+    stored = await sync_to_async(Message.objects.get)(pk=bot["id"])
+    assert stored.status == "failed" and stored.text == "充值到账通常需要五分钟。"
+    assert "336100" in stored.error  # what staff see
+    assert len(ernie_settings.requests) == 1  # no retry once the player has seen text
+
+
+async def test_a_qps_error_before_the_first_token_is_retried_unseen(player, ernie_settings, settings):
+    settings.LLM_RETRY_BACKOFF = 0.01
+    ernie_settings.configure(reply=["好的，", "马上为您查询。"])
+    ernie_settings.script("error_object", error_code=18)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    assert frames[-1]["status"] == "done"
+    assert len(ernie_settings.requests) == 2
+    assert "".join(f["d"] for f in frames if f["type"] == "delta") == "好的，马上为您查询。"
+
+
+async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_settings, settings):
+    settings.LLM_READ_TIMEOUT = 0.5
+    settings.LLM_MAX_ATTEMPTS = 1
+    ernie_settings.script("hang")
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    end = frames[-1]
+    assert end["status"] == "failed"
+    assert end["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    player_message = await sync_to_async(Message.objects.get)(sender="player")
+    assert player_message.text == "充值没到账怎么办"  # the question is kept
+    bot = await sync_to_async(Message.objects.get)(sender="bot")
+    assert bot.status == "failed" and bot.error
+
+
+async def test_an_input_flagged_by_ernie_is_replaced_and_left_out_of_the_next_request(player, ernie_settings):
+    ernie_settings.script("need_clear_history")
+    frames = await ask(player, "一个不安全的问题")
+    replace = next(f for f in frames if f["type"] == "replace")
+    assert replace["text"] and frames[-1]["status"] == "done"
+
+    ernie_settings.configure(reply=["您好！"])
+    await ask(player, "充值没到账怎么办")
+    sent = ernie_settings.requests[-1].body["messages"]
+    assert sent == [{"role": "user", "content": "充值没到账怎么办"}]
