@@ -35,6 +35,8 @@ class KnowledgeDocument(models.Model):
         max_length=10, choices=IndexStatus.choices, default=IndexStatus.PENDING, db_index=True
     )
     indexed_at = models.DateTimeField(null=True, blank=True)
+    # Why the last indexing failed (shown in the admin); empty when it did not.
+    index_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +63,8 @@ class KnowledgeChunk(models.Model):
     # import so that building the in-memory index needs no tokenizing (jieba
     # takes some 15 s for 10,000 Chinese chunks). See agents/knowledge/index.py.
     terms = models.JSONField(default=dict, blank=True)
+    # float32 vector from the embedding API (settings.EMBEDDING_PROVIDER), for hybrid retrieval.
+    embedding = models.BinaryField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("knowledge chunk")
@@ -71,3 +75,116 @@ class KnowledgeChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
+
+
+# --- Understanding the player: facts, tools, intents ------------------------------
+
+
+class Fact(models.Model):
+    """Something the bot may need to know to help: an order number, a server, a device…
+
+    A fact is taken from anything the player wrote (extract_pattern, or one of
+    the choices), checked (pattern / choices) and stored on Conversation.facts.
+    The `player_id` fact is special: the verified id from the game token fills
+    it, and tools only ever use that verified id (agents/tools.py).
+    """
+
+    class FieldType(models.TextChoices):
+        TEXT = "text", _("text")
+        CHOICE = "choice", _("choice")
+
+    name = models.SlugField(max_length=64, unique=True, help_text=_("key in Conversation.facts, e.g. order_no"))
+    label_en = models.CharField(max_length=100)
+    label_zh = models.CharField(max_length=100)
+    question_en = models.CharField(max_length=300, help_text=_("how the bot asks for it"))
+    question_zh = models.CharField(max_length=300)
+    field_type = models.CharField(max_length=10, choices=FieldType.choices, default=FieldType.TEXT)
+    # The whole value must match (re.fullmatch, case-insensitive). Blank: anything non-empty.
+    pattern = models.CharField(max_length=300, blank=True)
+    # Finds the value inside a longer message: group 1 (or the whole match) is the value.
+    extract_pattern = models.CharField(max_length=500, blank=True)
+    # For choice facts: {"canonical value": ["synonym", ...]}, matched case-insensitively.
+    choices = models.JSONField(default=dict, blank=True)
+    placeholder = models.CharField(max_length=100, blank=True, help_text=_("example shown in the form field"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("fact")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language.startswith("zh") else self.label_en
+
+    def question(self, language: str) -> str:
+        return self.question_zh if language.startswith("zh") else self.question_en
+
+
+class Tool(models.Model):
+    """An HTTP endpoint of the company's systems the bot may call (agents/tools.py).
+
+    `url` may hold `{GAME_BACKEND_URL}` (settings) and `{param}` placeholders.
+    `params` maps each request parameter to the fact it is taken from; the
+    `player_id` fact is always the conversation's verified player id.
+    """
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=500, help_text=_("what it does; the LLM reads this"))
+    url = models.CharField(max_length=500)
+    method = models.CharField(max_length=6, choices=Method.choices, default=Method.GET)
+    params = models.JSONField(default=dict, blank=True, help_text=_('{"request parameter": "fact name"}'))
+    timeout_seconds = models.FloatField(default=5.0)
+    auth_header = models.CharField(max_length=100, blank=True, help_text=_("e.g. Authorization"))
+    auth_env = models.CharField(
+        max_length=100, blank=True, help_text=_("environment variable holding the header's value")
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("tool")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Intent(models.Model):
+    """What a player wants, learnt from example phrases; it ends in an action."""
+
+    class Action(models.TextChoices):
+        ANSWER = "answer", _("answer from the knowledge base")
+        TOOL = "tool", _("call a tool")
+        HANDOFF = "handoff", _("hand over to a human")
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    examples = models.TextField(help_text=_("example phrases, one per line, Chinese and English"))
+    label_en = models.CharField(max_length=60, help_text=_("quick-reply button label"))
+    label_zh = models.CharField(max_length=60)
+    required_facts = models.ManyToManyField(Fact, blank=True, related_name="intents")
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.ANSWER)
+    tool = models.ForeignKey(Tool, null=True, blank=True, on_delete=models.SET_NULL, related_name="intents")
+    enabled = models.BooleanField(default=True)
+    # Quick replies list intents in this order.
+    position = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("intent")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language.startswith("zh") else self.label_en
+
+    def example_list(self) -> list[str]:
+        return [line.strip() for line in self.examples.splitlines() if line.strip()]

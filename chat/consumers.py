@@ -7,8 +7,8 @@ the conversation through its group.
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -16,9 +16,12 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from chat import resume, services
+from agents import services as agent_services
+from agents.services import FormInvalid
+from chat import resume, services, staff_notify
 from chat.events import conversation_group, publish
 from chat.frames import dumps, error_frame, message_frame
+from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
 from chat.models import Conversation, Player
 from chat.streaming.jobs import start_answer
@@ -36,7 +39,12 @@ def _load(player_id: int) -> tuple[Player, Conversation] | None:
 
 
 _receive = database_sync_to_async(services.player_message_receive)
+_check_form = database_sync_to_async(agent_services.form_submission_check)
 _record = database_sync_to_async(services.internal_event_record)
+_state = database_sync_to_async(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
+
+# A player's typing is relayed to staff at most this often.
+TYPING_EVERY_SECONDS = 2.0
 
 
 class PlayerConsumer(AsyncWebsocketConsumer):
@@ -90,21 +98,61 @@ class PlayerConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=out)
 
     async def on_send(self, frame: dict) -> None:
+        meta = {"intent": frame["intent"]} if frame.get("intent") else None
+        await self._accept(frame["client_id"], frame["text"], meta)
+
+    async def on_form_submit(self, frame: dict) -> None:
+        """An inline form the bot showed (docs/protocol.md): stored as the player's message."""
+        try:
+            text, values = await _check_form(
+                conversation_id=self.conversation_id, form_id=frame["form_id"], values=frame["values"]
+            )
+        except FormInvalid as exc:
+            with translation.override(self.language):
+                if exc.unknown:
+                    message = _("This form can no longer be sent. Please type your answer instead.")
+                else:
+                    message = _("Please check: %(fields)s") % {"fields": ", ".join(exc.fields.values())}
+            error = error_frame("invalid_form", message, client_id=frame["client_id"])
+            await self._send({**error, "form_id": frame["form_id"], "fields": sorted(exc.fields)})
+            return
+        meta = {"form_id": frame["form_id"], "form_values": values}
+        await self._accept(frame["client_id"], text, meta)
+
+    async def _accept(self, client_id: str, text: str, meta: dict | None) -> None:
         received = await _receive(
             player=self.player,
             conversation_id=self.conversation_id,
-            client_id=frame["client_id"],
-            text=frame["text"],
+            client_id=client_id,
+            text=text,
+            meta=meta,
         )
         if received.conversation.pk != self.conversation_id:
             await self._follow(received.conversation)
         message = received.message
-        ack = {"type": "ack", "client_id": frame["client_id"], "id": message.pk, "seq": message.seq}
+        ack = {"type": "ack", "client_id": client_id, "id": message.pk, "seq": message.seq}
         await self._send({**ack, "duplicate": not received.created})
         if received.created:
             await publish(self.conversation_id, message_frame(message))
-        if received.answer:
+        if received.answer and wants_human(message.text):
+            await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
+        elif received.answer:
             start_answer(self.conversation_id, message.pk)
+        if received.created:
+            await staff_notify.row_changed(self.conversation_id)
+
+    async def on_handoff(self, frame: dict) -> None:
+        """The player asks for a human (the button)."""
+        if not await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST):
+            await self._send({"type": "state", "state": await _state(self.conversation_id)})
+
+    async def on_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if now - getattr(self, "_typing_at", 0.0) < TYPING_EVERY_SECONDS:
+            return
+        self._typing_at = now
+        typing = {"type": "typing", "who": "player", "conversation_id": self.conversation_id}
+        await publish(self.conversation_id, typing, internal=True)
 
     async def _reject(self, exc: FrameError) -> None:
         """Refuse a bad frame, keep the connection, and let staff see what happened."""

@@ -19,7 +19,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def db_pool(fn: Callable[P, R]) -> Callable[P, "asyncio.Future[R]"]:  # noqa: F821
+def db_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
     @wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         close_old_connections()

@@ -30,8 +30,10 @@ def jobs_group(conversation_id: int) -> str:
 async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False) -> None:
     """Send one frame, encoded once, to everyone following the conversation."""
     group = staff_group(conversation_id) if internal else conversation_group(conversation_id)
-    await get_channel_layer().group_send(group, {"type": "relay", "frame": dumps(frame)})
+    await get_channel_layer().group_send(group, {"type": "relay", "frame": dumps(frame), "c": conversation_id})
 
 
 async def publish_text(conversation_id: int, frame_text: str) -> None:
-    await get_channel_layer().group_send(conversation_group(conversation_id), {"type": "relay", "frame": frame_text})
+    # `c` lets a staff socket that switched conversations drop frames of the old one.
+    event = {"type": "relay", "frame": frame_text, "c": conversation_id}
+    await get_channel_layer().group_send(conversation_group(conversation_id), event)

@@ -29,10 +29,18 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
         payload["client_id"] = message.client_id
     if message.meta.get("sources"):
         payload["sources"] = message.meta["sources"]
+    if message.status == Message.Status.DONE:
+        # What the bot offered under its answer (agents/pipeline/postprocess.py).
+        if message.meta.get("quick_replies"):
+            payload["quick_replies"] = message.meta["quick_replies"]
+        if message.meta.get("form"):
+            payload["form"] = {"form_id": message.meta["form"]["form_id"], "fields": message.meta["form"]["fields"]}
     if message.error and message.status == Message.Status.FAILED:
         payload["error"] = message.meta.get("player_error") or message.error
     if message.sender == Message.Sender.AGENT and message.meta.get("name"):
         payload["name"] = message.meta["name"]
+    if message.sender == Message.Sender.SYSTEM and message.meta.get("event"):
+        payload["event"] = message.meta["event"]  # taken_over, no_agent, ... (chat/handoff.py)
     if message.internal:
         payload["internal"] = True
     return payload

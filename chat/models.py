@@ -57,6 +57,8 @@ class Conversation(models.Model):
     facts = models.JSONField(default=dict, blank=True)
     sentiment = models.FloatField(null=True, blank=True)
     handoff_reason = models.CharField(max_length=64, blank=True)
+    # When the chat joined the queue for a human (state waiting); None otherwise.
+    waiting_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -64,6 +66,7 @@ class Conversation(models.Model):
     class Meta:
         verbose_name = _("conversation")
         indexes = [models.Index(fields=["player", "state"])]
+        permissions = [("export_conversation", _("Can export a conversation"))]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.player} ({self.state})"
@@ -154,3 +157,24 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} {self.kind}"
+
+
+class AgentProfile(models.Model):
+    """A staff member's presence and capacity for chats (chat/presence.py)."""
+
+    class Status(models.TextChoices):
+        ONLINE = "online", _("online")
+        AWAY = "away", _("away")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ONLINE)
+    max_chats = models.PositiveSmallIntegerField(default=5, help_text=_("chats held at once"))
+    # Open staff sockets, on every process; with last_seen it says whether the agent is there.
+    sockets = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agent profile")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
+from agents.pipeline import postprocess
 from chat import selectors
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.models import Message
@@ -49,6 +50,8 @@ async def frames_for(
         if message.status != Message.Status.STREAMING:
             error = message.meta.get("player_error", "") if message.status == Message.Status.FAILED else ""
             out.append(dumps(end_frame(message.pk, message.status, sources=message.meta.get("sources"), error=error)))
+            if message.status == Message.Status.DONE:
+                out.extend(dumps(frame) for frame in postprocess.frames(message.pk, message.meta))
     out.append(dumps({"type": "resumed", "seq": newest}))
     return out
 

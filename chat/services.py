@@ -60,11 +60,14 @@ class Received:
     answer: bool
 
 
-def player_message_receive(*, player: Player, conversation_id: int, client_id: str, text: str) -> Received:
+def player_message_receive(
+    *, player: Player, conversation_id: int, client_id: str, text: str, meta: dict | None = None
+) -> Received:
     """Store a player's message once per client id, in their open conversation.
 
     A resend of a stored client id returns the stored message. A message to a
-    closed conversation opens a new one.
+    closed conversation opens a new one. `meta`: a quick reply's intent, a
+    submitted form's values (agents/ reads them).
     """
     existing = Message.objects.filter(conversation__player=player, client_id=client_id).select_related("conversation")
     for message in existing:
@@ -76,7 +79,11 @@ def player_message_receive(*, player: Player, conversation_id: int, client_id: s
     try:
         with transaction.atomic():
             message = message_append(
-                conversation_id=conversation.pk, sender=Message.Sender.PLAYER, text=text, client_id=client_id
+                conversation_id=conversation.pk,
+                sender=Message.Sender.PLAYER,
+                text=text,
+                client_id=client_id,
+                meta=meta or {},
             )
     except IntegrityError:
         # Another socket stored the same client id a moment ago.

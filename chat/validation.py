@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
 
-CLIENT_TYPES = {"send", "resume", "ping"}
+CLIENT_TYPES = {"send", "resume", "ping", "handoff", "typing", "form_submit"}
+# An inline form has a few short fields (docs/protocol.md).
+FORM_MAX_FIELDS = 20
+FORM_MAX_VALUE_CHARS = 200
 
 
 class FrameError(Exception):
@@ -34,7 +38,9 @@ def parse_client_frame(text_data: str | None, bytes_data: bytes | None) -> dict[
         raise FrameError("bad_frame", f"Rejected a frame that is not JSON: {_preview(text_data)}") from None
     if not isinstance(frame, dict) or frame.get("type") not in CLIENT_TYPES:
         raise FrameError("bad_frame", f"Rejected a frame of unknown type: {_preview(text_data)}")
-    return {"send": _send, "resume": _resume, "ping": lambda f: f}[frame["type"]](frame)
+    bare = lambda f: {"type": f["type"]}  # noqa: E731
+    parsers = {"send": _send, "resume": _resume, "ping": bare, "handoff": bare, "typing": bare, "form_submit": _form}
+    return parsers[frame["type"]](frame)
 
 
 def _send(frame: dict) -> dict:
@@ -53,7 +59,39 @@ def _send(frame: dict) -> dict:
             f"Rejected a message of {len(text)} characters (limit {settings.CHAT_MAX_MESSAGE_CHARS}):\n{text}",
             client_id=client_id,
         )
-    return {"type": "send", "client_id": client_id, "text": text}
+    out = {"type": "send", "client_id": client_id, "text": text}
+    intent = frame.get("intent")
+    if intent is not None:
+        # A quick reply names its intent; the text is its label.
+        if not isinstance(intent, str) or not _INTENT.fullmatch(intent):
+            note = f"Rejected a message with a malformed intent: {intent!r}"
+            raise FrameError("bad_frame", note, client_id=client_id)
+        out["intent"] = intent
+    return out
+
+
+_INTENT = re.compile(r"[a-z0-9_-]{1,64}")
+
+
+def _form(frame: dict) -> dict:
+    """{"type": "form_submit", "form_id", "values": {name: text}, "client_id"?}."""
+    form_id, values, client_id = frame.get("form_id"), frame.get("values"), frame.get("client_id")
+    if not isinstance(form_id, str) or not 1 <= len(form_id) <= 64:
+        raise FrameError("bad_frame", "Rejected a form without a valid form_id.")
+    if client_id is None:
+        client_id = f"form:{form_id}"  # a form is submitted (and stored) once
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
+        raise FrameError("bad_frame", "Rejected a form without a valid client_id.")
+    if not isinstance(values, dict) or not 1 <= len(values) <= FORM_MAX_FIELDS:
+        raise FrameError("bad_frame", f"Rejected form {form_id} without values.", client_id=client_id)
+    clean: dict[str, str] = {}
+    for name, value in values.items():
+        if not isinstance(value, str) or len(name) > 64 or len(value) > FORM_MAX_VALUE_CHARS:
+            raise FrameError(
+                "bad_frame", f"Rejected form {form_id}: field {name[:64]!r} is not a short text.", client_id=client_id
+            )
+        clean[name] = value.strip()
+    return {"type": "form_submit", "form_id": form_id, "values": clean, "client_id": client_id}
 
 
 def _resume(frame: dict) -> dict:

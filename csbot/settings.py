@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "channels",
     "chat",
     "agents",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -117,7 +118,30 @@ CELERY_TIMEZONE = "UTC"
 # Run exactly one beat. Analytics: stats of missed closes and dirty hours, honest
 # resolution once its 24 h window passes, anomaly detection, the worker heartbeat.
 # Each expires before its next run, so a stopped worker does not come back to a pile.
+CELERY_BEAT_SCHEDULE = {
+    "analytics-aggregate-recent": {
+        "task": "analytics.tasks.aggregate_recent",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "analytics-finalize-resolution": {
+        "task": "analytics.tasks.finalize_resolution",
+        "schedule": 600.0,
+        "options": {"expires": 550},
+    },
+    "analytics-detect-anomalies": {
+        "task": "analytics.tasks.detect_anomalies",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "analytics-worker-heartbeat": {
+        "task": "analytics.tasks.worker_heartbeat",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+}
 # Alerts are POSTed here as JSON (docs/metrics.md) when set.
+ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -152,6 +176,18 @@ CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
 ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 
+# --- Staff and handoff (chat/handoff.py, chat/presence.py) ---------------------
+# Give a chat that asks for a human straight to the least busy online agent.
+AUTO_ASSIGN = env_bool("AUTO_ASSIGN", False)
+# Chats an agent holds at once, for agents whose profile does not say otherwise.
+AGENT_MAX_CHATS = env_int("AGENT_MAX_CHATS", 5)
+# An agent whose dashboard has not been heard from for this long is not online.
+AGENT_PRESENCE_SECONDS = env_int("AGENT_PRESENCE_SECONDS", 90)
+# The bot asks for a human after this many answers in a row found nothing to say.
+ESCALATE_AFTER_DONT_KNOW = env_int("ESCALATE_AFTER_DONT_KNOW", 2)
+# ... and when the player's sentiment (-1..1, scored by agents/) falls to this.
+ESCALATE_SENTIMENT_AT = env_float("ESCALATE_SENTIMENT_AT", -0.6)
+
 # --- LLM ----------------------------------------------------------------------
 LLM_PROVIDER = env_str("LLM_PROVIDER", "local")
 LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 5.0)
@@ -176,6 +212,25 @@ LOCAL_PROVIDER_CHUNK_DELAY = env_float("LOCAL_PROVIDER_CHUNK_DELAY", 0.04)
 LOCAL_PROVIDER_CHUNK_CHARS = env_int("LOCAL_PROVIDER_CHUNK_CHARS", 6)
 
 KB_TOP_K = env_int("KB_TOP_K", 3)
+# Embeddings for hybrid retrieval (agents/knowledge/embeddings.py): "" (BM25 only),
+# "ernie" (Qianfan embedding endpoint, ERNIE_* credentials) or "openai" (any
+# OpenAI-compatible /embeddings API).
+EMBEDDING_PROVIDER = env_str("EMBEDDING_PROVIDER", "")
+EMBEDDING_BASE_URL = env_str("EMBEDDING_BASE_URL", "")
+EMBEDDING_API_KEY = env_str("EMBEDDING_API_KEY", "")
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "embedding-v1")
+EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 5.0)
+
+# --- The bot's brain: intents, facts, tools (agents/) ---------------------------
+# Where the game's internal systems live; tool URLs say {GAME_BACKEND_URL}.
+# Tools send their auth header from the environment (Tool.auth_env, e.g. GAME_BACKEND_AUTH).
+GAME_BACKEND_URL = env_str("GAME_BACKEND_URL", "http://127.0.0.1:8765")
+# With an LLM provider the LLM can name the intent, the offline classifier being
+# the fallback when it fails or takes longer than INTENT_LLM_TIMEOUT: "always",
+# "unsure" (only when the offline classifier is not sure: the default, since
+# asking costs an extra upstream round trip before the first token) or "off".
+INTENT_LLM = env_str("INTENT_LLM", "unsure")
+INTENT_LLM_TIMEOUT = env_float("INTENT_LLM_TIMEOUT", 4.0)
 # Load jieba and the knowledge index when the web process starts, not on the first question.
 WARM_UP_ON_START = env_bool("WARM_UP_ON_START", True)
 

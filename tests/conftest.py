@@ -33,11 +33,38 @@ def _fresh_process_state(settings):
     reset_buffer()
 
 
+DEMO_BACKEND_AUTH = "Bearer test-backend-token"
+
+
 @pytest.fixture(scope="session")
-def chat_server(tmp_path_factory):
-    """daphne serving csbot on the embedded default, with the demo data loaded."""
+def demo_backend_server():
+    """The demo game backend (agents/demo_backend.py) on a free port, for the whole session."""
+    from agents.demo_backend import DemoBackend
+
+    backend = DemoBackend(auth=DEMO_BACKEND_AUTH, slow_seconds=2.0).start()
+    yield backend
+    backend.stop()
+
+
+@pytest.fixture
+def game_backend(demo_backend_server, settings, monkeypatch):
+    """Tools in this process call the demo backend; its request log starts empty."""
+    settings.GAME_BACKEND_URL = demo_backend_server.url
+    monkeypatch.setenv("GAME_BACKEND_AUTH", DEMO_BACKEND_AUTH)
+    demo_backend_server.requests.clear()
+    return demo_backend_server
+
+
+@pytest.fixture(scope="session")
+def chat_server(tmp_path_factory, demo_backend_server):
+    """daphne serving csbot on the embedded default, with the demo data and the demo game backend."""
     tmp = tmp_path_factory.mktemp("chat_server")
-    env = servers.product_env(SQLITE_PATH=str(tmp / "db.sqlite3"), LOCAL_PROVIDER_CHUNK_DELAY="0.03")
+    env = servers.product_env(
+        SQLITE_PATH=str(tmp / "db.sqlite3"),
+        LOCAL_PROVIDER_CHUNK_DELAY="0.03",
+        GAME_BACKEND_URL=demo_backend_server.url,
+        GAME_BACKEND_AUTH=DEMO_BACKEND_AUTH,
+    )
     servers.manage(env, "migrate", "--noinput")
     servers.manage(env, "demo_setup")
     server = servers.Daphne(env, tmp / "daphne.log").start()

@@ -10,8 +10,9 @@ Supported files:
 
 Every file is read and checked before anything is written, and the writes happen
 in one transaction: a bad file imports nothing. Importing a file again updates
-its documents in place (matched by source_key), rewrites chunks only when the
+its documents in place (matched by source_key), re-indexes them only when the
 text changed, and deletes the documents of spreadsheet rows that are gone.
+Chunks and index terms are written by the indexing task (agents/knowledge/tasks.py).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from pathlib import Path
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from agents.knowledge import index
-from agents.knowledge.chunking import CHUNKING_VERSION, split_into_chunks
-from agents.knowledge.index import stored_terms
+from agents.knowledge.chunking import CHUNKING_VERSION
 from agents.knowledge.language import detect_language
+from agents.knowledge.tasks import index_later
 from agents.knowledge.tokenize import TOKENIZER_VERSION
-from agents.models import KnowledgeChunk, KnowledgeDocument
+from agents.models import KnowledgeDocument
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".csv", ".xlsx", ".pdf")
 _TITLE_MAX = KnowledgeDocument._meta.get_field("title").max_length
@@ -65,6 +65,8 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    # Documents created or changed: their chunks are (re)built by the indexing task.
+    to_index: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +102,7 @@ def import_paths(paths: Iterable[str | Path]) -> ImportReport:
     with transaction.atomic():
         for path, entries in parsed:
             report.files.append(_store(path, entries))
+        index_later([pk for file in report.files for pk in file.to_index])
         transaction.on_commit(index.invalidate)
     # Also now: inside an outer transaction (tests, admin actions) on_commit waits,
     # but searches in this thread already see the new rows.
@@ -222,13 +225,12 @@ def _store(path: Path, entries: list[Entry]) -> FileReport:
         doc.source_key: doc
         for doc in KnowledgeDocument.objects.filter(Q(source_key=key) | Q(source_key__startswith=f"{key}#row-"))
     }
-    now = timezone.now()
     for entry in entries:
         document = existing.pop(entry.source_key, None)
         if document is None:
             document = KnowledgeDocument(source_key=entry.source_key)
             report.created += 1
-        elif document.checksum == entry.checksum:
+        elif document.checksum == entry.checksum and document.index_status == KnowledgeDocument.IndexStatus.READY:
             report.unchanged += 1
             continue
         else:
@@ -237,20 +239,12 @@ def _store(path: Path, entries: list[Entry]) -> FileReport:
         document.body = entry.body
         document.language = detect_language(entry.body)
         document.checksum = entry.checksum
-        document.index_status = KnowledgeDocument.IndexStatus.READY
-        document.indexed_at = now
+        # Chunked and indexed by a Celery task (agents/knowledge/indexing.py); the admin shows progress.
+        document.index_status = KnowledgeDocument.IndexStatus.PENDING
         document.save()
-        _write_chunks(document)
+        report.to_index.append(document.pk)
     # Rows that left the spreadsheet, or a file that now has no entries.
     if existing:
         KnowledgeDocument.objects.filter(pk__in=[doc.pk for doc in existing.values()]).delete()
         report.deleted = len(existing)
     return report
-
-
-def _write_chunks(document: KnowledgeDocument) -> None:
-    document.chunks.all().delete()
-    KnowledgeChunk.objects.bulk_create(
-        KnowledgeChunk(document=document, ordinal=ordinal, text=text, terms=stored_terms(document.title, text))
-        for ordinal, text in enumerate(split_into_chunks(document.body))
-    )

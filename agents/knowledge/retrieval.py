@@ -13,15 +13,23 @@ passage must clear two bars besides ranking in the top k:
 
 from __future__ import annotations
 
+import logging
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from agents.knowledge import index, tokenize
+from agents.knowledge import embeddings, index, tokenize, vectors
 from agents.providers.base import Passage
 
 MIN_COVERAGE = 0.3
 MIN_RELATIVE_SCORE = 0.4
+# Hybrid retrieval: the cosine similarity a passage needs to count on its own,
+# and the RRF constant (60 in the original paper; small lists need less).
+MIN_SIMILARITY = 0.5
+RRF_K = 10
+
+logger = logging.getLogger(__name__)
 
 
 def search(query: str, *, k: int | None = None, language: str | None = None) -> list[Passage]:
@@ -32,19 +40,40 @@ def search(query: str, *, k: int | None = None, language: str | None = None) -> 
     """
     k = k or settings.KB_TOP_K
     hits = [hit for hit in index.get_index().search(query, k=k, language=language) if hit.coverage >= MIN_COVERAGE]
-    if not hits:
-        return []
-    floor = hits[0].score * MIN_RELATIVE_SCORE
-    return [
-        Passage(
-            source_id=f"doc-{hit.chunk.document_id}",
-            title=hit.chunk.title,
-            text=hit.chunk.text,
-            score=round(hit.score, 3),
-        )
-        for hit in hits
-        if hit.score >= floor
-    ]
+    if hits:
+        floor = hits[0].score * MIN_RELATIVE_SCORE
+        hits = [hit for hit in hits if hit.score >= floor]
+    if embeddings.enabled():
+        return _hybrid(query, hits, k=k, language=language)
+    return [_passage(hit.chunk, hit.score) for hit in hits]
+
+
+def _passage(chunk: index.IndexedChunk, score: float) -> Passage:
+    return Passage(source_id=f"doc-{chunk.document_id}", title=chunk.title, text=chunk.text, score=round(score, 3))
+
+
+def _hybrid(query: str, hits: list[index.Hit], *, k: int, language: str | None) -> list[Passage]:
+    """BM25 and embedding similarity, fused by reciprocal rank (RRF).
+
+    Each side keeps its own relevance bar (coverage for BM25, MIN_SIMILARITY
+    for vectors), so a passage either finds relevant is in; one both rank high
+    comes first. If the embedding API fails, BM25 alone answers.
+    """
+    try:
+        vector = embeddings.embed([query])[0]
+    except embeddings.EmbeddingError as exc:
+        logger.warning("query embedding failed, BM25 only: %s", exc)
+        return [_passage(hit.chunk, hit.score) for hit in hits]
+    nearest = vectors.get_vector_index().search(vector, k=k, language=language)
+    similar = [(chunk, score) for chunk, score in nearest if score >= MIN_SIMILARITY]
+    fused: dict[int, float] = {}
+    chunks: dict[int, index.IndexedChunk] = {}
+    for ranked in ([hit.chunk for hit in hits], [chunk for chunk, _ in similar]):
+        for rank, chunk in enumerate(ranked):
+            fused[chunk.document_id] = fused.get(chunk.document_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            chunks.setdefault(chunk.document_id, chunk)
+    best = sorted(fused, key=fused.get, reverse=True)[:k]
+    return [_passage(chunks[document_id], fused[document_id]) for document_id in best]
 
 
 async def asearch(query: str, *, k: int | None = None, language: str | None = None) -> list[Passage]:

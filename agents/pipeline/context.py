@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents.providers import ChatMessage
 
@@ -13,6 +13,21 @@ class Context:
     question: str
     language: str
     user_id: str = ""
+    conversation_id: int | None = None
+    # The player message being answered, and its meta (a quick reply's intent, a form's values).
+    message_id: int | None = None
+    message_meta: dict = field(default_factory=dict)
+    # The game token's player id: the only one tools ever use (player scope).
+    verified_player_id: str | None = None
+    facts: dict = field(default_factory=dict)
+    # Every player message of the conversation, oldest first: facts come from any of them.
+    player_texts: list[str] = field(default_factory=list)
+    # Sentiment scores of the earlier player messages, oldest first.
+    earlier_sentiments: list[float] = field(default_factory=list)
+    # The bot's previous answer's meta (the intent it was working on, what it asked for).
+    last_bot_meta: dict = field(default_factory=dict)
+    # Facts the bot has asked for in this conversation: it never asks twice.
+    asked: set[str] = field(default_factory=set)
 
 
 def detect_language(text: str) -> str:
@@ -22,7 +37,8 @@ def detect_language(text: str) -> str:
 
 
 def context_for_question(question: str, *, language: str = "") -> Context:
-    return Context(history=[ChatMessage("user", question)], question=question, language=language or detect_language(question))
+    language = language or detect_language(question)
+    return Context(history=[ChatMessage("user", question)], question=question, language=language)
 
 
 def context_for_conversation(conversation_id: int) -> Context:
@@ -38,7 +54,13 @@ def context_for_conversation(conversation_id: int) -> Context:
     )
     history: list[ChatMessage] = []
     flagged: set[int] = set()
+    players: list[dict] = []
+    last_bot_meta: dict = {}
+    asked: set[str] = set()
     for row in rows:
+        if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
+            last_bot_meta = row["meta"]
+            asked.update(row["meta"].get("asked", ()))
         if row["meta"].get("flagged"):
             flagged.add(row["id"])
             continue
@@ -46,12 +68,28 @@ def context_for_conversation(conversation_id: int) -> Context:
             continue
         role = "user" if row["sender"] == Message.Sender.PLAYER else "assistant"
         history.append(ChatMessage(role, row["text"]))
+        if role == "user":
+            players.append(row)
     question = next((m.content for m in reversed(history) if m.role == "user"), "")
     # Answer in the language of the question; the page's language breaks ties.
     language = detect_language(question) if question.strip() else (conversation.language or "en")
+    if len(players) > 1 and len(question.split()) <= 3:
+        # A bare value ("S3", "SL2025061202", "Frostfang Sword") does not change the chat's language.
+        language = detect_language(players[-2]["text"])
+    current = players[-1] if players else {}
+    earlier = [row["meta"].get("sentiment") for row in players[:-1]]
     return Context(
         history=history,
         question=question,
         language=language,
         user_id=conversation.player.game_player_id or str(conversation.player.public_id),
+        conversation_id=conversation_id,
+        message_id=current.get("id"),
+        message_meta=current.get("meta", {}),
+        verified_player_id=conversation.player.game_player_id or None,
+        facts=dict(conversation.facts or {}),
+        player_texts=[row["text"] for row in players],
+        earlier_sentiments=[float(s) for s in earlier if isinstance(s, int | float)],
+        last_bot_meta=last_bot_meta,
+        asked=asked,
     )

@@ -1,10 +1,21 @@
-"""Step 3: the system prompt and the request handed to the provider."""
+"""Step 5: what the bot replies: the request for the provider (system prompt, passages), or its own words."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+
 from django.conf import settings
 
+from agents import answers
+from agents import facts as fact_rules
+from agents.catalogue import get_catalogue
+from agents.knowledge.tokenize import tokenize
 from agents.pipeline.context import Context
+from agents.pipeline.facts import FactsResult
+from agents.pipeline.intent import IntentResult
+from agents.pipeline.retrieval import Knowledge
+from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
 
 SYSTEM_PROMPT = {
@@ -26,9 +37,12 @@ def render_passages(passages: list[Passage]) -> str:
     return "\n\n".join(f"[{n}] {p.title}\n{p.text}" for n, p in enumerate(passages, start=1))
 
 
-def build_request(context: Context, passages: list[Passage]) -> ChatRequest:
+def build_request(context: Context, passages: list[Passage], *, notes: str = "") -> ChatRequest:
+    """The provider request. `notes` are extra instructions for this answer (tool data, mood)."""
     lang = "zh-hans" if context.language.startswith("zh") else "en"
     system = SYSTEM_PROMPT[lang]
+    if notes:
+        system = f"{system}\n\n{notes}"
     if passages:
         heading = "知识库资料：" if lang == "zh-hans" else "Knowledge-base passages:"
         system = f"{system}\n\n{heading}\n{render_passages(passages)}"
@@ -45,3 +59,117 @@ def build_request(context: Context, passages: list[Passage]) -> ChatRequest:
 def sources_for(passages: list[Passage]) -> list[dict]:
     """What the player sees under the answer, numbered like the [n] markers."""
     return [{"n": n, "title": p.title, "source_id": p.source_id} for n, p in enumerate(passages, start=1)]
+
+
+# --- What the bot replies: a provider request, or its own words -------------------------
+
+
+@dataclass
+class Reply:
+    """How the bot answers this message.
+
+    The answer streams as prefix + body + suffix: the body comes from the
+    provider when `request` is set, else it is `body`, the bot's own words
+    (agents/answers.py). Quick replies and a form go under the answer.
+    """
+
+    kind: str  # answer, unknown, ask, tool, guidance, handoff
+    request: ChatRequest | None = None
+    body: str = ""
+    prefix: str = ""
+    suffix: str = ""
+    quick_replies: list[dict] = field(default_factory=list)
+    form_fields: list[dict] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+    # Why a human is called after this answer ("" for no one).
+    escalate: str = ""
+    knowledge_gap: bool = False
+    # For a tool the model asks for while answering (ERNIE function calling, pipeline/stream.py).
+    facts: dict = field(default_factory=dict)
+    verified_player_id: str | None = None
+    # Tool calls made for this answer (Message.meta["tool_calls"]); the stream step appends to it.
+    tool_calls: list[dict] = field(default_factory=list)
+
+
+def compose(
+    context: Context, intent: IntentResult, facts: FactsResult, mood: Mood, knowledge: Knowledge
+) -> Reply:
+    lang = "zh-hans" if context.language.startswith("zh") else "en"
+    local = settings.LLM_PROVIDER == "local"
+    catalogue = get_catalogue()
+    human = {"label": answers.offer_human(lang), "intent": "human"} if "human" in catalogue.intents else None
+    if mood.escalate or (intent.spec and intent.spec.action == "handoff"):
+        reason = "sentiment" if mood.escalate else "player_request"
+        return Reply("handoff", body=answers.handover(lang, reason=reason), escalate=reason)
+    prefix = answers.soothe(lang, level=mood.current.level) if mood.upset and local else ""
+    notes = _mood_notes(lang) if mood.upset and not local else ""
+    result = knowledge.tool_result
+    if result is not None and result.error != "not_verified":
+        if result.ok and not local:
+            data = json.dumps(result.data, ensure_ascii=False)
+            notes += _tool_notes(lang, result.tool, data)
+            return Reply("tool", request=build_request(context, [], notes=notes.strip()), prefix=prefix)
+        extra = [human] if human and not result.ok else []
+        return Reply("tool", body=answers.tool_answer(result, lang), prefix=prefix, quick_replies=extra)
+    reply = Reply("answer", prefix=prefix)
+    if facts.to_ask:
+        reply.kind = "ask"
+        reply.asked = [spec.name for spec in facts.to_ask]
+        reply.form_fields = [fact_rules.form_field(spec, lang) for spec in facts.to_ask]
+        if local:
+            reply.suffix = answers.ask_for_facts(facts.to_ask, lang)
+        else:
+            notes += _ask_notes(lang, answers.ask_for_facts(facts.to_ask, lang))
+    elif result is not None:  # the tool needs a verified player
+        reply.quick_replies = [human] if human else []
+        if local:
+            reply.suffix = answers.verify_first(lang)
+        else:
+            notes += _ask_notes(lang, answers.verify_first(lang))
+    if not knowledge.passages and not intent.name and not facts.to_ask:
+        likely = [catalogue.intents[n] for n in intent.likely if n in catalogue.intents and n != "human"]
+        others = [spec for spec in catalogue.intents.values() if spec not in likely and spec.name != "human"]
+        options = [{"label": spec.label(lang), "intent": spec.name} for spec in (likely + others)[:4]]
+        if _is_vague(context.question):
+            return Reply("guidance", body=answers.guidance(lang), prefix=prefix, quick_replies=options + [human])
+        reply.kind, reply.knowledge_gap = "unknown", True
+        reply.quick_replies = [human] if human else []
+    elif not knowledge.passages and knowledge.searched and not facts.to_ask:
+        reply.kind, reply.knowledge_gap = "unknown", True
+        reply.quick_replies = [human] if human else []
+    reply.quick_replies = [option for option in reply.quick_replies if option]
+    reply.request = build_request(context, knowledge.passages, notes=notes.strip())
+    if settings.LLM_PROVIDER == "ernie" and context.verified_player_id and not facts.to_ask:
+        # The model may look things up itself; tools only ever see the verified player id.
+        reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
+        reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
+    return reply
+
+
+def _is_vague(question: str) -> bool:
+    """Too little to go on: a greeting, "help", a lone word or emoji."""
+    return len(tokenize(question)) < 3
+
+
+def _mood_notes(lang: str) -> str:
+    if lang == "zh-hans":
+        return "玩家现在很不满或着急：先简短地表示理解并道歉，再给出明确、具体的下一步。"
+    return "The player is upset: first acknowledge it briefly and apologise, then give one concrete next step."
+
+
+def _ask_notes(lang: str, request: str) -> str:
+    if lang == "zh-hans":
+        return f"\n\n回答之后，请向玩家提出这个请求（可以换个说法）：{request}"
+    return f"\n\nAfter answering, ask the player this (in your own words): {request}"
+
+
+def _tool_notes(lang: str, tool: str, data: str) -> str:
+    if lang == "zh-hans":
+        return (
+            f"\n\n你刚刚用内部系统工具 {tool} 查询到了玩家本人的记录（JSON）：\n{data}\n"
+            "请据此用自然的中文告诉玩家结果和下一步。"
+        )
+    return (
+        f"\n\nYou just looked up the player's own record with the internal tool {tool} (JSON):\n{data}\n"
+        "Tell the player what it means and what to do next, in plain English."
+    )

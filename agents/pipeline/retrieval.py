@@ -1,13 +1,47 @@
-"""Step 2: the knowledge-base passages for the question."""
+"""Step 4: what the bot knows for the answer: knowledge-base passages, or a tool's result."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from agents import tools
 from agents.knowledge.retrieval import asearch
 from agents.pipeline.context import Context
+from agents.pipeline.facts import FactsResult
+from agents.pipeline.intent import IntentResult
+from agents.pipeline.sentiment import Mood
 from agents.providers import Passage
+from agents.tools import ToolResult
 
 
 async def passages_for(context: Context) -> list[Passage]:
     if not context.question.strip():
         return []
     return await asearch(context.question, language=context.language)
+
+
+@dataclass
+class Knowledge:
+    """What the bot knows for this answer: passages, or a tool's result."""
+
+    passages: list[Passage] = field(default_factory=list)
+    tool_result: ToolResult | None = None
+    searched: bool = False
+
+
+async def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Mood) -> Knowledge:
+    """Call the intent's tool when it has what it needs, else search the knowledge base.
+
+    Nothing is looked up when a human takes over (anger, or the player asked).
+    A tool is only called with the conversation's verified player id (agents/tools.py).
+    """
+    if mood.escalate or (intent.spec and intent.spec.action == "handoff"):
+        return Knowledge()
+    spec = intent.spec
+    if spec and spec.action == "tool" and spec.tool and not facts.missing:
+        result = await tools.acall(spec.tool, facts=facts.values, verified_player_id=context.verified_player_id)
+        if result.error != "not_verified":
+            return Knowledge(tool_result=result)
+        # Not signed in through the game: answer from the knowledge base, and say why.
+        return Knowledge(await passages_for(context), tool_result=result, searched=True)
+    return Knowledge(await passages_for(context), searched=True)

@@ -7,7 +7,17 @@ from importlib import import_module
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import ChatMessage, ChatRequest, Delta, Finish, Passage, Provider, ProviderError, SafetyBlocked
+from .base import (
+    ChatMessage,
+    ChatRequest,
+    Delta,
+    Finish,
+    FunctionCall,
+    Passage,
+    Provider,
+    ProviderError,
+    SafetyBlocked,
+)
 
 PROVIDERS = {
     "local": "agents.providers.local.LocalProvider",
@@ -41,6 +51,7 @@ __all__ = [
     "ChatRequest",
     "Delta",
     "Finish",
+    "FunctionCall",
     "Passage",
     "Provider",
     "ProviderError",

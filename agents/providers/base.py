@@ -40,11 +40,22 @@ class ChatRequest:
     user_id: str = ""
     language: str = "zh-hans"
     temperature: float | None = None
+    # Tools the model may call (ERNIE `functions`: name, description, JSON-schema parameters).
+    # Providers that cannot call functions ignore them.
+    functions: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Delta:
     text: str
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """The model asks for a tool (ERNIE `function_call`) instead of answering; a Finish follows."""
+
+    name: str
+    arguments: dict
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class Finish:
     truncated: bool = False
 
 
-StreamItem = Delta | Finish
+StreamItem = Delta | FunctionCall | Finish
 
 
 class ProviderError(Exception):

@@ -23,7 +23,17 @@ from typing import Any
 import aiohttp
 from django.conf import settings
 
-from .base import ChatMessage, ChatRequest, Delta, Finish, Provider, ProviderError, SafetyBlocked, StreamItem
+from .base import (
+    ChatMessage,
+    ChatRequest,
+    Delta,
+    Finish,
+    FunctionCall,
+    Provider,
+    ProviderError,
+    SafetyBlocked,
+    StreamItem,
+)
 from .http import client_timeout, drain, get_session, network_error
 from .sse import SSEError, SSEParser
 
@@ -37,6 +47,8 @@ MIN_QUESTION_CHARS = 2_000
 # The SDK's retry set (Python HEAD and Go). 15 is "app does not exist", which
 # sounds permanent, but both SDKs retry it; at worst it costs a few quick retries.
 RETRYABLE_CODES = frozenset({2, 15, 18, 336100, 336501, 336502})
+# Endpoints that reject `functions` (ERNIE Speed, Lite, Tiny, Character: the SDK's key sets).
+NO_FUNCTIONS_MODELS = ("ernie_speed", "ernie-speed", "eb-instant", "ernie-lite", "ernie-tiny", "ernie-char")
 TOKEN_REJECTED_CODES = frozenset({110, 111})
 
 
@@ -164,6 +176,8 @@ def _request_body(request: ChatRequest) -> dict[str, Any]:
         body["system"] = system
     if request.user_id:
         body["user_id"] = request.user_id
+    if request.functions and not settings.ERNIE_MODEL.startswith(NO_FUNCTIONS_MODELS):
+        body["functions"] = request.functions
     temperature = request.temperature if request.temperature is not None else settings.LLM_TEMPERATURE
     if temperature is not None:
         # ERNIE accepts (0, 1]; 0 is an error rather than "greedy".
@@ -256,6 +270,8 @@ def _items(kind: str, text: str, *, started: bool) -> list[StreamItem]:
     items: list[StreamItem] = []
     if result := chunk.get("result"):
         items.append(Delta(result))
+    if call := chunk.get("function_call"):
+        items.append(_function_call(call))
     if chunk.get("is_end"):
         usage = chunk.get("usage") or {}
         items.append(
@@ -267,6 +283,15 @@ def _items(kind: str, text: str, *, started: bool) -> list[StreamItem]:
             )
         )
     return items
+
+
+def _function_call(call: dict[str, Any]) -> FunctionCall:
+    """ERNIE's `function_call`: {"name", "arguments": a JSON string, "thoughts"}."""
+    try:
+        arguments = json.loads(call.get("arguments") or "{}")
+    except ValueError:
+        arguments = {}
+    return FunctionCall(str(call.get("name", "")), arguments if isinstance(arguments, dict) else {})
 
 
 def _whole_reply(text: str) -> list[StreamItem]:

@@ -22,10 +22,11 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from agents.pipeline import postprocess
 from agents.pipeline.prepare import prepare_for_conversation
-from agents.providers import Delta, Finish, ProviderError, SafetyBlocked, get_provider
-from agents.providers.retry import stream_with_retry
-from chat import selectors, services
+from agents.pipeline.stream import answer_stream
+from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
+from chat import selectors, services, staff_notify
 from chat.db import db_pool
 from chat.events import jobs_group, publish, publish_text
 from chat.frames import delta_frame, dumps, end_frame, message_frame
@@ -119,6 +120,8 @@ async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) ->
             if conversation_id not in reg.pending:
                 break
             reg.pending.discard(conversation_id)
+            if await _state(conversation_id=conversation_id) != Conversation.State.BOT:
+                break  # a human has it now (or the bot escalated): no more answers
             reply_to_id = await _latest_player_message(conversation_id)
     finally:
         reg.tasks.pop(conversation_id, None)
@@ -193,14 +196,26 @@ class AnswerJob:
             status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
             player_error = self._player_error(exc)
         await self._finalize(buffer, started, status, error=error, player_error=player_error)
+        if status != Message.Status.INTERRUPTED:
+            # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
+            await staff_notify.after_answer(self.conversation_id, status=status, error=error)
 
     async def _stream(self, buffer, started: float) -> None:
         prepared = await prepare_for_conversation(self.conversation_id)
+        self.prepared = prepared
         self.sources = prepared.sources
         self.language = prepared.context.language
-        self.meta = {"sources": self.sources, "timings_ms": prepared.timings_ms, "provider": settings.LLM_PROVIDER}
-        last_checkpoint = time.monotonic()
-        stream = stream_with_retry(get_provider(), prepared.request, before_attempt=self._check_still_bot)
+        self.meta = {
+            **prepared.meta,
+            "timings_ms": prepared.timings_ms,
+            "provider": settings.LLM_PROVIDER if prepared.request else "bot",
+            **postprocess.offers(prepared.reply, message_id=self.message_id, intent=prepared.meta["intent"]["name"]),
+        }
+        if prepared.request is not None:
+            # Only answers built on the knowledge base have (possibly no) sources; see chat/handoff.py.
+            self.meta["sources"] = self.sources
+        last_checkpoint = stream_started = time.monotonic()
+        stream = answer_stream(prepared.reply, before_attempt=self._check_still_bot)
         async for item in stream:
             if isinstance(item, Finish):
                 self.usage = item
@@ -213,6 +228,11 @@ class AnswerJob:
             if time.monotonic() - last_checkpoint >= settings.ANSWER_CHECKPOINT_SECONDS:
                 last_checkpoint = time.monotonic()
                 await _checkpoint(message_id=self.message_id, text="".join(self.parts))
+        self.meta["timings_ms"]["stream"] = round((time.monotonic() - stream_started) * 1000, 2)
+        if prepared.reply.knowledge_gap:
+            post_started = time.monotonic()
+            await postprocess.record_gap(prepared.context)
+            self.meta["timings_ms"]["postprocess"] = round((time.monotonic() - post_started) * 1000, 2)
 
     async def _emit(self, buffer, delta: Delta) -> None:
         offset = self.length
@@ -262,3 +282,7 @@ class AnswerJob:
             self.conversation_id,
             end_frame(self.message_id, status, sources=self.sources, error=player_error),
         )
+        if status == Message.Status.DONE and not error:
+            # Quick replies and an inline form under the answer (agents/pipeline/postprocess.py).
+            for frame in postprocess.frames(self.message_id, self.meta):
+                await publish(self.conversation_id, frame)

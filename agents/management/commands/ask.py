@@ -10,8 +10,8 @@ import sys
 from django.core.management import BaseCommand
 
 from agents.pipeline.prepare import prepare_for_question
+from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, get_provider
-from agents.providers.retry import stream_with_retry
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     async def _ask(self, question: str, language: str) -> None:
         prepared = await prepare_for_question(question, language=language)
         finish = Finish()
-        async for item in stream_with_retry(get_provider(), prepared.request):
+        async for item in answer_stream(prepared.reply, before_attempt=_go_ahead):
             if isinstance(item, Delta):
                 sys.stdout.write(item.text)
                 sys.stdout.flush()
@@ -47,3 +47,7 @@ class Command(BaseCommand):
         sys.stdout.flush()
         if finish.truncated:
             sys.stderr.write("note: the answer was cut off at the model's output limit\n")
+
+
+async def _go_ahead() -> None:
+    """No conversation, no takeover: every attempt may go ahead."""

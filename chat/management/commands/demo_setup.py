@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import BaseCommand, call_command
 
+from agents.demo_brain import seed_if_empty
+
 DEMO_ACCOUNTS = [
     # username, password, group, first name
     ("agent", "agent-demo-2026", "agent", "Alice"),
@@ -29,6 +31,8 @@ class Command(BaseCommand):
             files = sorted(str(p) for p in kb_dir.iterdir() if p.suffix in {".md", ".txt", ".csv"})
             call_command("kb_import", *files, verbosity=0)
             self.stdout.write(f"Knowledge base: {len(files)} demo files loaded.")
+        if seed_if_empty():
+            self.stdout.write("Intents, facts and tools: the demo set loaded.")
         User = get_user_model()
         for username, password, group, first_name in DEMO_ACCOUNTS:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": first_name})

@@ -42,6 +42,8 @@
   var REVEAL_MAX_MS = 300;
   var REVEAL_MS_PER_CP = 8;
   var TYPING_TIMEOUT_MS = 90000;
+  var TYPING_SEND_MS = 2500;      // our typing is told to the agent at most this often
+  var AGENT_TYPING_MS = 5000;     // the agent's typing indicator lasts this long
 
   // ------------------------------------------------------------------ DOM --
   var $ = function (id) { return document.getElementById(id); };
@@ -60,6 +62,8 @@
   var errorEl = $("composer-error");
   var counterEl = $("composer-counter");
   var jumpBtn = $("jump");
+  var handoffBtn = $("handoff");
+  var agentTypingEl = $("agent-typing");
 
   // ------------------------------------------------------- code points --
   function isHigh(c) { return c >= 0xd800 && c <= 0xdbff; }
@@ -199,7 +203,9 @@
   function savePending() {
     try {
       var arr = [];
-      pending.forEach(function (p) { arr.push({ client_id: p.clientId, text: p.text, created: p.created }); });
+      pending.forEach(function (p) {
+        arr.push({ client_id: p.clientId, text: p.text, created: p.created, intent: p.intent || null, form: p.form || null });
+      });
       if (arr.length) window.sessionStorage.setItem(PENDING_KEY, JSON.stringify(arr));
       else window.sessionStorage.removeItem(PENDING_KEY);
     } catch (e) { /* storage unavailable: memory only */ }
@@ -210,7 +216,8 @@
     try { arr = JSON.parse(window.sessionStorage.getItem(PENDING_KEY) || "[]") || []; } catch (e) { arr = []; }
     arr.forEach(function (x) {
       if (!x || typeof x.client_id !== "string" || typeof x.text !== "string" || pending.has(x.client_id)) return;
-      var p = { clientId: x.client_id, text: x.text, created: x.created || new Date().toISOString(), el: null, sentAt: 0 };
+      var p = { clientId: x.client_id, text: x.text, created: x.created || new Date().toISOString(), el: null, sentAt: 0,
+                intent: x.intent || null, form: x.form || null };
       p.el = buildPendingEl(p);
       pending.set(p.clientId, p);
       list.appendChild(p.el);
@@ -320,6 +327,8 @@
       cps: cpCount(text),          // counted once here, then kept up to date per delta
       status: status,
       sources: Array.isArray(m.sources) ? m.sources : [],
+      quickReplies: Array.isArray(m.quick_replies) ? m.quick_replies : [],
+      form: m.form && typeof m.form === "object" ? m.form : null,
       error: m.error || "",
       name: m.name || "",
       created: m.created || "",
@@ -402,6 +411,7 @@
       li.classList.toggle("is-failed", displayStatus === "failed");
       // Sources.
       renderSources(rec, displayStatus === "streaming" ? [] : rec.sources);
+      renderOffers(rec, displayStatus === "done");
       if (parts.status) parts.status.textContent = "";
     }
     return more;
@@ -439,6 +449,178 @@
     box.appendChild(ol);
   }
 
+  // ------------------------------------------- quick replies, inline forms --
+  // What the bot offers under an answer (docs/protocol.md): buttons that send a
+  // message, and a small form for the facts it needs. Only the newest answer's
+  // offers can be used, and each only once.
+  var offerRecs = new Set();
+
+  function onOffer(f, key, value) {
+    var rec = msgs.get(String(f.id));
+    if (!rec) return;
+    rec[key] = value;
+    rec.shownStatus = null;        // re-render the parts under the answer
+    schedule(rec);
+  }
+
+  function offersLive(rec) {
+    if (rec.offersUsed || pending.size) return false;
+    var newest = true;
+    msgs.forEach(function (other) { if (other.seq > rec.seq) newest = false; });
+    return newest;
+  }
+
+  function renderOffers(rec, done) {
+    var parts = rec.parts;
+    var hasReplies = done && rec.quickReplies && rec.quickReplies.length;
+    var hasForm = done && rec.form && rec.form.fields && rec.form.fields.length;
+    if (!hasReplies && parts.replies) { parts.replies.remove(); parts.replies = null; }
+    if (!hasForm && parts.form) { parts.form.remove(); parts.form = null; }
+    if (hasReplies && !parts.replies) parts.replies = buildReplies(rec);
+    if (hasForm && !parts.form) parts.form = buildForm(rec);
+    if (hasReplies || hasForm) offerRecs.add(rec); else offerRecs.delete(rec);
+    refreshOffer(rec);
+  }
+
+  function buildReplies(rec) {
+    var box = el("div", "quick-replies");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", t("quick_replies"));
+    rec.quickReplies.forEach(function (o) {
+      if (!o || typeof o.label !== "string") return;
+      var b = el("button", "chip quick-reply");
+      b.type = "button";
+      b.setAttribute("data-testid", "quick-reply");
+      if (o.intent) b.setAttribute("data-intent", o.intent);
+      b.textContent = o.label;
+      b.addEventListener("click", function () {
+        if (!offersLive(rec)) return;
+        rec.offersUsed = true;
+        b.classList.add("is-chosen");
+        submit(typeof o.text === "string" && o.text ? o.text : o.label, { intent: o.intent || null });
+        refreshOffers();
+      });
+      box.appendChild(b);
+    });
+    rec.parts.main.insertBefore(box, rec.parts.meta || null);
+    return box;
+  }
+
+  function buildForm(rec) {
+    var formEl = el("form", "inline-form");
+    formEl.setAttribute("data-testid", "inline-form");
+    formEl.setAttribute("data-form-id", rec.form.form_id || "");
+    formEl.noValidate = true;
+    var inputs = [];
+    rec.form.fields.forEach(function (field) {
+      if (!field || typeof field.name !== "string") return;
+      var row = el("label", "inline-form__field");
+      var caption = el("span", "inline-form__label");
+      caption.textContent = field.label || field.name;
+      var control;
+      if (field.type === "select" && Array.isArray(field.options)) {
+        control = el("select", "inline-form__input");
+        var blank = el("option");
+        blank.value = "";
+        blank.textContent = t("form_choose");
+        control.appendChild(blank);
+        field.options.forEach(function (opt) {
+          var o = el("option");
+          o.value = String(opt);
+          o.textContent = String(opt);
+          control.appendChild(o);
+        });
+      } else {
+        control = el("input", "inline-form__input");
+        control.type = "text";
+        control.autocomplete = "off";
+        if (field.placeholder) control.placeholder = field.placeholder;
+      }
+      control.name = field.name;
+      control.setAttribute("data-testid", "form-field-" + field.name);
+      control._field = field;
+      row.appendChild(caption);
+      row.appendChild(control);
+      formEl.appendChild(row);
+      inputs.push(control);
+    });
+    var err = el("p", "inline-form__error");
+    err.setAttribute("role", "alert");
+    err.hidden = true;
+    var btn = el("button", "inline-form__submit");
+    btn.type = "submit";
+    btn.setAttribute("data-testid", "form-submit");
+    btn.textContent = t("form_submit");
+    formEl.appendChild(err);
+    formEl.appendChild(btn);
+    formEl.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!offersLive(rec)) return;
+      var values = {};
+      var lines = [];
+      var bad = [];
+      inputs.forEach(function (c) {
+        var v = c.value.trim();
+        var f = c._field;
+        var ok = v !== "" || !f.required;
+        if (ok && v && f.pattern) {
+          try { ok = new RegExp("^(?:" + f.pattern + ")$", "i").test(v); } catch (x) { ok = true; }
+        }
+        c.classList.toggle("is-invalid", !ok);
+        c.setAttribute("aria-invalid", ok ? "false" : "true");
+        if (!ok) bad.push(f.label || f.name);
+        values[f.name] = v;
+        if (v) lines.push((f.label || f.name) + ": " + v);
+      });
+      if (bad.length) {
+        err.textContent = t("form_check", { fields: bad.join(", ") });
+        err.hidden = false;
+        return;
+      }
+      err.hidden = true;
+      rec.offersUsed = true;
+      submit(lines.join("\n"), { form: { form_id: rec.form.form_id, values: values } });
+      refreshOffers();
+    });
+    rec.parts.main.insertBefore(formEl, rec.parts.meta || null);
+    return formEl;
+  }
+
+  /** The server refused a form: let the player correct it. */
+  function reopenForm(formId, message, fields) {
+    msgs.forEach(function (rec) {
+      if (!rec.form || rec.form.form_id !== formId || !rec.parts.form) return;
+      rec.offersUsed = false;
+      var err = rec.parts.form.querySelector(".inline-form__error");
+      if (err) { err.textContent = message; err.hidden = false; }
+      fields.forEach(function (name) {
+        var c = rec.parts.form.querySelector('[name="' + name.replace(/[^\w-]/g, "") + '"]');
+        if (c) c.classList.add("is-invalid");
+      });
+    });
+    refreshOffers();
+  }
+
+  function refreshOffer(rec) {
+    var live = offersLive(rec);
+    var parts = rec.parts;
+    if (parts.replies) {
+      parts.replies.classList.toggle("is-used", !live);
+      Array.prototype.forEach.call(parts.replies.querySelectorAll("button"), function (b) { b.disabled = !live; });
+    }
+    if (parts.form) {
+      parts.form.classList.toggle("is-used", !live);
+      Array.prototype.forEach.call(parts.form.elements, function (c) { c.disabled = !live; });
+    }
+  }
+
+  function refreshOffers() {
+    offerRecs.forEach(function (rec) {
+      if (!rec.parts.root.isConnected) { offerRecs.delete(rec); return; }
+      refreshOffer(rec);
+    });
+  }
+
   // -------------------------------------------------- frame scheduling --
   // Text that arrives is rendered on the next animation frame (never later),
   // and at most once per frame however many deltas came in.
@@ -465,6 +647,7 @@
     dirty.clear();
     updateTyping();
     updateIntro();
+    refreshOffers();
     afterContentChange();
     if (again.length) again.forEach(schedule);
   }
@@ -534,17 +717,54 @@
   }
 
   // --------------------------------------------------------- state line --
-  function setState(s) {
+  function setState(s, agent) {
     if (!s) return;
     convState = s;
     root.setAttribute("data-state", s);
     if (stateEl) stateEl.setAttribute("data-state", s);
-    if (stateText) stateText.textContent = t("state_" + s);
+    if (agent && agent.name) agentName = agent.name;
+    if (stateText) stateText.textContent = s === "human" && agentName ? t("state_human_named", { name: agentName }) : t("state_" + s);
+    if (s !== "waiting") noAgent = false;
     // A message sent to a closed conversation opens a new one (the server
     // then sends a new `welcome`), so the composer stays usable.
-    input.placeholder = s === "closed" ? t("closed_placeholder") : t("placeholder");
+    input.placeholder = s === "closed" ? t("closed_placeholder") : noAgent ? t("leave_message") : t("placeholder");
+    if (handoffBtn) handoffBtn.hidden = s !== "bot";
     if (s !== "bot") awaitingSince = 0;
+    if (s !== "human") showAgentTyping(null);
     updateTyping();
+  }
+
+  // ---------------------------------------------------- talking to people --
+  var agentName = "";
+  var noAgent = false;        // no agent was online when we asked: the player leaves a message
+  var typingSentAt = 0;
+  var agentTypingTimer = 0;
+
+  function showAgentTyping(name) {
+    if (!agentTypingEl) return;
+    window.clearTimeout(agentTypingTimer);
+    agentTypingEl.hidden = !name;
+    if (!name) return;
+    agentTypingEl.textContent = t("agent_typing", { name: name });
+    agentTypingTimer = window.setTimeout(function () { agentTypingEl.hidden = true; }, AGENT_TYPING_MS);
+    if (pinned) scrollToBottom();
+  }
+
+  /** A system line about who holds the chat. */
+  function onHandoffEvent(m) {
+    if (m.event === "no_agent") noAgent = true;
+    if (m.event === "taken_over" || m.event === "transferred" || m.event === "handed_back") noAgent = false;
+    setState(convState);
+  }
+
+  function onTyping(f) {
+    if (f.who === "agent") showAgentTyping(f.name || t("agent"));
+  }
+
+  if (handoffBtn) {
+    handoffBtn.addEventListener("click", function () {
+      if (sendFrame({ type: "handoff" })) handoffBtn.hidden = true;
+    });
   }
 
   // ---------------------------------------------------------- connection --
@@ -709,9 +929,12 @@
       case "delta": onDelta(f); break;
       case "end": if (resumeInFlight) deferredEnds.push(f); else onEnd(f); break;
       case "replace": onReplace(f); break;
-      case "state": setState(f.state); break;
+      case "state": setState(f.state, f.agent); break;
+      case "typing": onTyping(f); break;
       case "resumed": onResumed(f); break;
       case "error": onError(f); break;
+      case "quick_replies": onOffer(f, "quickReplies", Array.isArray(f.options) ? f.options : []); break;
+      case "form": onOffer(f, "form", { form_id: f.form_id, fields: Array.isArray(f.fields) ? f.fields : [] }); break;
       case "pong": break;
       default: break;
     }
@@ -725,6 +948,7 @@
       resetConversation();
     }
     if (conv.id !== undefined && conv.id !== null) convId = String(conv.id);
+    if (convId) root.setAttribute("data-conversation", convId);
     if (f.limits && typeof f.limits.max_chars === "number") {
       maxChars = f.limits.max_chars;
       updateCounter();
@@ -847,7 +1071,8 @@
       rec = createRecord(m);
       gapResumeIds.delete(id);
       if (rec.sender === "bot" && rec.raw) awaitingSince = 0;
-      if (rec.sender === "agent") awaitingSince = 0;
+      if (rec.sender === "agent") { awaitingSince = 0; showAgentTyping(null); }
+      if (rec.sender === "system" && m.event) { rec.parts.root.setAttribute("data-event", m.event); onHandoffEvent(m); }
       schedule(rec);
       return;
     }
@@ -911,6 +1136,17 @@
 
   function onError(f) {
     var msg = typeof f.message === "string" && f.message ? f.message : t("error_generic");
+    if (f.client_id && pending.has(f.client_id) && pending.get(f.client_id).form) {
+      // A refused form: open it again, with the reason under it.
+      var pf = pending.get(f.client_id);
+      pending.delete(f.client_id);
+      savePending();
+      pf.el.remove();
+      awaitingSince = 0;
+      reopenForm(pf.form.form_id, msg, Array.isArray(f.fields) ? f.fields : []);
+      schedule();
+      return;
+    }
     if (f.client_id && pending.has(f.client_id)) {
       // The message was refused: take it back into the box, nothing is lost.
       var p = pending.get(f.client_id);
@@ -962,7 +1198,10 @@
 
   function trySend(p) {
     if (!ready) return false;
-    if (sendFrame({ type: "send", client_id: p.clientId, text: p.text })) {
+    var frame = p.form ? { type: "form_submit", client_id: p.clientId, form_id: p.form.form_id, values: p.form.values }
+                       : { type: "send", client_id: p.clientId, text: p.text };
+    if (p.intent && !p.form) frame.intent = p.intent;
+    if (sendFrame(frame)) {
       p.sentAt = Date.now();
       // The bot is on it: show the typing dots until its answer shows text.
       if (convState === "bot") awaitingSince = Date.now();
@@ -971,7 +1210,7 @@
     return false;
   }
 
-  function submit(textOverride) {
+  function submit(textOverride, extra) {
     var text = (typeof textOverride === "string" ? textOverride : input.value).trim();
     if (!text) { input.focus(); return; }
     var n = cpCount(text);
@@ -983,7 +1222,8 @@
     }
     clearError();
     errorEl.removeAttribute("data-kind");
-    var p = { clientId: newClientId(), text: text, created: new Date().toISOString(), el: null, sentAt: 0 };
+    var p = { clientId: newClientId(), text: text, created: new Date().toISOString(), el: null, sentAt: 0,
+              intent: (extra && extra.intent) || null, form: (extra && extra.form) || null };
     p.el = buildPendingEl(p);
     pending.set(p.clientId, p);
     savePending();
@@ -1014,6 +1254,11 @@
   input.addEventListener("input", function () {
     autosize();
     updateCounter();
+    // A person (or the queue) is reading: tell them we are typing.
+    if ((convState === "human" || convState === "waiting") && ready && Date.now() - typingSentAt > TYPING_SEND_MS) {
+      typingSentAt = Date.now();
+      sendFrame({ type: "typing" });
+    }
   });
 
   Array.prototype.forEach.call(document.querySelectorAll("[data-suggestion]"), function (b) {

@@ -1,0 +1,219 @@
+"""What the bot says in its own words, in Chinese or English: no model needed.
+
+Guidance for a vague question, asking for facts, soothing an upset player,
+handing over to a human, and turning a tool's result into an answer. With an
+LLM configured, tool results and knowledge answers are phrased by the LLM
+(agents/pipeline/prompt.py); these texts are what the offline provider says
+and what every provider says around its answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.facts import FactSpec
+from agents.tools import ToolResult
+
+
+def _zh(language: str) -> bool:
+    return language.startswith("zh")
+
+
+def pick(language: str, zh: str, en: str) -> str:
+    return zh if _zh(language) else en
+
+
+# --- Guidance, asking, soothing, handing over -----------------------------------------
+
+
+def guidance(language: str) -> str:
+    return pick(
+        language,
+        "我想更准确地帮到你。你遇到的是下面哪一类问题？点一下按钮，或者再多说几句具体情况。",
+        "I'd like to get this right for you. Which of these is it about? Tap one, or tell me a bit more.",
+    )
+
+
+def ask_for_facts(specs: list[FactSpec], language: str) -> str:
+    if len(specs) == 1:
+        return specs[0].question(language)
+    labels = ("、" if _zh(language) else ", ").join(spec.label(language) for spec in specs)
+    return pick(
+        language,
+        f"为了帮你查清楚，还需要这些信息：{labels}。可以直接告诉我，也可以填写下面的表格。",
+        f"To look into this I need a few details: {labels}. Tell me here, or fill in the form below.",
+    )
+
+
+def soothe(language: str, *, level: str) -> str:
+    """An acknowledgement (and apology) for an upset player, before the concrete answer."""
+    if level in ("angry", "extreme"):
+        return pick(
+            language,
+            "非常抱歉给你带来这么糟糕的体验，我理解你现在很生气。我们马上一起把它解决：",
+            "I'm really sorry about this. I understand how frustrating it is, so let's sort it out right now:",
+        )
+    return pick(
+        language,
+        "抱歉让你着急了，我来帮你看看。",
+        "Sorry for the trouble, I understand. Let me help you with this.",
+    )
+
+
+def handover(language: str, *, reason: str) -> str:
+    if reason == "sentiment":
+        return pick(
+            language,
+            "非常抱歉让你这么不愉快，这件事我请人工客服来亲自处理。我已经把你说的情况转给了他们，"
+            "你不用重复说明，客服接入后会直接在这里回复你。",
+            "I'm very sorry this has been so frustrating. I've asked a human agent to take this over personally. "
+            "They can see everything you've told me, so you won't have to repeat yourself; they'll reply right here.",
+        )
+    return pick(
+        language,
+        "好的，我这就为你转接人工客服。客服能看到我们之前的对话，接入后会直接在这里回复你。",
+        "Of course. I'm connecting you with a human agent. They can see our conversation so far and will "
+        "reply right here.",
+    )
+
+
+def offer_human(language: str) -> str:
+    return pick(language, "转人工客服", "Talk to a human")
+
+
+def verify_first(language: str) -> str:
+    return pick(
+        language,
+        "要查询你账号里的订单、封号或邮件记录，需要先确认是你本人：请从游戏内的“客服”入口打开这个页面"
+        "（会自动验证身份），或者点“转人工客服”。",
+        "To look up orders, bans or mail on your account I first need to know it's you: please open this chat "
+        'from the Support button inside the game (that signs you in), or tap "Talk to a human".',
+    )
+
+
+# --- Tool results -------------------------------------------------------------------------
+
+
+def tool_failure(result: ToolResult, language: str) -> str:
+    if result.error == "not_verified":
+        return verify_first(language)
+    if result.error == "not_found":
+        what = result.params.get("order_no")
+        if what:
+            return pick(
+                language,
+                f"我在你的账号下没有找到订单 {what}。请核对一下订单号（SL 开头的 12 位），"
+                "或者点“转人工客服”让同事帮你查。",
+                f"I couldn't find order {what} on your account. Please check the number (SL followed by 10 digits), "
+                'or tap "Talk to a human" and a colleague will look into it.',
+            )
+        return pick(
+            language,
+            "我没有查到相关记录。需要的话我可以帮你转接人工客服。",
+            "I couldn't find a matching record. I can connect you with a human agent if you like.",
+        )
+    # timeout, http_5xx, unreachable, bad_reply: the system is in trouble, not the player.
+    return pick(
+        language,
+        "抱歉，查询系统暂时没有响应，我现在查不到结果。你可以稍后再试，或者点“转人工客服”，同事会继续帮你处理。",
+        "Sorry, our records system isn't responding right now, so I can't check this at the moment. You can try "
+        'again in a few minutes, or tap "Talk to a human" and a colleague will take it from here.',
+    )
+
+
+def tool_answer(result: ToolResult, language: str) -> str:
+    """A tool's successful result, said plainly to the player."""
+    if not result.ok:
+        return tool_failure(result, language)
+    render = _RENDERERS.get(result.tool, _generic)
+    return render(result.data, language)
+
+
+_ORDER_STATUS = {
+    "delivered": ("已到账", "delivered"),
+    "pending": ("处理中，尚未到账", "paid, waiting for delivery"),
+    "failed": ("支付失败", "payment failed"),
+    "refunded": ("已退款", "refunded"),
+}
+
+
+def _order(data: dict[str, Any], language: str) -> str:
+    status_zh, status_en = _ORDER_STATUS.get(data.get("status", ""), (data.get("status", ""), data.get("status", "")))
+    order_no, product, paid = data.get("order_no", ""), data.get("product", ""), data.get("paid_at", "")
+    if _zh(language):
+        lines = [f"我查到了你的订单 **{order_no}**：", f"- 商品：{product}", f"- 支付时间：{paid}"]
+        lines.append(f"- 状态：**{status_zh}**")
+        if data.get("status") == "delivered":
+            lines.append(f"- 到账时间：{data.get('delivered_at')}")
+            lines.append("\n星晶已经发放到你的账号。如果在游戏里还看不到，请重新登录一次；仍然没有的话告诉我，我帮你转人工。")
+        elif data.get("status") == "pending":
+            lines.append(
+                "\n商店已确认付款，发放正在排队，通常 30 分钟内到账，请不要重复付款。"
+                "超过 30 分钟还没到，告诉我，我帮你转人工加急处理。"
+            )
+        else:
+            lines.append("\n如需进一步处理，我可以帮你转接人工客服。")
+        return "\n".join(lines)
+    lines = [f"I found your order **{order_no}**:", f"- Product: {product}", f"- Paid: {paid}"]
+    lines.append(f"- Status: **{status_en}**")
+    if data.get("status") == "delivered":
+        lines.append(f"- Delivered: {data.get('delivered_at')}")
+        lines.append("\nThe crystals are on your account. If you can't see them in the game, log out and back in; "
+                     "if they're still missing, tell me and I'll bring in a human agent.")
+    elif data.get("status") == "pending":
+        lines.append("\nThe store has confirmed the payment and delivery is queued; it usually takes under 30 minutes. "
+                     "Please don't pay again. If it's not there after 30 minutes, tell me and I'll escalate it.")
+    else:
+        lines.append("\nIf you need more help with it, I can connect you with a human agent.")
+    return "\n".join(lines)
+
+
+def _ban(data: dict[str, Any], language: str) -> str:
+    if not data.get("banned"):
+        return pick(
+            language,
+            "我查了你的账号：目前**没有**任何封禁记录，账号状态正常。如果登录时仍提示封禁，请截图发给我，我帮你转人工核实。",
+            "I checked your account: there is **no** ban on it, and it is in good standing. If the game still says "
+            "you're banned, send me a screenshot and I'll have a human agent verify it.",
+        )
+    code, reason, until = data.get("code", ""), data.get("reason", ""), data.get("until", "")
+    return pick(
+        language,
+        f"我查了你的账号：目前处于封禁状态（{code}），原因是“{reason}”，解封时间 {until}。"
+        "如果你认为是误封，可以在“设置 → 账号 → 申诉”里提交申诉，附上说明和截图，一般 3 个工作日内会有结果。",
+        f"I checked your account: it is suspended ({code}) for \"{reason}\" until {until}. If you believe this is a "
+        "mistake, appeal under Settings → Account → Appeal with a short explanation and screenshots; appeals are "
+        "usually answered within 3 business days.",
+    )
+
+
+def _mail(data: dict[str, Any], language: str) -> str:
+    mail = data.get("mail") or []
+    if not mail:
+        return pick(
+            language,
+            "我查了你的游戏邮箱，没有找到这件物品的补发或退回记录。我可以帮你转人工客服，由同事核查物品日志。",
+            "I checked your in-game mail and found no restore or return of that item. I can connect you with a human "
+            "agent who can check the item logs.",
+        )
+    if _zh(language):
+        lines = ["我在你的游戏邮箱里找到了这些记录："]
+        for m in mail:
+            state = "未领取" if m["status"] == "unclaimed" else "已领取"
+            lines.append(f"- **{m['item']}**：{m['source']}，{m['sent_at']} 发出，状态：{state}")
+        lines.append("\n未领取的邮件请尽快在游戏内“邮箱”中领取，过期后会被删除。")
+        return "\n".join(lines)
+    lines = ["I found these in your in-game mail:"]
+    lines += [f"- **{m['item']}**: {m['source']}, sent {m['sent_at']}, {m['status']}" for m in mail]
+    lines.append("\nClaim unclaimed mail from the in-game Mailbox soon: it is deleted when it expires.")
+    return "\n".join(lines)
+
+
+def _generic(data: Any, language: str) -> str:
+    head = pick(language, "查询结果：", "Here is what I found:")
+    if isinstance(data, dict):
+        return head + "\n" + "\n".join(f"- {key}: {value}" for key, value in data.items())
+    return f"{head} {data}"
+
+
+_RENDERERS = {"order_status": _order, "ban_status": _ban, "mail_lookup": _mail}

@@ -1,0 +1,101 @@
+"""The intents, facts and tools the bot works with, as plain data, one copy per process.
+
+Loaded from the admin's tables (agents.models) together with the intent
+classifier trained on them, and reloaded when a manager changes any of them:
+each process checks at most every CHECK_SECONDS (a cheap count/max query).
+Sync (ORM): the pipeline calls it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+from agents.classifier import IntentClassifier
+from agents.facts import FactSpec
+from agents.tools import ToolSpec
+
+CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    name: str
+    label_en: str
+    label_zh: str
+    description: str
+    action: str  # answer, tool, handoff (agents.models.Intent.Action)
+    tool: ToolSpec | None = None
+    facts: tuple[FactSpec, ...] = ()
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language.startswith("zh") else self.label_en
+
+
+@dataclass
+class Catalogue:
+    intents: dict[str, IntentSpec] = field(default_factory=dict)
+    facts: dict[str, FactSpec] = field(default_factory=dict)
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+    classifier: IntentClassifier = field(default_factory=lambda: IntentClassifier({}))
+
+
+_lock = threading.Lock()
+_catalogue: Catalogue | None = None
+_version: tuple | None = None
+_checked_at = -math.inf
+
+
+def get_catalogue() -> Catalogue:
+    global _catalogue, _version, _checked_at
+    if _catalogue is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
+        return _catalogue
+    with _lock:
+        if _catalogue is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
+            return _catalogue
+        version = _database_version()
+        if _catalogue is None or version != _version:
+            _catalogue = _load()
+            _version = version
+        _checked_at = time.monotonic()
+        return _catalogue
+
+
+def invalidate() -> None:
+    """Make the next call check the tables (the admin's save does; tests too)."""
+    global _checked_at
+    _checked_at = -math.inf
+
+
+def _database_version() -> tuple:
+    from django.db.models import Count, Max
+
+    from agents.models import Fact, Intent, Tool
+
+    out: tuple = ()
+    for model in (Intent, Fact, Tool):
+        out += tuple(model.objects.aggregate(n=Count("id"), last=Max("id"), changed=Max("updated_at")).values())
+    return out
+
+
+def _load() -> Catalogue:
+    from agents.models import Fact, Intent, Tool
+
+    facts = {fact.name: FactSpec.from_model(fact) for fact in Fact.objects.all()}
+    tools = {tool.name: ToolSpec.from_model(tool) for tool in Tool.objects.filter(enabled=True)}
+    intents: dict[str, IntentSpec] = {}
+    examples: dict[str, list[str]] = {}
+    for intent in Intent.objects.filter(enabled=True).select_related("tool").prefetch_related("required_facts"):
+        intents[intent.name] = IntentSpec(
+            name=intent.name,
+            label_en=intent.label_en,
+            label_zh=intent.label_zh,
+            description=intent.description,
+            action=intent.action,
+            tool=tools.get(intent.tool.name) if intent.tool else None,
+            facts=tuple(facts[f.name] for f in intent.required_facts.all()),
+        )
+        examples[intent.name] = intent.example_list()
+    return Catalogue(intents, facts, tools, IntentClassifier(examples))

@@ -1,0 +1,139 @@
+"""The offline intent classifier: TF-IDF over character and word n-grams, nearest centroid.
+
+Trained on the example phrases of the intents in the admin (agents.models.Intent).
+Chinese is read as character unigrams and bigrams (no segmentation needed for
+short chat lines); English as stemmed words, word bigrams and character 4-grams
+inside words (so "refnd" still shares most of "refund"). Each intent's examples
+become one normalised centroid; a message is scored by cosine similarity to
+every centroid, blended with its similarity to the single closest example (a
+rare phrasing that one example covers still counts).
+
+The model is tiny (a few hundred examples, trained in milliseconds); the
+process's copy is rebuilt with the intents (agents/catalogue.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+# Below this a message is not clearly about any intent: the bot offers choices.
+MIN_CONFIDENCE = 0.15
+# A message whose best two intents are this close is ambiguous.
+MIN_MARGIN = 0.04
+CENTROID_WEIGHT = 0.5
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_EN_SUFFIXES = ("ing", "ed", "es", "s")
+_EN_STOPWORDS = frozenset(
+    """a an the i i'm im my me to of is it in on for and or do does did be am are was can you there this that
+    what how with please pls hi hello hey so just""".split()
+)
+# Characters too common in chat to say anything about the intent on their own.
+_ZH_STOPCHARS = frozenset("的了吗我你是在有么呢啊吧一个这那什怎")
+# Character 4-grams only catch typos: they count for less than whole words.
+CHAR_GRAM_WEIGHT = 0.5
+
+
+def features(text: str) -> Counter:
+    """The n-grams of a message, with counts."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    grams: Counter = Counter()
+    for run in _CJK_RUN.findall(text):
+        grams.update(ch for ch in run if ch not in _ZH_STOPCHARS)
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+    words = [_stem(w) for w in _WORD.findall(text) if w not in _EN_STOPWORDS]
+    grams.update(f"w:{w}" for w in words)
+    grams.update(f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False))
+    for word in words:
+        padded = f"<{word}>"
+        if len(padded) > 4:
+            for i in range(len(padded) - 3):
+                grams[f"c:{padded[i : i + 4]}"] += CHAR_GRAM_WEIGHT
+    return grams
+
+
+def _stem(word: str) -> str:
+    for suffix in _EN_SUFFIXES:
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+@dataclass(frozen=True)
+class Guess:
+    intent: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The ranked intents for one message; `intent` is "" when none is clear."""
+
+    ranked: list[Guess]
+    intent: str
+    confidence: float
+
+
+class IntentClassifier:
+    def __init__(self, examples: dict[str, list[str]]) -> None:
+        """Train on {intent name: [example phrase, ...]}."""
+        docs = [(name, features(text)) for name, texts in examples.items() for text in texts]
+        frequency: Counter = Counter()
+        for _, grams in docs:
+            frequency.update(grams.keys())
+        total = len(docs) or 1
+        self.idf = {gram: math.log((1 + total) / (1 + n)) + 1 for gram, n in frequency.items()}
+        self.unseen_idf = math.log(1 + total) + 1
+        self.examples: dict[str, list[dict[str, float]]] = defaultdict(list)
+        sums: dict[str, Counter] = defaultdict(Counter)
+        for name, grams in docs:
+            vector = self._vector(grams)
+            self.examples[name].append(vector)
+            sums[name].update(vector)
+        self.centroids = {name: _normalise(dict(vector)) for name, vector in sums.items()}
+        self.names = list(examples)
+
+    def _vector(self, grams: Counter) -> dict[str, float]:
+        return _normalise({g: _damped(n) * self.idf.get(g, self.unseen_idf) for g, n in grams.items()})
+
+    def rank(self, text: str) -> list[Guess]:
+        grams = features(text)
+        if not grams or not self.centroids:
+            return []
+        vector = self._vector(grams)
+        guesses = []
+        for name, centroid in self.centroids.items():
+            nearest = max((_dot(vector, example) for example in self.examples[name]), default=0.0)
+            score = CENTROID_WEIGHT * _dot(vector, centroid) + (1 - CENTROID_WEIGHT) * nearest
+            guesses.append(Guess(name, round(score, 4)))
+        return sorted(guesses, key=lambda g: g.score, reverse=True)
+
+    def classify(self, text: str) -> Classification:
+        ranked = self.rank(text)
+        if not ranked:
+            return Classification([], "", 0.0)
+        best = ranked[0]
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        clear = best.score >= MIN_CONFIDENCE and best.score - runner_up >= MIN_MARGIN
+        return Classification(ranked, best.intent if clear else "", best.score)
+
+
+def _damped(count: float) -> float:
+    """A repeated n-gram counts for more, but not in proportion (char grams count 0.5 each)."""
+    return count if count <= 1 else 1 + math.log(count)
+
+
+def _normalise(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {k: v / norm for k, v in vector.items()}
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(k, 0.0) for k, v in a.items())

@@ -1,0 +1,350 @@
+"""The demo's brain (Starfall Legends): the facts, tools and intents the bot starts with.
+
+Loaded by migration 0003 and, when the intent table is empty (a test database
+that was flushed, a fresh install), by `demo_setup`. Managers edit them in the admin.
+"""
+
+FACTS = [
+    {
+        "name": "player_id",
+        "label_en": "Player ID",
+        "label_zh": "玩家ID",
+        "question_en": "What is your player ID? You find it under Settings → Account.",
+        "question_zh": "请告诉我你的玩家ID（在 设置 → 账号 里可以看到）。",
+        "pattern": r"\d{5,12}",
+        "extract_pattern": r"(?:玩家\s*id|角色\s*id|player\s*id|uid|id)\s*(?:是|为|:|：|#)?\s*(\d{5,12})",
+        "placeholder": "10086",
+    },
+    {
+        "name": "server",
+        "label_en": "Server",
+        "label_zh": "服务器",
+        "question_en": "Which server do you play on (S1 Dawn, S2 Tide, S3 Ember or S4 Frost)?",
+        "question_zh": "你在哪个服务器（S1 晨曦、S2 潮汐、S3 余烬、S4 霜语）？",
+        "field_type": "choice",
+        "pattern": r"S[1-4]",
+        "choices": {
+            "S1": ["s1", "1服", "一服", "1区", "一区", "晨曦", "dawn"],
+            "S2": ["s2", "2服", "二服", "2区", "二区", "潮汐", "tide"],
+            "S3": ["s3", "3服", "三服", "3区", "三区", "余烬", "ember"],
+            "S4": ["s4", "4服", "四服", "4区", "四区", "霜语", "frost"],
+        },
+    },
+    {
+        "name": "order_no",
+        "label_en": "Order number",
+        "label_zh": "订单号",
+        "question_en": "What is the order number? It starts with SL and is in your purchase receipt.",
+        "question_zh": "请提供订单号（SL 开头，在购买凭证或商城的购买记录里）。",
+        "pattern": r"SL\d{10}",
+        "extract_pattern": r"(?<![A-Za-z0-9])(SL\d{10})(?!\d)",
+        "placeholder": "SL2025061201",
+    },
+    {
+        "name": "purchase_time",
+        "label_en": "Time of purchase",
+        "label_zh": "购买时间",
+        "question_en": "When did you buy it (for example 2025-06-12 20:15)?",
+        "question_zh": "大概是什么时候购买的（例如 2025-06-12 20:15）？",
+        "pattern": r"\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?|\d{1,2}月\d{1,2}[日号](?:\s*\d{1,2}[:：点]\d{0,2}分?)?"
+        r"|今天|昨天|前天|刚才|today|yesterday|just now",
+        "extract_pattern": r"(\d{4}-\d{1,2}-\d{1,2}(?:\s+\d{1,2}:\d{2})?"
+        r"|\d{1,2}月\d{1,2}[日号](?:\s*\d{1,2}[:：点]\d{0,2}分?)?"
+        r"|今天|昨天|前天|刚才|today|yesterday|just now)",
+        "placeholder": "2025-06-12 20:15",
+    },
+    {
+        "name": "device",
+        "label_en": "Device",
+        "label_zh": "设备",
+        "question_en": "Which device do you play on: iOS, Android or PC?",
+        "question_zh": "你用什么设备玩：iOS、安卓还是电脑？",
+        "field_type": "choice",
+        "pattern": r"iOS|Android|PC",
+        "choices": {
+            "iOS": ["ios", "iphone", "ipad", "苹果"],
+            "Android": ["android", "安卓", "华为", "小米", "samsung", "三星"],
+            "PC": ["pc", "电脑", "windows", "steam", "笔记本"],
+        },
+    },
+    {
+        "name": "item_name",
+        "label_en": "Item",
+        "label_zh": "物品名称",
+        "question_en": "Which item is missing?",
+        "question_zh": "丢失的是哪件物品？",
+        "pattern": r".{1,60}",
+        "placeholder": "",
+    },
+]
+
+TOOLS = [
+    {
+        "name": "order_status",
+        "description": "Look up the status of one of the player's top-up orders by its order number.",
+        "url": "{GAME_BACKEND_URL}/api/orders/{order_no}",
+        "params": {"player_id": "player_id", "order_no": "order_no"},
+    },
+    {
+        "name": "ban_status",
+        "description": "Look up whether the player's account is banned, why, until when, and any appeal.",
+        "url": "{GAME_BACKEND_URL}/api/players/{player_id}/ban",
+        "params": {"player_id": "player_id"},
+    },
+    {
+        "name": "mail_lookup",
+        "description": "Look up items sent to the player's in-game mail (returns, compensation, restores).",
+        "url": "{GAME_BACKEND_URL}/api/players/{player_id}/mail",
+        "params": {"player_id": "player_id", "item": "item_name"},
+    },
+]
+
+# (name, label_en, label_zh, action, tool, facts, description, examples)
+INTENTS = [
+    (
+        "recharge_not_arrived", "Top-up not received", "充值未到账", "tool", "order_status", ["order_no"],
+        "Paid for a top-up but the crystals or items did not arrive.",
+        """充值没到账
+        我充值了但是星晶没到
+        钱扣了钻石没到账
+        付款成功了东西没收到
+        冲值了半天还没到
+        充了648没有到账
+        买了月卡没有生效
+        支付成功但是没发货
+        订单显示成功但没到账
+        充值不到账怎么办
+        查一下我的订单到了没有
+        my top-up didn't arrive
+        paid for crystals but didn't get them
+        money was taken but no crystals
+        recharge not received
+        i bought the monthly card but it's not active
+        purchase went through but nothing in my account
+        check my order status
+        where are my crystals i paid for
+        topup missing after payment""",
+    ),
+    (
+        "ban_appeal", "Banned account", "封号申诉", "tool", "ban_status", [],
+        "The account is banned or suspended; the player wants to know why or to appeal.",
+        """我的号被封了
+        账号被封了怎么解封
+        为什么封我号
+        封号申诉
+        我没开挂为什么被封
+        账号被冻结了
+        登录提示账号已封禁
+        封号多久能解
+        申诉封号要多久
+        我被误封了
+        my account got banned
+        why was i banned
+        how do i appeal a ban
+        account suspended for no reason
+        i was banned but i never cheated
+        unban my account
+        remove the ban from my account
+        wrongly banned
+        how long does the suspension last
+        my account is locked for cheating but i didn't""",
+    ),
+    (
+        "lost_items", "Lost items", "物品丢失", "tool", "mail_lookup", ["server", "item_name"],
+        "Items, gear or currency disappeared from the bag, warehouse or auction house.",
+        """我的装备不见了
+        背包里的东西没了
+        武器突然消失了
+        不小心把装备分解了
+        道具丢失了能找回吗
+        仓库里的东西少了
+        拍卖行下架的东西去哪了
+        误删了物品
+        金币莫名其妙少了
+        坐骑不见了
+        my sword disappeared
+        items missing from my bag
+        lost my gear
+        accidentally sold my weapon
+        i deleted an item by mistake can i get it back
+        where did my expired auction listings go
+        my warehouse items are gone
+        my mount vanished
+        recover lost items""",
+    ),
+    (
+        "bug_report", "Report a bug", "反馈BUG", "answer", None, ["device", "server"],
+        "The game crashes, shows an error code or something does not work as it should.",
+        """游戏闪退
+        一直闪退进不去
+        发现一个bug
+        登录报错E-1003
+        画面卡住不动了
+        任务没法完成是bug吗
+        游戏黑屏
+        更新后打不开了
+        报错连接超时
+        技能没有伤害是不是bug
+        the game keeps crashing
+        i found a bug
+        error code E-1003 when logging in
+        the screen freezes
+        black screen after update
+        quest is bugged can't complete it
+        game won't start
+        how do i report a bug
+        stuck on the loading screen""",
+    ),
+    (
+        "gameplay", "Gameplay", "玩法攻略", "answer", None, [],
+        "How the game works: classes, levelling, guilds, arena, crafting.",
+        """新手选什么职业好
+        怎么快速升级
+        公会怎么加入
+        竞技场段位有哪些
+        怎么提升战力
+        副本怎么打
+        哪个职业适合奶妈
+        装备怎么强化
+        宠物怎么获得
+        天赋怎么加点
+        which class is best for beginners
+        how do i level up fast
+        how to join a guild
+        what are the arena ranks
+        how do i increase my power
+        best healer class
+        how to upgrade gear
+        how do i get pets
+        dungeon tips""",
+    ),
+    (
+        "events", "Events", "活动", "answer", None, [],
+        "Current and upcoming in-game events, their rewards and rules.",
+        """现在有什么活动
+        最近有活动吗
+        彗星角鹿坐骑怎么获得
+        庆典活动奖励没收到
+        活动什么时候结束
+        周年庆有什么奖励
+        签到奖励怎么领
+        限时活动在哪参加
+        活动兑换码怎么用
+        双倍经验什么时候开
+        what events are on now
+        current event
+        how do i get the comet stag mount
+        didn't get my festival reward
+        when does the event end
+        anniversary rewards
+        how to claim login rewards
+        where do i redeem a code
+        is there double xp this weekend""",
+    ),
+    (
+        "refund", "Refund", "退款", "answer", None, ["order_no"],
+        "The player wants money back for a purchase.",
+        """我要退款
+        买错了能退钱吗
+        怎么申请退款
+        小孩偷偷充值了可以退吗
+        误购了礼包能退吗
+        退款多久到账
+        重复扣款了要退钱
+        不想要了能退款吗
+        充错了账号能退吗
+        i want a refund
+        can i get my money back
+        how do i request a refund
+        my kid bought stuff without asking
+        bought the wrong pack by mistake refund please
+        charged twice please refund
+        how long does a refund take
+        refund my purchase""",
+    ),
+    (
+        "account_security", "Account security", "账号安全", "answer", None, [],
+        "Passwords, two-step verification, phishing and hacked accounts.",
+        """忘记密码了怎么办
+        怎么修改密码
+        二次验证怎么开
+        账号被盗了
+        有人登录了我的账号
+        收到钓鱼链接怎么办
+        绑定的手机号换了
+        怎么换绑邮箱
+        有人送免费星晶让我点链接
+        登录验证码收不到
+        forgot my password
+        how do i change my password
+        how to turn on 2fa
+        my account was hacked
+        someone logged into my account
+        is this free crystals link a scam
+        change the email on my account
+        i didn't get the login code
+        reset password""",
+    ),
+    (
+        "human", "Talk to a human", "转人工", "handoff", None, [],
+        "The player asks for a human agent.",
+        """转人工
+        人工客服
+        我要找人工
+        找真人客服
+        不要机器人我要人工
+        让客服来跟我说
+        联系客服
+        有没有真人
+        talk to a human
+        human agent please
+        i want to speak to a real person
+        connect me to customer support
+        agent please
+        let me talk to someone
+        real person please
+        can i talk to staff""",
+    ),
+]
+
+
+def seed(apps, schema_editor=None) -> None:
+    """Create (or reset) the demo facts, tools and intents. `apps`: a migration's, or django.apps.apps."""
+    Fact = apps.get_model("agents", "Fact")
+    Tool = apps.get_model("agents", "Tool")
+    Intent = apps.get_model("agents", "Intent")
+    facts = {}
+    for row in FACTS:
+        facts[row["name"]], _ = Fact.objects.update_or_create(name=row["name"], defaults=row)
+    tools = {}
+    for row in TOOLS:
+        defaults = {**row, "auth_header": "Authorization", "auth_env": "GAME_BACKEND_AUTH", "timeout_seconds": 5.0}
+        tools[row["name"]], _ = Tool.objects.update_or_create(name=row["name"], defaults=defaults)
+    for position, (name, label_en, label_zh, action, tool, needs, description, examples) in enumerate(INTENTS):
+        intent, _ = Intent.objects.update_or_create(
+            name=name,
+            defaults={
+                "label_en": label_en,
+                "label_zh": label_zh,
+                "action": action,
+                "tool": tools.get(tool),
+                "description": description,
+                "examples": "\n".join(line.strip() for line in examples.strip().splitlines()),
+                "position": position,
+            },
+        )
+        intent.required_facts.set([facts[n] for n in needs])
+
+    from agents import catalogue
+
+    catalogue.invalidate()
+
+
+def seed_if_empty() -> bool:
+    """Seed with the live models unless intents exist already; True when it seeded."""
+    from django.apps import apps
+
+    if apps.get_model("agents", "Intent").objects.exists():
+        return False
+    seed(apps)
+    return True

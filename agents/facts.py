@@ -1,0 +1,137 @@
+"""Facts: taking them from what the player wrote, checking them, and asking for the rest.
+
+A fact definition (agents.models.Fact) says how to recognise a value in free
+text (extract_pattern, or a choice's synonyms) and how to check one (pattern
+or choices). Pure functions here; the pipeline step agents/pipeline/facts.py
+decides which facts a message needs and stores them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+PLAYER_ID = "player_id"
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """A Fact row as plain data (safe to share across threads and cache)."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    question_en: str
+    question_zh: str
+    field_type: str = "text"
+    pattern: str = ""
+    extract_pattern: str = ""
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    placeholder: str = ""
+
+    @classmethod
+    def from_model(cls, fact) -> FactSpec:
+        return cls(
+            name=fact.name,
+            label_en=fact.label_en,
+            label_zh=fact.label_zh,
+            question_en=fact.question_en,
+            question_zh=fact.question_zh,
+            field_type=fact.field_type,
+            pattern=fact.pattern,
+            extract_pattern=fact.extract_pattern,
+            choices=dict(fact.choices or {}),
+            placeholder=fact.placeholder,
+        )
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language.startswith("zh") else self.label_en
+
+    def question(self, language: str) -> str:
+        return self.question_zh if language.startswith("zh") else self.question_en
+
+
+def _normalise(text: str) -> str:
+    # Full-width letters and digits (ＳＬ２０２５…, typed with a Chinese IME) become ASCII.
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def validate(spec: FactSpec, raw: str) -> str | None:
+    """The value in its canonical form, or None when it is not a valid value."""
+    value = _normalise(raw)
+    if not value:
+        return None
+    if spec.choices:
+        lowered = value.lower()
+        for canonical, synonyms in spec.choices.items():
+            if lowered == canonical.lower() or lowered in (s.lower() for s in synonyms):
+                return canonical
+        return None
+    if spec.pattern:
+        if not re.fullmatch(spec.pattern, value, flags=re.IGNORECASE):
+            return None
+        # Codes such as order numbers are stored as the pattern spells them: sl… -> SL….
+        upper = value.upper()
+        if not re.fullmatch(spec.pattern, value) and re.fullmatch(spec.pattern, upper):
+            return upper
+    return value
+
+
+def extract(spec: FactSpec, text: str) -> str | None:
+    """A valid value for the fact found inside a longer message, or None."""
+    text = _normalise(text)
+    if spec.choices:
+        lowered = text.lower()
+        for canonical, synonyms in spec.choices.items():
+            for word in (canonical, *synonyms):
+                if _contains_word(lowered, word.lower()):
+                    return canonical
+        return None
+    if not spec.extract_pattern:
+        return None
+    for match in re.finditer(spec.extract_pattern, text, flags=re.IGNORECASE):
+        raw = match.group(1) if match.groups() else match.group(0)
+        value = validate(spec, raw)
+        if value:
+            return value
+    return None
+
+
+def _contains_word(text: str, word: str) -> bool:
+    if not word.isascii():
+        return word in text
+    # "s1" must not match inside "ss10"; "pc" not inside "pcs".
+    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+
+
+def form_field(spec: FactSpec, language: str) -> dict:
+    """The field of an inline form that asks for this fact (docs/protocol.md)."""
+    out: dict = {"name": spec.name, "label": spec.label(language), "required": True}
+    if spec.choices:
+        out["type"] = "select"
+        out["options"] = list(spec.choices)
+    else:
+        out["type"] = "text"
+        if spec.pattern:
+            out["pattern"] = spec.pattern
+    if spec.placeholder:
+        out["placeholder"] = spec.placeholder
+    return out
+
+
+def check_form_values(specs: list[FactSpec], values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(valid values by fact, errors by fact) for a submitted inline form."""
+    valid: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for spec in specs:
+        raw = values.get(spec.name, "")
+        if not raw.strip():
+            errors[spec.name] = "required"
+            continue
+        value = validate(spec, raw)
+        if value is None:
+            errors[spec.name] = "invalid"
+        else:
+            valid[spec.name] = value
+    return valid, errors

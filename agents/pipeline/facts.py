@@ -1,0 +1,92 @@
+"""Step 3: the facts the intent needs, taken from anything the player wrote.
+
+Known facts (Conversation.facts) are kept; missing ones are looked for in every
+player message of the conversation, newest first, and in a submitted form. A
+reply to a question about one fact may be just the value ("S3", "the Frostfang
+Sword"). The verified player id always fills `player_id`; an id the player
+typed is kept apart as `claimed_player_id` and no tool uses it.
+
+The bot asks for what is still missing, once: a fact it asked for before is
+never asked again (the answer goes on without it, and a human can follow up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents import facts as rules
+from agents.catalogue import get_catalogue
+from agents.facts import PLAYER_ID, FactSpec
+from agents.pipeline.context import Context
+from agents.pipeline.intent import IntentResult
+
+# Unmistakable values, worth keeping whatever the intent: staff see them.
+VOLUNTEERED = (PLAYER_ID, "order_no")
+
+
+@dataclass
+class FactsResult:
+    values: dict[str, str]
+    # Taken from this message (or its form): shown to staff as new.
+    new: dict[str, str] = field(default_factory=dict)
+    missing: list[FactSpec] = field(default_factory=list)
+    # Missing and never asked before: the bot asks for these now.
+    to_ask: list[FactSpec] = field(default_factory=list)
+
+    def as_meta(self) -> dict:
+        return {
+            "values": self.values,
+            "new": self.new,
+            "missing": [spec.name for spec in self.missing],
+        }
+
+
+def collect(context: Context, intent: IntentResult) -> FactsResult:
+    """Sync (reads the catalogue): run it in a worker thread."""
+    catalogue = get_catalogue()
+    values = dict(context.facts)
+    new: dict[str, str] = {}
+    if context.verified_player_id and values.get(PLAYER_ID) != context.verified_player_id:
+        values[PLAYER_ID] = new[PLAYER_ID] = context.verified_player_id
+    form_values = context.message_meta.get("form_values") or {}
+    for name, value in form_values.items():
+        if name in catalogue.facts and name != PLAYER_ID and values.get(name) != value:
+            values[name] = new[name] = value
+    wanted = list(intent.spec.facts) if intent.spec else []
+    # Codes the player volunteers are kept even when this intent does not need them.
+    volunteered = [catalogue.facts[n] for n in VOLUNTEERED if n in catalogue.facts]
+    open_facts = open_facts_of(context)
+    for spec in {s.name: s for s in [*wanted, *volunteered]}.values():
+        key = "claimed_player_id" if spec.name == PLAYER_ID else spec.name
+        if spec.name == PLAYER_ID and context.verified_player_id:
+            continue
+        # What this message says wins over what an earlier one said ("no, it's SL…02").
+        value = _from_this_message(spec, context, open_facts)
+        if value is None and not values.get(key):
+            value = _from_earlier_messages(spec, context)
+        if value is not None and values.get(key) != value:
+            values[key] = new[key] = value
+    missing = [spec for spec in wanted if not values.get(spec.name)]
+    to_ask = [spec for spec in missing if spec.name not in context.asked]
+    return FactsResult(values, new, missing, to_ask)
+
+
+def open_facts_of(context: Context) -> list[str]:
+    """The facts the bot's previous answer was still missing: this message may be one of them."""
+    return list((context.last_bot_meta.get("facts") or {}).get("missing", ()))
+
+
+def _from_this_message(spec: FactSpec, context: Context, open_facts: list[str]) -> str | None:
+    value = rules.extract(spec, context.question)
+    if value is None and open_facts == [spec.name]:
+        # Only this fact was missing: the whole reply may be the value ("S3", "Frostfang Sword").
+        value = rules.validate(spec, context.question)
+    return value
+
+
+def _from_earlier_messages(spec: FactSpec, context: Context) -> str | None:
+    for text in reversed(context.player_texts[:-1]):
+        value = rules.extract(spec, text)
+        if value:
+            return value
+    return None

@@ -1,0 +1,128 @@
+"""Step 2: what the player wants (an intent from the admin), or "" when it is not clear.
+
+In order of trust:
+1. a quick reply the player clicked names its intent;
+2. a submitted form, or an answer that supplies facts the bot just asked for,
+   continues the intent the bot was working on;
+3. the LLM, when one other than `local` is configured (settings.INTENT_LLM:
+   always, or only when the offline classifier is unsure), names it; the
+   offline classifier (agents/classifier.py) is the fallback when it fails;
+4. the offline classifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from agents import facts as fact_rules
+from agents.catalogue import Catalogue, IntentSpec, get_catalogue
+from agents.pipeline.context import Context
+from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IntentResult:
+    name: str  # "" when unclear
+    confidence: float
+    source: str  # quick_reply, form, follow_up, llm, classifier, none
+    # The likeliest intents, best first: the quick replies of a vague question.
+    likely: list[str] = field(default_factory=list)
+    spec: IntentSpec | None = None
+
+    def as_meta(self) -> dict:
+        confidence = round(self.confidence, 3)
+        return {"name": self.name, "confidence": confidence, "source": self.source, "likely": self.likely}
+
+
+async def detect(context: Context) -> IntentResult:
+    catalogue = await sync_to_async(get_catalogue, thread_sensitive=False)()
+    result = _from_the_conversation(context, catalogue)
+    if result is None:
+        offline = await sync_to_async(_classify, thread_sensitive=False)(context, catalogue)
+        result = offline
+        if _llm_wanted(offline) and context.question.strip():
+            named = await _ask_llm(context, catalogue)
+            if named is not None:
+                result = IntentResult(named, 1.0 if named else 0.0, "llm", offline.likely)
+    result.spec = catalogue.intents.get(result.name)
+    return result
+
+
+def _from_the_conversation(context: Context, catalogue: Catalogue) -> IntentResult | None:
+    chosen = context.message_meta.get("intent")
+    if isinstance(chosen, str) and chosen in catalogue.intents:
+        return IntentResult(chosen, 1.0, "quick_reply")
+    pending = (context.last_bot_meta.get("intent") or {}).get("name", "")
+    if pending not in catalogue.intents:
+        return None
+    if context.message_meta.get("form_id"):
+        return IntentResult(pending, 1.0, "form")
+    missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
+    needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
+    if any(fact_rules.extract(spec, context.question) for spec in needed):
+        return IntentResult(pending, 1.0, "follow_up")
+    if len(needed) == 1 and not catalogue.classifier.classify(context.question).intent:
+        # One fact was still missing and this reads as its value ("the Frostfang Sword").
+        if fact_rules.validate(needed[0], context.question):
+            return IntentResult(pending, 1.0, "follow_up")
+    return None
+
+
+def _classify(context: Context, catalogue: Catalogue) -> IntentResult:
+    classified = catalogue.classifier.classify(context.question)
+    likely = [guess.intent for guess in classified.ranked if guess.score > 0][:3]
+    source = "classifier" if classified.intent else "none"
+    return IntentResult(classified.intent, classified.confidence, source, likely)
+
+
+def _llm_wanted(offline: IntentResult) -> bool:
+    """settings.INTENT_LLM: "always", "unsure" (when the classifier has no clear answer) or "off"."""
+    if settings.LLM_PROVIDER == "local" or settings.INTENT_LLM == "off":
+        return False
+    return settings.INTENT_LLM == "always" or not offline.name
+
+
+_NAME = re.compile(r"[a-z_]+")
+
+
+async def _ask_llm(context: Context, catalogue: Catalogue) -> str | None:
+    """The intent the LLM names ("" for none of them), or None when it failed: use the classifier."""
+    menu = "\n".join(f"- {spec.name}: {spec.description}" for spec in catalogue.intents.values())
+    request = ChatRequest(
+        system=(
+            "You sort customer-service messages of an online game by intent. Reply with exactly one "
+            f"intent name from this list, or `none` if none fits:\n{menu}"
+        ),
+        messages=[ChatMessage("user", f"Message: {context.question}\nIntent:")],
+        language=context.language,
+        temperature=0.01,
+    )
+    try:
+        text = await asyncio.wait_for(_collect(request), settings.INTENT_LLM_TIMEOUT)
+    except SafetyBlocked:
+        raise  # the player's input itself was flagged: the answer job handles it like an answer
+    except (TimeoutError, ProviderError) as exc:
+        log.info("LLM intent detection failed (%s); using the offline classifier", exc)
+        return None
+    for word in _NAME.findall(text.lower()):
+        if word in catalogue.intents:
+            return word
+        if word == "none":
+            return ""
+    return None
+
+
+async def _collect(request: ChatRequest) -> str:
+    parts = []
+    async for item in get_provider().stream(request):
+        if isinstance(item, Delta):
+            parts.append(item.text)
+    return "".join(parts)

@@ -1,0 +1,31 @@
+"""Step 2b: how the player feels, scored offline (agents/sentiment.py) for every message.
+
+Cheap (a lexicon lookup), so it runs on the event loop. The score goes with the
+player's message and the bot's answer (analytics reads both), and decides
+whether the bot soothes the player or calls a human.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.pipeline.context import Context
+from agents.sentiment import Sentiment, score_text, should_escalate
+
+
+@dataclass(frozen=True)
+class Mood:
+    current: Sentiment
+    escalate: bool
+
+    @property
+    def upset(self) -> bool:
+        return self.current.level != "calm"
+
+    def as_meta(self) -> dict:
+        return {**self.current.as_meta(), "escalate": self.escalate}
+
+
+def assess(context: Context) -> Mood:
+    current = score_text(context.question)
+    return Mood(current, should_escalate(current, context.earlier_sentiments))

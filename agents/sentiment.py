@@ -1,0 +1,137 @@
+"""How upset a player sounds: a score in [-1, 1] from a small zh/en lexicon, offline.
+
+Negative words add up, intensifiers ("really", "太") and shouting ("!!!", CAPS)
+make them count more, a negation right before a positive word flips it. The
+score is what analytics stores (Message.meta["sentiment"]); the level says what
+the bot does about it:
+
+- calm:   answer as usual;
+- upset:  acknowledge, apologise where it fits, give a concrete next step; after
+          UPSET_STREAK upset messages in a row, call a human;
+- angry:  at or below settings.ESCALATE_SENTIMENT_AT (abuse, threats to complain
+          publicly or charge back): call a human now. The same threshold is what
+          chat/handoff.py checks after every answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+UPSET = -0.3
+# This many upset (or worse) player messages in a row escalate to a human.
+UPSET_STREAK = 3
+
+# word: weight (negative = upset). Chinese entries are matched as substrings.
+_ZH = {
+    "垃圾": -0.8, "骗子": -0.9, "骗钱": -0.9, "坑钱": -0.7, "黑心": -0.7, "恶心": -0.6, "滚": -0.7,
+    "妈的": -1.0, "他妈": -1.0, "操": -0.9, "傻逼": -1.0, "sb": -0.8, "tm": -0.6, "尼玛": -0.9, "去死": -1.0,
+    "投诉": -0.6, "举报你们": -0.7, "消协": -0.8, "工商": -0.6, "律师": -0.7, "起诉": -0.8,
+    "退游": -0.6, "卸载": -0.4, "曝光": -0.7, "差评": -0.6, "气死": -0.8, "生气": -0.5, "愤怒": -0.7,
+    "烦死": -0.5, "烦": -0.3, "无语": -0.35, "失望": -0.4, "太差": -0.6, "很差": -0.5, "离谱": -0.5,
+    "坑": -0.4, "急": -0.25, "着急": -0.35, "怎么还": -0.2, "还没": -0.15, "到底": -0.25, "一直": -0.1,
+    "不满意": -0.5, "没用": -0.5, "废物": -0.8, "智障": -0.8, "欺骗": -0.8, "忍无可忍": -0.9,
+    "谢谢": 0.4, "感谢": 0.5, "太好了": 0.6, "好的": 0.2, "满意": 0.5, "不错": 0.4, "厉害": 0.4, "解决了": 0.5,
+}
+_EN = {
+    "scam": -0.9, "scammers": -0.9, "fraud": -0.9, "garbage": -0.8, "trash": -0.7, "useless": -0.6,
+    "terrible": -0.7, "awful": -0.7, "horrible": -0.7, "worst": -0.8, "ridiculous": -0.6, "pathetic": -0.8,
+    "angry": -0.6, "furious": -0.9, "frustrating": -0.5, "annoying": -0.5, "disappointing": -0.5,
+    "pissed": -0.8, "annoyed": -0.5, "frustrated": -0.5, "upset": -0.5,
+    "disappointed": -0.5, "unacceptable": -0.7, "sick": -0.4, "tired": -0.3, "hate": -0.7, "stupid": -0.7,
+    "wtf": -0.8, "fuck": -1.0, "fucking": -1.0, "shit": -0.8, "damn": -0.5, "crap": -0.6, "idiots": -0.9,
+    "lawyer": -0.8, "sue": -0.8, "chargeback": -0.8, "complaint": -0.5, "complain": -0.5, "quit": -0.4,
+    "uninstall": -0.4, "still": -0.1, "again": -0.1, "waiting": -0.1, "robbed": -0.8, "stole": -0.7,
+    "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
+    "helpful": 0.5, "solved": 0.5, "appreciate": 0.5,
+}
+_ZH_LONGEST_FIRST = sorted((w for w in _ZH if not w.isascii()), key=len, reverse=True)
+_INTENSIFIERS_ZH = ("太", "真", "非常", "特别", "超级", "简直", "到底")
+_INTENSIFIERS_EN = frozenset({"so", "very", "really", "extremely", "totally", "absolutely", "fucking"})
+_NEGATIONS_EN = frozenset({"not", "no", "never", "don't", "dont", "isn't", "wasn't"})
+_WORD = re.compile(r"[a-z']+")
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    score: float
+    level: str  # calm, upset, angry, extreme
+    words: tuple[str, ...] = ()
+
+    def as_meta(self) -> dict:
+        return {"score": self.score, "level": self.level, "words": list(self.words)}
+
+
+def score_text(text: str) -> Sentiment:
+    """The sentiment of one message."""
+    raw = unicodedata.normalize("NFKC", text)
+    lowered = raw.lower()
+    total = 0.0
+    found: list[str] = []
+    rest = lowered
+    # Longest words first, each match blanked out: 烦死 is not also 烦.
+    for word in _ZH_LONGEST_FIRST:
+        if word not in rest:
+            continue
+        weight = _ZH[word]
+        boost = 1.3 if weight < 0 and any(i + word in rest for i in _INTENSIFIERS_ZH) else 1.0
+        if weight > 0 and ("不" + word in rest or "没" + word in rest):
+            weight = -weight
+        total += weight * boost
+        found.append(word)
+        rest = rest.replace(word, " ")
+    words = _WORD.findall(lowered)
+    for position, word in enumerate(words):
+        weight = _EN.get(word) if word in _EN else (_ZH.get(word) if word.isascii() and word in _ZH else None)
+        if weight is None:
+            continue
+        previous = words[position - 1] if position else ""
+        if weight > 0 and previous in _NEGATIONS_EN:
+            weight = -weight
+        elif weight < 0 and previous in _INTENSIFIERS_EN:
+            weight *= 1.3
+        total += weight
+        found.append(word)
+    if total < 0:
+        total *= _shouting(raw)
+    score = max(-1.0, min(1.0, total))
+    return Sentiment(round(score, 3), _level(score), tuple(found))
+
+
+def _shouting(text: str) -> float:
+    factor = 1.0
+    if re.search(r"[!！]{2,}|[?？]{3,}", text):
+        factor += 0.25
+    letters = [c for c in text if c.isascii() and c.isalpha()]
+    if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) > 0.7:
+        factor += 0.25
+    return factor
+
+
+def _level(score: float) -> str:
+    if score <= escalation_threshold():
+        return "angry"
+    if score <= UPSET:
+        return "upset"
+    return "calm"
+
+
+def escalation_threshold() -> float:
+    from django.conf import settings
+
+    return getattr(settings, "ESCALATE_SENTIMENT_AT", -0.6)
+
+
+def should_escalate(current: Sentiment, earlier_scores: list[float]) -> bool:
+    """Anger now, or UPSET_STREAK upset messages in a row (the current one last)."""
+    if current.level == "angry":
+        return True
+    if current.score > UPSET:
+        return False
+    streak = 1
+    for score in reversed(earlier_scores):
+        if score > UPSET:
+            break
+        streak += 1
+    return streak >= UPSET_STREAK

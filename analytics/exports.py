@@ -1,0 +1,95 @@
+"""CSV exports: the main table of each page, one row per bucket, key or item.
+
+Machine-readable on purpose: English column names, ratios in 0..1, times in ms
+or s as the column says, empty cells for "no data".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import HttpResponse
+
+from analytics.selectors import DateRange
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def response(name: str, rng: DateRange, header: list[str], rows: Iterable[Iterable[Any]]) -> HttpResponse:
+    out = HttpResponse(content_type="text/csv; charset=utf-8")
+    out["Content-Disposition"] = f'attachment; filename="csbot-{name}-{rng.start}-{rng.end}.csv"'
+    # A byte-order mark, so that Excel opens Chinese text as UTF-8.
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return out
+
+
+def overview(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
+    header = ["bucket", "conversations", "bot_resolved", "returned", "pending", "handed_off",
+              "bot_resolution_rate", "handoff_rate", "csat_avg", "csat_count",
+              "ttft_p50_ms", "ttft_p95_ms"]  # fmt: skip
+    rows = (
+        [rng.iso(b), k["conversations"], k["bot_resolved"], k["returned"], k["pending"], k["handed_off"],
+         _r(k["bot_resolution_rate"], 4), _r(k["handoff_rate"], 4), _r(k["csat_avg"], 2), k["csat_count"],
+         k["ttft_p50_ms"], k["ttft_p95_ms"]]
+        for b, k in data["series"]
+    )  # fmt: skip
+    return response("overview", rng, header, rows)
+
+
+def breakdown(name: str, rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpResponse:
+    header = [name, "conversations", "bot_resolution_rate", "handoff_rate", "turns_avg", "csat_avg", "csat_count",
+              "negative_share", "ttft_p95_ms"]  # fmt: skip
+    lines = (
+        [key, k["conversations"], _r(k["bot_resolution_rate"], 4), _r(k["handoff_rate"], 4), _r(k["turns_avg"], 2),
+         _r(k["csat_avg"], 2), k["csat_count"], _r(k["negative_share"], 4), k["ttft_p95_ms"]]
+        for key, k in rows
+    )  # fmt: skip
+    return response(f"{name}s", rng, header, lines)
+
+
+def sentiment(rng: DateRange, points: list) -> HttpResponse:
+    header = ["bucket", "conversations", "sentiment_first_avg", "sentiment_last_avg", "negative_share",
+              "improved_share", "worsened_share"]  # fmt: skip
+    rows = (
+        [rng.iso(b), k["conversations"], _r(k["sentiment_first_avg"], 3), _r(k["sentiment_last_avg"], 3),
+         _r(k["negative_share"], 4), _r(k["improved_share"], 4), _r(k["worsened_share"], 4)]
+        for b, k in points
+    )  # fmt: skip
+    return response("sentiment", rng, header, rows)
+
+
+def agents(rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpResponse:
+    header = ["agent", "chats_handled", "first_response_avg_s", "handle_avg_s", "csat_avg", "csat_count"]
+    lines = (
+        [name, k["conversations"], _r(k["first_response_avg_s"], 1), _r(k["handle_avg_s"], 1), _r(k["csat_avg"], 2),
+         k["csat_count"]]
+        for name, k in rows
+    )  # fmt: skip
+    return response("agents", rng, header, lines)
+
+
+def gaps(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
+    header = ["question", "count", "language", "first_seen", "last_seen", "examples"]
+    rows = (
+        [g["cluster"].label, g["count"], g["cluster"].language, g["cluster"].first_seen.isoformat(),
+         g["cluster"].last_seen.isoformat(), " | ".join(g["examples"])]
+        for g in data["groups"]
+    )  # fmt: skip
+    return response("knowledge-gaps", rng, header, rows)
+
+
+def alerts(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
+    header = ["id", "kind", "key", "state", "raised_at", "cleared_at", "value", "baseline", "threshold", "description"]
+    rows = (
+        [a.pk, a.kind, a.key, a.state, a.raised_at.isoformat(), a.cleared_at.isoformat() if a.cleared_at else None,
+         a.value, a.baseline, a.threshold, a.description]
+        for a in data["history"]
+    )  # fmt: skip
+    return response("alerts", rng, header, rows)

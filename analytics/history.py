@@ -1,0 +1,375 @@
+"""A realistic support history for Starfall Legends, so the analytics pages have data.
+
+Written with bulk_create in batches, then run through the same services as live
+chats: stats_build for every conversation, the honest resolution, knowledge-gap
+grouping and a full re-aggregation. Deterministic for a given seed.
+
+What it looks like: evening peaks and busier weekends, eight intents with their
+own handoff and knowledge-gap rates, players who come back when the bot did not
+really help, a two-hour LLM outage a few days ago (failures, slow first tokens,
+escalations), agents with their own speed, CSAT that follows the outcome.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.models import ConversationStats, CsatRating
+from analytics.services import aggregation, gaps, resolution
+from analytics.services.stats import stats_build
+from chat.models import Conversation, ConversationEvent, Message, Player
+
+PREFIX = "gen-"
+SERVERS = [f"s{n:02d}" for n in range(1, 13)]
+AGENTS = [("Lin", "Yue", 1.0), ("Chen", "Hao", 0.7), ("Wang", "Fang", 1.3), ("Zhao", "Lei", 0.9),
+          ("Sun", "Mei", 1.6), ("Zhou", "Jie", 0.8), ("Wu", "Ting", 1.1), ("Xu", "Ming", 2.0)]  # fmt: skip
+# Share of chats per hour of the day: gamers write in the evening.
+HOURLY = [2, 1, 1, 0.5, 0.5, 0.5, 1, 2, 3, 4, 5, 5, 6, 6, 5, 5, 6, 7, 8, 10, 12, 12, 9, 5]
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    weight: float
+    handoff: float  # chance a human is needed
+    gap: float  # chance the knowledge base has nothing
+    mood: float  # sentiment of the first message
+    zh: tuple[str, ...]
+    en: tuple[str, ...]
+    gap_questions: tuple[str, ...] = ()
+
+
+INTENTS = [
+    Intent("recharge_missing", 22, 0.35, 0.02, -0.45,
+           ("充值了钻石没到账", "我充了648但是没收到", "充值成功了但是游戏里没有"),
+           ("I topped up but got no crystals", "my recharge has not arrived")),
+    Intent("ban_appeal", 10, 0.6, 0.05, -0.7,
+           ("我的号被封了，为什么", "账号被封怎么申诉", "我没开挂为什么封号"),
+           ("my account got banned for no reason", "how do I appeal a ban")),
+    Intent("lost_item", 10, 0.3, 0.08, -0.35,
+           ("我的装备不见了", "背包里的武器消失了", "昨天的道具没了"),
+           ("my sword disappeared from my bag", "lost items after the update"),
+           ("交易行买的东西没收到", "交易行的道具去哪了", "auction house item never arrived")),
+    Intent("bug_report", 12, 0.25, 0.2, -0.3,
+           ("游戏一打开就闪退", "副本里卡住了", "任务完成不了是bug吧"),
+           ("the game crashes on start", "stuck in the dungeon wall"),
+           ("新版本安卓12闪退", "安卓12一进游戏就闪退", "crash on android 12 after update")),
+    Intent("gameplay", 18, 0.08, 0.25, 0.1,
+           ("转职选哪个好", "公会战怎么玩", "竞技场怎么上分"),
+           ("which class should I pick", "how does the guild war work"),
+           ("新版本的天赋怎么加点", "天赋加点推荐", "how to build talents in the new patch",
+            "宠物怎么进化", "宠物进化需要什么材料", "跨服战什么时候开", "跨服战几点开始")),
+    Intent("events", 10, 0.05, 0.3, 0.2,
+           ("春节活动什么时候开始", "活动奖励怎么领", "签到奖励没领到"),
+           ("when does the spring event start", "how to claim the event reward"),
+           ("周年庆有什么活动", "周年庆活动内容", "anniversary event rewards",
+            "兑换码在哪里输入", "兑换码输入的地方在哪")),
+    Intent("refund", 8, 0.5, 0.05, -0.4,
+           ("我要退款", "误充值了能退吗", "买错礼包了怎么退款"),
+           ("I want a refund", "bought the wrong pack, can I get my money back")),
+    Intent("account_security", 10, 0.3, 0.05, -0.3,
+           ("账号被盗了怎么办", "怎么改密码", "收不到验证码"),
+           ("my account was hacked", "how do I change my password")),
+]  # fmt: skip
+REASONS = [("player_request", 45), ("dont_know", 25), ("sentiment", 15), ("unsafe", 3), ("tool_error", 12)]
+BOT_REPLIES = (
+    "好的，我来帮您查一下。",
+    "请提供一下您的订单号。",
+    "已为您提交补单申请。",
+    "Let me check that for you.",
+)
+# A bad patch on one server: its players are angrier.
+GRUMPY_SERVER = "s07"
+AGENT_REPLIES = (
+    "您好，我是客服，我来处理。",
+    "已经帮您核实了。",
+    "问题已处理，请重新登录查看。",
+    "Hi, I'm looking into it.",
+)
+
+
+@contextmanager
+def _keep_timestamps() -> Iterator[None]:
+    """Let bulk_create write the historical times we give instead of now().
+
+    auto_now / auto_now_add overwrite created_at and updated_at on insert; this
+    command backfills the past, so it switches them off for its own process only.
+    """
+    fields = [
+        Conversation._meta.get_field("created_at"),
+        Conversation._meta.get_field("updated_at"),
+        Message._meta.get_field("created_at"),
+        ConversationEvent._meta.get_field("created_at"),
+    ]
+    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
+    for f in fields:
+        f.auto_now = f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, now, now_add in saved:
+            f.auto_now, f.auto_now_add = now, now_add
+
+
+@dataclass
+class Planned:
+    """One conversation, built in memory before it is written."""
+
+    conversation: Conversation
+    messages: list[Message] = field(default_factory=list)
+    events: list[ConversationEvent] = field(default_factory=list)
+    csat: int | None = None
+    gap_question: str = ""
+
+
+class HistoryGenerator:
+    def __init__(self, *, conversations: int, days: int, seed: int = 42, end: datetime | None = None) -> None:
+        self.total = conversations
+        self.days = days
+        self.random = random.Random(seed)
+        self.end = (end or timezone.now()).replace(microsecond=0)
+        self.start = self.end - timedelta(days=days)
+        # A two-hour LLM outage, a few days back when the range allows.
+        outage_day = min(days - 1, 5) if days > 1 else 0
+        self.outage = self.end - timedelta(days=outage_day, hours=3)
+        self.intents = INTENTS
+        self.weights = [i.weight for i in INTENTS]
+
+    # --- Plan -------------------------------------------------------------------------
+
+    def _start_time(self) -> datetime:
+        r = self.random
+        while True:
+            day = r.randrange(self.days)
+            hour = r.choices(range(24), weights=HOURLY)[0]
+            moment = self.start + timedelta(days=day, hours=hour, seconds=r.randrange(3600))
+            weekend = timezone.localtime(moment).weekday() >= 5
+            if moment < self.end - timedelta(minutes=40) and (weekend or r.random() < 0.8):
+                return moment
+
+    def _in_outage(self, moment: datetime) -> bool:
+        return self.outage <= moment < self.outage + timedelta(hours=2)
+
+    def _ttft(self, moment: datetime) -> int:
+        median = 2600 if self._in_outage(moment) else 850
+        return max(120, int(self.random.lognormvariate(math.log(median), 0.45)))
+
+    def plan(self, player: Player, agents: list[User], *, at: datetime, intent: Intent, language: str) -> Planned:
+        r = self.random
+        server = r.choice(SERVERS)
+        conversation = Conversation(
+            player=player,
+            state=Conversation.State.CLOSED,
+            language=language,
+            intent=intent.name,
+            facts={"server": server, "player_id": player.game_player_id},
+            created_at=at,
+        )
+        planned = Planned(conversation)
+        seq = 0
+
+        def add(sender: str, moment: datetime, **fields) -> Message:
+            nonlocal seq
+            seq += 1
+            message = Message(conversation=conversation, seq=seq, sender=sender, created_at=moment, **fields)
+            planned.messages.append(message)
+            return message
+
+        def event(kind: str, moment: datetime, **fields) -> None:
+            planned.events.append(ConversationEvent(conversation=conversation, kind=kind, created_at=moment, **fields))
+
+        phrases = intent.zh if language == "zh-hans" else intent.en
+        mood = max(-1.0, min(1.0, r.gauss(intent.mood - (0.25 if server == GRUMPY_SERVER else 0), 0.25)))
+        turns = min(8, 1 + int(r.expovariate(1 / 2.2)))
+        needs_human = r.random() < intent.handoff * (1.6 if self._in_outage(at) else 1.0)
+        gap = bool(intent.gap_questions) and r.random() < intent.gap
+        if gap:
+            planned.gap_question = r.choice(intent.gap_questions)
+        escalate_after = r.randint(1, turns) if needs_human or gap and r.random() < 0.5 else None
+        moment, failed = at, False
+        for turn in range(1, turns + 1):
+            text = planned.gap_question if gap and turn == 1 else r.choice(phrases)
+            add(Message.Sender.PLAYER, moment, text=text, meta={"sentiment": round(mood, 2), "intent": intent.name})
+            moment += timedelta(seconds=r.uniform(1, 3))
+            outage = self._in_outage(moment)
+            if r.random() < (0.35 if outage else 0.015):
+                failed = True
+                add(Message.Sender.BOT, moment, text="", status=Message.Status.FAILED, error="upstream timeout",
+                    duration_ms=30000, finished_at=moment + timedelta(seconds=30))  # fmt: skip
+            else:
+                ttft = self._ttft(moment)
+                duration = ttft + r.randint(800, 4000)
+                add(Message.Sender.BOT, moment, text=r.choice(BOT_REPLIES), ttft_ms=ttft, duration_ms=duration,
+                    prompt_tokens=r.randint(300, 1500), completion_tokens=r.randint(40, 260),
+                    meta={"intent": intent.name, "sources": [] if gap else [{"n": 1, "source_id": "kb"}]},
+                    finished_at=moment + timedelta(milliseconds=duration))  # fmt: skip
+            moment += timedelta(seconds=r.uniform(15, 120))
+            # Players calm down when helped and sour when stuck.
+            mood += r.gauss(0.15 if not (failed or gap) else -0.15, 0.12)
+            mood = max(-1.0, min(1.0, mood))
+            if escalate_after == turn or (failed and r.random() < 0.5):
+                break
+
+        human = escalate_after is not None or failed
+        agent = None
+        if human:
+            reason = "upstream_error" if failed else ("dont_know" if gap else self._reason())
+            event(ConversationEvent.Kind.ESCALATED, moment, reason=reason)
+            conversation.handoff_reason = reason
+            if r.random() < 0.05:  # the player gave up waiting
+                moment += timedelta(minutes=r.uniform(3, 15))
+            else:
+                agent = r.choice(agents)
+                speed = next(a[2] for a in AGENTS if a[0] == agent.first_name)
+                night = timezone.localtime(moment).hour < 8
+                wait = r.lognormvariate(math.log(75 * speed * (2.5 if night else 1)), 0.6)
+                moment += timedelta(seconds=max(5.0, wait - 5))
+                event(ConversationEvent.Kind.TAKEN_OVER, moment, actor=agent)
+                moment += timedelta(seconds=5)
+                if r.random() < 0.05:
+                    other = r.choice([a for a in agents if a != agent])
+                    event(ConversationEvent.Kind.TRANSFERRED, moment, actor=agent, reason=other.username)
+                    agent = other
+                for _ in range(r.randint(2, 6)):
+                    add(Message.Sender.AGENT, moment, text=r.choice(AGENT_REPLIES), author=agent)
+                    moment += timedelta(seconds=r.uniform(30, 150))
+                    add(Message.Sender.PLAYER, moment, text=r.choice(phrases), meta={"sentiment": round(mood, 2)})
+                    mood = max(-1.0, min(1.0, mood + r.gauss(0.2, 0.15)))
+                    moment += timedelta(seconds=r.uniform(20, 90))
+                conversation.assignee = agent
+        moment += timedelta(minutes=r.uniform(1, 8))  # idle before the close
+        event(ConversationEvent.Kind.CLOSED, moment, actor=agent)
+        conversation.closed_at = conversation.updated_at = moment
+        conversation.sentiment = round(mood, 2)
+        conversation.last_seq = seq
+        if r.random() < 0.35:
+            planned.csat = self._csat(human=human, mood=mood, gap=gap)
+        return planned
+
+    def _reason(self) -> str:
+        return self.random.choices([n for n, _ in REASONS], weights=[w for _, w in REASONS])[0]
+
+    def _csat(self, *, human: bool, mood: float, gap: bool) -> int:
+        mean = 4.3 if not human else 3.9
+        mean += mood * 0.8 - (0.8 if gap else 0)
+        return max(1, min(5, round(self.random.gauss(mean, 0.9))))
+
+    # --- Write ------------------------------------------------------------------------
+
+    def run(self, *, batch: int = 2000, log: Callable[[str], None] = print) -> dict[str, int]:
+        r = self.random
+        agents = ensure_agents()
+        player_count = max(1, self.total // 3)
+        players = Player.objects.bulk_create(
+            [
+                Player(
+                    # Random, not seeded: a second run adds players instead of colliding.
+                    game_player_id=f"{PREFIX}{uuid.uuid4().hex[:12]}",
+                    display_name=f"玩家{n}",
+                    language="zh-hans" if r.random() < 0.75 else "en",
+                )
+                for n in range(player_count)
+            ],
+            batch_size=2000,
+        )
+        written = 0
+        gaps_recorded = 0
+        with _keep_timestamps():
+            while written < self.total:
+                size = min(batch, self.total - written)
+                plans = self._plan_batch(players, agents, size)
+                gaps_recorded += self._write(plans)
+                written += len(plans)
+                log(f"  {written}/{self.total} conversations")
+        log("settling resolution ...")
+        settled = resolution.resolution_update(now=timezone.now())
+        log(f"  {settled}")
+        log("aggregating ...")
+        rows = aggregation.aggregate_rebuild()
+        return {"conversations": written, "players": player_count, "gaps": gaps_recorded, "aggregate_rows": rows}
+
+    def _plan_batch(self, players: list[Player], agents: list[User], size: int) -> list[Planned]:
+        r = self.random
+        plans: list[Planned] = []
+        while len(plans) < size:
+            player = r.choice(players)
+            intent = r.choices(self.intents, weights=self.weights)[0]
+            at = self._start_time()
+            plan = self.plan(player, agents, at=at, intent=intent, language=player.language)
+            plans.append(plan)
+            # A bot chat that did not really help brings the player back with the same question.
+            unhappy = plan.conversation.sentiment < -0.2
+            if not plan.conversation.handoff_reason and r.random() < (0.35 if unhappy else 0.06) and len(plans) < size:
+                back = plan.conversation.closed_at + timedelta(hours=r.uniform(0.5, 20))
+                if back < self.end - timedelta(minutes=40):
+                    plans.append(self.plan(player, agents, at=back, intent=intent, language=player.language))
+        return plans
+
+    @transaction.atomic
+    def _write(self, plans: list[Planned]) -> int:
+        Conversation.objects.bulk_create([p.conversation for p in plans], batch_size=1000)
+        for p in plans:
+            for m in p.messages:
+                m.conversation_id = p.conversation.pk
+            for e in p.events:
+                e.conversation_id = p.conversation.pk
+        Message.objects.bulk_create([m for p in plans for m in p.messages], batch_size=2000)
+        ConversationEvent.objects.bulk_create([e for p in plans for e in p.events], batch_size=2000)
+        CsatRating.objects.bulk_create(
+            [
+                CsatRating(conversation_id=p.conversation.pk, score=p.csat, created_at=p.conversation.closed_at,
+                           updated_at=p.conversation.closed_at)
+                for p in plans
+                if p.csat
+            ],
+            batch_size=2000,
+        )  # fmt: skip
+        ConversationStats.objects.bulk_create(
+            [
+                stats_build(conversation=p.conversation, messages=p.messages, events=p.events, csat_score=p.csat)
+                for p in plans
+            ],
+            batch_size=1000,
+        )
+        recorded = 0
+        for p in plans:
+            if p.gap_question:
+                gaps.knowledge_gap_record(
+                    question=p.gap_question,
+                    conversation_id=p.conversation.pk,
+                    language=p.conversation.language,
+                    at=p.messages[0].created_at,
+                )
+                recorded += 1
+        return recorded
+
+
+def ensure_agents() -> list[User]:
+    group, _ = Group.objects.get_or_create(name="agent")
+    agents = []
+    for first, last, _speed in AGENTS:
+        user, created = User.objects.get_or_create(
+            username=f"{PREFIX}{first.lower()}", defaults={"first_name": first, "last_name": last}
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        user.groups.add(group)
+        agents.append(user)
+    return agents
+
+
+def clear_generated() -> int:
+    """Delete what an earlier run generated (its players, and with them their chats)."""
+    deleted, _ = Player.objects.filter(game_player_id__startswith=PREFIX).delete()
+    return deleted

@@ -1,0 +1,268 @@
+"""Reads for the analytics pages. They read aggregates (a few rows per day and
+dimension), never the conversations themselves, so a page costs the same with a
+thousand chats or a million. Knowledge gaps and alerts are read from their own
+small tables. Metric definitions: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from analytics.models import Aggregate, Alert, GapCluster, KnowledgeGap
+from analytics.services import histogram
+from analytics.services.aggregation import Totals, add_totals, day_end, empty_totals
+from analytics.services.resolution import RETURN_WINDOW
+
+Period = Aggregate.Period
+Dim = Aggregate.Dimension
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+# Up to this many days a page plots hours, above it days.
+HOURLY_UP_TO_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole local days, both ends included."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def parse(cls, params: Any, *, today: date | None = None) -> DateRange:
+        today = today or timezone.localdate()
+        end = _parse_date(params.get("end")) or today
+        start = _parse_date(params.get("start")) or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            start, end = end, start
+        start = max(start, end - timedelta(days=MAX_DAYS - 1))
+        return cls(start, end)
+
+    @property
+    def since(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def until(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def period(self) -> str:
+        return Period.HOUR if self.days <= HOURLY_UP_TO_DAYS else Period.DAY
+
+    def buckets(self) -> list[datetime]:
+        """Every bucket start of the range at its plotting period, empty ones included."""
+        if self.period == Period.DAY:
+            return [
+                timezone.make_aware(datetime.combine(self.start + timedelta(days=i), time.min))
+                for i in range(self.days)
+            ]
+        out, moment = [], self.since
+        while moment < self.until:
+            out.append(moment)
+            moment += timedelta(hours=1)
+        return out
+
+    def label(self, bucket: datetime) -> str:
+        local = timezone.localtime(bucket)
+        return local.strftime("%Y-%m-%d") if self.period == Period.DAY else local.strftime("%m-%d %H:00")
+
+    def iso(self, bucket: datetime) -> str:
+        """The bucket for CSV: a date, or a local ISO time for hours."""
+        local = timezone.localtime(bucket)
+        return local.date().isoformat() if self.period == Period.DAY else local.isoformat()
+
+    def query(self) -> str:
+        return f"start={self.start.isoformat()}&end={self.end.isoformat()}"
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _rows(rng: DateRange, dimension: str, period: str | None = None):
+    return Aggregate.objects.filter(
+        period=period or Period.DAY, dimension=dimension, bucket__gte=rng.since, bucket__lt=rng.until
+    )
+
+
+def _settled(bucket: datetime, period: str, cutoff: datetime) -> bool:
+    """True when every chat of the bucket closed more than 24 h ago: its resolution is final."""
+    end = bucket + timedelta(hours=1) if period == Period.HOUR else day_end(bucket)
+    return end <= cutoff
+
+
+def _cutoff() -> datetime:
+    return timezone.now() - RETURN_WINDOW
+
+
+@dataclass
+class Sums:
+    """Totals of a set of aggregate rows, and of those among them whose resolution is final."""
+
+    all: Totals = field(default_factory=empty_totals)
+    settled: Totals = field(default_factory=empty_totals)
+
+    def add(self, row: Aggregate | Totals, settled: bool) -> None:
+        add_totals(self.all, row)
+        if settled:
+            add_totals(self.settled, row)
+
+    def kpis(self) -> dict[str, Any]:
+        return kpis(self.all, self.settled)
+
+
+def totals_by_key(rng: DateRange, dimension: str) -> dict[str, Sums]:
+    out: dict[str, Sums] = defaultdict(Sums)
+    cutoff = _cutoff()
+    for row in _rows(rng, dimension):
+        out[row.key].add(row, _settled(row.bucket, Period.DAY, cutoff))
+    return dict(out)
+
+
+def series(rng: DateRange, dimension: str = Dim.ALL, key: str = "") -> list[tuple[datetime, Sums]]:
+    by_bucket = {row.bucket: row for row in _rows(rng, dimension, rng.period).filter(key=key)}
+    cutoff = _cutoff()
+    points = []
+    for bucket in rng.buckets():
+        sums = Sums()
+        if bucket in by_bucket:
+            sums.add(by_bucket[bucket], _settled(bucket, rng.period, cutoff))
+        points.append((bucket, sums))
+    return points
+
+
+# --- Metrics from totals ------------------------------------------------------------
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def kpis(t: Totals, settled: Totals | None = None) -> dict[str, Any]:
+    """Every headline metric of a set of conversations, from its totals (docs/metrics.md).
+
+    The bot resolution rate only counts `settled` conversations, those that closed
+    more than 24 h ago: counting the recent ones would count their handoffs (final
+    at once) without their bot resolutions (final a day later).
+    """
+    s = t if settled is None else settled
+    judged = s["bot_resolved"] + s["returned"] + s["handed_off"]
+    return {
+        "conversations": t["conversations"],
+        "bot_resolved": t["bot_resolved"],
+        "returned": t["returned"],
+        "pending": t["pending"],
+        "handed_off": t["handed_off"],
+        "bot_resolution_rate": _ratio(s["bot_resolved"], judged),
+        "resolution_judged": judged,
+        "unsettled": t["conversations"] - s["conversations"],
+        "handoff_rate": _ratio(t["handed_off"], t["conversations"]),
+        "csat_avg": _ratio(t["csat_sum"], t["csat_count"]),
+        "csat_count": t["csat_count"],
+        "csat_satisfied": _ratio(sum(t["csat_hist"][3:5]), t["csat_count"]),
+        "ttft_p50_ms": histogram.percentile(t["ttft_hist"], 0.50),
+        "ttft_p95_ms": histogram.percentile(t["ttft_hist"], 0.95),
+        "ttft_avg_ms": _ratio(t["ttft_sum_ms"], t["ttft_count"]),
+        "llm_error_rate": _ratio(t["bot_failures"], t["bot_answers"]),
+        "first_response_avg_s": _ratio(t["first_response_sum_s"], t["first_response_count"]),
+        "handle_avg_s": _ratio(t["handle_sum_s"], t["handle_count"]),
+        "duration_avg_s": _ratio(t["duration_s"], t["conversations"]),
+        "turns_avg": _ratio(t["turns"], t["conversations"]),
+        "tokens": t["prompt_tokens"] + t["completion_tokens"],
+        "sentiment_first_avg": _ratio(t["sentiment_first_sum"], t["sentiment_count"]),
+        "sentiment_last_avg": _ratio(t["sentiment_last_sum"], t["sentiment_count"]),
+        "negative_share": _ratio(t["negative_count"], t["sentiment_count"]),
+        "improved_share": _ratio(t["improved_count"], t["sentiment_count"]),
+        "worsened_share": _ratio(t["worsened_count"], t["sentiment_count"]),
+    }
+
+
+def overview(rng: DateRange) -> dict[str, Any]:
+    points = series(rng)
+    total = Sums()
+    for _bucket, sums in points:
+        add_totals(total.all, sums.all)
+        add_totals(total.settled, sums.settled)
+    reasons = sorted(totals_by_key(rng, Dim.REASON).items(), key=lambda kv: -kv[1].all["conversations"])
+    return {
+        "kpis": total.kpis(),
+        "csat_hist": total.all["csat_hist"],
+        "series": [(b, sums.kpis()) for b, sums in points],
+        "reasons": [(key, sums.all["conversations"]) for key, sums in reasons],
+    }
+
+
+def sentiment_series(rng: DateRange) -> list[tuple[datetime, dict[str, Any]]]:
+    return [(b, sums.kpis()) for b, sums in series(rng)]
+
+
+def breakdown(rng: DateRange, dimension: str) -> list[tuple[str, dict[str, Any]]]:
+    """Per intent / server / agent: metrics of the range, largest first."""
+    rows = totals_by_key(rng, dimension)
+    return sorted(((key, sums.kpis()) for key, sums in rows.items()), key=lambda kv: (-kv[1]["conversations"], kv[0]))
+
+
+def agents(rng: DateRange) -> list[tuple[str, dict[str, Any]]]:
+    rows = breakdown(rng, Dim.AGENT)
+    users = get_user_model().objects.in_bulk([int(k) for k, _ in rows if k.isdigit()])
+    named = []
+    for key, metrics in rows:
+        user = users.get(int(key)) if key.isdigit() else None
+        named.append((user.get_full_name() or user.get_username() if user else f"#{key}", metrics))
+    return named
+
+
+def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dict[str, Any]:
+    in_range = KnowledgeGap.objects.filter(created_at__gte=rng.since, created_at__lt=rng.until)
+    counts = list(in_range.values("cluster_id").annotate(n=Count("pk")).order_by("-n", "cluster_id")[:limit])
+    clusters = GapCluster.objects.in_bulk([c["cluster_id"] for c in counts])
+    samples: dict[int, list[str]] = defaultdict(list)
+    for cluster_id, question in (
+        in_range.filter(cluster_id__in=clusters).order_by("-created_at").values_list("cluster_id", "question")
+    ):
+        if len(samples[cluster_id]) < examples and question not in samples[cluster_id]:
+            samples[cluster_id].append(question)
+    per_day = dict(
+        in_range.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    days = [rng.start + timedelta(days=i) for i in range(rng.days)]
+    return {
+        "groups": [
+            {"cluster": clusters[c["cluster_id"]], "count": c["n"], "examples": samples[c["cluster_id"]]}
+            for c in counts
+        ],
+        "total": in_range.count(),
+        "days": [(d, per_day.get(d, 0)) for d in days],
+    }
+
+
+def alerts(rng: DateRange) -> dict[str, Any]:
+    in_range = Alert.objects.filter(raised_at__gte=rng.since, raised_at__lt=rng.until)
+    per_day: dict[tuple[date, str], int] = defaultdict(int)
+    for raised_at, kind in in_range.values_list("raised_at", "kind"):
+        per_day[(timezone.localdate(raised_at), kind)] += 1
+    return {
+        "active": list(Alert.objects.filter(state=Alert.State.ACTIVE).order_by("-raised_at")),
+        "history": list(in_range.order_by("-raised_at")[:500]),
+        "per_day": per_day,
+        "days": [rng.start + timedelta(days=i) for i in range(rng.days)],
+    }

@@ -1,0 +1,1 @@
+"""Analytics writes, one module per topic. Tasks, hooks and commands call these."""

@@ -1,0 +1,232 @@
+"""Raising and clearing alerts, and telling people about them.
+
+An alert is raised when its signal goes off and cleared when the signal is back
+to normal. Each change is told once, after the commit: a `{"type": "alert"}`
+frame to the staff sockets (channel-layer group `staff.alerts`, docs/protocol.md)
+and a POST to ALERT_WEBHOOK_URL when that is set (analytics.tasks.alert_notify).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from analytics.models import Alert
+
+log = logging.getLogger(__name__)
+
+STAFF_ALERTS_GROUP = "staff.alerts"
+WEBHOOK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One reading of a monitored signal. `data` holds the numbers its description quotes."""
+
+    kind: str
+    key: str
+    abnormal: bool
+    value: float
+    threshold: float
+    baseline: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class WebhookError(Exception):
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def alert_sync(signal: Signal, *, now: datetime, inline: bool = False) -> str | None:
+    """Bring the alert of this signal in line with it; returns "raised", "cleared" or None.
+
+    The news goes out after the commit through the alert_notify task, or `inline`
+    in this process when no worker may be there to run it (the worker watchdog).
+    """
+    active = Alert.objects.filter(kind=signal.kind, key=signal.key, state=Alert.State.ACTIVE).first()
+    if signal.abnormal:
+        fields = {
+            "value": signal.value,
+            "threshold": signal.threshold,
+            "baseline": signal.baseline,
+            "data": signal.data,
+            "updated_at": now,
+        }
+        if active is not None:
+            # Still off: keep the numbers current, without telling anyone again.
+            Alert.objects.filter(pk=active.pk).update(**fields)
+            return None
+        with translation.override(settings.LANGUAGE_CODE):
+            description = describe(signal.kind, signal.key, signal.data)
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(
+                    kind=signal.kind, key=signal.key, description=description, raised_at=now, **fields
+                )
+        except IntegrityError:
+            return None  # another detector raised it a moment ago
+        _notify_on_commit(alert.pk, "raised", inline)
+        return "raised"
+    if active is None:
+        return None
+    cleared = Alert.objects.filter(pk=active.pk, state=Alert.State.ACTIVE).update(
+        state=Alert.State.CLEARED, cleared_at=now, updated_at=now, data={**active.data, "cleared_value": signal.value}
+    )
+    if not cleared:
+        return None  # another detector cleared it first
+    _notify_on_commit(active.pk, "cleared", inline)
+    return "cleared"
+
+
+def _notify_on_commit(alert_id: int, event: str, inline: bool) -> None:
+    if inline:
+        transaction.on_commit(lambda: _deliver_quietly(alert_id, event))
+        return
+    from analytics.tasks import alert_notify  # tasks import this module
+
+    transaction.on_commit(lambda: alert_notify.delay(alert_id, event))
+
+
+def alert_deliver(alert_id: int, event: str) -> None:
+    """Publish the alert to staff sockets, then POST it to ALERT_WEBHOOK_URL when set.
+
+    Raises WebhookError when the POST failed; the socket frame went out regardless.
+    """
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is None:
+        return
+    try:
+        alert_publish(alert, event)
+    except Exception:  # a broken channel layer must not stop the webhook
+        log.exception("could not publish alert %s to staff sockets", alert_id)
+    if settings.ALERT_WEBHOOK_URL:
+        webhook_post(alert, event, url=settings.ALERT_WEBHOOK_URL)
+
+
+def _deliver_quietly(alert_id: int, event: str) -> None:
+    try:
+        alert_deliver(alert_id, event)
+    except WebhookError as exc:
+        log.warning("alert %s webhook failed: %s", alert_id, exc)
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "key": alert.key,
+        "state": alert.state,
+        "description": alert.description,
+        "value": alert.value,
+        "baseline": alert.baseline,
+        "threshold": alert.threshold,
+        "raised_at": alert.raised_at.isoformat(),
+        "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+    }
+
+
+def alert_frame(alert: Alert, event: str) -> str:
+    """The staff socket frame of an alert (docs/protocol.md, "Staff socket")."""
+    return json.dumps({"type": "alert", "event": event, "alert": alert_payload(alert)}, ensure_ascii=False)
+
+
+def active_alert_frames() -> list[str]:
+    """A `raised` frame per active alert, oldest first: what a staff socket that just connected missed."""
+    return [alert_frame(a, "raised") for a in Alert.objects.filter(state=Alert.State.ACTIVE).order_by("raised_at")]
+
+
+def alert_publish(alert: Alert, event: str) -> None:
+    """Send the alert frame to every staff socket; the dashboard shows or hides its banner."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(STAFF_ALERTS_GROUP, {"type": "relay", "frame": alert_frame(alert, event)})
+
+
+def webhook_post(alert: Alert, event: str, *, url: str) -> None:
+    """POST the alert as JSON; raises WebhookError, permanent when a retry cannot help (4xx)."""
+    body = {"event": f"alert.{event}", "alert": alert_payload(alert)}
+    try:
+        response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
+    except requests.RequestException as exc:
+        raise WebhookError(f"webhook unreachable: {exc}") from exc
+    if response.status_code >= 400:
+        raise WebhookError(f"webhook answered {response.status_code}", permanent=response.status_code < 500)
+
+
+# --- Plain descriptions -----------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return _("no data") if value is None else f"{value * 100:.0f}%"
+
+
+def _secs(value: float | None) -> str:
+    return _("no data") if value is None else _("%(n)s s") % {"n": formats.number_format(round(value / 1000, 1), 1)}
+
+
+def _mins(seconds: float | None) -> str:
+    return _("no data") if seconds is None else _("%(n)s min") % {"n": formats.number_format(round(seconds / 60, 1), 1)}
+
+
+def describe(kind: str, key: str, data: dict[str, Any]) -> str:
+    """What a person needs to read in the banner, in the active language."""
+    d = data
+    if kind == Alert.Kind.LLM_ERRORS:
+        return _(
+            "LLM errors: %(failed)s of %(answers)s bot answers failed in the last %(minutes)s minutes (%(rate)s), "
+            "against %(baseline)s over the previous 24 hours."
+        ) % {**d, "rate": _pct(d.get("rate")), "baseline": _pct(d.get("baseline"))}
+    if kind == Alert.Kind.TTFT_P95:
+        return _(
+            "Slow answers: the time to first token p95 is %(p95)s over the last %(minutes)s minutes "
+            "(%(answers)s answers), against %(baseline)s over the previous 24 hours."
+        ) % {**d, "p95": _secs(d.get("p95_ms")), "baseline": _secs(d.get("baseline_ms"))}
+    if kind == Alert.Kind.HANDOFF_SURGE:
+        return _(
+            "Handoff surge: %(count)s chats asked for a human in the last %(minutes)s minutes, "
+            "where about %(expected)s is usual."
+        ) % {**d, "expected": formats.number_format(round(d.get("expected") or 0, 1), 1)}
+    if kind == Alert.Kind.NEGATIVE_SENTIMENT:
+        values = {**d, "share": _pct(d.get("share")), "baseline": _pct(d.get("baseline")), "server": key}
+        if key:
+            return (
+                _(
+                    "Unhappy players on server %(server)s: %(negative)s of %(chats)s active chats are negative "
+                    "in the last %(minutes)s minutes (%(share)s), against %(baseline)s usually."
+                )
+                % values
+            )
+        return (
+            _(
+                "Unhappy players: %(negative)s of %(chats)s active chats are negative in the last %(minutes)s minutes "
+                "(%(share)s), against %(baseline)s usually."
+            )
+            % values
+        )
+    if kind == Alert.Kind.QUEUE_WAIT:
+        return ngettext(
+            "Long queue: %(waiting)s player is waiting for a human and has waited %(wait)s "
+            "(a first response usually takes %(baseline)s).",
+            "Long queue: %(waiting)s players are waiting for a human; the longest has waited %(wait)s "
+            "(a first response usually takes %(baseline)s).",
+            d.get("waiting", 0),
+        ) % {**d, "wait": _mins(d.get("oldest_s")), "baseline": _mins(d.get("baseline_s"))}
+    if kind == Alert.Kind.WORKER_STOPPED:
+        return _(
+            "No Celery worker has run a task for %(age)s (last heartbeat from %(host)s). "
+            "Statistics, aggregates and alerts are not being computed."
+        ) % {**d, "age": _mins(d.get("age_s"))}
+    return kind

@@ -1,0 +1,68 @@
+/* Draws every <canvas data-chart="id"> from the JSON in <script id="id"> (analytics/charts.py).
+   Chart.js itself is served locally from npm (/static/vendor/chart.js). */
+(function () {
+  "use strict";
+  var PALETTE = ["#5b4bff", "#e0565b", "#f0a830", "#2fb380", "#3a9bdc", "#a259d9", "#8a8fa8", "#d96fa5", "#4dbfbf", "#b58d3d"];
+
+  function colour(i, alpha) {
+    var hex = PALETTE[i % PALETTE.length];
+    if (alpha === undefined) return hex;
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
+  }
+
+  function build(spec) {
+    var opts = spec.options || {};
+    var round = spec.type === "doughnut" || spec.type === "pie";
+    var datasets = spec.datasets.map(function (ds, i) {
+      var kind = ds.type || spec.type;
+      var out = Object.assign({}, ds);
+      if (round) {
+        out.backgroundColor = ds.data.map(function (_v, j) { return colour(j); });
+      } else {
+        out.borderColor = colour(i);
+        out.backgroundColor = kind === "line" ? colour(i, 0.15) : colour(i, 0.8);
+        out.spanGaps = true;
+        out.pointRadius = ds.data.length > 60 ? 0 : 2;
+        out.tension = 0.25;
+      }
+      return out;
+    });
+    var options = {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { position: "bottom" } }
+    };
+    if (!round) {
+      var valueAxis = opts.horizontal ? "x" : "y";
+      options.indexAxis = opts.horizontal ? "y" : "x";
+      options.scales = { x: { stacked: !!opts.stacked }, y: { stacked: !!opts.stacked } };
+      options.scales[valueAxis].beginAtZero = true;
+      if (opts.percent) {
+        options.scales[valueAxis].suggestedMax = 100;
+        options.scales[valueAxis].ticks = { callback: function (v) { return v + "%"; } };
+      }
+      if (opts.y2) {
+        options.scales.y2 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: opts.y2 } };
+      }
+    }
+    return { type: spec.type, data: { labels: spec.labels, datasets: datasets }, options: options };
+  }
+
+  function drawAll() {
+    if (typeof Chart === "undefined") return;
+    window.csbotCharts = window.csbotCharts || {};
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var source = document.getElementById(canvas.dataset.chart);
+      if (!source) return;
+      var existing = Chart.getChart(canvas);
+      if (existing) existing.destroy();
+      window.csbotCharts[canvas.dataset.chart] = new Chart(canvas, build(JSON.parse(source.textContent)));
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawAll);
+  else drawAll();
+})();

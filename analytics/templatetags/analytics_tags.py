@@ -1,0 +1,63 @@
+"""Formatting for the analytics pages: empty metrics show as a dash, not 0."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from analytics.services.alerts import describe
+
+register = template.Library()
+DASH = "–"
+
+
+def _fmt(value: float, digits: int) -> str:
+    # number_format truncates extra digits; round first so that 66.67 shows as 66.7.
+    return formats.number_format(round(value, digits), digits, force_grouping=True)
+
+
+@register.filter
+def pct(value: float | None, digits: int = 1) -> str:
+    """A ratio in 0..1 as a percentage."""
+    if value is None:
+        return DASH
+    return f"{_fmt(value * 100, digits)}%"
+
+
+@register.filter
+def ms(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value >= 1000:
+        return _("%(n)s s") % {"n": _fmt(value / 1000, 2)}
+    return _("%(n)s ms") % {"n": _fmt(value, 0)}
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as "45 s", "3 min 20 s" or "2 h 05 min"."""
+    if seconds is None:
+        return DASH
+    seconds = round(seconds)
+    if seconds < 60:
+        return _("%(s)d s") % {"s": seconds}
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
+    hours, minutes = divmod(minutes, 60)
+    return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+
+
+@register.filter
+def num(value: float | None, digits: int = 0) -> str:
+    return DASH if value is None else _fmt(value, digits)
+
+
+@register.filter
+def alert_text(alert) -> str:
+    """The alert's description in the reader's language (stored text if the data is incomplete)."""
+    try:
+        return describe(alert.kind, alert.key, alert.data)
+    except (KeyError, TypeError, ValueError):
+        return alert.description

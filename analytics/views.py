@@ -1,0 +1,114 @@
+"""The analytics pages. Thin: parse the date range, call a selector, then export
+CSV (analytics/exports.py) or render with charts (analytics/charts.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from analytics import charts, exports, selectors
+from analytics.access import manager_required
+from analytics.selectors import DateRange, Dim
+from analytics.services import anomalies
+
+
+def _page(request: HttpRequest, page: str, rng: DateRange, **context: Any) -> HttpResponse:
+    today = timezone.localdate()
+    presets = [
+        (_("Today"), DateRange(today, today)),
+        (_("7 days"), DateRange(today - timedelta(days=6), today)),
+        (_("30 days"), DateRange(today - timedelta(days=29), today)),
+        (_("90 days"), DateRange(today - timedelta(days=89), today)),
+    ]
+    return render(request, f"analytics/{page}.html", {"page": page, "range": rng, "presets": presets, **context})
+
+
+def _csv(request: HttpRequest) -> bool:
+    return request.GET.get("format") == "csv"
+
+
+@require_GET
+@manager_required
+def overview(request: HttpRequest) -> HttpResponse:
+    rng = DateRange.parse(request.GET)
+    data = selectors.overview(rng)
+    if _csv(request):
+        return exports.overview(rng, data)
+    return _page(
+        request,
+        "overview",
+        rng,
+        kpis=data["kpis"],
+        points=[(rng.label(b), k) for b, k in data["series"] if k["conversations"]],
+        reasons=data["reasons"],
+        charts=charts.overview(rng, data),
+    )
+
+
+@require_GET
+@manager_required
+def intents(request: HttpRequest) -> HttpResponse:
+    rng = DateRange.parse(request.GET)
+    rows = selectors.breakdown(rng, Dim.INTENT)
+    if _csv(request):
+        return exports.breakdown("intent", rng, rows)
+    total = sum(k["conversations"] for _key, k in rows)
+    shares = [(key, k, charts.pct(k["conversations"] / total) if total else None) for key, k in rows]
+    return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows))
+
+
+@require_GET
+@manager_required
+def sentiment(request: HttpRequest) -> HttpResponse:
+    rng = DateRange.parse(request.GET)
+    points = selectors.sentiment_series(rng)
+    if _csv(request):
+        return exports.sentiment(rng, points)
+    servers = selectors.breakdown(rng, Dim.SERVER)
+    return _page(request, "sentiment", rng, servers=servers, charts=charts.sentiment(rng, points, servers))
+
+
+@require_GET
+@manager_required
+def agents(request: HttpRequest) -> HttpResponse:
+    rng = DateRange.parse(request.GET)
+    rows = selectors.agents(rng)
+    if _csv(request):
+        return exports.agents(rng, rows)
+    return _page(request, "agents", rng, rows=rows, charts=charts.agents(rows))
+
+
+@require_GET
+@manager_required
+def gaps(request: HttpRequest) -> HttpResponse:
+    rng = DateRange.parse(request.GET)
+    data = selectors.knowledge_gaps(rng)
+    if _csv(request):
+        return exports.gaps(rng, data)
+    return _page(request, "gaps", rng, groups=data["groups"], total=data["total"], charts=charts.gaps(data))
+
+
+@require_GET
+@manager_required
+def anomalies_page(request: HttpRequest) -> HttpResponse:
+    # Checked here too: with every worker stopped, nothing else would notice.
+    anomalies.worker_check()
+    rng = DateRange.parse(request.GET)
+    data = selectors.alerts(rng)
+    if _csv(request):
+        return exports.alerts(rng, data)
+    return _page(
+        request,
+        "anomalies",
+        rng,
+        active=data["active"],
+        history=data["history"],
+        heartbeats=anomalies.heartbeats(),
+        charts=charts.alerts(data),
+    )

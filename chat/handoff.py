@@ -1,0 +1,404 @@
+"""Handing a chat between the bot and people: escalation, takeover, hand-back,
+transfer, close, and what agents write (design-notes §4).
+
+Every function here is synchronous and does its writes in one transaction. A
+state change returns a Change; the async caller (chat/staff_notify.py) publishes
+it after the commit and, when `change.cancel` says so, stops the bot's answer.
+Races are settled in the database: a takeover is one conditional UPDATE, and
+exactly one agent wins.
+
+Each change records a ConversationEvent (the audit trail analytics reads) and a
+system message in the player's language, which both the player and staff see.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from chat import presence, staff_selectors
+from chat.models import AgentProfile, Conversation, ConversationEvent, Message
+from chat.roles import display_name, is_manager, is_staff_member
+from chat.services import message_append
+
+State = Conversation.State
+Kind = ConversationEvent.Kind
+
+
+class Reason:
+    """Why a chat was escalated (ConversationEvent.reason, Conversation.handoff_reason)."""
+
+    PLAYER_REQUEST = "player_request"
+    DONT_KNOW = "dont_know"
+    SENTIMENT = "sentiment"
+    UPSTREAM_ERROR = "upstream_error"
+    BOT_ERROR = "bot_error"
+    BOT_REQUEST = "bot_request"  # agents/ asked for a human (meta["escalate"])
+
+
+class HandoffError(Exception):
+    """A refused handoff action; `code` goes to the client (docs/protocol.md)."""
+
+    code = "refused"
+
+
+class AlreadyTaken(HandoffError):
+    code = "already_taken"
+
+    def __init__(self, holder) -> None:
+        super().__init__(f"held by {holder}")
+        self.holder = holder
+
+
+class NotHolder(HandoffError):
+    code = "not_holder"
+
+
+class AtCapacity(HandoffError):
+    code = "at_capacity"
+
+    def __init__(self, user, max_chats: int) -> None:
+        super().__init__(f"{user} holds {max_chats} chats already")
+        self.user = user
+        self.max_chats = max_chats
+
+
+class ConversationClosed(HandoffError):
+    code = "closed"
+
+
+class NotStaff(HandoffError):
+    code = "not_staff"
+
+
+@dataclass
+class Change:
+    """What a state change did, for the caller to publish after the commit."""
+
+    conversation_id: int
+    state: str
+    # New messages to publish, in seq order (internal ones go to staff only).
+    messages: list[Message] = field(default_factory=list)
+    # The bot's answer in flight must stop (takeover, close, escalation).
+    cancel: bool = False
+    # Who holds the chat now, for the player's `state` frame.
+    agent_name: str = ""
+    # The dashboards' list row (a `conversation` frame) and the case panel, after the change.
+    row: dict[str, Any] = field(default_factory=dict)
+    case: dict[str, Any] = field(default_factory=dict)
+    # A change that followed at once, e.g. an auto-assignment after an escalation.
+    then: Change | None = None
+
+
+# --- Helpers --------------------------------------------------------------------
+
+
+def _lock(conversation_id: int) -> Conversation:
+    """Call inside a transaction: the conversation, locked until commit."""
+    return Conversation.objects.select_for_update().select_related("player").get(pk=conversation_id)
+
+
+def _system_note(conversation: Conversation, event: str, text: Promise, **params: str) -> Message:
+    """A line the player and staff see in the history, in the player's language."""
+    language = conversation.language or conversation.player.language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        shown = str(text) % params if params else str(text)
+    return message_append(
+        conversation_id=conversation.pk, sender=Message.Sender.SYSTEM, text=shown, meta={"event": event, **params}
+    )
+
+
+def _may_act_on(conversation: Conversation, user) -> bool:
+    """The holder of a chat may hand it back, transfer or close it; so may managers."""
+    return conversation.assignee_id == user.pk or is_manager(user)
+
+
+def _finish(change: Change) -> Change:
+    """Call after the commit: the dashboard row and the case panel as they are now."""
+    change.row = staff_selectors.row_frame(change.conversation_id)
+    change.case = staff_selectors.case_of(change.conversation_id)
+    return change
+
+
+def _refusal(conversation_id: int) -> HandoffError:
+    conversation = Conversation.objects.select_related("assignee").get(pk=conversation_id)
+    if conversation.state == State.CLOSED:
+        return ConversationClosed("the conversation is closed")
+    return AlreadyTaken(conversation.assignee)
+
+
+def _check_capacity(user) -> None:
+    """Call inside a transaction: locks the agent's profile so their own takeovers queue."""
+    presence.profile_for(user)
+    profile = AgentProfile.objects.select_for_update().get(user=user)
+    if presence.chats_held(user) >= profile.max_chats:
+        raise AtCapacity(user, profile.max_chats)
+
+
+# --- Takeover and what follows ---------------------------------------------------
+
+
+def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> Change:
+    """Give the chat to `agent` if the bot or the queue still has it.
+
+    Raises AlreadyTaken (with the holder) when another agent got there first,
+    ConversationClosed, AtCapacity or NotStaff.
+    """
+    if not is_staff_member(agent):
+        raise NotStaff("only staff can take over a chat")
+    with transaction.atomic():
+        _check_capacity(agent)
+        updated = Conversation.objects.filter(pk=conversation_id, state__in=(State.BOT, State.WAITING)).update(
+            state=State.HUMAN, assignee=agent, waiting_since=None, updated_at=timezone.now()
+        )
+        if updated != 1:
+            raise _refusal(conversation_id)
+        conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
+        ConversationEvent.objects.create(conversation=conversation, kind=Kind.TAKEN_OVER, actor=agent, reason=reason)
+        name = display_name(agent)
+        note = _system_note(conversation, "taken_over", _("%(name)s has joined the chat."), name=name)
+    return _finish(Change(conversation_id, State.HUMAN, [note], cancel=True, agent_name=name))
+
+
+def conversation_hand_back(*, conversation_id: int, agent) -> Change:
+    """Give a chat held by a person back to the bot; the next player message gets an answer."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if conversation.state != State.HUMAN:
+            raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
+        if not _may_act_on(conversation, agent):
+            raise NotHolder("only the holder or a manager can hand it back")
+        Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
+            state=State.BOT, assignee=None, handoff_reason="", updated_at=timezone.now()
+        )
+        ConversationEvent.objects.create(conversation=conversation, kind=Kind.HANDED_BACK, actor=agent)
+        note = _system_note(conversation, "handed_back", _("You are chatting with our assistant again."))
+    return _finish(Change(conversation_id, State.BOT, [note]))
+
+
+def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Change:
+    """Hand a held chat to another staff member (who must have room for it)."""
+    target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
+    if target is None or not is_staff_member(target):
+        raise NotStaff("the target is not a staff member")
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if conversation.state != State.HUMAN:
+            raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
+        if not _may_act_on(conversation, agent):
+            raise NotHolder("only the holder or a manager can transfer it")
+        if conversation.assignee_id == target.pk:
+            raise AlreadyTaken(target)
+        _check_capacity(target)
+        Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
+            assignee=target, updated_at=timezone.now()
+        )
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            kind=Kind.TRANSFERRED,
+            actor=agent,
+            data={"from": conversation.assignee_id, "to": target.pk, "to_name": display_name(target)},
+        )
+        name = display_name(target)
+        note = _system_note(conversation, "transferred", _("%(name)s has joined the chat."), name=name)
+    return _finish(Change(conversation_id, State.HUMAN, [note], agent_name=name))
+
+
+def conversation_close(*, conversation_id: int, actor) -> Change:
+    """Close the chat and stop any answer; the player's next message opens a new one."""
+    from analytics.hooks import on_conversation_closed
+
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if conversation.state == State.CLOSED:
+            raise ConversationClosed("the conversation is closed")
+        if conversation.state == State.HUMAN and not _may_act_on(conversation, actor):
+            raise NotHolder("only the holder or a manager can close it")
+        now = timezone.now()
+        Conversation.objects.filter(pk=conversation_id).update(
+            state=State.CLOSED, closed_at=now, waiting_since=None, updated_at=now
+        )
+        ConversationEvent.objects.create(conversation=conversation, kind=Kind.CLOSED, actor=actor)
+        closed = _("This chat has been closed. Write again any time to start a new one.")
+        note = _system_note(conversation, "closed", closed)
+        on_conversation_closed(conversation_id)
+    return _finish(Change(conversation_id, State.CLOSED, [note], cancel=True))
+
+
+def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> Change | None:
+    """Put a chat the bot holds in the queue for a human; None when the bot no longer holds it.
+
+    The player is told they are in the queue, or that no agent is online and they
+    can leave a message. With AUTO_ASSIGN the least busy online agent takes it at once.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Conversation.objects.filter(pk=conversation_id, state=State.BOT).update(
+            state=State.WAITING, handoff_reason=reason[:64], waiting_since=now, updated_at=now
+        )
+        if updated != 1:
+            return None
+        conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
+        ConversationEvent.objects.create(conversation=conversation, kind=Kind.ESCALATED, actor=actor, reason=reason)
+        assignee = presence.least_busy_agent() if settings.AUTO_ASSIGN else None
+        notes = []
+        if assignee is None and presence.any_agent_online():
+            queued = _("You are in the queue for a support agent. We'll be with you soon.")
+            notes.append(_system_note(conversation, "waiting", queued))
+        elif assignee is None:
+            notes.append(
+                _system_note(
+                    conversation,
+                    "no_agent",
+                    _("No support agent is online right now. Leave a message here and the next agent will reply."),
+                )
+            )
+    change = _finish(Change(conversation_id, State.WAITING, notes, cancel=True))
+    if assignee is not None:
+        change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
+    return change
+
+
+def _try_take_over(conversation_id: int, agent, *, reason: str) -> Change | None:
+    try:
+        return conversation_take_over(conversation_id=conversation_id, agent=agent, reason=reason)
+    except HandoffError:
+        return None  # someone else was quicker, or the agent filled up meanwhile
+
+
+def assign_waiting() -> list[Change]:
+    """With AUTO_ASSIGN: give queued chats, oldest first, to online agents with room."""
+    if not settings.AUTO_ASSIGN:
+        return []
+    changes = []
+    waiting = Conversation.objects.filter(state=State.WAITING).order_by("waiting_since", "pk")
+    for conversation_id in list(waiting.values_list("pk", flat=True)[:50]):
+        agent = presence.least_busy_agent()
+        if agent is None:
+            break
+        change = _try_take_over(conversation_id, agent, reason="auto_assign")
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+# --- What staff write -------------------------------------------------------------
+
+
+def agent_message_send(*, conversation_id: int, agent, client_id: str, text: str) -> tuple[Message, bool]:
+    """An agent's message to the player, stored once per client id; (message, created).
+
+    Only the agent holding the chat writes to the player. Raises NotHolder.
+    """
+    existing = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            conversation = _lock(conversation_id)
+            if conversation.state != State.HUMAN or conversation.assignee_id != agent.pk:
+                raise NotHolder("take the chat over before writing to the player")
+            message = message_append(
+                conversation_id=conversation_id,
+                sender=Message.Sender.AGENT,
+                text=text,
+                client_id=client_id,
+                author=agent,
+                meta={"name": display_name(agent)},
+            )
+    except IntegrityError:
+        return Message.objects.get(conversation_id=conversation_id, client_id=client_id), False
+    return message, True
+
+
+def internal_note_add(*, conversation_id: int, agent, text: str) -> Message:
+    """A note for colleagues: staff sockets only, never the player or the LLM."""
+    if not is_staff_member(agent):
+        raise NotStaff("only staff can add notes")
+    return message_append(
+        conversation_id=conversation_id,
+        sender=Message.Sender.AGENT,
+        text=text,
+        internal=True,
+        author=agent,
+        meta={"name": display_name(agent), "note": True},
+    )
+
+
+# --- When the bot asks for a human by itself ---------------------------------------
+
+# Whole words in English; anywhere in Chinese.
+_HANDOFF_WORDS = re.compile(
+    r"转人工|人工客服|找客服|人工服务|真人客服|\b(?:human|agent|real person|live person)s?\b", re.IGNORECASE
+)
+
+
+def wants_human(text: str) -> bool:
+    """The player asks for a person in words ("转人工", "human", "agent", ...)."""
+    return bool(_HANDOFF_WORDS.search(text))
+
+
+def _dont_know(row: dict[str, Any]) -> bool:
+    """An answer that found nothing to say: no knowledge retrieved, or agents/ says so."""
+    meta = row["meta"] or {}
+    if row["status"] != Message.Status.DONE or row["error"]:
+        return False
+    return bool(meta.get("dont_know")) or ("sources" in meta and not meta["sources"])
+
+
+def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str = "") -> str | None:
+    """Why the bot should hand this chat to a human after its latest answer, or None.
+
+    `status` and `error` are those of the answer that just finished. agents/ can
+    ask for a human through meta: the answer's meta["escalate"] (a reason, or
+    True), or the player message's meta["sentiment"]["escalate"].
+    """
+    if status == Message.Status.FAILED:
+        return Reason.BOT_ERROR if error.startswith("internal error") else Reason.UPSTREAM_ERROR
+    conversation = Conversation.objects.only("state", "sentiment").get(pk=conversation_id)
+    if conversation.state != State.BOT:
+        return None
+    needed = max(settings.ESCALATE_AFTER_DONT_KNOW, 0)
+    answers = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.BOT).order_by("-seq")
+    rows = list(answers.values("status", "meta", "error", "created_at")[: max(needed, 1)])
+    asked = (rows[0]["meta"] or {}).get("escalate") if rows else None
+    if asked:
+        return asked[:64] if isinstance(asked, str) else Reason.BOT_REQUEST
+    if _upset(conversation):
+        return Reason.SENTIMENT
+    if not needed or len(rows) < needed or not all(_dont_know(row) for row in rows):
+        return None
+    # Only answers since the bot last got the chat back count.
+    since = (
+        ConversationEvent.objects.filter(conversation_id=conversation_id, kind=Kind.HANDED_BACK)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if since is not None and rows[-1]["created_at"] <= since:
+        return None
+    return Reason.DONT_KNOW
+
+
+def _upset(conversation: Conversation) -> bool:
+    """The player's latest message is strongly negative (or agents/ says a human should step in)."""
+    meta = (
+        Message.objects.filter(conversation=conversation, sender=Message.Sender.PLAYER)
+        .order_by("-seq")
+        .values_list("meta", flat=True)
+        .first()
+    ) or {}
+    sentiment = meta.get("sentiment")
+    if isinstance(sentiment, dict) and sentiment.get("escalate"):
+        return True
+    score = staff_selectors.sentiment_score(meta)
+    score = conversation.sentiment if score is None else score
+    return score is not None and score <= settings.ESCALATE_SENTIMENT_AT

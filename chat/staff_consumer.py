@@ -1,0 +1,313 @@
+"""The staff dashboard's WebSocket `/ws/staff/` (docs/protocol.md, Staff socket).
+
+Thin like the player's: validate a frame, check the role, call a service, relay
+group events. Only users in the groups `agent` or `manager`, and superusers, get
+in; everyone else is closed with 4403.
+
+A dashboard is in the group `staff` (list rows), `staff.alerts` (analytics
+alerts) and, for the one conversation it watches, `conv.<id>` (exactly the
+frames the player gets, deltas included) and `conv.<id>.staff` (notes, case).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from chat import handoff, presence, resume, staff_selectors
+from chat.db import db_pool
+from chat.events import conversation_group, publish, staff_group
+from chat.frames import dumps, error_frame, message_frame
+from chat.handoff import HandoffError
+from chat.models import Conversation
+from chat.roles import display_name, roles_of
+from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
+from chat.validation import FrameError
+
+from .staff_validation import parse_staff_frame
+
+# A typing frame is relayed at most this often per socket.
+TYPING_EVERY_SECONDS = 2.0
+# A ping refreshes the agent's presence at most this often.
+SEEN_EVERY_SECONDS = 20.0
+
+_roles = database_sync_to_async(roles_of)
+_connect = db_pool(presence.presence_connect)
+_disconnect = db_pool(presence.presence_disconnect)
+_seen = db_pool(presence.presence_seen)
+_set_status = db_pool(presence.presence_set_status)
+_roster = db_pool(presence.roster)
+_list = db_pool(staff_selectors.conversation_list)
+_counts = db_pool(staff_selectors.queue_counts)
+_case = db_pool(staff_selectors.case_of)
+_assign_waiting = db_pool(handoff.assign_waiting)
+_agent_send = db_pool(handoff.agent_message_send)
+_note = db_pool(handoff.internal_note_add)
+
+
+@db_pool
+def _active_alerts() -> list[str]:
+    from analytics.hooks import active_alert_frames
+
+    return active_alert_frames()
+
+
+@db_pool
+def _exists(conversation_id: int) -> bool:
+    return Conversation.objects.filter(pk=conversation_id).exists()
+
+
+@db_pool
+def _me(user) -> dict[str, Any]:
+    profile = presence.profile_for(user)
+    return {
+        "id": user.pk,
+        "name": display_name(user),
+        "roles": sorted(roles_of(user)),
+        "status": profile.status,
+        "max_chats": profile.max_chats,
+    }
+
+
+@db_pool
+def _act(action: str, frame: dict, user) -> handoff.Change:
+    cid = frame["conversation_id"]
+    if action == "take_over":
+        return handoff.conversation_take_over(conversation_id=cid, agent=user)
+    if action == "hand_back":
+        return handoff.conversation_hand_back(conversation_id=cid, agent=user)
+    if action == "transfer":
+        return handoff.conversation_transfer(conversation_id=cid, agent=user, to_user_id=frame["to"])
+    return handoff.conversation_close(conversation_id=cid, actor=user)
+
+
+class StaffConsumer(AsyncWebsocketConsumer):
+    allowed = False
+    watching: int | None = None
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        roles = await _roles(self.user) if self.user is not None else set()
+        # Accept, then close: a browser only sees the close code of an accepted socket.
+        await self.accept()
+        if not roles:
+            await self.close(code=4403)
+            return
+        self.allowed = True
+        self.language = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+        self._typing_at = 0.0
+        self._seen_at = time.monotonic()
+        for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
+            await self.channel_layer.group_add(group, self.channel_name)
+        await _connect(user=self.user)
+        await self._send({"type": "hello", "me": await _me(self.user), "agents": await _roster()})
+        for alert in await _active_alerts():  # what this dashboard missed; new ones come through the group
+            await self.send(text_data=alert)
+        await self._roster_changed()
+        await self._assign_waiting()
+
+    async def disconnect(self, code: int) -> None:
+        if not self.allowed:
+            return
+        for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._unwatch()
+        await _disconnect(user=self.user)
+        await self._roster_changed()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.allowed:
+            return
+        try:
+            frame = parse_staff_frame(text_data, bytes_data)
+        except FrameError as exc:
+            await self._send(error_frame(exc.code, str(exc)))
+            return
+        await getattr(self, f"on_{frame['type']}")(frame)
+
+    # --- presence and lists ---------------------------------------------------------
+
+    async def on_ping(self, frame: dict) -> None:
+        await self._send({"type": "pong"})
+        if time.monotonic() - self._seen_at >= SEEN_EVERY_SECONDS:
+            self._seen_at = time.monotonic()
+            await _seen(user=self.user)
+
+    async def on_list(self, frame: dict) -> None:
+        rows = await _list(user=self.user, filter=frame["filter"], q=frame["q"])
+        counts = await _counts(user=self.user)
+        await self._send(
+            {"type": "list", "filter": frame["filter"], "q": frame["q"], "conversations": rows, "counts": counts}
+        )
+
+    async def on_agents(self, frame: dict) -> None:
+        await self._send({"type": "agents", "agents": await _roster()})
+
+    async def on_status(self, frame: dict) -> None:
+        await _set_status(user=self.user, status=frame["status"])
+        await self._roster_changed()
+        await self._assign_waiting()
+
+    # --- watching a conversation ------------------------------------------------------
+
+    async def on_watch(self, frame: dict) -> None:
+        conversation_id = frame["conversation_id"]
+        if not await _exists(conversation_id):
+            await self._refuse("not_found", _("There is no such conversation."), frame)
+            return
+        await self._unwatch()
+        self.watching = conversation_id
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+        await self.channel_layer.group_add(staff_group(conversation_id), self.channel_name)
+        await self._send({"type": "case", "conversation": await _case(conversation_id)})
+        await self._resume(frame)
+
+    async def on_unwatch(self, frame: dict) -> None:
+        await self._unwatch()
+
+    async def on_case(self, frame: dict) -> None:
+        """The case panel again (intent, facts, sources change as the bot answers)."""
+        if not await _exists(frame["conversation_id"]):
+            await self._refuse("not_found", _("There is no such conversation."), frame)
+            return
+        await self._send({"type": "case", "conversation": await _case(frame["conversation_id"])})
+
+    async def on_resume(self, frame: dict) -> None:
+        if self.watching is not None:
+            await self._resume(frame)
+
+    async def _resume(self, frame: dict) -> None:
+        frames = await resume.frames_for(self.watching, frame["after_seq"], frame["streams"], include_internal=True)
+        for out in frames:
+            await self.send(text_data=out)
+
+    async def _unwatch(self) -> None:
+        if self.watching is not None:
+            await self.channel_layer.group_discard(conversation_group(self.watching), self.channel_name)
+            await self.channel_layer.group_discard(staff_group(self.watching), self.channel_name)
+            self.watching = None
+
+    # --- handoff actions -----------------------------------------------------------------
+
+    async def on_take_over(self, frame: dict) -> None:
+        await self._act("take_over", frame)
+
+    async def on_hand_back(self, frame: dict) -> None:
+        await self._act("hand_back", frame)
+
+    async def on_close(self, frame: dict) -> None:
+        await self._act("close", frame)
+
+    async def on_transfer(self, frame: dict) -> None:
+        await self._act("transfer", frame)
+
+    async def _act(self, action: str, frame: dict) -> None:
+        try:
+            change = await _act(action, frame, self.user)
+        except Conversation.DoesNotExist:
+            await self._refuse("not_found", _("There is no such conversation."), frame)
+            return
+        except HandoffError as exc:
+            await self._refuse_handoff(exc, frame)
+            return
+        # announce() stops the bot's answer first: that is what the player waits on.
+        await announce(change)
+        await self._send({"type": "ok", "action": action, "conversation_id": frame["conversation_id"]})
+        if action != "take_over":
+            await self._assign_waiting()  # room for one more chat
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def on_send(self, frame: dict) -> None:
+        cid = frame["conversation_id"]
+        try:
+            message, created = await _agent_send(
+                conversation_id=cid, agent=self.user, client_id=frame["client_id"], text=frame["text"]
+            )
+        except (HandoffError, Conversation.DoesNotExist) as exc:
+            await self._refuse_handoff(exc, frame)
+            return
+        ack = {"type": "ack", "client_id": frame["client_id"], "id": message.pk, "seq": message.seq}
+        await self._send({**ack, "duplicate": not created})
+        if created:
+            await publish(cid, message_frame(message))
+            await row_changed(cid)
+
+    async def on_note(self, frame: dict) -> None:
+        cid = frame["conversation_id"]
+        try:
+            note = await _note(conversation_id=cid, agent=self.user, text=frame["text"])
+        except Conversation.DoesNotExist as exc:
+            await self._refuse_handoff(exc, frame)
+            return
+        if frame.get("client_id"):
+            await self._send(
+                {"type": "ack", "client_id": frame["client_id"], "id": note.pk, "seq": note.seq, "duplicate": False}
+            )
+        await publish(cid, message_frame(note), internal=True)
+
+    async def on_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if now - self._typing_at < TYPING_EVERY_SECONDS:
+            return
+        self._typing_at = now
+        cid = frame["conversation_id"]
+        typing = {"type": "typing", "who": "agent", "name": display_name(self.user), "agent_id": self.user.pk}
+        await publish(cid, {**typing, "conversation_id": cid})
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _roster_changed(self) -> None:
+        await publish_staff({"type": "agents", "agents": await _roster()})
+
+    async def _assign_waiting(self) -> None:
+        for change in await _assign_waiting():
+            await announce(change)
+
+    async def _refuse_handoff(self, exc: Exception, frame: dict) -> None:
+        extra: dict[str, Any] = {}
+        with translation.override(self.language):
+            if isinstance(exc, handoff.AlreadyTaken):
+                holder = exc.holder
+                extra["holder"] = {"id": holder.pk, "name": display_name(holder)} if holder else None
+                text = (
+                    _("%(name)s has this chat already.") % {"name": display_name(holder)}
+                    if holder
+                    else _("Someone else changed this chat a moment ago. Try again.")
+                )
+            elif isinstance(exc, handoff.AtCapacity):
+                text = _("%(name)s already holds %(max)s chats, the most allowed.") % {
+                    "name": display_name(exc.user),
+                    "max": exc.max_chats,
+                }
+            elif isinstance(exc, handoff.NotHolder):
+                text = _("Only the agent holding this chat (or a manager) can do that.")
+            elif isinstance(exc, handoff.ConversationClosed):
+                text = _("This conversation is closed.")
+            elif isinstance(exc, handoff.NotStaff):
+                text = _("That person is not a support agent.")
+            else:
+                text = _("There is no such conversation.")
+        code = getattr(exc, "code", "not_found")
+        await self._refuse(code, text, frame, **extra)
+
+    async def _refuse(self, code: str, text: str, frame: dict, **extra: Any) -> None:
+        refusal = {**error_frame(code, text, client_id=frame.get("client_id")), "action": frame["type"], **extra}
+        if "conversation_id" in frame:
+            refusal["conversation_id"] = frame["conversation_id"]
+        await self._send(refusal)
+
+    async def relay(self, event: dict) -> None:
+        # Frames of a conversation this socket stopped watching may still be queued.
+        if event.get("c") is not None and event["c"] != self.watching:
+            return
+        await self.send(text_data=event["frame"])
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=dumps(frame))

@@ -1,0 +1,229 @@
+"""Reads for staff: the dashboard's list, a conversation's case, exports.
+
+Every function is synchronous (ORM); async callers wrap them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from chat.models import Conversation, ConversationEvent, Message
+from chat.roles import display_name
+
+FILTERS = ("waiting", "bot", "mine", "open", "closed")
+LIST_LIMIT = 100
+PREVIEW_CHARS = 120
+
+
+def _filter_q(name: str, user) -> Q:
+    State = Conversation.State
+    return {
+        "waiting": Q(state=State.WAITING),
+        "bot": Q(state=State.BOT, last_seq__gt=0),
+        "mine": Q(state=State.HUMAN, assignee=user),
+        "open": Q(state__in=Conversation.OPEN_STATES, last_seq__gt=0),
+        "closed": Q(state=State.CLOSED),
+    }[name]
+
+
+def _order(name: str) -> list[str]:
+    if name == "waiting":
+        return ["waiting_since", "pk"]
+    if name == "closed":
+        return ["-closed_at", "-pk"]
+    return ["-updated_at", "-pk"]
+
+
+def _search_q(text: str) -> Q:
+    text = text.strip()
+    found = Q(player__game_player_id__icontains=text) | Q(player__display_name__icontains=text)
+    if text.lstrip("#").isdigit():
+        found |= Q(pk=int(text.lstrip("#")))
+    if len(text) >= 4:
+        found |= Q(player__public_id__istartswith=text)
+    return found | Q(Exists(Message.objects.filter(conversation=OuterRef("pk"), text__icontains=text)))
+
+
+def _with_last_message(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    # An answer still streaming has no text worth a preview yet; system lines say what the state says.
+    newest = (
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .exclude(status=Message.Status.STREAMING)
+        .exclude(sender=Message.Sender.SYSTEM)
+        .order_by("-seq")
+        .values("pk")[:1]
+    )
+    return qs.select_related("player", "assignee").annotate(last_message_id=Subquery(newest))
+
+
+def _summaries(conversations: list[Conversation]) -> list[dict[str, Any]]:
+    ids = [c.last_message_id for c in conversations if getattr(c, "last_message_id", None)]
+    last = Message.objects.only("sender", "text", "internal", "created_at", "meta").in_bulk(ids)
+    return [summary_of(c, last.get(getattr(c, "last_message_id", None))) for c in conversations]
+
+
+def summary_of(conversation: Conversation, last: Message | None) -> dict[str, Any]:
+    """One row of the dashboard's list (docs/protocol.md, Staff socket)."""
+    player = conversation.player
+    return {
+        "id": conversation.pk,
+        "state": conversation.state,
+        "player": {"id": str(player.public_id), "game_id": player.game_player_id or "", "name": player.label},
+        "assignee": {"id": conversation.assignee_id, "name": display_name(conversation.assignee)}
+        if conversation.assignee_id
+        else None,
+        "handoff_reason": conversation.handoff_reason,
+        "waiting_since": conversation.waiting_since.isoformat() if conversation.waiting_since else None,
+        "updated": conversation.updated_at.isoformat(),
+        "created": conversation.created_at.isoformat(),
+        "intent": conversation.intent,
+        "sentiment": conversation.sentiment,
+        "messages": conversation.last_seq,
+        "last_message": {
+            "sender": last.sender,
+            "text": last.text[:PREVIEW_CHARS],
+            "internal": last.internal,
+            "created": last.created_at.isoformat(),
+        }
+        if last
+        else None,
+    }
+
+
+def conversation_list(*, user, filter: str = "open", q: str = "", limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    qs = Conversation.objects.filter(_filter_q(filter, user))
+    if q.strip():
+        qs = qs.filter(_search_q(q))
+    return _summaries(list(_with_last_message(qs).order_by(*_order(filter))[:limit]))
+
+
+def conversation_summary(conversation_id: int) -> dict[str, Any]:
+    return _summaries([_with_last_message(Conversation.objects.filter(pk=conversation_id)).get()])[0]
+
+
+def row_frame(conversation_id: int) -> dict[str, Any]:
+    """The `conversation` frame every dashboard gets when a chat changes."""
+    waiting = Conversation.objects.filter(state=Conversation.State.WAITING).count()
+    return {
+        "type": "conversation",
+        "conversation": conversation_summary(conversation_id),
+        "queue": {"waiting": waiting},
+    }
+
+
+def queue_counts(*, user) -> dict[str, int]:
+    State = Conversation.State
+    return {
+        "waiting": Conversation.objects.filter(state=State.WAITING).count(),
+        "mine": Conversation.objects.filter(state=State.HUMAN, assignee=user).count(),
+    }
+
+
+def _sources_used(conversation_id: int) -> list[dict[str, Any]]:
+    """The knowledge the bot cited in this conversation, most used first."""
+    used: dict[str, dict[str, Any]] = {}
+    metas = Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.BOT).values_list(
+        "meta", flat=True
+    )
+    for meta in metas:
+        for source in (meta or {}).get("sources") or []:
+            key = source.get("source_id") or source.get("title") or ""
+            entry = used.setdefault(key, {"source_id": key, "title": source.get("title") or key, "uses": 0})
+            entry["uses"] += 1
+    return sorted(used.values(), key=lambda s: -s["uses"])
+
+
+def event_payload(event: ConversationEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "label": str(ConversationEvent.Kind(event.kind).label),
+        "actor": display_name(event.actor) if event.actor_id else None,
+        "reason": event.reason,
+        "data": event.data,
+        "at": event.created_at.isoformat(),
+    }
+
+
+def _player_sentiment(conversation: Conversation) -> float | None:
+    if conversation.sentiment is not None:
+        return conversation.sentiment
+    metas = Message.objects.filter(conversation=conversation, sender=Message.Sender.PLAYER).order_by("-seq")
+    for meta in metas.values_list("meta", flat=True)[:5]:
+        score = sentiment_score(meta)
+        if score is not None:
+            return score
+    return None
+
+
+def sentiment_score(meta: dict | None) -> float | None:
+    """Message.meta["sentiment"]: a number in [-1, 1], or {"score": n} (docs/metrics.md)."""
+    value = (meta or {}).get("sentiment")
+    if isinstance(value, dict):
+        value = value.get("score")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def case_of(conversation_id: int) -> dict[str, Any]:
+    """Everything the case panel shows beside the history."""
+    conversation = _with_last_message(Conversation.objects.filter(pk=conversation_id)).get()
+    case = _summaries([conversation])[0]
+    player = conversation.player
+    events = ConversationEvent.objects.filter(conversation_id=conversation_id).select_related("actor")
+    case.update(
+        {
+            "player": {
+                **case["player"],
+                "language": player.language,
+                "since": player.created_at.isoformat(),
+                "conversations": player.conversations.count(),
+            },
+            "facts": conversation.facts,
+            "sentiment": _player_sentiment(conversation),
+            "sources": _sources_used(conversation_id),
+            "events": [event_payload(e) for e in events],
+            "closed": conversation.closed_at.isoformat() if conversation.closed_at else None,
+        }
+    )
+    return case
+
+
+# --- Export (managers) ----------------------------------------------------------
+
+EXPORT_FIELDS = ["conversation", "seq", "created", "sender", "name", "internal", "status", "text"]
+
+
+def conversation_export(conversation: Conversation) -> dict[str, Any]:
+    """The whole conversation as plain data: the case, every message, the audit trail."""
+    messages = Message.objects.filter(conversation=conversation).select_related("author").order_by("seq")
+    return {
+        **case_of(conversation.pk),
+        "messages": [
+            {
+                "seq": m.seq,
+                "created": m.created_at.isoformat(),
+                "sender": m.sender,
+                "name": m.meta.get("name") or (display_name(m.author) if m.author_id else ""),
+                "internal": m.internal,
+                "status": m.status,
+                "text": m.text,
+                "sources": m.meta.get("sources") or [],
+            }
+            for m in messages
+        ],
+    }
+
+
+def conversations_csv(conversations: QuerySet[Conversation]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_FIELDS)
+    messages = Message.objects.filter(conversation__in=conversations).select_related("author")
+    for m in messages.order_by("conversation_id", "seq"):
+        name = m.meta.get("name") or (display_name(m.author) if m.author_id else "")
+        row = [m.conversation_id, m.seq, m.created_at.isoformat(), m.sender, name, m.internal, m.status, m.text]
+        writer.writerow(row)
+    return out.getvalue()

@@ -1,0 +1,639 @@
+/*
+ * csbot staff dashboard: the browser side of the staff socket (docs/protocol.md).
+ *
+ * No build step. Needs marked and DOMPurify from /static/vendor/. The watched
+ * conversation follows the same placing rules as the player page: every message
+ * has a seq, every delta an offset in code points; a gap asks for a resume.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("staff-app");
+  if (!root) return;
+
+  var STRINGS = {};
+  try { STRINGS = JSON.parse(document.getElementById("ui-strings").textContent) || {}; } catch (e) { /* keys */ }
+  function t(key, params) {
+    var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+    if (params) s = s.replace(/\{(\w+)\}/g, function (m, k) { return k in params ? String(params[k]) : m; });
+    return s;
+  }
+
+  var WS_PATH = root.getAttribute("data-ws-path") || "/ws/staff/";
+  var IS_MANAGER = root.getAttribute("data-manager") === "1";
+  var OPEN_FIRST = parseInt(root.getAttribute("data-open-conversation"), 10) || null;
+  var PING_MS = 25000;
+  var TYPING_SEND_MS = 2000;
+  var TYPING_SHOW_MS = 4000;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var listEl = $("conv-list"), listEmpty = $("list-empty"), badge = $("queue-badge");
+  var searchEl = $("search"), statusEl = $("my-status"), onlineEl = $("agents-online");
+  var notifyBtn = $("enable-notifications"), alertsEl = $("alerts"), connEl = $("conn-banner");
+  var convEl = $("conv"), placeholder = $("placeholder"), casePane = $("case-pane");
+  var titleEl = $("conv-title"), stateEl = $("conv-state"), errorEl = $("action-error");
+  var msgList = $("messages"), history = $("history"), playerTyping = $("player-typing");
+  var composer = $("composer"), input = $("agent-input"), sendBtn = $("agent-send");
+  var noteForm = $("note-form"), noteInput = $("note-input");
+  var btnTake = $("act-take-over"), btnBack = $("act-hand-back"), btnClose = $("act-close");
+  var transferBox = $("transfer-box"), transferTo = $("transfer-to"), btnTransfer = $("act-transfer");
+  var exportLink = $("act-export");
+
+  // ------------------------------------------------------------ helpers --
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function cpCount(s) { return Array.from(s).length; }
+  function cpSlice(s, n) { return Array.from(s).slice(n).join(""); }
+  function fmtTime(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? "" : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+  function fmtDuration(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    var m = Math.floor(s / 60), h = Math.floor(m / 60);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h ? h + ":" + pad(m % 60) + ":" + pad(s % 60) : m + ":" + pad(s % 60);
+  }
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      try { return window.crypto.randomUUID(); } catch (e) { /* not secure */ }
+    }
+    return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+  var canMarkdown = !!(window.marked && window.DOMPurify);
+  function renderMarkdown(node, text) {
+    if (!canMarkdown) { node.textContent = text; return; }
+    try {
+      node.innerHTML = window.DOMPurify.sanitize(window.marked.parse(text, { gfm: true, breaks: true, async: false }));
+    } catch (e) { node.textContent = text; }
+  }
+
+  // -------------------------------------------------------------- state --
+  var ws = null, ready = false, attempt = 0, forbidden = false;
+  var me = { id: null, name: "", roles: [] };
+  var agents = [];
+  var filter = "open", query = "";
+  var rows = new Map();            // conversation id -> summary (the current list)
+  var notified = new Set();        // "id:waiting_since" already notified
+  var watched = null;              // { id, ready, case, msgs: Map, maxSeq, resumeInFlight, deferredEnds }
+  var typingAt = 0, playerTypingTimer = 0;
+
+  // --------------------------------------------------------- the socket --
+  function wsUrl() { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH; }
+
+  function send(obj) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  function connect() {
+    if (ws || forbidden) return;
+    var sock = new WebSocket(wsUrl());
+    ws = sock;
+    setConn(attempt ? "reconnecting" : "connecting");
+    sock.addEventListener("message", function (ev) {
+      if (ws !== sock) return;
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f && typeof f.type === "string") handle(f);
+    });
+    sock.addEventListener("close", function (ev) {
+      if (ws !== sock) return;
+      ws = null;
+      ready = false;
+      if (ev.code === 4403) {
+        forbidden = true;
+        setConn("forbidden");
+        return;
+      }
+      setConn("reconnecting");
+      attempt++;
+      window.setTimeout(connect, Math.min(10000, 500 * Math.pow(2, attempt)));
+    });
+  }
+
+  function setConn(kind) {
+    root.setAttribute("data-connection", kind);
+    if (kind === "open") { connEl.hidden = true; return; }
+    connEl.textContent = kind === "forbidden" ? t("forbidden") : kind === "reconnecting" ? t("reconnecting") : t("connecting");
+    connEl.hidden = kind === "connecting" && !attempt;
+  }
+
+  window.setInterval(function () { send({ type: "ping" }); }, PING_MS);
+  window.setInterval(tick, 1000);
+
+  // ------------------------------------------------------------- frames --
+  function handle(f) {
+    switch (f.type) {
+      case "hello": onHello(f); break;
+      case "list": onList(f); break;
+      case "conversation": onRow(f); break;
+      case "agents": onAgents(f.agents || []); break;
+      case "alert": onAlert(f); break;
+      case "case": onCase(f.conversation); break;
+      case "state": if (watched && watched.ready) onState(f); break;
+      case "message": if (watched && watched.ready) onMessage(f.message); break;
+      case "delta": if (watched && watched.ready) onDelta(f); break;
+      case "end": if (watched && watched.ready) { if (watched.resumeInFlight) watched.deferredEnds.push(f); else onEnd(f); } break;
+      case "replace": if (watched && watched.ready) onReplace(f); break;
+      case "resumed": if (watched) onResumed(); break;
+      case "typing": onTyping(f); break;
+      case "ack": break;
+      case "ok": hideError(); break;
+      case "error": showError(f.message || f.code); break;
+      default: break;
+    }
+  }
+
+  function onHello(f) {
+    ready = true;
+    attempt = 0;
+    setConn("open");
+    me = f.me || me;
+    statusEl.value = me.status || "online";
+    onAgents(f.agents || []);
+    requestList();
+    var reopen = watched ? watched.id : OPEN_FIRST;
+    if (reopen) watch(reopen, !!watched);
+  }
+
+  // --------------------------------------------------------------- list --
+  function requestList() { send({ type: "list", filter: filter, q: query }); }
+
+  var listTimer = 0;
+  function requestListSoon() {
+    if (listTimer) return;
+    listTimer = window.setTimeout(function () { listTimer = 0; requestList(); }, 400);
+  }
+
+  function onList(f) {
+    if (f.filter !== filter || (f.q || "") !== query) return;   // an answer to an older request
+    rows.clear();
+    (f.conversations || []).forEach(function (c) { rows.set(c.id, c); });
+    setCounts(f.counts || {});
+    renderList();
+  }
+
+  function matches(c) {
+    switch (filter) {
+      case "waiting": return c.state === "waiting";
+      case "bot": return c.state === "bot" && c.messages > 0;
+      case "mine": return c.state === "human" && c.assignee && c.assignee.id === me.id;
+      case "open": return c.state !== "closed" && c.messages > 0;
+      case "closed": return c.state === "closed";
+    }
+    return false;
+  }
+
+  function onRow(f) {
+    var c = f.conversation;
+    if (!c) return;
+    if (f.queue) setCounts({ waiting: f.queue.waiting });
+    maybeNotify(c);
+    if (query) { requestListSoon(); return; }   // the server does the text search
+    if (matches(c)) rows.set(c.id, c); else rows.delete(c.id);
+    renderList();
+  }
+
+  function setCounts(counts) {
+    if (typeof counts.waiting === "number") {
+      badge.textContent = String(counts.waiting);
+      badge.hidden = counts.waiting === 0;
+      var w = root.querySelector('[data-count="waiting"]');
+      if (w) w.textContent = counts.waiting ? String(counts.waiting) : "";
+    }
+    if (typeof counts.mine === "number") {
+      var m = root.querySelector('[data-count="mine"]');
+      if (m) m.textContent = counts.mine ? String(counts.mine) : "";
+    }
+  }
+
+  function sorted() {
+    var list = Array.from(rows.values());
+    list.sort(function (a, b) {
+      if (filter === "waiting") return (a.waiting_since || "").localeCompare(b.waiting_since || "") || a.id - b.id;
+      return (b.updated || "").localeCompare(a.updated || "") || b.id - a.id;
+    });
+    return list;
+  }
+
+  function renderList() {
+    listEl.textContent = "";
+    sorted().forEach(function (c) { listEl.appendChild(rowEl(c)); });
+    listEmpty.hidden = rows.size > 0;
+  }
+
+  function rowEl(c) {
+    var li = el("li", "row row--" + c.state);
+    li.setAttribute("data-testid", "conversation-row");
+    li.setAttribute("data-id", String(c.id));
+    li.setAttribute("data-state", c.state);
+    li.tabIndex = 0;
+    if (watched && watched.id === c.id) li.classList.add("is-active");
+    var top = el("div", "row__top");
+    top.appendChild(el("span", "row__player", c.player.name + (c.player.game_id ? " · " + c.player.game_id : "")));
+    top.appendChild(el("span", "state-chip state-chip--" + c.state, t("state_" + c.state)));
+    li.appendChild(top);
+    var meta = el("div", "row__meta");
+    if (c.state === "waiting" && c.waiting_since) {
+      var wait = el("span", "row__wait");
+      wait.setAttribute("data-since", c.waiting_since);
+      wait.setAttribute("data-testid", "waiting-time");
+      meta.appendChild(wait);
+    }
+    if (c.assignee) meta.appendChild(el("span", "row__assignee", c.assignee.name));
+    if (c.handoff_reason) meta.appendChild(el("span", "row__reason", c.handoff_reason));
+    meta.appendChild(el("span", "row__time", fmtTime(c.last_message ? c.last_message.created : c.updated)));
+    li.appendChild(meta);
+    if (c.last_message) {
+      var lm = c.last_message;
+      li.appendChild(el("div", "row__last" + (lm.internal ? " row__last--note" : ""), lm.text || "…"));
+    }
+    li.addEventListener("click", function () { watch(c.id, false); });
+    li.addEventListener("keydown", function (e) { if (e.key === "Enter") watch(c.id, false); });
+    return li;
+  }
+
+  function tick() {
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-since]"), function (n) {
+      n.textContent = t("waiting_for", { time: fmtDuration(now - Date.parse(n.getAttribute("data-since"))) });
+    });
+  }
+
+  Array.prototype.forEach.call(root.querySelectorAll("[data-filter]"), function (b) {
+    b.addEventListener("click", function () {
+      filter = b.getAttribute("data-filter");
+      Array.prototype.forEach.call(root.querySelectorAll("[data-filter]"), function (x) {
+        x.setAttribute("aria-selected", x === b ? "true" : "false");
+      });
+      rows.clear();
+      renderList();
+      requestList();
+    });
+  });
+
+  var searchTimer = 0;
+  searchEl.addEventListener("input", function () {
+    window.clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(function () {
+      query = searchEl.value.trim();
+      requestList();
+    }, 300);
+  });
+
+  // --------------------------------------------------- notifications --
+  function notificationsSupported() { return typeof window.Notification === "function"; }
+  function refreshNotifyButton() {
+    notifyBtn.hidden = !notificationsSupported() || window.Notification.permission !== "default";
+  }
+  notifyBtn.addEventListener("click", function () {
+    if (!notificationsSupported()) return;
+    var asked = window.Notification.requestPermission(refreshNotifyButton);
+    if (asked && typeof asked.then === "function") asked.then(refreshNotifyButton);
+  });
+  refreshNotifyButton();
+
+  function maybeNotify(c) {
+    if (c.state !== "waiting" || !c.waiting_since) return;
+    var key = c.id + ":" + c.waiting_since;
+    if (notified.has(key)) return;
+    notified.add(key);
+    if (Date.now() - Date.parse(c.waiting_since) > 120000) return;   // an old one, not news
+    if (!notificationsSupported() || window.Notification.permission !== "granted") return;
+    try {
+      var n = new window.Notification(t("new_waiting_title"), {
+        body: c.player.name + (c.handoff_reason ? " (" + c.handoff_reason + ")" : ""),
+        tag: "csbot-waiting-" + c.id
+      });
+      n.onclick = function () { window.focus(); watch(c.id, false); };
+    } catch (e) { /* some browsers only allow notifications from a service worker */ }
+  }
+
+  // ------------------------------------------------------------ agents --
+  function onAgents(list) {
+    agents = list;
+    var online = list.filter(function (a) { return a.online; }).length;
+    onlineEl.textContent = online ? t("agents_online", { n: online }) : t("no_agents_online");
+    onlineEl.setAttribute("data-online", String(online));
+    var keep = transferTo.value;
+    transferTo.textContent = "";
+    list.forEach(function (a) {
+      if (a.id === me.id) return;
+      var o = el("option", "", a.name + " — " + (a.online ? t("chats", { n: a.chats, max: a.max_chats }) :
+        (a.status === "away" ? t("away") : t("offline"))));
+      o.value = String(a.id);
+      transferTo.appendChild(o);
+    });
+    if (keep) transferTo.value = keep;
+  }
+
+  statusEl.addEventListener("change", function () { send({ type: "status", status: statusEl.value }); });
+
+  // ------------------------------------------------------------ alerts --
+  function onAlert(f) {
+    var a = f.alert;
+    if (!a) return;
+    var existing = alertsEl.querySelector('[data-alert-id="' + a.id + '"]');
+    if (f.event === "cleared" || a.state !== "active") { if (existing) existing.remove(); return; }
+    if (existing) return;
+    var div = el("div", "alert", a.description);
+    div.setAttribute("data-alert-id", String(a.id));
+    div.setAttribute("role", "alert");
+    alertsEl.appendChild(div);
+  }
+
+  // ------------------------------------------------ watching a chat --
+  function watch(id, again) {
+    var resumeFrom = { after_seq: 0, streams: {} };
+    if (again && watched && watched.id === id) {
+      resumeFrom = { after_seq: watched.maxSeq, streams: streamingOffsets() };
+      watched.ready = false;
+    } else {
+      watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
+      msgList.textContent = "";
+      hideError();
+      playerTyping.hidden = true;
+      if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
+    }
+    Array.prototype.forEach.call(listEl.children, function (li) {
+      li.classList.toggle("is-active", li.getAttribute("data-id") === String(id));
+    });
+    placeholder.hidden = true;
+    convEl.hidden = false;
+    casePane.hidden = false;
+    if (exportLink) exportLink.href = "/staff/c/" + id + "/export.json";
+    watched.resumeInFlight = true;
+    send({ type: "watch", conversation_id: id, after_seq: resumeFrom.after_seq, streams: resumeFrom.streams });
+  }
+
+  function streamingOffsets() {
+    var streams = {};
+    if (!watched) return streams;
+    watched.msgs.forEach(function (r) { if (r.sender === "bot" && r.status === "streaming") streams[r.id] = r.cps; });
+    return streams;
+  }
+
+  function sendResume() {
+    if (!watched || watched.resumeInFlight) return;
+    watched.resumeInFlight = true;
+    send({ type: "resume", after_seq: watched.maxSeq, streams: streamingOffsets() });
+  }
+
+  function onCase(c) {
+    if (!c || !watched || c.id !== watched.id) return;
+    watched.ready = true;
+    watched.conv = c;
+    renderCase();
+  }
+
+  function onState(f) {
+    if (!watched.conv) return;
+    watched.conv.state = f.state;
+    renderCase();
+  }
+
+  function onResumed() {
+    watched.resumeInFlight = false;
+    var ends = watched.deferredEnds;
+    watched.deferredEnds = [];
+    ends.forEach(onEnd);
+  }
+
+  function mayAct(c) { return c.assignee && c.assignee.id === me.id || IS_MANAGER; }
+
+  function renderCase() {
+    var c = watched.conv;
+    titleEl.textContent = "#" + c.id + " · " + c.player.name;
+    stateEl.textContent = t("state_" + c.state);
+    stateEl.className = "state-chip state-chip--" + c.state;
+    stateEl.setAttribute("data-state", c.state);
+    var held = c.state === "human";
+    var mine = held && c.assignee && c.assignee.id === me.id;
+    btnTake.hidden = !(c.state === "bot" || c.state === "waiting");
+    btnBack.hidden = !(held && mayAct(c));
+    transferBox.hidden = !(held && mayAct(c));
+    btnClose.hidden = c.state === "closed" || (held && !mayAct(c));
+    input.disabled = sendBtn.disabled = !mine;
+    input.placeholder = mine ? t("composer_ready") : t("composer_take_over");
+
+    $("case-player").textContent = c.player.name;
+    $("case-game-id").textContent = c.player.game_id || "—";
+    $("case-language").textContent = c.player.language || "—";
+    $("case-chats").textContent = c.player.conversations != null ? String(c.player.conversations) : "—";
+    $("case-assignee").textContent = c.assignee ? c.assignee.name : t("nobody");
+    $("case-reason").textContent = c.handoff_reason || "—";
+    var waiting = $("case-waiting");
+    if (c.state === "waiting" && c.waiting_since) waiting.setAttribute("data-since", c.waiting_since);
+    else { waiting.removeAttribute("data-since"); waiting.textContent = "—"; }
+    $("case-intent").textContent = c.intent || "—";
+    $("case-sentiment").textContent = typeof c.sentiment === "number" ? c.sentiment.toFixed(2) : "—";
+    var facts = $("case-facts");
+    facts.textContent = "";
+    Object.keys(c.facts || {}).forEach(function (k) {
+      var v = c.facts[k];
+      facts.appendChild(el("dt", "", k));
+      facts.appendChild(el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));
+    });
+    if (!facts.children.length) facts.appendChild(el("dd", "muted case-none", t("none")));
+    var sources = $("case-sources");
+    sources.textContent = "";
+    (c.sources || []).forEach(function (s) { sources.appendChild(el("li", "", s.title + (s.uses > 1 ? " ×" + s.uses : ""))); });
+    if (!sources.children.length) sources.appendChild(el("li", "muted case-none", t("none")));
+    var events = $("case-events");
+    events.textContent = "";
+    (c.events || []).forEach(function (e) {
+      var li = el("li", "event event--" + e.kind);
+      li.setAttribute("data-kind", e.kind);
+      li.appendChild(el("span", "event__time", fmtTime(e.at)));
+      li.appendChild(el("span", "event__what", e.label + (e.actor ? " · " + e.actor : "") + (e.reason ? " (" + e.reason + ")" : "")));
+      events.appendChild(li);
+    });
+    tick();
+  }
+
+  // ------------------------------------------------------- messages --
+  function noteSeq(seq) { if (typeof seq === "number" && seq > watched.maxSeq) watched.maxSeq = seq; }
+
+  function onMessage(m) {
+    if (!m || m.id == null) return;
+    noteSeq(m.seq);
+    var id = String(m.id);
+    var rec = watched.msgs.get(id);
+    var text = typeof m.text === "string" ? m.text : "";
+    if (!rec) {
+      rec = { id: id, seq: m.seq, sender: m.sender, internal: !!m.internal, name: m.name || "", raw: text,
+              cps: cpCount(text), status: m.status || "done", sources: m.sources || [], error: m.error || "",
+              created: m.created };
+      rec.el = buildMsg(rec);
+      watched.msgs.set(id, rec);
+      place(rec);
+    } else {
+      var n = cpCount(text);
+      if (n > rec.cps) { rec.raw = text; rec.cps = n; }
+      if (rec.status === "streaming" && m.status && m.status !== "streaming") {
+        rec.status = m.status;
+        rec.sources = m.sources || rec.sources;
+      }
+    }
+    if (m.sender === "agent" || m.sender === "player") playerTyping.hidden = true;
+    paint(rec);
+  }
+
+  function onDelta(f) {
+    var rec = watched.msgs.get(String(f.id));
+    if (!rec) { sendResume(); return; }
+    if (rec.status !== "streaming") return;
+    if (f.o > rec.cps) { sendResume(); return; }
+    var add = cpSlice(f.d, rec.cps - f.o);
+    if (!add) return;
+    rec.raw += add;
+    rec.cps += cpCount(add);
+    paintSoon(rec);
+  }
+
+  var caseTimer = 0;
+  /** What the bot learnt while answering (intent, facts, sources) shows in the case panel. */
+  function refreshCaseSoon() {
+    if (caseTimer || !watched) return;
+    caseTimer = window.setTimeout(function () {
+      caseTimer = 0;
+      if (watched) send({ type: "case", conversation_id: watched.id });
+    }, 300);
+  }
+
+  function onEnd(f) {
+    var rec = watched.msgs.get(String(f.id));
+    if (rec && rec.sender === "bot" && !watched.resumeInFlight) refreshCaseSoon();
+    if (!rec || rec.status !== "streaming") return;
+    rec.status = f.status || "done";
+    rec.sources = f.sources || [];
+    rec.error = f.error || "";
+    paint(rec);
+  }
+
+  function onReplace(f) {
+    var rec = watched.msgs.get(String(f.id));
+    if (!rec) return;
+    rec.raw = f.text;
+    rec.cps = cpCount(f.text);
+    paint(rec);
+  }
+
+  function buildMsg(rec) {
+    var kind = rec.internal && rec.sender === "agent" ? "note" : rec.sender;
+    var li = el("li", "msg msg--" + kind);
+    li.setAttribute("data-testid", "message");
+    li.setAttribute("data-sender", rec.sender);
+    li.setAttribute("data-id", rec.id);
+    if (rec.internal) li.setAttribute("data-internal", "1");
+    var label = rec.sender === "bot" ? t("assistant") : rec.sender === "player" ? t("player") :
+      kind === "note" ? t("note") + " · " + rec.name : rec.sender === "agent" ? rec.name || t("agent") : t("system");
+    li.appendChild(el("div", "msg__label", label + " · " + fmtTime(rec.created)));
+    rec.body = el("div", "msg__body" + (rec.sender === "bot" ? " md" : ""));
+    rec.body.setAttribute("data-testid", "message-text");
+    li.appendChild(rec.body);
+    rec.note = el("div", "msg__note");
+    li.appendChild(rec.note);
+    return li;
+  }
+
+  function place(rec) {
+    var ref = msgList.lastElementChild;
+    while (ref && Number(ref.getAttribute("data-seq")) > rec.seq) ref = ref.previousElementSibling;
+    rec.el.setAttribute("data-seq", String(rec.seq));
+    msgList.insertBefore(rec.el, ref ? ref.nextSibling : msgList.firstChild);
+  }
+
+  var dirty = new Set(), raf = 0;
+  function paintSoon(rec) {
+    dirty.add(rec);
+    if (raf) return;
+    raf = window.requestAnimationFrame(function () {
+      raf = 0;
+      dirty.forEach(paint);
+      dirty.clear();
+    });
+    window.setTimeout(function () { if (dirty.size) { dirty.forEach(paint); dirty.clear(); } }, 250);
+  }
+
+  function paint(rec) {
+    var pinned = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+    if (rec.sender === "bot") renderMarkdown(rec.body, rec.raw);
+    else rec.body.textContent = rec.raw;
+    rec.el.setAttribute("data-status", rec.status);
+    rec.el.classList.toggle("is-streaming", rec.status === "streaming");
+    var note = "";
+    if (rec.status === "interrupted") note = t("answer_stopped");
+    else if (rec.status === "failed") note = t("answer_failed") + (rec.error ? " " + rec.error : "");
+    else if (rec.sources && rec.sources.length) {
+      note = t("sources") + ": " + rec.sources.map(function (s) { return "[" + s.n + "] " + s.title; }).join(" · ");
+    }
+    rec.note.textContent = note;
+    rec.note.hidden = !note;
+    if (pinned) history.scrollTop = history.scrollHeight;
+  }
+
+  // ---------------------------------------------------------- typing --
+  function onTyping(f) {
+    if (!watched || !watched.ready || (f.conversation_id && f.conversation_id !== watched.id)) return;
+    if (f.who === "agent" && f.agent_id === me.id) return;
+    playerTyping.textContent = f.who === "player" ? t("typing_player") : t("typing_agent", { name: f.name || t("agent") });
+    playerTyping.hidden = false;
+    window.clearTimeout(playerTypingTimer);
+    playerTypingTimer = window.setTimeout(function () { playerTyping.hidden = true; }, TYPING_SHOW_MS);
+  }
+
+  input.addEventListener("input", function () {
+    if (!watched || input.disabled) return;
+    var now = Date.now();
+    if (now - typingAt < TYPING_SEND_MS) return;
+    typingAt = now;
+    send({ type: "typing", conversation_id: watched.id });
+  });
+
+  // --------------------------------------------------------- actions --
+  function showError(text) { errorEl.textContent = text; errorEl.hidden = false; }
+  function hideError() { errorEl.textContent = ""; errorEl.hidden = true; }
+
+  function act(type, extra) {
+    if (!watched) return;
+    hideError();
+    var frame = { type: type, conversation_id: watched.id };
+    if (extra) Object.keys(extra).forEach(function (k) { frame[k] = extra[k]; });
+    send(frame);
+  }
+
+  btnTake.addEventListener("click", function () { act("take_over"); });
+  btnBack.addEventListener("click", function () { act("hand_back"); });
+  btnClose.addEventListener("click", function () { act("close"); });
+  btnTransfer.addEventListener("click", function () {
+    var to = parseInt(transferTo.value, 10);
+    if (to) act("transfer", { to: to });
+  });
+  transferTo.addEventListener("focus", function () { send({ type: "agents" }); });
+
+  function submitTo(kind, box) {
+    var text = box.value.trim();
+    if (!text || !watched) return;
+    var frame = { type: kind, conversation_id: watched.id, client_id: uuid(), text: text };
+    if (send(frame)) box.value = "";
+  }
+
+  composer.addEventListener("submit", function (e) { e.preventDefault(); submitTo("send", input); });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submitTo("send", input); }
+  });
+  noteForm.addEventListener("submit", function (e) { e.preventDefault(); submitTo("note", noteInput); });
+  noteInput.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submitTo("note", noteInput); }
+  });
+
+  connect();
+})();

@@ -1,0 +1,258 @@
+"""The brain in a real chat: guidance, facts across turns, tools, player scope, soothing, gaps.
+
+Through the player's socket (Channels' communicator) on the embedded default,
+with the offline provider and the demo game backend on a real port. The cast:
+Lin (game player 10086, signed in with a token), Kai (20002, banned), and a
+visitor who is not signed in.
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Conversation, ConversationEvent, Message, Player
+from tests.chat.socket_client import PlayerSocket, answer_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def lin(demo_kb, game_backend):
+    return Player.objects.create(game_player_id="10086", display_name="Lin", language="zh-hans")
+
+
+@pytest.fixture
+def visitor(demo_kb, game_backend):
+    return Player.objects.create(language="en")
+
+
+class Chat:
+    def __init__(self, player: Player) -> None:
+        self.sock = PlayerSocket(player.pk)
+
+    async def __aenter__(self) -> Chat:
+        await self.sock.connect()
+        await self.sock.send({"type": "resume", "after_seq": 0, "streams": {}})
+        await self.sock.receive_until(lambda f: f["type"] == "resumed")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.sock.close()
+
+    async def exchange(self, frame: dict) -> Answer:
+        await self.sock.send(frame)
+        frames = await self.sock.receive_until(lambda f: f["type"] == "end", timeout=15)
+        # Quick replies, a form, a state change follow the end.
+        while not await self.sock.comm.receive_nothing(timeout=0.4):
+            frames.append(await self.sock.receive())
+        return Answer(frames)
+
+    async def say(self, text: str, **extra) -> Answer:
+        import uuid
+
+        return await self.exchange({"type": "send", "client_id": str(uuid.uuid4()), "text": text, **extra})
+
+
+class Answer:
+    def __init__(self, frames: list[dict]) -> None:
+        self.frames = frames
+        self.bot = next(f["message"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "bot")
+        self.id = self.bot["id"]
+        self.text = answer_text(frames, self.id)
+        self.end = next(f for f in frames if f["type"] == "end")
+
+    def frame(self, kind: str) -> dict | None:
+        return next((f for f in self.frames if f["type"] == kind and f.get("id") == self.id), None)
+
+    @property
+    def quick_replies(self) -> list[dict]:
+        frame = self.frame("quick_replies")
+        return frame["options"] if frame else []
+
+    @property
+    def form(self) -> dict | None:
+        return self.frame("form")
+
+    async def meta(self) -> dict:
+        return (await sync_to_async(Message.objects.get)(pk=self.id)).meta
+
+
+async def conversation_of(player: Player) -> Conversation:
+    return await sync_to_async(Conversation.objects.filter(player=player).latest)("created_at")
+
+
+async def test_a_vague_question_gets_quick_replies_for_the_likely_intents(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("hello")
+
+    assert "Which of these is it about?" in answer.text
+    labels = [option["label"] for option in answer.quick_replies]
+    assert "Top-up not received" in labels and labels[-1] == "Talk to a human"
+    assert all(option.get("intent") for option in answer.quick_replies)
+    meta = await answer.meta()
+    assert meta["reply"] == "guidance" and meta["intent"]["name"] == ""
+    assert meta["quick_replies"] == answer.quick_replies  # a reload shows them again
+
+
+async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_it_needs(lin):
+    async with Chat(lin) as chat:
+        await chat.say("你好")
+        answer = await chat.say("充值未到账", intent="recharge_not_arrived")
+
+    assert answer.end["sources"], "the help-center answer comes first"
+    assert "订单号" in answer.text
+    assert answer.form["fields"] == [
+        {
+            "name": "order_no", "label": "订单号", "required": True, "type": "text",
+            "pattern": r"SL\d{10}", "placeholder": "SL2025061201",
+        }
+    ]
+    player_message = await sync_to_async(Message.objects.filter(sender="player").latest)("seq")
+    assert player_message.meta["intent"] == "recharge_not_arrived"
+
+
+async def test_the_order_status_comes_back_after_the_player_fills_in_the_form(lin, game_backend):
+    async with Chat(lin) as chat:
+        asked = await chat.say("充值了月卡但是没到账")
+        form_id = asked.form["form_id"]
+        submitted = {"type": "form_submit", "form_id": form_id, "values": {"order_no": "sl2025061202"}}
+        answer = await chat.exchange(submitted)
+
+    assert "SL2025061202" in answer.text and "Monthly Card" in answer.text and "处理中" in answer.text
+    messages = [f["message"] for f in answer.frames if f["type"] == "message"]
+    player_line = next(m for m in messages if m["sender"] == "player")
+    assert player_line["text"] == "订单号: SL2025061202"
+    conversation = await conversation_of(lin)
+    assert conversation.facts == {"player_id": "10086", "order_no": "SL2025061202"}
+    assert conversation.intent == "recharge_not_arrived"
+    meta = await answer.meta()
+    assert meta["tool_calls"][0]["tool"] == "order_status" and meta["tool_calls"][0]["ok"]
+    assert meta["tool_calls"][0]["params"] == {"player_id": "10086", "order_no": "SL2025061202"}
+    assert set(meta["timings_ms"]) >= {"context", "intent", "sentiment", "facts", "retrieval", "prompt", "stream"}
+    assert [r["query"].get("player_id") for r in game_backend.requests] == ["10086"]
+
+
+async def test_a_wrong_value_in_the_form_is_refused_with_the_field_to_fix(lin):
+    async with Chat(lin) as chat:
+        asked = await chat.say("充值没到账")
+        await chat.sock.send({"type": "form_submit", "form_id": asked.form["form_id"], "values": {"order_no": "12345"}})
+        error = await chat.sock.receive()
+
+    assert error["type"] == "error" and error["code"] == "invalid_form"
+    assert error["fields"] == ["order_no"] and "订单号" in error["message"]
+
+
+async def test_facts_written_across_turns_are_kept_and_never_asked_for_twice(lin):
+    async with Chat(lin) as chat:
+        first = await chat.say("我的装备不见了")
+        second = await chat.say("我在三服")
+        third = await chat.say("Frostfang Sword")
+
+    assert {f["name"] for f in first.form["fields"]} == {"server", "item_name"}
+    assert second.form is None and third.form is None
+    assert "Frostfang Sword" in third.text and "未领取" in third.text
+    conversation = await conversation_of(lin)
+    assert conversation.facts["server"] == "S3" and conversation.facts["item_name"] == "Frostfang Sword"
+    asked = [(await a.meta()).get("asked", []) for a in (first, second, third)]
+    assert asked == [["item_name", "server"], [], []]
+
+
+async def test_a_fact_the_player_already_wrote_is_not_asked_for(lin):
+    async with Chat(lin) as chat:
+        answer = await chat.say("订单SL2025061201的钻石没到账")
+
+    assert answer.form is None
+    assert "SL2025061201" in answer.text and "已到账" in answer.text
+
+
+async def test_player_scope_a_question_about_another_player_gets_nothing_of_theirs(lin, game_backend):
+    async with Chat(lin) as chat:
+        ban = await chat.say("帮我查一下玩家ID 20002 的封号情况")
+        order = await chat.say("再查下订单 SL2025070001 到账了没有")
+
+    # Kai (20002) is banned for B-205 and owns order SL2025070001; Lin sees neither.
+    assert "B-205" not in ban.text and "third-party" not in ban.text and "没有" in ban.text
+    assert "没有找到订单 SL2025070001" in order.text and "6480" not in order.text
+    assert {r["query"].get("player_id") or r["path"].split("/")[3] for r in game_backend.requests} == {"10086"}
+    conversation = await conversation_of(lin)
+    assert conversation.facts["player_id"] == "10086"
+
+
+async def test_a_visitor_who_is_not_signed_in_gets_no_tool_call(visitor, game_backend):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("my top-up SL2025061201 didn't arrive")
+
+    assert "Support button inside the game" in answer.text
+    assert answer.end["sources"]  # the help-center answer still comes
+    assert game_backend.requests == []
+
+
+async def test_a_tool_timeout_and_a_server_error_are_told_honestly(lin, settings):
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0
+    await sync_to_async(_tool_timeout)(0.3)
+    async with Chat(lin) as chat:
+        slow = await chat.say("订单 SL0000000408 没到账")
+        broken = await chat.say("订单 SL0000000500 没到账")
+
+    for answer in (slow, broken):
+        assert "查询系统暂时没有响应" in answer.text
+        assert [o["label"] for o in answer.quick_replies] == ["转人工客服"]
+    assert (await slow.meta())["tool_calls"][0]["error"] == "timeout"
+    assert (await broken.meta())["tool_calls"][0]["error"] == "http_500"
+
+
+def _tool_timeout(seconds: float) -> None:
+    from agents import catalogue
+    from agents.models import Tool
+
+    Tool.objects.filter(name="order_status").update(timeout_seconds=seconds)
+    catalogue.invalidate()
+
+
+async def test_an_upset_player_gets_an_apology_and_a_next_step(lin):
+    async with Chat(lin) as chat:
+        answer = await chat.say("怎么还没到账，有点着急")
+
+    assert answer.text.startswith("抱歉让你着急了")
+    meta = await answer.meta()
+    assert meta["sentiment"]["level"] == "upset" and not meta["sentiment"]["escalate"]
+    conversation = await conversation_of(lin)
+    assert conversation.state == "bot" and conversation.sentiment == meta["sentiment"]["score"]
+    player_message = await sync_to_async(Message.objects.filter(sender="player").latest)("seq")
+    assert player_message.meta["sentiment"]["score"] < -0.3  # what analytics reads
+
+
+async def test_sustained_anger_escalates_to_a_human(lin):
+    async with Chat(lin) as chat:
+        await chat.say("怎么还没到账，有点着急")
+        await chat.say("等了一个小时了还没到，好烦")
+        third = await chat.say("到底什么时候到，真失望")
+
+    assert "人工客服" in third.text
+    assert any(f["type"] == "state" and f["state"] == "waiting" for f in third.frames)
+    conversation = await conversation_of(lin)
+    assert conversation.state == "waiting" and conversation.handoff_reason == "sentiment"
+    assert await sync_to_async(ConversationEvent.objects.filter(kind="escalated", reason="sentiment").exists)()
+
+
+async def test_extreme_anger_escalates_at_once(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("this is a SCAM, you fucking thieves!!")
+
+    assert "human agent" in answer.text
+    assert (await conversation_of(visitor)).state == "waiting"
+
+
+async def test_a_question_the_knowledge_base_cannot_answer_is_a_knowledge_gap(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("how do I breed dragons in the desert zone")
+
+    assert "couldn't find anything" in answer.text
+    assert [o["label"] for o in answer.quick_replies] == ["Talk to a human"]
+    meta = await answer.meta()
+    assert meta["knowledge_gap"] is True and meta["sources"] == []
+    from analytics.models import KnowledgeGap
+
+    gap = await sync_to_async(KnowledgeGap.objects.get)()
+    assert gap.question == "how do I breed dragons in the desert zone"

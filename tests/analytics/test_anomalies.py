@@ -1,0 +1,296 @@
+"""Anomaly detection on injected faults: the alert is raised with a plain description,
+reaches the staff sockets and the webhook, and clears when the signal is normal again."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from analytics.models import Alert
+from analytics.services import aggregation
+from analytics.services.anomalies import anomalies_detect, heartbeat_record, worker_check
+from analytics.services.stats import stats_compute_many
+from chat.models import Message
+from tests.analytics.factories import Chat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def now():
+    return timezone.now().replace(microsecond=0)
+
+
+@pytest.fixture
+def normal_day(players, alice, now):
+    """The previous 24 hours: two calm chats an hour, three quick answers each, one handoff every 12 h."""
+    ids = []
+    for hour in range(1, 25):
+        for n in range(2):
+            start = now - timedelta(hours=hour, minutes=20 + n * 10)
+            chat = Chat(players[n], start, intent="gameplay", server="s1").player(0, "怎么转职", sentiment=0.2)
+            chat.bot(2, ttft_ms=800).player(30, "好的", sentiment=0.3).bot(32, ttft_ms=800).bot(40, ttft_ms=900)
+            if hour % 12 == 0 and n == 0:
+                chat.escalate(50, "player_request").take_over(100, alice).agent(110, alice)
+            chat.close(300)
+            ids.append(chat.pk)
+    stats_compute_many(conversation_ids=ids)
+    aggregation.aggregate_dirty()
+
+
+def bot_answers(player, start, *, good: int, failed: int = 0, ttft_ms: int = 800, server: str = "s1") -> Chat:
+    """An open chat with bot answers one every 20 s from start."""
+    chat = Chat(player, start, intent="recharge", server=server).player(0, "充值没到账")
+    for i in range(good + failed):
+        status = Message.Status.FAILED if i < failed else Message.Status.DONE
+        chat.bot(1 + i * 20, ttft_ms=None if status == Message.Status.FAILED else ttft_ms, status=status)
+    return chat
+
+
+def active(kind: str, key: str = "") -> Alert | None:
+    return Alert.objects.filter(kind=kind, key=key, state="active").first()
+
+
+def changes(results) -> dict[tuple[str, str], str]:
+    return {(signal.kind, signal.key): event for signal, event in results if event}
+
+
+def test_a_quiet_day_raises_no_alert(normal_day, now):
+    assert changes(anomalies_detect(now=now)) == {}
+    assert not Alert.objects.exists()
+
+
+def test_failing_llm_answers_raise_an_alert_that_clears_when_answers_succeed_again(normal_day, players, now):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+    alert = active("llm_errors")
+    assert alert.description == (
+        "LLM errors: 6 of 12 bot answers failed in the last 10 minutes (50%), against 0% over the previous 24 hours."
+    )
+    assert (alert.value, alert.threshold) == (0.5, 0.1)
+
+    # Twelve minutes on: the failures have left the window, the new answers are fine.
+    later = now + timedelta(minutes=12)
+    bot_answers(players[3], later - timedelta(minutes=6), good=12)
+    assert changes(anomalies_detect(now=later)) == {("llm_errors", ""): "cleared"}
+    alert.refresh_from_db()
+    assert alert.state == "cleared" and alert.cleared_at == later
+
+
+def test_an_alert_still_off_is_raised_once(normal_day, players, now):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    anomalies_detect(now=now)
+
+    assert changes(anomalies_detect(now=now + timedelta(minutes=1))) == {}
+    assert Alert.objects.filter(kind="llm_errors").count() == 1
+
+
+def test_slow_first_tokens_raise_the_ttft_p95_alert(normal_day, players, now):
+    bot_answers(players[2], now - timedelta(minutes=8), good=12, ttft_ms=9000)
+
+    assert changes(anomalies_detect(now=now)) == {("ttft_p95", ""): "raised"}
+    assert active("ttft_p95").description == (
+        "Slow answers: the time to first token p95 is 9.0 s over the last 10 minutes (12 answers), "
+        "against 0.9 s over the previous 24 hours."
+    )
+
+
+def test_a_burst_of_escalations_raises_the_handoff_surge_alert(normal_day, players, now):
+    for i in range(6):
+        Chat(players[i % 5], now - timedelta(minutes=9)).player(0, "转人工").escalate(30 + i, "player_request")
+
+    result = changes(anomalies_detect(now=now))
+    assert result[("handoff_surge", "")] == "raised"
+    assert active("handoff_surge").description == (
+        "Handoff surge: 6 chats asked for a human in the last 10 minutes, where about 0.0 is usual."
+    )
+
+
+def test_angry_players_on_one_server_raise_an_alert_for_that_server_only(normal_day, players, now):
+    for i in range(6):
+        Chat(players[i % 5], now - timedelta(minutes=5), server="s7").player(i, "垃圾游戏", sentiment=-0.8)
+    for i in range(20):
+        Chat(players[i % 5], now - timedelta(minutes=5), server="s1").player(i, "谢谢", sentiment=0.3)
+
+    assert changes(anomalies_detect(now=now)) == {("negative_sentiment", "s7"): "raised"}
+    assert active("negative_sentiment", "s7").description == (
+        "Unhappy players on server s7: 6 of 6 active chats are negative in the last 10 minutes (100%), "
+        "against 0% usually."
+    )
+    # Calm returns: nothing on s7 in the next window clears its alert.
+    assert changes(anomalies_detect(now=now + timedelta(minutes=11))) == {("negative_sentiment", "s7"): "cleared"}
+
+
+def test_a_player_waiting_too_long_raises_the_queue_alert_until_someone_takes_the_chat(normal_day, players, alice, now):
+    chat = Chat(players[4], now - timedelta(minutes=21)).player(0, "人工客服").escalate(60, "player_request")
+
+    assert changes(anomalies_detect(now=now))[("queue_wait", "")] == "raised"
+    assert active("queue_wait").description == (
+        "Long queue: 1 player is waiting for a human and has waited 20.0 min (a first response usually takes 1.0 min)."
+    )
+    chat.take_over(21 * 60, alice)
+    assert changes(anomalies_detect(now=now + timedelta(seconds=30)))[("queue_wait", "")] == "cleared"
+
+
+def test_a_stale_worker_heartbeat_raises_the_worker_alert_until_it_beats_again(db, settings, now):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in production: a worker is expected
+    heartbeat_record(hostname="celery@worker-1", now=now - timedelta(minutes=5))
+
+    assert worker_check(now=now) == "raised"
+    assert "No Celery worker has run a task for 5.0 min (last heartbeat from celery@worker-1)" in (
+        active("worker_stopped").description
+    )
+    heartbeat_record(hostname="celery@worker-1", now=now)
+    assert worker_check(now=now + timedelta(seconds=1)) == "cleared"
+
+
+def test_no_worker_alert_when_celery_runs_eagerly(db, now):
+    heartbeat_record(hostname="celery@old", now=now - timedelta(days=1))
+    assert worker_check(now=now) is None
+
+
+# --- Telling people ------------------------------------------------------------------
+
+
+class Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hook.received.append({"path": self.path, "type": self.headers["Content-Type"], "json": json.loads(body)})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(settings):
+    Hook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/csbot"
+    yield Hook.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def staff_socket():
+    """A channel in the staff alerts group, as the staff dashboard's consumer joins it."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("staff.alerts", channel)
+    yield lambda: async_to_sync(layer.receive)(channel)
+    async_to_sync(layer.group_discard)("staff.alerts", channel)
+
+
+def test_raising_and_clearing_post_to_the_webhook_and_the_staff_sockets(
+    normal_day, players, now, webhook, staff_socket, django_capture_on_commit_callbacks
+):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=now)
+    alert = active("llm_errors")
+
+    expected = {
+        "id": alert.pk,
+        "kind": "llm_errors",
+        "key": "",
+        "state": "active",
+        "description": alert.description,
+        "value": 0.5,
+        "baseline": 0.0,
+        "threshold": 0.1,
+        "raised_at": now.isoformat(),
+        "cleared_at": None,
+    }
+    assert webhook == [
+        {"path": "/hooks/csbot", "type": "application/json", "json": {"event": "alert.raised", "alert": expected}}
+    ]
+    event = staff_socket()
+    assert event["type"] == "relay"
+    assert json.loads(event["frame"]) == {"type": "alert", "event": "raised", "alert": expected}
+
+    later = now + timedelta(minutes=12)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=later)
+    assert webhook[1]["json"]["event"] == "alert.cleared"
+    assert webhook[1]["json"]["alert"]["state"] == "cleared"
+    assert webhook[1]["json"]["alert"]["cleared_at"] == later.isoformat()
+    assert json.loads(staff_socket()["frame"])["event"] == "cleared"
+
+
+def test_a_staff_socket_that_connects_later_gets_the_alerts_still_active(normal_day, players, now):
+    from analytics.hooks import active_alert_frames
+
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    anomalies_detect(now=now)
+
+    (frame,) = [json.loads(f) for f in active_alert_frames()]
+    assert (frame["type"], frame["event"], frame["alert"]["kind"], frame["alert"]["state"]) == (
+        "alert", "raised", "llm_errors", "active",
+    )  # fmt: skip
+
+
+def test_an_unreachable_webhook_does_not_stop_detection(
+    normal_day, players, now, settings, django_capture_on_commit_callbacks
+):
+    from tests.servers import free_port
+
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = changes(anomalies_detect(now=now))
+
+    assert result == {("llm_errors", ""): "raised"}
+    assert active("llm_errors") is not None
+
+
+def test_the_anomalies_page_lists_the_active_alert_in_plain_words(normal_day, players, now, client, mia):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    anomalies_detect(now=now)
+    client.force_login(mia)
+
+    page = client.get("/analytics/anomalies/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "6 of 12 bot answers failed in the last 10 minutes (50%)" in html
+    assert [a.kind for a in page.context["active"]] == ["llm_errors"]
+
+
+def test_the_anomalies_page_speaks_the_managers_language(normal_day, players, now, client, mia):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    anomalies_detect(now=now)
+    client.force_login(mia)
+
+    html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "最近 10 分钟内 12 条机器人回答中有 6 条失败（50%）" in html
+
+
+def test_failures_as_usual_as_yesterdays_raise_nothing(players, now):
+    # Yesterday one answer in three failed: half of them failing now is bad, but not
+    # three times worse than usual, so it is no anomaly.
+    ids = []
+    for hour in range(1, 25):
+        chat = Chat(players[0], now - timedelta(hours=hour, minutes=30), intent="gameplay").player(0, "怎么转职")
+        chat.bot(2, ttft_ms=None, status=Message.Status.FAILED).bot(20, ttft_ms=800).bot(40, ttft_ms=800).close(300)
+        ids.append(chat.pk)
+    stats_compute_many(conversation_ids=ids)
+    aggregation.aggregate_dirty()
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+
+    (signal,) = [s for s, _event in anomalies_detect(now=now) if s.kind == "llm_errors"]
+    assert (signal.abnormal, signal.value, signal.baseline) == (False, 0.5, pytest.approx(1 / 3))
+    assert signal.threshold == pytest.approx(1.0)
+    assert not Alert.objects.exists()

@@ -1,0 +1,62 @@
+"""Knowledge gaps: questions the knowledge base could not answer, grouped when alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.hooks import knowledge_gap_record, on_knowledge_gap
+from analytics.models import GapCluster, KnowledgeGap
+from chat.models import Conversation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_alike_questions_share_a_group_and_others_start_their_own(players):
+    conversation = Conversation.objects.create(player=players[0])
+    first = knowledge_gap_record(question="角色可以转服吗", conversation_id=conversation.pk, language="zh-hans")
+    again = knowledge_gap_record(question="怎么转服", language="zh-hans")
+    other = knowledge_gap_record(question="公会战什么时候开始", language="zh-hans")
+    english = knowledge_gap_record(question="How do I transfer my character to another server?", language="en")
+    english_again = knowledge_gap_record(question="can I transfer character to a different server", language="en")
+
+    assert first.cluster == again.cluster
+    assert first.cluster.label == "角色可以转服吗" and first.conversation == conversation
+    assert other.cluster != first.cluster
+    assert english.cluster == english_again.cluster != first.cluster
+    counts = dict(GapCluster.objects.values_list("label", "question_count"))
+    assert counts == {
+        "角色可以转服吗": 2,
+        "公会战什么时候开始": 1,
+        "How do I transfer my character to another server?": 2,
+    }
+
+
+def test_a_gap_reported_by_the_brain_is_grouped_after_the_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        on_knowledge_gap("宠物怎么进化", None, "zh-hans")
+        on_knowledge_gap("宠物进化需要什么材料", None, "zh-hans")
+
+    assert KnowledgeGap.objects.count() == 2
+    assert GapCluster.objects.get().question_count == 2
+
+
+def test_the_gaps_page_lists_the_most_asked_groups_with_their_phrasings(client, mia):
+    for question in ["宠物怎么进化", "宠物进化需要什么材料", "宠物怎么进化", "兑换码在哪里输入"]:
+        knowledge_gap_record(question=question, language="zh-hans")
+    knowledge_gap_record(question="周年庆有什么活动", language="zh-hans", at=timezone.now() - timedelta(days=60))
+    client.force_login(mia)
+
+    page = client.get("/analytics/gaps/")
+    groups = [(g["cluster"].label, g["count"], g["examples"]) for g in page.context["groups"]]
+    assert groups == [
+        ("宠物怎么进化", 3, ["宠物怎么进化", "宠物进化需要什么材料"]),
+        ("兑换码在哪里输入", 1, ["兑换码在哪里输入"]),
+    ]  # the anniversary question is older than the 30 days shown
+    assert page.context["total"] == 4
+
+    csv = client.get("/analytics/gaps/?format=csv").content.decode("utf-8-sig").splitlines()
+    assert csv[0] == "question,count,language,first_seen,last_seen,examples"
+    assert csv[1].startswith("宠物怎么进化,3,zh-hans,") and csv[1].endswith(",宠物怎么进化 | 宠物进化需要什么材料")

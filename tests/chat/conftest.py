@@ -1,0 +1,56 @@
+"""The staff cast for chat tests: Alice and Bob are agents, Mia the manager, Pete a
+signed-in user with no staff role; the players are Lin and Kai, and Kai must see
+nothing of Lin's chat."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+
+from chat.models import Player
+
+
+def make_user(username: str, group: str | None = None, **extra) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, first_name=username.title(), **extra)
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])  # a flush (transactional tests) drops it
+    return user
+
+
+@pytest.fixture
+def roles(db) -> None:
+    """The groups and their admin permissions, as the migration makes them (a flush drops them)."""
+    importlib.import_module("chat.migrations.0005_staff_permissions").grant(apps, None)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice", "agent", is_staff=True)
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob", "agent", is_staff=True)
+
+
+@pytest.fixture
+def mia(db) -> User:
+    return make_user("mia", "manager", is_staff=True)
+
+
+@pytest.fixture
+def pete(db) -> User:
+    return make_user("pete")
+
+
+@pytest.fixture
+def lin(db) -> Player:
+    return Player.objects.create(game_player_id="10086", display_name="Lin", language="en")
+
+
+@pytest.fixture
+def kai(db) -> Player:
+    return Player.objects.create(game_player_id="10010", display_name="Kai", language="en")

@@ -1,0 +1,293 @@
+"""The handoff services (chat/handoff.py): who gets the chat, what is recorded, what the player is told."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import close_old_connections
+from django.utils import timezone
+
+from agents.pipeline.context import context_for_conversation
+from chat import handoff, presence
+from chat.handoff import AlreadyTaken, AtCapacity, NotHolder, Reason
+from chat.models import AgentProfile, Conversation, ConversationEvent, Message
+from chat.services import message_append
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chat(lin) -> Conversation:
+    conversation = Conversation.objects.create(player=lin, language="en")
+    message_append(conversation_id=conversation.pk, sender="player", text="my top-up is missing", client_id="c1")
+    return conversation
+
+
+def online(user, max_chats: int = 5) -> None:
+    presence.presence_connect(user=user)
+    AgentProfile.objects.filter(user=user).update(max_chats=max_chats)
+
+
+def system_lines(conversation: Conversation) -> list[str]:
+    return list(conversation.messages.filter(sender="system").order_by("seq").values_list("text", flat=True))
+
+
+def test_a_takeover_gives_the_chat_to_the_agent_and_tells_the_player(chat, alice):
+    change = handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+
+    chat.refresh_from_db()
+    assert (chat.state, chat.assignee) == ("human", alice)
+    assert change.cancel is True and change.agent_name == "Alice"
+    assert system_lines(chat) == ["Alice has joined the chat."]
+    event = ConversationEvent.objects.get(conversation=chat)
+    assert (event.kind, event.actor) == ("taken_over", alice)
+    assert change.row["conversation"]["assignee"] == {"id": alice.pk, "name": "Alice"}
+    assert [e["kind"] for e in change.case["events"]] == ["taken_over"]
+
+
+def test_a_chinese_player_is_told_in_chinese(chat, alice):
+    Conversation.objects.filter(pk=chat.pk).update(language="zh-hans")
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    assert system_lines(chat) == ["Alice 已加入对话。"]
+
+
+def test_the_second_agent_is_told_who_has_the_chat(chat, alice, bob):
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    with pytest.raises(AlreadyTaken) as refused:
+        handoff.conversation_take_over(conversation_id=chat.pk, agent=bob)
+    assert refused.value.holder == alice
+    assert ConversationEvent.objects.filter(kind="taken_over").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_taking_over_at_once_in_threads_exactly_one_wins(chat, alice, bob):
+    barrier = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def take(agent) -> None:
+        barrier.wait()
+        try:
+            handoff.conversation_take_over(conversation_id=chat.pk, agent=agent)
+            outcome[agent.username] = "won"
+        except AlreadyTaken as exc:
+            outcome[agent.username] = exc.holder.username
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=take, args=(agent,)) for agent in (alice, bob)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    winner = next(name for name, result in outcome.items() if result == "won")
+    loser = next(name for name in outcome if name != winner)
+    assert outcome[loser] == winner
+    chat.refresh_from_db()
+    assert chat.assignee.username == winner
+    assert ConversationEvent.objects.filter(kind="taken_over").count() == 1
+    assert len(system_lines(chat)) == 1
+
+
+def test_hand_back_transfer_and_close_are_audited_and_shown_to_the_player(chat, alice, bob, mia):
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
+    handoff.conversation_hand_back(conversation_id=chat.pk, agent=bob)
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=bob)
+    change = handoff.conversation_close(conversation_id=chat.pk, actor=bob)
+
+    events = list(ConversationEvent.objects.filter(conversation=chat).values_list("kind", "actor__username"))
+    assert events == [
+        ("taken_over", "alice"),
+        ("transferred", "alice"),
+        ("handed_back", "bob"),
+        ("taken_over", "bob"),
+        ("closed", "bob"),
+    ]
+    assert system_lines(chat) == [
+        "Alice has joined the chat.",
+        "Bob has joined the chat.",
+        "You are chatting with our assistant again.",
+        "Bob has joined the chat.",
+        "This chat has been closed. Write again any time to start a new one.",
+    ]
+    chat.refresh_from_db()
+    assert chat.state == "closed" and chat.closed_at is not None
+    assert change.cancel is True
+    assert [e["actor"] for e in change.case["events"]] == ["Alice", "Alice", "Bob", "Bob", "Bob"]
+
+
+def test_only_the_holder_or_a_manager_can_hand_back_transfer_or_close(chat, alice, bob, mia):
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    for action in (
+        lambda: handoff.conversation_hand_back(conversation_id=chat.pk, agent=bob),
+        lambda: handoff.conversation_close(conversation_id=chat.pk, actor=bob),
+        lambda: handoff.conversation_transfer(conversation_id=chat.pk, agent=bob, to_user_id=bob.pk),
+    ):
+        with pytest.raises(NotHolder):
+            action()
+    handoff.conversation_hand_back(conversation_id=chat.pk, agent=mia)
+    chat.refresh_from_db()
+    assert chat.state == "bot" and chat.assignee is None
+
+
+def test_only_the_holder_writes_to_the_player(chat, alice, bob):
+    with pytest.raises(NotHolder):
+        handoff.agent_message_send(conversation_id=chat.pk, agent=alice, client_id="a1", text="hi")
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    message, created = handoff.agent_message_send(conversation_id=chat.pk, agent=alice, client_id="a1", text="hi")
+    again, created_again = handoff.agent_message_send(conversation_id=chat.pk, agent=alice, client_id="a1", text="hi")
+    assert created and not created_again and again.pk == message.pk
+    assert (message.sender, message.author, message.meta["name"]) == ("agent", alice, "Alice")
+    with pytest.raises(NotHolder):
+        handoff.agent_message_send(conversation_id=chat.pk, agent=bob, client_id="b1", text="me too")
+
+
+def test_an_agent_at_capacity_cannot_take_another_chat(lin, alice):
+    online(alice, max_chats=1)
+    first, second = (Conversation.objects.create(player=lin) for _ in range(2))
+    handoff.conversation_take_over(conversation_id=first.pk, agent=alice)
+    with pytest.raises(AtCapacity):
+        handoff.conversation_take_over(conversation_id=second.pk, agent=alice)
+    assert Conversation.objects.get(pk=second.pk).state == "bot"
+
+
+def test_with_no_agent_online_the_player_is_told_to_leave_a_message(chat):
+    change = handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST)
+
+    chat.refresh_from_db()
+    assert (chat.state, chat.handoff_reason) == ("waiting", "player_request")
+    assert chat.waiting_since is not None
+    assert change.messages[0].meta["event"] == "no_agent"
+    assert "No support agent is online" in change.messages[0].text
+    event = ConversationEvent.objects.get(conversation=chat)
+    assert (event.kind, event.reason) == ("escalated", "player_request")
+    assert change.row["queue"] == {"waiting": 1}
+    # Asking again changes nothing.
+    assert handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST) is None
+
+
+def test_with_an_agent_online_the_player_waits_in_the_queue(chat, alice):
+    online(alice)
+    change = handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.DONT_KNOW)
+    assert change.messages[0].meta["event"] == "waiting"
+    assert change.then is None
+
+
+def test_an_away_or_silent_agent_is_not_online(alice, bob):
+    online(alice)
+    online(bob)
+    presence.presence_set_status(user=alice, status="away")
+    AgentProfile.objects.filter(user=bob).update(last_seen=timezone.now() - timezone.timedelta(minutes=5))
+    assert not presence.any_agent_online()
+    roster = {a["name"]: a for a in presence.roster()}
+    assert roster["Alice"]["status"] == "away" and not roster["Alice"]["online"]
+    assert not roster["Bob"]["online"]
+
+
+def test_auto_assignment_gives_the_chat_to_the_least_busy_online_agent(settings, lin, alice, bob):
+    settings.AUTO_ASSIGN = True
+    online(alice)
+    online(bob)
+    busy = Conversation.objects.create(player=lin)
+    handoff.conversation_take_over(conversation_id=busy.pk, agent=alice)
+    fresh = Conversation.objects.create(player=lin)
+
+    change = handoff.conversation_escalate(conversation_id=fresh.pk, reason=Reason.PLAYER_REQUEST)
+
+    fresh.refresh_from_db()
+    assert (fresh.state, fresh.assignee) == ("human", bob)
+    assert change.then is not None and change.then.agent_name == "Bob"
+    assert system_lines(fresh) == ["Bob has joined the chat."]
+
+
+def test_auto_assignment_is_off_by_default(lin, alice):
+    online(alice)
+    chat = Conversation.objects.create(player=lin)
+    handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST)
+    assert Conversation.objects.get(pk=chat.pk).state == "waiting"
+    assert handoff.assign_waiting() == []
+
+
+def test_a_waiting_chat_goes_to_the_next_agent_who_comes_online(settings, chat, alice):
+    settings.AUTO_ASSIGN = True
+    handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST)
+    online(alice)
+    [change] = handoff.assign_waiting()
+    assert change.conversation_id == chat.pk and change.agent_name == "Alice"
+
+
+@pytest.mark.parametrize(
+    "text, wanted",
+    [
+        ("转人工", True),
+        ("我要找人工客服！", True),
+        ("能帮我找客服吗", True),
+        ("I want to talk to a human", True),
+        ("agent please", True),
+        ("Can I speak to a real person?", True),
+        ("how do I recharge", False),
+        ("humane treatment of pets in game", False),
+        ("我的充值没到账", False),
+    ],
+)
+def test_the_player_can_ask_for_a_human_in_words(text, wanted):
+    assert handoff.wants_human(text) is wanted
+
+
+def _answer(conversation, sources, **meta):
+    return message_append(conversation_id=conversation.pk, sender="bot", text="…", meta={"sources": sources, **meta})
+
+
+def test_the_bot_escalates_after_repeated_dont_know(chat, settings):
+    settings.ESCALATE_AFTER_DONT_KNOW = 2
+    _answer(chat, [])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
+    _answer(chat, [{"n": 1, "title": "Refunds", "source_id": "x"}])
+    _answer(chat, [])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
+    _answer(chat, [])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "dont_know"
+
+
+def test_dont_know_answers_before_a_hand_back_do_not_count(chat, alice, settings):
+    settings.ESCALATE_AFTER_DONT_KNOW = 2
+    _answer(chat, [])
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    handoff.conversation_hand_back(conversation_id=chat.pk, agent=alice)
+    _answer(chat, [])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
+    _answer(chat, [])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "dont_know"
+
+
+@pytest.mark.parametrize(
+    "sentiment", [-0.9, {"score": -0.85, "level": "extreme"}, {"score": -0.2, "level": "upset", "escalate": True}]
+)
+def test_the_bot_escalates_on_strong_negative_sentiment(chat, sentiment):
+    message_append(conversation_id=chat.pk, sender="player", text="!!!", meta={"sentiment": sentiment})
+    _answer(chat, [{"n": 1, "title": "Refunds", "source_id": "x"}])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "sentiment"
+
+
+def test_a_mildly_unhappy_player_stays_with_the_bot(chat):
+    message_append(conversation_id=chat.pk, sender="player", text="hmm", meta={"sentiment": {"score": -0.3}})
+    _answer(chat, [{"n": 1, "title": "Refunds", "source_id": "x"}])
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
+
+
+def test_the_bot_escalates_when_the_upstream_fails_or_agents_asks(chat):
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk, status="failed", error="qps limit") == (
+        "upstream_error"
+    )
+    _answer(chat, [{"n": 1, "title": "x", "source_id": "x"}], escalate="player_request")
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "player_request"
+
+
+def test_internal_notes_never_reach_the_llm(chat, alice):
+    handoff.internal_note_add(conversation_id=chat.pk, agent=alice, text="VIP, be nice")
+    note = Message.objects.get(internal=True)
+    assert (note.sender, note.author, note.meta["name"]) == ("agent", alice, "Alice")
+    context = context_for_conversation(chat.pk)
+    assert all("VIP" not in m.content for m in context.history)

@@ -1,0 +1,228 @@
+"""A player and an agent, each in their own browser context (Debian Chromium), against
+a real daphne. The offline provider streams slowly here, so that the agent can watch
+an answer grow and take the chat over in the middle of it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import servers
+from tests.services import CHROMIUM_ARGS, require_chromium
+
+QUESTION = "充值没到账怎么办"
+PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
+PLAYER_SYSTEM = '[data-testid="message"][data-sender="system"]'
+
+# Stands in for the browser's Notification API and records what the dashboard shows.
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push({ title: title, body: (options || {}).body || "" }); }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+window.Notification.permission = "granted";
+"""
+
+
+@pytest.fixture(scope="module")
+def staff_server(tmp_path_factory):
+    """daphne on the embedded default; answers take ~15 s to stream."""
+    tmp = tmp_path_factory.mktemp("staff_server")
+    env = servers.product_env(
+        SQLITE_PATH=str(tmp / "db.sqlite3"), LOCAL_PROVIDER_CHUNK_DELAY="0.15", LOCAL_PROVIDER_CHUNK_CHARS="4"
+    )
+    servers.manage(env, "migrate", "--noinput")
+    servers.manage(env, "demo_setup")
+    server = servers.Daphne(env, tmp / "daphne.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_context(browser):
+    contexts, errors = [], []
+
+    def open_page(viewport=(1280, 860), init_script: str = ""):
+        context = browser.new_context(locale="en-US", viewport={"width": viewport[0], "height": viewport[1]})
+        context.set_default_timeout(15_000)
+        if init_script:
+            context.add_init_script(init_script)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def open_player(page, base_url: str) -> str:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/")
+    expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    return page.locator("#chat-app").get_attribute("data-conversation")
+
+
+def ask(page, text: str) -> None:
+    box = page.get_by_test_id("composer-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def sign_in_as_agent(page, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/staff/")
+    assert "/accounts/login/" in page.url  # not signed in yet
+    page.fill("#id_username", "agent")
+    page.fill("#id_password", "agent-demo-2026")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
+    expect(page.get_by_test_id("me")).to_have_text("Alice")
+
+
+def agent_answer_lengths(page, seconds: float) -> list[int]:
+    """The watched bot answer's visible length, sampled while it streams."""
+    lengths: list[int] = []
+    deadline = time.monotonic() + seconds
+    answer = page.locator('#messages [data-sender="bot"]').last
+    while time.monotonic() < deadline:
+        length = len(answer.get_by_test_id("message-text").inner_text())
+        if length and (not lengths or lengths[-1] != length):
+            lengths.append(length)
+        page.wait_for_timeout(50)
+    return lengths
+
+
+def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_context, staff_server):
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, QUESTION)
+
+    # The new chat appears on the dashboard without a reload; the agent opens it mid-answer.
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+    expect(row).to_be_visible()
+    row.click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
+    expect(agent.locator('#messages [data-sender="bot"]')).to_have_attribute("data-status", "streaming")
+    lengths = agent_answer_lengths(agent, 1.5)
+    assert len(lengths) >= 3, f"the answer did not grow token by token on the dashboard: {lengths}"
+    expect(agent.get_by_test_id("case-player")).not_to_be_empty()
+
+    # Take over: the answer stops for both, the player is told who joined.
+    agent.get_by_test_id("take-over").click()
+    expect(player.locator(PLAYER_BOT).first).to_have_attribute("data-status", "interrupted")
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
+    expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with Alice")
+    expect(player.get_by_test_id("handoff")).to_be_hidden()
+    expect(agent.locator('#messages [data-sender="bot"]')).to_have_attribute("data-status", "interrupted")
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    expect(agent.get_by_test_id("case-events")).to_contain_text("taken over · Alice")
+    shown = player.locator(PLAYER_BOT).first.get_by_test_id("message-text").inner_text()
+    assert shown.strip(), "the partial answer stays on the player's screen"
+
+    # Messages both ways, with typing indicators.
+    box = agent.get_by_test_id("agent-input")
+    expect(box).to_be_enabled()
+    box.type("Hi, I'm Alice")
+    expect(player.get_by_test_id("agent-typing")).to_have_text("Alice is typing…")
+    box.type(". Let me look at your order.")
+    box.press("Enter")
+    from_agent = player.locator('[data-testid="message"][data-sender="agent"]')
+    expect(from_agent).to_have_count(1)
+    expect(from_agent.first.get_by_test_id("message-text")).to_have_text("Hi, I'm Alice. Let me look at your order.")
+    expect(from_agent.first).to_contain_text("Alice")
+    expect(player.get_by_test_id("agent-typing")).to_be_hidden()
+
+    player.get_by_test_id("composer-input").type("Thanks! It is order SL2025061201")
+    expect(agent.get_by_test_id("player-typing")).to_be_visible()
+    player.get_by_test_id("composer-input").press("Enter")
+    from_player = agent.locator('#messages [data-sender="player"] [data-testid="message-text"]')
+    expect(from_player.last).to_have_text("Thanks! It is order SL2025061201")
+    player.wait_for_timeout(400)
+    expect(player.locator(PLAYER_BOT)).to_have_count(1)  # the bot stayed out of it
+
+    # An internal note: staff see it, the player never does.
+    agent.get_by_test_id("note-input").fill("Order paid at 10:02, checking with billing")
+    agent.get_by_test_id("note-add").click()
+    expect(agent.locator('#messages [data-internal="1"]')).to_contain_text("checking with billing")
+    player.wait_for_timeout(300)
+    expect(player.get_by_text("checking with billing")).to_have_count(0)
+
+    # Hand back: the bot answers the next question again.
+    agent.get_by_test_id("hand-back").click()
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_text("You are chatting with our assistant again.")
+    expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with our assistant")
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
+    ask(player, "How do I get a refund?")
+    expect(player.locator(PLAYER_BOT)).to_have_count(2)
+    expect(player.locator(PLAYER_BOT).last.get_by_test_id("message-text")).not_to_be_empty()
+    expect(agent.locator('#messages [data-sender="bot"]').last).to_have_attribute("data-status", "streaming")
+
+
+def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(open_context, staff_server):
+    from playwright.sync_api import expect
+
+    # Nobody is online: the player is told so and leaves a message.
+    early = open_context(viewport=(420, 860))
+    early_id = open_player(early, staff_server.url)
+    early.get_by_test_id("handoff").click()
+    notice = early.locator(PLAYER_SYSTEM).last
+    expect(notice).to_have_attribute("data-event", "no_agent")
+    expect(notice).to_contain_text("No support agent is online right now")
+    expect(early.get_by_test_id("conv-state")).to_contain_text("Waiting for a support agent")
+    expect(early.get_by_test_id("composer-input")).to_have_attribute(
+        "placeholder", "Leave a message for our support agents…"
+    )
+    ask(early, "My account was hacked, please call me back")
+    expect(early.locator('[data-testid="message"][data-sender="player"]')).to_have_attribute("data-status", "sent")
+
+    # An agent signs in: the queue badge and the waiting time are there.
+    agent = open_context(init_script=FAKE_NOTIFICATIONS)
+    sign_in_as_agent(agent, staff_server.url)
+    expect(agent.get_by_test_id("queue-badge")).to_have_text("1")
+    agent.get_by_test_id("filter-waiting").click()
+    waiting = agent.locator(f'[data-testid="conversation-row"][data-id="{early_id}"]')
+    expect(waiting).to_have_attribute("data-state", "waiting")
+    expect(waiting.get_by_test_id("waiting-time")).to_contain_text("waiting 0:")
+    expect(waiting).to_contain_text("My account was hacked")
+
+    # A second player asks in words while the agent is online: queued, badge and notification.
+    later = open_context(viewport=(420, 860))
+    later_id = open_player(later, staff_server.url)
+    ask(later, "转人工")
+    expect(later.locator(PLAYER_SYSTEM).last).to_have_attribute("data-event", "waiting")
+    expect(agent.get_by_test_id("queue-badge")).to_have_text("2")
+    expect(agent.locator(f'[data-testid="conversation-row"][data-id="{later_id}"]')).to_be_visible()
+    agent.wait_for_function("window.__notes.length >= 1")
+    notes = agent.evaluate("window.__notes")
+    assert notes[-1]["title"] == "A player is waiting for a human"
+    assert notes[-1]["body"].endswith("(player_request)")
+    expect(later.locator(PLAYER_BOT)).to_have_count(0)  # asking for a human is not a question for the bot
+
+    # The message left while nobody was online reaches the next agent.
+    waiting.click()
+    expect(agent.locator('#messages [data-sender="player"]').last).to_contain_text("My account was hacked")
+    agent.get_by_test_id("take-over").click()
+    expect(early.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
+    expect(agent.get_by_test_id("queue-badge")).to_have_text("1")

@@ -1,0 +1,90 @@
+"""A player on one daphne process, an agent on another, both on the production path:
+PostgreSQL and the Redis channel layer. They see each other live, and the agent's
+takeover stops the bot's answer that runs on the player's process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests import servers
+from tests.chat.socket_client import answer_text
+from tests.e2e.player_client import NetPlayer, player_cookie
+from tests.e2e.staff_client import NetStaff, staff_login
+from tests.fake_ernie_fixtures import fake_ernie_env
+
+CHUNKS = [f"第{i}句：充值未到账时请先确认订单状态。" for i in range(1, 41)]
+CANCEL_BUDGET_S = 0.200
+
+
+@pytest.fixture
+def slow_ernie(fake_ernie_thread):
+    fake_ernie_thread.configure(reply=CHUNKS, delay=0.2)
+    return fake_ernie_thread
+
+
+@pytest.fixture
+def two_daphnes(production_env, slow_ernie, tmp_path):
+    env = {**production_env, **fake_ernie_env(slow_ernie), "LLM_MAX_ATTEMPTS": "1"}
+    players = servers.Daphne(env, tmp_path / "daphne-players.log").start()
+    staff = servers.Daphne(env, tmp_path / "daphne-staff.log").start()
+    yield players, staff
+    players.stop()
+    staff.stop()
+
+
+def is_system(frame: dict) -> bool:
+    return frame["type"] == "message" and frame["message"]["sender"] == "system"
+
+
+async def test_a_player_and_an_agent_on_two_processes_see_each_other_and_the_takeover_stops_the_bot(
+    two_daphnes, slow_ernie
+):
+    players, staff = two_daphnes
+    cookie = player_cookie(players.url)
+    staff_cookie = staff_login(staff.url, "agent", "agent-demo-2026")
+    async with NetPlayer(players.url, cookie) as player, NetStaff(staff.url, staff_cookie) as agent:
+        cid = player.welcome["conversation"]["id"]
+        await player.send({"type": "resume", "after_seq": 0, "streams": {}})
+        await player.receive_until(lambda f: f["type"] == "resumed")
+        await player.say("充值没到账怎么办")
+        new_row = await agent.receive_until(lambda f: f["type"] == "conversation" and f["conversation"]["id"] == cid)
+        mine = await player.receive_until(lambda f: f["type"] == "delta")
+
+        # The agent opens the chat mid-answer and watches it grow, from the other process.
+        await agent.send({"type": "watch", "conversation_id": cid, "after_seq": 0, "streams": {}})
+        watched = await agent.collect_until(lambda f: f["type"] == "delta" and f["o"] > 0)
+        watched += await agent.collect_until(lambda f: f["type"] == "delta")
+
+        started = time.perf_counter()
+        await agent.send({"type": "take_over", "conversation_id": cid})
+        stopped = await player.receive_until(lambda f: f["type"] == "end")
+        latency = time.perf_counter() - started
+        if not any(is_system(f) for f in stopped):
+            stopped += await player.receive_until(is_system)
+
+        await agent.say(cid, "Hi, this is Alice. Let me check your order.")
+        from_agent = (
+            await player.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "agent")
+        )[-1]
+        await player.say("Thanks! Order SL2025061201")
+        from_player = await agent.receive_until(
+            lambda f: f["type"] == "message" and f["message"]["text"] == "Thanks! Order SL2025061201"
+        )
+        await asyncio.sleep(0.5)
+
+    print(f"\ncancel latency across two daphne processes (Redis layer): {latency * 1000:.1f} ms")
+    assert new_row["conversation"]["player"]["id"]
+    assert next(f for f in watched if f["type"] == "case")["conversation"]["state"] == "bot"
+    assert sum(f["type"] == "delta" for f in watched) >= 2
+    answer = next(f["message"]["id"] for f in watched if f["type"] == "message" and f["message"]["sender"] == "bot")
+    end = next(f for f in stopped if f["type"] == "end")
+    assert end["status"] == "interrupted"
+    assert latency < CANCEL_BUDGET_S, f"the answer stopped {latency * 1000:.0f} ms after the takeover"
+    assert 0 < len(answer_text([*mine, *stopped], answer)) < len("".join(CHUNKS))
+    assert next(f for f in stopped if is_system(f))["message"]["text"] == "Alice has joined the chat."
+    assert from_agent["message"]["name"] == "Alice"
+    assert from_player["message"]["sender"] == "player"
+    assert len(slow_ernie.requests) == 1  # the player's message to Alice never reached the LLM
