@@ -41,6 +41,7 @@ def _load(player_id: int) -> tuple[Player, Conversation] | None:
 _receive = database_sync_to_async(services.player_message_receive)
 _check_form = database_sync_to_async(agent_services.form_submission_check)
 _record = database_sync_to_async(services.internal_event_record)
+_rate = database_sync_to_async(services.conversation_rate)
 _state = database_sync_to_async(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
 
 # A player's typing is relayed to staff at most this often.
@@ -145,6 +146,16 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         """The player asks for a human (the button)."""
         if not await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST):
             await self._send({"type": "state", "state": await _state(self.conversation_id)})
+
+    async def on_csat(self, frame: dict) -> None:
+        """The player rates a conversation that was closed (the card shown on close)."""
+        try:
+            await _rate(player=self.player, **{k: frame[k] for k in ("conversation_id", "score", "comment")})
+        except services.RatingRefused:
+            with translation.override(self.language):
+                await self._send(error_frame("csat_refused", _("This conversation can't be rated.")))
+            return
+        await self._send({"type": "csat_thanks", "conversation_id": frame["conversation_id"]})
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()

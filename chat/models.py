@@ -47,7 +47,11 @@ class Conversation(models.Model):
     player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="conversations")
     state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
     # The seq of the newest message; messages take last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
@@ -144,7 +148,9 @@ class ConversationEvent(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # escalation reason (player_request, dont_know, sentiment, upstream_error, ...), transfer target, ...
     reason = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)

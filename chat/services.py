@@ -149,3 +149,16 @@ def message_flag_unsafe(*, message_id: int) -> None:
     message = Message.objects.get(pk=message_id)
     message.meta = {**message.meta, "flagged": True}
     message.save(update_fields=["meta"])
+
+
+class RatingRefused(Exception):
+    """The conversation is not this player's, or is not closed yet."""
+
+
+def conversation_rate(*, player: Player, conversation_id: int, score: int, comment: str = "") -> None:
+    """The player's 1-5 rating of a closed conversation (CSAT); rating again replaces it."""
+    from analytics.hooks import csat_record
+
+    if not Conversation.objects.filter(pk=conversation_id, player=player, state=Conversation.State.CLOSED).exists():
+        raise RatingRefused(conversation_id)
+    csat_record(conversation_id=conversation_id, score=score, comment=comment)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-CLIENT_TYPES = {"send", "resume", "ping", "handoff", "typing", "form_submit"}
+CLIENT_TYPES = {"send", "resume", "ping", "handoff", "typing", "form_submit", "csat"}
 # An inline form has a few short fields (docs/protocol.md).
 FORM_MAX_FIELDS = 20
 FORM_MAX_VALUE_CHARS = 200
@@ -39,7 +39,15 @@ def parse_client_frame(text_data: str | None, bytes_data: bytes | None) -> dict[
     if not isinstance(frame, dict) or frame.get("type") not in CLIENT_TYPES:
         raise FrameError("bad_frame", f"Rejected a frame of unknown type: {_preview(text_data)}")
     bare = lambda f: {"type": f["type"]}  # noqa: E731
-    parsers = {"send": _send, "resume": _resume, "ping": bare, "handoff": bare, "typing": bare, "form_submit": _form}
+    parsers = {
+        "send": _send,
+        "resume": _resume,
+        "ping": bare,
+        "handoff": bare,
+        "typing": bare,
+        "form_submit": _form,
+        "csat": _csat,
+    }
     return parsers[frame["type"]](frame)
 
 
@@ -105,3 +113,14 @@ def _resume(frame: dict) -> dict:
     if any(v < 0 for v in parsed.values()):
         raise FrameError("bad_frame", "Rejected a malformed resume frame.")
     return {"type": "resume", "after_seq": after_seq, "streams": parsed}
+
+
+def _csat(frame: dict) -> dict:
+    conversation_id, score, comment = frame.get("conversation_id"), frame.get("score"), frame.get("comment", "")
+    if not isinstance(conversation_id, int) or isinstance(score, bool) or not isinstance(score, int):
+        raise FrameError("bad_frame", "Rejected a malformed rating frame.")
+    if not 1 <= score <= 5 or not isinstance(comment, str) or len(comment) > 1000:
+        raise FrameError(
+            "bad_frame", f"Rejected a rating of {score!r} with a comment of {len(str(comment))} characters."
+        )
+    return {"type": "csat", "conversation_id": conversation_id, "score": score, "comment": comment.strip()}

@@ -179,6 +179,15 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     expect(player.locator(PLAYER_BOT).last.get_by_test_id("message-text")).not_to_be_empty()
     expect(agent.locator('#messages [data-sender="bot"]').last).to_have_attribute("data-status", "streaming")
 
+    # Close: the player is asked for a rating in the chat, and thanked for it.
+    agent.get_by_test_id("close").click()
+    card = player.get_by_test_id("csat")
+    expect(card).to_be_visible()
+    card.get_by_test_id("csat-score-5").click()
+    card.get_by_test_id("csat-comment").fill("Alice was quick")
+    card.get_by_test_id("csat-submit").click()
+    expect(card).to_have_text("Thank you for your feedback!")
+
 
 def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(open_context, staff_server):
     from playwright.sync_api import expect

@@ -881,6 +881,67 @@
     }
   });
 
+  // ------------------------------------------------------------- rating --
+  // When a chat closes, the player is asked for a 1-5 rating and a comment.
+  function showCsat(conversationId) {
+    if (!conversationId || list.querySelector('[data-testid="csat"][data-conversation="' + conversationId + '"]')) return;
+    var card = el("li", "csat");
+    card.setAttribute("data-testid", "csat");
+    card.setAttribute("data-conversation", conversationId);
+    var title = el("p", "csat__title");
+    title.textContent = t("csat_question");
+    var stars = el("div", "csat__scores");
+    var chosen = 0;
+    for (var n = 1; n <= 5; n++) {
+      var b = el("button", "csat__score");
+      b.type = "button";
+      b.textContent = String(n);
+      b.setAttribute("data-testid", "csat-score-" + n);
+      b.setAttribute("aria-label", t("csat_score", { n: n }));
+      b.addEventListener("click", (function (value) {
+        return function () {
+          chosen = value;
+          Array.prototype.forEach.call(stars.children, function (c, i) {
+            c.classList.toggle("is-on", i < value);
+          });
+          submit.disabled = false;
+        };
+      })(n));
+      stars.appendChild(b);
+    }
+    var comment = el("textarea", "csat__comment");
+    comment.rows = 2;
+    comment.maxLength = 1000;
+    comment.placeholder = t("csat_comment");
+    comment.setAttribute("data-testid", "csat-comment");
+    var submit = el("button", "csat__submit");
+    submit.type = "button";
+    submit.disabled = true;
+    submit.textContent = t("csat_submit");
+    submit.setAttribute("data-testid", "csat-submit");
+    submit.addEventListener("click", function () {
+      if (!chosen) return;
+      if (sendFrame({ type: "csat", conversation_id: Number(conversationId), score: chosen, comment: comment.value })) {
+        submit.disabled = true;
+      }
+    });
+    card.appendChild(title);
+    card.appendChild(stars);
+    card.appendChild(comment);
+    card.appendChild(submit);
+    list.appendChild(card);
+    afterContentChange();
+  }
+
+  function onCsatThanks(f) {
+    var card = list.querySelector('[data-testid="csat"][data-conversation="' + f.conversation_id + '"]');
+    if (!card) return;
+    card.textContent = "";
+    var done = el("p", "csat__thanks");
+    done.textContent = t("csat_thanks");
+    card.appendChild(done);
+  }
+
   function sendFrame(obj) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     try {
@@ -929,7 +990,8 @@
       case "delta": onDelta(f); break;
       case "end": if (resumeInFlight) deferredEnds.push(f); else onEnd(f); break;
       case "replace": onReplace(f); break;
-      case "state": setState(f.state, f.agent); break;
+      case "state": setState(f.state, f.agent); if (f.state === "closed") showCsat(convId); break;
+      case "csat_thanks": onCsatThanks(f); break;
       case "typing": onTyping(f); break;
       case "resumed": onResumed(f); break;
       case "error": onError(f); break;
