@@ -21,7 +21,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from chat import handoff, presence, resume, staff_selectors
-from chat.db import db_pool
 from chat.events import conversation_group, publish, staff_group
 from chat.frames import dumps, error_frame, message_frame
 from chat.handoff import HandoffError
@@ -29,6 +28,7 @@ from chat.models import Conversation
 from chat.roles import display_name, roles_of
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
 from chat.validation import FrameError
+from csbot.db import db_pool
 
 from .staff_validation import parse_staff_frame
 

@@ -23,11 +23,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat import handoff, staff_selectors
-from chat.db import db_pool
 from chat.events import publish
 from chat.frames import dumps, message_frame
 from chat.handoff import Change, Reason
 from chat.streaming import jobs
+from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
 

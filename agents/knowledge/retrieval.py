@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 
 from agents.knowledge import embeddings, index, tokenize, vectors
 from agents.providers.base import Passage
+from csbot.db import in_worker
 
 MIN_COVERAGE = 0.3
 MIN_RELATIVE_SCORE = 0.4
@@ -82,17 +81,7 @@ async def asearch(query: str, *, k: int | None = None, language: str | None = No
     Not on the single thread-sensitive DB thread either: an index build can take
     a second or two, and every socket of the process shares that thread.
     """
-    return await sync_to_async(_search_in_worker, thread_sensitive=False)(query, k=k, language=language)
-
-
-def _search_in_worker(query: str, *, k: int | None, language: str | None) -> list[Passage]:
-    # Worker threads outlive requests: drop connections that went stale meanwhile,
-    # as channels' database_sync_to_async does.
-    close_old_connections()
-    try:
-        return search(query, k=k, language=language)
-    finally:
-        close_old_connections()
+    return await in_worker(search, query, k=k, language=language)
 
 
 def warm_up() -> None:

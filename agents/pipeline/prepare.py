@@ -22,14 +22,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
-
 from agents import services
 from agents.pipeline import facts, intent, prompt, retrieval, sentiment
 from agents.pipeline.context import Context, context_for_conversation, context_for_question
 from agents.pipeline.prompt import Reply
 from agents.providers import ChatRequest
+from csbot.db import in_worker
 
 T = TypeVar("T")
 
@@ -58,19 +56,6 @@ class _Timer:
             return await work
         finally:
             self.timings[name] = round((time.perf_counter() - started) * 1000, 2)
-
-
-def in_worker(function, *args, **kwargs) -> Awaitable:
-    """Run sync ORM/CPU work in a worker thread, with fresh DB connections as channels does."""
-
-    def run():
-        close_old_connections()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)()
 
 
 async def _prepare(context: Context, timings: dict[str, float], *, store: bool = False) -> PreparedAnswer:

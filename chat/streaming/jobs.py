@@ -27,11 +27,11 @@ from agents.pipeline.prepare import prepare_for_conversation
 from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import selectors, services, staff_notify
-from chat.db import db_pool
 from chat.events import jobs_group, publish, publish_text
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
+from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
 
