@@ -42,6 +42,7 @@ _receive = database_sync_to_async(services.player_message_receive)
 _check_form = database_sync_to_async(agent_services.form_submission_check)
 _record = database_sync_to_async(services.internal_event_record)
 _rate = database_sync_to_async(services.conversation_rate)
+_seen = database_sync_to_async(services.player_seen)
 _state = database_sync_to_async(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
 
 # A player's typing is relayed to staff at most this often.
@@ -62,6 +63,7 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         self.language = self.player.language or "en"
         await self.accept()
         await self._follow(conversation)
+        await self._announce_presence(online=True)
 
     async def _follow(self, conversation: Conversation) -> None:
         if getattr(self, "conversation_id", None) not in (None, conversation.pk):
@@ -81,6 +83,13 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         # The answer job goes on: the player may come back, staff may be watching.
         if hasattr(self, "conversation_id"):
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+            await self._announce_presence(online=False)
+
+    async def _announce_presence(self, *, online: bool) -> None:
+        """Staff watching the chat see when the player's connection comes and goes."""
+        at = await _seen(player_id=self.player.pk)
+        frame = {"type": "player_presence", "conversation_id": self.conversation_id, "online": online}
+        await publish(self.conversation_id, {**frame, "at": at.isoformat()}, internal=True)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:

@@ -8,6 +8,7 @@ after the call returns, so no client ever sees a row that was rolled back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -29,6 +30,12 @@ def player_from_game(*, game_player: GamePlayer) -> Player:
         player.display_name = game_player.name
         player.save(update_fields=["display_name"])
     return player
+
+
+def player_seen(*, player_id: int) -> datetime:
+    now = timezone.now()
+    Player.objects.filter(pk=player_id).update(last_seen_at=now)
+    return now
 
 
 def conversation_current(*, player: Player) -> Conversation:

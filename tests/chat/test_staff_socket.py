@@ -416,3 +416,22 @@ async def test_a_transfer_hands_the_chat_to_a_colleague_and_the_player_sees_who(
     assert refused["code"] == "not_holder"
     events = await sync_to_async(list)(ConversationEvent.objects.values_list("kind", "actor__username", "data"))
     assert events[-1] == ("transferred", "alice", {"from": alice.pk, "to": bob.pk, "to_name": "Bob"})
+
+
+async def test_staff_see_when_the_players_connection_drops_and_comes_back(lin, alice):
+    player = PlayerSocket(lin.pk)
+    conversation_id = (await player.connect())["conversation"]["id"]
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await agent.watch(conversation_id)
+
+    await player.close()
+    dropped = await agent.receive_until(lambda f: f["type"] == "player_presence")
+    back = PlayerSocket(lin.pk)
+    await back.connect()
+    returned = await agent.receive_until(lambda f: f["type"] == "player_presence")
+    await back.close()
+    await agent.close()
+
+    assert (dropped["conversation_id"], dropped["online"]) == (conversation_id, False)
+    assert returned["online"] is True

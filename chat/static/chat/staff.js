@@ -144,6 +144,7 @@
       case "replace": if (watched && watched.ready) onReplace(f); break;
       case "resumed": if (watched) onResumed(); break;
       case "typing": onTyping(f); break;
+      case "player_presence": onPlayerPresence(f); break;
       case "ack": break;
       case "ok": hideError(); break;
       case "error": showError(f.message || f.code); break;
@@ -358,6 +359,7 @@
     } else {
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       msgList.textContent = "";
+      $("case-connection").textContent = "—";
       hideError();
       playerTyping.hidden = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
@@ -578,6 +580,16 @@
     rec.note.textContent = note;
     rec.note.hidden = !note;
     if (pinned) history.scrollTop = history.scrollHeight;
+  }
+
+  // ----------------------------------------------- player's connection --
+  function onPlayerPresence(f) {
+    if (!watched || f.conversation_id !== watched.id) return;
+    var conn = $("case-connection");
+    var when = new Date(f.at);
+    var time = isNaN(when.getTime()) ? "" : when.toLocaleTimeString();
+    conn.textContent = f.online ? t("player_connected") : t("player_disconnected", { time: time });
+    conn.setAttribute("data-online", f.online ? "1" : "0");
   }
 
   // ---------------------------------------------------------- typing --
