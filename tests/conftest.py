@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("WARM_UP_ON_START", "false")
 
 from tests import servers
-from tests.services import require_postgres, require_redis
+from tests.services import CHROMIUM_ARGS, require_chromium, require_postgres, require_redis
 
 pytest_plugins = ["tests.fake_ernie_fixtures"]
 
@@ -97,3 +97,15 @@ def demo_kb(db):
     from django.core.management import call_command
 
     call_command("demo_setup", verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download can't run here)."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

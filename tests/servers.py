@@ -36,7 +36,12 @@ def product_env(**overrides: str) -> dict[str, str]:
     """The environment of a product process: the embedded default unless overridden."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "LLM_PROVIDER"}}
     env.update(
-        {"DJANGO_SETTINGS_MODULE": "csbot.settings", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "WARM_UP_ON_START": "true"}
+        {
+            "DJANGO_SETTINGS_MODULE": "csbot.settings",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "WARNING",
+            "WARM_UP_ON_START": "true",
+        }
     )
     env.update(overrides)
     return env
@@ -44,7 +49,13 @@ def product_env(**overrides: str) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=True
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chat.identity import make_player_token
-from tests.e2e.test_player_browser import BOT_MESSAGES, PLAYER_MESSAGES, ask, browser, page  # noqa: F401
+from tests.e2e.test_player_browser import BOT_MESSAGES, PLAYER_MESSAGES, ask, page  # noqa: F401
 
 
 @pytest.fixture

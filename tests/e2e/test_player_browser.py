@@ -12,8 +12,6 @@ import time
 
 import pytest
 
-from tests.services import CHROMIUM_ARGS, require_chromium
-
 QUESTION = "充值没到账怎么办"
 MESSAGES = '[data-testid="message"]'
 PLAYER_MESSAGES = '[data-testid="message"][data-sender="player"]'
@@ -27,17 +25,6 @@ READ_ANSWER = """() => {
   const body = m.querySelector('[data-testid="message-text"]');
   return [body ? body.textContent.trim().length : 0, m.dataset.status];
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

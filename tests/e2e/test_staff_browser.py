@@ -9,7 +9,6 @@ import time
 import pytest
 
 from tests import servers
-from tests.services import CHROMIUM_ARGS, require_chromium
 
 QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
@@ -38,17 +37,6 @@ def staff_server(tmp_path_factory):
     server = servers.Daphne(env, tmp / "daphne.log").start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
