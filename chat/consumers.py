@@ -55,7 +55,8 @@ class PlayerConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         cookie = self.scope.get("cookies", {}).get(settings.PLAYER_COOKIE_NAME)
-        loaded = await _load(player_id_from_cookie(cookie)) if player_id_from_cookie(cookie) else None
+        player_id = player_id_from_cookie(cookie)
+        loaded = await _load(player_id) if player_id else None
         if loaded is None:
             await self.close(code=4401)
             return
