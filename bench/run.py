@@ -1,0 +1,957 @@
+"""Runs the benchmark: csbot, the floor and gradio under the same loads, side by side.
+
+    .venv/bin/python bench/run.py              # the full matrix (about 30-40 min on 2 cores)
+    .venv/bin/python bench/run.py --smoke      # CI: N=10 on both csbot setups, no timings asserted
+    .venv/bin/python bench/run.py --quick      # = bench/latency.py: the latency csbot adds, N=1..10
+    .venv/bin/python bench/run.py --systems floor,csbot-pg --paces token --ns 100,500
+
+Every run starts the system under test afresh (so memory figures start from a
+clean, warmed process), warms it with 5 short chats, then runs bench/load.py in
+its own process. Server CPU is read from /proc between the load's
+"answer" and "done" phases; memory per concurrent chat is the peak RSS during
+the load minus the RSS before it, divided by the peak number of answers in
+flight. Results go to bench/results/<time>.json and a markdown table is
+printed. See docs/benchmarks.md for what each number means.
+
+Systems:
+- floor           bench/floor.py (websockets + aiohttp)
+- gradio-none     bench/gradio_app.py with concurrency_limit=None
+- gradio-default  bench/gradio_app.py with gradio's default concurrency (1)
+- csbot-embedded  daphne on the embedded default (SQLite, in-memory layer)
+- csbot-pg        daphne on PostgreSQL + the Redis channel layer
+- csbot-pg-x2     two daphne processes sharing that PostgreSQL and Redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    product_env,
+    wait_for_port,
+)
+
+PY = sys.executable
+RESULTS = BENCH / "results"
+KB_DOCUMENTS = 1000
+SCALEOUT_LADDER = [10, 25, 50, 100, 150, 200, 300, 400, 500, 700, 1000]
+SCALEOUT_P99_S = 0.2  # "carries N chats" = no errors, complete, per-chunk p99 within this
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+class Proc:
+    """A helper process that prints READY <port> when it serves."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict | None = None, ready_timeout: float = 90) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True
+        )
+        deadline = time.monotonic() + ready_timeout
+        line = b""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith(b"READY"):
+                self.port = int(line.split()[1])
+                # Keep draining stdout so the child never blocks on a full pipe.
+                threading.Thread(target=self._drain, daemon=True).start()
+                return
+        self.stop()
+        raise RuntimeError(f"{args[1]} did not start: {line!r}\n{log_path.read_text(errors='replace')[-2000:]}")
+
+    def _drain(self) -> None:
+        for chunk in iter(lambda: self.proc.stdout.read(4096), b""):
+            self._log.write(chunk)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+class Upstream(Proc):
+    def __init__(self, workdir: Path) -> None:
+        super().__init__([PY, str(BENCH / "upstream.py"), "--port", "0"], workdir / "upstream.log")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def clear_log(self) -> None:
+        urllib.request.urlopen(self.url + "/_bench/log?clear=1", timeout=30).read()
+
+
+# --- the product under test ----------------------------------------------------------
+
+PRODUCT = {"dir": ROOT, "env": {}}
+
+
+def snapshot_head(workdir: Path) -> Path:
+    """The committed product (git HEAD), exported apart from the work tree.
+
+    Others may be editing the work tree while a long run goes on; a run measures
+    one fixed version of csbot (its commit is recorded in the results).
+    """
+    target = workdir / "product"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    if (ROOT / "node_modules").exists():
+        (target / "node_modules").symlink_to(ROOT / "node_modules")
+    return target
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PY, "manage.py", *args],
+        cwd=PRODUCT["dir"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+class Daphne:
+    """A daphne process serving csbot, as README's Production section runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env, self.log_path = env, log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Daphne:
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
+            cwd=PRODUCT["dir"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(self.port, timeout=60, proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"daphne did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+# --- systems under test --------------------------------------------------------------
+
+
+def write_kb_csv(path: Path, count: int = KB_DOCUMENTS) -> Path:
+    """A knowledge base of `count` question/answer documents, Chinese and English."""
+    rng = random.Random(7)
+    topics_zh = [
+        "充值",
+        "退款",
+        "封号",
+        "申诉",
+        "活动",
+        "道具",
+        "邮件",
+        "账号",
+        "密码",
+        "角色",
+        "装备",
+        "公会",
+        "副本",
+        "签到",
+    ]
+    topics_en = [
+        "recharge",
+        "refund",
+        "ban",
+        "appeal",
+        "event",
+        "item",
+        "mail",
+        "account",
+        "password",
+        "guild",
+        "dungeon",
+    ]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["question", "answer"])
+        for i in range(count):
+            if i % 2:
+                t = rng.sample(topics_zh, 3)
+                q = f"第{i}号问题：{t[0]}和{t[1]}出现问题怎么办？"
+                a = f"关于{t[0]}、{t[1]}与{t[2]}：请先重新登录游戏，然后在设置中查看{t[0]}记录。" * rng.randint(2, 6)
+            else:
+                t = rng.sample(topics_en, 3)
+                q = f"Question {i}: what should I do about my {t[0]} and {t[1]}?"
+                a = (
+                    f"About {t[0]}, {t[1]} and {t[2]}: log in again, open Settings and check the {t[0]} history. "
+                ) * rng.randint(2, 6)
+            w.writerow([q, a])
+    return path
+
+
+@dataclass
+class Running:
+    urls: list[str]
+    pids: list[int]
+    stop: callable = None
+    procs: list = field(default_factory=list)
+
+
+class System:
+    name = ""
+    target = ""
+
+    def prepare(self, workdir: Path, upstream: Upstream) -> None:
+        self.workdir, self.upstream = workdir, upstream
+
+    def start(self) -> Running:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        pass
+
+
+class Floor(System):
+    name, target = "floor", "floor"
+
+    def start(self) -> Running:
+        p = Proc(
+            [PY, str(BENCH / "floor.py"), "--port", "0", "--upstream", self.upstream.url], self.workdir / "floor.log"
+        )
+        return Running([f"http://127.0.0.1:{p.port}"], [p.pid], p.stop)
+
+
+class Gradio(System):
+    target = "gradio"
+
+    def __init__(self, concurrency: str) -> None:
+        self.concurrency = concurrency
+        self.name = f"gradio-{concurrency}"
+
+    def start(self) -> Running:
+        port = free_port()
+        p = Proc(
+            [
+                PY,
+                str(BENCH / "gradio_app.py"),
+                "--port",
+                str(port),
+                "--upstream",
+                self.upstream.url,
+                "--concurrency",
+                self.concurrency,
+            ],
+            self.workdir / f"{self.name}.log",
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+            ready_timeout=120,
+        )
+        return Running([f"http://127.0.0.1:{port}"], [p.pid], p.stop)
+
+
+class Csbot(System):
+    target = "csbot"
+
+    def __init__(self, name: str, *, postgres: bool, processes: int = 1) -> None:
+        self.name, self.postgres, self.processes = name, postgres, processes
+        self.db_name = ""
+        self.redis_url = self.prefix = ""
+
+    def prepare(self, workdir: Path, upstream: Upstream) -> None:
+        super().prepare(workdir, upstream)
+        env = {
+            "LLM_PROVIDER": "ernie",
+            "ERNIE_BASE_URL": upstream.url,
+            "ERNIE_API_KEY": "k",
+            "ERNIE_SECRET_KEY": "s",
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-secret-key-not-for-production",
+            "LOG_LEVEL": "WARNING",
+        }
+        if self.postgres:
+            from tests.services import POSTGRES_URL, REDIS_URL
+
+            self.admin_url = POSTGRES_URL
+            self.db_name = f"csbot_bench_{os.getpid()}_{self.name.replace('-', '_')}"
+            env["DATABASE_URL"] = create_postgres_database(POSTGRES_URL, self.db_name)
+            # A Redis database of the bench's own (BENCH_REDIS_DB, 15), not the tests' one: no Celery
+            # worker runs here, so the tasks csbot queues (knowledge gaps, indexing) must land where
+            # nobody else's worker reads them. cleanup() empties what this run left there.
+            self.redis_url = REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("BENCH_REDIS_DB", "15")
+            env["REDIS_URL"] = self.redis_url
+            # Our own channel prefix, so that other runs on the same Redis never see our groups.
+            env["CHANNEL_PREFIX"] = self.prefix = f"bench{os.getpid()}{self.name.replace('-', '')}"
+        else:
+            env["SQLITE_PATH"] = str(workdir / f"{self.name}.sqlite3")
+        env.update(PRODUCT["env"])
+        self.env = product_env(**env)
+        log(f"{self.name}: migrate and load a {KB_DOCUMENTS}-document knowledge base")
+        manage(self.env, "migrate", "--no-input", "-v", "0")
+        kb = write_kb_csv(workdir / "kb.csv") if not (workdir / "kb.csv").exists() else workdir / "kb.csv"
+        manage(
+            self.env, "shell", "-c", f"from agents.knowledge.importing import import_paths; import_paths([{str(kb)!r}])"
+        )
+
+    def start(self) -> Running:
+        servers = []
+        try:
+            self.starts = getattr(self, "starts", 0) + 1
+            for i in range(self.processes):
+                log_path = self.workdir / f"{self.name}-{self.starts:02d}-daphne{i}.log"
+                servers.append(Daphne(self.env, log_path).start())
+        except Exception:
+            for s in servers:
+                s.stop()
+            raise
+
+        def stop() -> None:
+            for s in servers:
+                s.stop()
+
+        return Running([s.url for s in servers], [s.proc.pid for s in servers], stop)
+
+    def cleanup(self) -> None:
+        if self.postgres:
+            try:
+                import redis
+
+                client = redis.Redis.from_url(self.redis_url)
+                keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
+                keys += list(client.scan_iter(match="csbot:answer:*", count=1000))
+                for i in range(0, len(keys), 500):
+                    client.delete(*keys[i : i + 500])
+                client.delete("celery")  # the bench's own database: tasks no worker will read
+                client.close()
+            except Exception as exc:  # best effort
+                log(f"could not clean Redis: {exc}")
+        if self.db_name:
+            try:
+                drop_postgres_database(self.admin_url, self.db_name)
+            except Exception as exc:  # best effort
+                log(f"could not drop {self.db_name}: {exc}")
+
+
+def make_systems(names: list[str]) -> list[System]:
+    table = {
+        "floor": lambda: Floor(),
+        "gradio-none": lambda: Gradio("none"),
+        "gradio-default": lambda: Gradio("default"),
+        "csbot-embedded": lambda: Csbot("csbot-embedded", postgres=False),
+        "csbot-pg": lambda: Csbot("csbot-pg", postgres=True),
+        "csbot-pg-x2": lambda: Csbot("csbot-pg-x2", postgres=True, processes=2),
+    }
+    unknown = set(names) - set(table)
+    if unknown:
+        raise SystemExit(f"unknown systems: {', '.join(sorted(unknown))} (known: {', '.join(table)})")
+    return [table[n]() for n in names]
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes (all their threads), from /proc."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def service_pids() -> list[int]:
+    """PostgreSQL and Redis server processes (shared with other users of this machine)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in ("postgres", "redis-server"):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def run_load(
+    target: str,
+    urls: list[str],
+    upstream: Upstream,
+    *,
+    n: int,
+    pace: str,
+    arrival: str,
+    out: Path,
+    answer_timeout: float = 120,
+    watch: list[int] | None = None,
+) -> dict:
+    """Run bench/load.py; returns its summary plus server CPU and memory figures."""
+    watch = watch or []
+    services = service_pids() if watch else []
+    cmd = [
+        PY,
+        str(BENCH / "load.py"),
+        "--target",
+        target,
+        "--url",
+        ",".join(urls),
+        "--upstream",
+        upstream.url,
+        "--n",
+        str(n),
+        "--pace",
+        pace,
+        "--arrival",
+        arrival,
+        "--answer-timeout",
+        str(answer_timeout),
+        "--out",
+        str(out),
+    ]
+    rss0 = rss_bytes(watch)
+    peak = [rss0]
+    stop_sampling = threading.Event()
+
+    def sample() -> None:
+        while not stop_sampling.wait(0.2):
+            peak[0] = max(peak[0], rss_bytes(watch))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    marks: dict[str, tuple] = {}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Bounded: the load has its own deadlines; this is the backstop.
+    limit = time.monotonic() + 240 + answer_timeout + (10 if arrival == "spread" else 0)
+    timer = threading.Timer(max(1, limit - time.monotonic()), proc.kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            if line.startswith("PHASE"):
+                _, name, _t = line.split()
+                marks[name] = (time.monotonic(), cpu_seconds(watch), cpu_seconds([upstream.pid]), cpu_seconds(services))
+        proc.wait()
+    finally:
+        timer.cancel()
+        stop_sampling.set()
+        sampler.join()
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"load.py failed ({proc.returncode}): {proc.stderr.read()[-3000:]}")
+    result = json.loads(out.read_text())
+    if "answer" in marks and "done" in marks:
+        (w0, c0, u0, s0), (w1, c1, u1, s1) = marks["answer"], marks["done"]
+        chunks = result["chunks_delivered"] or float("nan")
+        wall = max(1e-9, w1 - w0)
+        result["window_s"] = wall
+        result["server_cpu_s"] = c1 - c0
+        result["server_cpu_ms_per_chunk"] = (c1 - c0) * 1000 / chunks if watch and chunks == chunks else None
+        result["server_cpu_share"] = (c1 - c0) / wall
+        result["upstream_cpu_share"] = (u1 - u0) / wall
+        result["services_cpu_ms_per_chunk"] = (s1 - s0) * 1000 / chunks if services and chunks == chunks else None
+    concurrent = max(1, result.get("peak_concurrent") or n)
+    result["rss_before_mb"] = rss0 / 2**20
+    result["rss_peak_mb"] = peak[0] / 2**20
+    result["kb_per_chat"] = (peak[0] - rss0) / 1024 / concurrent if watch else None
+    return result
+
+
+@dataclass
+class Plan:
+    system: System
+    pace: str
+    arrival: str
+    n: int
+
+
+PROFILE = {"on": False}
+
+
+def start_profilers(pids: list[int], stem: Path) -> list[subprocess.Popen]:
+    """py-spy sampling each server process during the load (collapsed stacks, for flame graphs)."""
+    spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    procs = []
+    for i, pid in enumerate(pids):
+        out = stem.with_name(f"{stem.name}-p{i}.collapsed")
+        procs.append(
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    time.sleep(0.5)
+    return procs
+
+
+def stop_profilers(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float) -> dict:
+    s = plan.system
+    label = f"{s.name} {plan.pace}/{plan.arrival} N={plan.n}"
+    log(f"start {label}")
+    started = time.time()
+    running = s.start()
+    try:
+        warm = run_load(
+            s.target,
+            running.urls,
+            upstream,
+            n=5,
+            pace="warm",
+            arrival="once",
+            out=workdir / "warmup.json",
+            answer_timeout=30,
+        )
+        if warm["errors"] or warm["incomplete"]:
+            log(f"warm-up of {s.name} had {warm['errors']} errors: {warm['error_samples'][:2]}")
+        upstream.clear_log()
+        out = workdir / f"{s.name}-{plan.pace}-{plan.arrival}-{plan.n}.json"
+        spies = start_profilers(running.pids, out.with_suffix("")) if PROFILE["on"] else []
+        try:
+            result = run_load(
+                s.target,
+                running.urls,
+                upstream,
+                n=plan.n,
+                pace=plan.pace,
+                arrival=plan.arrival,
+                out=out,
+                answer_timeout=answer_timeout,
+                watch=running.pids,
+            )
+        finally:
+            stop_profilers(spies)
+    finally:
+        running.stop()
+    result.update(system=s.name, processes=len(running.pids), load_avg=os.getloadavg(), took_s=time.time() - started)
+    log(
+        f"done  {label}: errors={result['errors']} incomplete={result['incomplete']} "
+        f"app_ttft_p99={fmt_ms(result['app_ttft_s'].get('p99'))} chunk_p99={fmt_ms(result['chunk_delay_s'].get('p99'))}"
+    )
+    return result
+
+
+# --- reporting -----------------------------------------------------------------------
+
+
+def fmt_ms(v) -> str:
+    if v is None:
+        return "–"
+    ms = v * 1000
+    return f"{ms:.0f}" if abs(ms) >= 10 else f"{ms:.1f}"
+
+
+def fmt(v, digits=2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def find(results: list[dict], system: str, pace: str, arrival: str, n: int) -> dict | None:
+    for r in results:
+        if (r["system"], r["pace"], r["arrival"], r["n"]) == (system, pace, arrival, n):
+            return r
+    return None
+
+
+def table(results: list[dict]) -> str:
+    head = (
+        "| system | pace | arrivals | N | errors | incomplete | app TTFT p50/p95/p99 ms | TTFT p99 ms "
+        "| chunk delay p50/p95/p99 ms "
+        "| bytes/answer | CPU ms/chunk | KB/chat | chunk p99 × floor | CPU × floor | bytes × floor |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        floor = find(results, "floor", r["pace"], r["arrival"], r["n"])
+        a, c = r["app_ttft_s"], r["chunk_delay_s"]
+
+        def ratio(key, sub=None, r=r, floor=floor):
+            if floor is None or r["system"] == "floor":
+                return "–"
+            x = r[key].get(sub) if sub else r.get(key)
+            y = floor[key].get(sub) if sub else floor.get(key)
+            if x is None or not y:
+                return "–"
+            return f"{x / y:.1f}"
+
+        lines.append(
+            f"| {r['system']} | {r['pace']} | {r['arrival']} | {r['n']} | {r['errors']} | {r['incomplete']} "
+            f"| {fmt_ms(a.get('p50'))} / {fmt_ms(a.get('p95'))} / {fmt_ms(a.get('p99'))} "
+            f"| {fmt_ms(r['ttft_s'].get('p99'))} "
+            f"| {fmt_ms(c.get('p50'))} / {fmt_ms(c.get('p95'))} / {fmt_ms(c.get('p99'))} "
+            f"| {fmt(r.get('bytes_per_answer'), 0)} | {fmt(r.get('server_cpu_ms_per_chunk'), 3)} "
+            f"| {fmt(r.get('kb_per_chat'), 0)} "
+            f"| {ratio('chunk_delay_s', 'p99')} | {ratio('server_cpu_ms_per_chunk')} | {ratio('bytes_per_answer')} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(results: list[dict], scaleout: dict | None) -> list[tuple[str, str, str]]:
+    """(target, what was measured, met/missed/not run)."""
+    out = []
+    for system in ("csbot-embedded", "csbot-pg", "csbot-pg-x2"):
+        r = find(results, system, "ernie", "spread", 1000)
+        if r is None:
+            continue
+        out.append(
+            (
+                f"{system}, ERNIE pace, 1000 over 10 s: no errors",
+                f"{r['errors']} errors, {r['incomplete']} incomplete",
+                "met" if r["errors"] == 0 and r["incomplete"] == 0 else "missed",
+            )
+        )
+        v = r["app_ttft_s"].get("p95")
+        out.append(
+            (
+                f"{system}, ERNIE pace: added TTFT p95 ≤ 50 ms",
+                f"{fmt_ms(v)} ms",
+                "met" if v is not None and v <= 0.05 else "missed",
+            )
+        )
+        v = r["chunk_delay_s"].get("p99")
+        out.append(
+            (
+                f"{system}, ERNIE pace: added per-chunk p99 ≤ 50 ms",
+                f"{fmt_ms(v)} ms",
+                "met" if v is not None and v <= 0.05 else "missed",
+            )
+        )
+    for system in ("csbot-embedded", "csbot-pg"):
+        for n in (100, 500):
+            r, f = find(results, system, "token", "once", n), find(results, "floor", "token", "once", n)
+            if r is None or f is None:
+                continue
+            x, y = r["chunk_delay_s"].get("p99"), f["chunk_delay_s"].get("p99")
+            if x is not None and y:
+                out.append(
+                    (
+                        f"{system}, token pace N={n}: chunk p99 ≤ 2× floor",
+                        f"{fmt_ms(x)} vs {fmt_ms(y)} ms = {x / y:.1f}×",
+                        "met" if x <= 2 * y else "missed",
+                    )
+                )
+            x, y = r.get("server_cpu_ms_per_chunk"), f.get("server_cpu_ms_per_chunk")
+            if x is not None and y:
+                out.append(
+                    (
+                        f"{system}, token pace N={n}: CPU/chunk ≤ 3× floor",
+                        f"{x:.3f} vs {y:.3f} ms = {x / y:.1f}×",
+                        "met" if x <= 3 * y else "missed",
+                    )
+                )
+    for system in ("csbot-embedded", "csbot-pg"):
+        for pace, arrival in (("token", "once"), ("ernie", "spread")):
+            # At N=10: a run with lost frames has answers that resumed (one big delta), fewer bytes.
+            r, f = find(results, system, pace, arrival, 10), find(results, "floor", pace, arrival, 10)
+            if r and f and r.get("gaps") == 0 and r.get("bytes_per_answer") and f.get("bytes_per_answer"):
+                x, y = r["bytes_per_answer"], f["bytes_per_answer"]
+                out.append(
+                    (
+                        f"{system}, {pace} pace: bytes/answer ≤ 1.3× floor",
+                        f"{x:.0f} vs {y:.0f} B = {x / y:.2f}×",
+                        "met" if x <= 1.3 * y else "missed",
+                    )
+                )
+    for g in ("gradio-none", "gradio-default"):
+        for n in (10, 100):
+            gr = find(results, g, "token", "once", n)
+            for system in ("csbot-embedded", "csbot-pg"):
+                cs = find(results, system, "token", "once", n * 10)
+                if gr and cs and gr["ttft_s"].get("p99") is not None and cs["ttft_s"].get("p99") is not None:
+                    x, y = cs["ttft_s"]["p99"], gr["ttft_s"]["p99"]
+                    ok = x <= y and cs["errors"] == 0 and cs["incomplete"] == 0
+                    out.append(
+                        (
+                            f"{system} at N={n * 10} vs {g} at N={n}: TTFT p99 no worse",
+                            f"{fmt_ms(x)} vs {fmt_ms(y)} ms",
+                            "met" if ok else "missed",
+                        )
+                    )
+    if scaleout:
+        one, two = scaleout.get("csbot-pg"), scaleout.get("csbot-pg-x2")
+        if one is not None and two is not None:
+            what = f"{one} → {two} chats (no errors, chunk p99 ≤ {SCALEOUT_P99_S * 1000:.0f} ms)"
+            if one:
+                out.append(
+                    (
+                        "scale-out: 2 processes carry ≥ 1.6× one",
+                        f"{what} = {two / one:.2f}×",
+                        "met" if two >= 1.6 * one else "missed",
+                    )
+                )
+            else:
+                out.append(
+                    (
+                        "scale-out: 2 processes carry ≥ 1.6× one",
+                        f"{what}: one process carried none",
+                        "missed" if not two else "met",
+                    )
+                )
+    return out
+
+
+def report(results: list[dict], scaleout: dict | None, path: Path) -> str:
+    text = table(results)
+    t = targets(results, scaleout)
+    if t:
+        text += "\n\n| target | measured | |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in t)
+    if scaleout:
+        text += "\n\nScale-out ladder (largest N carried): " + ", ".join(f"{k}: {v}" for k, v in scaleout.items())
+    text += f"\n\nRaw results: {path.resolve().relative_to(ROOT)}"
+    return text
+
+
+# --- modes ---------------------------------------------------------------------------
+
+
+def default_plans(systems: list[System], ns: list[int], paces: list[str]) -> list[Plan]:
+    plans = []
+    arrival_for = {"token": "once", "ernie": "spread"}
+    for pace in paces:
+        for s in systems:
+            for n in ns:
+                if s.name == "gradio-default" and n > 10:
+                    continue  # one chat at a time: N=100 would take 100 answers end to end
+                if s.name == "gradio-none" and n > 100:
+                    continue  # 40 worker threads: N=500 queues for minutes
+                plans.append(Plan(s, pace, arrival_for[pace], n))
+    return plans
+
+
+def scaleout_ladder(systems: list[System], upstream: Upstream, workdir: Path, results: list[dict]) -> dict:
+    carried = {}
+    for s in systems:
+        best = 0
+        for n in SCALEOUT_LADDER:
+            r = measure(Plan(s, "token", "once", n), upstream, workdir, answer_timeout=60)
+            r["scaleout"] = True
+            results.append(r)
+            p99 = r["chunk_delay_s"].get("p99")
+            if r["errors"] or r["incomplete"] or p99 is None or p99 > SCALEOUT_P99_S:
+                break
+            best = n
+        carried[s.name] = best
+    return carried
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="N=10 on both csbot setups; assert no errors, complete answers")
+    p.add_argument("--quick", action="store_true", help="the latency csbot adds at N=1..10 (issue 2)")
+    p.add_argument("--systems", default="floor,csbot-embedded,csbot-pg,csbot-pg-x2,gradio-none,gradio-default")
+    p.add_argument("--ns", default="10,100,500,1000")
+    p.add_argument("--paces", default="token,ernie")
+    p.add_argument(
+        "--scaleout", choices=["yes", "no"], default="yes", help="find how many chats 1 and 2 processes carry"
+    )
+    p.add_argument("--answer-timeout", type=float, default=120)
+    p.add_argument(
+        "--profile", action="store_true", help="record py-spy stacks of every server process during each load"
+    )
+    p.add_argument(
+        "--product",
+        choices=["head", "tree"],
+        default=None,
+        help="csbot as committed (git HEAD, exported; default for full and quick runs) "
+        "or the work tree as it is (default for --smoke)",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for csbot's processes, e.g. --env INTENT_LLM=off (repeatable)",
+    )
+    p.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's results file and exit")
+    args = p.parse_args()
+    if args.report:
+        data = json.loads(Path(args.report).read_text())
+        print(report([r for r in data["results"] if not r.get("scaleout")], data.get("scaleout"), Path(args.report)))
+        if data.get("scaleout"):
+            print("\n" + table([r for r in data["results"] if r.get("scaleout")]))
+        return 0
+    PROFILE["on"] = args.profile
+    PRODUCT["env"] = dict(item.split("=", 1) for item in args.env)
+    # A terminated run still stops what it started and drops its databases.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    workdir = RESULTS / f"{stamp}-{mode}"
+    workdir.mkdir()
+    if args.smoke:
+        systems = make_systems(["csbot-embedded", "csbot-pg"])
+        plans = [Plan(s, "token", "once", 10) for s in systems] + [Plan(s, "ernie", "once", 10) for s in systems]
+    elif args.quick:
+        systems = make_systems(
+            args.systems.split(",") if args.systems != p.get_default("systems") else ["csbot-embedded"]
+        )
+        plans = [Plan(s, pace, "once", n) for s in systems for pace in ("token", "ernie") for n in (1, 5, 10)]
+    else:
+        systems = make_systems(args.systems.split(","))
+        plans = default_plans(systems, [int(x) for x in args.ns.split(",")], args.paces.split(","))
+
+    product = args.product or ("tree" if args.smoke else "head")
+    if product == "head":
+        PRODUCT["dir"] = snapshot_head(workdir)
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:  # no git: a tarball of the tree
+        commit = subprocess.CompletedProcess([], 1, "", "")
+    info = {
+        "product": product,
+        "commit": commit.stdout.strip() or None,
+        "product_env": PRODUCT["env"],
+        "started": stamp,
+        "mode": mode,
+        "argv": sys.argv[1:],
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_start": os.getloadavg(),
+    }
+    results: list[dict] = []
+    scaleout = None
+    upstream = Upstream(workdir)
+    out_path = RESULTS / f"{stamp}-{mode}.json"
+    try:
+        for s in systems:
+            s.prepare(workdir, upstream)
+        for plan in plans:
+            try:
+                results.append(measure(plan, upstream, workdir, args.answer_timeout))
+            except Exception as exc:
+                log(f"FAILED {plan.system.name} {plan.pace} N={plan.n}: {exc}")
+                results.append(
+                    {
+                        "system": plan.system.name,
+                        "pace": plan.pace,
+                        "arrival": plan.arrival,
+                        "n": plan.n,
+                        "failed": str(exc)[:2000],
+                        "errors": plan.n,
+                        "incomplete": plan.n,
+                        "app_ttft_s": {},
+                        "ttft_s": {},
+                        "chunk_delay_s": {},
+                    }
+                )
+            out_path.write_text(json.dumps({"info": info, "results": results}, indent=1))
+        if mode == "full" and args.scaleout == "yes":
+            chosen = [s for s in systems if s.name in ("csbot-pg", "csbot-pg-x2")]
+            if chosen:
+                scaleout = scaleout_ladder(chosen, upstream, workdir, results)
+    finally:
+        upstream.stop()
+        for s in systems:
+            s.cleanup()
+    info["load_avg_end"] = os.getloadavg()
+    out_path.write_text(json.dumps({"info": info, "results": results, "scaleout": scaleout}, indent=1))
+    main_results = [r for r in results if not r.get("scaleout")]
+    print(report(main_results, scaleout, out_path))
+    if scaleout:
+        print("\n" + table([r for r in results if r.get("scaleout")]))
+    if args.smoke:
+        bad = [r for r in results if r.get("failed") or r["errors"] or r["incomplete"]]
+        for r in bad:
+            print(
+                f"SMOKE FAILURE: {r['system']} {r['pace']} N={r['n']}: "
+                f"errors={r['errors']} incomplete={r['incomplete']} "
+                f"{r.get('failed') or r.get('error_samples')}",
+                file=sys.stderr,
+            )
+        if bad or len(results) != len(plans):
+            return 1
+        print(f"smoke: {len(results)} runs, no errors, every answer complete")
+    shutil.rmtree(workdir / "__pycache__", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
