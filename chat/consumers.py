@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -26,11 +25,12 @@ from chat.identity import player_id_from_cookie
 from chat.models import Conversation, Player
 from chat.streaming.jobs import start_answer
 from chat.validation import FrameError, parse_client_frame
+from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
 
 
-@database_sync_to_async
+@db_pool
 def _load(player_id: int) -> tuple[Player, Conversation] | None:
     player = Player.objects.filter(pk=player_id).first()
     if player is None:
@@ -38,12 +38,12 @@ def _load(player_id: int) -> tuple[Player, Conversation] | None:
     return player, services.conversation_current(player=player)
 
 
-_receive = database_sync_to_async(services.player_message_receive)
-_check_form = database_sync_to_async(agent_services.form_submission_check)
-_record = database_sync_to_async(services.internal_event_record)
-_rate = database_sync_to_async(services.conversation_rate)
-_seen = database_sync_to_async(services.player_seen)
-_state = database_sync_to_async(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
+_receive = db_pool(services.player_message_receive)
+_check_form = db_pool(agent_services.form_submission_check)
+_record = db_pool(services.internal_event_record)
+_rate = db_pool(services.conversation_rate)
+_seen = db_pool(services.player_seen)
+_state = db_pool(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
 
 # A player's typing is relayed to staff at most this often.
 TYPING_EVERY_SECONDS = 2.0

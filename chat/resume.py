@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-
 from agents.pipeline import postprocess
 from chat import selectors
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.models import Message
 from chat.streaming.buffer import get_buffer
+from csbot.db import db_pool
 
 
 async def _current_text(message: Message) -> str:
@@ -19,7 +18,7 @@ async def _current_text(message: Message) -> str:
     return message.text if buffered is None or len(buffered) < len(message.text) else buffered
 
 
-@database_sync_to_async
+@db_pool
 def _load(conversation_id: int, after_seq: int, stream_ids: list[int], include_internal: bool):
     missed = selectors.messages_after(
         conversation_id=conversation_id, after_seq=after_seq, include_internal=include_internal

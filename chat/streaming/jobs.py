@@ -166,6 +166,17 @@ class AnswerJob:
         self.meta: dict = {}
         self.ttft_ms: int | None = None
         self.usage = Finish()
+        self._checkpoint_task: asyncio.Task | None = None
+
+    def _checkpoint_later(self) -> None:
+        """Save the text so far without holding up the stream (one write in flight at most).
+
+        A checkpoint that lands after the final write changes nothing: it only
+        updates rows still `streaming`.
+        """
+        if self._checkpoint_task is None or self._checkpoint_task.done():
+            text = "".join(self.parts)
+            self._checkpoint_task = asyncio.create_task(_checkpoint(message_id=self.message_id, text=text))
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -227,7 +238,7 @@ class AnswerJob:
             await self._emit(buffer, item)
             if time.monotonic() - last_checkpoint >= settings.ANSWER_CHECKPOINT_SECONDS:
                 last_checkpoint = time.monotonic()
-                await _checkpoint(message_id=self.message_id, text="".join(self.parts))
+                self._checkpoint_later()
         self.meta["timings_ms"]["stream"] = round((time.monotonic() - stream_started) * 1000, 2)
         if prepared.reply.knowledge_gap:
             post_started = time.monotonic()
@@ -238,8 +249,11 @@ class AnswerJob:
         offset = self.length
         self.parts.append(delta.text)
         self.length += len(delta.text)
-        await buffer.append(self.message_id, delta.text)
-        await publish_text(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text)))
+        # Two independent round trips (buffer, channel layer): overlap them.
+        await asyncio.gather(
+            buffer.append(self.message_id, delta.text),
+            publish_text(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text))),
+        )
 
     async def _check_still_bot(self) -> None:
         if await _state(conversation_id=self.conversation_id) != Conversation.State.BOT:
