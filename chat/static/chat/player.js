@@ -1154,7 +1154,22 @@
     schedule(rec);
   }
 
+  // A lost `end` (a full channel drops frames silently) would leave an answer
+  // "streaming" for ever: after a long silence, ask the server where it stands.
+  var lastStreamFrameAt = Date.now();
+  var STREAM_SILENCE_MS = 20000;
+  window.setInterval(function () {
+    if (Date.now() - lastStreamFrameAt < STREAM_SILENCE_MS) return;
+    var streaming = false;
+    msgs.forEach(function (rec) { if (rec.sender === "bot" && rec.status === "streaming") streaming = true; });
+    if (streaming) {
+      lastStreamFrameAt = Date.now();
+      requestGapResume();
+    }
+  }, 5000);
+
   function onDelta(f) {
+    lastStreamFrameAt = Date.now();
     var id = String(f.id);
     var rec = msgs.get(id);
     var d = typeof f.d === "string" ? f.d : "";
