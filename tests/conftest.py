@@ -99,9 +99,13 @@ def demo_kb(db):
     call_command("demo_setup", verbosity=0)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (its own browser download can't run here)."""
+    """Debian's Chromium driven by Playwright (its own browser download can't run here).
+
+    Module scope, not session: Playwright's sync API keeps an event loop running
+    in this thread while it is open, and async tests after it could not start theirs.
+    """
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
