@@ -8,11 +8,9 @@ Sync (ORM): the pipeline calls it in a worker thread.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from dataclasses import dataclass, field
 
+from agents.cache import Rechecked
 from agents.classifier import IntentClassifier
 from agents.facts import FactSpec
 from agents.tools import ToolSpec
@@ -42,31 +40,13 @@ class Catalogue:
     classifier: IntentClassifier = field(default_factory=lambda: IntentClassifier({}))
 
 
-_lock = threading.Lock()
-_catalogue: Catalogue | None = None
-_version: tuple | None = None
-_checked_at = -math.inf
-
-
 def get_catalogue() -> Catalogue:
-    global _catalogue, _version, _checked_at
-    if _catalogue is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
-        return _catalogue
-    with _lock:
-        if _catalogue is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
-            return _catalogue
-        version = _database_version()
-        if _catalogue is None or version != _version:
-            _catalogue = _load()
-            _version = version
-        _checked_at = time.monotonic()
-        return _catalogue
+    return _cached.get()
 
 
 def invalidate() -> None:
     """Make the next call check the tables (the admin's save does; tests too)."""
-    global _checked_at
-    _checked_at = -math.inf
+    _cached.invalidate()
 
 
 def _database_version() -> tuple:
@@ -99,3 +79,6 @@ def _load() -> Catalogue:
         )
         examples[intent.name] = intent.example_list()
     return Catalogue(intents, facts, tools, IntentClassifier(examples))
+
+
+_cached: Rechecked[Catalogue] = Rechecked(_load, _database_version, every=CHECK_SECONDS)

@@ -8,12 +8,9 @@ product: 10,000 chunks of 1,024 dimensions take a few milliseconds.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-
 import numpy as np
 
+from agents.cache import Rechecked
 from agents.knowledge.index import CHECK_SECONDS, IndexedChunk
 
 
@@ -49,31 +46,12 @@ class VectorIndex:
         return out
 
 
-_lock = threading.Lock()
-_index: VectorIndex | None = None
-_version: tuple | None = None
-_checked_at = -math.inf
-
-
 def get_vector_index() -> VectorIndex:
-    """Sync (ORM): call from a worker thread."""
-    global _index, _version, _checked_at
-    if _index is not None and time.monotonic() - _checked_at < CHECK_SECONDS:
-        return _index
-    with _lock:
-        from agents.knowledge.index import _database_version
-
-        version = _database_version()
-        if _index is None or version != _version:
-            _index = _build()
-            _version = version
-        _checked_at = time.monotonic()
-        return _index
+    return _cached.get()
 
 
 def invalidate() -> None:
-    global _checked_at
-    _checked_at = -math.inf
+    _cached.invalidate()
 
 
 def _build() -> VectorIndex:
@@ -92,3 +70,12 @@ def _build() -> VectorIndex:
         chunks.append(IndexedChunk(chunk_id, document_id, title, text, language))
         vectors.append(from_bytes(embedding))
     return VectorIndex(chunks, vectors)
+
+
+def _knowledge_version() -> tuple:
+    from agents.knowledge.index import _database_version
+
+    return _database_version()
+
+
+_cached: Rechecked[VectorIndex] = Rechecked(_build, _knowledge_version, every=CHECK_SECONDS)
