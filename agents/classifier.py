@@ -6,7 +6,9 @@ short chat lines); English as stemmed words, word bigrams and character 4-grams
 inside words (so "refnd" still shares most of "refund"). Each intent's examples
 become one normalised centroid; a message is scored by cosine similarity to
 every centroid, blended with its similarity to the single closest example (a
-rare phrasing that one example covers still counts).
+rare phrasing that one example covers still counts). Scoring walks an inverted
+index (gram -> the examples and centroids that have it), so a message costs the
+postings of its own grams, not a dot product with every example.
 
 The model is tiny (a few hundred examples, trained in milliseconds); the
 process's copy is rebuilt with the intents (agents/catalogue.py).
@@ -89,27 +91,57 @@ class IntentClassifier:
         total = len(docs) or 1
         self.idf = {gram: math.log((1 + total) / (1 + n)) + 1 for gram, n in frequency.items()}
         self.unseen_idf = math.log(1 + total) + 1
-        self.examples: dict[str, list[dict[str, float]]] = defaultdict(list)
-        sums: dict[str, Counter] = defaultdict(Counter)
-        for name, grams in docs:
-            vector = self._vector(grams)
-            self.examples[name].append(vector)
-            sums[name].update(vector)
-        self.centroids = {name: _normalise(dict(vector)) for name, vector in sums.items()}
         self.names = list(examples)
+        # The intents with examples, in the order given (an intent without any is never ranked).
+        self._ranked: list[str] = []
+        # The examples of intent i are example indexes spans[i][0] .. spans[i][1] - 1.
+        self._spans: list[tuple[int, int]] = []
+        sums: list[Counter] = []
+        # Inverted indexes: gram -> [(example index, weight)] and gram -> [(intent index, weight)].
+        # A message is scored by walking only its own grams' postings, not every example.
+        example_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, (name, grams) in enumerate(docs):
+            if not self._ranked or self._ranked[-1] != name:
+                self._ranked.append(name)
+                self._spans.append((index, index))
+                sums.append(Counter())
+            start, _ = self._spans[-1]
+            self._spans[-1] = (start, index + 1)
+            vector = self._vector(grams)
+            sums[-1].update(vector)
+            for gram, weight in vector.items():
+                example_postings[gram].append((index, weight))
+        centroid_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for position, vector in enumerate(sums):
+            for gram, weight in _normalise(dict(vector)).items():
+                centroid_postings[gram].append((position, weight))
+        self._example_postings = dict(example_postings)
+        self._centroid_postings = dict(centroid_postings)
+        self._example_count = len(docs)
 
     def _vector(self, grams: Counter) -> dict[str, float]:
         return _normalise({g: _damped(n) * self.idf.get(g, self.unseen_idf) for g, n in grams.items()})
 
     def rank(self, text: str) -> list[Guess]:
         grams = features(text)
-        if not grams or not self.centroids:
+        if not grams or not self._ranked:
             return []
         vector = self._vector(grams)
+        # Cosine similarity to every example and centroid at once: only the grams the
+        # message shares with them add anything (a gram no example has has no postings).
+        similarity = [0.0] * self._example_count
+        to_centroid = [0.0] * len(self._ranked)
+        example_postings, centroid_postings = self._example_postings, self._centroid_postings
+        for gram, value in vector.items():
+            for index, weight in example_postings.get(gram, ()):
+                similarity[index] += value * weight
+            for position, weight in centroid_postings.get(gram, ()):
+                to_centroid[position] += value * weight
         guesses = []
-        for name, centroid in self.centroids.items():
-            nearest = max((_dot(vector, example) for example in self.examples[name]), default=0.0)
-            score = CENTROID_WEIGHT * _dot(vector, centroid) + (1 - CENTROID_WEIGHT) * nearest
+        for position, name in enumerate(self._ranked):
+            start, end = self._spans[position]
+            nearest = max(similarity[start:end])
+            score = CENTROID_WEIGHT * to_centroid[position] + (1 - CENTROID_WEIGHT) * nearest
             guesses.append(Guess(name, round(score, 4)))
         return sorted(guesses, key=lambda g: g.score, reverse=True)
 
@@ -131,9 +163,3 @@ def _damped(count: float) -> float:
 def _normalise(vector: dict[str, float]) -> dict[str, float]:
     norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
     return {k: v / norm for k, v in vector.items()}
-
-
-def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())

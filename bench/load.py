@@ -175,9 +175,11 @@ class SocketClient:
             a.bytes += ws_frame_bytes(raw)
             a.frames += 1
             frame = json.loads(raw)
-            kind = frame.get("type")
+            # csbot's delta is compact, {"t": "d", "i": id, "o": offset, "d": text};
+            # the floor's is {"type": "delta", "d": text}.
+            kind = "delta" if frame.get("t") == "d" else frame.get("type")
             if kind == "delta":
-                if bot_id is None or frame.get("id", bot_id) == bot_id:
+                if bot_id is None or frame.get("i", bot_id) == bot_id:
                     try:
                         a.add_text(frame.get("o"), frame["d"], now)
                     except Gap:

@@ -2,7 +2,7 @@
 
 Frames are documented in docs/protocol.md. The consumer never waits on an LLM
 stream: answers run as jobs (chat/streaming/jobs.py) and reach every socket of
-the conversation through its group.
+the conversation through chat/streaming/fanout.py, which the socket joins.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from agents import services as agent_services
 from agents.services import FormInvalid
 from chat import resume, services, staff_notify
 from chat.events import conversation_group, publish
-from chat.frames import dumps, error_frame, message_frame
+from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
 from chat.models import Conversation, Player
+from chat.streaming.fanout import fanout
 from chat.streaming.jobs import start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
@@ -68,9 +69,9 @@ class PlayerConsumer(AsyncWebsocketConsumer):
 
     async def _follow(self, conversation: Conversation) -> None:
         if getattr(self, "conversation_id", None) not in (None, conversation.pk):
-            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+            await fanout().leave(conversation_group(self.conversation_id), self)
         self.conversation_id = conversation.pk
-        await self.channel_layer.group_add(conversation_group(conversation.pk), self.channel_name)
+        await fanout().join(conversation_group(conversation.pk), self)
         await self._send(
             {
                 "type": "welcome",
@@ -83,7 +84,7 @@ class PlayerConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         # The answer job goes on: the player may come back, staff may be watching.
         if hasattr(self, "conversation_id"):
-            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+            await fanout().leave(conversation_group(self.conversation_id), self)
             await self._announce_presence(online=False)
 
     async def _announce_presence(self, *, online: bool) -> None:
@@ -141,10 +142,10 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         if received.conversation.pk != self.conversation_id:
             await self._follow(received.conversation)
         message = received.message
-        ack = {"type": "ack", "client_id": client_id, "id": message.pk, "seq": message.seq}
-        await self._send({**ack, "duplicate": not received.created})
+        await self._send(ack_frame(client_id, message.pk, message.seq, not received.created))
         if received.created:
-            await publish(self.conversation_id, message_frame(message))
+            # The player's other tabs and staff; this socket has the ack.
+            await publish(self.conversation_id, message_frame(message), exclude=self)
         if received.answer and wants_human(message.text):
             await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
         elif received.answer:
@@ -187,9 +188,6 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         await self._send(error_frame(exc.code, text, client_id=exc.client_id))
         note = await _record(conversation_id=self.conversation_id, text=exc.staff_note, code=exc.code)
         await publish(self.conversation_id, message_frame(note), internal=True)
-
-    async def relay(self, event: dict) -> None:
-        await self.send(text_data=event["frame"])
 
     async def _send(self, frame: dict) -> None:
         await self.send(text_data=dumps(frame))

@@ -1,39 +1,30 @@
-"""Publishing to the sockets that follow a conversation.
+"""Publishing to the sockets that follow a conversation (chat/groups.py names the groups).
 
-Groups:
-- conv.<id>        every socket of the conversation: the player's tabs and watching staff
-- conv.<id>.staff  staff sockets only: internal notes and events
-- conv.<id>.jobs   the process running the conversation's answer job (cancellation)
+Frames are encoded once and handed to every follower: this process's sockets
+directly, other processes' through the channel layer (chat/streaming/fanout.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from channels.layers import get_channel_layer
-
 from chat.frames import dumps
+from chat.groups import conversation_group, jobs_group, staff_group
+from chat.streaming.fanout import fanout
+
+__all__ = ["conversation_group", "jobs_group", "publish", "publish_delta", "staff_group"]
 
 
-def conversation_group(conversation_id: int) -> str:
-    return f"conv.{conversation_id}"
+async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> None:
+    """Send one frame to everyone following the conversation (staff only when `internal`).
 
-
-def staff_group(conversation_id: int) -> str:
-    return f"conv.{conversation_id}.staff"
-
-
-def jobs_group(conversation_id: int) -> str:
-    return f"conv.{conversation_id}.jobs"
-
-
-async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False) -> None:
-    """Send one frame, encoded once, to everyone following the conversation."""
+    `exclude`: a socket of this process that must not get it (the sender of a
+    player message, which has its `ack`).
+    """
     group = staff_group(conversation_id) if internal else conversation_group(conversation_id)
-    await get_channel_layer().group_send(group, {"type": "relay", "frame": dumps(frame), "c": conversation_id})
+    await fanout().publish(group, dumps(frame), exclude=exclude)
 
 
-async def publish_text(conversation_id: int, frame_text: str) -> None:
-    # `c` lets a staff socket that switched conversations drop frames of the old one.
-    event = {"type": "relay", "frame": frame_text, "c": conversation_id}
-    await get_channel_layer().group_send(conversation_group(conversation_id), event)
+async def publish_delta(conversation_id: int, frame_text: str) -> None:
+    """A delta of the conversation's streaming answer: the hot path (see fanout.publish_delta)."""
+    await fanout().publish_delta(conversation_group(conversation_id), frame_text)

@@ -21,10 +21,14 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
         "id": message.pk,
         "seq": message.seq,
         "sender": message.sender,
-        "text": message.text if text is None else text,
-        "status": message.status,
-        "created": message.created_at.isoformat(),
     }
+    text = message.text if text is None else text
+    if text or message.status != Message.Status.STREAMING:
+        # A bot answer starts as an empty streaming message: clients read a
+        # missing text as "" (docs/protocol.md), so the start frame stays short.
+        payload["text"] = text
+    payload["status"] = message.status
+    payload["created"] = message.created_at.isoformat()
     if message.client_id:
         payload["client_id"] = message.client_id
     if message.meta.get("sources"):
@@ -51,11 +55,23 @@ def message_frame(message: Message, *, text: str | None = None) -> dict[str, Any
 
 
 def delta_frame(message_id: int, offset: int, text: str) -> dict[str, Any]:
-    return {"type": "delta", "id": message_id, "o": offset, "d": text}
+    # The one frame sent per chunk, so it is compact: `t` for `type` and `i` for
+    # `id`, with the short type "d" (docs/protocol.md, "Deltas are compact").
+    return {"t": "d", "i": message_id, "o": offset, "d": text}
+
+
+def ack_frame(client_id: str, message_id: int, seq: int, duplicate: bool) -> dict[str, Any]:
+    """A stored `send`; `duplicate` only on a resend (clients read it missing as false)."""
+    frame: dict[str, Any] = {"type": "ack", "client_id": client_id, "id": message_id, "seq": seq}
+    if duplicate:
+        frame["duplicate"] = True
+    return frame
 
 
 def end_frame(message_id: int, status: str, *, sources: list | None = None, error: str = "") -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "end", "id": message_id, "status": status, "sources": sources or []}
+    frame: dict[str, Any] = {"type": "end", "id": message_id, "status": status}
+    if sources:
+        frame["sources"] = sources  # omitted when empty: clients read it missing as []
     if error:
         frame["error"] = error
     return frame

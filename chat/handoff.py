@@ -402,3 +402,27 @@ def _upset(conversation: Conversation) -> bool:
     score = staff_selectors.sentiment_score(meta)
     score = conversation.sentiment if score is None else score
     return score is not None and score <= settings.ESCALATE_SENTIMENT_AT
+
+
+def escalation_possible(status: str, error: str = "", answer_meta: dict[str, Any] | None = None) -> bool:
+    """Could auto_escalation_reason find a reason after this answer? False means: skip its queries.
+
+    It costs 3-4 queries after every answer, and for most answers the answer job
+    already knows the outcome: the answer's status, error and meta, whose
+    meta["sentiment"] is the player's mood for the message it answers (the same
+    dict agents/pipeline stores on that message). The checks mirror
+    auto_escalation_reason's: a failed answer, agents/ asking for a human, a
+    player upset enough (`_upset`'s rule), a "don't know" that may complete a
+    streak (`_dont_know`). Anything unknown (no meta, no score, an error) says True.
+    """
+    if answer_meta is None or status != Message.Status.DONE or error:
+        return True
+    if answer_meta.get("escalate"):
+        return True
+    sentiment = answer_meta.get("sentiment")
+    if isinstance(sentiment, dict) and sentiment.get("escalate"):
+        return True
+    score = staff_selectors.sentiment_score(answer_meta)
+    if score is None or score <= settings.ESCALATE_SENTIMENT_AT:
+        return True
+    return settings.ESCALATE_AFTER_DONT_KNOW > 0 and _dont_know({"status": status, "error": error, "meta": answer_meta})

@@ -53,4 +53,3 @@ async def frames_for(
                 out.extend(dumps(frame) for frame in postprocess.frames(message.pk, message.meta))
     out.append(dumps({"type": "resumed", "seq": newest}))
     return out
-

@@ -7,11 +7,11 @@ after the call returns, so no client ever sees a row that was rolled back.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chat.identity import GamePlayer
@@ -46,16 +46,53 @@ def conversation_current(*, player: Player) -> Conversation:
     return conversation or Conversation.objects.create(player=player, language=player.language)
 
 
-def _allocate_seq(conversation_id: int) -> int:
-    """Call inside a transaction: the UPDATE holds the row lock until commit."""
-    Conversation.objects.filter(pk=conversation_id).update(last_seq=F("last_seq") + 1, updated_at=timezone.now())
-    return Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
+def _allocate_seq(conversation_id: int) -> tuple[int, str]:
+    """The conversation's next seq, and its state then. Call inside a transaction.
+
+    One statement, UPDATE ... RETURNING: the UPDATE holds the row lock until
+    commit, so concurrent appends to one conversation queue behind each other
+    (and behind a takeover or a close, which lock the same row). Seqs never
+    repeat, and the state returned is the one the message is stored under.
+    """
+    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    # RETURNING came to SQLite (3.35) for INSERT and UPDATE at once; PostgreSQL always had it.
+    returning = connection.features.can_return_columns_from_insert
+    update, select = _seq_sql(connection.vendor, returning)
+    with connection.cursor() as cursor:
+        cursor.execute(update, [now, conversation_id])
+        if returning:
+            row = cursor.fetchone()
+        elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
+            cursor.execute(select, [conversation_id])
+            row = cursor.fetchone()
+        else:
+            row = None
+    if row is None:
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+    return row[0], row[1]
+
+
+@functools.cache
+def _seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
+    """_allocate_seq's UPDATE (with RETURNING when the database has it) and the SELECT for when it hasn't."""
+    meta, qn = Conversation._meta, connection.ops.quote_name
+    table = qn(meta.db_table)
+    pk, last_seq, updated_at, state = (qn(meta.get_field(f).column) for f in ("id", "last_seq", "updated_at", "state"))
+    update = f"UPDATE {table} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
+    select = f"SELECT {last_seq}, {state} FROM {table} WHERE {pk} = %s"
+    return (f"{update} RETURNING {last_seq}, {state}" if returning else update), select
+
+
+def _append(*, conversation_id: int, sender: str, text: str, **fields) -> tuple[Message, str]:
+    """message_append, and the conversation's state when the message was stored."""
+    with transaction.atomic():
+        seq, state = _allocate_seq(conversation_id)
+        message = Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
+    return message, state
 
 
 def message_append(*, conversation_id: int, sender: str, text: str, **fields) -> Message:
-    with transaction.atomic():
-        seq = _allocate_seq(conversation_id)
-        return Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
+    return _append(conversation_id=conversation_id, sender=sender, text=text, **fields)[0]
 
 
 @dataclass(frozen=True)
@@ -84,20 +121,21 @@ def player_message_receive(
     if conversation.state == Conversation.State.CLOSED:
         conversation = conversation_current(player=player)
     try:
-        with transaction.atomic():
-            message = message_append(
-                conversation_id=conversation.pk,
-                sender=Message.Sender.PLAYER,
-                text=text,
-                client_id=client_id,
-                meta=meta or {},
-            )
+        # _append's transaction rolls back on the duplicate; no savepoint of our own needed.
+        message, state = _append(
+            conversation_id=conversation.pk,
+            sender=Message.Sender.PLAYER,
+            text=text,
+            client_id=client_id,
+            meta=meta or {},
+        )
     except IntegrityError:
         # Another socket stored the same client id a moment ago.
         message = Message.objects.get(conversation=conversation, client_id=client_id)
         return Received(conversation, message, created=False, answer=False)
-    conversation.refresh_from_db(fields=["state", "last_seq"])
-    return Received(conversation, message, created=True, answer=conversation.state == Conversation.State.BOT)
+    # What the allocating UPDATE returned under the row lock: no need to read the row again.
+    conversation.last_seq, conversation.state = message.seq, state
+    return Received(conversation, message, created=True, answer=state == Conversation.State.BOT)
 
 
 def internal_event_record(*, conversation_id: int, text: str, code: str) -> Message:

@@ -5,8 +5,9 @@ group events. Only users in the groups `agent` or `manager`, and superusers, get
 in; everyone else is closed with 4403.
 
 A dashboard is in the group `staff` (list rows), `staff.alerts` (analytics
-alerts) and, for the one conversation it watches, `conv.<id>` (exactly the
-frames the player gets, deltas included) and `conv.<id>.staff` (notes, case).
+alerts) and follows, for the one conversation it watches, `conv.<id>` (exactly
+the frames the player gets, deltas included) and `conv.<id>.staff` (notes,
+case) through chat/streaming/fanout.py.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from django.utils.translation import gettext as _
 
 from chat import handoff, presence, resume, staff_selectors
 from chat.events import conversation_group, publish, staff_group
-from chat.frames import dumps, error_frame, message_frame
+from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import HandoffError
 from chat.models import Conversation
 from chat.roles import display_name, roles_of
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
+from chat.streaming.fanout import fanout
 from chat.validation import FrameError
 from csbot.db import db_pool
 
@@ -163,8 +165,8 @@ class StaffConsumer(AsyncWebsocketConsumer):
             return
         await self._unwatch()
         self.watching = conversation_id
-        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
-        await self.channel_layer.group_add(staff_group(conversation_id), self.channel_name)
+        await fanout().join(conversation_group(conversation_id), self)
+        await fanout().join(staff_group(conversation_id), self)
         await self._send({"type": "case", "conversation": await _case(conversation_id)})
         await self._resume(frame)
 
@@ -189,8 +191,8 @@ class StaffConsumer(AsyncWebsocketConsumer):
 
     async def _unwatch(self) -> None:
         if self.watching is not None:
-            await self.channel_layer.group_discard(conversation_group(self.watching), self.channel_name)
-            await self.channel_layer.group_discard(staff_group(self.watching), self.channel_name)
+            await fanout().leave(conversation_group(self.watching), self)
+            await fanout().leave(staff_group(self.watching), self)
             self.watching = None
 
     # --- handoff actions -----------------------------------------------------------------
@@ -233,8 +235,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
         except (HandoffError, Conversation.DoesNotExist) as exc:
             await self._refuse_handoff(exc, frame)
             return
-        ack = {"type": "ack", "client_id": frame["client_id"], "id": message.pk, "seq": message.seq}
-        await self._send({**ack, "duplicate": not created})
+        await self._send(ack_frame(frame["client_id"], message.pk, message.seq, not created))
         if created:
             await publish(cid, message_frame(message))
             await row_changed(cid)
@@ -247,9 +248,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
             await self._refuse_handoff(exc, frame)
             return
         if frame.get("client_id"):
-            await self._send(
-                {"type": "ack", "client_id": frame["client_id"], "id": note.pk, "seq": note.seq, "duplicate": False}
-            )
+            await self._send(ack_frame(frame["client_id"], note.pk, note.seq, False))
         await publish(cid, message_frame(note), internal=True)
 
     async def on_typing(self, frame: dict) -> None:
@@ -304,9 +303,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
         await self._send(refusal)
 
     async def relay(self, event: dict) -> None:
-        # Frames of a conversation this socket stopped watching may still be queued.
-        if event.get("c") is not None and event["c"] != self.watching:
-            return
+        """The groups `staff` and `staff.alerts` (conversations come through chat/streaming/fanout.py)."""
         await self.send(text_data=event["frame"])
 
     async def _send(self, frame: dict) -> None:

@@ -3,7 +3,10 @@
 Where frames go (chat/events.py has the per-conversation groups):
 - conv.<id>        `state` and the system message ("Alice has joined the chat.")
 - conv.<id>.staff  the `case` panel of staff watching the chat, internal notes
-- staff            every dashboard: the list row (`conversation`) and the queue size
+- staff            every dashboard: list rows and the queue size. Rows of chats that
+                   changed go out together (`conversations`, RowBatcher below), at
+                   most every STAFF_ROW_BATCH_SECONDS per process; a handoff's row
+                   goes out at once (`conversation`, announce)
 - staff.alerts     analytics alerts (analytics/services/alerts.py); relayed as they are
 
 For agents/ (the bot's brain): to hand a chat to a human from async code,
@@ -12,21 +15,28 @@ transaction, `escalate_sync(...)`. From inside an answer job pass `cancel=False`
 cancelling stops the job's own task. After each answer the job calls
 `after_answer`, which escalates on an upstream failure, repeated "I don't know"
 and strong negative sentiment (Message.meta["sentiment"], Conversation.sentiment).
+Given the answer's meta it skips those checks' queries when no rule can fire
+(handoff.escalation_possible).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from chat import handoff, staff_selectors
 from chat.events import publish
 from chat.frames import dumps, message_frame
 from chat.handoff import Change, Reason
 from chat.streaming import jobs
+from chat.streaming.loops import per_loop
 from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
@@ -55,15 +65,69 @@ async def announce(change: Change | None) -> None:
             await publish(cid, message_frame(message), internal=message.internal)
         await publish(cid, {"type": "case", "conversation": change.case}, internal=True)
         await publish_staff(change.row)
+        rows().announced(cid)
         change = change.then
 
 
-_row = db_pool(staff_selectors.row_frame)
+_rows = db_pool(staff_selectors.rows_frame)
+
+
+class RowBatcher:
+    """The dashboards' list rows to send from this process, on this event loop.
+
+    A change only marks its conversation; one task computes every marked row in
+    one worker-thread call (3 queries) and sends them as one `conversations`
+    frame. The first change after a quiet spell goes out at once, later ones at
+    most every STAFF_ROW_BATCH_SECONDS. The task ends when nothing is left to
+    send, and dies with its loop.
+    """
+
+    def __init__(self) -> None:
+        self.dirty: dict[int, None] = {}  # an ordered set
+        self.sending: Counter[int] = Counter()
+        self.task: asyncio.Task | None = None
+
+    def mark(self, conversation_id: int) -> None:
+        self.dirty[conversation_id] = None
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="staff-rows")
+
+    def announced(self, conversation_id: int) -> None:
+        """A handoff's fresh row just went out: a row being computed now may be older, so send it again."""
+        if self.sending[conversation_id]:
+            self.mark(conversation_id)
+
+    async def _run(self) -> None:
+        while self.dirty:
+            ids = list(self.dirty)
+            self.dirty.clear()
+            await self.send(ids)
+            await asyncio.sleep(settings.STAFF_ROW_BATCH_SECONDS)
+
+    async def send(self, conversation_ids: Iterable[int]) -> None:
+        """One frame with these rows now; a failure is logged (the next change sends the row again)."""
+        ids = list(conversation_ids)
+        self.sending.update(ids)
+        try:
+            await publish_staff(await _rows(ids))
+        except Exception:
+            log.exception("dashboard rows update failed for conversations %s", ids)
+        finally:
+            for pk in ids:
+                self.sending[pk] -= 1
+                if self.sending[pk] <= 0:
+                    del self.sending[pk]
+
+
+rows = per_loop(RowBatcher)  # this event loop's batcher
 
 
 async def row_changed(conversation_id: int) -> None:
-    """A new message or state: every dashboard's list row follows."""
-    await publish_staff(await _row(conversation_id))
+    """A new message or state: every dashboard's list row follows, batched with others."""
+    if settings.STAFF_ROW_BATCH_SECONDS <= 0:
+        await rows().send([conversation_id])
+    else:
+        rows().mark(conversation_id)
 
 
 _escalate = db_pool(handoff.conversation_escalate)
@@ -84,20 +148,26 @@ def escalate_sync(conversation_id: int, reason: str, *, actor=None) -> bool:
     return async_to_sync(escalate)(conversation_id, reason, actor=actor)
 
 
-@db_pool
-def _after_answer(conversation_id: int, status: str, error: str) -> tuple[str | None, dict[str, Any]]:
-    reason = handoff.auto_escalation_reason(conversation_id=conversation_id, status=status, error=error)
-    return reason, ({} if reason else staff_selectors.row_frame(conversation_id))
+_escalation_reason = db_pool(handoff.auto_escalation_reason)
 
 
-async def after_answer(conversation_id: int, *, status: str, error: str = "") -> None:
-    """The answer job calls this when an answer is finished (not when it was cancelled)."""
+async def after_answer(
+    conversation_id: int, *, status: str, error: str = "", answer_meta: dict[str, Any] | None = None
+) -> None:
+    """The answer job calls this when an answer is finished (not when it was cancelled).
+
+    `status`, `error` and `answer_meta` are the finished answer's (its Message.meta,
+    with meta["sentiment"] from agents/pipeline). With the meta, an answer that no
+    escalation rule can act on costs no query here, only a batched row update.
+    """
     try:
-        reason, row = await _after_answer(conversation_id, status, error)
+        reason = None
+        if handoff.escalation_possible(status, error, answer_meta):
+            reason = await _escalation_reason(conversation_id=conversation_id, status=status, error=error)
         if reason:
             # This runs in the job's own task: cancelling would cancel us.
             await escalate(conversation_id, reason, cancel=False)
         else:
-            await publish_staff(row)
+            await row_changed(conversation_id)
     except Exception:  # the answer is stored and shown; never fail the job over this
         log.exception("after-answer handling failed for conversation %s", conversation_id)

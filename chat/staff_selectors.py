@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -105,13 +106,31 @@ def conversation_summary(conversation_id: int) -> dict[str, Any]:
     return _summaries([_with_last_message(Conversation.objects.filter(pk=conversation_id)).get()])[0]
 
 
+def _waiting_count() -> int:
+    return Conversation.objects.filter(state=Conversation.State.WAITING).count()
+
+
 def row_frame(conversation_id: int) -> dict[str, Any]:
-    """The `conversation` frame every dashboard gets when a chat changes."""
-    waiting = Conversation.objects.filter(state=Conversation.State.WAITING).count()
+    """The `conversation` frame every dashboard gets at once after a handoff."""
     return {
         "type": "conversation",
         "conversation": conversation_summary(conversation_id),
-        "queue": {"waiting": waiting},
+        "queue": {"waiting": _waiting_count()},
+    }
+
+
+def rows_frame(conversation_ids: Iterable[int]) -> dict[str, Any]:
+    """The `conversations` frame: the rows of the chats that changed since the last one.
+
+    Three queries whatever the number of chats: the conversations, their last
+    messages, the queue size. A chat that no longer exists is left out.
+    """
+    ids = list(dict.fromkeys(conversation_ids))
+    found = {c.pk: c for c in _with_last_message(Conversation.objects.filter(pk__in=ids))}
+    return {
+        "type": "conversations",
+        "conversations": _summaries([found[pk] for pk in ids if pk in found]),
+        "queue": {"waiting": _waiting_count()},
     }
 
 

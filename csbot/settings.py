@@ -202,6 +202,9 @@ AGENT_PRESENCE_SECONDS = env_int("AGENT_PRESENCE_SECONDS", 90)
 ESCALATE_AFTER_DONT_KNOW = env_int("ESCALATE_AFTER_DONT_KNOW", 2)
 # ... and when the player's sentiment (-1..1, scored by agents/) falls to this.
 ESCALATE_SENTIMENT_AT = env_float("ESCALATE_SENTIMENT_AT", -0.6)
+# Dashboards' list rows that change are sent together, at most this often per process
+# (chat/staff_notify.py); 0 sends each change at once.
+STAFF_ROW_BATCH_SECONDS = env_float("STAFF_ROW_BATCH_SECONDS", 0.3)
 
 # --- LLM ----------------------------------------------------------------------
 LLM_PROVIDER = env_str("LLM_PROVIDER", "local")

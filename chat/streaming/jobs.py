@@ -8,7 +8,9 @@ every few seconds and always stores the final text: `done`, `interrupted`
 
 Cancellation crosses processes through the `conv.<id>.jobs` group: each process
 has one control channel, added to that group while it runs the conversation's
-job (see cancel_answer).
+job (see cancel_answer). The same channel hears when another process starts
+following the conversation, so that deltas leave this process only when some
+socket elsewhere needs them (chat/streaming/fanout.py).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from agents.pipeline.prepare import prepare_for_conversation
 from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import selectors, services, staff_notify
-from chat.events import jobs_group, publish, publish_text
+from chat.events import conversation_group, jobs_group, publish, publish_delta
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
+from chat.streaming.fanout import fanout
+from chat.streaming.loops import per_loop, receive_forever
 from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
@@ -60,17 +64,12 @@ class JobRegistry:
         return self._control_channel
 
     async def _read_control(self, layer, channel: str) -> None:
-        while True:
-            try:
-                event = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a broken layer connection must not end cancellation for good
-                log.exception("answer control channel failed; retrying")
-                await asyncio.sleep(1)
-                continue
+        async for event in receive_forever(layer, channel, "answer control"):
             if event.get("type") == "answer.cancel":
                 self.cancel_local(event["conversation_id"])
+            elif event.get("type") == "answer.follow":
+                # Another process's socket follows a conversation we answer: send it our deltas.
+                fanout().mark_followed_elsewhere(event["group"], event["by"])
 
     def cancel_local(self, conversation_id: int) -> bool:
         self.pending.discard(conversation_id)
@@ -81,16 +80,7 @@ class JobRegistry:
         return True
 
 
-_registries: dict[asyncio.AbstractEventLoop, JobRegistry] = {}
-
-
-def registry() -> JobRegistry:
-    loop = asyncio.get_running_loop()
-    if loop not in _registries:
-        for old in [lp for lp in _registries if lp.is_closed()]:
-            del _registries[old]
-        _registries[loop] = JobRegistry()
-    return _registries[loop]
+registry = per_loop(JobRegistry)
 
 
 def start_answer(conversation_id: int, reply_to_id: int) -> None:
@@ -114,6 +104,8 @@ async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) ->
     layer = get_channel_layer()
     channel = await reg.control_channel()
     await layer.group_add(jobs_group(conversation_id), channel)
+    # After joining the jobs group, so that a process that starts following later tells us.
+    await fanout().check_followed_elsewhere(conversation_group(conversation_id))
     try:
         while True:
             await AnswerJob(conversation_id, reply_to_id).run()
@@ -209,7 +201,7 @@ class AnswerJob:
         await self._finalize(buffer, started, status, error=error, player_error=player_error)
         if status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
-            await staff_notify.after_answer(self.conversation_id, status=status, error=error)
+            await staff_notify.after_answer(self.conversation_id, status=status, error=error, answer_meta=self.meta)
 
     async def _stream(self, buffer, started: float) -> None:
         prepared = await prepare_for_conversation(self.conversation_id)
@@ -252,7 +244,7 @@ class AnswerJob:
         # Two independent round trips (buffer, channel layer): overlap them.
         await asyncio.gather(
             buffer.append(self.message_id, delta.text),
-            publish_text(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text))),
+            publish_delta(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text))),
         )
 
     async def _check_still_bot(self) -> None:

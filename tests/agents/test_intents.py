@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import pytest
 
+from agents import classifier as classifier_module
 from agents.catalogue import get_catalogue
-from agents.classifier import IntentClassifier
+from agents.classifier import IntentClassifier, features
 from agents.pipeline import intent
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage
@@ -47,6 +51,79 @@ def test_the_classifier_learns_a_new_intent_from_its_examples():
     )
     assert classifier.classify("公会战几点开始").intent == "guild_war"
     assert classifier.classify("when is the guild war").intent == "guild_war"
+
+
+def reference_rank(examples: dict[str, list[str]], text: str) -> list[tuple[str, float]]:
+    """The classifier's scores computed the plain way: a dot product with every example and centroid."""
+    docs = [(name, features(line)) for name, lines in examples.items() for line in lines]
+    frequency = Counter(gram for _, grams in docs for gram in grams)
+    total = len(docs) or 1
+
+    def vector(grams: Counter) -> dict[str, float]:
+        raw = {}
+        for gram, n in grams.items():
+            idf = math.log((1 + total) / (1 + frequency[gram])) + 1 if gram in frequency else math.log(1 + total) + 1
+            raw[gram] = (n if n <= 1 else 1 + math.log(n)) * idf
+        norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
+        return {gram: v / norm for gram, v in raw.items()}
+
+    def dot(a: dict[str, float], b: dict[str, float]) -> float:
+        return sum(v * b.get(gram, 0.0) for gram, v in a.items())
+
+    if not features(text):
+        return []  # only stopwords: nothing to go on
+    message = vector(features(text))
+    weight = classifier_module.CENTROID_WEIGHT
+    scores = []
+    for name in examples:
+        vectors = [vector(grams) for owner, grams in docs if owner == name]
+        if not vectors:
+            continue
+        summed: Counter = Counter()
+        for v in vectors:
+            summed.update(v)
+        norm = math.sqrt(sum(v * v for v in summed.values())) or 1.0
+        centroid = {gram: v / norm for gram, v in summed.items()}
+        nearest = max(dot(message, v) for v in vectors)
+        scores.append((name, weight * dot(message, centroid) + (1 - weight) * nearest))
+    return sorted(scores, key=lambda item: item[1], reverse=True)
+
+
+REFERENCE_PHRASES = [
+    "充值了钻石没到账",
+    "我的号被封了",
+    "装备丢了怎么找回",
+    "游戏一直闪退",
+    "我想退款",
+    "转人工",
+    "my top-up never arrived",
+    "i got banned for no reason",
+    "refnd plz",  # a typo: only character grams match
+    "how do i reset my password",
+    "完全无关 quantum zebra",  # grams no example has
+    "嗯",
+]
+
+
+def test_the_indexed_scores_match_a_plain_dot_product_with_every_example(demo_brain):
+    from agents.models import Intent
+
+    examples = {intent.name: intent.example_list() for intent in Intent.objects.filter(enabled=True)}
+    examples["no_examples_yet"] = []  # never ranked
+    classifier = IntentClassifier(examples)
+    for phrase in [*REFERENCE_PHRASES, *(phrase for phrase, _ in HELD_OUT), *VAGUE]:
+        ranked = classifier.rank(phrase)
+        reference = reference_rank(examples, phrase)
+        assert [guess.intent for guess in ranked] == [name for name, _ in reference], phrase
+        for guess, (_, score) in zip(ranked, reference, strict=True):
+            assert guess.score == pytest.approx(round(score, 4), abs=1.01e-4), phrase
+        assert [guess.score for guess in ranked] == [round(score, 4) for _, score in reference], phrase
+
+
+def test_the_classifier_without_examples_or_grams_ranks_nothing():
+    assert IntentClassifier({}).rank("我要退款") == []
+    assert IntentClassifier({"refund": ["我要退款"]}).rank("!!!") == []
+    assert IntentClassifier({"refund": ["我要退款"]}).classify("").intent == ""
 
 
 async def test_a_clicked_quick_reply_names_its_intent(demo_brain):

@@ -51,13 +51,18 @@ class PlayerSocket:
         await self.comm.disconnect()
 
 
+def is_delta(frame: dict) -> bool:
+    """A delta is the one compact frame: {"t": "d", "i": message id, "o": offset, "d": text}."""
+    return frame.get("t") == "d"
+
+
 def answer_text(frames: list[dict], message_id: int) -> str:
     """The answer as the browser would assemble it from message + delta frames."""
     text = ""
     for frame in frames:
-        if frame["type"] == "message" and frame["message"]["id"] == message_id:
-            text = frame["message"]["text"]
-        elif frame["type"] == "delta" and frame["id"] == message_id:
+        if frame.get("type") == "message" and frame["message"]["id"] == message_id:
+            text = frame["message"].get("text", "")  # an answer that starts streaming has no text yet
+        elif is_delta(frame) and frame["i"] == message_id:
             assert frame["o"] <= len(text), f"gap: offset {frame['o']} beyond {len(text)}"
             text += frame["d"][len(text) - frame["o"] :]
     return text

@@ -35,7 +35,7 @@ class StaffSocket:
         """Connect and return the `hello` frame."""
         connected, _ = await self.comm.connect()
         assert connected
-        return await self.receive_until(lambda f: f["type"] == "hello")
+        return await self.receive_until(lambda f: f.get("type") == "hello")
 
     async def refused_with(self) -> int:
         """Connect a socket that must be refused; the close code it got."""
@@ -68,7 +68,7 @@ class StaffSocket:
     async def watch(self, conversation_id: int) -> list[dict]:
         """Open a conversation: its case, then its history up to `resumed`."""
         await self.send({"type": "watch", "conversation_id": conversation_id, "after_seq": 0, "streams": {}})
-        return await self.collect_until(lambda f: f["type"] == "resumed")
+        return await self.collect_until(lambda f: f.get("type") == "resumed")
 
     async def say(self, conversation_id: int, text: str) -> str:
         client_id = str(uuid.uuid4())

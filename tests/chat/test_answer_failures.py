@@ -17,7 +17,7 @@ def player(demo_kb):
 
 
 def is_end(frame: dict) -> bool:
-    return frame["type"] == "end"
+    return frame.get("type") == "end"
 
 
 async def ask(player: Player, question: str) -> list[dict]:
@@ -37,7 +37,7 @@ async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells
 
     frames = await ask(player, "充值没到账怎么办")
 
-    bot = next(f["message"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "bot")
+    bot = next(f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
     end = frames[-1]
     assert end["status"] == "failed"
     assert end["error"] == "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
@@ -57,7 +57,7 @@ async def test_a_qps_error_before_the_first_token_is_retried_unseen(player, erni
 
     assert frames[-1]["status"] == "done"
     assert len(ernie_settings.requests) == 2
-    assert "".join(f["d"] for f in frames if f["type"] == "delta") == "好的，马上为您查询。"
+    assert "".join(f["d"] for f in frames if f.get("t") == "d") == "好的，马上为您查询。"
 
 
 async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_settings, settings):
@@ -79,7 +79,7 @@ async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_s
 async def test_an_input_flagged_by_ernie_is_replaced_and_left_out_of_the_next_request(player, ernie_settings):
     ernie_settings.script("need_clear_history")
     frames = await ask(player, "一个不安全的问题")
-    replace = next(f for f in frames if f["type"] == "replace")
+    replace = next(f for f in frames if f.get("type") == "replace")
     assert replace["text"] and frames[-1]["status"] == "done"
 
     ernie_settings.configure(reply=["您好！"])

@@ -19,10 +19,10 @@ async def test_a_player_rates_the_chat_an_agent_closed(lin, alice):
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await agent.send({"type": "close", "conversation_id": conversation_id})
-    await player.receive_until(lambda f: f["type"] == "state" and f["state"] == "closed")
+    await player.receive_until(lambda f: f.get("type") == "state" and f["state"] == "closed")
 
     await player.send({"type": "csat", "conversation_id": conversation_id, "score": 4, "comment": " quick help "})
-    thanks = (await player.receive_until(lambda f: f["type"] == "csat_thanks"))[-1]
+    thanks = (await player.receive_until(lambda f: f.get("type") == "csat_thanks"))[-1]
     await player.close()
     await agent.close()
 

@@ -285,6 +285,63 @@ def test_the_bot_escalates_when_the_upstream_fails_or_agents_asks(chat):
     assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "player_request"
 
 
+CALM = {"score": 0.2, "level": "calm", "words": ["thanks"], "escalate": False}
+ANSWERED = {"sources": [{"n": 1, "title": "Refunds", "source_id": "x"}]}
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {**ANSWERED, "sentiment": CALM},
+        {**ANSWERED, "sentiment": {"score": -0.3, "level": "upset", "escalate": False}},  # mildly unhappy
+        {"reply": "greeting", "sentiment": CALM},  # no knowledge asked for: no sources key at all
+    ],
+)
+def test_an_ordinary_answer_needs_no_escalation_checks(meta):
+    assert handoff.escalation_possible("done", "", meta) is False
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "meta"),
+    [
+        ("done", "", None),  # the caller did not say: check as before
+        ("failed", "qps limit", {**ANSWERED, "sentiment": CALM}),
+        ("done", "need_clear_history", {**ANSWERED, "sentiment": CALM}),
+        ("done", "", {**ANSWERED, "sentiment": CALM, "escalate": "bot_request"}),
+        ("done", "", {**ANSWERED, "sentiment": {**CALM, "escalate": True}}),  # an upset streak (agents/)
+        ("done", "", {**ANSWERED, "sentiment": {"score": -0.85, "level": "angry"}}),
+        ("done", "", {**ANSWERED, "sentiment": -0.9}),
+        ("done", "", dict(ANSWERED)),  # no score: the conversation's sentiment decides
+        ("done", "", {"sources": [], "sentiment": CALM}),  # found nothing to say
+        ("done", "", {**ANSWERED, "dont_know": True, "sentiment": CALM}),
+    ],
+)
+def test_an_answer_that_may_lead_to_a_human_is_checked(status, error, meta):
+    assert handoff.escalation_possible(status, error, meta) is True
+
+
+def test_dont_know_answers_need_no_checks_when_they_never_escalate(settings):
+    settings.ESCALATE_AFTER_DONT_KNOW = 0
+    assert handoff.escalation_possible("done", "", {"sources": [], "sentiment": CALM}) is False
+
+
+def test_the_sentiment_threshold_is_the_one_the_checks_use(settings):
+    meta = {**ANSWERED, "sentiment": {"score": -0.5, "level": "upset", "escalate": False}}
+    assert handoff.escalation_possible("done", "", meta) is False
+    settings.ESCALATE_SENTIMENT_AT = -0.5
+    assert handoff.escalation_possible("done", "", meta) is True
+
+
+@pytest.mark.parametrize(
+    "sentiment", [-0.9, {"score": -0.85, "level": "extreme"}, {"score": -0.2, "level": "upset", "escalate": True}]
+)
+def test_whenever_the_checks_would_escalate_the_answer_is_checked(chat, sentiment):
+    message_append(conversation_id=chat.pk, sender="player", text="!!!", meta={"sentiment": sentiment})
+    answer = _answer(chat, [{"n": 1, "title": "Refunds", "source_id": "x"}], sentiment=sentiment)
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) == "sentiment"
+    assert handoff.escalation_possible(answer.status, answer.error, answer.meta) is True
+
+
 def test_internal_notes_never_reach_the_llm(chat, alice):
     handoff.internal_note_add(conversation_id=chat.pk, agent=alice, text="VIP, be nice")
     note = Message.objects.get(internal=True)

@@ -153,13 +153,13 @@ async def test_a_player_never_reads_another_players_conversation(lin, kai, demo_
     player = PlayerSocket(lin.pk)
     welcome = await player.connect()
     await player.say("How do I get a refund?")
-    await player.receive_until(lambda f: f["type"] == "end")
+    await player.receive_until(lambda f: f.get("type") == "end")
     await player.close()
 
     await other.send({"type": "resume", "after_seq": 0, "streams": {}})
-    seen = await other.receive_until(lambda f: f["type"] == "resumed")
+    seen = await other.receive_until(lambda f: f.get("type") == "resumed")
     await other.send({"type": "handoff"})
-    own = await other.receive_until(lambda f: f["type"] == "state")
+    own = await other.receive_until(lambda f: f.get("type") == "state")
     await other.close()
 
     assert other_welcome["conversation"]["id"] != welcome["conversation"]["id"]
@@ -176,10 +176,10 @@ async def test_a_staff_socket_reads_any_conversation_and_a_missing_one_is_an_err
     await sock.connect()
     frames = await sock.watch(chat.pk)
     await sock.send({"type": "watch", "conversation_id": 999999})
-    missing = await sock.receive_until(lambda f: f["type"] == "error")
+    missing = await sock.receive_until(lambda f: f.get("type") == "error")
     await sock.send({"type": "take_over", "conversation_id": 999999})
-    missing_action = await sock.receive_until(lambda f: f["type"] == "error")
+    missing_action = await sock.receive_until(lambda f: f.get("type") == "error")
     await sock.close()
 
-    assert next(f for f in frames if f["type"] == "case")["conversation"]["id"] == chat.pk
+    assert next(f for f in frames if f.get("type") == "case")["conversation"]["id"] == chat.pk
     assert missing["code"] == "not_found" and missing_action["code"] == "not_found"

@@ -12,7 +12,9 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
+from chat import staff_notify, staff_selectors
 from chat.models import Conversation, ConversationEvent, Message
+from chat.services import message_append
 from tests.chat.socket_client import PlayerSocket, answer_text
 from tests.chat.staff_client import StaffSocket
 from tests.fake_ernie_fixtures import use_fake_ernie
@@ -33,15 +35,28 @@ def slow_ernie(settings, fake_ernie_thread, demo_kb):
 
 
 def is_end(frame: dict) -> bool:
-    return frame["type"] == "end"
+    return frame.get("type") == "end"
 
 
 def is_system(frame: dict) -> bool:
-    return frame["type"] == "message" and frame["message"]["sender"] == "system"
+    return frame.get("type") == "message" and frame["message"]["sender"] == "system"
 
 
 def bot_id(frames: list[dict]) -> int:
-    return next(f["message"]["id"] for f in frames if f["type"] == "message" and f["message"]["sender"] == "bot")
+    return next(f["message"]["id"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
+
+
+def rows_in(frame: dict) -> list[dict]:
+    """The list rows a dashboard frame carries: one after a handoff (`conversation`), or a batch."""
+    if frame.get("type") == "conversation":
+        return [frame["conversation"]]
+    return frame["conversations"] if frame.get("type") == "conversations" else []
+
+
+async def row_update(agent: StaffSocket, predicate=lambda row: True) -> dict:
+    """The first list row the dashboard gets that matches, whichever frame carries it."""
+    frame = await agent.receive_until(lambda f: any(predicate(row) for row in rows_in(f)))
+    return next(row for row in rows_in(frame) if predicate(row))
 
 
 async def player_chatting(player) -> tuple[PlayerSocket, int]:
@@ -56,10 +71,10 @@ async def test_a_watching_agent_sees_the_answer_grow_delta_by_delta_like_the_pla
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await player.say("How do I get a refund?")
-    first = await player.receive_until(lambda f: f["type"] == "delta")
+    first = await player.receive_until(lambda f: f.get("t") == "d")
     history = await agent.watch(cid)  # joins mid-answer
 
-    case = next(f for f in history if f["type"] == "case")["conversation"]
+    case = next(f for f in history if f.get("type") == "case")["conversation"]
     assert case["id"] == cid and case["player"]["name"] == "Lin" and case["state"] == "bot"
     rest = await player.receive_until(is_end)
     seen = history + await agent.collect_until(is_end)
@@ -70,7 +85,7 @@ async def test_a_watching_agent_sees_the_answer_grow_delta_by_delta_like_the_pla
     stored = await sync_to_async(Message.objects.get)(pk=answer)
     assert answer_text(first + rest, answer) == stored.text
     assert answer_text(seen, answer) == stored.text
-    assert sum(f["type"] == "delta" for f in seen) > 1  # it grew on the agent's screen too
+    assert sum(f.get("t") == "d" for f in seen) > 1  # it grew on the agent's screen too
     assert seen[-1]["sources"]
 
 
@@ -80,7 +95,7 @@ async def test_a_takeover_stops_the_answer_within_200_ms_and_keeps_its_partial_t
     await agent.connect()
     await agent.watch(cid)
     await player.say(QUESTION)
-    before = await player.receive_until(lambda f: f["type"] == "delta" and f["o"] > 0)
+    before = await player.receive_until(lambda f: f.get("t") == "d" and f["o"] > 0)
 
     started = time.perf_counter()
     await agent.send({"type": "take_over", "conversation_id": cid})
@@ -88,7 +103,7 @@ async def test_a_takeover_stops_the_answer_within_200_ms_and_keeps_its_partial_t
     latency = time.perf_counter() - started
     if not any(is_system(f) for f in after):
         after += await player.receive_until(is_system)
-    ok = await agent.receive_until(lambda f: f["type"] in ("ok", "error"))
+    ok = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
     await player.close()
     await agent.close()
 
@@ -111,11 +126,11 @@ async def test_while_a_human_holds_the_chat_no_request_reaches_the_llm(lin, alic
     await agent.connect()
     await agent.watch(cid)
     await agent.send({"type": "take_over", "conversation_id": cid})
-    await agent.receive_until(lambda f: f["type"] == "ok")
+    await agent.receive_until(lambda f: f.get("type") == "ok")
 
     await player.say("你好，有人吗？")
     await player.say(QUESTION)
-    got = await agent.receive_until(lambda f: f["type"] == "message" and f["message"]["text"] == QUESTION)
+    got = await agent.receive_until(lambda f: f.get("type") == "message" and f["message"].get("text") == QUESTION)
     await asyncio.sleep(0.5)
     await player.close()
     await agent.close()
@@ -131,23 +146,25 @@ async def test_agent_and_player_see_each_others_messages_and_typing(lin, alice, 
     await agent.connect()
     await agent.watch(cid)
     await agent.send({"type": "take_over", "conversation_id": cid})
-    await agent.receive_until(lambda f: f["type"] == "ok")
+    await agent.receive_until(lambda f: f.get("type") == "ok")
 
     await agent.send({"type": "typing", "conversation_id": cid})
-    typing = (await player.receive_until(lambda f: f["type"] == "typing"))[-1]
+    typing = (await player.receive_until(lambda f: f.get("type") == "typing"))[-1]
     client_id = await agent.say(cid, "Hi Lin, I'm looking at your top-up now.")
-    ack = await agent.receive_until(lambda f: f["type"] == "ack")
-    to_player = (await player.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "agent"))[-1]
+    ack = await agent.receive_until(lambda f: f.get("type") == "ack")
+    to_player = (
+        await player.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "agent")
+    )[-1]
 
     await player.send({"type": "typing"})
-    player_typing = await agent.receive_until(lambda f: f["type"] == "typing" and f["who"] == "player")
+    player_typing = await agent.receive_until(lambda f: f.get("type") == "typing" and f["who"] == "player")
     await player.say("Thank you! Order 2024-1188.")
-    to_agent = await agent.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "player")
+    to_agent = await agent.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "player")
     await player.close()
     await agent.close()
 
     assert typing == {"type": "typing", "who": "agent", "name": "Alice", "agent_id": alice.pk, "conversation_id": cid}
-    assert ack["client_id"] == client_id and ack["duplicate"] is False
+    assert ack["client_id"] == client_id and not ack.get("duplicate")
     assert to_player["message"]["text"] == "Hi Lin, I'm looking at your top-up now."
     assert to_player["message"]["name"] == "Alice"
     assert player_typing == {"type": "typing", "who": "player", "conversation_id": cid}
@@ -160,9 +177,9 @@ async def test_an_agent_who_does_not_hold_the_chat_cannot_write_to_the_player(li
     await holder.connect()
     await other.connect()
     await holder.send({"type": "take_over", "conversation_id": cid})
-    await holder.receive_until(lambda f: f["type"] == "ok")
+    await holder.receive_until(lambda f: f.get("type") == "ok")
     await other.say(cid, "hello from Bob")
-    refused = await other.receive_until(lambda f: f["type"] == "error")
+    refused = await other.receive_until(lambda f: f.get("type") == "error")
     await player.close()
     await holder.close()
     await other.close()
@@ -181,8 +198,8 @@ async def test_the_agent_who_clicks_second_is_told_who_has_the_chat(lin, alice, 
         second.send({"type": "take_over", "conversation_id": cid}),
     )
     answers = await asyncio.gather(
-        first.receive_until(lambda f: f["type"] in ("ok", "error")),
-        second.receive_until(lambda f: f["type"] in ("ok", "error")),
+        first.receive_until(lambda f: f.get("type") in ("ok", "error")),
+        second.receive_until(lambda f: f.get("type") in ("ok", "error")),
     )
     await player.close()
     await first.close()
@@ -202,10 +219,10 @@ async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, sett
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await agent.send({"type": "take_over", "conversation_id": cid})
-    await agent.receive_until(lambda f: f["type"] == "ok")
+    await agent.receive_until(lambda f: f.get("type") == "ok")
     await agent.send({"type": "hand_back", "conversation_id": cid})
-    await agent.receive_until(lambda f: f["type"] == "ok")
-    handed = (await player.receive_until(lambda f: f["type"] == "state" and f["state"] == "bot"))[-1]
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    handed = (await player.receive_until(lambda f: f.get("type") == "state" and f["state"] == "bot"))[-1]
     await player.say("How do I get a refund?")
     frames = await player.receive_until(is_end)
     await player.close()
@@ -222,14 +239,14 @@ async def test_closing_stops_the_answer_and_the_next_message_opens_a_new_chat(li
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await player.say(QUESTION)
-    await player.receive_until(lambda f: f["type"] == "delta")
+    await player.receive_until(lambda f: f.get("t") == "d")
     await agent.send({"type": "close", "conversation_id": cid})
     stopped = await player.receive_until(is_end)
-    if not any(f["type"] == "state" for f in stopped):
-        stopped += await player.receive_until(lambda f: f["type"] == "state")
-    closed = next(f for f in stopped if f["type"] == "state")
+    if not any(f.get("type") == "state" for f in stopped):
+        stopped += await player.receive_until(lambda f: f.get("type") == "state")
+    closed = next(f for f in stopped if f.get("type") == "state")
     await player.say("one more thing")
-    welcome = (await player.receive_until(lambda f: f["type"] == "welcome"))[-1]
+    welcome = (await player.receive_until(lambda f: f.get("type") == "welcome"))[-1]
     await player.close()
     await agent.close()
 
@@ -243,10 +260,12 @@ async def test_the_handoff_button_queues_the_chat_and_dashboards_see_it(lin, ali
     await agent.connect()
     player, cid = await player_chatting(lin)
     await player.send({"type": "handoff"})
-    frames = await player.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "system")
-    row = await agent.receive_until(lambda f: f["type"] == "conversation" and f["conversation"]["state"] == "waiting")
+    frames = await player.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
+    row = await agent.receive_until(
+        lambda f: f.get("type") == "conversation" and f["conversation"]["state"] == "waiting"
+    )
     await agent.send({"type": "list", "filter": "waiting"})
-    listed = await agent.receive_until(lambda f: f["type"] == "list")
+    listed = await agent.receive_until(lambda f: f.get("type") == "list")
     await player.close()
     await agent.close()
 
@@ -262,7 +281,7 @@ async def test_the_handoff_button_queues_the_chat_and_dashboards_see_it(lin, ali
 async def test_asking_for_a_human_in_words_skips_the_llm(lin, slow_ernie, words):
     player, cid = await player_chatting(lin)
     await player.say(words)
-    frames = await player.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "system")
+    frames = await player.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
     await asyncio.sleep(0.3)
     await player.close()
 
@@ -280,7 +299,7 @@ async def test_the_bot_hands_over_when_the_upstream_fails(lin, settings, fake_er
     player, cid = await player_chatting(lin)
     await player.say(QUESTION)
     failed = await player.receive_until(is_end)
-    after = await player.receive_until(lambda f: f["type"] == "message" and f["message"]["sender"] == "system")
+    after = await player.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
     await player.close()
 
     assert failed[-1]["status"] == "failed"
@@ -297,10 +316,10 @@ async def test_the_bot_hands_over_after_saying_it_does_not_know_twice(lin, demo_
     first = await player.receive_until(is_end)
     await player.say("Which planet has the most moons in our solar system?")
     second = await player.receive_until(is_end)
-    after = await player.receive_until(lambda f: f["type"] == "state")
+    after = await player.receive_until(lambda f: f.get("type") == "state")
     await player.close()
 
-    assert first[-1]["sources"] == [] and second[-1]["sources"] == []
+    assert "sources" not in first[-1] and "sources" not in second[-1]  # omitted when empty
     assert after[-1] == {"type": "state", "state": "waiting"}
     conversation = await sync_to_async(Conversation.objects.get)(pk=cid)
     assert conversation.handoff_reason == "dont_know"
@@ -315,10 +334,10 @@ async def test_internal_notes_reach_staff_only(lin, alice, demo_kb):
     await agent.send(
         {"type": "note", "conversation_id": cid, "text": "VIP player, check the ledger", "client_id": "n1"}
     )
-    ack = await agent.receive_until(lambda f: f["type"] == "ack")
-    seen = await colleague.receive_until(lambda f: f["type"] == "message")
+    ack = await agent.receive_until(lambda f: f.get("type") == "ack")
+    seen = await colleague.receive_until(lambda f: f.get("type") == "message")
     await player.send({"type": "resume", "after_seq": 0, "streams": {}})
-    resumed = await player.receive_until(lambda f: f["type"] == "resumed")
+    resumed = await player.receive_until(lambda f: f.get("type") == "resumed")
     await player.send({"type": "ping"})
     pong = await player.receive()
     await player.close()
@@ -327,7 +346,7 @@ async def test_internal_notes_reach_staff_only(lin, alice, demo_kb):
 
     assert ack["client_id"] == "n1"
     assert seen["message"]["internal"] is True and seen["message"]["name"] == "Alice"
-    assert not [f for f in resumed if f["type"] == "message"]
+    assert not [f for f in resumed if f.get("type") == "message"]
     assert pong == {"type": "pong"}  # nothing else was queued for the player
 
 
@@ -336,28 +355,26 @@ async def test_a_dashboard_list_follows_new_chats_and_messages_live(lin, kai, al
     agent = await StaffSocket.of(alice)
     hello = await agent.connect()
     await agent.send({"type": "list", "filter": "open"})
-    empty = await agent.receive_until(lambda f: f["type"] == "list")
+    empty = await agent.receive_until(lambda f: f.get("type") == "list")
     player, cid = await player_chatting(kai)
     await player.say("How do I get a refund?")
-    new_chat = await agent.receive_until(lambda f: f["type"] == "conversation")
-    answered = await agent.receive_until(
-        lambda f: f["type"] == "conversation" and (f["conversation"]["last_message"] or {}).get("sender") == "bot"
-    )
+    new_chat = await row_update(agent)
+    answered = await row_update(agent, lambda row: (row["last_message"] or {}).get("sender") == "bot")
     await agent.send({"type": "list", "filter": "open", "q": "refund"})
-    found = await agent.receive_until(lambda f: f["type"] == "list")
+    found = await agent.receive_until(lambda f: f.get("type") == "list")
     await agent.send({"type": "list", "filter": "open", "q": "10010"})
-    by_id = await agent.receive_until(lambda f: f["type"] == "list")
+    by_id = await agent.receive_until(lambda f: f.get("type") == "list")
     await agent.send({"type": "list", "filter": "open", "q": "nothing like this"})
-    nothing = await agent.receive_until(lambda f: f["type"] == "list")
+    nothing = await agent.receive_until(lambda f: f.get("type") == "list")
     await player.close()
     await agent.close()
 
     assert hello["me"]["name"] == "Alice" and hello["me"]["roles"] == ["agent"]
     assert any(a["name"] == "Alice" and a["online"] for a in hello["agents"])
     assert empty["conversations"] == []
-    assert new_chat["conversation"]["id"] == cid
-    assert new_chat["conversation"]["last_message"]["text"] == "How do I get a refund?"
-    assert answered["conversation"]["messages"] == 2
+    assert new_chat["id"] == cid
+    assert new_chat["last_message"]["text"] == "How do I get a refund?"
+    assert answered["messages"] == 2
     assert [c["id"] for c in found["conversations"]] == [cid]
     assert [c["id"] for c in by_id["conversations"]] == [cid]
     assert nothing["conversations"] == []
@@ -370,7 +387,7 @@ async def test_analytics_alerts_are_relayed_to_dashboards(alice, db):
     await agent.connect()
     frame = '{"type":"alert","event":"raised","alert":{"id":7,"state":"active","description":"Long queue"}}'
     await get_channel_layer().group_send("staff.alerts", {"type": "relay", "frame": frame})
-    alert = await agent.receive_until(lambda f: f["type"] == "alert")
+    alert = await agent.receive_until(lambda f: f.get("type") == "alert")
     await agent.close()
     assert alert["alert"]["description"] == "Long queue"
 
@@ -383,7 +400,7 @@ async def test_a_dashboard_that_connects_gets_the_alerts_already_active(alice, d
     )
     agent = await StaffSocket.of(alice)
     await agent.connect()
-    alert = await agent.receive_until(lambda f: f["type"] == "alert")
+    alert = await agent.receive_until(lambda f: f.get("type") == "alert")
     await agent.close()
     assert alert["event"] == "raised" and alert["alert"]["description"] == "Long queue: 3 players are waiting"
 
@@ -394,17 +411,17 @@ async def test_a_transfer_hands_the_chat_to_a_colleague_and_the_player_sees_who(
     await first.connect()
     await second.connect()
     await first.send({"type": "take_over", "conversation_id": cid})
-    await first.receive_until(lambda f: f["type"] == "ok")
+    await first.receive_until(lambda f: f.get("type") == "ok")
     await first.send({"type": "transfer", "conversation_id": cid, "to": bob.pk})
-    await first.receive_until(lambda f: f["type"] == "ok")
+    await first.receive_until(lambda f: f.get("type") == "ok")
     row = await second.receive_until(
-        lambda f: f["type"] == "conversation" and (f["conversation"]["assignee"] or {}).get("name") == "Bob"
+        lambda f: f.get("type") == "conversation" and (f["conversation"]["assignee"] or {}).get("name") == "Bob"
     )
     joined = await player.receive_until(lambda f: is_system(f) and "Bob" in f["message"]["text"])
     await second.say(cid, "Bob here, I'll take it from now.")
-    ack = await second.receive_until(lambda f: f["type"] in ("ack", "error"))
+    ack = await second.receive_until(lambda f: f.get("type") in ("ack", "error"))
     await first.say(cid, "Alice again")
-    refused = await first.receive_until(lambda f: f["type"] == "error")
+    refused = await first.receive_until(lambda f: f.get("type") == "error")
     await player.close()
     await first.close()
     await second.close()
@@ -426,12 +443,184 @@ async def test_staff_see_when_the_players_connection_drops_and_comes_back(lin, a
     await agent.watch(conversation_id)
 
     await player.close()
-    dropped = await agent.receive_until(lambda f: f["type"] == "player_presence")
+    dropped = await agent.receive_until(lambda f: f.get("type") == "player_presence")
     back = PlayerSocket(lin.pk)
     await back.connect()
-    returned = await agent.receive_until(lambda f: f["type"] == "player_presence")
+    returned = await agent.receive_until(lambda f: f.get("type") == "player_presence")
     await back.close()
     await agent.close()
 
     assert (dropped["conversation_id"], dropped["online"]) == (conversation_id, False)
     assert returned["online"] is True
+
+
+# --- Dashboard rows: batched per process, handoffs at once ---------------------------------
+
+
+def chat_with_a_message(player, text: str = "my top-up is missing") -> int:
+    conversation = Conversation.objects.create(player=player, language="en")
+    message_append(conversation_id=conversation.pk, sender="player", text=text, client_id=f"c-{conversation.pk}")
+    return conversation.pk
+
+
+async def chats_with_a_message(*players) -> list[int]:
+    return [await sync_to_async(chat_with_a_message)(p) for p in players]
+
+
+def test_the_rows_of_any_number_of_chats_cost_three_queries(lin, kai, django_assert_num_queries):
+    chats = [chat_with_a_message(p) for p in (lin, kai, lin, kai)]
+    with django_assert_num_queries(3):  # the chats, their last messages, the queue
+        frame = staff_selectors.rows_frame([*reversed(chats), 999_999])
+    assert frame["type"] == "conversations"
+    assert [row["id"] for row in frame["conversations"]] == list(reversed(chats))  # a deleted chat is left out
+    assert frame["queue"] == {"waiting": 0}
+
+
+async def test_a_dashboard_sees_one_batched_update_for_several_chats_changing_at_once(lin, kai, alice, settings):
+    settings.STAFF_ROW_BATCH_SECONDS = 0.3
+    chats = await chats_with_a_message(lin, kai, lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    for cid in chats:
+        await staff_notify.row_changed(cid)
+    frame = await agent.receive_until(lambda f: f.get("type") == "conversations")
+    await agent.close()
+
+    assert [row["id"] for row in frame["conversations"]] == chats
+    assert frame["conversations"][0]["last_message"]["text"] == "my top-up is missing"
+    assert frame["queue"] == {"waiting": 0}
+
+
+async def test_changes_during_the_batch_window_wait_for_it_and_go_out_together(lin, kai, alice, settings):
+    settings.STAFF_ROW_BATCH_SECONDS = 0.3
+    first, second = await chats_with_a_message(lin, kai)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.row_changed(first)  # after a quiet spell: sent at once
+    at_once = await agent.receive_until(lambda f: f.get("type") == "conversations")
+    sent_at = time.monotonic()
+    await staff_notify.row_changed(second)
+    await staff_notify.row_changed(first)
+    batched = await agent.receive_until(lambda f: f.get("type") == "conversations")
+    waited = time.monotonic() - sent_at
+    await agent.close()
+
+    assert [row["id"] for row in at_once["conversations"]] == [first]
+    assert [row["id"] for row in batched["conversations"]] == [second, first]
+    assert waited >= 0.2
+
+
+async def test_a_failed_update_is_logged_and_later_changes_still_reach_dashboards(
+    lin, kai, alice, settings, monkeypatch, caplog
+):
+    settings.STAFF_ROW_BATCH_SECONDS = 0.01
+    broken, fine = await chats_with_a_message(lin, kai)
+    real, calls = staff_notify._rows, []
+
+    async def database_hiccup(ids):
+        calls.append(list(ids))
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return await real(ids)
+
+    monkeypatch.setattr(staff_notify, "_rows", database_hiccup)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.row_changed(broken)
+    while not calls:
+        await asyncio.sleep(0.01)
+    await staff_notify.row_changed(fine)
+    frame = await agent.receive_until(lambda f: f.get("type") == "conversations")
+    await agent.close()
+
+    assert [row["id"] for row in frame["conversations"]] == [fine]
+    assert "dashboard rows update failed" in caplog.text and "the database went away" in caplog.text
+
+
+async def test_a_takeover_reaches_dashboards_at_once_whatever_the_batch_window(lin, alice, settings):
+    settings.STAFF_ROW_BATCH_SECONDS = 30
+    (cid,) = await chats_with_a_message(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.row_changed(cid)
+    await agent.receive_until(lambda f: f.get("type") == "conversations")
+    await staff_notify.row_changed(cid)  # waits for the window, 30 s away
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    frames = await agent.collect_until(lambda f: bool(rows_in(f)), timeout=2)
+    await agent.close()
+
+    assert frames[-1]["type"] == "conversation"
+    assert (frames[-1]["conversation"]["id"], frames[-1]["conversation"]["state"]) == (cid, "human")
+
+
+async def test_a_row_read_just_before_a_takeover_is_sent_again_so_dashboards_end_up_current(
+    lin, alice, settings, monkeypatch
+):
+    settings.STAFF_ROW_BATCH_SECONDS = 0.05
+    (cid,) = await chats_with_a_message(lin)
+    real, read, release = staff_notify._rows, asyncio.Event(), asyncio.Event()
+
+    async def slow_after_reading(ids):
+        frame = await real(ids)
+        if not read.is_set():
+            read.set()
+            await release.wait()
+        return frame
+
+    monkeypatch.setattr(staff_notify, "_rows", slow_after_reading)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.row_changed(cid)
+    await read.wait()  # this row still says "bot"
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    frames = await agent.collect_until(lambda f: f.get("type") == "ok")
+    release.set()
+    seen = [(f["type"], row["state"]) for f in frames for row in rows_in(f)]
+    while len(seen) < 3:
+        frame = await agent.receive_until(lambda f: bool(rows_in(f)))
+        seen += [(frame["type"], row["state"]) for row in rows_in(frame)]
+    await agent.close()
+
+    assert seen == [("conversation", "human"), ("conversations", "bot"), ("conversations", "human")]
+
+
+def calm_answer(**meta) -> dict:
+    sources = [{"n": 1, "title": "Refunds", "source_id": "refunds"}]
+    return {"sentiment": {"score": 0.1, "level": "calm", "words": [], "escalate": False}, "sources": sources, **meta}
+
+
+async def test_a_calm_answer_updates_the_row_without_the_escalation_queries(lin, alice, settings, monkeypatch):
+    settings.STAFF_ROW_BATCH_SECONDS = 0
+    (cid,) = await chats_with_a_message(lin)
+    checked = []
+
+    async def escalation_reason(**kwargs):
+        checked.append(kwargs)
+
+    monkeypatch.setattr(staff_notify, "_escalation_reason", escalation_reason)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.after_answer(cid, status="done", answer_meta=calm_answer())
+    row = await row_update(agent)
+    await staff_notify.after_answer(cid, status="done")  # no meta: the checks run, as they always did
+    await row_update(agent)
+    await agent.close()
+
+    assert row["id"] == cid and row["state"] == "bot"
+    assert checked == [{"conversation_id": cid, "status": "done", "error": ""}]
+
+
+async def test_an_angry_player_is_still_handed_to_a_human_after_the_answer(lin, alice, settings):
+    settings.STAFF_ROW_BATCH_SECONDS = 0
+    (cid,) = await chats_with_a_message(lin)
+    angry = {"score": -0.9, "level": "angry", "words": ["scam"], "escalate": True}
+    await sync_to_async(message_append)(
+        conversation_id=cid, sender="player", text="SCAM!!!", client_id="angry", meta={"sentiment": angry}
+    )
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await staff_notify.after_answer(cid, status="done", answer_meta=calm_answer(sentiment=angry))
+    row = await row_update(agent)
+    await agent.close()
+
+    assert (row["id"], row["state"], row["handoff_reason"]) == (cid, "waiting", "sentiment")

@@ -33,7 +33,7 @@ class NetStaff:
         self.ws = await websockets.connect(
             url, additional_headers={"Cookie": self.cookie}, origin=self.base_url, open_timeout=10
         )
-        self.hello = await self.receive_until(lambda f: f["type"] == "hello")
+        self.hello = await self.receive_until(lambda f: f.get("type") == "hello")
         return self
 
     async def __aexit__(self, *exc) -> None:

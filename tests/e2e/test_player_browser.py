@@ -172,7 +172,7 @@ def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, 
 
         def to_page(message):
             frame = json.loads(message)
-            if frame.get("type") == "delta" and not state["dropped"]:
+            if frame.get("t") == "d" and not state["dropped"]:
                 state["deltas"] += 1
                 if state["deltas"] == 3:
                     state["dropped"] = True

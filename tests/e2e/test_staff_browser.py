@@ -223,3 +223,39 @@ def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(ope
     agent.get_by_test_id("take-over").click()
     expect(early.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
     expect(agent.get_by_test_id("queue-badge")).to_have_text("1")
+
+
+# Records the ids in every batched `conversations` frame the dashboard receives.
+RECORD_ROW_BATCHES = """
+window.__batches = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (ev) => {
+      try {
+        const f = JSON.parse(ev.data);
+        if (f.type === "conversations") window.__batches.push(f.conversations.map((c) => c.id));
+      } catch (e) { /* not JSON */ }
+    });
+  }
+};
+"""
+
+
+def test_chats_that_change_at_once_reach_the_dashboard_in_batched_updates(open_context, staff_server):
+    from playwright.sync_api import expect
+
+    agent = open_context(init_script=RECORD_ROW_BATCHES)
+    sign_in_as_agent(agent, staff_server.url)
+    players = [open_context(viewport=(420, 860)) for _ in range(3)]
+    chats = [open_player(player, staff_server.url) for player in players]
+    for n, player in enumerate(players):
+        ask(player, f"Question {n}: how do I get a refund?")
+
+    for n, cid in enumerate(chats):
+        row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+        expect(row).to_contain_text(f"Question {n}: how do I get a refund?")
+        expect(row).to_have_attribute("data-state", "bot")
+    batched = {str(cid) for batch in agent.evaluate("window.__batches") for cid in batch}
+    assert set(chats) <= batched  # the rows came in batched `conversations` frames

@@ -820,7 +820,9 @@
       lastFrameAt = Date.now();
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (!f || typeof f !== "object" || typeof f.type !== "string") return;
+      if (!f || typeof f !== "object") return;
+      if (f.t === "d") { onDelta(f); return; }   // a delta: the compact frame
+      if (typeof f.type !== "string") return;
       handleFrame(f);
     });
     sock.addEventListener("close", function (ev) {
@@ -987,7 +989,6 @@
       case "welcome": onWelcome(f); break;
       case "ack": onAck(f); break;
       case "message": if (f.message && typeof f.message === "object") onMessage(f.message); break;
-      case "delta": onDelta(f); break;
       case "end": if (resumeInFlight) deferredEnds.push(f); else onEnd(f); break;
       case "replace": onReplace(f); break;
       case "state": setState(f.state, f.agent); if (f.state === "closed") showCsat(convId); break;
@@ -1168,9 +1169,10 @@
     }
   }, 5000);
 
+  /** A compact delta `{t: "d", i: id, o: offset, d: text}` (docs/protocol.md). */
   function onDelta(f) {
     lastStreamFrameAt = Date.now();
-    var id = String(f.id);
+    var id = String(f.i);
     var rec = msgs.get(id);
     var d = typeof f.d === "string" ? f.d : "";
     var o = typeof f.o === "number" ? f.o : 0;

@@ -101,7 +101,8 @@
       if (ws !== sock) return;
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f && typeof f.type === "string") handle(f);
+      if (f && f.t === "d") { if (watched && watched.ready) onDelta(f); }   // a compact delta
+      else if (f && typeof f.type === "string") handle(f);
     });
     sock.addEventListener("close", function (ev) {
       if (ws !== sock) return;
@@ -134,12 +135,12 @@
       case "hello": onHello(f); break;
       case "list": onList(f); break;
       case "conversation": onRow(f); break;
+      case "conversations": onRows(f); break;
       case "agents": onAgents(f.agents || []); break;
       case "alert": onAlert(f); break;
       case "case": onCase(f.conversation); break;
       case "state": if (watched && watched.ready) onState(f); break;
       case "message": if (watched && watched.ready) onMessage(f.message); break;
-      case "delta": if (watched && watched.ready) onDelta(f); break;
       case "end": if (watched && watched.ready) { if (watched.resumeInFlight) watched.deferredEnds.push(f); else onEnd(f); } break;
       case "replace": if (watched && watched.ready) onReplace(f); break;
       case "resumed": if (watched) onResumed(); break;
@@ -193,12 +194,17 @@
   }
 
   function onRow(f) {
-    var c = f.conversation;
-    if (!c) return;
+    if (f.conversation) onRows({ conversations: [f.conversation], queue: f.queue });
+  }
+
+  /** Rows of chats that changed (one after a handoff, several batched otherwise); the queue once. */
+  function onRows(f) {
+    var list = f.conversations || [];
     if (f.queue) setCounts({ waiting: f.queue.waiting });
-    maybeNotify(c);
+    list.forEach(maybeNotify);
+    if (!list.length) return;
     if (query) { requestListSoon(); return; }   // the server does the text search
-    if (matches(c)) rows.set(c.id, c); else rows.delete(c.id);
+    list.forEach(function (c) { if (matches(c)) rows.set(c.id, c); else rows.delete(c.id); });
     renderList();
   }
 
@@ -488,8 +494,9 @@
     paint(rec);
   }
 
+  /** A compact delta `{t: "d", i: id, o: offset, d: text}` (docs/protocol.md). */
   function onDelta(f) {
-    var rec = watched.msgs.get(String(f.id));
+    var rec = watched.msgs.get(String(f.i));
     if (!rec) { sendResume(); return; }
     if (rec.status !== "streaming") return;
     if (f.o > rec.cps) { sendResume(); return; }

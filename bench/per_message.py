@@ -1,0 +1,166 @@
+"""What one player message costs csbot: CPU and database queries per chat, one chat at a time.
+
+    .venv/bin/python bench/per_message.py                 # PostgreSQL + Redis, 100 chats
+    .venv/bin/python bench/per_message.py --embedded      # SQLite + in-memory layer
+    .venv/bin/python bench/per_message.py --profile 40    # + yappi's top functions (CPU, every thread)
+
+The load benchmarks (bench/run.py) show *that* a process saturates; this shows
+*where* a chat's CPU goes, without the noise of a thousand concurrent chats. Each
+chat is what bench/load.py does for one player: GET the page (cookie), open the
+socket, resume, send one question, read the answer to its `end`, disconnect.
+The chats run in this process against csbot's ASGI application (no daphne, no
+network to the browser side); the fake ERNIE upstream (bench/upstream.py,
+`warm` pace: 5 quick chunks) runs in its own process. CPU is this process's,
+every thread included (time.process_time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+
+def parent(args) -> int:
+    import run  # bench/run.py: the same product setup as the load benchmark
+
+    workdir = Path(tempfile.mkdtemp(prefix="csbot-per-message-"))
+    upstream = run.Upstream(workdir)
+    system = run.Csbot("per-message", postgres=not args.embedded)
+    run.PRODUCT["env"] = dict(item.split("=", 1) for item in args.env)
+    try:
+        system.prepare(workdir, upstream)
+        cmd = [sys.executable, __file__, "--child", "--chats", str(args.chats), "--profile", str(args.profile)]
+        return subprocess.run(cmd, cwd=ROOT, env=system.env).returncode
+    finally:
+        upstream.stop()
+        system.cleanup()
+
+
+async def one_chat(application, i: int) -> tuple[float, float]:
+    from channels.testing import WebsocketCommunicator
+    from django.test import AsyncClient
+
+    page = await AsyncClient().get("/", headers={"accept-language": "en"})
+    assert page.status_code == 200, page.status_code
+    cookie = page.cookies["csbot_player"].value
+    ws = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"cookie", f"csbot_player={cookie}".encode()),
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+        ],
+    )
+    connected, _ = await ws.connect(timeout=30)
+    assert connected
+    await ws.send_to(text_data=json.dumps({"type": "resume", "after_seq": 0, "streams": {}}))
+    while json.loads(await ws.receive_from(30)).get("type") != "resumed":
+        pass
+    sent = time.perf_counter()
+    question = f"How do I get my recharge? bench-warm-pm{i}x{uuid.uuid4().hex[:6]}"
+    await ws.send_to(text_data=json.dumps({"type": "send", "client_id": uuid.uuid4().hex, "text": question}))
+    first = None
+    while True:
+        frame = json.loads(await ws.receive_from(30))
+        if os.environ.get("PM_DEBUG"):
+            print(frame)
+        if frame.get("t") == "d" and first is None:
+            first = time.perf_counter()
+        if frame.get("type") == "end":
+            assert frame["status"] == "done", frame
+            break
+    await ws.disconnect()
+    return (first or time.perf_counter()) - sent, time.perf_counter() - sent
+
+
+async def child_main(args) -> None:
+    import django
+
+    os.environ["ALLOWED_HOSTS"] = "localhost,testserver"  # Django's test client calls itself testserver
+    django.setup()
+    from django.db.backends.signals import connection_created
+
+    from csbot.asgi import application
+
+    queries = {"n": 0}
+
+    def count(execute, sql, params, many, context):
+        queries["n"] += 1
+        if os.environ.get("PM_SQL"):
+            queries.setdefault("sql", __import__("collections").Counter())[sql[:150]] += 1
+        return execute(sql, params, many, context)
+
+    def install(sender, connection, **kwargs):
+        if count not in connection.execute_wrappers:  # the wrapper object outlives its connections
+            connection.execute_wrappers.append(count)
+
+    connection_created.connect(install, weak=False)
+    for i in range(10):  # warm: imports, the index, the provider's token, connection pools
+        await one_chat(application, i)
+    if args.profile:
+        import yappi
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+    cpu0, wall0, q0 = time.process_time(), time.perf_counter(), queries["n"]
+    firsts, totals = [], []
+    for i in range(args.chats):
+        first, total = await one_chat(application, 1000 + i)
+        firsts.append(first)
+        totals.append(total)
+    cpu, wall, nq = time.process_time() - cpu0, time.perf_counter() - wall0, queries["n"] - q0
+    if args.profile:
+        yappi.stop()
+    print(f"chats: {args.chats}, database: {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
+    print(f"CPU per chat: {1000 * cpu / args.chats:.1f} ms (wall {1000 * wall / args.chats:.1f} ms)")
+    print(f"queries per chat: {nq / args.chats:.1f}")
+    print(f"send -> first delta: median {1000 * statistics.median(firsts):.1f} ms (upstream: ~1 ms)")
+    if queries.get("sql"):
+        for sql, n in queries["sql"].most_common(40):
+            print(f"{n / (args.chats + 10):8.1f}  {sql}")
+    if args.profile:
+        stats = yappi.get_func_stats()
+        stats.sort("ttot")
+        rows = [s for s in stats if "site-packages" not in s.module and "python3.11" not in s.module]
+        print(f"\n-- ours, by total CPU per chat (ms), top {args.profile} --")
+        for s in rows[: args.profile]:
+            where = s.module.replace(str(ROOT) + "/", "")
+            print(f"{1000 * s.ttot / args.chats:8.2f} {s.ncall / args.chats:7.1f}x  {where}:{s.name}")
+        stats.sort("tsub")
+        print(f"\n-- anything, by own CPU per chat (ms), top {args.profile} --")
+        for s in list(stats)[: args.profile]:
+            where = s.module.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
+            print(f"{1000 * s.tsub / args.chats:8.2f} {s.ncall / args.chats:7.1f}x  {where}:{s.name}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--embedded", action="store_true", help="SQLite and the in-memory layer instead of PG + Redis")
+    p.add_argument("--chats", type=int, default=100)
+    p.add_argument("--profile", type=int, default=0, metavar="TOP", help="profile with yappi; print TOP functions")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        asyncio.run(child_main(args))
+        return 0
+    return parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

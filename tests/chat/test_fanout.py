@@ -1,0 +1,130 @@
+"""Frames reach the sockets of this process directly, and other processes' only when they follow."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from channels.layers import channel_layers
+from django.test import override_settings
+
+from chat.streaming.fanout import Fanout
+from tests.services import require_redis
+
+
+class Socket:
+    """Stands in for a consumer: what the fanout sends it, in order."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.frames: list[str] = []
+        self.broken = broken
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.broken:
+            raise RuntimeError("socket closed")
+        self.frames.append(text_data)
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def fresh_layers():
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+async def test_followers_get_frames_in_order_and_the_sender_does_not_get_its_own_message(fresh_layers):
+    fanout = Fanout()
+    sender, other_tab, staff = Socket(), Socket(), Socket()
+    for socket in (sender, other_tab, staff):
+        await fanout.join("conv.1", socket)
+
+    await fanout.publish("conv.1", '{"type":"message"}', exclude=sender)
+    for i in range(3):
+        await fanout.publish_delta("conv.1", f'{{"t":"d","o":{i}}}')
+    await settle()
+
+    assert sender.frames == ['{"t":"d","o":0}', '{"t":"d","o":1}', '{"t":"d","o":2}']
+    assert other_tab.frames == staff.frames == ['{"type":"message"}', *sender.frames]
+
+
+async def test_a_socket_that_fails_is_dropped_and_the_others_still_get_the_frame(fresh_layers):
+    fanout = Fanout()
+    gone, player = Socket(broken=True), Socket()
+    await fanout.join("conv.2", gone)
+    await fanout.join("conv.2", player)
+
+    await fanout.publish_delta("conv.2", "a")
+    await fanout.publish_delta("conv.2", "b")
+
+    assert player.frames == ["a", "b"]
+    assert gone not in fanout.members["conv.2"]
+
+
+async def test_a_socket_that_left_gets_nothing_more(fresh_layers):
+    fanout = Fanout()
+    player = Socket()
+    await fanout.join("conv.3", player)
+    await fanout.publish("conv.3", "before")
+    await fanout.leave("conv.3", player)
+    await fanout.publish("conv.3", "after")
+    await settle()
+
+    assert player.frames == ["before"]
+    assert "conv.3" not in fanout.members
+
+
+async def test_with_one_process_frames_never_touch_the_channel_layer(fresh_layers):
+    fanout = Fanout()
+    player = Socket()
+    await fanout.join("conv.4", player)
+    await fanout.publish("conv.4", "message")
+    await fanout.publish_delta("conv.4", "delta")
+
+    assert player.frames == ["message", "delta"]
+    assert await fanout.check_followed_elsewhere("conv.4") is False
+    assert fanout.layer.groups == {} and fanout.layer.channels == {}
+
+
+@pytest.fixture
+def redis_layer(fresh_layers):
+    url = require_redis()
+    config = {"hosts": [url], "prefix": f"csbot-fanout-{uuid.uuid4().hex[:8]}"}
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    with override_settings(CHANNEL_LAYERS=layers, REDIS_URL=url):
+        yield
+
+
+async def test_across_processes_deltas_go_out_only_once_another_process_follows(redis_layer):
+    """Two fanouts on one Redis layer stand for two daphne processes."""
+    answering, watching = Fanout(), Fanout()
+    player, agent = Socket(), Socket()
+    group = f"conv.{uuid.uuid4().int % 10**9}"
+    await answering.join(group, player)
+
+    assert await answering.check_followed_elsewhere(group) is False
+    await answering.publish_delta(group, "only here")
+
+    await watching.join(group, agent)
+    assert await answering.check_followed_elsewhere(group) is True
+    await answering.publish_delta(group, "everywhere")
+    await answering.publish(group, "a state frame")
+    for _ in range(100):
+        if len(agent.frames) == 2:
+            break
+        await asyncio.sleep(0.02)
+    await settle()
+
+    assert player.frames == ["only here", "everywhere", "a state frame"]  # once each: its own copies are skipped
+    assert agent.frames == ["everywhere", "a state frame"]
+
+    await watching.leave(group, agent)
+    assert await answering.check_followed_elsewhere(group) is False
+    for fanout in (answering, watching):
+        fanout._reader.cancel()
+        await fanout.redis().aclose()
