@@ -26,5 +26,5 @@ async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool
 
 
 async def publish_delta(conversation_id: int, frame_text: str) -> None:
-    """A delta of the conversation's streaming answer: the hot path (see fanout.publish_delta)."""
-    await fanout().publish_delta(conversation_group(conversation_id), frame_text)
+    """A delta of the conversation's streaming answer, already encoded: the hot path."""
+    await fanout().publish(conversation_group(conversation_id), frame_text)

@@ -16,14 +16,17 @@ How it works, per process (per event loop, as tests run many loops):
   Celery, sync code on another loop) arrive there and are handed to the
   members.
 - `publish` hands a frame to the local members at once, in publish order, and
-  sends it through the layer tagged with this process's channel: the process
-  skips its own copy, other processes deliver theirs.
-- `publish_delta`, the hot path, skips the layer unless another process
-  follows the conversation. Followers are recorded in Redis
-  (`csbot:follow:<group>`); a process that starts following a conversation
-  also tells the process running its answer job (`conv.<id>.jobs`, see
-  chat/streaming/jobs.py), which marks the group as followed elsewhere. A
-  follower that still misses a delta sees a gap in the offsets and resumes
+  sends it through the layer only when another process follows the group too.
+  Followers are recorded in Redis (`csbot:follow:<group>`): a process that
+  starts following reads who else does, and tells them (`fanout.follow`
+  through the group), so each process knows, for the groups it follows, which
+  other processes follow them; a frame to a group nobody here follows costs
+  one HLEN. Copies of our own frames are skipped by their `from` tag.
+- So an answer's deltas, published where the player's socket is, touch Redis
+  only when someone elsewhere watches. A follower that joins mid-answer may
+  miss a frame published before the others heard of it: it reads what it
+  missed with `resume` (the database and the answer buffer), and a lost delta
+  shows as a gap in the offsets, which the clients resume from
   (docs/protocol.md).
 With the in-memory layer (the embedded default: one process, one event loop
 serving every socket) there is nobody elsewhere: frames never touch the layer,
@@ -39,7 +42,6 @@ from typing import Protocol
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from chat.groups import conversation_of, jobs_group
 from chat.streaming.loops import per_loop, receive_forever
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,8 @@ class Follower(Protocol):
 class Fanout:
     def __init__(self) -> None:
         self.members: dict[str, set[Follower]] = {}
-        # Groups known to be followed by another process too (deltas go through the layer).
-        self.followed_elsewhere: set[str] = set()
+        # For each group followed here: the channels of the other processes that follow it too.
+        self.elsewhere: dict[str, set[str]] = {}
         self.layer = get_channel_layer()
         self.shared = not isinstance(self.layer, InMemoryChannelLayer)
         self._channel: str | None = None
@@ -71,7 +73,17 @@ class Fanout:
         if first and self.shared:
             channel = await self.channel()
             await self.layer.group_add(group, channel)
-            await self._record_follow(group, channel)
+            key = _follow_key(group)
+            async with self.redis().pipeline(transaction=True) as pipe:
+                pipe.hset(key, channel, 1)
+                pipe.expire(key, FOLLOW_KEY_SECONDS)
+                pipe.hkeys(key)
+                *_, followers_now = await pipe.execute()
+            others = {c.decode() for c in followers_now} - {channel}
+            self.elsewhere[group] = others
+            if others:
+                # They publish to this group without the layer until they hear of us.
+                await self.layer.group_send(group, {"type": "fanout.follow", "g": group, "by": channel})
 
     async def leave(self, group: str, follower: Follower) -> None:
         followers = self.members.get(group)
@@ -80,56 +92,32 @@ class Fanout:
         followers.discard(follower)
         if not followers:
             del self.members[group]
+            others = self.elsewhere.pop(group, set())
             if self.shared:
                 channel = await self.channel()
                 await self.layer.group_discard(group, channel)
                 await self.redis().hdel(_follow_key(group), channel)
+                if others:
+                    await self.layer.group_send(group, {"type": "fanout.unfollow", "g": group, "by": channel})
 
-    async def _record_follow(self, group: str, channel: str) -> None:
-        key = _follow_key(group)
-        async with self.redis().pipeline(transaction=False) as pipe:
-            pipe.hset(key, channel, 1)
-            pipe.expire(key, FOLLOW_KEY_SECONDS)
-            await pipe.execute()
-        conversation_id = conversation_of(group)
-        if conversation_id is not None:
-            # The answer job may be running in another process already: tell it to send us its deltas.
-            event = {"type": "answer.follow", "group": group, "by": channel}
-            await self.layer.group_send(jobs_group(conversation_id), event)
-
-    async def check_followed_elsewhere(self, group: str) -> bool:
-        """Ask Redis whether another process follows `group` (once per answer, not per delta)."""
+    async def followed_elsewhere(self, group: str) -> bool:
+        """Whether a frame to `group` must go through the layer: another process follows it."""
         if not self.shared:
             return False
-        channel = await self.channel()
-        others = [c for c in await self.redis().hkeys(_follow_key(group)) if c.decode() != channel]
-        if others:
-            self.followed_elsewhere.add(group)
-        else:
-            self.followed_elsewhere.discard(group)
-        return bool(others)
-
-    def mark_followed_elsewhere(self, group: str, by: str) -> None:
-        if by != self._channel:
-            self.followed_elsewhere.add(group)
+        if group in self.members:
+            return bool(self.elsewhere.get(group))
+        # Nobody here follows it, so nobody told us who does: ask (one HLEN, cheaper than a group_send).
+        return await self.redis().hlen(_follow_key(group)) > 0
 
     # --- publishing ------------------------------------------------------------------------
 
     async def publish(self, group: str, text: str, *, exclude: Follower | None = None) -> None:
         """A frame to every follower of `group`, in this process and others."""
         await self._deliver(group, text, exclude)
-        if self.shared:
-            await self._send_elsewhere(group, text)
-
-    async def publish_delta(self, group: str, text: str) -> None:
-        await self._deliver(group, text, None)
-        if group in self.followed_elsewhere:
-            await self._send_elsewhere(group, text)
-
-    async def _send_elsewhere(self, group: str, text: str) -> None:
-        # Tagged with our channel (if we have one: only then can we be in the group) to skip our own copy.
-        event = {"type": "relay", "g": group, "frame": text, "from": self._channel}
-        await self.layer.group_send(group, event)
+        if await self.followed_elsewhere(group):
+            # Tagged with our channel (if we have one: only then can we be in the group) to skip our own copy.
+            event = {"type": "relay", "g": group, "frame": text, "from": self._channel}
+            await self.layer.group_send(group, event)
 
     async def _deliver(self, group: str, text: str, exclude: Follower | None) -> None:
         for follower in list(self.members.get(group, ())):
@@ -151,10 +139,13 @@ class Fanout:
 
     async def _read(self, channel: str) -> None:
         async for event in receive_forever(self.layer, channel, "fanout"):
-            if event.get("type") != "relay" or event.get("from") == channel:
-                continue  # our own frame: the local followers have it already
-            if event.get("g"):
-                await self._deliver(event["g"], event["frame"], None)
+            kind, group = event.get("type"), event.get("g")
+            if kind == "relay" and event.get("from") != channel:  # our own: the local followers have it
+                await self._deliver(group, event["frame"], None)
+            elif kind == "fanout.follow" and event["by"] != channel and group in self.members:
+                self.elsewhere.setdefault(group, set()).add(event["by"])
+            elif kind == "fanout.unfollow" and group in self.elsewhere:
+                self.elsewhere[group].discard(event["by"])
 
     def redis(self):
         if self._redis is None:

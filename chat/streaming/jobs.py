@@ -8,9 +8,8 @@ every few seconds and always stores the final text: `done`, `interrupted`
 
 Cancellation crosses processes through the `conv.<id>.jobs` group: each process
 has one control channel, added to that group while it runs the conversation's
-job (see cancel_answer). The same channel hears when another process starts
-following the conversation, so that deltas leave this process only when some
-socket elsewhere needs them (chat/streaming/fanout.py).
+job (see cancel_answer). Deltas leave this process only when a socket
+elsewhere follows the conversation (chat/streaming/fanout.py).
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ from agents.pipeline.prepare import prepare_for_conversation
 from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import selectors, services, staff_notify
-from chat.events import conversation_group, jobs_group, publish, publish_delta
+from chat.events import jobs_group, publish, publish_delta
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
-from chat.streaming.fanout import fanout
 from chat.streaming.loops import per_loop, receive_forever
 from csbot.db import db_pool
 
@@ -67,9 +65,6 @@ class JobRegistry:
         async for event in receive_forever(layer, channel, "answer control"):
             if event.get("type") == "answer.cancel":
                 self.cancel_local(event["conversation_id"])
-            elif event.get("type") == "answer.follow":
-                # Another process's socket follows a conversation we answer: send it our deltas.
-                fanout().mark_followed_elsewhere(event["group"], event["by"])
 
     def cancel_local(self, conversation_id: int) -> bool:
         self.pending.discard(conversation_id)
@@ -104,8 +99,6 @@ async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) ->
     layer = get_channel_layer()
     channel = await reg.control_channel()
     await layer.group_add(jobs_group(conversation_id), channel)
-    # After joining the jobs group, so that a process that starts following later tells us.
-    await fanout().check_followed_elsewhere(conversation_group(conversation_id))
     try:
         while True:
             await AnswerJob(conversation_id, reply_to_id).run()

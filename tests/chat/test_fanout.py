@@ -46,7 +46,7 @@ async def test_followers_get_frames_in_order_and_the_sender_does_not_get_its_own
 
     await fanout.publish("conv.1", '{"type":"message"}', exclude=sender)
     for i in range(3):
-        await fanout.publish_delta("conv.1", f'{{"t":"d","o":{i}}}')
+        await fanout.publish("conv.1", f'{{"t":"d","o":{i}}}')
     await settle()
 
     assert sender.frames == ['{"t":"d","o":0}', '{"t":"d","o":1}', '{"t":"d","o":2}']
@@ -59,8 +59,8 @@ async def test_a_socket_that_fails_is_dropped_and_the_others_still_get_the_frame
     await fanout.join("conv.2", gone)
     await fanout.join("conv.2", player)
 
-    await fanout.publish_delta("conv.2", "a")
-    await fanout.publish_delta("conv.2", "b")
+    await fanout.publish("conv.2", "a")
+    await fanout.publish("conv.2", "b")
 
     assert player.frames == ["a", "b"]
     assert gone not in fanout.members["conv.2"]
@@ -84,10 +84,10 @@ async def test_with_one_process_frames_never_touch_the_channel_layer(fresh_layer
     player = Socket()
     await fanout.join("conv.4", player)
     await fanout.publish("conv.4", "message")
-    await fanout.publish_delta("conv.4", "delta")
+    await fanout.publish("conv.4", "delta")
 
     assert player.frames == ["message", "delta"]
-    assert await fanout.check_followed_elsewhere("conv.4") is False
+    assert await fanout.followed_elsewhere("conv.4") is False
     assert fanout.layer.groups == {} and fanout.layer.channels == {}
 
 
@@ -100,31 +100,40 @@ def redis_layer(fresh_layers):
         yield
 
 
-async def test_across_processes_deltas_go_out_only_once_another_process_follows(redis_layer):
-    """Two fanouts on one Redis layer stand for two daphne processes."""
-    answering, watching = Fanout(), Fanout()
+async def test_across_processes_frames_go_out_only_while_another_process_follows(redis_layer):
+    """Three fanouts on one Redis layer stand for three daphne processes."""
+    answering, watching, announcing = Fanout(), Fanout(), Fanout()
     player, agent = Socket(), Socket()
     group = f"conv.{uuid.uuid4().int % 10**9}"
     await answering.join(group, player)
 
-    assert await answering.check_followed_elsewhere(group) is False
-    await answering.publish_delta(group, "only here")
+    assert await answering.followed_elsewhere(group) is False
+    assert await announcing.followed_elsewhere(group) is True  # it follows nothing: it asks Redis
+    await answering.publish(group, "only here")
 
     await watching.join(group, agent)
-    assert await answering.check_followed_elsewhere(group) is True
-    await answering.publish_delta(group, "everywhere")
-    await answering.publish(group, "a state frame")
-    for _ in range(100):
-        if len(agent.frames) == 2:
-            break
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: answering.elsewhere[group])  # told through the group
+    await answering.publish(group, "everywhere")
+    await announcing.publish(group, "a state frame from a third process")
+    await wait_for(lambda: len(agent.frames) == 2 and len(player.frames) == 3)
     await settle()
 
-    assert player.frames == ["only here", "everywhere", "a state frame"]  # once each: its own copies are skipped
-    assert agent.frames == ["everywhere", "a state frame"]
+    assert player.frames == ["only here", "everywhere", "a state frame from a third process"]  # no copy twice
+    assert agent.frames == ["everywhere", "a state frame from a third process"]
+    assert watching.elsewhere[group] == {answering._channel}  # it learned who was there when it joined
 
     await watching.leave(group, agent)
-    assert await answering.check_followed_elsewhere(group) is False
+    await wait_for(lambda: not answering.elsewhere[group])
+    await answering.leave(group, player)
+    assert await announcing.followed_elsewhere(group) is False
     for fanout in (answering, watching):
         fanout._reader.cancel()
+    for fanout in (answering, watching, announcing):
         await fanout.redis().aclose()
+
+
+async def wait_for(condition, seconds: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
