@@ -17,7 +17,7 @@ How it works, per process (per event loop, as tests run many loops):
   members.
 - `publish` hands a frame to the local members at once, in publish order, and
   sends it through the layer only when another process follows the group too.
-  Followers are recorded in Redis (`csbot:follow:<group>`): a process that
+  Followers are recorded in Redis (`<layer prefix>:follow:<group>`): a process that
   starts following reads who else does, and tells them (`fanout.follow`
   through the group), so each process knows, for the groups it follows, which
   other processes follow them; a frame to a group nobody here follows costs
@@ -73,7 +73,7 @@ class Fanout:
         if first and self.shared:
             channel = await self.channel()
             await self.layer.group_add(group, channel)
-            key = _follow_key(group)
+            key = self._follow_key(group)
             async with self.redis().pipeline(transaction=True) as pipe:
                 pipe.hset(key, channel, 1)
                 pipe.expire(key, FOLLOW_KEY_SECONDS)
@@ -96,7 +96,7 @@ class Fanout:
             if self.shared:
                 channel = await self.channel()
                 await self.layer.group_discard(group, channel)
-                await self.redis().hdel(_follow_key(group), channel)
+                await self.redis().hdel(self._follow_key(group), channel)
                 if others:
                     await self.layer.group_send(group, {"type": "fanout.unfollow", "g": group, "by": channel})
 
@@ -107,7 +107,7 @@ class Fanout:
         if group in self.members:
             return bool(self.elsewhere.get(group))
         # Nobody here follows it, so nobody told us who does: ask (one HLEN, cheaper than a group_send).
-        return await self.redis().hlen(_follow_key(group)) > 0
+        return await self.redis().hlen(self._follow_key(group)) > 0
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -147,16 +147,17 @@ class Fanout:
             elif kind == "fanout.unfollow" and group in self.elsewhere:
                 self.elsewhere[group].discard(event["by"])
 
+    def _follow_key(self, group: str) -> str:
+        # Under the layer's prefix: another deployment (or test run) on the same Redis, whose
+        # conversation ids may be the same, must not look like a follower.
+        return f"{self.layer.prefix}:follow:{group}"
+
     def redis(self):
         if self._redis is None:
             import redis.asyncio as aioredis
 
             self._redis = aioredis.from_url(settings.REDIS_URL)
         return self._redis
-
-
-def _follow_key(group: str) -> str:
-    return f"csbot:follow:{group}"
 
 
 fanout = per_loop(Fanout)  # this event loop's (daphne has one loop; tests have many)
