@@ -8,7 +8,7 @@ with SIGUSR1 (p50/p95/max per step, in ms, to $STEP_TIMING_OUT, default
     kill -USR1 <daphne pid>
 
 It wraps private names of chat.consumers and chat.streaming.jobs (as of
-commit 44c231c); when they change, adjust the lists below. A measuring aid,
+commit 81e3e03); when they change, adjust the lists below. A measuring aid,
 not part of the product.
 """
 
@@ -70,7 +70,7 @@ def _wrap_thread_part(sync_to_async_obj, name: str) -> None:
 _wrap_thread_part(consumers._receive, "receive.in_thread")
 _wrap_async(consumers, "_receive", "receive.total")
 _wrap_async(consumers, "_load", "connect.load")
-for _attr in ("_start", "_state", "_checkpoint", "_finish", "prepare_for_conversation", "publish_text"):
+for _attr in ("_start", "_state", "_checkpoint", "_finish", "prepare_for_conversation", "publish_delta"):
     _wrap_async(jobs, _attr, f"jobs.{_attr}")
 
 _original_emit = jobs.AnswerJob._emit
