@@ -495,7 +495,23 @@
   }
 
   /** A compact delta `{t: "d", i: id, o: offset, d: text}` (docs/protocol.md). */
+  // A lost `end` (a frame that crossed processes while this one was joining, or a
+  // full channel) would leave the watched answer "streaming": after a long
+  // silence, ask the server where it stands, as the player's page does.
+  var lastStreamFrameAt = Date.now();
+  var STREAM_SILENCE_MS = 20000;
+  window.setInterval(function () {
+    if (!watched || Date.now() - lastStreamFrameAt < STREAM_SILENCE_MS) return;
+    var streaming = false;
+    watched.msgs.forEach(function (rec) { if (rec.sender === "bot" && rec.status === "streaming") streaming = true; });
+    if (streaming) {
+      lastStreamFrameAt = Date.now();
+      sendResume();
+    }
+  }, 5000);
+
   function onDelta(f) {
+    lastStreamFrameAt = Date.now();
     var rec = watched.msgs.get(String(f.i));
     if (!rec) { sendResume(); return; }
     if (rec.status !== "streaming") return;
