@@ -56,6 +56,29 @@ async def test_a_question_is_acknowledged_and_answered_in_ordered_deltas(player)
     assert stored.text == text and stored.status == "done" and stored.ttft_ms is not None
 
 
+async def test_the_sending_tab_has_its_ack_and_the_other_tab_gets_the_message_and_the_same_answer(player):
+    sending, other = PlayerSocket(player.pk), PlayerSocket(player.pk)
+    await sending.connect()
+    await other.connect()
+
+    client_id = await sending.say("充值没有到账怎么办？")
+    mine = await sending.receive_until(is_end)
+    theirs = await other.receive_until(is_end)
+    await sending.close()
+    await other.close()
+
+    def player_messages(frames):
+        return [f for f in frames if f.get("type") == "message" and f["message"]["sender"] == "player"]
+
+    ack = next(f for f in mine if f.get("type") == "ack")
+    assert player_messages(mine) == []  # no echo: the ack confirms it
+    [echo] = player_messages(theirs)
+    assert echo["message"]["id"] == ack["id"] and echo["message"]["client_id"] == client_id
+    assert not any(f.get("type") == "ack" for f in theirs)
+    bot_id = next(f["message"]["id"] for f in mine if f.get("type") == "message")
+    assert answer_text(mine, bot_id) == answer_text(theirs, bot_id) != ""
+
+
 async def test_a_resent_client_id_is_stored_once_and_acknowledged_again(player):
     sock = PlayerSocket(player.pk)
     await sock.connect()
