@@ -404,7 +404,9 @@ def _upset(conversation: Conversation) -> bool:
     return score is not None and score <= settings.ESCALATE_SENTIMENT_AT
 
 
-def escalation_possible(status: str, error: str = "", answer_meta: dict[str, Any] | None = None) -> bool:
+def escalation_possible(
+    status: str, error: str = "", answer_meta: dict[str, Any] | None = None, previous: dict[str, Any] | None = None
+) -> bool:
     """Could auto_escalation_reason find a reason after this answer? False means: skip its queries.
 
     It costs 3-4 queries after every answer, and for most answers the answer job
@@ -414,6 +416,10 @@ def escalation_possible(status: str, error: str = "", answer_meta: dict[str, Any
     auto_escalation_reason's: a failed answer, agents/ asking for a human, a
     player upset enough (`_upset`'s rule), a "don't know" that may complete a
     streak (`_dont_know`). Anything unknown (no meta, no score, an error) says True.
+
+    `previous`: the bot answer before this one (status, error, meta; {} for
+    none), when the caller knows it. A "don't know" after an answer that was not
+    one cannot complete a streak of ESCALATE_AFTER_DONT_KNOW > 1.
     """
     if answer_meta is None or status != Message.Status.DONE or error:
         return True
@@ -425,4 +431,9 @@ def escalation_possible(status: str, error: str = "", answer_meta: dict[str, Any
     score = staff_selectors.sentiment_score(answer_meta)
     if score is None or score <= settings.ESCALATE_SENTIMENT_AT:
         return True
-    return settings.ESCALATE_AFTER_DONT_KNOW > 0 and _dont_know({"status": status, "error": error, "meta": answer_meta})
+    needed = settings.ESCALATE_AFTER_DONT_KNOW
+    if needed <= 0 or not _dont_know({"status": status, "error": error, "meta": answer_meta}):
+        return False
+    if previous is not None and needed > 1 and not (previous and _dont_know(previous)):
+        return False  # the streak is broken before this answer
+    return True

@@ -152,17 +152,23 @@ _escalation_reason = db_pool(handoff.auto_escalation_reason)
 
 
 async def after_answer(
-    conversation_id: int, *, status: str, error: str = "", answer_meta: dict[str, Any] | None = None
+    conversation_id: int,
+    *,
+    status: str,
+    error: str = "",
+    answer_meta: dict[str, Any] | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> None:
     """The answer job calls this when an answer is finished (not when it was cancelled).
 
     `status`, `error` and `answer_meta` are the finished answer's (its Message.meta,
-    with meta["sentiment"] from agents/pipeline). With the meta, an answer that no
-    escalation rule can act on costs no query here, only a batched row update.
+    with meta["sentiment"] from agents/pipeline); `previous` the bot answer before
+    it (handoff.escalation_possible). With them, an answer that no escalation rule
+    can act on costs no query here, only a batched row update.
     """
     try:
         reason = None
-        if handoff.escalation_possible(status, error, answer_meta):
+        if handoff.escalation_possible(status, error, answer_meta, previous):
             reason = await _escalation_reason(conversation_id=conversation_id, status=status, error=error)
         if reason:
             # This runs in the job's own task: cancelling would cancel us.

@@ -26,6 +26,8 @@ class Context:
     earlier_sentiments: list[float] = field(default_factory=list)
     # The bot's previous answer's meta (the intent it was working on, what it asked for).
     last_bot_meta: dict = field(default_factory=dict)
+    # The previous finished bot answer's status, error and meta ({} when there is none).
+    last_bot: dict = field(default_factory=dict)
     # Facts the bot has asked for in this conversation: it never asks twice.
     asked: set[str] = field(default_factory=set)
 
@@ -50,16 +52,18 @@ def context_for_conversation(conversation_id: int) -> Context:
         Message.objects.filter(conversation_id=conversation_id, internal=False)
         .exclude(sender=Message.Sender.SYSTEM)
         .order_by("seq")
-        .values("id", "sender", "text", "status", "meta", "reply_to_id")
+        .values("id", "sender", "text", "status", "error", "meta", "reply_to_id")
     )
     history: list[ChatMessage] = []
     flagged: set[int] = set()
     players: list[dict] = []
     last_bot_meta: dict = {}
+    last_bot: dict = {}
     asked: set[str] = set()
     for row in rows:
         if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
             last_bot_meta = row["meta"]
+            last_bot = {"status": row["status"], "error": row["error"], "meta": row["meta"]}
             asked.update(row["meta"].get("asked", ()))
         if row["meta"].get("flagged"):
             flagged.add(row["id"])
@@ -91,5 +95,6 @@ def context_for_conversation(conversation_id: int) -> Context:
         player_texts=[row["text"] for row in players],
         earlier_sentiments=[float(s) for s in earlier if isinstance(s, int | float)],
         last_bot_meta=last_bot_meta,
+        last_bot=last_bot,
         asked=asked,
     )

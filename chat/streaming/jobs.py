@@ -152,6 +152,7 @@ class AnswerJob:
         self.ttft_ms: int | None = None
         self.usage = Finish()
         self._checkpoint_task: asyncio.Task | None = None
+        self.prepared = None
 
     def _checkpoint_later(self) -> None:
         """Save the text so far without holding up the stream (one write in flight at most).
@@ -194,7 +195,11 @@ class AnswerJob:
         await self._finalize(buffer, started, status, error=error, player_error=player_error)
         if status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
-            await staff_notify.after_answer(self.conversation_id, status=status, error=error, answer_meta=self.meta)
+            # The answer before this one, as the pipeline read it: a broken "don't know" streak needs no query.
+            previous = self.prepared.context.last_bot if self.prepared is not None else None
+            await staff_notify.after_answer(
+                self.conversation_id, status=status, error=error, answer_meta=self.meta, previous=previous
+            )
 
     async def _stream(self, buffer, started: float) -> None:
         prepared = await prepare_for_conversation(self.conversation_id)

@@ -325,6 +325,29 @@ def test_dont_know_answers_need_no_checks_when_they_never_escalate(settings):
     assert handoff.escalation_possible("done", "", {"sources": [], "sentiment": CALM}) is False
 
 
+DONT_KNOW = {"sources": [], "sentiment": CALM}
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        {},  # the first answer of the chat
+        {"status": "done", "error": "", "meta": dict(ANSWERED)},  # an answer with sources
+        {"status": "interrupted", "error": "", "meta": {"sources": []}},  # cut off by a takeover
+    ],
+)
+def test_a_first_dont_know_after_a_real_answer_needs_no_checks(previous):
+    assert handoff.escalation_possible("done", "", DONT_KNOW, previous) is False
+
+
+def test_a_second_dont_know_in_a_row_is_checked(settings):
+    previous = {"status": "done", "error": "", "meta": {"sources": [], "dont_know": True}}
+    assert handoff.escalation_possible("done", "", DONT_KNOW, previous) is True
+    assert handoff.escalation_possible("done", "", DONT_KNOW, None) is True  # not known: check
+    settings.ESCALATE_AFTER_DONT_KNOW = 1
+    assert handoff.escalation_possible("done", "", DONT_KNOW, {}) is True  # one is enough
+
+
 def test_the_sentiment_threshold_is_the_one_the_checks_use(settings):
     meta = {**ANSWERED, "sentiment": {"score": -0.5, "level": "upset", "escalate": False}}
     assert handoff.escalation_possible("done", "", meta) is False
