@@ -149,8 +149,9 @@ def internal_event_record(*, conversation_id: int, text: str, code: str) -> Mess
     )
 
 
-def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> Message:
-    return message_append(
+def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> tuple[Message, str]:
+    """The bot's answer, stored as `streaming`, and the conversation's state when it was stored."""
+    return _append(
         conversation_id=conversation_id,
         sender=Message.Sender.BOT,
         text="",

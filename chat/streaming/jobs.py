@@ -153,6 +153,7 @@ class AnswerJob:
         self.usage = Finish()
         self._checkpoint_task: asyncio.Task | None = None
         self.prepared = None
+        self.state_at_start: str | None = None
 
     def _checkpoint_later(self) -> None:
         """Save the text so far without holding up the stream (one write in flight at most).
@@ -167,7 +168,7 @@ class AnswerJob:
     async def run(self) -> None:
         started = time.monotonic()
         buffer = get_buffer()
-        message = await _start(conversation_id=self.conversation_id, reply_to_id=self.reply_to_id)
+        message, self.state_at_start = await _start(conversation_id=self.conversation_id, reply_to_id=self.reply_to_id)
         self.message_id = message.pk
         await buffer.start(message.pk)
         await publish(self.conversation_id, message_frame(message))
@@ -246,7 +247,17 @@ class AnswerJob:
         )
 
     async def _check_still_bot(self) -> None:
-        if await _state(conversation_id=self.conversation_id) != Conversation.State.BOT:
+        """Before each upstream attempt: has a human taken the chat?
+
+        Before the first one the state read when the answer was stored is enough:
+        this process was in the conversation's jobs group by then, so a takeover
+        after it arrives as a cancellation (see _run_jobs).
+        """
+        if self.state_at_start is not None:
+            state, self.state_at_start = self.state_at_start, None
+        else:
+            state = await _state(conversation_id=self.conversation_id)
+        if state != Conversation.State.BOT:
             raise HumanTookOver()
 
     async def _replace_with_notice(self) -> None:
