@@ -2,7 +2,7 @@
 
 - conv.<id>        every socket of the conversation: the player's tabs and watching staff
 - conv.<id>.staff  staff sockets only: internal notes and events
-- conv.<id>.jobs   the process running the conversation's answer job (cancellation, followers)
+- conv.<id>.jobs   the process running the conversation's answer job (cancellation)
 """
 
 from __future__ import annotations
@@ -18,11 +18,3 @@ def staff_group(conversation_id: int) -> str:
 
 def jobs_group(conversation_id: int) -> str:
     return f"conv.{conversation_id}.jobs"
-
-
-def conversation_of(group: str) -> int | None:
-    """The conversation a `conv.<id>...` group belongs to, or None."""
-    parts = group.split(".")
-    if len(parts) >= 2 and parts[0] == "conv" and parts[1].isdigit():
-        return int(parts[1])
-    return None

@@ -57,12 +57,10 @@ def context_for_conversation(conversation_id: int) -> Context:
     history: list[ChatMessage] = []
     flagged: set[int] = set()
     players: list[dict] = []
-    last_bot_meta: dict = {}
     last_bot: dict = {}
     asked: set[str] = set()
     for row in rows:
         if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
-            last_bot_meta = row["meta"]
             last_bot = {"status": row["status"], "error": row["error"], "meta": row["meta"]}
             asked.update(row["meta"].get("asked", ()))
         if row["meta"].get("flagged"):
@@ -94,7 +92,7 @@ def context_for_conversation(conversation_id: int) -> Context:
         facts=dict(conversation.facts or {}),
         player_texts=[row["text"] for row in players],
         earlier_sentiments=[float(s) for s in earlier if isinstance(s, int | float)],
-        last_bot_meta=last_bot_meta,
+        last_bot_meta=last_bot.get("meta", {}),
         last_bot=last_bot,
         asked=asked,
     )

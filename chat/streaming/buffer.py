@@ -7,12 +7,12 @@ seconds. settings.ANSWER_BUFFER picks the class: memory on the embedded default
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+from chat.streaming.redis_client import redis_client
 
 
 class MemoryAnswerBuffer:
@@ -42,19 +42,7 @@ class MemoryAnswerBuffer:
 class RedisAnswerBuffer:
     """One Redis string per answer, grown with APPEND (O(1) per delta)."""
 
-    def __init__(self) -> None:
-        # redis.asyncio connections belong to one event loop.
-        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def _redis(self):
-        import redis.asyncio as aioredis
-
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = aioredis.from_url(settings.REDIS_URL, max_connections=200)
-            self._clients[loop] = client
-        return client
+    _redis = staticmethod(redis_client)
 
     @staticmethod
     def _key(message_id: int) -> str:

@@ -40,9 +40,9 @@ import logging
 from typing import Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.conf import settings
 
 from chat.streaming.loops import per_loop, receive_forever
+from chat.streaming.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,6 @@ class Fanout:
         self.shared = not isinstance(self.layer, InMemoryChannelLayer)
         self._channel: str | None = None
         self._reader: asyncio.Task | None = None
-        self._redis = None
 
     # --- following -----------------------------------------------------------------------
 
@@ -152,12 +151,7 @@ class Fanout:
         # conversation ids may be the same, must not look like a follower.
         return f"{self.layer.prefix}:follow:{group}"
 
-    def redis(self):
-        if self._redis is None:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(settings.REDIS_URL)
-        return self._redis
+    redis = staticmethod(redis_client)
 
 
 fanout = per_loop(Fanout)  # this event loop's (daphne has one loop; tests have many)

@@ -240,11 +240,10 @@ class AnswerJob:
         offset = self.length
         self.parts.append(delta.text)
         self.length += len(delta.text)
-        # Two independent round trips (buffer, channel layer): overlap them.
-        await asyncio.gather(
-            buffer.append(self.message_id, delta.text),
-            publish_delta(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text))),
-        )
+        # The sockets first (in this process, usually no I/O at all), then the buffer that
+        # resuming clients read; a client that resumes between the two sees a gap and resumes again.
+        await publish_delta(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text)))
+        await buffer.append(self.message_id, delta.text)
 
     async def _check_still_bot(self) -> None:
         """Before each upstream attempt: has a human taken the chat?
