@@ -1,11 +1,11 @@
 """Writes the bot's brain makes: what it understood about a conversation.
 
-Synchronous, one transaction each; the pipeline runs them in a worker thread.
+Synchronous; the pipeline runs them in a worker thread.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+from csbot.jsonmerge import JSONMerge
 
 
 def understanding_save(
@@ -24,16 +24,15 @@ def understanding_save(
     """
     from chat.models import Conversation, Message
 
-    with transaction.atomic():
-        fields = {"facts": facts, "sentiment": sentiment["score"]}
-        if intent:
-            fields["intent"] = intent[:64]
-        Conversation.objects.filter(pk=conversation_id).update(**fields)
-        if message_id is None:
-            return
-        message = Message.objects.select_for_update().get(pk=message_id)
-        message.meta = {**message.meta, "sentiment": sentiment, **({"intent": intent} if intent else {})}
-        message.save(update_fields=["meta"])
+    # Two independent writes, no transaction: the conversation's current picture, and what
+    # was read from this one message. The database merges the message's meta (JSONMerge).
+    fields = {"facts": facts, "sentiment": sentiment["score"]}
+    if intent:
+        fields["intent"] = intent[:64]
+    Conversation.objects.filter(pk=conversation_id).update(**fields)
+    if message_id is not None:
+        patch = {"sentiment": sentiment, **({"intent": intent} if intent else {})}
+        Message.objects.filter(pk=message_id).update(meta=JSONMerge("meta", patch))
 
 
 class FormInvalid(Exception):

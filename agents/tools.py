@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from agents.facts import PLAYER_ID
+from csbot.db import in_worker
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +152,7 @@ def call(spec: ToolSpec, *, facts: dict[str, str], verified_player_id: str | Non
 
 async def acall(spec: ToolSpec, *, facts: dict[str, str], verified_player_id: str | None) -> ToolResult:
     """`call` off the event loop, in a worker thread (not the shared DB thread)."""
-    return await sync_to_async(call, thread_sensitive=False)(
-        spec, facts=facts, verified_player_id=verified_player_id
-    )
+    return await in_worker(call, spec, facts=facts, verified_player_id=verified_player_id)
 
 
 def _url(spec: ToolSpec, arguments: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -24,8 +24,9 @@ Measured per answer, against the upstream's own record (``GET /_bench/log``):
   (``send_time``); this is what the system under test added;
 - errors (setup failures, error frames, timeouts, closed sockets), incomplete
   answers (text differs from the upstream's, or no ``end``/done), gaps (a
-  delta past the text held: a lost frame; the client sends ``resume`` as
-  docs/protocol.md says and goes on);
+  delta past the text held: a lost frame, or an ``end`` whose final length
+  ``n`` is past it; the client sends ``resume`` as docs/protocol.md says and
+  goes on);
 - bytes received for the answer, from the send to the end: WebSocket payload
   plus frame header (no compression is negotiated) or, for gradio, HTTP bodies.
 
@@ -76,7 +77,7 @@ class Answer:
     marks: list[tuple[float, int]] = field(default_factory=list)  # (receipt time, text length held)
     bytes: int = 0
     frames: int = 0
-    gaps: int = 0  # lost frames noticed (offset past the text held), each answered by a resume
+    gaps: int = 0  # text found missing (an offset or an end's `n` past the text held), each answered by a resume
 
     def add_text(self, offset: int | None, text: str, now: float) -> None:
         """Place received text by its offset (csbot's rule: drop what is already held)."""
@@ -166,6 +167,7 @@ class SocketClient:
         bot_id = None
         seq = 0
         resuming = False
+        held_end = None  # an `end` with text still missing, checked again after the resume
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -187,11 +189,17 @@ class SocketClient:
                         a.gaps += 1
                         if not resuming and bot_id is not None:
                             resuming = True
-                            await self.ws.send(
-                                json.dumps({"type": "resume", "after_seq": seq, "streams": {str(bot_id): a.length}})
-                            )
+                            await self.resume(seq, bot_id)
             elif kind == "resumed":
                 resuming = False
+                if held_end is not None:
+                    frame, held_end = held_end, None
+                    if self.finished(frame, now):
+                        return
+                    # The resume was still short (it read the buffer before the end): again.
+                    a.gaps += 1
+                    resuming = True
+                    await self.resume(seq, frame.get("id", bot_id))
             elif kind == "ack":
                 seq = max(seq, frame.get("seq") or 0)
             elif kind == "message":
@@ -203,15 +211,35 @@ class SocketClient:
                         a.add_text(0, message["text"], now)
             elif kind == "end":
                 if bot_id is None or frame.get("id", bot_id) == bot_id:
-                    a.status = frame.get("status", "")
-                    a.t_end = now
-                    if a.status != "done":
-                        a.error = f"end status {a.status}: {frame.get('error', '')}"
-                    return
+                    if self.finished(frame, now):
+                        return
+                    # docs/protocol.md: an `end` whose final length `n` is more than the text
+                    # held is a gap with no delta after it. Held until a resume brings the rest
+                    # (the resume's reply has the `end` again when it started after the end).
+                    a.gaps += 1
+                    held_end = frame
+                    if not resuming:
+                        resuming = True
+                        await self.resume(seq, frame.get("id", bot_id))
             elif kind == "replace":
                 a.set_text(frame["text"], now)
             elif kind == "error":
                 raise RuntimeError(f"error frame: {frame.get('code')}: {frame.get('message')}")
+
+    def finished(self, frame: dict, now: float) -> bool:
+        """Record an `end` that leaves nothing missing (the floor's has no `n`); False if text is missing."""
+        a = self.answer
+        if frame.get("n", a.length) > a.length:
+            return False
+        a.status = frame.get("status", "")
+        a.t_end = now
+        if a.status != "done":
+            a.error = f"end status {a.status}: {frame.get('error', '')}"
+        return True
+
+    async def resume(self, seq: int, bot_id: int) -> None:
+        streams = {str(bot_id): self.answer.length}
+        await self.ws.send(json.dumps({"type": "resume", "after_seq": seq, "streams": streams}))
 
     async def close(self) -> None:
         if self.ws is not None:

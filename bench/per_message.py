@@ -50,9 +50,13 @@ def parent(args) -> int:
         system.cleanup()
 
 
-async def one_chat(application, i: int) -> tuple[float, float]:
+async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> tuple[float, float]:
+    """One player's chat; `cpu` adds the process CPU of its phases (connect: page, socket, resume; answer: send to end)."""
     from channels.testing import WebsocketCommunicator
     from django.test import AsyncClient
+
+    cpu = {} if cpu is None else cpu
+    cpu0 = time.process_time()
 
     page = await AsyncClient().get("/", headers={"accept-language": "en"})
     assert page.status_code == 200, page.status_code
@@ -71,6 +75,8 @@ async def one_chat(application, i: int) -> tuple[float, float]:
     await ws.send_to(text_data=json.dumps({"type": "resume", "after_seq": 0, "streams": {}}))
     while json.loads(await ws.receive_from(30)).get("type") != "resumed":
         pass
+    cpu1 = time.process_time()
+    cpu["connect"] = cpu.get("connect", 0.0) + cpu1 - cpu0
     sent = time.perf_counter()
     question = f"How do I get my recharge? bench-warm-pm{i}x{uuid.uuid4().hex[:6]}"
     await ws.send_to(text_data=json.dumps({"type": "send", "client_id": uuid.uuid4().hex, "text": question}))
@@ -84,7 +90,10 @@ async def one_chat(application, i: int) -> tuple[float, float]:
         if frame.get("type") == "end":
             assert frame["status"] == "done", frame
             break
+    cpu2 = time.process_time()
+    cpu["answer"] = cpu.get("answer", 0.0) + cpu2 - cpu1
     await ws.disconnect()
+    cpu["disconnect"] = cpu.get("disconnect", 0.0) + time.process_time() - cpu2
     return (first or time.perf_counter()) - sent, time.perf_counter() - sent
 
 
@@ -118,9 +127,9 @@ async def child_main(args) -> None:
         yappi.set_clock_type("cpu")
         yappi.start()
     cpu0, wall0, q0 = time.process_time(), time.perf_counter(), queries["n"]
-    firsts, totals = [], []
+    firsts, totals, phases = [], [], {}
     for i in range(args.chats):
-        first, total = await one_chat(application, 1000 + i)
+        first, total = await one_chat(application, 1000 + i, phases)
         firsts.append(first)
         totals.append(total)
     cpu, wall, nq = time.process_time() - cpu0, time.perf_counter() - wall0, queries["n"] - q0
@@ -128,6 +137,8 @@ async def child_main(args) -> None:
         yappi.stop()
     print(f"chats: {args.chats}, database: {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
     print(f"CPU per chat: {1000 * cpu / args.chats:.1f} ms (wall {1000 * wall / args.chats:.1f} ms)")
+    # Work a chat leaves behind (the dashboard's row batch) lands in whichever phase runs then.
+    print("  of which: " + ", ".join(f"{name} {1000 * t / args.chats:.1f} ms" for name, t in phases.items()))
     print(f"queries per chat: {nq / args.chats:.1f}")
     print(f"send -> first delta: median {1000 * statistics.median(firsts):.1f} ms (upstream: ~1 ms)")
     if queries.get("sql"):

@@ -64,18 +64,18 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         self.player, conversation = loaded
         self.language = self.player.language or "en"
         await self.accept()
-        await self._follow(conversation)
+        await self._follow(conversation.pk, conversation.state)
         await self._announce_presence(online=True)
 
-    async def _follow(self, conversation: Conversation) -> None:
-        if getattr(self, "conversation_id", None) not in (None, conversation.pk):
+    async def _follow(self, conversation_id: int, state: str) -> None:
+        if getattr(self, "conversation_id", None) not in (None, conversation_id):
             await fanout().leave(conversation_group(self.conversation_id), self)
-        self.conversation_id = conversation.pk
-        await fanout().join(conversation_group(conversation.pk), self)
+        self.conversation_id = conversation_id
+        await fanout().join(conversation_group(conversation_id), self)
         await self._send(
             {
                 "type": "welcome",
-                "conversation": {"id": conversation.pk, "state": conversation.state},
+                "conversation": {"id": conversation_id, "state": state},
                 "player": {"id": str(self.player.public_id), "name": self.player.label},
                 "limits": {"max_chars": settings.CHAT_MAX_MESSAGE_CHARS},
             }
@@ -139,8 +139,8 @@ class PlayerConsumer(AsyncWebsocketConsumer):
             text=text,
             meta=meta,
         )
-        if received.conversation.pk != self.conversation_id:
-            await self._follow(received.conversation)
+        if received.conversation_id != self.conversation_id:
+            await self._follow(received.conversation_id, received.state)
         message = received.message
         await self._send(ack_frame(client_id, message.pk, message.seq, not received.created))
         if received.created:

@@ -6,6 +6,7 @@ directly, other processes' through the channel layer (chat/streaming/fanout.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chat.frames import dumps
@@ -15,16 +16,22 @@ from chat.streaming.fanout import fanout
 __all__ = ["conversation_group", "jobs_group", "publish", "publish_delta", "staff_group"]
 
 
-async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> None:
+async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> bool:
     """Send one frame to everyone following the conversation (staff only when `internal`).
 
     `exclude`: a socket of this process that must not get it (the sender of a
-    player message, which has its `ack`).
+    player message, which has its `ack`). Returns whether it went to another process.
     """
     group = staff_group(conversation_id) if internal else conversation_group(conversation_id)
-    await fanout().publish(group, dumps(frame), exclude=exclude)
+    return await fanout().publish(group, dumps(frame), exclude=exclude)
 
 
-async def publish_delta(conversation_id: int, frame_text: str) -> None:
-    """A delta of the conversation's streaming answer, already encoded: the hot path."""
-    await fanout().publish(conversation_group(conversation_id), frame_text)
+async def publish_delta(
+    conversation_id: int, frame_text: str, *, before_relay: Callable[[], Awaitable[object]] | None = None
+) -> bool:
+    """A delta of the conversation's streaming answer, already encoded: the hot path.
+
+    `before_relay` runs only when the delta is about to go to another process
+    (Fanout.publish); returns whether it went.
+    """
+    return await fanout().publish(conversation_group(conversation_id), frame_text, before_relay=before_relay)

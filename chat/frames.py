@@ -68,8 +68,16 @@ def ack_frame(client_id: str, message_id: int, seq: int, duplicate: bool) -> dic
     return frame
 
 
-def end_frame(message_id: int, status: str, *, sources: list | None = None, error: str = "") -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "end", "id": message_id, "status": status}
+def end_frame(
+    message_id: int, status: str, *, length: int, sources: list | None = None, error: str = ""
+) -> dict[str, Any]:
+    """The answer is finished; `n` is its final length in code points.
+
+    A client holding less resumes instead of finishing (docs/protocol.md): its
+    resume may have read a buffer that was behind, with no delta after it to
+    show the gap.
+    """
+    frame: dict[str, Any] = {"type": "end", "id": message_id, "status": status, "n": length}
     if sources:
         frame["sources"] = sources  # omitted when empty: clients read it missing as []
     if error:

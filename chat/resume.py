@@ -13,7 +13,10 @@ from csbot.db import db_pool
 async def _current_text(message: Message) -> str:
     if message.status != Message.Status.STREAMING:
         return message.text
-    # The row is only checkpointed now and then; the buffer has every delta.
+    # The row is only checkpointed now and then. The buffer has every delta when this
+    # process streams the answer; read from another process it may be a little behind
+    # (chat/streaming/buffer.py): the longer of the two, and the client resumes again
+    # when a later delta or the `end`'s `n` shows it still lacks text.
     buffered = await get_buffer().get(message.pk)
     return message.text if buffered is None or len(buffered) < len(message.text) else buffered
 
@@ -48,7 +51,8 @@ async def frames_for(
             out.append(dumps(delta_frame(message.pk, have, text[have:])))
         if message.status != Message.Status.STREAMING:
             error = message.meta.get("player_error", "") if message.status == Message.Status.FAILED else ""
-            out.append(dumps(end_frame(message.pk, message.status, sources=message.meta.get("sources"), error=error)))
+            sources = message.meta.get("sources")
+            out.append(dumps(end_frame(message.pk, message.status, length=len(text), sources=sources, error=error)))
             if message.status == Message.Status.DONE:
                 out.extend(dumps(frame) for frame in postprocess.frames(message.pk, message.meta))
     out.append(dumps({"type": "resumed", "seq": newest}))

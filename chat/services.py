@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
+from csbot.jsonmerge import JSONMerge
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
@@ -46,20 +47,24 @@ def conversation_current(*, player: Player) -> Conversation:
     return conversation or Conversation.objects.create(player=player, language=player.language)
 
 
-def _allocate_seq(conversation_id: int) -> tuple[int, str]:
+def _allocate_seq(conversation_id: int, *, open_of_player: int | None = None) -> tuple[int, str]:
     """The conversation's next seq, and its state then. Call inside a transaction.
 
     One statement, UPDATE ... RETURNING: the UPDATE holds the row lock until
     commit, so concurrent appends to one conversation queue behind each other
     (and behind a takeover or a close, which lock the same row). Seqs never
     repeat, and the state returned is the one the message is stored under.
+    `open_of_player`: only if the conversation is that player's and not closed
+    (else Conversation.DoesNotExist), checked under the same lock.
     """
     now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
     # RETURNING came to SQLite (3.35) for INSERT and UPDATE at once; PostgreSQL always had it.
     returning = connection.features.can_return_columns_from_insert
-    update, select = _seq_sql(connection.vendor, returning)
+    guarded = open_of_player is not None
+    update, select = _seq_sql(connection.vendor, returning, guarded)
+    params = [now, conversation_id, *([open_of_player, Conversation.State.CLOSED] if guarded else [])]
     with connection.cursor() as cursor:
-        cursor.execute(update, [now, conversation_id])
+        cursor.execute(update, params)
         if returning:
             row = cursor.fetchone()
         elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
@@ -68,25 +73,31 @@ def _allocate_seq(conversation_id: int) -> tuple[int, str]:
         else:
             row = None
     if row is None:
-        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist or is not open.")
     return row[0], row[1]
 
 
 @functools.cache
-def _seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
+def _seq_sql(vendor: str, returning: bool, guarded: bool) -> tuple[str, str]:
     """_allocate_seq's UPDATE (with RETURNING when the database has it) and the SELECT for when it hasn't."""
     meta, qn = Conversation._meta, connection.ops.quote_name
     table = qn(meta.db_table)
-    pk, last_seq, updated_at, state = (qn(meta.get_field(f).column) for f in ("id", "last_seq", "updated_at", "state"))
+    pk, last_seq, updated_at, state, player = (
+        qn(meta.get_field(f).column) for f in ("id", "last_seq", "updated_at", "state", "player")
+    )
     update = f"UPDATE {table} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
+    if guarded:
+        update += f" AND {player} = %s AND {state} <> %s"
     select = f"SELECT {last_seq}, {state} FROM {table} WHERE {pk} = %s"
     return (f"{update} RETURNING {last_seq}, {state}" if returning else update), select
 
 
-def _append(*, conversation_id: int, sender: str, text: str, **fields) -> tuple[Message, str]:
+def _append(
+    *, conversation_id: int, sender: str, text: str, open_of_player: int | None = None, **fields
+) -> tuple[Message, str]:
     """message_append, and the conversation's state when the message was stored."""
     with transaction.atomic():
-        seq, state = _allocate_seq(conversation_id)
+        seq, state = _allocate_seq(conversation_id, open_of_player=open_of_player)
         message = Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
     return message, state
 
@@ -97,7 +108,9 @@ def message_append(*, conversation_id: int, sender: str, text: str, **fields) ->
 
 @dataclass(frozen=True)
 class Received:
-    conversation: Conversation
+    conversation_id: int
+    # The conversation's state when the message was stored.
+    state: str
     message: Message
     created: bool
     # True when the bot should answer: a new message in a chat held by the bot.
@@ -115,27 +128,25 @@ def player_message_receive(
     """
     existing = Message.objects.filter(conversation__player=player, client_id=client_id).select_related("conversation")
     for message in existing:
-        return Received(message.conversation, message, created=False, answer=False)
+        return Received(message.conversation_id, message.conversation.state, message, created=False, answer=False)
 
-    conversation = Conversation.objects.get(pk=conversation_id, player=player)
-    if conversation.state == Conversation.State.CLOSED:
-        conversation = conversation_current(player=player)
+    fields = {"sender": Message.Sender.PLAYER, "text": text, "client_id": client_id, "meta": meta or {}}
     try:
-        # _append's transaction rolls back on the duplicate; no savepoint of our own needed.
-        message, state = _append(
-            conversation_id=conversation.pk,
-            sender=Message.Sender.PLAYER,
-            text=text,
-            client_id=client_id,
-            meta=meta or {},
-        )
+        try:
+            # _append's transaction rolls back on the duplicate; no savepoint of our own needed.
+            message, state = _append(conversation_id=conversation_id, open_of_player=player.pk, **fields)
+        except Conversation.DoesNotExist:
+            # Closed since the socket opened: the player's open conversation, or a new one.
+            conversation_id = conversation_current(player=player).pk
+            message, state = _append(conversation_id=conversation_id, **fields)
     except IntegrityError:
         # Another socket stored the same client id a moment ago.
-        message = Message.objects.get(conversation=conversation, client_id=client_id)
-        return Received(conversation, message, created=False, answer=False)
+        message = Message.objects.select_related("conversation").get(
+            conversation_id=conversation_id, client_id=client_id
+        )
+        return Received(conversation_id, message.conversation.state, message, created=False, answer=False)
     # What the allocating UPDATE returned under the row lock: no need to read the row again.
-    conversation.last_seq, conversation.state = message.seq, state
-    return Received(conversation, message, created=True, answer=state == Conversation.State.BOT)
+    return Received(conversation_id, state, message, created=True, answer=state == Conversation.State.BOT)
 
 
 def internal_event_record(*, conversation_id: int, text: str, code: str) -> Message:
@@ -192,9 +203,7 @@ def bot_message_finish(
 
 def message_flag_unsafe(*, message_id: int) -> None:
     """Keep a flagged player turn out of every future LLM request."""
-    message = Message.objects.get(pk=message_id)
-    message.meta = {**message.meta, "flagged": True}
-    message.save(update_fields=["meta"])
+    Message.objects.filter(pk=message_id).update(meta=JSONMerge("meta", {"flagged": True}))
 
 
 class RatingRefused(Exception):

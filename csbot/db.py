@@ -1,35 +1,79 @@
 """Running ORM and CPU work from async code, off the event loop.
 
 Channels' database_sync_to_async runs everything on ONE shared thread
-(thread_sensitive=True). The answer jobs and the pipeline use a small pool of
+(thread_sensitive=True). The answer jobs and the pipeline use a pool of
 threads instead, so that a thousand chats starting at once do not queue behind
 each other and behind every socket's connect. Each call closes stale
 connections like Channels does, since pool threads outlive requests.
+
+Why not asgiref's sync_to_async(thread_sensitive=False): on every call it walks
+the whole contextvars context twice to carry asgiref `Local` values into the
+thread and back (asgiref 3.13's `_restore_context`), which was the largest
+single overhead of a chat's ~40 hops (docs/benchmarks.md, "The third round").
+Nothing called through here needs the caller's `Local` values (the active
+translation, the URL prefix): these functions take the language as an argument.
+They still see the caller's plain contextvars (a copy), and async_to_sync inside
+them runs on the caller's loop, as with sync_to_async.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+import os
+import threading
 from collections.abc import Callable
-from functools import wraps
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync
 from django.db import close_old_connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Threads, not processes: the work is short ORM calls that wait on the database.
+# Like the loop's default executor (min(32, cores + 4)), and one pool per process for
+# every event loop, so tests that run many loops do not leave pools behind.
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="db")
+    return _pool
+
+
+def _in_thread(loop: asyncio.AbstractEventLoop, context: contextvars.Context, call: Callable[[], R]) -> R:
+    # What AsyncToSync looks for to run a coroutine on the caller's loop.
+    SyncToAsync.threadlocal.main_event_loop = loop
+    SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+    close_old_connections()
+    try:
+        return context.run(call)
+    finally:
+        close_old_connections()
+
 
 def db_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
-    @wraps(fn)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
+    """`fn` as a coroutine function that runs it in a pool thread.
 
-    return sync_to_async(run, thread_sensitive=False)
+    Cancelling the awaiting task does not stop the call: it finishes (or fails)
+    in its thread, as with sync_to_async.
+    """
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        return await loop.run_in_executor(_executor(), _in_thread, loop, contextvars.copy_context(), call)
+
+    return run
 
 
 def in_worker(function: Callable[..., R], *args, **kwargs) -> asyncio.Future[R]:  # noqa: F821

@@ -157,6 +157,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Alerts are POSTed here as JSON (docs/metrics.md) when set.
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+# Knowledge gaps found while answering are sent to analytics as one task per batch
+# (analytics/gap_batch.py): this long after a batch's first gap, or at once at the max.
+KNOWLEDGE_GAP_BATCH_SECONDS = env_float("KNOWLEDGE_GAP_BATCH_SECONDS", 2.0)
+KNOWLEDGE_GAP_BATCH_MAX = env_int("KNOWLEDGE_GAP_BATCH_MAX", 200)
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -190,6 +194,10 @@ CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
 # How often a streaming answer's text so far is written to its database row.
 ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
+# The Redis answer buffer is written behind the stream (chat/streaming/buffer.py):
+# at least this often, and before any delta goes to another process. A resume on
+# another process reads text at most about this old (0: write every delta).
+ANSWER_BUFFER_FLUSH_SECONDS = env_float("ANSWER_BUFFER_FLUSH_SECONDS", 1.0)
 
 # --- Staff and handoff (chat/handoff.py, chat/presence.py) ---------------------
 # Give a chat that asks for a human straight to the least busy online agent.

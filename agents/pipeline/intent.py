@@ -17,13 +17,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from agents import facts as fact_rules
 from agents.catalogue import Catalogue, IntentSpec, get_catalogue
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
+from csbot.db import in_worker
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,32 @@ class IntentResult:
 
 
 async def detect(context: Context) -> IntentResult:
-    catalogue = await sync_to_async(get_catalogue, thread_sensitive=False)()
-    result = _from_the_conversation(context, catalogue)
-    if result is None:
-        offline = await sync_to_async(_classify, thread_sensitive=False)(context, catalogue)
-        result = offline
-        if _llm_wanted(offline) and context.question.strip():
-            named = await _ask_llm(context, catalogue)
-            if named is not None:
-                result = IntentResult(named, 1.0 if named else 0.0, "llm", offline.likely)
-    result.spec = catalogue.intents.get(result.name)
+    """The intent of the context's question (async: may ask the LLM)."""
+    result, ask_with = await in_worker(detect_offline, context)
+    if ask_with is not None:
+        result = await with_llm(context, result, ask_with)
     return result
+
+
+def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
+    """Sync: the intent without the LLM, and the catalogue to ask the LLM with when
+    settings.INTENT_LLM wants its opinion too (None: don't ask)."""
+    catalogue = get_catalogue()
+    result = _from_the_conversation(context, catalogue)
+    ask = False
+    if result is None:
+        result = _classify(context, catalogue)
+        ask = _llm_wanted(result) and bool(context.question.strip())
+    result.spec = catalogue.intents.get(result.name)
+    return result, (catalogue if ask else None)
+
+
+async def with_llm(context: Context, offline: IntentResult, catalogue: Catalogue) -> IntentResult:
+    """The LLM names the intent; the offline classifier's result stands when it fails."""
+    named = await _ask_llm(context, catalogue)
+    if named is None:
+        return offline
+    return IntentResult(named, 1.0 if named else 0.0, "llm", offline.likely, catalogue.intents.get(named))
 
 
 def _from_the_conversation(context: Context, catalogue: Catalogue) -> IntentResult | None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import sync_to_async
-
 from agents.pipeline.context import Context
 from agents.pipeline.prompt import Reply
 
@@ -46,14 +44,17 @@ def frames(message_id: int, meta: dict) -> list[dict]:
 
 
 async def record_gap(context: Context) -> None:
-    """The knowledge base had nothing for this question: analytics groups it (in a worker)."""
+    """The knowledge base had nothing for this question: analytics groups it.
+
+    The gap only joins this process's batch (analytics/gap_batch.py): no I/O, no
+    thread hop while the answer job runs. Gaps still waiting when the process
+    dies are lost; for a statistic, that is acceptable.
+    """
     try:
-        from analytics.hooks import on_knowledge_gap
+        from analytics.hooks import collect_knowledge_gap
     except ImportError:  # analytics not installed: Message.meta["knowledge_gap"] still says so
         return
     try:
-        await sync_to_async(on_knowledge_gap, thread_sensitive=False)(
-            context.question, context.conversation_id, context.language
-        )
+        collect_knowledge_gap(context.question, context.conversation_id, context.language)
     except Exception:  # the answer is more important than the statistic
         log.exception("could not record a knowledge gap for conversation %s", context.conversation_id)

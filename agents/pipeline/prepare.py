@@ -11,20 +11,26 @@ then the answer job (chat/streaming/jobs.py) runs
 6. stream     the answer's text                              pipeline/stream.py
 7. postprocess quick replies, forms, knowledge gaps          pipeline/postprocess.py
 
-ORM and CPU work runs in worker threads (sync_to_async(thread_sensitive=False)),
-never on the event loop and not on the DB thread every socket shares.
+Steps 1-5 are plain sync functions run together in ONE worker thread hop
+(csbot/db.py: never on the event loop, not on the DB thread every socket
+shares): each hop costs CPU, and a thousand chats starting at once queue for
+the pool. The only step that leaves the thread is an LLM naming the intent
+(settings.INTENT_LLM), which streams on the event loop; the steps after it run
+in a second hop. A tool's HTTP call (requests) runs inside the hop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agents import services
+from agents.catalogue import Catalogue
 from agents.pipeline import facts, intent, prompt, retrieval, sentiment
 from agents.pipeline.context import Context, context_for_conversation, context_for_question
+from agents.pipeline.intent import IntentResult
 from agents.pipeline.prompt import Reply
 from agents.providers import ChatRequest
 from csbot.db import in_worker
@@ -47,28 +53,48 @@ class PreparedAnswer:
 
 
 class _Timer:
+    """Milliseconds per step, for Message.meta["timings_ms"] (sync steps, in the worker thread)."""
+
     def __init__(self, timings: dict[str, float]) -> None:
         self.timings = timings
 
-    async def step(self, name: str, work: Awaitable[T]) -> T:
+    def step(self, name: str, work: Callable[..., T], *args) -> T:
         started = time.perf_counter()
         try:
-            return await work
+            return work(*args)
         finally:
             self.timings[name] = round((time.perf_counter() - started) * 1000, 2)
 
 
-async def _prepare(context: Context, timings: dict[str, float], *, store: bool = False) -> PreparedAnswer:
+@dataclass
+class _Understood:
+    """Steps 1-2 done: what the rest of the steps start from."""
+
+    context: Context
+    intent: IntentResult
+    # Set when the LLM should name the intent before the rest (the catalogue to ask with).
+    ask_llm_with: Catalogue | None
+    timings: dict[str, float]
+
+
+def _understand(conversation_id: int) -> _Understood:
+    """Sync: steps 1-2 (the context, the intent without the LLM)."""
+    timings: dict[str, float] = {}
     timer = _Timer(timings)
-    understood = await timer.step("intent", intent.detect(context))
-    started = time.perf_counter()
-    mood = sentiment.assess(context)
-    timings["sentiment"] = round((time.perf_counter() - started) * 1000, 2)
-    known = await timer.step("facts", in_worker(facts.collect, context, understood))
+    context = timer.step("context", context_for_conversation, conversation_id)
+    understood, ask_with = timer.step("intent", intent.detect_offline, context)
+    return _Understood(context, understood, ask_with, timings)
+
+
+def _rest(context: Context, understood: IntentResult, timings: dict[str, float], *, store: bool) -> PreparedAnswer:
+    """Sync: steps 2b-5 (sentiment, facts, storing them, retrieval, the reply)."""
+    timer = _Timer(timings)
+    mood = timer.step("sentiment", sentiment.assess, context)
+    known = timer.step("facts", facts.collect, context, understood)
     if store and context.conversation_id:
-        await timer.step("store", in_worker(_remember, context, understood, known, mood))
-    knowledge = await timer.step("retrieval", retrieval.gather(context, understood, known, mood))
-    reply = await timer.step("prompt", in_worker(prompt.compose, context, understood, known, mood, knowledge))
+        timer.step("store", _remember, context, understood, known, mood)
+    knowledge = timer.step("retrieval", retrieval.gather, context, understood, known, mood)
+    reply = timer.step("prompt", prompt.compose, context, understood, known, mood, knowledge)
     meta: dict[str, Any] = {
         "intent": understood.as_meta(),
         "facts": known.as_meta(),
@@ -89,6 +115,14 @@ async def _prepare(context: Context, timings: dict[str, float], *, store: bool =
     return PreparedAnswer(context, reply, prompt.sources_for(knowledge.passages), timings, meta)
 
 
+def _all_steps(conversation_id: int) -> PreparedAnswer | _Understood:
+    """Sync: every step in one go, or steps 1-2 when the LLM must name the intent first."""
+    understood = _understand(conversation_id)
+    if understood.ask_llm_with is not None:
+        return understood
+    return _rest(understood.context, understood.intent, understood.timings, store=True)
+
+
 def _remember(context: Context, understood, known, mood) -> None:
     services.understanding_save(
         conversation_id=context.conversation_id,
@@ -100,17 +134,21 @@ def _remember(context: Context, understood, known, mood) -> None:
 
 
 async def prepare_for_conversation(conversation_id: int) -> PreparedAnswer:
+    done = await in_worker(_all_steps, conversation_id)
+    if isinstance(done, PreparedAnswer):
+        return done
+    # The LLM names the intent (on the event loop: it streams), then the rest in a second hop.
     started = time.perf_counter()
-    # Not the thread-sensitive DB thread: that one is shared by every socket.
-    context = await in_worker(context_for_conversation, conversation_id)
-    timings = {"context": round((time.perf_counter() - started) * 1000, 2)}
-    return await _prepare(context, timings, store=True)
+    named = await intent.with_llm(done.context, done.intent, done.ask_llm_with)
+    done.timings["intent"] += round((time.perf_counter() - started) * 1000, 2)
+    return await in_worker(_rest, done.context, named, done.timings, store=True)
 
 
 async def prepare_for_question(question: str, *, language: str = "") -> PreparedAnswer:
     """A knowledge-base answer to one question, outside any conversation (the `ask` command)."""
     context = context_for_question(question, language=language)
-    timings: dict[str, float] = {}
-    passages = await _Timer(timings).step("retrieval", retrieval.passages_for(context))
+    started = time.perf_counter()
+    passages = await retrieval.passages_for(context)
+    timings = {"retrieval": round((time.perf_counter() - started) * 1000, 2)}
     reply = Reply("answer", request=prompt.build_request(context, passages))
     return PreparedAnswer(context, reply, prompt.sources_for(passages), timings)

@@ -91,9 +91,7 @@ class Reply:
     tool_calls: list[dict] = field(default_factory=list)
 
 
-def compose(
-    context: Context, intent: IntentResult, facts: FactsResult, mood: Mood, knowledge: Knowledge
-) -> Reply:
+def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mood, knowledge: Knowledge) -> Reply:
     lang = "zh-hans" if context.language.startswith("zh") else "en"
     local = settings.LLM_PROVIDER == "local"
     catalogue = get_catalogue()

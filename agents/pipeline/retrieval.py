@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents import tools
-from agents.knowledge.retrieval import asearch
+from agents.knowledge.retrieval import asearch, search
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
 from agents.pipeline.intent import IntentResult
@@ -29,8 +29,9 @@ class Knowledge:
     searched: bool = False
 
 
-async def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Mood) -> Knowledge:
-    """Call the intent's tool when it has what it needs, else search the knowledge base.
+def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Mood) -> Knowledge:
+    """Sync (ORM, the index, a tool's HTTP call): call the intent's tool when it has what it
+    needs, else search the knowledge base. Run it in a worker thread.
 
     Nothing is looked up when a human takes over (anger, or the player asked).
     A tool is only called with the conversation's verified player id (agents/tools.py).
@@ -39,9 +40,15 @@ async def gather(context: Context, intent: IntentResult, facts: FactsResult, moo
         return Knowledge()
     spec = intent.spec
     if spec and spec.action == "tool" and spec.tool and not facts.missing:
-        result = await tools.acall(spec.tool, facts=facts.values, verified_player_id=context.verified_player_id)
+        result = tools.call(spec.tool, facts=facts.values, verified_player_id=context.verified_player_id)
         if result.error != "not_verified":
             return Knowledge(tool_result=result)
         # Not signed in through the game: answer from the knowledge base, and say why.
-        return Knowledge(await passages_for(context), tool_result=result, searched=True)
-    return Knowledge(await passages_for(context), searched=True)
+        return Knowledge(_passages(context), tool_result=result, searched=True)
+    return Knowledge(_passages(context), searched=True)
+
+
+def _passages(context: Context) -> list[Passage]:
+    if not context.question.strip():
+        return []
+    return search(context.question, language=context.language)

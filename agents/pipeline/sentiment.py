@@ -1,6 +1,6 @@
 """Step 2b: how the player feels, scored offline (agents/sentiment.py) for every message.
 
-Cheap (a lexicon lookup), so it runs on the event loop. The score goes with the
+Cheap (a lexicon lookup); it runs with the other steps in the pipeline's worker thread. The score goes with the
 player's message and the bot's answer (analytics reads both), and decides
 whether the bot soothes the player or calls a human.
 """

@@ -3,19 +3,25 @@
 Resuming clients read it; the database row is only checkpointed every few
 seconds. settings.ANSWER_BUFFER picks the class: memory on the embedded default
 (one process), Redis when REDIS_URL is set (many daphne processes).
+
+Every buffer has the same interface: `start`, `append` (one delta), `flush`
+(make the text so far readable from other processes), `get`, `finish`.
 """
 
 from __future__ import annotations
 
-import time
+from time import monotonic
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from chat.streaming.loops import per_loop
 from chat.streaming.redis_client import redis_client
 
 
 class MemoryAnswerBuffer:
+    """One process, so every reader sees the text as it grows: `flush` has nothing to do."""
+
     def __init__(self) -> None:
         self._texts: dict[int, list[str]] = {}
         self._expires: dict[int, float] = {}
@@ -26,40 +32,110 @@ class MemoryAnswerBuffer:
     async def append(self, message_id: int, text: str) -> None:
         self._texts.setdefault(message_id, []).append(text)
 
+    async def flush(self, message_id: int) -> None:
+        pass
+
     async def get(self, message_id: int) -> str | None:
         parts = self._texts.get(message_id)
         return None if parts is None else "".join(parts)
 
     async def finish(self, message_id: int) -> None:
         # Keep it briefly for clients resuming just after the end; the row has it too.
-        now = time.monotonic()
+        now = monotonic()
         self._expires[message_id] = now + 60
         for mid in [m for m, t in self._expires.items() if t < now]:
             self._texts.pop(mid, None)
             self._expires.pop(mid, None)
 
 
+class _Live:
+    """An answer this process is streaming: its parts, and how many of them Redis has."""
+
+    __slots__ = ("parts", "flushed", "flushed_at")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.flushed = 0  # parts[:flushed] are in Redis
+        self.flushed_at = monotonic()
+
+
 class RedisAnswerBuffer:
-    """One Redis string per answer, grown with APPEND (O(1) per delta)."""
+    """One Redis string per answer, written behind the stream.
+
+    Why write-behind: an APPEND per delta was most of the per-chunk CPU we
+    control, and almost always nobody reads it (the job runs where the player's
+    socket is). So `append` records the delta here, and `flush` APPENDs what
+    Redis lacks in one go. Who reads what:
+    - a resume in this process (the same event loop as the job, so the same
+      `_live` map) gets the local text, exact up to the last delta sent;
+    - a resume in another process reads Redis, which may be behind. The job
+      flushes before a delta crosses to another process (chat/streaming/jobs.py),
+      so Redis is never behind what any other process has been sent, and at
+      least every ANSWER_BUFFER_FLUSH_SECONDS anyway; a reader that is still
+      behind sees an offset gap, or an `end` whose `n` is longer than its text,
+      and resumes again (docs/protocol.md).
+    """
 
     _redis = staticmethod(redis_client)
+
+    def __init__(self) -> None:
+        # Per event loop: each loop stands for a process (tests run many), and a
+        # loop must never serve another loop's answers from memory.
+        self._live = per_loop(dict)
 
     @staticmethod
     def _key(message_id: int) -> str:
         return f"csbot:answer:{message_id}"
 
-    async def append(self, message_id: int, text: str) -> None:
-        await self._redis().append(self._key(message_id), text.encode())
-
     async def start(self, message_id: int) -> None:
+        self._live()[message_id] = _Live()
         await self._redis().set(self._key(message_id), b"", ex=settings.ANSWER_BUFFER_TTL_SECONDS)
 
+    async def append(self, message_id: int, text: str) -> None:
+        live = self._live().get(message_id)
+        if live is None:
+            live = self._live()[message_id] = _Live()
+        live.parts.append(text)
+        # Checked on each delta rather than by a timer task per answer: a reader elsewhere
+        # is at most about this far behind. (When the upstream pauses, the last second's
+        # deltas wait for the next delta or the end; that reader's client resumes then.)
+        if monotonic() - live.flushed_at >= settings.ANSWER_BUFFER_FLUSH_SECONDS:
+            await self.flush(message_id)
+
+    async def flush(self, message_id: int) -> None:
+        """APPEND to Redis what it lacks of the answer (nothing when it has it all)."""
+        live = self._live().get(message_id)
+        if live is None:
+            return
+        upto = len(live.parts)
+        if upto > live.flushed:
+            await self._redis().append(self._key(message_id), "".join(live.parts[live.flushed : upto]).encode())
+            # Only after it is in: a failed APPEND is retried whole, never leaves a hole.
+            live.flushed = upto
+        live.flushed_at = monotonic()
+
     async def get(self, message_id: int) -> str | None:
+        live = self._live().get(message_id)
+        if live is not None:
+            return "".join(live.parts)
         raw = await self._redis().get(self._key(message_id))
         return None if raw is None else raw.decode()
 
     async def finish(self, message_id: int) -> None:
-        await self._redis().expire(self._key(message_id), 60)
+        # The row holds the final text by now (chat/resume.py reads it for finished
+        # answers); the rest goes to Redis anyway, in the same round trip as the
+        # EXPIRE, for a reader elsewhere that read the row just before it was finished.
+        live = self._live().get(message_id)
+        rest = "".join(live.parts[live.flushed :]) if live is not None else ""
+        try:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                if rest:
+                    pipe.append(self._key(message_id), rest.encode())
+                pipe.expire(self._key(message_id), 60)
+                await pipe.execute()
+        finally:
+            # Dropped once Redis has it all: until then a reader here still gets the exact text.
+            self._live().pop(message_id, None)
 
 
 _buffer = None

@@ -22,6 +22,8 @@ How it works, per process (per event loop, as tests run many loops):
   through the group), so each process knows, for the groups it follows, which
   other processes follow them; a frame to a group nobody here follows costs
   one HLEN. Copies of our own frames are skipped by their `from` tag.
+  `publish` says whether the frame crossed, and runs the caller's
+  `before_relay` first when it does (the answer job flushes its buffer there).
 - So an answer's deltas, published where the player's socket is, touch Redis
   only when someone elsewhere watches. A follower that joins mid-answer may
   miss a frame published before the others heard of it: it reads what it
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -110,13 +113,32 @@ class Fanout:
 
     # --- publishing ------------------------------------------------------------------------
 
-    async def publish(self, group: str, text: str, *, exclude: Follower | None = None) -> None:
-        """A frame to every follower of `group`, in this process and others."""
+    async def publish(
+        self,
+        group: str,
+        text: str,
+        *,
+        exclude: Follower | None = None,
+        before_relay: Callable[[], Awaitable[object]] | None = None,
+    ) -> bool:
+        """A frame to every follower of `group`, in this process and others.
+
+        Returns whether it went through the layer (another process follows the
+        group). `before_relay` is awaited just before it does, and only then:
+        the answer job flushes the answer buffer there, so that no other process
+        is sent text that a resume on it could not read yet (chat/streaming/buffer.py).
+        Passed in rather than asked for with `followed_elsewhere` first, so that
+        the check (an HLEN when nobody here follows) runs once per frame.
+        """
         await self._deliver(group, text, exclude)
-        if await self.followed_elsewhere(group):
-            # Tagged with our channel (if we have one: only then can we be in the group) to skip our own copy.
-            event = {"type": "relay", "g": group, "frame": text, "from": self._channel}
-            await self.layer.group_send(group, event)
+        if not await self.followed_elsewhere(group):
+            return False
+        if before_relay is not None:
+            await before_relay()
+        # Tagged with our channel (if we have one: only then can we be in the group) to skip our own copy.
+        event = {"type": "relay", "g": group, "frame": text, "from": self._channel}
+        await self.layer.group_send(group, event)
+        return True
 
     async def _deliver(self, group: str, text: str, exclude: Follower | None) -> None:
         for follower in list(self.members.get(group, ())):

@@ -15,6 +15,7 @@ elsewhere follows the conversation (chat/streaming/fanout.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -240,10 +241,18 @@ class AnswerJob:
         offset = self.length
         self.parts.append(delta.text)
         self.length += len(delta.text)
-        # The sockets first (in this process, usually no I/O at all), then the buffer that
-        # resuming clients read; a client that resumes between the two sees a gap and resumes again.
-        await publish_delta(self.conversation_id, dumps(delta_frame(self.message_id, offset, delta.text)))
+        # The buffer first: it only records the delta in this process (plus, at most every
+        # ANSWER_BUFFER_FLUSH_SECONDS, one write to Redis), so a resume here never misses
+        # text that a socket here already got.
         await buffer.append(self.message_id, delta.text)
+        # Then the sockets. A delta that goes to another process is flushed to the buffer's
+        # Redis copy just before (before_relay): a resume there then never reads less than
+        # it was sent. Nobody elsewhere (the usual case): no Redis but the interval's flush.
+        await publish_delta(
+            self.conversation_id,
+            dumps(delta_frame(self.message_id, offset, delta.text)),
+            before_relay=functools.partial(buffer.flush, self.message_id),
+        )
 
     async def _check_still_bot(self) -> None:
         """Before each upstream attempt: has a human taken the chat?
@@ -294,7 +303,9 @@ class AnswerJob:
             await publish(self.conversation_id, {"type": "replace", "id": self.message_id, "text": text})
         await publish(
             self.conversation_id,
-            end_frame(self.message_id, status, sources=self.sources, error=player_error),
+            # `n`: a client on another process may have resumed from a buffer that was behind;
+            # with no delta after it, only the final length shows it the text it lacks.
+            end_frame(self.message_id, status, length=len(text), sources=self.sources, error=player_error),
         )
         if status == Message.Status.DONE and not error:
             # Quick replies and an inline form under the answer (agents/pipeline/postprocess.py).

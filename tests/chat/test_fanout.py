@@ -83,10 +83,12 @@ async def test_with_one_process_frames_never_touch_the_channel_layer(fresh_layer
     fanout = Fanout()
     player = Socket()
     await fanout.join("conv.4", player)
-    await fanout.publish("conv.4", "message")
-    await fanout.publish("conv.4", "delta")
+    relays = []
+    assert await fanout.publish("conv.4", "message") is False  # it says nothing crossed
+    assert await fanout.publish("conv.4", "delta", before_relay=lambda: relays.append(1)) is False
 
     assert player.frames == ["message", "delta"]
+    assert relays == []  # nothing to prepare for: nothing left the process
     assert await fanout.followed_elsewhere("conv.4") is False
     assert fanout.layer.groups == {} and fanout.layer.channels == {}
 
@@ -109,17 +111,23 @@ async def test_across_processes_frames_go_out_only_while_another_process_follows
 
     assert await answering.followed_elsewhere(group) is False
     assert await announcing.followed_elsewhere(group) is True  # it follows nothing: it asks Redis
-    await answering.publish(group, "only here")
+    prepared = []  # what the agent had each time the answering process was about to relay
+
+    async def before_relay() -> None:
+        prepared.append(list(agent.frames))
+
+    assert await answering.publish(group, "only here", before_relay=before_relay) is False
 
     await watching.join(group, agent)
     await wait_for(lambda: answering.elsewhere[group])  # told through the group
-    await answering.publish(group, "everywhere")
+    assert await answering.publish(group, "everywhere", before_relay=before_relay) is True
     await announcing.publish(group, "a state frame from a third process")
     await wait_for(lambda: len(agent.frames) == 2 and len(player.frames) == 3)
     await settle()
 
     assert player.frames == ["only here", "everywhere", "a state frame from a third process"]  # no copy twice
     assert agent.frames == ["everywhere", "a state frame from a third process"]
+    assert prepared == [[]]  # once, for the frame that crossed, before it did
     assert watching.elsewhere[group] == {answering._channel}  # it learned who was there when it joined
 
     await watching.leave(group, agent)

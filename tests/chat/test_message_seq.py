@@ -83,10 +83,13 @@ def test_a_player_message_is_answered_only_in_a_chat_the_bot_holds(chat, state, 
         )
 
     assert received.created and received.answer is answer
-    assert received.conversation.pk == chat.pk
-    assert (received.conversation.state, received.conversation.last_seq, received.message.seq) == (state, 2, 2)
-    # The client-id check, the conversation, the seq (UPDATE ... RETURNING, no read-back), the message.
-    assert len(statements(queries)) == 4, statements(queries)
+    assert received.conversation_id == chat.pk
+    assert (received.state, received.message.seq) == (state, 2)
+    chat.refresh_from_db()
+    assert chat.last_seq == 2
+    # The client-id check, the seq (UPDATE ... RETURNING, no read-back: it checks the chat is
+    # open under its lock), the message.
+    assert len(statements(queries)) == 3, statements(queries)
 
 
 def test_a_resent_client_id_returns_the_stored_message(chat):
@@ -100,8 +103,9 @@ def test_a_resent_client_id_returns_the_stored_message(chat):
 def test_a_message_to_a_closed_chat_opens_a_new_one(chat):
     Conversation.objects.filter(pk=chat.pk).update(state="closed")
     received = services.player_message_receive(player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi")
-    assert received.conversation.pk != chat.pk
-    assert (received.conversation.state, received.conversation.last_seq, received.answer) == ("bot", 1, True)
+    assert received.conversation_id != chat.pk
+    assert (received.state, received.message.seq, received.answer) == ("bot", 1, True)
+    assert Conversation.objects.get(pk=received.conversation_id).last_seq == 1
 
 
 RACE = """

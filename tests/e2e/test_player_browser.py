@@ -159,12 +159,17 @@ def test_switching_to_chinese_shows_chinese_ui(page, chat_server):
     expect(page.get_by_test_id("composer-error")).to_contain_text("消息太长")
 
 
-@pytest.mark.parametrize("fault", ["socket_dropped", "delta_lost"])
+@pytest.mark.parametrize("fault", ["socket_dropped", "delta_lost", "tail_lost"])
 def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, fault):
-    """The client resumes (protocol.md) and ends with exactly the stored answer."""
+    """The client resumes (protocol.md) and ends with exactly the stored answer.
+
+    tail_lost: every delta from the third to the `end` is lost, so no offset shows
+    a gap; only the `end`'s final length `n` tells the page that text is missing
+    (what a page sees after resuming from a server process whose buffer was behind).
+    """
     from playwright.sync_api import expect
 
-    state = {"deltas": 0, "dropped": False, "connections": 0, "sent": []}
+    state = {"deltas": 0, "dropped": False, "connections": 0, "sent": [], "ended": False}
 
     def route(ws):
         state["connections"] += 1
@@ -172,7 +177,14 @@ def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, 
 
         def to_page(message):
             frame = json.loads(message)
-            if frame.get("t") == "d" and not state["dropped"]:
+            if fault == "tail_lost":
+                state["ended"] = state["ended"] or frame.get("type") == "end"
+                if frame.get("t") == "d" and not state["ended"]:
+                    state["deltas"] += 1
+                    if state["deltas"] >= 3:
+                        state["dropped"] = True
+                        return  # lost; what the resume brings after the end passes
+            elif frame.get("t") == "d" and not state["dropped"]:
                 state["deltas"] += 1
                 if state["deltas"] == 3:
                     state["dropped"] = True

@@ -4,6 +4,7 @@ an answer grow and take the chat over in the middle of it."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -259,3 +260,55 @@ def test_chats_that_change_at_once_reach_the_dashboard_in_batched_updates(open_c
         expect(row).to_have_attribute("data-state", "bot")
     batched = {str(cid) for batch in agent.evaluate("window.__batches") for cid in batch}
     assert set(chats) <= batched  # the rows came in batched `conversations` frames
+
+
+def test_the_dashboard_resumes_when_the_end_says_the_answer_is_longer_than_it_holds(open_context, staff_server):
+    """Every delta from the third to the `end` is lost on the agent's socket, so no offset
+    shows a gap: only the `end`'s final length `n` does (what a dashboard sees after
+    resuming from a server process whose answer buffer was behind). It resumes rather
+    than keep a cut answer."""
+    from playwright.sync_api import expect
+
+    state = {"deltas": 0, "ended": False, "sent": []}
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def to_page(message):
+            frame = json.loads(message)
+            state["ended"] = state["ended"] or frame.get("type") == "end"
+            if frame.get("t") == "d" and not state["ended"]:
+                state["deltas"] += 1
+                if state["deltas"] >= 3:
+                    return  # lost
+            ws.send(message)
+
+        def to_server(message):
+            state["sent"].append(json.loads(message))
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    agent = open_context()
+    agent.route_web_socket("**/ws/staff/", route)
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, QUESTION)
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    answer = agent.locator('#messages [data-sender="bot"]').last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    deadline = time.monotonic() + 15
+    while state["deltas"] < 6 and time.monotonic() < deadline:
+        agent.wait_for_timeout(50)
+    assert state["deltas"] >= 6, "the answer did not stream to the dashboard"
+    agent.get_by_test_id("take-over").click()  # a few deltas lost, then the answer ends
+    expect(answer).to_have_attribute("data-status", "interrupted")
+
+    assert any(f["type"] == "resume" and f["streams"] for f in state["sent"]), state["sent"]
+    shown = answer.get_by_test_id("message-text").inner_text()
+    expect(player.locator(PLAYER_BOT).first).to_have_attribute("data-status", "interrupted")
+    # The stored answer, as a freshly opened dashboard gets it.
+    agent.reload()
+    expect(agent.locator('#messages [data-sender="bot"]').last.get_by_test_id("message-text")).to_have_text(shown)

@@ -1049,7 +1049,6 @@
 
   function onResumed() {
     resumeInFlight = false;
-    applyDeferredEnds();
     if (!ready) {
       ready = true;
       attempt = 0;
@@ -1058,6 +1057,8 @@
       pending.forEach(function (p) { trySend(p); });
       refreshPendingLabels();
     }
+    // After `ready`: an end that shows text still missing asks for another resume.
+    applyDeferredEnds();
     firstResumeDone = true;
     schedule();
   }
@@ -1195,6 +1196,10 @@
     if (!rec) return;
     if (rec.sender === "bot") awaitingSince = 0;
     if (rec.status !== "streaming") return;
+    // `n` is the final length. More than we hold: text is missing and no delta
+    // will show the gap (a resume read a buffer that was behind). Resume like
+    // for a gap; its reply brings the rest and this `end` again.
+    if (typeof f.n === "number" && f.n > rec.cps) { requestGapResume(); return; }
     rec.status = TERMINAL[f.status] ? f.status : "done";
     rec.sources = Array.isArray(f.sources) ? f.sources : [];
     rec.error = typeof f.error === "string" ? f.error : "";

@@ -3,7 +3,8 @@
  *
  * No build step. Needs marked and DOMPurify from /static/vendor/. The watched
  * conversation follows the same placing rules as the player page: every message
- * has a seq, every delta an offset in code points; a gap asks for a resume.
+ * has a seq, every delta an offset in code points; a gap (or an `end` whose
+ * final length `n` is more than the text held) asks for a resume.
  */
 (function () {
   "use strict";
@@ -537,6 +538,9 @@
     var rec = watched.msgs.get(String(f.id));
     if (rec && rec.sender === "bot" && !watched.resumeInFlight) refreshCaseSoon();
     if (!rec || rec.status !== "streaming") return;
+    // `n` is the final length. More than we hold: text is missing that no delta
+    // will show (a resume read a buffer that was behind): resume, as for a gap.
+    if (typeof f.n === "number" && f.n > rec.cps) { sendResume(); return; }
     rec.status = f.status || "done";
     rec.sources = f.sources || [];
     rec.error = f.error || "";
