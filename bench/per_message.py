@@ -3,6 +3,7 @@
     .venv/bin/python bench/per_message.py                 # PostgreSQL + Redis, 100 chats
     .venv/bin/python bench/per_message.py --embedded      # SQLite + in-memory layer
     .venv/bin/python bench/per_message.py --profile 40    # + yappi's top functions (CPU, every thread)
+    .venv/bin/python bench/per_message.py --profile 40 --profile-phase answer   # only from send to end
 
 The load benchmarks (bench/run.py) show *that* a process saturates; this shows
 *where* a chat's CPU goes, without the noise of a thousand concurrent chats. Each
@@ -34,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 
+PROFILE_PHASE = ""  # "answer": yappi runs only from each send to its end (--profile-phase)
+
+
 def parent(args) -> int:
     import run  # bench/run.py: the same product setup as the load benchmark
 
@@ -44,6 +48,7 @@ def parent(args) -> int:
     try:
         system.prepare(workdir, upstream)
         cmd = [sys.executable, __file__, "--child", "--chats", str(args.chats), "--profile", str(args.profile)]
+        cmd += ["--profile-phase", args.profile_phase]
         return subprocess.run(cmd, cwd=ROOT, env=system.env).returncode
     finally:
         upstream.stop()
@@ -51,7 +56,8 @@ def parent(args) -> int:
 
 
 async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> tuple[float, float]:
-    """One player's chat; `cpu` adds the process CPU of its phases (connect: page, socket, resume; answer: send to end)."""
+    """One player's chat. `cpu` adds up the process CPU of its phases:
+    connect (page, socket, resume), answer (send to end), disconnect."""
     from channels.testing import WebsocketCommunicator
     from django.test import AsyncClient
 
@@ -75,6 +81,10 @@ async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> 
     await ws.send_to(text_data=json.dumps({"type": "resume", "after_seq": 0, "streams": {}}))
     while json.loads(await ws.receive_from(30)).get("type") != "resumed":
         pass
+    if PROFILE_PHASE == "answer":
+        import yappi
+
+        yappi.start()
     cpu1 = time.process_time()
     cpu["connect"] = cpu.get("connect", 0.0) + cpu1 - cpu0
     sent = time.perf_counter()
@@ -91,6 +101,10 @@ async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> 
             assert frame["status"] == "done", frame
             break
     cpu2 = time.process_time()
+    if PROFILE_PHASE == "answer":
+        import yappi
+
+        yappi.stop()
     cpu["answer"] = cpu.get("answer", 0.0) + cpu2 - cpu1
     await ws.disconnect()
     cpu["disconnect"] = cpu.get("disconnect", 0.0) + time.process_time() - cpu2
@@ -121,11 +135,15 @@ async def child_main(args) -> None:
     connection_created.connect(install, weak=False)
     for i in range(10):  # warm: imports, the index, the provider's token, connection pools
         await one_chat(application, i)
+    global PROFILE_PHASE
     if args.profile:
         import yappi
 
         yappi.set_clock_type("cpu")
-        yappi.start()
+        if args.profile_phase == "all":
+            yappi.start()
+        else:
+            PROFILE_PHASE = args.profile_phase
     cpu0, wall0, q0 = time.process_time(), time.perf_counter(), queries["n"]
     firsts, totals, phases = [], [], {}
     for i in range(args.chats):
@@ -133,7 +151,7 @@ async def child_main(args) -> None:
         firsts.append(first)
         totals.append(total)
     cpu, wall, nq = time.process_time() - cpu0, time.perf_counter() - wall0, queries["n"] - q0
-    if args.profile:
+    if args.profile and args.profile_phase == "all":
         yappi.stop()
     print(f"chats: {args.chats}, database: {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
     print(f"CPU per chat: {1000 * cpu / args.chats:.1f} ms (wall {1000 * wall / args.chats:.1f} ms)")
@@ -164,6 +182,9 @@ def main() -> int:
     p.add_argument("--embedded", action="store_true", help="SQLite and the in-memory layer instead of PG + Redis")
     p.add_argument("--chats", type=int, default=100)
     p.add_argument("--profile", type=int, default=0, metavar="TOP", help="profile with yappi; print TOP functions")
+    p.add_argument(
+        "--profile-phase", choices=("all", "answer"), default="all", help="profile every phase or only send to end"
+    )
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -365,7 +365,6 @@ class Csbot(System):
 
                 client = redis.Redis.from_url(self.redis_url)
                 keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
-                keys += list(client.scan_iter(match="csbot:answer:*", count=1000))
                 for i in range(0, len(keys), 500):
                     client.delete(*keys[i : i + 500])
                 client.delete("celery")  # the bench's own database: tasks no worker will read

@@ -47,7 +47,12 @@ def context_for_conversation(conversation_id: int) -> Context:
     """Sync (ORM): run it in a thread. Flagged turns and internal notes are left out."""
     from chat.models import Conversation, Message
 
-    conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
+    # Values, not model instances: this runs for every answer.
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id)
+        .values("language", "facts", "player__game_player_id", "player__public_id")
+        .get()
+    )
     rows = (
         Message.objects.filter(conversation_id=conversation_id, internal=False)
         .exclude(sender=Message.Sender.SYSTEM)
@@ -74,22 +79,23 @@ def context_for_conversation(conversation_id: int) -> Context:
             players.append(row)
     question = next((m.content for m in reversed(history) if m.role == "user"), "")
     # Answer in the language of the question; the page's language breaks ties.
-    language = detect_language(question) if question.strip() else (conversation.language or "en")
+    language = detect_language(question) if question.strip() else (conversation["language"] or "en")
     if len(players) > 1 and len(question.split()) <= 3:
         # A bare value ("S3", "SL2025061202", "Frostfang Sword") does not change the chat's language.
         language = detect_language(players[-2]["text"])
     current = players[-1] if players else {}
+    game_player_id = conversation["player__game_player_id"]
     earlier = [row["meta"].get("sentiment") for row in players[:-1]]
     return Context(
         history=history,
         question=question,
         language=language,
-        user_id=conversation.player.game_player_id or str(conversation.player.public_id),
+        user_id=game_player_id or str(conversation["player__public_id"]),
         conversation_id=conversation_id,
         message_id=current.get("id"),
         message_meta=current.get("meta", {}),
-        verified_player_id=conversation.player.game_player_id or None,
-        facts=dict(conversation.facts or {}),
+        verified_player_id=game_player_id or None,
+        facts=dict(conversation["facts"] or {}),
         player_texts=[row["text"] for row in players],
         earlier_sentiments=[float(s) for s in earlier if isinstance(s, int | float)],
         last_bot_meta=last_bot.get("meta", {}),

@@ -64,8 +64,8 @@ class RedisAnswerBuffer:
 
     Why write-behind: an APPEND per delta was most of the per-chunk CPU we
     control, and almost always nobody reads it (the job runs where the player's
-    socket is). So `append` records the delta here, and `flush` APPENDs what
-    Redis lacks in one go. Who reads what:
+    socket is). So `append` records the delta here, and `flush` writes what
+    Redis lacks in one go (SET the first time, then APPEND). Who reads what:
     - a resume in this process (the same event loop as the job, so the same
       `_live` map) gets the local text, exact up to the last delta sent;
     - a resume in another process reads Redis, which may be behind. The job
@@ -84,12 +84,16 @@ class RedisAnswerBuffer:
         self._live = per_loop(dict)
 
     @staticmethod
-    def _key(message_id: int) -> str:
-        return f"csbot:answer:{message_id}"
+    def key(message_id: int) -> str:
+        # Under the channel layer's prefix, like the fanout's keys: another deployment
+        # (or test run) on the same Redis may have the same message ids.
+        prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "csbot")
+        return f"{prefix}:answer:{message_id}"
 
     async def start(self, message_id: int) -> None:
+        # Nothing in Redis yet: the first write SETs the key. Until then a reader
+        # elsewhere finds none and reads the row, whose text is "" so far.
         self._live()[message_id] = _Live()
-        await self._redis().set(self._key(message_id), b"", ex=settings.ANSWER_BUFFER_TTL_SECONDS)
 
     async def append(self, message_id: int, text: str) -> None:
         live = self._live().get(message_id)
@@ -103,36 +107,46 @@ class RedisAnswerBuffer:
             await self.flush(message_id)
 
     async def flush(self, message_id: int) -> None:
-        """APPEND to Redis what it lacks of the answer (nothing when it has it all)."""
+        """Write to Redis what it lacks of the answer (nothing when it has it all)."""
         live = self._live().get(message_id)
         if live is None:
             return
-        upto = len(live.parts)
-        if upto > live.flushed:
-            await self._redis().append(self._key(message_id), "".join(live.parts[live.flushed : upto]).encode())
-            # Only after it is in: a failed APPEND is retried whole, never leaves a hole.
-            live.flushed = upto
+        if len(live.parts) > live.flushed:
+            await self._write(message_id, live, ttl=settings.ANSWER_BUFFER_TTL_SECONDS)
         live.flushed_at = monotonic()
+
+    async def _write(self, message_id: int, live: _Live, *, ttl: int) -> None:
+        """The parts Redis lacks, in one round trip: SET with the TTL the first time, then APPEND."""
+        upto = len(live.parts)
+        text = "".join(live.parts[live.flushed : upto]).encode()
+        key = self.key(message_id)
+        if live.flushed == 0:
+            await self._redis().set(key, text, ex=ttl)
+        else:
+            async with self._redis().pipeline(transaction=False) as pipe:
+                pipe.append(key, text)
+                pipe.expire(key, ttl)
+                await pipe.execute()
+        # Only after it is in: a failed write is retried whole, never leaves a hole.
+        live.flushed = upto
 
     async def get(self, message_id: int) -> str | None:
         live = self._live().get(message_id)
         if live is not None:
             return "".join(live.parts)
-        raw = await self._redis().get(self._key(message_id))
+        raw = await self._redis().get(self.key(message_id))
         return None if raw is None else raw.decode()
 
     async def finish(self, message_id: int) -> None:
         # The row holds the final text by now (chat/resume.py reads it for finished
-        # answers); the rest goes to Redis anyway, in the same round trip as the
-        # EXPIRE, for a reader elsewhere that read the row just before it was finished.
+        # answers); the rest goes to Redis anyway, for a reader elsewhere that read the
+        # row just before it was finished, and the key lives one more minute.
         live = self._live().get(message_id)
-        rest = "".join(live.parts[live.flushed :]) if live is not None else ""
         try:
-            async with self._redis().pipeline(transaction=False) as pipe:
-                if rest:
-                    pipe.append(self._key(message_id), rest.encode())
-                pipe.expire(self._key(message_id), 60)
-                await pipe.execute()
+            if live is not None and (len(live.parts) > live.flushed or live.flushed == 0):
+                await self._write(message_id, live, ttl=60)
+            else:
+                await self._redis().expire(self.key(message_id), 60)
         finally:
             # Dropped once Redis has it all: until then a reader here still gets the exact text.
             self._live().pop(message_id, None)

@@ -47,7 +47,7 @@ def bot_id(frames: list[dict]) -> int:
 
 async def redis_copy(message_id: int) -> str:
     """What a resume on another process reads: the Redis string, nothing local."""
-    raw = await redis_client().get(f"csbot:answer:{message_id}")
+    raw = await redis_client().get(RedisAnswerBuffer.key(message_id))
     return "" if raw is None else raw.decode()
 
 
@@ -106,7 +106,7 @@ async def test_with_nobody_on_another_process_the_answer_streams_without_writing
     assert frames[-1]["n"] == len(stored.text)  # the end says how long the answer is
     # Finished: the Redis copy is whole, for a resume elsewhere that read the row just before.
     assert await redis_copy(answer) == stored.text
-    assert 0 < await redis_client().ttl(f"csbot:answer:{answer}") <= 60
+    assert 0 < await redis_client().ttl(RedisAnswerBuffer.key(answer)) <= 60
     await close_process()
 
 
@@ -229,7 +229,7 @@ async def test_with_nobody_elsewhere_redis_still_catches_up_every_flush_interval
     assert await redis_copy(message_id) == "请先确认订单状态。"
     await buffer.finish(message_id)
     assert await buffer.get(message_id) == "请先确认订单状态。"  # now from Redis, for its last minute
-    await redis_client().delete(f"csbot:answer:{message_id}")
+    await redis_client().delete(RedisAnswerBuffer.key(message_id))
     await redis_client().aclose()
 
 
