@@ -5,7 +5,7 @@ Synchronous; the pipeline runs them in a worker thread.
 
 from __future__ import annotations
 
-from csbot.jsonmerge import JSONMerge
+from csbot.fastsql import merge_json_by_pk, update_by_pk
 
 
 def understanding_save(
@@ -25,14 +25,16 @@ def understanding_save(
     from chat.models import Conversation, Message
 
     # Two independent writes, no transaction: the conversation's current picture, and what
-    # was read from this one message. The database merges the message's meta (JSONMerge).
+    # was read from this one message, merged into its meta by the database. Every answer
+    # runs them: SQL built once, not per call (csbot/fastsql.py).
     fields = {"facts": facts, "sentiment": sentiment["score"]}
     if intent:
         fields["intent"] = intent[:64]
-    Conversation.objects.filter(pk=conversation_id).update(**fields)
+    update_by_pk(Conversation, conversation_id, **fields)
     if message_id is not None:
-        patch = {"sentiment": sentiment, **({"intent": intent} if intent else {})}
-        Message.objects.filter(pk=message_id).update(meta=JSONMerge("meta", patch))
+        merge_json_by_pk(
+            Message, message_id, "meta", {"sentiment": sentiment, **({"intent": intent} if intent else {})}
+        )
 
 
 class FormInvalid(Exception):

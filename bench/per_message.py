@@ -36,6 +36,7 @@ sys.path.insert(0, str(BENCH))
 
 
 PROFILE_PHASE = ""  # "answer": yappi runs only from each send to its end (--profile-phase)
+in_threads = {"cpu": 0.0}  # CPU inside csbot's worker-thread calls so far (child_main times them)
 
 
 def parent(args) -> int:
@@ -85,7 +86,7 @@ async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> 
         import yappi
 
         yappi.start()
-    cpu1 = time.process_time()
+    cpu1, threads1 = time.process_time(), in_threads["cpu"]
     cpu["connect"] = cpu.get("connect", 0.0) + cpu1 - cpu0
     sent = time.perf_counter()
     question = f"How do I get my recharge? bench-warm-pm{i}x{uuid.uuid4().hex[:6]}"
@@ -106,6 +107,7 @@ async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> 
 
         yappi.stop()
     cpu["answer"] = cpu.get("answer", 0.0) + cpu2 - cpu1
+    cpu["answer in threads"] = cpu.get("answer in threads", 0.0) + in_threads["cpu"] - threads1
     await ws.disconnect()
     cpu["disconnect"] = cpu.get("disconnect", 0.0) + time.process_time() - cpu2
     return (first or time.perf_counter()) - sent, time.perf_counter() - sent
@@ -133,6 +135,20 @@ async def child_main(args) -> None:
             connection.execute_wrappers.append(count)
 
     connection_created.connect(install, weak=False)
+
+    # CPU spent inside csbot's worker-thread calls (csbot/db.py), apart from the event loop's.
+    from csbot import db
+
+    plain_in_thread = db._in_thread
+
+    def timed_in_thread(*args):
+        started = time.thread_time()
+        try:
+            return plain_in_thread(*args)
+        finally:
+            in_threads["cpu"] += time.thread_time() - started
+
+    db._in_thread = timed_in_thread
     for i in range(10):  # warm: imports, the index, the provider's token, connection pools
         await one_chat(application, i)
     global PROFILE_PHASE
@@ -144,7 +160,7 @@ async def child_main(args) -> None:
             yappi.start()
         else:
             PROFILE_PHASE = args.profile_phase
-    cpu0, wall0, q0 = time.process_time(), time.perf_counter(), queries["n"]
+    cpu0, wall0, q0, t0 = time.process_time(), time.perf_counter(), queries["n"], in_threads["cpu"]
     firsts, totals, phases = [], [], {}
     for i in range(args.chats):
         first, total = await one_chat(application, 1000 + i, phases)
@@ -157,6 +173,7 @@ async def child_main(args) -> None:
     print(f"CPU per chat: {1000 * cpu / args.chats:.1f} ms (wall {1000 * wall / args.chats:.1f} ms)")
     # Work a chat leaves behind (the dashboard's row batch) lands in whichever phase runs then.
     print("  of which: " + ", ".join(f"{name} {1000 * t / args.chats:.1f} ms" for name, t in phases.items()))
+    print(f"  in csbot's worker-thread calls (csbot/db.py): {1000 * (in_threads['cpu'] - t0) / args.chats:.1f} ms")
     print(f"queries per chat: {nq / args.chats:.1f}")
     print(f"send -> first delta: median {1000 * statistics.median(firsts):.1f} ms (upstream: ~1 ms)")
     if queries.get("sql"):

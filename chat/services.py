@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
-from csbot.jsonmerge import JSONMerge
+from csbot.fastsql import column, insert, merge_json_by_pk, select_rows, table, update_by_pk
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
@@ -98,7 +98,8 @@ def _append(
     """message_append, and the conversation's state when the message was stored."""
     with transaction.atomic():
         seq, state = _allocate_seq(conversation_id, open_of_player=open_of_player)
-        message = Message.objects.create(conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
+        # Every message is stored here: the INSERT is built once (csbot/fastsql.py).
+        message = insert(Message, conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
     return message, state
 
 
@@ -126,8 +127,8 @@ def player_message_receive(
     closed conversation opens a new one. `meta`: a quick reply's intent, a
     submitted form's values (agents/ reads them).
     """
-    existing = Message.objects.filter(conversation__player=player, client_id=client_id).select_related("conversation")
-    for message in existing:
+    if select_rows(_resent_sql(connection.vendor), [player.pk, client_id]):  # rare: a resend
+        message = Message.objects.select_related("conversation").get(conversation__player=player, client_id=client_id)
         return Received(message.conversation_id, message.conversation.state, message, created=False, answer=False)
 
     fields = {"sender": Message.Sender.PLAYER, "text": text, "client_id": client_id, "meta": meta or {}}
@@ -147,6 +148,16 @@ def player_message_receive(
         return Received(conversation_id, message.conversation.state, message, created=False, answer=False)
     # What the allocating UPDATE returned under the row lock: no need to read the row again.
     return Received(conversation_id, state, message, created=True, answer=state == Conversation.State.BOT)
+
+
+@functools.cache
+def _resent_sql(vendor: str) -> str:
+    """Is this client id stored already? Every player message asks: built once (csbot/fastsql.py)."""
+    m, c = table(Message), table(Conversation)
+    return (
+        f"SELECT 1 FROM {m} JOIN {c} ON {c}.{column(Conversation, 'id')} = {m}.{column(Message, 'conversation')} "
+        f"WHERE {c}.{column(Conversation, 'player')} = %s AND {m}.{column(Message, 'client_id')} = %s"
+    )
 
 
 def internal_event_record(*, conversation_id: int, text: str, code: str) -> Message:
@@ -188,7 +199,10 @@ def bot_message_finish(
     completion_tokens: int = 0,
     meta: dict | None = None,
 ) -> None:
-    Message.objects.filter(pk=message_id).update(
+    # Once per answer: built once, not per call (csbot/fastsql.py).
+    update_by_pk(
+        Message,
+        message_id,
         text=text,
         status=status,
         error=error[:300],
@@ -203,7 +217,7 @@ def bot_message_finish(
 
 def message_flag_unsafe(*, message_id: int) -> None:
     """Keep a flagged player turn out of every future LLM request."""
-    Message.objects.filter(pk=message_id).update(meta=JSONMerge("meta", {"flagged": True}))
+    merge_json_by_pk(Message, message_id, "meta", {"flagged": True})
 
 
 class RatingRefused(Exception):

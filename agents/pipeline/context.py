@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from agents.providers import ChatMessage
+from csbot.fastsql import column, json_value, select_rows, table
 
 
 @dataclass
@@ -44,21 +48,10 @@ def context_for_question(question: str, *, language: str = "") -> Context:
 
 
 def context_for_conversation(conversation_id: int) -> Context:
-    """Sync (ORM): run it in a thread. Flagged turns and internal notes are left out."""
-    from chat.models import Conversation, Message
+    """Sync (database): run it in a thread. Flagged turns and internal notes are left out."""
+    from chat.models import Message
 
-    # Values, not model instances: this runs for every answer.
-    conversation = (
-        Conversation.objects.filter(pk=conversation_id)
-        .values("language", "facts", "player__game_player_id", "player__public_id")
-        .get()
-    )
-    rows = (
-        Message.objects.filter(conversation_id=conversation_id, internal=False)
-        .exclude(sender=Message.Sender.SYSTEM)
-        .order_by("seq")
-        .values("id", "sender", "text", "status", "error", "meta", "reply_to_id")
-    )
+    conversation, rows = _read(conversation_id)
     history: list[ChatMessage] = []
     flagged: set[int] = set()
     players: list[dict] = []
@@ -84,13 +77,13 @@ def context_for_conversation(conversation_id: int) -> Context:
         # A bare value ("S3", "SL2025061202", "Frostfang Sword") does not change the chat's language.
         language = detect_language(players[-2]["text"])
     current = players[-1] if players else {}
-    game_player_id = conversation["player__game_player_id"]
+    game_player_id = conversation["game_player_id"]
     earlier = [row["meta"].get("sentiment") for row in players[:-1]]
     return Context(
         history=history,
         question=question,
         language=language,
-        user_id=game_player_id or str(conversation["player__public_id"]),
+        user_id=game_player_id or str(conversation["public_id"]),
         conversation_id=conversation_id,
         message_id=current.get("id"),
         message_meta=current.get("meta", {}),
@@ -102,3 +95,50 @@ def context_for_conversation(conversation_id: int) -> Context:
         last_bot=last_bot,
         asked=asked,
     )
+
+
+_MESSAGE_COLUMNS = ("id", "sender", "text", "status", "error", "meta", "reply_to")
+
+
+@functools.cache
+def _sql(vendor: str) -> tuple[str, str]:
+    """The two reads, built once (every answer runs them; csbot/fastsql.py says why)."""
+    from chat.models import Conversation, Message, Player
+
+    c, p, m = (table(model) for model in (Conversation, Player, Message))
+    conversation = (
+        f"SELECT {c}.{column(Conversation, 'language')}, {c}.{column(Conversation, 'facts')}, "
+        f"{p}.{column(Player, 'game_player_id')}, {p}.{column(Player, 'public_id')} "
+        f"FROM {c} JOIN {p} ON {p}.{column(Player, 'id')} = {c}.{column(Conversation, 'player')} "
+        f"WHERE {c}.{column(Conversation, 'id')} = %s"
+    )
+    messages = (
+        f"SELECT {', '.join(column(Message, name) for name in _MESSAGE_COLUMNS)} FROM {m} "
+        f"WHERE {column(Message, 'conversation')} = %s AND {column(Message, 'internal')} = %s "
+        f"AND {column(Message, 'sender')} <> %s ORDER BY {column(Message, 'seq')}"
+    )
+    return conversation, messages
+
+
+def _read(conversation_id: int) -> tuple[dict, list[dict]]:
+    from chat.models import Conversation, Message, Player
+
+    conversation_sql, messages_sql = _sql(connection.vendor)
+    found = select_rows(conversation_sql, [conversation_id])
+    if not found:
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+    language, facts, game_player_id, public_id = found[0]
+    conversation = {
+        "language": language,
+        "facts": json_value(facts),
+        "game_player_id": game_player_id,
+        # SQLite keeps a UUID as 32 hex digits: the field reads it back as Django does.
+        "public_id": Player._meta.get_field("public_id").to_python(public_id),
+    }
+    rows = []
+    for values in select_rows(messages_sql, [conversation_id, False, Message.Sender.SYSTEM]):
+        row = dict(zip(_MESSAGE_COLUMNS, values, strict=True))
+        row["meta"] = json_value(row["meta"])
+        row["reply_to_id"] = row.pop("reply_to")
+        rows.append(row)
+    return conversation, rows

@@ -1,6 +1,6 @@
 """What the pipeline learns about a player message is added to its meta, never replacing it.
 
-The meta is merged by the database in the UPDATE itself (csbot/jsonmerge.py), on
+The meta is merged by the database in the UPDATE itself (csbot/fastsql.py), on
 SQLite (the embedded default) and on PostgreSQL (production).
 """
 

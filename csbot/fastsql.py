@@ -1,0 +1,108 @@
+"""The few statements every answer runs, without the ORM's per-call query building.
+
+Why: on the answer path Django spends 0.3–0.4 ms of CPU building and compiling
+each query, against about 0.08 ms to send it and read the reply
+(docs/benchmarks.md, "The third round"), and an answer runs about a dozen.
+These helpers build their SQL once per (model, columns, database vendor) and
+prepare values with the model fields' own get_db_prep_save, so JSON, dates and
+UUIDs are stored exactly as the ORM stores them. Table and column names come
+from the models' _meta. Use them only where a profile says so; everything else
+goes through the ORM. tests/chat/test_fastsql.py runs them on SQLite and on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+def insert(model: type[M], **values: Any) -> M:
+    """`model.objects.create(**values)` for a model without save() overrides or signals.
+
+    Every field's value is what the ORM would store: defaults, auto_now(_add), then
+    get_db_prep_save. Without INSERT … RETURNING (SQLite before 3.35) it is the ORM's create.
+    """
+    if not connection.features.can_return_columns_from_insert:
+        return model.objects.create(**values)
+    instance = model(**values)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or getattr(instance, f.attname) is not None]
+    sql = _insert_sql(model, tuple(f.attname for f in fields), connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+def update_by_pk(model: type[Model], pk: int, **values: Any) -> int:
+    """UPDATE model SET <values> WHERE pk = pk; the number of rows updated (0 or 1)."""
+    names = tuple(values)
+    sql = _update_sql(model, names, connection.vendor)
+    fields = [model._meta.get_field(name) for name in names]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, pk])
+        return cursor.rowcount
+
+
+def merge_json_by_pk(model: type[Model], pk: int, field_name: str, patch: dict) -> int:
+    """Set the top-level keys of `patch` in a JSON column, merged by the database (no read, no lock).
+
+    PostgreSQL: jsonb `||`; SQLite: json_patch, the same for patches without null
+    values (json_patch deletes those keys).
+    """
+    sql = _merge_sql(model, field_name, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(patch, cls=model._meta.get_field(field_name).encoder), pk])
+        return cursor.rowcount
+
+
+def select_rows(sql: str, params: list[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def json_value(raw: Any) -> Any:
+    """A JSON column's value as a raw cursor returns it (text on SQLite and, with Django's
+    psycopg setup, on PostgreSQL too) decoded like JSONField does."""
+    return json.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def column(model: type[Model], field_name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field_name).column)
+
+
+@functools.cache
+def _insert_sql(model: type[Model], attnames: tuple[str, ...], vendor: str) -> str:
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    columns = ", ".join(connection.ops.quote_name(by_attname[a].column) for a in attnames)
+    placeholders = ", ".join(["%s"] * len(attnames))
+    pk = column(model, model._meta.pk.name)
+    return f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) RETURNING {pk}"
+
+
+@functools.cache
+def _update_sql(model: type[Model], names: tuple[str, ...], vendor: str) -> str:
+    sets = ", ".join(f"{column(model, name)} = %s" for name in names)
+    return f"UPDATE {table(model)} SET {sets} WHERE {column(model, model._meta.pk.name)} = %s"
+
+
+@functools.cache
+def _merge_sql(model: type[Model], field_name: str, vendor: str) -> str:
+    col = column(model, field_name)
+    merged = f"{col} || %s::jsonb" if vendor == "postgresql" else f"json_patch({col}, %s)"
+    return f"UPDATE {table(model)} SET {col} = {merged} WHERE {column(model, model._meta.pk.name)} = %s"

@@ -1,0 +1,64 @@
+"""One answer's writes and reads through csbot/fastsql.py, for SQLite (in the test
+process) and PostgreSQL (in a `manage.py shell` on the production settings)."""
+
+from __future__ import annotations
+
+import json
+
+
+def run() -> dict:
+    from agents.pipeline.context import context_for_conversation
+    from agents.services import understanding_save
+    from chat import services
+    from chat.models import Conversation, Message, Player
+
+    player = Player.objects.create(display_name="Fast")
+    conversation = Conversation.objects.create(player=player, language="en", facts={"server": "S3"})
+    asked = services.message_append(
+        conversation_id=conversation.pk, sender="player", text="Where is my top-up?", meta={"client": "web"}
+    )
+    services.internal_event_record(conversation_id=conversation.pk, text="staff only", code="note")
+    answer, _ = services.bot_message_start(conversation_id=conversation.pk, reply_to_id=asked.pk)
+    services.bot_message_finish(
+        message_id=answer.pk,
+        text="Check the order page, 订单页面.",
+        status="done",
+        ttft_ms=120,
+        duration_ms=900,
+        prompt_tokens=10,
+        completion_tokens=20,
+        meta={"asked": ["order_no"], "sources": [{"n": 1, "title": "Top-ups"}]},
+    )
+    understanding_save(
+        conversation_id=conversation.pk,
+        message_id=asked.pk,
+        intent="recharge_not_arrived",
+        facts={"server": "S3", "order_no": "SL1"},
+        sentiment={"score": -0.2, "level": "calm", "escalate": False},
+    )
+    stored = Message.objects.get(pk=answer.pk)
+    context = context_for_conversation(conversation.pk)
+    return {
+        "answer": {
+            "text": stored.text,
+            "status": stored.status,
+            "numbers": [stored.ttft_ms, stored.duration_ms, stored.prompt_tokens, stored.completion_tokens],
+            "meta": stored.meta,
+            "finished": stored.finished_at is not None and stored.finished_at >= stored.created_at,
+        },
+        "asked_meta": Message.objects.get(pk=asked.pk).meta,
+        "conversation": list(Conversation.objects.filter(pk=conversation.pk).values_list("intent", "facts").get()),
+        "context": {
+            "history": [[m.role, m.content] for m in context.history],
+            "user_id_is_public_id": context.user_id == str(player.public_id),
+            "facts": context.facts,
+            "message_meta": context.message_meta,
+            "last_bot": context.last_bot,
+            "asked": sorted(context.asked),
+            "question": context.question,
+        },
+    }
+
+
+def printed() -> None:
+    print(json.dumps(run()))
