@@ -4,6 +4,7 @@
     .venv/bin/python bench/per_message.py --embedded      # SQLite + in-memory layer
     .venv/bin/python bench/per_message.py --profile 40    # + yappi's top functions (CPU, every thread)
     .venv/bin/python bench/per_message.py --profile 40 --profile-phase answer   # only from send to end
+    PM_CALLERS=pkgutil.py:resolve_name .venv/bin/python bench/per_message.py --profile 5   # who calls it
 
 The load benchmarks (bench/run.py) show *that* a process saturates; this shows
 *where* a chat's CPU goes, without the noise of a thousand concurrent chats. Each
@@ -187,6 +188,15 @@ async def child_main(args) -> None:
         for s in rows[: args.profile]:
             where = s.module.replace(str(ROOT) + "/", "")
             print(f"{1000 * s.ttot / args.chats:8.2f} {s.ncall / args.chats:7.1f}x  {where}:{s.name}")
+        if os.environ.get("PM_CALLERS"):  # who calls a function: PM_CALLERS=<module:name as printed>
+            wanted, callers = os.environ["PM_CALLERS"], []
+            for s in stats:
+                for child in s.children:
+                    if f"{child.module}:{child.name}".endswith(wanted):
+                        callers.append((child.ncall, f"{s.module}:{s.name}"))
+            print(f"\n-- callers of {wanted} (calls per chat) --")
+            for ncall, where in sorted(callers, reverse=True)[:20]:
+                print(f"{ncall / args.chats:7.1f}x  {where.split('site-packages/')[-1]}")
         stats.sort("tsub")
         print(f"\n-- anything, by own CPU per chat (ms), top {args.profile} --")
         for s in list(stats)[: args.profile]:
