@@ -7,6 +7,7 @@ encoding per subscriber would multiply the JSON cost by the audience.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from chat.models import Message
@@ -28,7 +29,7 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
         # missing text as "" (docs/protocol.md), so the start frame stays short.
         payload["text"] = text
     payload["status"] = message.status
-    payload["created"] = message.created_at.isoformat()
+    payload["created"] = created_text(message.created_at)
     if message.client_id:
         payload["client_id"] = message.client_id
     if message.meta.get("sources"):
@@ -48,6 +49,12 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
     if message.internal:
         payload["internal"] = True
     return payload
+
+
+def created_text(at: datetime) -> str:
+    """UTC to the second, `2026-11-30T11:17:49Z`: what a chat shows, in 20 bytes rather
+    than isoformat's 32 (every message frame has one)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def message_frame(message: Message, *, text: str | None = None) -> dict[str, Any]:
