@@ -140,7 +140,7 @@ async def child_main(args) -> None:
     # CPU spent inside csbot's worker-thread calls (csbot/db.py), apart from the event loop's.
     from csbot import db
 
-    plain_in_thread = db._in_thread
+    plain_in_thread = getattr(db, "_in_thread", None)  # commits before 0bddd3c used sync_to_async: not timed
 
     def timed_in_thread(*args):
         started = time.thread_time()
@@ -149,7 +149,8 @@ async def child_main(args) -> None:
         finally:
             in_threads["cpu"] += time.thread_time() - started
 
-    db._in_thread = timed_in_thread
+    if plain_in_thread is not None:
+        db._in_thread = timed_in_thread
     for i in range(10):  # warm: imports, the index, the provider's token, connection pools
         await one_chat(application, i)
     global PROFILE_PHASE
