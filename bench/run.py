@@ -550,6 +550,8 @@ def start_profilers(pids: list[int], stem: Path) -> list[subprocess.Popen]:
                     "--output",
                     str(out),
                     "--nonblocking",
+                    # e.g. BENCH_PYSPY_ARGS=--gil: only the thread holding the GIL (CPU, not waits)
+                    *os.environ.get("BENCH_PYSPY_ARGS", "").split(),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
