@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 
 
 @db_pool
-def _load(player_id: int) -> tuple[Player, Conversation] | None:
+def _load(player_id: int) -> tuple[Player, int, str] | None:
+    """The socket's player, and their open conversation's id and state."""
     player = Player.objects.filter(pk=player_id).first()
     if player is None:
         return None
-    return player, services.conversation_current(player=player)
+    return player, *services.conversation_current_state(player=player)
 
 
 _receive = db_pool(services.player_message_receive)
@@ -61,10 +62,10 @@ class PlayerConsumer(AsyncWebsocketConsumer):
         if loaded is None:
             await self.close(code=4401)
             return
-        self.player, conversation = loaded
+        self.player, conversation_id, state = loaded
         self.language = self.player.language or "en"
         await self.accept()
-        await self._follow(conversation.pk, conversation.state)
+        await self._follow(conversation_id, state)
         await self._announce_presence(online=True)
 
     async def _follow(self, conversation_id: int, state: str) -> None:

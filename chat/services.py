@@ -34,8 +34,9 @@ def player_from_game(*, game_player: GamePlayer) -> Player:
 
 
 def player_seen(*, player_id: int) -> datetime:
+    """Every socket's connect and disconnect: built once (csbot/fastsql.py)."""
     now = timezone.now()
-    Player.objects.filter(pk=player_id).update(last_seen_at=now)
+    update_by_pk(Player, player_id, last_seen_at=now)
     return now
 
 
@@ -45,6 +46,26 @@ def conversation_current(*, player: Player) -> Conversation:
         Conversation.objects.filter(player=player, state__in=Conversation.OPEN_STATES).order_by("-created_at").first()
     )
     return conversation or Conversation.objects.create(player=player, language=player.language)
+
+
+def conversation_current_state(*, player: Player) -> tuple[int, str]:
+    """conversation_current's id and state: every socket's connect asks (SQL built once)."""
+    found = select_rows(_open_sql(connection.vendor), [player.pk, *Conversation.OPEN_STATES])
+    if found:
+        return found[0][0], found[0][1]
+    conversation = conversation_current(player=player)  # none open (or closed meanwhile): a new one
+    return conversation.pk, conversation.state
+
+
+@functools.cache
+def _open_sql(vendor: str) -> str:
+    c = table(Conversation)
+    states = ", ".join(["%s"] * len(Conversation.OPEN_STATES))
+    return (
+        f"SELECT {column(Conversation, 'id')}, {column(Conversation, 'state')} FROM {c} "
+        f"WHERE {column(Conversation, 'player')} = %s AND {column(Conversation, 'state')} IN ({states}) "
+        f"ORDER BY {column(Conversation, 'created_at')} DESC LIMIT 1"
+    )
 
 
 def _allocate_seq(conversation_id: int, *, open_of_player: int | None = None) -> tuple[int, str]:

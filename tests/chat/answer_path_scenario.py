@@ -1,5 +1,6 @@
-"""One answer's writes and reads through csbot/fastsql.py, for SQLite (in the test
-process) and PostgreSQL (in a `manage.py shell` on the production settings)."""
+"""One answer's (and a socket connect's) writes and reads through csbot/fastsql.py,
+for SQLite (in the test process) and PostgreSQL (in a `manage.py shell` on the
+production settings)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,17 @@ def run() -> dict:
     )
     stored = Message.objects.get(pk=answer.pk)
     context = context_for_conversation(conversation.pk)
+    # What a socket's connect reads and writes.
+    open_before = services.conversation_current_state(player=player)
+    seen = services.player_seen(player_id=player.pk)
+    Conversation.objects.filter(pk=conversation.pk).update(state="closed")
+    open_after = services.conversation_current_state(player=player)
     return {
+        "connect": {
+            "open_conversation_is_this_one": list(open_before) == [conversation.pk, "bot"],
+            "after_a_close_a_new_one": open_after[0] != conversation.pk and open_after[1] == "bot",
+            "seen_stored": Player.objects.get(pk=player.pk).last_seen_at == seen,
+        },
         "answer": {
             "text": stored.text,
             "status": stored.status,

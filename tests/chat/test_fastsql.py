@@ -9,6 +9,7 @@ from tests import servers
 from tests.chat.answer_path_scenario import run
 
 EXPECTED = {
+    "connect": {"open_conversation_is_this_one": True, "after_a_close_a_new_one": True, "seen_stored": True},
     "answer": {
         "text": "Check the order page, 订单页面.",
         "status": "done",
