@@ -28,14 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
+from django.conf import settings
 from django.db import close_old_connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 # Threads, not processes: the work is short ORM calls that wait on the database.
-# Like the loop's default executor (min(32, cores + 4)), and one pool per process for
-# every event loop, so tests that run many loops do not leave pools behind.
+# settings.DB_THREADS, by default like the loop's default executor (min(32, cores + 4));
+# one pool per process for every event loop, so tests that run many loops do not leave
+# pools behind.
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -45,7 +47,7 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="db")
+                _pool = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
     return _pool
 
 

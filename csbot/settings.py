@@ -161,6 +161,10 @@ ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 # (analytics/gap_batch.py): this long after a batch's first gap, or at once at the max.
 KNOWLEDGE_GAP_BATCH_SECONDS = env_float("KNOWLEDGE_GAP_BATCH_SECONDS", 2.0)
 KNOWLEDGE_GAP_BATCH_MAX = env_int("KNOWLEDGE_GAP_BATCH_MAX", 200)
+# Threads that run the answer path's database and pipeline work (csbot/db.py). Fewer
+# threads leave the event loop more of the GIL (smoother streams under overload, later
+# first tokens): docs/benchmarks.md, "The third round".
+DB_THREADS = env_int("DB_THREADS", min(32, (os.cpu_count() or 1) + 4))
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
