@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 PENDING_BATCHES = 10
 
 
+def _batch_max() -> int:
+    return max(1, settings.KNOWLEDGE_GAP_BATCH_MAX)
+
+
 class GapBatcher:
     """The knowledge gaps this process has yet to send, on this event loop.
 
@@ -47,7 +51,7 @@ class GapBatcher:
         self.dropped = 0
 
     def add(self, item: list) -> None:
-        limit = max(1, settings.KNOWLEDGE_GAP_BATCH_MAX)
+        limit = _batch_max()
         if len(self.items) >= limit * PENDING_BATCHES:
             self.dropped += 1
             return
@@ -60,7 +64,7 @@ class GapBatcher:
     async def _run(self) -> None:
         while self.items:
             self.full.clear()
-            if len(self.items) < max(1, settings.KNOWLEDGE_GAP_BATCH_MAX):
+            if len(self.items) < _batch_max():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.full.wait(), max(0.0, settings.KNOWLEDGE_GAP_BATCH_SECONDS))
             await self._send_one_batch()
@@ -71,7 +75,7 @@ class GapBatcher:
             await self._send_one_batch()
 
     async def _send_one_batch(self) -> None:
-        limit = max(1, settings.KNOWLEDGE_GAP_BATCH_MAX)
+        limit = _batch_max()
         batch = self.items[:limit]
         del self.items[:limit]
         if self.dropped:

@@ -101,15 +101,14 @@ def _allocate_seq(conversation_id: int, *, open_of_player: int | None = None) ->
 @functools.cache
 def _seq_sql(vendor: str, returning: bool, guarded: bool) -> tuple[str, str]:
     """_allocate_seq's UPDATE (with RETURNING when the database has it) and the SELECT for when it hasn't."""
-    meta, qn = Conversation._meta, connection.ops.quote_name
-    table = qn(meta.db_table)
+    c = table(Conversation)
     pk, last_seq, updated_at, state, player = (
-        qn(meta.get_field(f).column) for f in ("id", "last_seq", "updated_at", "state", "player")
+        column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state", "player")
     )
-    update = f"UPDATE {table} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
+    update = f"UPDATE {c} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
     if guarded:
         update += f" AND {player} = %s AND {state} <> %s"
-    select = f"SELECT {last_seq}, {state} FROM {table} WHERE {pk} = %s"
+    select = f"SELECT {last_seq}, {state} FROM {c} WHERE {pk} = %s"
     return (f"{update} RETURNING {last_seq}, {state}" if returning else update), select
 
 
@@ -177,7 +176,7 @@ def _resent_sql(vendor: str) -> str:
     m, c = table(Message), table(Conversation)
     return (
         f"SELECT 1 FROM {m} JOIN {c} ON {c}.{column(Conversation, 'id')} = {m}.{column(Message, 'conversation')} "
-        f"WHERE {c}.{column(Conversation, 'player')} = %s AND {m}.{column(Message, 'client_id')} = %s"
+        f"WHERE {c}.{column(Conversation, 'player')} = %s AND {m}.{column(Message, 'client_id')} = %s LIMIT 1"
     )
 
 

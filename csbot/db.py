@@ -62,22 +62,22 @@ def _in_thread(loop: asyncio.AbstractEventLoop, context: contextvars.Context, ca
         close_old_connections()
 
 
-def db_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
-    """`fn` as a coroutine function that runs it in a pool thread.
+def in_worker(function: Callable[..., R], *args, **kwargs) -> asyncio.Future[R]:  # noqa: F821
+    """Call `function(*args, **kwargs)` in a pool thread, and await it.
 
     Cancelling the awaiting task does not stop the call: it finishes (or fails)
     in its thread, as with sync_to_async.
     """
+    loop = asyncio.get_running_loop()
+    call = functools.partial(function, *args, **kwargs)
+    return loop.run_in_executor(_executor(), _in_thread, loop, contextvars.copy_context(), call)
+
+
+def db_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
+    """`fn` as a coroutine function that runs it in a pool thread (in_worker)."""
 
     @functools.wraps(fn)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(fn, *args, **kwargs)
-        return await loop.run_in_executor(_executor(), _in_thread, loop, contextvars.copy_context(), call)
+        return await in_worker(fn, *args, **kwargs)
 
     return run
-
-
-def in_worker(function: Callable[..., R], *args, **kwargs) -> asyncio.Future[R]:  # noqa: F821
-    """Call `function(*args, **kwargs)` once in a worker thread (db_pool for a single call)."""
-    return db_pool(function)(*args, **kwargs)

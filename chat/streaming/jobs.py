@@ -171,6 +171,8 @@ class AnswerJob:
         buffer = get_buffer()
         message, self.state_at_start = await _start(conversation_id=self.conversation_id, reply_to_id=self.reply_to_id)
         self.message_id = message.pk
+        # What _emit runs before a delta leaves the process; made once, not per delta.
+        self._flush_buffer = functools.partial(buffer.flush, message.pk)
         await buffer.start(message.pk)
         await publish(self.conversation_id, message_frame(message))
         status, error, player_error = Message.Status.DONE, "", ""
@@ -251,7 +253,7 @@ class AnswerJob:
         await publish_delta(
             self.conversation_id,
             dumps(delta_frame(self.message_id, offset, delta.text)),
-            before_relay=functools.partial(buffer.flush, self.message_id),
+            before_relay=self._flush_buffer,
         )
 
     async def _check_still_bot(self) -> None:

@@ -7,10 +7,11 @@ Every test opens a fresh browser context, so it is a new player with a new chat.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
+
+from tests.e2e.socket_faults import relay, tail_lost
 
 QUESTION = "充值没到账怎么办"
 MESSAGES = '[data-testid="message"]'
@@ -146,7 +147,7 @@ def test_switching_to_chinese_shows_chinese_ui(page, chat_server):
     open_chat(page, chat_server.url)
     expect(page.locator("h1")).to_have_text("Starfall Legends support")
 
-    page.get_by_test_id("language-zh-hans").click()   # posts to set_language, back to /
+    page.get_by_test_id("language-zh-hans").click()  # posts to set_language, back to /
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
     expect(page.get_by_test_id("language-zh-hans")).to_have_attribute("aria-pressed", "true")
@@ -171,35 +172,22 @@ def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, 
 
     state = {"deltas": 0, "dropped": False, "connections": 0, "sent": [], "ended": False}
 
+    def drop(frame, ws, server):
+        if fault == "tail_lost":
+            return tail_lost(state, frame)
+        if frame.get("t") == "d" and not state["dropped"]:
+            state["deltas"] += 1
+            if state["deltas"] == 3:
+                state["dropped"] = True
+                if fault == "socket_dropped":
+                    ws.close(code=4000, reason="test drops the socket")
+                    server.close()
+                return True  # delta_lost: this frame never reaches the page
+        return False
+
     def route(ws):
         state["connections"] += 1
-        server = ws.connect_to_server()
-
-        def to_page(message):
-            frame = json.loads(message)
-            if fault == "tail_lost":
-                state["ended"] = state["ended"] or frame.get("type") == "end"
-                if frame.get("t") == "d" and not state["ended"]:
-                    state["deltas"] += 1
-                    if state["deltas"] >= 3:
-                        state["dropped"] = True
-                        return  # lost; what the resume brings after the end passes
-            elif frame.get("t") == "d" and not state["dropped"]:
-                state["deltas"] += 1
-                if state["deltas"] == 3:
-                    state["dropped"] = True
-                    if fault == "socket_dropped":
-                        ws.close(code=4000, reason="test drops the socket")
-                        server.close()
-                    return  # delta_lost: this frame never reaches the page
-            ws.send(message)
-
-        def to_server(message):
-            state["sent"].append(json.loads(message))
-            server.send(message)
-
-        server.on_message(to_page)
-        ws.on_message(to_server)
+        relay(ws, state["sent"], drop)
 
     page.route_web_socket("**/ws/chat/", route)
     open_chat(page, chat_server.url)

@@ -4,12 +4,12 @@ an answer grow and take the chat over in the middle of it."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from tests import servers
+from tests.e2e.socket_faults import relay, tail_lost
 
 QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
@@ -272,23 +272,7 @@ def test_the_dashboard_resumes_when_the_end_says_the_answer_is_longer_than_it_ho
     state = {"deltas": 0, "ended": False, "sent": []}
 
     def route(ws):
-        server = ws.connect_to_server()
-
-        def to_page(message):
-            frame = json.loads(message)
-            state["ended"] = state["ended"] or frame.get("type") == "end"
-            if frame.get("t") == "d" and not state["ended"]:
-                state["deltas"] += 1
-                if state["deltas"] >= 3:
-                    return  # lost
-            ws.send(message)
-
-        def to_server(message):
-            state["sent"].append(json.loads(message))
-            server.send(message)
-
-        server.on_message(to_page)
-        ws.on_message(to_server)
+        relay(ws, state["sent"], lambda frame, ws, server: tail_lost(state, frame))
 
     agent = open_context()
     agent.route_web_socket("**/ws/staff/", route)
