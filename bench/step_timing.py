@@ -70,7 +70,7 @@ def _wrap_thread_part(sync_to_async_obj, name: str) -> None:
 _wrap_thread_part(consumers._receive, "receive.in_thread")
 _wrap_async(consumers, "_receive", "receive.total")
 _wrap_async(consumers, "_load", "connect.load")
-for _attr in ("_start", "_state", "_checkpoint", "_finish", "prepare_for_conversation", "publish_delta"):
+for _attr in ("_start", "_state", "_checkpoint", "_finish", "publish_delta"):
     _wrap_async(jobs, _attr, f"jobs.{_attr}")
 
 _original_emit = jobs.AnswerJob._emit

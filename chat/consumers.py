@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -23,10 +22,12 @@ from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
 from chat.models import Conversation, Player
+from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
+from csbot.fastsql import get_by_pk
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 @db_pool
 def _load(player_id: int) -> tuple[Player, int, str] | None:
     """The socket's player, and their open conversation's id and state."""
-    player = Player.objects.filter(pk=player_id).first()
+    player = get_by_pk(Player, player_id)  # every connect: SQL built once (csbot/fastsql.py)
     if player is None:
         return None
     return player, *services.conversation_current_state(player=player)
@@ -51,7 +52,7 @@ _state = db_pool(lambda conversation_id: Conversation.objects.get(pk=conversatio
 TYPING_EVERY_SECONDS = 2.0
 
 
-class PlayerConsumer(AsyncWebsocketConsumer):
+class PlayerConsumer(SocketConsumer):
     player: Player
     conversation_id: int
 

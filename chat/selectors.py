@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+
+from django.db import connection
+
 from chat.models import Conversation, Message
+from csbot.fastsql import column, select_models, select_sql
 
 
 def messages_after(*, conversation_id: int, after_seq: int, include_internal: bool = False) -> list[Message]:
-    qs = Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+    """Every socket's resume asks: SQL built once (csbot/fastsql.py)."""
+    params = [conversation_id, after_seq] if include_internal else [conversation_id, after_seq, False]
+    return select_models(Message, _after_sql(connection.vendor, include_internal), params)
+
+
+@functools.cache
+def _after_sql(vendor: str, include_internal: bool) -> str:
+    where = f"{column(Message, 'conversation')} = %s AND {column(Message, 'seq')} > %s"
     if not include_internal:
-        qs = qs.filter(internal=False)
-    return list(qs.order_by("seq"))
+        where += f" AND {column(Message, 'internal')} = %s"
+    return f"{select_sql(Message, vendor)} WHERE {where} ORDER BY {column(Message, 'seq')}"
 
 
 def messages_by_ids(*, conversation_id: int, ids: list[int]) -> list[Message]:
+    if not ids:  # a fresh connect's resume streams nothing
+        return []
     return list(Message.objects.filter(conversation_id=conversation_id, pk__in=ids, internal=False))
 
 

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
-from csbot.fastsql import column, insert, merge_json_by_pk, select_rows, table, update_by_pk
+from csbot.fastsql import column, get_by_pk, insert, merge_json_by_pk, select_rows, table, update_by_pk
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
-    return Player.objects.create(language=language)
+    """Every new visitor's page: the INSERT is built once (csbot/fastsql.py)."""
+    return insert(Player, language=language)
 
 
 def player_from_game(*, game_player: GamePlayer) -> Player:
@@ -41,11 +42,13 @@ def player_seen(*, player_id: int) -> datetime:
 
 
 def conversation_current(*, player: Player) -> Conversation:
-    """The player's open conversation, or a new one when all are closed."""
-    conversation = (
-        Conversation.objects.filter(player=player, state__in=Conversation.OPEN_STATES).order_by("-created_at").first()
-    )
-    return conversation or Conversation.objects.create(player=player, language=player.language)
+    """The player's open conversation, or a new one when all are closed.
+
+    A new player's first connect creates one: SQL built once (csbot/fastsql.py).
+    """
+    found = select_rows(_open_sql(connection.vendor), [player.pk, *Conversation.OPEN_STATES])
+    conversation = get_by_pk(Conversation, found[0][0]) if found else None
+    return conversation or insert(Conversation, player=player, language=player.language)
 
 
 def conversation_current_state(*, player: Player) -> tuple[int, str]:

@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -27,6 +26,7 @@ from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import HandoffError
 from chat.models import Conversation
 from chat.roles import display_name, roles_of
+from chat.socket_base import SocketConsumer
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
 from chat.streaming.fanout import fanout
 from chat.validation import FrameError
@@ -89,7 +89,7 @@ def _act(action: str, frame: dict, user) -> handoff.Change:
     return handoff.conversation_close(conversation_id=cid, actor=user)
 
 
-class StaffConsumer(AsyncWebsocketConsumer):
+class StaffConsumer(SocketConsumer):
     allowed = False
     watching: int | None = None
 

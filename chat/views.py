@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from chat import services
 from chat.identity import InvalidToken, player_cookie_value, player_id_from_cookie, verify_player_token
 from chat.models import Player
+from csbot.fastsql import get_by_pk, update_by_pk
 
 
 @require_GET
@@ -24,13 +25,14 @@ def player_page(request: HttpRequest) -> HttpResponse:
             return render(request, "chat/token_error.html", {"reason": str(exc)}, status=403)
     else:
         player_id = player_id_from_cookie(request.COOKIES.get(settings.PLAYER_COOKIE_NAME))
-        player = Player.objects.filter(pk=player_id).first() if player_id else None
+        # Every visit: the connect path's SQL is built once (csbot/fastsql.py).
+        player = get_by_pk(Player, player_id) if player_id else None
         if player is None:
             player = services.player_create_anonymous(language=get_language() or "")
     if player.language != get_language():
         # The bot answers in the language the page is shown in.
         player.language = get_language() or ""
-        player.save(update_fields=["language"])
+        update_by_pk(Player, player.pk, language=player.language)
     response = render(
         request,
         "chat/player.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -57,6 +58,12 @@ def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.
         timeout=timeout,
         check=True,
     )
+
+
+def scenario_printed(env: dict[str, str], module: str):
+    """What `module.printed()` prints as JSON, run by `manage.py shell` in `env` (e.g. on PostgreSQL)."""
+    script = f"from {module} import printed; printed()"
+    return json.loads(manage(env, "shell", "-c", script).stdout.strip().splitlines()[-1])
 
 
 class Daphne:

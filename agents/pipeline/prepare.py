@@ -14,9 +14,11 @@ then the answer job (chat/streaming/jobs.py) runs
 Steps 1-5 are plain sync functions run together in ONE worker thread hop
 (csbot/db.py: never on the event loop, not on the DB thread every socket
 shares): each hop costs CPU, and a thousand chats starting at once queue for
-the pool. The only step that leaves the thread is an LLM naming the intent
-(settings.INTENT_LLM), which streams on the event loop; the steps after it run
-in a second hop. A tool's HTTP call (requests) runs inside the hop.
+the pool. The answer job runs `all_steps` in the same hop that stores its
+answer's row (chat/streaming/jobs.py), then `completed`. The only step that
+leaves the thread is an LLM naming the intent (settings.INTENT_LLM), which
+streams on the event loop; the steps after it run in a second hop. A tool's
+HTTP call (requests) runs inside the hop.
 """
 
 from __future__ import annotations
@@ -115,8 +117,8 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
     return PreparedAnswer(context, reply, prompt.sources_for(knowledge.passages), timings, meta)
 
 
-def _all_steps(conversation_id: int) -> PreparedAnswer | _Understood:
-    """Sync: every step in one go, or steps 1-2 when the LLM must name the intent first."""
+def all_steps(conversation_id: int) -> PreparedAnswer | _Understood:
+    """Sync: every step in one go, or steps 1-2 when the LLM must name the intent first (see `completed`)."""
     understood = _understand(conversation_id)
     if understood.ask_llm_with is not None:
         return understood
@@ -134,7 +136,11 @@ def _remember(context: Context, understood, known, mood) -> None:
 
 
 async def prepare_for_conversation(conversation_id: int) -> PreparedAnswer:
-    done = await in_worker(_all_steps, conversation_id)
+    return await completed(await in_worker(all_steps, conversation_id))
+
+
+async def completed(done: PreparedAnswer | _Understood) -> PreparedAnswer:
+    """What `all_steps` returned, made a whole answer: the LLM's intent and steps 2b-5 when it stopped early."""
     if isinstance(done, PreparedAnswer):
         return done
     # The LLM names the intent (on the event loop: it streams), then the rest in a second hop.

@@ -18,14 +18,14 @@ import asyncio
 import functools
 import logging
 import time
+from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from agents.pipeline import postprocess
-from agents.pipeline.prepare import prepare_for_conversation
+from agents.pipeline import postprocess, prepare
 from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import selectors, services, staff_notify
@@ -135,7 +135,31 @@ async def cancel_answer(conversation_id: int) -> None:
     )
 
 
-_start = db_pool(services.bot_message_start)
+@dataclass
+class _PipelineFailed:
+    error: Exception
+    language: str  # the conversation's: the player is told in it
+
+
+def _start_and_prepare(conversation_id: int, reply_to_id: int):
+    """In a worker thread: the answer's row, then the pipeline's steps 1-5, in one hop.
+
+    One hop instead of two because under load every hop costs CPU and a place in
+    the pool's queue (docs/benchmarks.md, "The fourth round"). The steps' failure
+    is returned, not raised: the row exists by then, and the job must finish it.
+    """
+    message, state = services.bot_message_start(conversation_id=conversation_id, reply_to_id=reply_to_id)
+    try:
+        steps = prepare.all_steps(conversation_id)
+    except Exception as exc:
+        log.exception("answer %s: the pipeline failed before the provider", message.pk)
+        steps = _PipelineFailed(
+            exc, Conversation.objects.filter(pk=conversation_id).values_list("language", flat=True).first() or ""
+        )
+    return message, state, steps
+
+
+_start = db_pool(_start_and_prepare)
 _checkpoint = db_pool(services.bot_message_checkpoint)
 _finish = db_pool(services.bot_message_finish)
 _state = db_pool(selectors.conversation_state)
@@ -169,7 +193,7 @@ class AnswerJob:
     async def run(self) -> None:
         started = time.monotonic()
         buffer = get_buffer()
-        message, self.state_at_start = await _start(conversation_id=self.conversation_id, reply_to_id=self.reply_to_id)
+        message, self.state_at_start, steps = await _start(self.conversation_id, self.reply_to_id)
         self.message_id = message.pk
         # What _emit runs before a delta leaves the process; made once, not per delta.
         self._flush_buffer = functools.partial(buffer.flush, message.pk)
@@ -177,7 +201,7 @@ class AnswerJob:
         await publish(self.conversation_id, message_frame(message))
         status, error, player_error = Message.Status.DONE, "", ""
         try:
-            await self._stream(buffer, started)
+            await self._stream(buffer, started, steps)
         except asyncio.CancelledError:
             status = Message.Status.INTERRUPTED
             await self._finalize(buffer, started, status)
@@ -205,8 +229,11 @@ class AnswerJob:
                 self.conversation_id, status=status, error=error, answer_meta=self.meta, previous=previous
             )
 
-    async def _stream(self, buffer, started: float) -> None:
-        prepared = await prepare_for_conversation(self.conversation_id)
+    async def _stream(self, buffer, started: float, steps) -> None:
+        if isinstance(steps, _PipelineFailed):
+            self.language = steps.language or "en"
+            raise steps.error
+        prepared = await prepare.completed(steps)
         self.prepared = prepared
         self.sources = prepared.sources
         self.language = prepared.context.language

@@ -29,9 +29,7 @@ async def ask(player: Player, question: str) -> list[dict]:
     return frames
 
 
-async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(
-    player, ernie_settings
-):
+async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(player, ernie_settings):
     ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
     ernie_settings.script("error_after_first_token", error_code=336100)
 
@@ -86,3 +84,20 @@ async def test_an_input_flagged_by_ernie_is_replaced_and_left_out_of_the_next_re
     await ask(player, "充值没到账怎么办")
     sent = ernie_settings.requests[-1].body["messages"]
     assert sent == [{"role": "user", "content": "充值没到账怎么办"}]
+
+
+async def test_a_crash_before_the_answer_starts_ends_it_failed_and_keeps_the_question(player, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("knowledge base unreadable")
+
+    monkeypatch.setattr("agents.pipeline.prepare.retrieval.gather", broken)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    end = frames[-1]
+    assert end["status"] == "failed"
+    assert end["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    asked_and_answered = Message.objects.filter(conversation__player=player, sender__in=["player", "bot"])
+    stored = await sync_to_async(list)(asked_and_answered.order_by("seq"))
+    assert [(m.sender, m.text) for m in stored] == [("player", "充值没到账怎么办"), ("bot", "")]
+    assert stored[1].status == "failed" and "RuntimeError" in stored[1].error  # what staff see

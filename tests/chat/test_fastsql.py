@@ -3,8 +3,6 @@ on SQLite (the embedded default) and on PostgreSQL (production)."""
 
 from __future__ import annotations
 
-import json
-
 from tests import servers
 from tests.chat.answer_path_scenario import run
 
@@ -49,6 +47,4 @@ def test_an_answer_is_stored_and_read_back_like_the_orm_would_on_sqlite(db):
 
 
 def test_an_answer_is_stored_and_read_back_like_the_orm_would_on_postgresql(production_env):
-    script = "from tests.chat.answer_path_scenario import printed; printed()"
-    out = servers.manage(production_env, "shell", "-c", script).stdout.strip().splitlines()[-1]
-    assert json.loads(out) == EXPECTED
+    assert servers.scenario_printed(production_env, "tests.chat.answer_path_scenario") == EXPECTED
