@@ -6,4 +6,4 @@ RUN pip install --no-cache-dir -r requirements.txt && npm ci --no-audit --no-fun
 COPY . .
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "csbot.asgi:application"]
+CMD ["python", "-m", "csbot.serve", "-b", "0.0.0.0", "-p", "8000", "csbot.asgi:application"]

@@ -25,9 +25,10 @@ echo "csbot is running:  http://$HOST:$PORT/        (player chat)"
 echo "                   http://$HOST:$PORT/staff/  (agent: agent / agent-demo-2026, manager: manager / manager-demo-2026)"
 echo "demo game backend: $GAME_BACKEND_URL  (players 10086 and 20002; sign in with a token from chat.identity.make_player_token)"
 echo
-# Not exec: the EXIT trap must stop the demo backend when daphne stops. daphne
-# runs in the background so that a TERM (docker stop) reaches it at once.
-.venv/bin/daphne -b "$HOST" -p "$PORT" csbot.asgi:application &
+# daphne on uvloop (csbot/serve.py). Not exec: the EXIT trap must stop the demo
+# backend when daphne stops. daphne runs in the background so that a TERM
+# (docker stop) reaches it at once.
+$PY -m csbot.serve -b "$HOST" -p "$PORT" csbot.asgi:application &
 DAPHNE_PID=$!
 trap 'kill "$DAPHNE_PID" 2>/dev/null || true' INT TERM
 wait "$DAPHNE_PID"

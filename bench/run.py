@@ -149,8 +149,19 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.
     )
 
 
+def serve_command(product_dir: Path) -> list[str]:
+    """How README runs a web process: `python -m csbot.serve` (daphne on uvloop).
+
+    daphne's own script (asyncio's loop) with BENCH_SERVE=daphne, or for a commit
+    older than csbot/serve.py (an A/B run from a worktree).
+    """
+    if os.environ.get("BENCH_SERVE") == "daphne" or not (Path(product_dir) / "csbot" / "serve.py").exists():
+        return [str(Path(PY).parent / "daphne")]
+    return [PY, "-m", "csbot.serve"]
+
+
 class Daphne:
-    """A daphne process serving csbot, as README's Production section runs it."""
+    """A daphne process serving csbot, as README's Production section runs it (serve_command)."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env, self.log_path = env, log_path
@@ -161,7 +172,7 @@ class Daphne:
     def start(self) -> Daphne:
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
+            [*serve_command(PRODUCT["dir"]), "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
             cwd=PRODUCT["dir"],
             env=self.env,
             stdout=self._log,

@@ -80,7 +80,7 @@ class Daphne:
     def start(self) -> Daphne:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
+            [sys.executable, "-m", "csbot.serve", "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,

@@ -1,0 +1,27 @@
+"""daphne on uvloop's event loop: `python -m csbot.serve -b 0.0.0.0 -p 8000 csbot.asgi:application`.
+
+The arguments are daphne's own (`--help`). Why uvloop: a daphne process spends
+much of its CPU in the event loop itself (asyncio's `_run_once`, selectors, the
+wake-ups of worker-thread results); on uvloop the same load ran with about a
+seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
+"The fourth round"). daphne makes its loop when `daphne.server` is imported
+(twisted's asyncio reactor runs on it), so the policy must be set before that
+import, which daphne's own `daphne` script can't do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def main() -> None:
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
