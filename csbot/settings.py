@@ -200,8 +200,10 @@ ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 # The Redis answer buffer is written behind the stream (chat/streaming/buffer.py):
 # at least this often, and before any delta goes to another process. A resume on
-# another process reads text at most about this old (0: write every delta).
-ANSWER_BUFFER_FLUSH_SECONDS = env_float("ANSWER_BUFFER_FLUSH_SECONDS", 1.0)
+# another process reads text at most about this old (0: write every delta); like
+# the row's checkpoint by default: at ERNIE pace (a chunk every 0.5-1 s) 1 s meant
+# a write on most chunks (docs/benchmarks.md, "The fourth round").
+ANSWER_BUFFER_FLUSH_SECONDS = env_float("ANSWER_BUFFER_FLUSH_SECONDS", 3.0)
 
 # --- Staff and handoff (chat/handoff.py, chat/presence.py) ---------------------
 # Give a chat that asks for a human straight to the least busy online agent.

@@ -139,16 +139,20 @@ class RedisAnswerBuffer:
 
     async def finish(self, message_id: int) -> None:
         # The row holds the final text by now (chat/resume.py reads it for finished
-        # answers); the rest goes to Redis anyway, for a reader elsewhere that read the
-        # row just before it was finished, and the key lives one more minute.
+        # answers). An answer never flushed costs no Redis write at all: a reader
+        # elsewhere that read the row just before it was finished gets the `end`,
+        # whose `n` sends its client to resume from the finished row. A key that
+        # exists gets the rest, for that reader, and lives one more minute.
         live = self._live().get(message_id)
         try:
-            if live is not None and (len(live.parts) > live.flushed or live.flushed == 0):
+            if live is not None and live.flushed == 0:
+                return  # nothing in Redis
+            if live is not None and len(live.parts) > live.flushed:
                 await self._write(message_id, live, ttl=60)
             else:
                 await self._redis().expire(self.key(message_id), 60)
         finally:
-            # Dropped once Redis has it all: until then a reader here still gets the exact text.
+            # The row has the final text now (it is stored before finish is called).
             self._live().pop(message_id, None)
 
 

@@ -20,6 +20,8 @@ def run() -> dict:
     )
     services.internal_event_record(conversation_id=conversation.pk, text="staff only", code="note")
     answer, _ = services.bot_message_start(conversation_id=conversation.pk, reply_to_id=asked.pk)
+    services.bot_message_checkpoint(message_id=answer.pk, text="Check the")
+    checkpointed = Message.objects.get(pk=answer.pk).text
     services.bot_message_finish(
         message_id=answer.pk,
         text="Check the order page, 订单页面.",
@@ -30,6 +32,7 @@ def run() -> dict:
         completion_tokens=20,
         meta={"asked": ["order_no"], "sources": [{"n": 1, "title": "Top-ups"}]},
     )
+    services.bot_message_checkpoint(message_id=answer.pk, text="Check")  # one that lands after the end
     understanding_save(
         conversation_id=conversation.pk,
         message_id=asked.pk,
@@ -51,6 +54,7 @@ def run() -> dict:
             "seen_stored": Player.objects.get(pk=player.pk).last_seen_at == seen,
         },
         "answer": {
+            "checkpointed": checkpointed,
             "text": stored.text,
             "status": stored.status,
             "numbers": [stored.ttft_ms, stored.duration_ms, stored.prompt_tokens, stored.completion_tokens],

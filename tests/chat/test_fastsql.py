@@ -9,6 +9,8 @@ from tests.chat.answer_path_scenario import run
 EXPECTED = {
     "connect": {"open_conversation_is_this_one": True, "after_a_close_a_new_one": True, "seen_stored": True},
     "answer": {
+        "checkpointed": "Check the",
+        # A checkpoint that lands after the final write changes nothing.
         "text": "Check the order page, 订单页面.",
         "status": "done",
         "numbers": [120, 900, 10, 20],
