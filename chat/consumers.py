@@ -24,7 +24,7 @@ from chat.identity import player_id_from_cookie
 from chat.models import Conversation, Player
 from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
-from chat.streaming.jobs import start_answer
+from chat.streaming.jobs import registry, start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
 from csbot.fastsql import get_by_pk
@@ -70,8 +70,14 @@ class PlayerConsumer(SocketConsumer):
         await self._announce_presence(online=True)
 
     async def _follow(self, conversation_id: int, state: str) -> None:
-        if getattr(self, "conversation_id", None) not in (None, conversation_id):
-            await fanout().leave(conversation_group(self.conversation_id), self)
+        before = getattr(self, "conversation_id", None)
+        if before not in (None, conversation_id):
+            await fanout().leave(conversation_group(before), self)
+            registry().release(before)
+            del self.conversation_id  # released: a failed hold below must not release it again
+        # Held from here, the conversation's answers start with this process already able
+        # to hear a takeover's cancellation (chat/streaming/jobs.py).
+        await registry().hold(conversation_id)
         self.conversation_id = conversation_id
         await fanout().join(conversation_group(conversation_id), self)
         await self._send(
@@ -86,6 +92,7 @@ class PlayerConsumer(SocketConsumer):
     async def disconnect(self, code: int) -> None:
         # The answer job goes on: the player may come back, staff may be watching.
         if hasattr(self, "conversation_id"):
+            registry().release(self.conversation_id)
             await fanout().leave(conversation_group(self.conversation_id), self)
             await self._announce_presence(online=False)
 

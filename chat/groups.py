@@ -2,7 +2,7 @@
 
 - conv.<id>        every socket of the conversation: the player's tabs and watching staff
 - conv.<id>.staff  staff sockets only: internal notes and events
-- conv.<id>.jobs   the process running the conversation's answer job (cancellation)
+- conv.<id>.jobs   the processes holding the conversation: its player sockets and its answer job (cancellation)
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ every few seconds and always stores the final text: `done`, `interrupted`
 (cancelled: takeover, close) or `failed` (upstream error).
 
 Cancellation crosses processes through the `conv.<id>.jobs` group: each process
-has one control channel, added to that group while it runs the conversation's
-job (see cancel_answer). Deltas leave this process only when a socket
-elsewhere follows the conversation (chat/streaming/fanout.py).
+has one control channel, in that group while something here holds the
+conversation: its player sockets (from their connect) and its running job,
+which may outlive them (JobRegistry.hold; see cancel_answer). Deltas leave this
+process only when a socket elsewhere follows the conversation
+(chat/streaming/fanout.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
@@ -52,6 +55,59 @@ class JobRegistry:
         self.pending: set[int] = set()
         self._control_channel: str | None = None
         self._reader: asyncio.Task | None = None
+        # Who here holds each conversation's jobs group (hold/release), and the last
+        # group_add or group_discard sent for it, which the next one waits for.
+        self.holders: Counter[int] = Counter()
+        self._membership: dict[int, asyncio.Future] = {}
+        self._joined_at: dict[int, float] = {}
+
+    async def hold(self, conversation_id: int) -> None:
+        """Keep this process in the conversation's jobs group until `release`; returns once it is in.
+
+        Why sockets hold it from their connect: an answer then starts with the process
+        already in the group, not with a group_add before and a group_discard after
+        (three Redis round trips on every answer's path, docs/benchmarks.md "The
+        fourth round"). The job holds it too, as the player may leave mid-answer.
+        """
+        self.holders[conversation_id] += 1
+        last = self._membership.get(conversation_id)
+        stale = time.monotonic() - self._joined_at.get(conversation_id, 0.0) > REJOIN_SECONDS
+        if self.holders[conversation_id] == 1 or last is None or _failed(last) or stale:
+            self._joined_at[conversation_id] = time.monotonic()
+            self._then(conversation_id, "group_add")
+        try:
+            await asyncio.shield(self._membership[conversation_id])
+        except BaseException:  # not in (Redis failed) or no longer waiting: not a holder either
+            self.release(conversation_id)
+            raise
+
+    def release(self, conversation_id: int) -> None:
+        self.holders[conversation_id] -= 1
+        if self.holders[conversation_id] <= 0:
+            del self.holders[conversation_id]
+            self._joined_at.pop(conversation_id, None)
+            self._then(conversation_id, "group_discard")
+
+    def _then(self, conversation_id: int, op: str) -> None:
+        """group_add or group_discard, after the one before for this conversation: they must
+        reach Redis in order (on two pooled connections a discard could overtake an add)."""
+        before = self._membership.get(conversation_id)
+
+        async def run() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            channel = await self.control_channel()
+            await getattr(get_channel_layer(), op)(jobs_group(conversation_id), channel)
+
+        future = asyncio.ensure_future(run())
+        self._membership[conversation_id] = future
+        future.add_done_callback(functools.partial(self._settled, conversation_id))
+
+    def _settled(self, conversation_id: int, future: asyncio.Future) -> None:
+        if _failed(future):
+            log.error("jobs group change failed for conversation %s", conversation_id, exc_info=future.exception())
+        if self._membership.get(conversation_id) is future and conversation_id not in self.holders:
+            del self._membership[conversation_id]
 
     async def control_channel(self) -> str:
         if self._control_channel is None:
@@ -76,6 +132,13 @@ class JobRegistry:
         return True
 
 
+def _failed(future: asyncio.Future) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is not None
+
+
+# channels_redis forgets group members after a day (group_expiry); a holder that old joins again.
+REJOIN_SECONDS = 6 * 3600
+
 registry = per_loop(JobRegistry)
 
 
@@ -97,9 +160,7 @@ def _log_crash(task: asyncio.Task) -> None:
 
 
 async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) -> None:
-    layer = get_channel_layer()
-    channel = await reg.control_channel()
-    await layer.group_add(jobs_group(conversation_id), channel)
+    await reg.hold(conversation_id)  # usually held already by the player's socket: no round trip
     try:
         while True:
             await AnswerJob(conversation_id, reply_to_id).run()
@@ -111,7 +172,7 @@ async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) ->
             reply_to_id = await _latest_player_message(conversation_id)
     finally:
         reg.tasks.pop(conversation_id, None)
-        await layer.group_discard(jobs_group(conversation_id), channel)
+        reg.release(conversation_id)
 
 
 @db_pool
