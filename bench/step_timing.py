@@ -4,7 +4,7 @@ Serve csbot through this module instead of csbot.asgi, then dump the timings
 with SIGUSR1 (p50/p95/max per step, in ms, to $STEP_TIMING_OUT, default
 /tmp/step_timing.json; the counters restart after each dump):
 
-    PYTHONPATH=bench:. daphne -b 127.0.0.1 -p 8000 step_timing:application
+    PYTHONPATH=bench:. .venv/bin/python -m csbot.serve -b 127.0.0.1 -p 8000 step_timing:application
     kill -USR1 <daphne pid>
 
 It wraps private names of chat.consumers and chat.streaming.jobs (as of
