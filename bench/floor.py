@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 
 import aiohttp
@@ -107,6 +108,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8911)
     parser.add_argument("--upstream", default="http://127.0.0.1:8900")
     args = parser.parse_args()
+    if os.environ.get("BENCH_FLOOR_LOOP") == "uvloop":  # a reference: the floor on csbot's event loop
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(main_async(args.host, args.port, args.upstream))
 
 
