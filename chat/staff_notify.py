@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from chat import handoff, staff_selectors
@@ -37,6 +37,7 @@ from chat.frames import dumps, message_frame
 from chat.handoff import Change, Reason
 from chat.streaming import jobs
 from chat.streaming.loops import per_loop
+from chat.streaming.redis_client import redis_client
 from csbot.db import db_pool
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ class RowBatcher:
         ids = list(conversation_ids)
         self.sending.update(ids)
         try:
-            await publish_staff(await _rows(ids))
+            if await dashboards_open():
+                await publish_staff(await _rows(ids))
         except Exception:
             log.exception("dashboard rows update failed for conversations %s", ids)
         finally:
@@ -120,6 +122,23 @@ class RowBatcher:
 
 
 rows = per_loop(RowBatcher)  # this event loop's batcher
+
+
+async def dashboards_open() -> bool:
+    """Whether any staff socket, on any process, is in the `staff` group.
+
+    With none, list rows would be computed (three queries) for nobody: 3.6% of a
+    process's GIL time at ERNIE pace, N = 1,000 (docs/benchmarks.md, "The fourth
+    round"). Skipping them loses nothing: a dashboard joins the group before it
+    reads its list (chat/staff_consumer.py), and this is asked after the change
+    was committed, so a dashboard this misses reads the change in its list. A
+    crashed process's staff channels stay members until the layer expires them:
+    rows are then computed for nobody, as before.
+    """
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        return bool(layer.groups.get(STAFF_GROUP))
+    return await redis_client().zcard(layer._group_key(STAFF_GROUP)) > 0
 
 
 async def row_changed(conversation_id: int) -> None:

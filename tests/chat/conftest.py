@@ -5,12 +5,15 @@ nothing of Lin's chat."""
 from __future__ import annotations
 
 import importlib
+import uuid
 
 import pytest
+from channels.layers import channel_layers
 from django.apps import apps
 from django.contrib.auth.models import Group, User
 
 from chat.models import Player
+from tests.services import require_redis
 
 
 def make_user(username: str, group: str | None = None, **extra) -> User:
@@ -54,3 +57,17 @@ def lin(db) -> Player:
 @pytest.fixture
 def kai(db) -> Player:
     return Player.objects.create(game_player_id="10010", display_name="Kai", language="en")
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """The production path's channel layer (channels_redis), under a prefix of its own."""
+    url = require_redis()
+    channel_layers.backends.clear()
+    settings.REDIS_URL = url
+    prefix = f"csbot-test-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url], "prefix": prefix}}
+    }
+    yield
+    channel_layers.backends.clear()

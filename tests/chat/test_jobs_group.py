@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 
 from chat.groups import jobs_group
 from chat.models import Message
@@ -23,7 +23,6 @@ from chat.streaming.redis_client import redis_client
 from tests.chat.socket_client import PlayerSocket
 from tests.chat.staff_client import StaffSocket
 from tests.fake_ernie_fixtures import use_fake_ernie
-from tests.services import require_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,20 +30,11 @@ CHUNKS = [f"第{i}句：充值未到账时请先确认订单状态。" for i in 
 
 
 @pytest.fixture
-def redis_layer(settings, fake_ernie_thread, demo_kb):
-    """channels_redis under a prefix of its own; the fake ERNIE server streaming a chunk every 0.1 s."""
-    url = require_redis()
-    channel_layers.backends.clear()
-    settings.REDIS_URL = url
-    prefix = f"csbot-jobs-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url], "prefix": prefix}}
-    }
+def on_redis(redis_layer, settings, fake_ernie_thread, demo_kb):
+    """The Redis channel layer; the fake ERNIE server streaming a chunk every 0.1 s."""
     fake_ernie_thread.configure(reply=CHUNKS, delay=0.1)
     use_fake_ernie(settings, fake_ernie_thread)
     settings.LLM_MAX_ATTEMPTS = 1
-    yield
-    channel_layers.backends.clear()
 
 
 async def in_group(conversation_id: int) -> set[str]:
@@ -67,7 +57,7 @@ async def close_process() -> None:
     await redis_client().aclose()
 
 
-async def test_the_socket_joins_once_and_answers_need_no_group_changes(redis_layer, lin, monkeypatch):
+async def test_the_socket_joins_once_and_answers_need_no_group_changes(on_redis, lin, monkeypatch):
     layer = get_channel_layer()
     changes = []
     for name in ("group_add", "group_discard"):
@@ -99,7 +89,7 @@ async def test_the_socket_joins_once_and_answers_need_no_group_changes(redis_lay
     await close_process()
 
 
-async def test_a_takeover_stops_an_answer_whose_player_has_left(redis_layer, lin, alice):
+async def test_a_takeover_stops_an_answer_whose_player_has_left(on_redis, lin, alice):
     player = PlayerSocket(lin.pk)
     cid = (await player.connect())["conversation"]["id"]
     await player.say("充值没到账怎么办")
@@ -124,7 +114,7 @@ async def test_a_takeover_stops_an_answer_whose_player_has_left(redis_layer, lin
     await close_process()
 
 
-async def test_holds_and_releases_reach_redis_in_order(redis_layer):
+async def test_holds_and_releases_reach_redis_in_order(on_redis):
     reg = registry()
     control = await reg.control_channel()
     cid = 10**9 + uuid.uuid4().int % 10**8
