@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from agents import services as agent_services
 from agents.services import FormInvalid
-from chat import resume, services, staff_notify
+from chat import resume, selectors, services, staff_notify
 from chat.events import conversation_group, publish
 from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
-from chat.models import Conversation, Player
+from chat.models import Player
 from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import registry, start_answer
@@ -46,7 +46,7 @@ _check_form = db_pool(agent_services.form_submission_check)
 _record = db_pool(services.internal_event_record)
 _rate = db_pool(services.conversation_rate)
 _seen = db_pool(services.player_seen)
-_state = db_pool(lambda conversation_id: Conversation.objects.get(pk=conversation_id).state)
+_state = db_pool(selectors.conversation_state)
 
 # A player's typing is relayed to staff at most this often.
 TYPING_EVERY_SECONDS = 2.0
@@ -165,7 +165,7 @@ class PlayerConsumer(SocketConsumer):
     async def on_handoff(self, frame: dict) -> None:
         """The player asks for a human (the button)."""
         if not await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST):
-            await self._send({"type": "state", "state": await _state(self.conversation_id)})
+            await self._send({"type": "state", "state": await _state(conversation_id=self.conversation_id)})
 
     async def on_csat(self, frame: dict) -> None:
         """The player rates a conversation that was closed (the card shown on close)."""

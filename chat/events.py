@@ -16,22 +16,22 @@ from chat.streaming.fanout import fanout
 __all__ = ["conversation_group", "jobs_group", "publish", "publish_delta", "staff_group"]
 
 
-async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> bool:
+async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> None:
     """Send one frame to everyone following the conversation (staff only when `internal`).
 
     `exclude`: a socket of this process that must not get it (the sender of a
-    player message, which has its `ack`). Returns whether it went to another process.
+    player message, which has its `ack`).
     """
     group = staff_group(conversation_id) if internal else conversation_group(conversation_id)
-    return await fanout().publish(group, dumps(frame), exclude=exclude)
+    await fanout().publish(group, dumps(frame), exclude=exclude)
 
 
 async def publish_delta(
     conversation_id: int, frame_text: str, *, before_relay: Callable[[], Awaitable[object]] | None = None
-) -> bool:
+) -> None:
     """A delta of the conversation's streaming answer, already encoded: the hot path.
 
     `before_relay` runs only when the delta is about to go to another process
-    (Fanout.publish); returns whether it went.
+    (Fanout.publish).
     """
-    return await fanout().publish(conversation_group(conversation_id), frame_text, before_relay=before_relay)
+    await fanout().publish(conversation_group(conversation_id), frame_text, before_relay=before_relay)

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents import tools
-from agents.knowledge.retrieval import asearch, search
+from agents.knowledge.retrieval import search
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.sentiment import Mood
 from agents.providers import Passage
 from agents.tools import ToolResult
+from csbot.db import in_worker
 
 
 async def passages_for(context: Context) -> list[Passage]:
-    if not context.question.strip():
-        return []
-    return await asearch(context.question, language=context.language)
+    """`_passages` from async code (the `ask` command), in a worker thread."""
+    return await in_worker(_passages, context)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from chat.streaming.buffer import RedisAnswerBuffer, get_buffer
 from chat.streaming.fanout import Fanout, fanout
 from chat.streaming.jobs import registry
 from chat.streaming.redis_client import redis_client
+from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket, answer_text, is_delta
 from tests.fake_ernie_fixtures import use_fake_ernie
 from tests.services import require_redis
@@ -71,14 +72,6 @@ def on_redis(settings, fake_ernie_thread, demo_kb):
     buffer_module.reset_buffer()
     yield
     channel_layers.backends.clear()
-
-
-async def close_process(*others: Fanout) -> None:
-    """Stop this loop's readers and Redis connections before pytest closes the loop."""
-    for task in (fanout()._reader, registry()._reader, *(f._reader for f in others)):
-        if task is not None:
-            task.cancel()
-    await redis_client().aclose()
 
 
 async def finished_answer(message_id: int) -> Message:

@@ -7,9 +7,7 @@ import asyncio
 import pytest
 
 from chat import staff_notify
-from chat.streaming.fanout import fanout
-from chat.streaming.jobs import registry
-from chat.streaming.redis_client import redis_client
+from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket
 from tests.chat.staff_client import StaffSocket
 
@@ -66,7 +64,4 @@ async def test_on_redis_a_dashboard_on_any_process_counts(redis_layer, alice):
     assert await staff_notify.dashboards_open()
     await agent.close()
     assert not await staff_notify.dashboards_open()
-    for task in (fanout()._reader, registry()._reader):
-        if task is not None:
-            task.cancel()
-    await redis_client().aclose()
+    await close_process()

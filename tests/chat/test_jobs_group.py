@@ -17,9 +17,9 @@ from channels.layers import get_channel_layer
 
 from chat.groups import jobs_group
 from chat.models import Message
-from chat.streaming.fanout import fanout
 from chat.streaming.jobs import registry
 from chat.streaming.redis_client import redis_client
+from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket
 from tests.chat.staff_client import StaffSocket
 from tests.fake_ernie_fixtures import use_fake_ernie
@@ -48,13 +48,6 @@ async def settled(conversation_id: int) -> None:
     last = registry()._membership.get(conversation_id)
     if last is not None:
         await asyncio.gather(last, return_exceptions=True)
-
-
-async def close_process() -> None:
-    for task in (fanout()._reader, registry()._reader):
-        if task is not None:
-            task.cancel()
-    await redis_client().aclose()
 
 
 async def test_the_socket_joins_once_and_answers_need_no_group_changes(on_redis, lin, monkeypatch):
