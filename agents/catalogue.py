@@ -39,6 +39,11 @@ class Catalogue:
     tools: dict[str, ToolSpec] = field(default_factory=dict)
     classifier: IntentClassifier = field(default_factory=lambda: IntentClassifier({}))
 
+    def menu(self) -> Catalogue:
+        """The intents alone: what an LLM naming the intent is asked with. It crosses from
+        a helper process (csbot/helper_pool.py), where the classifier would add 110 KB."""
+        return Catalogue(intents=self.intents)
+
 
 def get_catalogue() -> Catalogue:
     return _cached.get()

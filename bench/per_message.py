@@ -13,7 +13,10 @@ socket, resume, send one question, read the answer to its `end`, disconnect.
 The chats run in this process against csbot's ASGI application (no daphne, no
 network to the browser side); the fake ERNIE upstream (bench/upstream.py,
 `warm` pace: 5 quick chunks) runs in its own process. CPU is this process's,
-every thread included (time.process_time).
+every thread included (time.process_time). The work csbot's helper processes do
+in production (csbot/helper_pool.py) runs here in its threads instead
+(HELPER_PROCESSES=0 unless --env says otherwise), so that the CPU and the
+profile include it.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def parent(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="csbot-per-message-"))
     upstream = run.Upstream(workdir)
     system = run.Csbot("per-message", postgres=not args.embedded)
-    run.PRODUCT["env"] = dict(item.split("=", 1) for item in args.env)
+    run.PRODUCT["env"] = {"HELPER_PROCESSES": "0", **dict(item.split("=", 1) for item in args.env)}
     try:
         system.prepare(workdir, upstream)
         cmd = [sys.executable, __file__, "--child", "--chats", str(args.chats), "--profile", str(args.profile)]

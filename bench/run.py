@@ -435,6 +435,25 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def with_descendants(pids: list[int]) -> list[int]:
+    """The processes and every process they started, from /proc's parent pids."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 def service_pids() -> list[int]:
     """PostgreSQL and Redis server processes (shared with other users of this machine)."""
     pids = []
@@ -462,7 +481,9 @@ def run_load(
     watch: list[int] | None = None,
 ) -> dict:
     """Run bench/load.py; returns its summary plus server CPU and memory figures."""
-    watch = watch or []
+    # The servers' own processes too: csbot's helper processes (csbot/helper_pool.py) do
+    # part of its work, and their CPU and memory are csbot's.
+    watch = with_descendants(watch or [])
     services = service_pids() if watch else []
     cmd = [
         PY,
@@ -554,6 +575,7 @@ def start_profilers(pids: list[int], stem: Path) -> list[subprocess.Popen]:
                     "record",
                     "--pid",
                     str(pid),
+                    "--subprocesses",  # csbot's helper processes (csbot/helper_pool.py)
                     "--rate",
                     "250",
                     "--format",

@@ -28,6 +28,7 @@ from chat.streaming.jobs import registry, start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
 from csbot.fastsql import get_by_pk
+from csbot.helper_pool import helper_pool
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def _load(player_id: int) -> tuple[Player, int, str] | None:
     return player, *services.conversation_current_state(player=player)
 
 
-_receive = db_pool(services.player_message_receive)
+# Storing the message: in a helper process, off the streams' GIL (csbot/helper_pool.py).
+_receive = helper_pool(services.player_message_receive)
 _check_form = db_pool(agent_services.form_submission_check)
 _record = db_pool(services.internal_event_record)
 _rate = db_pool(services.conversation_rate)

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
+import logging
 import os
 import threading
 
@@ -17,10 +18,12 @@ from csbot.routing import websocket_urlpatterns  # noqa: E402
 
 
 def _warm_up() -> None:
-    """Load jieba's dictionary and the knowledge index off the request path (about 1 s)."""
+    """Load jieba's dictionary and the knowledge index, and start the helper processes
+    (csbot/helper_pool.py), off the request path (a second or two)."""
     from django.db import close_old_connections
 
     from agents.knowledge.retrieval import warm_up
+    from csbot import helper_pool
 
     try:
         warm_up()
@@ -28,6 +31,10 @@ def _warm_up() -> None:
         pass
     finally:
         close_old_connections()
+    try:
+        helper_pool.start()
+    except Exception:  # the first message starts them again, and says why if it can't
+        logging.getLogger(__name__).exception("helper processes did not start")
 
 
 if settings.WARM_UP_ON_START:

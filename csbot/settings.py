@@ -161,10 +161,13 @@ ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
 # (analytics/gap_batch.py): this long after a batch's first gap, or at once at the max.
 KNOWLEDGE_GAP_BATCH_SECONDS = env_float("KNOWLEDGE_GAP_BATCH_SECONDS", 2.0)
 KNOWLEDGE_GAP_BATCH_MAX = env_int("KNOWLEDGE_GAP_BATCH_MAX", 200)
-# Threads that run the answer path's database and pipeline work (csbot/db.py). Fewer
-# threads leave the event loop more of the GIL (smoother streams under overload, later
-# first tokens): docs/benchmarks.md, "The third round".
+# Threads for the web process's other database work (csbot/db.py).
 DB_THREADS = env_int("DB_THREADS", min(32, (os.cpu_count() or 1) + 4))
+# Helper processes per web process that store player messages and prepare answers
+# (csbot/helper_pool.py), at this much lower CPU priority (nice) than the streams.
+# 0: the same work in DB_THREADS threads, sharing the event loop's GIL.
+HELPER_PROCESSES = env_int("HELPER_PROCESSES", 2)
+HELPER_NICE = env_int("HELPER_NICE", 10)
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

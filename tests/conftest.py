@@ -7,12 +7,17 @@ import os
 import uuid
 
 import pytest
-
-# The in-process app must not warm up in a thread outside the tests' database access.
-os.environ.setdefault("WARM_UP_ON_START", "false")
+from django.conf import settings
 
 from tests import servers
 from tests.services import CHROMIUM_ARGS, require_chromium, require_postgres, require_redis
+
+# Settings, not the environment: pytest-django has read csbot/settings.py by now.
+# The in-process app must not warm up in a thread outside the tests' database access.
+settings.WARM_UP_ON_START = False
+# In-process apps store and prepare in threads: a helper process could not see the
+# test's open transaction. tests/test_helper_pool.py and the daphne tests run helpers.
+settings.HELPER_PROCESSES = 0
 
 pytest_plugins = ["tests.fake_ernie_fixtures"]
 

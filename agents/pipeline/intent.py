@@ -60,7 +60,7 @@ def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
         result = _classify(context, catalogue)
         ask = _llm_wanted(result) and bool(context.question.strip())
     result.spec = catalogue.intents.get(result.name)
-    return result, (catalogue if ask else None)
+    return result, (catalogue.menu() if ask else None)
 
 
 async def with_llm(context: Context, offline: IntentResult, catalogue: Catalogue) -> IntentResult:

@@ -11,14 +11,15 @@ then the answer job (chat/streaming/jobs.py) runs
 6. stream     the answer's text                              pipeline/stream.py
 7. postprocess quick replies, forms, knowledge gaps          pipeline/postprocess.py
 
-Steps 1-5 are plain sync functions run together in ONE worker thread hop
-(csbot/db.py: never on the event loop, not on the DB thread every socket
-shares): each hop costs CPU, and a thousand chats starting at once queue for
-the pool. The answer job runs `all_steps` in the same hop that stores its
-answer's row (chat/streaming/jobs.py), then `completed`. The only step that
-leaves the thread is an LLM naming the intent (settings.INTENT_LLM), which
-streams on the event loop; the steps after it run in a second hop. A tool's
-HTTP call (requests) runs inside the hop.
+Steps 1-5 are plain sync functions run together in ONE call, in a helper
+process (csbot/helper_pool.py: never on the event loop, and not competing with
+it for the GIL; a worker thread with HELPER_PROCESSES=0): each hop costs CPU,
+and a thousand chats starting at once queue for the pool. The answer job runs
+`all_steps` in the same call that stores its answer's row
+(chat/streaming/jobs.py), then `completed`. The only step that leaves the
+helper is an LLM naming the intent (settings.INTENT_LLM), which streams on the
+event loop; the steps after it run in a second call. A tool's HTTP call
+(requests) runs inside the call.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from agents.pipeline.intent import IntentResult
 from agents.pipeline.prompt import Reply
 from agents.providers import ChatRequest
 from csbot.db import in_worker
+from csbot.helper_pool import in_helper
 
 T = TypeVar("T")
 
@@ -147,7 +149,7 @@ async def completed(done: PreparedAnswer | _Understood) -> PreparedAnswer:
     started = time.perf_counter()
     named = await intent.with_llm(done.context, done.intent, done.ask_llm_with)
     done.timings["intent"] += round((time.perf_counter() - started) * 1000, 2)
-    return await in_worker(_rest, done.context, named, done.timings, store=True)
+    return await in_helper(_rest, done.context, named, done.timings, store=True)
 
 
 async def prepare_for_question(question: str, *, language: str = "") -> PreparedAnswer:

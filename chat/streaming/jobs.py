@@ -38,6 +38,7 @@ from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.loops import per_loop, receive_forever
 from csbot.db import db_pool
+from csbot.helper_pool import helper_pool
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +204,13 @@ class _PipelineFailed:
 
 
 def _start_and_prepare(conversation_id: int, reply_to_id: int):
-    """In a worker thread: the answer's row, then the pipeline's steps 1-5, in one hop.
+    """In a helper process: the answer's row, then the pipeline's steps 1-5, in one call.
 
-    One hop instead of two because under load every hop costs CPU and a place in
-    the pool's queue (docs/benchmarks.md, "The fourth round"). The steps' failure
-    is returned, not raised: the row exists by then, and the job must finish it.
+    One call instead of two because under load every hop costs CPU and a place in
+    the pool's queue (docs/benchmarks.md, "The fourth round"); a helper process,
+    not a thread, so that it never takes the GIL from the streams (csbot/helper_pool.py).
+    The steps' failure is returned, not raised: the row exists by then, and the
+    job must finish it.
     """
     message, state = services.bot_message_start(conversation_id=conversation_id, reply_to_id=reply_to_id)
     try:
@@ -220,7 +223,7 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int):
     return message, state, steps
 
 
-_start = db_pool(_start_and_prepare)
+_start = helper_pool(_start_and_prepare)
 _checkpoint = db_pool(services.bot_message_checkpoint)
 _finish = db_pool(services.bot_message_finish)
 _state = db_pool(selectors.conversation_state)
