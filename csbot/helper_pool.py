@@ -21,7 +21,8 @@ pickle (model instances do). It gets its own database connection and its own
 knowledge index (agents/cache.py rechecks versions, as across web processes).
 A helper never publishes to the channel layer: on the embedded default the
 layer lives in the web process, so callers publish after the call returns, as
-they already do (chat/services.py).
+they already do (chat/services.py). Helpers stop with their web process: at
+its exit, or within a second of it being killed outright (`_exit_with`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -56,6 +58,8 @@ def _start_helper(nice: int, databases: dict) -> None:
     """In a new helper process: Django, lowered priority, the knowledge index loaded."""
     # Ctrl-C reaches the whole process group; the web process stops its helpers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ... unless it is killed outright (SIGKILL, out of memory): then nobody would.
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="helper-orphan-check", daemon=True).start()
     if nice:
         os.nice(nice)
     import django
@@ -84,6 +88,16 @@ def _start_helper(nice: int, databases: dict) -> None:
     gc.freeze()
 
 
+def _exit_with(parent: int) -> None:
+    """In a helper: exit once the web process is gone (the helper is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
+
+
+ORPHAN_CHECK_SECONDS = 1.0
+
+
 def _run(function: Callable[..., R], args: tuple, kwargs: dict) -> R:
     """In a helper: one call, with the connection hygiene of csbot/db.py's threads."""
     from django.db import close_old_connections
@@ -95,8 +109,8 @@ def _run(function: Callable[..., R], args: tuple, kwargs: dict) -> R:
         close_old_connections()
 
 
-def _ready() -> int:
-    return os.getpid()
+def _ready() -> None:
+    pass
 
 
 def _pool() -> ProcessPoolExecutor:
@@ -127,8 +141,10 @@ def start() -> list[int]:
     if settings.HELPER_PROCESSES <= 0:
         return []
     pool = _pool()
-    # One call per helper: a pool starts a new process while none is idle.
-    return sorted({future.result() for future in [pool.submit(_ready) for _ in range(settings.HELPER_PROCESSES)]})
+    # One call per helper: a pool starts a new process for each call while none is idle.
+    for future in [pool.submit(_ready) for _ in range(settings.HELPER_PROCESSES)]:
+        future.result()
+    return sorted(pool._processes)  # each ran its initializer; either may have taken both calls
 
 
 def shutdown() -> None:

@@ -4,6 +4,9 @@ other processes, at a lower CPU priority, and the answer path works through them
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -11,7 +14,7 @@ from asgiref.sync import sync_to_async
 
 from chat.models import Message, Player
 from csbot import helper_pool
-from tests import helper_calls
+from tests import helper_calls, servers
 from tests.chat.socket_client import PlayerSocket, answer_text
 
 
@@ -87,3 +90,31 @@ async def test_a_question_is_stored_and_answered_through_the_helpers(helpers, de
     assert stored[ack["id"]].client_id == client_id and stored[ack["id"]].text == "充值没有到账怎么办？"
     assert stored[bot["id"]].status == "done" and stored[bot["id"]].text == answer_text(frames, bot["id"]) != ""
     assert stored[bot["id"]].meta["intent"]["source"]  # the pipeline ran (in the helper) and said why
+
+
+def test_helpers_exit_when_their_web_process_is_killed_outright(tmp_path):
+    """SIGKILL (out of memory, `docker kill`) runs no cleanup: the helpers notice by themselves."""
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), HELPER_PROCESSES="2")
+    script = (
+        "import django, time; django.setup(); from csbot import helper_pool;"
+        "print(*helper_pool.start(), flush=True); time.sleep(120)"
+    )
+    web = subprocess.Popen([sys.executable, "-c", script], cwd=servers.ROOT, env=env, stdout=subprocess.PIPE)
+    try:
+        helpers = [int(pid) for pid in web.stdout.readline().split()]
+        assert len(helpers) == 2 and all(_alive(pid) for pid in helpers)
+    finally:
+        web.kill()
+        web.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in helpers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
