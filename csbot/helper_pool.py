@@ -7,7 +7,7 @@ thread pool that CPU takes the web process's GIL from the event loop, which
 relays every running answer's chunks. When many questions arrive at once, a
 loop sharing the GIL with six busy threads gets a seventh of it, and the
 chunks of answers already streaming wait (docs/benchmarks.md, "The fifth
-round": chunk delay p99 36-71 ms at 100 players, 3-6 ms with this pool). A
+round": chunk delay p99 36-71 ms at 100 players, 3-6 ms with helpers). A
 thread can't be given a lower priority than the loop; a process can.
 
 So each web process keeps a few helper processes (settings.HELPER_PROCESSES),
@@ -16,13 +16,21 @@ streams first and the preparation with what CPU is left. `HELPER_PROCESSES=0`
 runs the same calls in csbot/db.py's threads (the tests' in-process apps,
 whose database transactions a helper could not see).
 
+Each helper is one pipe that the event loop itself reads (`add_reader`): a
+call is one pickle written, its result one pickle read, with no thread of
+the pool's own in the web process. (concurrent.futures' process pool costs
+the web process ~0.8 ms per call in its manager and feeder threads and their
+wake-ups: "The fifth round".) A helper runs one call at a time; calls wait in
+order for a free helper.
+
 What runs here must be a module-level function whose arguments and result
-pickle (model instances do). It gets its own database connection and its own
-knowledge index (agents/cache.py rechecks versions, as across web processes).
-A helper never publishes to the channel layer: on the embedded default the
-layer lives in the web process, so callers publish after the call returns, as
-they already do (chat/services.py). Helpers stop with their web process: at
-its exit, or within a second of it being killed outright (`_exit_with`).
+pickle (model instances do). A helper has its own database connection and its
+own knowledge index (agents/cache.py rechecks versions, as across web
+processes), and never publishes to the channel layer: on the embedded default
+the layer lives in the web process, so callers publish after the call returns,
+as they already do (chat/services.py). A helper that dies fails its call and
+is replaced; helpers exit when their web process does, even when it is killed
+outright (their pipe closes).
 """
 
 from __future__ import annotations
@@ -33,12 +41,14 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
-import time
+import traceback
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
@@ -50,18 +60,39 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_executor: ProcessPoolExecutor | None = None
-_lock = threading.Lock()
+
+class HelperDied(BrokenProcessPool):
+    """The helper running the call exited (killed, out of memory): the call may or may not have run."""
 
 
-def _start_helper(nice: int, databases: dict) -> None:
-    """In a new helper process: Django, lowered priority, the knowledge index loaded."""
+class HelperTraceback(Exception):
+    """Where a helper's exception was raised (its traceback does not pickle): the __cause__."""
+
+
+# --- in the helper -------------------------------------------------------------------
+
+
+def _helper_main(conn: Connection, nice: int, databases: dict) -> None:
+    """A helper's life: set up, then run one call at a time until the pipe closes."""
     # Ctrl-C reaches the whole process group; the web process stops its helpers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # ... unless it is killed outright (SIGKILL, out of memory): then nobody would.
-    threading.Thread(target=_exit_with, args=(os.getppid(),), name="helper-orphan-check", daemon=True).start()
     if nice:
         os.nice(nice)
+    _set_up(databases)
+    while True:
+        try:
+            request = conn.recv_bytes()
+        except (EOFError, OSError):  # the web process is gone, or let us go
+            return
+        reply = _answer(request)
+        try:
+            conn.send_bytes(reply)
+        except OSError:  # gone while we worked
+            return
+
+
+def _set_up(databases: dict) -> None:
+    """Django on the web process's databases, and the knowledge index loaded."""
     import django
     from django.conf import settings as helper_settings
 
@@ -88,99 +119,177 @@ def _start_helper(nice: int, databases: dict) -> None:
     gc.freeze()
 
 
-def _exit_with(parent: int) -> None:
-    """In a helper: exit once the web process is gone (the helper is then re-parented)."""
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_SECONDS)
-    os._exit(0)
-
-
-ORPHAN_CHECK_SECONDS = 1.0
-
-
-def _run(function: Callable[..., R], args: tuple, kwargs: dict) -> R:
-    """In a helper: one call, with the connection hygiene of csbot/db.py's threads."""
+def _answer(request: bytes) -> bytes:
+    """One call, with the connection hygiene of csbot/db.py's threads; its result or error, pickled."""
     from django.db import close_old_connections
 
-    close_old_connections()
     try:
-        return function(*args, **kwargs)
-    finally:
+        function, args, kwargs = pickle.loads(request)
         close_old_connections()
+        try:
+            result = ("ok", function(*args, **kwargs))
+        finally:
+            close_old_connections()
+        return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # everything goes back to the caller, as with a thread
+        where = traceback.format_exc()
+        try:
+            return pickle.dumps(("error", exc, where), pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that doesn't pickle: its text does
+            return pickle.dumps(("error", RuntimeError(repr(exc)), where), pickle.HIGHEST_PROTOCOL)
 
 
-def _ready() -> None:
-    pass
+# --- in the web process --------------------------------------------------------------
 
 
-def _pool() -> ProcessPoolExecutor:
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ProcessPoolExecutor(
-                max_workers=settings.HELPER_PROCESSES,
-                # Not fork: the web process has an event loop, threads and open sockets.
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_helper,
-                initargs=(settings.HELPER_NICE, settings.DATABASES),
-            )
-        return _executor
+class _Helper:
+    def __init__(self, nice: int, databases: dict) -> None:
+        context = multiprocessing.get_context("spawn")  # not fork: this process has a loop, threads, sockets
+        self.conn, theirs = context.Pipe()
+        # daemon: multiprocessing's exit handler ends it rather than waiting for it.
+        self.process = context.Process(
+            target=_helper_main, args=(theirs, nice, databases), name="csbot-helper", daemon=True
+        )
+        self.process.start()
+        theirs.close()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.call: asyncio.Future | None = None  # the call it is running
+
+    def attach(self, loop: asyncio.AbstractEventLoop, on_readable: Callable[[_Helper], None]) -> None:
+        """Have `loop` read this helper's pipe (the tests run many loops, one after another)."""
+        if self.loop is loop:
+            return
+        self.detach()
+        loop.add_reader(self.conn.fileno(), on_readable, self)
+        self.loop = loop
+
+    def detach(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.conn.fileno())
+        self.loop = None
+
+    def stop(self) -> None:
+        self.detach()
+        self.conn.close()  # the helper reads end-of-file and exits
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
-def _replace(broken: ProcessPoolExecutor) -> None:
-    global _executor
-    with _lock:
-        if _executor is broken:
-            _executor = None
-    broken.shutdown(wait=False, cancel_futures=True)
+class _Pool:
+    def __init__(self, size: int) -> None:
+        self.helpers = [_Helper(settings.HELPER_NICE, settings.DATABASES) for _ in range(size)]
+        self.waiting: deque[tuple[bytes, asyncio.Future]] = deque()
+
+    async def call(self, function: Callable[..., R], args: tuple, kwargs: dict) -> R:
+        request = pickle.dumps((function, args, kwargs), pickle.HIGHEST_PROTOCOL)
+        future = asyncio.get_running_loop().create_future()
+        idle = next((helper for helper in self.helpers if helper.call is None), None)
+        if idle is None:
+            self.waiting.append((request, future))
+        else:
+            self._send(idle, request, future)
+        # Cancelling the caller doesn't stop a call that has started, as with a thread.
+        return await future
+
+    def _send(self, helper: _Helper, request: bytes, future: asyncio.Future) -> None:
+        helper.attach(asyncio.get_running_loop(), self._on_readable)
+        helper.call = future
+        try:
+            helper.conn.send_bytes(request)
+        except OSError:  # it died while idle
+            self._lost(helper)
+
+    def _on_readable(self, helper: _Helper) -> None:
+        try:
+            reply = pickle.loads(helper.conn.recv_bytes())
+        except (EOFError, OSError):
+            self._lost(helper)
+            return
+        future, helper.call = helper.call, None
+        if future is not None and not future.done():  # done: its caller was cancelled
+            if reply[0] == "ok":
+                future.set_result(reply[1])
+            else:
+                error, where = reply[1], reply[2]
+                error.__cause__ = HelperTraceback(where)
+                future.set_exception(error)
+        self._next(helper)
+
+    def _next(self, helper: _Helper) -> None:
+        while self.waiting:
+            request, future = self.waiting.popleft()
+            if not future.done():
+                self._send(helper, request, future)
+                return
+
+    def _lost(self, helper: _Helper) -> None:
+        log.error("helper process %s exited (code %s); starting another", helper.process.pid, helper.process.exitcode)
+        future, helper.call = helper.call, None
+        helper.detach()
+        helper.conn.close()
+        helper.process.join(1)
+        replacement = _Helper(settings.HELPER_NICE, settings.DATABASES)
+        self.helpers[self.helpers.index(helper)] = replacement
+        if future is not None and not future.done():
+            future.set_exception(HelperDied(f"helper process {helper.process.pid} exited during the call"))
+        self._next(replacement)
+
+    def pids(self) -> list[int]:
+        return sorted(helper.process.pid for helper in self.helpers)
+
+    def stop(self) -> None:
+        for helper in self.helpers:
+            helper.stop()
+        for _, future in self.waiting:
+            if not future.done():
+                future.cancel()
+
+
+_pool: _Pool | None = None
+_lock = threading.Lock()  # start() runs in the warm-up thread, calls on the event loop
+
+
+def _get() -> _Pool:
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = _Pool(settings.HELPER_PROCESSES)
+    return _pool
 
 
 def start() -> list[int]:
-    """Start every helper now (each loads Django and the index, about a second), not on the
-    first question. Blocks; returns the helpers' pids. Nothing to do with HELPER_PROCESSES=0."""
+    """Start the helpers now rather than at the first message; returns their pids.
+
+    Each then sets itself up (Django, the index: about a second) before it reads
+    its first call. Nothing to do with HELPER_PROCESSES=0.
+    """
     if settings.HELPER_PROCESSES <= 0:
         return []
-    pool = _pool()
-    # One call per helper: a pool starts a new process for each call while none is idle.
-    for future in [pool.submit(_ready) for _ in range(settings.HELPER_PROCESSES)]:
-        future.result()
-    return sorted(pool._processes)  # each ran its initializer; either may have taken both calls
+    return _get().pids()
 
 
 def shutdown() -> None:
-    """Stop the helpers (tests; at exit concurrent.futures does it)."""
-    global _executor
+    """Stop the helpers (tests; at exit, their pipes close and they stop by themselves)."""
+    global _pool
     with _lock:
-        pool, _executor = _executor, None
+        pool, _pool = _pool, None
     if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.stop()
 
 
 async def in_helper(function: Callable[..., R], *args, **kwargs) -> R:
     """`function(*args, **kwargs)` in a helper process (in a thread with HELPER_PROCESSES=0).
 
-    As with csbot/db.py, cancelling the caller doesn't stop a call that has started.
-    A helper that died (killed, out of memory) fails its call and is replaced for
-    the next one: calls that had not started go to the new pool.
+    Its exceptions are raised here, with the helper's traceback as __cause__; a
+    helper that dies during the call raises HelperDied.
     """
     if settings.HELPER_PROCESSES <= 0:
         return await in_worker(function, *args, **kwargs)
     _check_importable(function)
-    for _attempt in range(2):
-        pool = _pool()
-        try:
-            future = pool.submit(_run, function, args, kwargs)
-        except BrokenProcessPool:
-            log.error("a helper process died; starting new helpers")
-            _replace(pool)
-            continue
-        try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            log.error("a helper process died during %s; starting new helpers", function.__qualname__)
-            _replace(pool)
-            raise
-    raise BrokenProcessPool("helper processes could not be started")
+    return await _get().call(function, args, kwargs)
 
 
 _checked: set[Callable] = set()

@@ -22,3 +22,7 @@ def count_players() -> int:
     from chat.models import Player
 
     return Player.objects.count()
+
+
+def echo(value):
+    return value
