@@ -1,6 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
-import gc
 import logging
 import os
 import threading
@@ -19,29 +18,16 @@ from csbot.routing import websocket_urlpatterns  # noqa: E402
 
 
 def _warm_up() -> None:
-    """Load jieba's dictionary and the knowledge index, start the helper processes
-    (csbot/helper_pool.py) and freeze what is loaded, off the request path (a second or two)."""
-    from django.db import close_old_connections
-
-    from agents.knowledge.retrieval import warm_up
+    """Start the helper processes (csbot/helper_pool.py), then load and freeze what every
+    question needs (csbot/warm.py), off the request path (a second or two)."""
     from csbot import helper_pool
+    from csbot.warm import warm_and_freeze
 
     try:
-        warm_up()
-    except Exception:  # an empty or not-yet-migrated database: the first question builds it
-        pass
-    finally:
-        close_old_connections()
-    try:
-        helper_pool.start()
+        helper_pool.start()  # they set themselves up meanwhile
     except Exception:  # the first message starts them again, and says why if it can't
         logging.getLogger(__name__).exception("helper processes did not start")
-    # What is loaded by now (Django, the index, jieba: ~135,000 objects) lives as long as
-    # the process: keep it out of the garbage collector's full passes, which otherwise walk
-    # it again every few seconds under load and stop every stream while they do
-    # (docs/benchmarks.md, "The fifth round": chunk p99 136-204 -> 8-12 ms at 1,000 chats).
-    gc.collect()
-    gc.freeze()
+    warm_and_freeze()
 
 
 if settings.WARM_UP_ON_START:

@@ -36,7 +36,6 @@ outright (their pipe closes).
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 import multiprocessing
@@ -92,7 +91,7 @@ def _helper_main(conn: Connection, nice: int, databases: dict) -> None:
 
 
 def _set_up(databases: dict) -> None:
-    """Django on the web process's databases, and the knowledge index loaded."""
+    """Django on the web process's databases, then what every question needs (csbot/warm.py)."""
     import django
     from django.conf import settings as helper_settings
 
@@ -104,19 +103,9 @@ def _set_up(databases: dict) -> None:
             database["OPTIONS"]["pool"] = {**pool, "min_size": 1, "max_size": 2}
     helper_settings.DATABASES = databases
     django.setup()
-    from django.db import close_old_connections
+    from csbot.warm import warm_and_freeze
 
-    from agents.knowledge.retrieval import warm_up
-
-    try:
-        warm_up()
-    except Exception:  # an empty or not-yet-migrated database: the first question builds it
-        log.debug("helper warm-up skipped", exc_info=True)
-    finally:
-        close_old_connections()
-    # What is loaded now lives as long as the helper: keep it out of every collection.
-    gc.collect()
-    gc.freeze()
+    warm_and_freeze()
 
 
 def _answer(request: bytes) -> bytes:
@@ -228,8 +217,7 @@ class _Pool:
         log.error("helper process %s exited (code %s); starting another", helper.process.pid, helper.process.exitcode)
         future, helper.call = helper.call, None
         helper.detach()
-        helper.conn.close()
-        helper.process.join(1)
+        helper.conn.close()  # no join here, on the event loop: starting the replacement reaps it
         replacement = _Helper(settings.HELPER_NICE, settings.DATABASES)
         self.helpers[self.helpers.index(helper)] = replacement
         if future is not None and not future.done():

@@ -22,7 +22,3 @@ def count_players() -> int:
     from chat.models import Player
 
     return Player.objects.count()
-
-
-def echo(value):
-    return value
