@@ -37,16 +37,26 @@ INSTALLED_APPS = [
     "analytics",
 ]
 
+# Django's own, each running on the event loop under ASGI instead of hopping to a
+# thread twice per request (csbot/middleware.py).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csbot.middleware.SecurityMiddleware",
+    "csbot.middleware.SessionMiddleware",
+    "csbot.middleware.LocaleMiddleware",
+    "csbot.middleware.CommonMiddleware",
+    "csbot.middleware.CsrfViewMiddleware",
+    "csbot.middleware.AuthenticationMiddleware",
+    "csbot.middleware.MessageMiddleware",
+    "csbot.middleware.XFrameOptionsMiddleware",
 ]
+
+# Per process. "template_fragments" holds the {% cache %} fragments of the pages
+# (templates/chat/player.html): they vary only with the language and the code,
+# and a deploy restarts the process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "template_fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"},
+}
 
 ROOT_URLCONF = "csbot.urls"
 ASGI_APPLICATION = "csbot.asgi.application"

@@ -7,7 +7,9 @@ import pytest
 from chat.identity import InvalidToken, make_player_token, player_id_from_cookie, verify_player_token
 from chat.models import Player
 
-pytestmark = pytest.mark.django_db
+# transaction=True: the page does its queries in a worker thread (chat/views.py), which
+# does not see a test's open transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_anonymous_visitor_gets_a_signed_cookie_and_keeps_it_across_visits(client, settings):

@@ -1,0 +1,110 @@
+"""Django's middleware, without a thread hop per method under ASGI.
+
+Django's MiddlewareMixin runs every `process_request` and `process_response`
+of an old-style middleware through `sync_to_async(thread_sensitive=True)` when
+the handler is async: 14 hops to a thread for the 8 middlewares in settings,
+plus one for CSRF's `process_view`, on every page load. Each hop walks the
+request's context twice (asgiref's `_restore_context`) and the first one of a
+request starts a thread of its own (`ThreadSensitiveContext`); together they
+were about a third of the CPU of loading the player page
+(docs/benchmarks.md, "The sixth round").
+
+These methods are plain CPU work on the request and response objects (reading
+cookies and headers, setting headers, activating a language, lazy session and
+user objects), so here they run on the event loop. The two that can reach the
+database still hop, and only then: the session's `process_response` when it
+will save the session, and the messages' when messages were read or added
+(their fallback storage writes to the session). CSRF's `process_view` hops for
+unsafe methods, whose check reads the request's body (for a large upload, a
+temporary file).
+
+In sync mode (WSGI, Django's test `Client`) they are Django's own.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
+from django.contrib.messages.middleware import MessageMiddleware as _Messages
+from django.contrib.sessions.middleware import SessionMiddleware as _Session
+from django.middleware.clickjacking import XFrameOptionsMiddleware as _XFrameOptions
+from django.middleware.common import CommonMiddleware as _Common
+from django.middleware.csrf import CsrfViewMiddleware as _Csrf
+from django.middleware.locale import LocaleMiddleware as _Locale
+from django.middleware.security import SecurityMiddleware as _Security
+from django.utils.deprecation import MiddlewareMixin
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class OnTheLoop:
+    """`__acall__` that calls `process_request` / `process_response` inline.
+
+    A subclass whose `process_response` may touch the database says when, in
+    `response_needs_thread`.
+    """
+
+    def response_needs_thread(self, request) -> bool:
+        return False
+
+    async def __acall__(self, request):
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if self.response_needs_thread(request):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            else:
+                response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(OnTheLoop, _Security):
+    pass
+
+
+class SessionMiddleware(OnTheLoop, _Session):
+    def response_needs_thread(self, request) -> bool:
+        # Django's process_response saves (database, or a cache or file backend)
+        # only when the session was modified or every request saves.
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+class LocaleMiddleware(OnTheLoop, _Locale):
+    pass
+
+
+class CommonMiddleware(OnTheLoop, _Common):
+    pass
+
+
+class CsrfViewMiddleware(OnTheLoop, _Csrf):
+    async def __acall__(self, request):
+        if settings.CSRF_USE_SESSIONS:
+            # The token lives in the session, which its methods may load: Django's way.
+            return await MiddlewareMixin.__acall__(self, request)
+        return await super().__acall__(request)
+
+    async def process_view(self, request, callback, callback_args, callback_kwargs):
+        if request.method in SAFE_METHODS and not settings.CSRF_USE_SESSIONS:
+            return super().process_view(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(super().process_view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )
+
+
+class AuthenticationMiddleware(OnTheLoop, _Authentication):
+    pass
+
+
+class MessageMiddleware(OnTheLoop, _Messages):
+    def response_needs_thread(self, request) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
+
+
+class XFrameOptionsMiddleware(OnTheLoop, _XFrameOptions):
+    pass
