@@ -117,8 +117,9 @@ class PlayerConsumer(SocketConsumer):
         await self._send({"type": "pong"})
 
     async def on_resume(self, frame: dict) -> None:
-        for out in await resume.frames_for(self.conversation_id, frame["after_seq"], frame["streams"]):
-            await self.send(text_data=out)
+        async with self.live_frames_after() as send_now:
+            for out in await resume.frames_for(self.conversation_id, frame["after_seq"], frame["streams"]):
+                await send_now(out)
 
     async def on_send(self, frame: dict) -> None:
         meta = {"intent": frame["intent"]} if frame.get("intent") else None

@@ -165,10 +165,11 @@ class StaffConsumer(SocketConsumer):
             return
         await self._unwatch()
         self.watching = conversation_id
-        await fanout().join(conversation_group(conversation_id), self)
-        await fanout().join(staff_group(conversation_id), self)
-        await self._send({"type": "case", "conversation": await _case(conversation_id)})
-        await self._resume(frame)
+        async with self.live_frames_after() as send_now:
+            await fanout().join(conversation_group(conversation_id), self)
+            await fanout().join(staff_group(conversation_id), self)
+            await send_now(dumps({"type": "case", "conversation": await _case(conversation_id)}))
+            await self._resume(frame, send_now)
 
     async def on_unwatch(self, frame: dict) -> None:
         await self._unwatch()
@@ -182,12 +183,13 @@ class StaffConsumer(SocketConsumer):
 
     async def on_resume(self, frame: dict) -> None:
         if self.watching is not None:
-            await self._resume(frame)
+            async with self.live_frames_after() as send_now:
+                await self._resume(frame, send_now)
 
-    async def _resume(self, frame: dict) -> None:
+    async def _resume(self, frame: dict, send_now) -> None:
         frames = await resume.frames_for(self.watching, frame["after_seq"], frame["streams"], include_internal=True)
         for out in frames:
-            await self.send(text_data=out)
+            await send_now(out)
 
     async def _unwatch(self) -> None:
         if self.watching is not None:
