@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
@@ -246,6 +247,56 @@ def bot_message_finish(
         meta=meta or {},
         finished_at=timezone.now(),
     )
+
+
+def answer_failure_notice(*, language: str, partial: bool) -> str:
+    """What the player reads under an answer that failed (`meta["player_error"]`)."""
+    with translation.override(language or "en"):
+        if partial:
+            return _("The answer was cut off by a problem on our side. You can ask again or ask for a human.")
+        return _("Sorry, the assistant is unavailable right now. Please try again or ask for a human.")
+
+
+ORPHANED = "orphaned: the web process running the answer stopped before it finished"
+
+
+def answers_orphaned(*, created_before: datetime) -> list[int]:
+    """The bot's answers still `streaming` that were started before `created_before`.
+
+    The caller knows that no job writes them any more (chat/streaming/lifecycle.py).
+    """
+    streaming = Message.objects.filter(sender=Message.Sender.BOT, status=Message.Status.STREAMING)
+    return list(streaming.filter(created_at__lt=created_before).order_by("pk").values_list("pk", flat=True)[:500])
+
+
+def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -> Message | None:
+    """Fail an orphaned answer, keeping the longer of its last checkpoint and `streamed_text`
+    (the answer buffer's copy, which is written more often).
+
+    A conditional UPDATE claims the row: when several processes sweep at once, one fails
+    it (and announces it); the others get None.
+    """
+    from agents.pipeline.context import detect_language
+
+    message = Message.objects.select_related("conversation", "reply_to").filter(pk=message_id).first()
+    if message is None or message.status != Message.Status.STREAMING:
+        return None
+    if streamed_text and len(streamed_text) > len(message.text):
+        message.text = streamed_text
+    # In the language the answer was in: the question's, as the pipeline chose it.
+    question = message.reply_to.text if message.reply_to else ""
+    language = detect_language(question) if question.strip() else message.conversation.language
+    message.status, message.error, message.finished_at = Message.Status.FAILED, ORPHANED, timezone.now()
+    notice = answer_failure_notice(language=language, partial=bool(message.text))
+    message.meta = {**message.meta, "player_error": notice}
+    claimed = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
+        text=message.text,
+        status=message.status,
+        error=message.error,
+        finished_at=message.finished_at,
+        meta=message.meta,
+    )
+    return message if claimed else None
 
 
 def message_flag_unsafe(*, message_id: int) -> None:

@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
+import asyncio
 import logging
 import os
+import sys
 import threading
 
 from django.core.asgi import get_asgi_application
@@ -30,8 +32,36 @@ def _warm_up() -> None:
     warm_and_freeze()
 
 
+def _on_daphne() -> None:
+    """Hook the answers' start and stop into daphne's reactor (chat/streaming/lifecycle.py):
+    sweep for answers orphaned by a process that died, and fail this process's running
+    answers, telling their players, when it is stopped."""
+    if "daphne.server" not in sys.modules:  # not served by daphne (the tests' in-process app)
+        return
+    from django.utils import timezone
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    from chat.streaming import lifecycle
+
+    started_at = timezone.now()
+    tasks = set()  # the loop keeps only weak references to its tasks
+
+    def on_start() -> None:
+        task = asyncio.get_event_loop().create_task(lifecycle.sweep_forever(started_at))
+        tasks.add(task)
+
+    def before_shutdown() -> Deferred:
+        # The reactor waits for the Deferred: the answers are stored before the process exits.
+        return Deferred.fromFuture(asyncio.get_event_loop().create_task(lifecycle.stop_answers()))
+
+    reactor.callWhenRunning(on_start)
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+
+
 if settings.WARM_UP_ON_START:
     threading.Thread(target=_warm_up, name="csbot-warm-up", daemon=True).start()
+    _on_daphne()
 
 application = ProtocolTypeRouter(
     {

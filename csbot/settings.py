@@ -210,6 +210,16 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
 # How often a streaming answer's text so far is written to its database row.
 ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
+# An answer still streaming after this long fails ("the answer took too long"), so that
+# a row left `streaming` longer than this (plus ORPHAN_MARGIN_SECONDS) has no job
+# writing it: its process stopped. Every web process looks for such rows every
+# ORPHAN_SWEEP_SECONDS and fails them, telling whoever follows the chat
+# (chat/streaming/lifecycle.py). A web process that is stopped (SIGTERM) first fails
+# its running answers itself, waiting up to ANSWER_SHUTDOWN_GRACE_SECONDS for them.
+ANSWER_MAX_SECONDS = env_float("ANSWER_MAX_SECONDS", 300.0)
+ORPHAN_MARGIN_SECONDS = env_float("ORPHAN_MARGIN_SECONDS", 120.0)
+ORPHAN_SWEEP_SECONDS = env_float("ORPHAN_SWEEP_SECONDS", 60.0)
+ANSWER_SHUTDOWN_GRACE_SECONDS = env_float("ANSWER_SHUTDOWN_GRACE_SECONDS", 5.0)
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 # The Redis answer buffer is written behind the stream (chat/streaming/buffer.py):
 # at least this often, and before any delta goes to another process. A resume on

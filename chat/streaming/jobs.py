@@ -61,6 +61,23 @@ class JobRegistry:
         self.holders: Counter[int] = Counter()
         self._membership: dict[int, asyncio.Future] = {}
         self._joined_at: dict[int, float] = {}
+        # The process is stopping (chat/streaming/lifecycle.py): a cancelled job fails its answer.
+        self.stopping = False
+
+    async def stop(self, grace: float) -> int:
+        """Fail every running answer (the process is stopping); wait up to `grace` seconds.
+
+        Each job stores its text so far as `failed`, with a notice for the player, and
+        publishes its `end`, instead of leaving its row `streaming` for the sweep.
+        """
+        self.stopping = True
+        self.pending.clear()
+        running = [task for task in self.tasks.values() if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        return len(running)
 
     async def hold(self, conversation_id: int) -> None:
         """Keep this process in the conversation's jobs group until `release`; returns once it is in.
@@ -197,6 +214,9 @@ async def cancel_answer(conversation_id: int) -> None:
     )
 
 
+STOPPED = "stopped: the web process shut down while the answer streamed"
+
+
 @dataclass
 class _PipelineFailed:
     error: Exception
@@ -264,12 +284,26 @@ class AnswerJob:
         await buffer.start(message.pk)
         await publish(self.conversation_id, message_frame(message))
         status, error, player_error = Message.Status.DONE, "", ""
+        # The deadline is what lets any process tell an orphaned `streaming` row from a
+        # live one (chat/streaming/lifecycle.py).
+        deadline = asyncio.timeout(settings.ANSWER_MAX_SECONDS)
         try:
-            await self._stream(buffer, started, steps)
+            async with deadline:
+                await self._stream(buffer, started, steps)
         except asyncio.CancelledError:
-            status = Message.Status.INTERRUPTED
-            await self._finalize(buffer, started, status)
+            if registry().stopping:
+                status, error = Message.Status.FAILED, STOPPED
+                await self._finalize(buffer, started, status, error=error, player_error=self._player_error())
+            else:  # a person took over, or the chat was closed
+                await self._finalize(buffer, started, Message.Status.INTERRUPTED)
             raise
+        except TimeoutError as exc:
+            if deadline.expired():
+                error = f"timeout: still streaming after {settings.ANSWER_MAX_SECONDS:g} s"
+            else:  # some other wait inside ran out: a bug, as below
+                error = f"internal error: {exc.__class__.__name__}"
+            status, player_error = Message.Status.FAILED, self._player_error()
+            log.warning("answer %s failed: %s", self.message_id, error)
         except HumanTookOver:
             status = Message.Status.INTERRUPTED
         except SafetyBlocked:
@@ -278,12 +312,12 @@ class AnswerJob:
             await _flag(message_id=self.reply_to_id)
         except ProviderError as exc:
             status, error = Message.Status.FAILED, str(exc)
-            player_error = self._player_error(exc)
+            player_error = self._player_error()
             log.warning("answer %s failed: %s", self.message_id, exc)
         except Exception as exc:  # a bug must still leave a finished, visible answer
             log.exception("answer %s crashed", self.message_id)
             status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
-            player_error = self._player_error(exc)
+            player_error = self._player_error()
         await self._finalize(buffer, started, status, error=error, player_error=player_error)
         if status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
@@ -369,11 +403,8 @@ class AnswerJob:
         self.sources = []
         self.meta["sources"] = []
 
-    def _player_error(self, exc: Exception) -> str:
-        with translation.override(getattr(self, "language", "en")):
-            if self.parts:
-                return _("The answer was cut off by a problem on our side. You can ask again or ask for a human.")
-            return _("Sorry, the assistant is unavailable right now. Please try again or ask for a human.")
+    def _player_error(self) -> str:
+        return services.answer_failure_notice(language=getattr(self, "language", "en"), partial=bool(self.parts))
 
     async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> None:
         text = "".join(self.parts)

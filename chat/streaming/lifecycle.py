@@ -1,0 +1,95 @@
+"""A web process's answers when it starts and when it stops.
+
+An answer's job lives in the process that accepted the question
+(chat/streaming/jobs.py). When that process stops, nobody else would finish
+the answer's row, and it would stay `streaming` for good: the player's bubble
+never ends and the dashboard shows the bot still typing.
+
+- **A stopping process** (SIGTERM: a deploy, a scale-down) fails its running
+  answers itself before it exits: each keeps the text so far as `failed`, with
+  a notice for the player, and publishes its `end` (JobRegistry.stop).
+- **A process that died** (SIGKILL, the OOM killer, a crash) could not. Every
+  answer fails once it streams for ANSWER_MAX_SECONDS, so a row still
+  `streaming` ORPHAN_MARGIN_SECONDS after that has no job: every web process
+  looks for such rows every ORPHAN_SWEEP_SECONDS, fails them and publishes their
+  `end` (one UPDATE per row settles which process does). On the embedded
+  default there is one web process (the in-memory channel layer reaches no
+  other), so at its start every `streaming` row is an orphan, whatever its age.
+
+daphne runs these hooks (csbot/asgi.py installs them on its reactor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from chat import services
+from chat.events import publish
+from chat.frames import end_frame
+from chat.streaming.buffer import get_buffer
+from chat.streaming.jobs import registry
+from csbot.db import db_pool
+
+log = logging.getLogger(__name__)
+
+_orphans = db_pool(services.answers_orphaned)
+_fail = db_pool(services.answer_orphaned_fail)
+
+
+async def stop_answers() -> int:
+    """The process is stopping: fail its running answers, waiting for them a few seconds."""
+    stopped = await registry().stop(settings.ANSWER_SHUTDOWN_GRACE_SECONDS)
+    if stopped:
+        log.warning("stopping: %d running answers failed", stopped)
+    return stopped
+
+
+async def sweep(created_before: datetime) -> int:
+    """Fail the orphaned answers started before `created_before`, and tell their followers."""
+    failed = 0
+    buffer = get_buffer()
+    for message_id in await _orphans(created_before=created_before):
+        # What the player saw may be past the row's last checkpoint: the buffer has it.
+        message = await _fail(message_id=message_id, streamed_text=await buffer.get(message_id))
+        if message is None:  # another process's sweep was first
+            continue
+        failed += 1
+        await buffer.finish(message_id)
+        frame = end_frame(
+            message.pk,
+            message.status,
+            length=len(message.text),
+            sources=message.meta.get("sources") or [],
+            error=message.meta["player_error"],
+        )
+        await publish(message.conversation_id, frame)
+    if failed:
+        log.warning("failed %d orphaned answers (their web process stopped)", failed)
+    return failed
+
+
+def orphan_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.ANSWER_MAX_SECONDS + settings.ORPHAN_MARGIN_SECONDS)
+
+
+def only_process() -> bool:
+    """True when this must be the only web process: no channel layer reaches another."""
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+async def sweep_forever(started_at: datetime) -> None:
+    """Sweep now, then every ORPHAN_SWEEP_SECONDS, for the life of the process."""
+    cutoff = started_at if only_process() else orphan_cutoff()
+    while True:
+        try:
+            await sweep(cutoff)
+        except Exception:  # the database may be away for a while: try again next time
+            log.exception("the sweep for orphaned answers failed")
+        await asyncio.sleep(settings.ORPHAN_SWEEP_SECONDS)
+        cutoff = orphan_cutoff()

@@ -1,0 +1,135 @@
+"""An answer whose web process stops is finished anyway: the player is told, staff see why.
+
+A stopping process fails its running answers itself; the answers of a process that
+died are failed by the sweep of any other (chat/streaming/lifecycle.py). Across real
+daphne processes: tests/e2e/test_process_stops.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from chat import services
+from chat.models import Message, Player
+from chat.streaming import lifecycle
+from tests.chat.socket_client import PlayerSocket, is_delta
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+
+
+@pytest.fixture
+def player(demo_kb):
+    return Player.objects.create(language="zh-hans")
+
+
+def is_end(frame: dict) -> bool:
+    return frame.get("type") == "end"
+
+
+async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(player, ernie_settings):
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
+    ernie_settings.script("hang", after=1)  # one sentence, then nothing: still streaming
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    await sock.receive_until(is_delta)
+
+    assert await lifecycle.stop_answers() == 1
+
+    end = (await sock.receive_until(is_end))[-1]
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    bot = await sync_to_async(Message.objects.get)(sender="bot")
+    assert bot.status == "failed" and bot.text == "充值到账通常需要五分钟。"
+    assert bot.error.startswith("stopped:")  # what staff see
+    player_message = await sync_to_async(Message.objects.get)(sender="player")
+    assert player_message.text == "充值没到账怎么办"
+    await sock.close()
+
+
+async def test_an_answer_still_streaming_after_its_deadline_fails(player, ernie_settings, settings):
+    settings.ANSWER_MAX_SECONDS = 0.5
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
+    ernie_settings.script("hang", after=1)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+
+    end = (await sock.receive_until(is_end, timeout=10))[-1]
+
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    bot = await sync_to_async(Message.objects.get)(sender="bot")
+    assert bot.status == "failed" and bot.error == "timeout: still streaming after 0.5 s"
+    await sock.close()
+
+
+def orphan(player: Player, *, age: timedelta, text: str = "充值到账通常") -> Message:
+    """A bot answer left `streaming` by a process that died `age` ago."""
+    conversation = services.conversation_current(player=player)
+    question = Message.objects.create(conversation=conversation, seq=1, sender="player", text="充值没到账怎么办")
+    answer = Message.objects.create(
+        conversation=conversation, seq=2, sender="bot", status="streaming", text=text, reply_to=question
+    )
+    Message.objects.filter(pk=answer.pk).update(created_at=timezone.now() - age)
+    return answer
+
+
+async def test_the_sweep_fails_an_orphaned_answer_once_and_tells_whoever_follows_the_chat(player):
+    answer = await sync_to_async(orphan)(player, age=timedelta(minutes=10))
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 0  # another process's sweep finds nothing
+
+    end = (await sock.receive_until(is_end))[-1]
+    assert end["id"] == answer.pk
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    stored = await sync_to_async(Message.objects.get)(pk=answer.pk)
+    assert stored.status == "failed" and stored.text == "充值到账通常" and stored.error == services.ORPHANED
+    await sock.close()
+
+
+def test_the_sweep_leaves_answers_young_enough_to_be_alive(player, settings):
+    settings.ANSWER_MAX_SECONDS, settings.ORPHAN_MARGIN_SECONDS = 300, 120
+    young = orphan(player, age=timedelta(minutes=6))  # 360 s: its job may still run
+
+    assert services.answers_orphaned(created_before=lifecycle.orphan_cutoff()) == []
+    assert Message.objects.get(pk=young.pk).status == "streaming"
+
+
+def test_an_orphan_without_text_tells_the_player_the_assistant_was_unavailable(player):
+    answer = orphan(player, age=timedelta(minutes=10), text="")
+    Message.objects.filter(sender="player").update(text="my top-up is missing")
+
+    [orphaned] = services.answers_orphaned(created_before=timezone.now())
+    failed = services.answer_orphaned_fail(message_id=orphaned)
+
+    assert failed.pk == answer.pk
+    unavailable = "Sorry, the assistant is unavailable right now. Please try again or ask for a human."
+    assert failed.meta["player_error"] == unavailable
+
+
+async def test_the_only_web_process_takes_every_streaming_answer_at_its_start_for_an_orphan(player):
+    # The embedded default: the in-memory channel layer reaches no other process, so an
+    # answer streaming when this one starts belongs to a process that is gone.
+    young = await sync_to_async(orphan)(player, age=timedelta(seconds=1))
+    assert lifecycle.only_process()
+
+    sweeping = asyncio.create_task(lifecycle.sweep_forever(started_at=timezone.now()))
+    try:
+        for _ in range(50):
+            stored = await sync_to_async(Message.objects.get)(pk=young.pk)
+            if stored.status != "streaming":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        sweeping.cancel()
+
+    assert stored.status == "failed" and stored.error == services.ORPHANED

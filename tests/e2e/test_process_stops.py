@@ -1,0 +1,103 @@
+"""A web process stops mid-answer, on the production path (PostgreSQL, Redis, real daphne
+processes): a deploy's SIGTERM, and a SIGKILL that leaves nothing to clean up. Either way
+the player's answer ends with a notice instead of streaming forever, and staff see why
+(chat/streaming/lifecycle.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import psycopg
+import pytest
+
+from tests import servers
+from tests.e2e.player_client import NetPlayer, player_cookie
+from tests.fake_ernie_fixtures import fake_ernie_env
+
+CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+
+
+@pytest.fixture
+def hanging_ernie(fake_ernie_thread):
+    """One sentence, then nothing: the answer is still streaming when its process stops."""
+    fake_ernie_thread.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
+    fake_ernie_thread.script("hang", after=1, times=10)
+    return fake_ernie_thread
+
+
+@pytest.fixture
+def env(production_env, hanging_ernie):
+    upstream = {"LLM_MAX_ATTEMPTS": "1", "LLM_READ_TIMEOUT": "120", "INTENT_LLM": "off"}
+    return {**production_env, **fake_ernie_env(hanging_ernie), **upstream}
+
+
+def stored_answer(env: dict[str, str], message_id: int) -> tuple[str, str, str, str]:
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        return conn.execute(
+            "SELECT status, text, error, meta->>'player_error' FROM chat_message WHERE id = %s", [message_id]
+        ).fetchone()
+
+
+async def ask_and_see_it_stream(player: NetPlayer) -> int:
+    await player.send({"type": "resume", "after_seq": 0, "streams": {}})
+    await player.receive_until(lambda f: f.get("type") == "resumed")
+    await player.say("充值没到账怎么办")
+    first = (await player.receive_until(lambda f: f.get("t") == "d"))[-1]
+    return first["i"]
+
+
+def is_end(frame: dict) -> bool:
+    return frame.get("type") == "end"
+
+
+async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env, tmp_path):
+    daphne = servers.Daphne(env, tmp_path / "daphne.log").start()
+    try:
+        cookie = player_cookie(daphne.url)
+        async with NetPlayer(daphne.url, cookie) as player:
+            answer = await ask_and_see_it_stream(player)
+            daphne.proc.send_signal(signal.SIGTERM)
+            end = (await player.receive_until(is_end))[-1]
+        assert daphne.proc.wait(timeout=15) == 0, daphne.log()
+    finally:
+        daphne.stop()
+
+    assert end["id"] == answer and end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    status, text, error, player_error = stored_answer(env, answer)
+    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
+    assert error.startswith("stopped:")
+
+
+async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_player_sees_it(env, tmp_path):
+    # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon.
+    env = {**env, "ANSWER_MAX_SECONDS": "2", "ORPHAN_MARGIN_SECONDS": "1", "ORPHAN_SWEEP_SECONDS": "0.5"}
+    # The answer's text reaches Redis's buffer (written behind, ANSWER_BUFFER_FLUSH_SECONDS)
+    # before the kill; its row has no checkpoint yet (ANSWER_CHECKPOINT_SECONDS).
+    env |= {"ANSWER_BUFFER_FLUSH_SECONDS": "0", "ANSWER_CHECKPOINT_SECONDS": "60"}
+    killed = servers.Daphne(env, tmp_path / "daphne-killed.log").start()
+    try:
+        cookie = player_cookie(killed.url)
+        async with NetPlayer(killed.url, cookie) as player:
+            answer = await ask_and_see_it_stream(player)
+            await asyncio.sleep(0.5)
+            killed.proc.send_signal(signal.SIGKILL)
+            killed.proc.wait(timeout=10)
+    finally:
+        killed.stop()
+    assert stored_answer(env, answer)[0] == "streaming"  # nobody finished it
+
+    other = servers.Daphne(env, tmp_path / "daphne-other.log").start()
+    try:
+        async with NetPlayer(other.url, cookie) as player:  # the player's page reconnects elsewhere
+            await player.send({"type": "resume", "after_seq": 0, "streams": {str(answer): 12}})
+            frames = await player.receive_until(lambda f: is_end(f) and f["id"] == answer, timeout=20)
+    finally:
+        other.stop()
+
+    end = frames[-1]
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    status, text, error, player_error = stored_answer(env, answer)
+    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
+    assert end["n"] == len(text)
+    assert error.startswith("orphaned:")
