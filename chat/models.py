@@ -127,6 +127,15 @@ class Message(models.Model):
                 name="message_client_id_unique",
             ),
         ]
+        indexes = [
+            # The answers still streaming, for the sweep for orphans (chat/streaming/lifecycle.py):
+            # a handful of rows at any time, so the once-a-minute query never reads the table.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="streaming"),
+                name="message_streaming_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}:{self.seq} {self.sender}"
