@@ -61,7 +61,7 @@ def _on_daphne() -> None:
 
 if settings.WARM_UP_ON_START:
     threading.Thread(target=_warm_up, name="csbot-warm-up", daemon=True).start()
-    _on_daphne()
+_on_daphne()
 
 application = ProtocolTypeRouter(
     {
