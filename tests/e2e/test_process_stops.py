@@ -87,7 +87,8 @@ async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_play
         killed.stop()
     assert stored_answer(env, answer)[0] == "streaming"  # nobody finished it
 
-    other = servers.Daphne(env, tmp_path / "daphne-other.log").start()
+    # Without the warm-up too: the sweep does not depend on it.
+    other = servers.Daphne({**env, "WARM_UP_ON_START": "false"}, tmp_path / "daphne-other.log").start()
     try:
         async with NetPlayer(other.url, cookie) as player:  # the player's page reconnects elsewhere
             await player.send({"type": "resume", "after_seq": 0, "streams": {str(answer): 12}})
