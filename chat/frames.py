@@ -92,6 +92,13 @@ def end_frame(
     return frame
 
 
+def stored_end_frame(message: Message, text: str) -> dict[str, Any]:
+    """The `end` of a finished answer as its row has it (a resume, the sweep for orphans)."""
+    error = message.meta.get("player_error", "") if message.status == Message.Status.FAILED else ""
+    sources = message.meta.get("sources")
+    return end_frame(message.pk, message.status, length=len(text), sources=sources, error=error)
+
+
 def error_frame(code: str, message: str, *, client_id: str | None = None) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if client_id:

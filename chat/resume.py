@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents.pipeline import postprocess
 from chat import selectors
-from chat.frames import delta_frame, dumps, end_frame, message_frame
+from chat.frames import delta_frame, dumps, message_frame, stored_end_frame
 from chat.models import Message
 from chat.streaming.buffer import get_buffer
 from csbot.db import db_pool
@@ -50,9 +50,7 @@ async def frames_for(
         elif len(text) > have:
             out.append(dumps(delta_frame(message.pk, have, text[have:])))
         if message.status != Message.Status.STREAMING:
-            error = message.meta.get("player_error", "") if message.status == Message.Status.FAILED else ""
-            sources = message.meta.get("sources")
-            out.append(dumps(end_frame(message.pk, message.status, length=len(text), sources=sources, error=error)))
+            out.append(dumps(stored_end_frame(message, text)))
             if message.status == Message.Status.DONE:
                 out.extend(dumps(frame) for frame in postprocess.frames(message.pk, message.meta))
     out.append(dumps({"type": "resumed", "seq": newest}))

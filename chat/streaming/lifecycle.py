@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.events import publish
-from chat.frames import end_frame
+from chat.frames import stored_end_frame
 from chat.streaming.buffer import get_buffer
 from chat.streaming.jobs import registry
 from csbot.db import db_pool
@@ -61,14 +61,7 @@ async def sweep(created_before: datetime) -> int:
             continue
         failed += 1
         await buffer.finish(message_id)
-        frame = end_frame(
-            message.pk,
-            message.status,
-            length=len(message.text),
-            sources=message.meta.get("sources") or [],
-            error=message.meta["player_error"],
-        )
-        await publish(message.conversation_id, frame)
+        await publish(message.conversation_id, stored_end_frame(message, message.text))
     if failed:
         log.warning("failed %d orphaned answers (their web process stopped)", failed)
     return failed
