@@ -6,18 +6,24 @@ wake-ups of worker-thread results); on uvloop the same load ran with about a
 seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
 "The fourth round"). daphne makes its loop when `daphne.server` is imported
 (twisted's asyncio reactor runs on it), so the policy must be set before that
-import, which daphne's own `daphne` script can't do.
+import, which daphne's own `daphne` script can't do. Its sockets write eagerly
+(csbot/eager_writes.py; `EAGER_WRITES=0` turns that off, for comparison).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 
 def main() -> None:
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if os.environ.get("EAGER_WRITES", "1") == "1":
+        from csbot import eager_writes
+
+        eager_writes.install()
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()

@@ -1,33 +1,111 @@
-"""`python -m csbot.serve` is daphne, on uvloop's event loop (csbot/serve.py)."""
+"""`python -m csbot.serve` is daphne, on uvloop's event loop, writing eagerly (csbot/serve.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 import subprocess
 import sys
+import time
 import urllib.request
+
+import pytest
 
 from tests import servers
 
+SMALL = 3000  # small writes before and after the big one
+BIG = 8 * 1024 * 1024  # far more than a loopback socket's buffers: most of it must wait in twisted's queue
+
+
+def expected_body() -> bytes:
+    head = b"".join(b"%06d\n" % i for i in range(SMALL))
+    big = bytes(range(256)) * (BIG // 256)
+    tail = b"".join(b"%06d\n" % i for i in range(SMALL, 2 * SMALL))
+    return head + big + tail
+
 
 async def application(scope, receive, send):
-    """Served by the daphne under test: names the class of the loop it runs on."""
+    """Served by the daphne under test.
+
+    `/loop` names the class of the loop it runs on; `/body` and `/body?sized` send
+    `expected_body()` in many writes (chunked, or with a Content-Length); `/forever`
+    writes a line every 10 ms until the client goes away.
+    """
     if scope["type"] != "http":
         return
-    loop = type(asyncio.get_running_loop())
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": f"{loop.__module__}.{loop.__qualname__}".encode()})
+    path, query = scope["path"], scope["query_string"]
+    if path == "/loop":
+        loop = type(asyncio.get_running_loop())
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": f"{loop.__module__}.{loop.__qualname__}".encode()})
+        return
+    if path == "/body":
+        body = expected_body()
+        headers = [(b"content-type", b"application/octet-stream")]
+        if query == b"sized":
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        head, big = SMALL * 7, SMALL * 7 + BIG
+        parts = [body[i : i + 7] for i in range(0, head, 7)] + [body[head:big]]
+        parts += [body[i : i + 7] for i in range(big, len(body), 7)]
+        for part in parts:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/forever":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for i in range(500):
+            await send({"type": "http.response.body", "body": b"%06d\n" % i, "more_body": True})
+            await asyncio.sleep(0.01)
+        await send({"type": "http.response.body", "body": b""})
 
 
-def test_the_web_process_runs_daphne_on_uvloop(tmp_path):
+@pytest.fixture
+def served(tmp_path):
     port = servers.free_port()
     cmd = [sys.executable, "-m", "csbot.serve", "-b", "127.0.0.1", "-p", str(port), "tests.test_serve:application"]
     with open(tmp_path / "serve.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=servers.ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
             servers.wait_for_port(port, timeout=30, proc=proc)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-                assert response.read().decode() == "uvloop.Loop"
+            yield f"http://127.0.0.1:{port}", tmp_path / "serve.log"
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def test_the_web_process_runs_daphne_on_uvloop(served):
+    base, _ = served
+    assert get(base + "/loop").decode() == "uvloop.Loop"
+
+
+@pytest.mark.parametrize("query", ["", "?sized"], ids=["chunked", "content-length"])
+def test_a_slow_reader_gets_every_byte_in_order_when_the_server_writes_faster_than_it_reads(served, query):
+    """Writes sent at once and writes queued behind a full socket must not overtake each other."""
+    base, _ = served
+    with urllib.request.urlopen(base + "/body" + query, timeout=30) as response:
+        time.sleep(1.0)  # the server has filled the socket by now: what follows waits in its queue
+        body = response.read()
+    assert len(body) == len(expected_body())
+    assert body == expected_body()
+
+
+def test_a_reader_that_vanishes_mid_stream_leaves_the_server_serving_others(served):
+    base, log_path = served
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200" in sock.recv(4096)
+        # Gone without a goodbye: the next send to it fails (RST), as a dropped phone's does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+    assert get(base + "/loop").decode() == "uvloop.Loop"
+    with contextlib.suppress(FileNotFoundError):
+        assert "Traceback" not in log_path.read_text()
