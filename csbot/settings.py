@@ -97,6 +97,12 @@ else:
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             # A file test database (one per test process), so that threads share it.
             "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"csbot-test-{os.getpid()}.sqlite3")},
+            # Kept open by each thread and helper process. Opening one (its PRAGMAs, Django's
+            # SQL functions) and closing it (the last one out checkpoints the WAL) on every
+            # call was a third of the embedded default's CPU under load (docs/benchmarks.md,
+            # "The seventh round"). SQLite has no server to run out of connections, and a
+            # finished request thread's connection is closed with the thread's locals.
+            "CONN_MAX_AGE": None,
             # WAL lets readers go on while the answer jobs write (measured: rollback-journal
             # checkpoints of 0.1-0.9 s at N=100 on the embedded default).
             "OPTIONS": {

@@ -18,6 +18,10 @@ settings.WARM_UP_ON_START = False
 # In-process apps store and prepare in threads: a helper process could not see the
 # test's open transaction. tests/test_helper_pool.py and the daphne tests run helpers.
 settings.HELPER_PROCESSES = 0
+# Worker threads close their connection after each call, as before the embedded default kept
+# them open (csbot/settings.py): a test without database access must not find one left open
+# by an earlier test in a thread it calls. tests/test_db_threads.py checks the kept ones.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 pytest_plugins = ["tests.fake_ernie_fixtures"]
 
