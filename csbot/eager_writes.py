@@ -32,6 +32,7 @@ def _write(self: tcp.Connection, data: bytes) -> None:
         and not self.TLS  # TLS bytes leave through the TLS layer's own writes, queued as before
         and self.connected
         and not self.disconnecting
+        and not self._aborting  # aborted: twisted drops what is written, so must we
         and not self._writeDisconnected
         and not self._tempDataBuffer
         and self.offset == len(self.dataBuffer)
