@@ -84,9 +84,17 @@ class GapBatcher:
         if not batch:
             return
         try:
-            await in_worker(tasks.knowledge_gaps.delay, batch)
+            await in_worker(_enqueue, batch)
         except Exception:  # a statistic: log it and keep the loop going
             log.exception("could not send %d knowledge gaps to analytics", len(batch))
+
+
+def _enqueue(batch: list[list]) -> None:
+    # The task is looked up here, in the worker thread, not on the loop: the first lookup
+    # in a process finalizes the Celery app (imports, its built-in tasks), which held the
+    # event loop for 10-15 ms the first time a process sent gaps (docs/benchmarks.md,
+    # "The seventh round"). csbot/warm.py finalizes it at start-up too.
+    tasks.knowledge_gaps.delay(batch)
 
 
 batcher = per_loop(GapBatcher)  # this event loop's batcher

@@ -31,5 +31,23 @@ def warm_and_freeze() -> None:
         log.debug("warm-up skipped", exc_info=True)
     finally:
         close_old_connections()
+    _load_what_answers_load_late()
     gc.collect()
     gc.freeze()
+
+
+def _load_what_answers_load_late() -> None:
+    """What an answer path loads the first time it is taken, loaded now instead.
+
+    The first knowledge gap imports analytics (agents/pipeline/postprocess.py), and the
+    first batch of gaps finalizes the Celery app (its built-in tasks, their imports): done
+    in the middle of the answers streaming then, each held the event loop for 10-15 ms
+    (docs/benchmarks.md, "The seventh round").
+    """
+    try:
+        import analytics.hooks  # noqa: F401
+        from csbot.celery import app
+
+        app.finalize(auto=True)
+    except Exception:  # the answers load it themselves, late
+        log.warning("could not load analytics and Celery at start-up", exc_info=True)

@@ -1,0 +1,33 @@
+"""A process's start-up (csbot/warm.py) loads what answers would otherwise load while streaming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests import servers
+
+# In a fresh process: what is loaded before the warm-up and after it.
+PROBE = """
+import json, sys, django
+django.setup()
+from csbot.celery import app
+before = {"celery_finalized": app.finalized, "analytics_loaded": "analytics.hooks" in sys.modules}
+from csbot.warm import warm_and_freeze
+warm_and_freeze()
+after = {"celery_finalized": app.finalized, "analytics_loaded": "analytics.hooks" in sys.modules}
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def test_the_warm_up_loads_analytics_and_finalizes_celery_before_the_first_answer(tmp_path):
+    """The first knowledge gap and the first batch of them used to do it on the event loop,
+    holding every stream for 10-15 ms."""
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "warm.sqlite3"))
+    shown = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, cwd=servers.ROOT
+    )
+    loaded = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert loaded["before"] == {"celery_finalized": False, "analytics_loaded": False}
+    assert loaded["after"] == {"celery_finalized": True, "analytics_loaded": True}
