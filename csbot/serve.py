@@ -13,14 +13,15 @@ import, which daphne's own `daphne` script can't do. Its sockets write eagerly
 from __future__ import annotations
 
 import asyncio
-import os
 
 
 def main() -> None:
     import uvloop
 
+    from csbot.env import env_bool
+
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    if os.environ.get("EAGER_WRITES", "1") == "1":
+    if env_bool("EAGER_WRITES", True):
         from csbot import eager_writes
 
         eager_writes.install()
