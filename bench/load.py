@@ -47,6 +47,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -455,6 +456,9 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
     gaps = sum(a.gaps for a in answers)
     chunks_delivered = 0
     intervals = []
+    # BENCH_DUMP_DELAYS=<path>: every chunk's (upstream send time, delay, player, chunk index), to see
+    # when the slowest chunks happened (a burst, a stall) rather than only how slow they were.
+    dump = [] if os.environ.get("BENCH_DUMP_DELAYS") else None
     for a in answers:
         expected_chunks = plan(args.pace, a.bench_id)
         expected = "".join(c.text for c in expected_chunks)
@@ -487,7 +491,14 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
             if j == len(a.marks):
                 break
             delays.append(a.marks[j][0] - sends[k])
+            if dump is not None:
+                dump.append((sends[k], a.marks[j][0] - sends[k], a.index, k))
             chunks_delivered += 1
+    if dump is not None:
+        sends_t = [a.t_send for a in answers if a.t_send]
+        Path(os.environ["BENCH_DUMP_DELAYS"]).write_text(
+            json.dumps({"t_send_min": min(sends_t, default=0), "chunks": sorted(dump)})
+        )
     # Peak number of answers in flight at once.
     events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
     live = peak = 0

@@ -8,6 +8,8 @@ seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
 (twisted's asyncio reactor runs on it), so the policy must be set before that
 import, which daphne's own `daphne` script can't do. Its sockets write eagerly
 (csbot/eager_writes.py; `EAGER_WRITES=0` turns that off, for comparison).
+`LOOP_WATCHDOG_MS` logs what the loop was running whenever it falls that far
+behind (csbot/loop_watchdog.py).
 """
 
 from __future__ import annotations
@@ -18,16 +20,28 @@ import asyncio
 def main() -> None:
     import uvloop
 
-    from csbot.env import env_bool
+    from csbot.env import env_bool, env_float
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if env_bool("EAGER_WRITES", True):
         from csbot import eager_writes
 
         eager_writes.install()
+    watchdog_ms = env_float("LOOP_WATCHDOG_MS", 0.0)
+    if watchdog_ms > 0:
+        _watch_the_loop(watchdog_ms)
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()
+
+
+def _watch_the_loop(threshold_ms: float) -> None:
+    import daphne.server  # noqa: F401  installs twisted's asyncio reactor, on the loop made above
+    from twisted.internet import reactor
+
+    from csbot import loop_watchdog
+
+    reactor.callWhenRunning(lambda: loop_watchdog.start(asyncio.get_event_loop(), threshold_ms))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import struct
 import subprocess
@@ -31,7 +32,8 @@ async def application(scope, receive, send):
 
     `/loop` names the class of the loop it runs on; `/body` and `/body?sized` send
     `expected_body()` in many writes (chunked, or with a Content-Length); `/forever`
-    writes a line every 10 ms until the client goes away.
+    writes a line every 10 ms until the client goes away; `/hold` holds the event
+    loop for 0.3 s before it answers.
     """
     if scope["type"] != "http":
         return
@@ -54,6 +56,11 @@ async def application(scope, receive, send):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
+    if path == "/hold":
+        time.sleep(0.3)  # what a blocking call on the loop would do
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"held"})
+        return
     if path == "/forever":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         for i in range(500):
@@ -62,18 +69,24 @@ async def application(scope, receive, send):
         await send({"type": "http.response.body", "body": b""})
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def serve(tmp_path, **env):
     port = servers.free_port()
     cmd = [sys.executable, "-m", "csbot.serve", "-b", "127.0.0.1", "-p", str(port), "tests.test_serve:application"]
     with open(tmp_path / "serve.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=servers.ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=servers.ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
         try:
             servers.wait_for_port(port, timeout=30, proc=proc)
             yield f"http://127.0.0.1:{port}", tmp_path / "serve.log"
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    with serve(tmp_path) as (base, log):
+        yield base, log
 
 
 def get(url: str) -> bytes:
@@ -109,3 +122,21 @@ def test_a_reader_that_vanishes_mid_stream_leaves_the_server_serving_others(serv
     assert get(base + "/loop").decode() == "uvloop.Loop"
     with contextlib.suppress(FileNotFoundError):
         assert "Traceback" not in log_path.read_text()
+
+
+def test_with_loop_watchdog_ms_the_log_says_what_held_the_loop(tmp_path):
+    with serve(tmp_path, LOOP_WATCHDOG_MS="50") as (base, log):
+        assert get(base + "/hold") == b"held"
+        deadline = time.monotonic() + 10
+        while "behind" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+    assert "event loop" in text and "ms behind" in text
+    assert "tests/test_serve.py" in text and "in application" in text
+
+
+def test_without_it_nothing_watches(served):
+    base, log = served
+    assert get(base + "/hold") == b"held"
+    time.sleep(0.3)
+    assert "behind" not in log.read_text()

@@ -1,0 +1,126 @@
+"""Log what the event loop was running when it fell behind (`LOOP_WATCHDOG_MS`, off by default).
+
+Every stream in a web process shares one event loop, so anything that holds it
+for a few milliseconds delays every player's next words. Such a stall leaves no
+trace in a profile's totals (a 12 ms import once a minute is nothing there) but
+is the p99 players feel. A thread asks the loop to run a no-op; when the loop
+has not run it within the threshold, the thread takes the loop thread's stack
+right then, while it is still stuck, and logs it with how late the no-op ran.
+
+On Linux it also says how the loop thread spent the stall, from the kernel's
+schedstat: running (Python work on the loop), waiting for a CPU (the machine
+is busy), or neither, that is blocked: on the GIL, which another thread of the
+process held, or in a system call. And it says how long the garbage collector
+ran meanwhile (in any thread: it holds the GIL), which a stack cannot show.
+
+It costs one wake-up of the loop per check (every `LOOP_WATCHDOG_MS`/2, at
+least 2 ms apart): meant for finding a stall, under load or in production,
+not to be left on for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import sys
+import threading
+import time
+import traceback
+
+log = logging.getLogger(__name__)
+
+
+def start(loop: asyncio.AbstractEventLoop, threshold_ms: float) -> threading.Thread:
+    """Watch `loop`, which must be the current thread's running (or about to run) loop."""
+    loop_thread = threading.get_ident()
+    schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+    threshold = threshold_ms / 1000
+    pause = max(0.002, threshold / 2)
+    collector = _CollectorClock()
+    gc.callbacks.append(collector)
+
+    def watch() -> None:
+        try:
+            _watch()
+        finally:
+            gc.callbacks.remove(collector)
+
+    def _watch() -> None:
+        while not loop.is_closed():
+            ran = threading.Event()
+            asked = time.monotonic()
+            before, gc_before = _sched(schedstat), collector.spent()
+            try:
+                loop.call_soon_threadsafe(ran.set)
+            except RuntimeError:  # the loop closed meanwhile
+                return
+            if not ran.wait(threshold):
+                stack = _stack_of(loop_thread)
+                ran.wait(10)
+                behind = time.monotonic() - asked
+                log.warning(
+                    "event loop %.1f ms behind (LOOP_WATCHDOG_MS=%g)%s%s; it was running:\n%s",
+                    behind * 1000,
+                    threshold_ms,
+                    _how_spent(before, _sched(schedstat), behind),
+                    collector.since(gc_before),
+                    stack,
+                )
+            time.sleep(pause)
+
+    thread = threading.Thread(target=watch, name="csbot-loop-watchdog", daemon=True)
+    thread.start()
+    log.info("watching the event loop: stalls over %g ms are logged with its stack", threshold_ms)
+    return thread
+
+
+class _CollectorClock:
+    """gc.callbacks hook: the time each generation's passes took, added up."""
+
+    def __init__(self) -> None:
+        self._ns = [0, 0, 0]
+        self._passes = [0, 0, 0]
+        self._started = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif self._started:
+            self._ns[info["generation"]] += time.perf_counter_ns() - self._started
+            self._passes[info["generation"]] += 1
+
+    def spent(self) -> tuple[list[int], list[int]]:
+        return list(self._ns), list(self._passes)
+
+    def since(self, before: tuple[list[int], list[int]]) -> str:
+        ns, passes = self.spent()
+        parts = [
+            f"gen {g} x{passes[g] - before[1][g]} {(ns[g] - before[0][g]) / 1e6:.1f} ms"
+            for g in range(3)
+            if passes[g] > before[1][g]
+        ]
+        return f"; the garbage collector ran: {', '.join(parts)}" if parts else ""
+
+
+def _stack_of(thread_id: int) -> str:
+    frame = sys._current_frames().get(thread_id)
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(the loop thread is gone)\n"
+
+
+def _sched(path: str) -> tuple[int, int] | None:
+    """(ns on a CPU, ns waiting for one) of a thread, or None where the kernel does not say."""
+    try:
+        with open(path) as f:
+            ran, waited, _ = f.read().split()
+        return int(ran), int(waited)
+    except (OSError, ValueError):
+        return None
+
+
+def _how_spent(before: tuple[int, int] | None, after: tuple[int, int] | None, behind: float) -> str:
+    if before is None or after is None:
+        return ""
+    ran, waited = (after[0] - before[0]) / 1e6, (after[1] - before[1]) / 1e6
+    blocked = max(0.0, behind * 1000 - ran - waited)
+    return f": ran {ran:.1f} ms, waited for a CPU {waited:.1f} ms, blocked (GIL, I/O) {blocked:.1f} ms"

@@ -1,0 +1,80 @@
+"""LOOP_WATCHDOG_MS: what held the event loop, and how (csbot/loop_watchdog.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import re
+import sys
+import time
+
+import pytest
+
+from csbot import loop_watchdog
+
+
+def run_with_watchdog(hold, threshold_ms: float = 30) -> None:
+    async def main() -> None:
+        loop_watchdog.start(asyncio.get_running_loop(), threshold_ms)
+        await asyncio.sleep(0.1)  # the watchdog's first checks pass
+        hold()
+        await asyncio.sleep(0.2)  # it logs once the loop is back
+
+    asyncio.run(main())
+
+
+def stalls(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "csbot.loop_watchdog" and "behind" in r.getMessage()]
+
+
+def spent(message: str, what: str) -> float:
+    return float(re.search(rf"{what} ([\d.]+) ms", message).group(1))
+
+
+def sleeping_on_the_loop() -> None:
+    time.sleep(0.3)
+
+
+def computing_on_the_loop() -> None:
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+
+
+def test_a_loop_that_keeps_up_logs_nothing(caplog):
+    caplog.set_level(logging.INFO, logger="csbot.loop_watchdog")
+    run_with_watchdog(lambda: None)
+    assert "watching the event loop" in caplog.text
+    assert stalls(caplog) == []
+
+
+def test_a_stall_is_logged_with_the_function_that_held_the_loop(caplog):
+    run_with_watchdog(sleeping_on_the_loop)
+    [message] = stalls(caplog)
+    assert re.match(r"event loop \d+\.\d ms behind", message)
+    assert 250 <= float(message.split()[2]) < 2000
+    assert "in sleeping_on_the_loop" in message
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's schedstat is Linux's")
+def test_it_tells_a_loop_that_computes_from_one_that_waits(caplog):
+    run_with_watchdog(computing_on_the_loop)
+    run_with_watchdog(sleeping_on_the_loop)
+    computing, sleeping = stalls(caplog)
+    assert spent(computing, "ran") >= 200
+    assert spent(computing, r"blocked \(GIL, I/O\)") < 100
+    assert spent(sleeping, "ran") < 100
+    assert spent(sleeping, r"blocked \(GIL, I/O\)") >= 200
+
+
+def test_it_says_when_the_garbage_collector_ran_during_the_stall(caplog):
+    def collecting_on_the_loop() -> None:
+        garbage = [[i] for i in range(300_000)]  # noqa: F841  something for a full pass to walk
+        start = time.monotonic()
+        while time.monotonic() - start < 0.1:
+            gc.collect()
+
+    run_with_watchdog(collecting_on_the_loop)
+    [message] = stalls(caplog)
+    assert re.search(r"the garbage collector ran: .*gen 2 x\d+ [\d.]+ ms", message)
