@@ -67,7 +67,15 @@ def log(msg: str) -> None:
 
 
 class Proc:
-    """A helper process that prints READY <port> when it serves."""
+    """A helper process that prints READY <port> when it serves.
+
+    Every process of a run (the upstream, each system under test, the load) starts
+    in its own session. Where the kernel groups CPU time by session (Linux's
+    autogroups, `/proc/sys/kernel/sched_autogroup_enabled`), each then gets the
+    same share when the cores are busy; before 2026-11-30 csbot's daphne shared
+    the load client's group while the floor and gradio had their own
+    (docs/benchmarks.md, "The eighth round").
+    """
 
     def __init__(self, args: list[str], log_path: Path, env: dict | None = None, ready_timeout: float = 90) -> None:
         self.log_path = log_path
@@ -177,6 +185,7 @@ class Daphne:
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own scheduling group, like every system's (see Proc)
         )
         try:
             wait_for_port(self.port, timeout=60, proc=self.proc)
@@ -516,7 +525,9 @@ def run_load(
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     marks: dict[str, tuple] = {}
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     # Bounded: the load has its own deadlines; this is the backstop.
     limit = time.monotonic() + 240 + answer_timeout + (10 if arrival == "spread" else 0)
     timer = threading.Timer(max(1, limit - time.monotonic()), proc.kill)

@@ -26,7 +26,6 @@ import logging
 import sys
 import threading
 import time
-import traceback
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +47,50 @@ def start(loop: asyncio.AbstractEventLoop, threshold_ms: float) -> threading.Thr
 
     def _watch() -> None:
         while not loop.is_closed():
-            ran = threading.Event()
-            asked = time.monotonic()
-            before, gc_before = _sched(schedstat), collector.spent()
+            check = _Check(threshold, schedstat, collector)
             try:
-                loop.call_soon_threadsafe(ran.set)
+                loop.call_soon_threadsafe(check.on_loop)
             except RuntimeError:  # the loop closed meanwhile
                 return
-            if not ran.wait(threshold):
+            if not check.ran.wait(threshold):
                 stack = _stack_of(loop_thread)
-                ran.wait(10)
-                behind = time.monotonic() - asked
-                log.warning(
-                    "event loop %.1f ms behind (LOOP_WATCHDOG_MS=%g)%s%s; it was running:\n%s",
-                    behind * 1000,
-                    threshold_ms,
-                    _how_spent(before, _sched(schedstat), behind),
-                    collector.since(gc_before),
-                    stack,
-                )
+                check.ran.wait(10)
+                if check.seen:
+                    behind = check.seen_at - check.asked
+                    log.warning(
+                        "event loop %.1f ms behind (LOOP_WATCHDOG_MS=%g)%s%s; it was running:\n%s",
+                        behind * 1000,
+                        threshold_ms,
+                        _how_spent(check.sched_before, check.sched_after, behind),
+                        check.collected,
+                        stack,
+                    )
             time.sleep(pause)
 
     thread = threading.Thread(target=watch, name="csbot-loop-watchdog", daemon=True)
     thread.start()
     log.info("watching the event loop: stalls over %g ms are logged with its stack", threshold_ms)
     return thread
+
+
+class _Check:
+    """One question to the loop: how late does it run a no-op?"""
+
+    def __init__(self, threshold: float, schedstat: str, collector: _CollectorClock) -> None:
+        self.threshold, self.schedstat, self.collector = threshold, schedstat, collector
+        self.ran = threading.Event()
+        self.seen = False
+        self.asked = time.monotonic()
+        self.sched_before, self.gc_before = _sched(schedstat), collector.spent()
+
+    def on_loop(self) -> None:
+        # Timed here, on the loop: the watchdog thread itself may wait for the GIL (up
+        # to the 5 ms switch interval) or for a CPU before it looks.
+        self.seen_at = time.monotonic()
+        if self.seen_at - self.asked > self.threshold:
+            self.sched_after, self.collected = _sched(self.schedstat), self.collector.since(self.gc_before)
+            self.seen = True
+        self.ran.set()
 
 
 class _CollectorClock:
@@ -104,8 +122,19 @@ class _CollectorClock:
 
 
 def _stack_of(thread_id: int) -> str:
+    """The thread's stack, innermost call last, without source lines.
+
+    Reading source lines (traceback's default) opens files while this thread
+    holds the GIL, which would stall the loop it is looking at.
+    """
     frame = sys._current_frames().get(thread_id)
-    return "".join(traceback.format_stack(frame)) if frame is not None else "(the loop thread is gone)\n"
+    if frame is None:
+        return "(the loop thread is gone)\n"
+    calls = []
+    while frame is not None:
+        calls.append(f'  File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}\n')
+        frame = frame.f_back
+    return "".join(reversed(calls))
 
 
 def _sched(path: str) -> tuple[int, int] | None:
