@@ -71,13 +71,13 @@ class HelperTraceback(Exception):
 # --- in the helper -------------------------------------------------------------------
 
 
-def _helper_main(conn: Connection, nice: int, databases: dict) -> None:
+def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str]) -> None:
     """A helper's life: set up, then run one call at a time until the pipe closes."""
     # Ctrl-C reaches the whole process group; the web process stops its helpers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
-    _set_up(databases)
+    _set_up(databases, modules)
     while True:
         try:
             request = conn.recv_bytes()
@@ -90,8 +90,9 @@ def _helper_main(conn: Connection, nice: int, databases: dict) -> None:
             return
 
 
-def _set_up(databases: dict) -> None:
-    """Django on the web process's databases, then what every question needs (csbot/warm.py)."""
+def _set_up(databases: dict, modules: list[str]) -> None:
+    """Django on the web process's databases, the modules of the functions it will run,
+    then what every question needs (csbot/warm.py)."""
     import django
     from django.conf import settings as helper_settings
 
@@ -103,6 +104,14 @@ def _set_up(databases: dict) -> None:
             database["OPTIONS"]["pool"] = {**pool, "min_size": 1, "max_size": 2}
     helper_settings.DATABASES = databases
     django.setup()
+    # Otherwise a call's unpickling imports its function's module (chat/streaming/jobs.py
+    # and all it imports: 10-20 ms) at the helper's first call of it, in the middle of a
+    # burst of questions, after every start (docs/benchmarks.md, "The eighth round").
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the call imports it again, and fails there, to its caller
+            log.exception("a helper could not import %s", name)
     from csbot.warm import warm_and_freeze
 
     warm_and_freeze()
@@ -130,6 +139,8 @@ def _answer(request: bytes) -> bytes:
 
 # --- in the web process --------------------------------------------------------------
 
+_modules: set[str] = set()  # of the functions made with helper_pool(): helpers import them at start
+
 
 class _Helper:
     def __init__(self, nice: int, databases: dict) -> None:
@@ -137,7 +148,10 @@ class _Helper:
         self.conn, theirs = context.Pipe()
         # daemon: multiprocessing's exit handler ends it rather than waiting for it.
         self.process = context.Process(
-            target=_helper_main, args=(theirs, nice, databases), name="csbot-helper", daemon=True
+            target=_helper_main,
+            args=(theirs, nice, databases, sorted(_modules)),
+            name="csbot-helper",
+            daemon=True,
         )
         self.process.start()
         theirs.close()
@@ -300,8 +314,10 @@ def helper_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: 
     """`fn` as a coroutine function that runs it in a helper process (in_helper).
 
     Not a decorator: `fn` must stay importable by its own name, e.g.
-    `_receive = helper_pool(services.player_message_receive)`.
+    `_receive = helper_pool(services.player_message_receive)`. Helpers started
+    after this import `fn`'s module before their first call.
     """
+    _modules.add(fn.__module__)
 
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         return await in_helper(fn, *args, **kwargs)

@@ -22,3 +22,10 @@ def count_players() -> int:
     from chat.models import Player
 
     return Player.objects.count()
+
+
+def modules_loaded(names: list[str]) -> list[str]:
+    """Which of these modules the helper has imported."""
+    import sys
+
+    return [name for name in names if name in sys.modules]

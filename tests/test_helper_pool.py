@@ -38,6 +38,14 @@ async def test_started_helpers_take_the_calls(helpers):
     assert started == [pid]
 
 
+async def test_a_helper_has_imported_what_it_runs_before_its_first_call_of_it(helpers):
+    """Else the first question it stores pays the import of chat/streaming/jobs.py."""
+    from chat.streaming import jobs  # noqa: F401  registers jobs._start_and_prepare, as the web process does
+
+    loaded = await helper_pool.in_helper(helper_calls.modules_loaded, ["chat.streaming.jobs", "chat.services"])
+    assert loaded == ["chat.streaming.jobs", "chat.services"]
+
+
 async def test_without_helpers_the_call_runs_in_a_thread_of_this_process(settings):
     settings.HELPER_PROCESSES = 0
     pid, niceness = await helper_pool.in_helper(helper_calls.who_runs_me)
