@@ -909,10 +909,9 @@ def main() -> int:
     )
     p.add_argument(
         "--product",
-        choices=["head", "tree"],
         default=None,
-        help="csbot as committed (git HEAD, exported; default for full and quick runs) "
-        "or the work tree as it is (default for --smoke)",
+        help="csbot as committed (head: git HEAD, exported; default for full and quick runs), the work tree "
+        "as it is (tree: default for --smoke), or another checkout's directory (an A/B against a worktree)",
     )
     p.add_argument(
         "--env",
@@ -954,6 +953,10 @@ def main() -> int:
     product = args.product or ("tree" if args.smoke else "head")
     if product == "head":
         PRODUCT["dir"] = snapshot_head(workdir)
+    elif product != "tree":
+        PRODUCT["dir"] = Path(product).resolve()
+        if not (PRODUCT["dir"] / "manage.py").exists():
+            p.error(f"--product {product}: not a csbot checkout")
     try:
         commit = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
