@@ -616,9 +616,9 @@ def stop_profilers(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float) -> dict:
+def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float, rep: int = 0) -> dict:
     s = plan.system
-    label = f"{s.name} {plan.pace}/{plan.arrival} N={plan.n}"
+    label = f"{s.name} {plan.pace}/{plan.arrival} N={plan.n}" + (f" (run {rep + 1})" if rep else "")
     log(f"start {label}")
     started = time.time()
     running = s.start()
@@ -636,7 +636,7 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
         if warm["errors"] or warm["incomplete"]:
             log(f"warm-up of {s.name} had {warm['errors']} errors: {warm['error_samples'][:2]}")
         upstream.clear_log()
-        out = workdir / f"{s.name}-{plan.pace}-{plan.arrival}-{plan.n}.json"
+        out = workdir / f"{s.name}-{plan.pace}-{plan.arrival}-{plan.n}{f'-run{rep + 1}' if rep else ''}.json"
         spies = start_profilers(running.pids, out.with_suffix("")) if PROFILE["on"] else []
         try:
             result = run_load(
@@ -654,7 +654,9 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
             stop_profilers(spies)
     finally:
         running.stop()
-    result.update(system=s.name, processes=len(running.pids), load_avg=os.getloadavg(), took_s=time.time() - started)
+    result.update(
+        system=s.name, processes=len(running.pids), load_avg=os.getloadavg(), took_s=time.time() - started, rep=rep
+    )
     log(
         f"done  {label}: errors={result['errors']} incomplete={result['incomplete']} "
         f"app_ttft_p99={fmt_ms(result['app_ttft_s'].get('p99'))} chunk_p99={fmt_ms(result['chunk_delay_s'].get('p99'))}"
@@ -819,8 +821,52 @@ def targets(results: list[dict], scaleout: dict | None) -> list[tuple[str, str, 
     return out
 
 
+DISTRIBUTIONS = ("app_ttft_s", "ttft_s", "upstream_ttft_s", "chunk_delay_s")
+MEDIANS = ("bytes_per_answer", "server_cpu_ms_per_chunk", "kb_per_chat", "peak_concurrent")
+SUMS = ("errors", "incomplete", "gaps")
+
+
+def combine(results: list[dict]) -> list[dict]:
+    """One result per (system, pace, arrivals, N): with --repeat, each figure the median of
+    its runs (each percentile apart), errors added up, and every run's chunk p99 kept."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["system"], r["pace"], r["arrival"], r["n"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        if len(runs) == 1:
+            out.append(runs[0])
+            continue
+        r = dict(runs[0])
+        for key in DISTRIBUTIONS:
+            points = {p for run in runs for p in run.get(key, {})}
+            r[key] = {p: _median([run.get(key, {}).get(p) for run in runs]) for p in points}
+        for key in MEDIANS:
+            r[key] = _median([run.get(key) for run in runs])
+        for key in SUMS:
+            r[key] = sum(run.get(key) or 0 for run in runs)
+        r["runs"] = len(runs)
+        r["chunk_p99_runs_s"] = [run.get("chunk_delay_s", {}).get("p99") for run in runs]
+        out.append(r)
+    return out
+
+
+def _median(values: list) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def report(results: list[dict], scaleout: dict | None, path: Path) -> str:
     text = table(results)
+    repeated = [r for r in results if r.get("runs")]
+    if repeated:
+        text += "\n\nMedians of several runs; chunk p99 of each run (ms): " + "; ".join(
+            f"{r['system']} {r['pace']} N={r['n']}: " + ", ".join(fmt_ms(v) for v in r["chunk_p99_runs_s"])
+            for r in repeated
+        )
     t = targets(results, scaleout)
     if t:
         text += "\n\n| target | measured | |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in t)
@@ -905,6 +951,12 @@ def main() -> int:
     )
     p.add_argument("--answer-timeout", type=float, default=120)
     p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every load this many times, round the whole list; the tables give each figure's median",
+    )
+    p.add_argument(
         "--profile", action="store_true", help="record py-spy stacks of every server process during each load"
     )
     p.add_argument(
@@ -924,7 +976,8 @@ def main() -> int:
     args = p.parse_args()
     if args.report:
         data = json.loads(Path(args.report).read_text())
-        print(report([r for r in data["results"] if not r.get("scaleout")], data.get("scaleout"), Path(args.report)))
+        main_results = combine([r for r in data["results"] if not r.get("scaleout")])
+        print(report(main_results, data.get("scaleout"), Path(args.report)))
         if data.get("scaleout"):
             print(ladder_report([r for r in data["results"] if r.get("scaleout")]))
         return 0
@@ -981,26 +1034,30 @@ def main() -> int:
     try:
         for s in systems:
             s.prepare(workdir, upstream)
-        for plan in plans:
-            try:
-                results.append(measure(plan, upstream, workdir, args.answer_timeout))
-            except Exception as exc:
-                log(f"FAILED {plan.system.name} {plan.pace} N={plan.n}: {exc}")
-                results.append(
-                    {
-                        "system": plan.system.name,
-                        "pace": plan.pace,
-                        "arrival": plan.arrival,
-                        "n": plan.n,
-                        "failed": str(exc)[:2000],
-                        "errors": plan.n,
-                        "incomplete": plan.n,
-                        "app_ttft_s": {},
-                        "ttft_s": {},
-                        "chunk_delay_s": {},
-                    }
-                )
-            out_path.write_text(json.dumps({"info": info, "results": results}, indent=1))
+        # Repeats go round the whole list, so that every system's runs are spread over the
+        # same stretch of time (a machine that slows down for a minute hits them all).
+        for rep in range(args.repeat):
+            for plan in plans:
+                try:
+                    results.append(measure(plan, upstream, workdir, args.answer_timeout, rep))
+                except Exception as exc:
+                    log(f"FAILED {plan.system.name} {plan.pace} N={plan.n}: {exc}")
+                    results.append(
+                        {
+                            "system": plan.system.name,
+                            "pace": plan.pace,
+                            "arrival": plan.arrival,
+                            "n": plan.n,
+                            "rep": rep,
+                            "failed": str(exc)[:2000],
+                            "errors": plan.n,
+                            "incomplete": plan.n,
+                            "app_ttft_s": {},
+                            "ttft_s": {},
+                            "chunk_delay_s": {},
+                        }
+                    )
+                out_path.write_text(json.dumps({"info": info, "results": results}, indent=1))
         if mode == "full" and args.scaleout == "yes":
             # The floor's ladder is the machine's: what a relay doing nothing else carries here.
             chosen = [s for s in systems if s.name in ("floor", "csbot-pg", "csbot-pg-x2")]
@@ -1013,7 +1070,7 @@ def main() -> int:
     info["load_avg_end"] = os.getloadavg()
     out_path.write_text(json.dumps({"info": info, "results": results, "scaleout": scaleout}, indent=1))
     main_results = [r for r in results if not r.get("scaleout")]
-    print(report(main_results, scaleout, out_path))
+    print(report(combine(main_results), scaleout, out_path))
     if scaleout:
         print(ladder_report([r for r in results if r.get("scaleout")]))
     if args.smoke:
@@ -1025,7 +1082,7 @@ def main() -> int:
                 f"{r.get('failed') or r.get('error_samples')}",
                 file=sys.stderr,
             )
-        if bad or len(results) != len(plans):
+        if bad or len(results) != len(plans) * args.repeat:
             return 1
         print(f"smoke: {len(results)} runs, no errors, every answer complete")
     shutil.rmtree(workdir / "__pycache__", ignore_errors=True)
