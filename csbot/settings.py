@@ -93,7 +93,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "csbot.sqlite",  # Django's, with writers taking turns (csbot/sqlite/base.py)
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             # A file test database (one per test process), so that threads share it.
             "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"csbot-test-{os.getpid()}.sqlite3")},
