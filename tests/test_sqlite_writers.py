@@ -155,3 +155,15 @@ def test_a_failed_transaction_hands_the_turn_on(database):
     assert rows(second) == ["after the rollback"]
     first.close()
     second.close()
+
+
+def test_a_test_database_is_destroyed_with_its_writers_lock(tmp_path):
+    name = tmp_path / "test.sqlite3"
+    db = open_db(name, timeout=5)
+    with db.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (x INTEGER)")
+        cursor.execute("INSERT INTO t VALUES (1)")
+    db.close()
+    assert (tmp_path / "test.sqlite3.writers").exists()
+    db.creation._destroy_test_db(str(name), verbosity=0)
+    assert list(tmp_path.iterdir()) == []

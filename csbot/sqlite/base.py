@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
-from django.db.backends.sqlite3 import base
+from django.db.backends.sqlite3 import base, creation
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -102,7 +102,17 @@ class CursorWrapper(base.SQLiteCursorWrapper):
             writers.release()
 
 
+class DatabaseCreation(creation.DatabaseCreation):
+    def _destroy_test_db(self, test_database_name, verbosity):
+        super()._destroy_test_db(test_database_name, verbosity)
+        if test_database_name and not self.is_in_memory_db(test_database_name):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{test_database_name}.writers")  # the writers' lock goes with its database
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    creation_class = DatabaseCreation
+
     def get_connection_params(self):
         return {**super().get_connection_params(), "factory": Connection}
 
