@@ -896,6 +896,12 @@ def default_plans(systems: list[System], ns: list[int], paces: list[str]) -> lis
 LADDER_P99_MS = (10, 25, 50, 100, 200)
 
 
+def carried(r: dict, p99_bound_s: float) -> bool:
+    """A load the system carried: no errors, every answer complete, chunk p99 within the bound."""
+    p99 = r["chunk_delay_s"].get("p99")
+    return not (r["errors"] or r["incomplete"] or p99 is None or p99 > p99_bound_s)
+
+
 def ladder_table(ladder: list[dict]) -> str:
     """The largest N each system carried with its chunk p99 within each bound (no errors,
     complete answers, and every smaller N of the ladder carried too)."""
@@ -910,8 +916,7 @@ def ladder_table(ladder: list[dict]) -> str:
         for ms in LADDER_P99_MS:
             best = 0
             for r in steps:
-                p99 = r["chunk_delay_s"].get("p99")
-                if r["errors"] or r["incomplete"] or p99 is None or p99 > ms / 1000:
+                if not carried(r, ms / 1000):
                     break
                 best = r["n"]
             cells.append(str(best))
@@ -924,19 +929,18 @@ def ladder_report(ladder: list[dict]) -> str:
 
 
 def scaleout_ladder(systems: list[System], upstream: Upstream, workdir: Path, results: list[dict]) -> dict:
-    carried = {}
+    largest = {}
     for s in systems:
         best = 0
         for n in SCALEOUT_LADDER:
             r = measure(Plan(s, "token", "once", n), upstream, workdir, answer_timeout=60)
             r["scaleout"] = True
             results.append(r)
-            p99 = r["chunk_delay_s"].get("p99")
-            if r["errors"] or r["incomplete"] or p99 is None or p99 > SCALEOUT_P99_S:
+            if not carried(r, SCALEOUT_P99_S):
                 break
             best = n
-        carried[s.name] = best
-    return carried
+        largest[s.name] = best
+    return largest
 
 
 def main() -> int:
@@ -1012,7 +1016,17 @@ def main() -> int:
             p.error(f"--product {product}: not a csbot checkout")
     try:
         commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            # Another checkout's own commit; HEAD's (exported) or the work tree's otherwise.
+            [
+                "git",
+                "-C",
+                str(PRODUCT["dir"] if product not in ("head", "tree") else ROOT),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+            capture_output=True,
+            text=True,
         )
     except OSError:  # no git: a tarball of the tree
         commit = subprocess.CompletedProcess([], 1, "", "")

@@ -41,31 +41,28 @@ def start(loop: asyncio.AbstractEventLoop, threshold_ms: float) -> threading.Thr
 
     def watch() -> None:
         try:
-            _watch()
+            while not loop.is_closed():
+                check = _Check(threshold, schedstat, collector)
+                try:
+                    loop.call_soon_threadsafe(check.on_loop)
+                except RuntimeError:  # the loop closed meanwhile
+                    return
+                if not check.ran.wait(threshold):
+                    stack = _stack_of(loop_thread)
+                    check.ran.wait(10)
+                    if check.seen:
+                        behind = check.seen_at - check.asked
+                        log.warning(
+                            "event loop %.1f ms behind (LOOP_WATCHDOG_MS=%g)%s%s; it was running:\n%s",
+                            behind * 1000,
+                            threshold_ms,
+                            _how_spent(check.sched_before, check.sched_after, behind),
+                            check.collected,
+                            stack,
+                        )
+                time.sleep(pause)
         finally:
             gc.callbacks.remove(collector)
-
-    def _watch() -> None:
-        while not loop.is_closed():
-            check = _Check(threshold, schedstat, collector)
-            try:
-                loop.call_soon_threadsafe(check.on_loop)
-            except RuntimeError:  # the loop closed meanwhile
-                return
-            if not check.ran.wait(threshold):
-                stack = _stack_of(loop_thread)
-                check.ran.wait(10)
-                if check.seen:
-                    behind = check.seen_at - check.asked
-                    log.warning(
-                        "event loop %.1f ms behind (LOOP_WATCHDOG_MS=%g)%s%s; it was running:\n%s",
-                        behind * 1000,
-                        threshold_ms,
-                        _how_spent(check.sched_before, check.sched_after, behind),
-                        check.collected,
-                        stack,
-                    )
-            time.sleep(pause)
 
     thread = threading.Thread(target=watch, name="csbot-loop-watchdog", daemon=True)
     thread.start()

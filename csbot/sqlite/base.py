@@ -29,7 +29,6 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 
 from django.db.backends.sqlite3 import base, creation
 
@@ -70,6 +69,15 @@ class WriterLock:
         self.release()
         os.close(self.fd)
 
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+_NO_TURN = contextlib.nullcontext()  # reads, and writes inside a transaction that has its turn
+
 
 class Connection(sqlite3.Connection):
     writers: WriterLock | None = None
@@ -88,18 +96,12 @@ class CursorWrapper(base.SQLiteCursorWrapper):
         with self._turn(query):
             return super().executemany(query, param_list)
 
-    @contextlib.contextmanager
-    def _turn(self, query: str) -> Iterator[None]:
+    def _turn(self, query: str) -> WriterLock | contextlib.nullcontext:
         """A lone write in autocommit takes the writers' turn; in a transaction it has it already."""
         writers = self.connection.writers
         if writers is None or self.connection.in_transaction or not _is_write(query):
-            yield
-            return
-        writers.acquire()
-        try:
-            yield
-        finally:
-            writers.release()
+            return _NO_TURN
+        return writers
 
 
 class DatabaseCreation(creation.DatabaseCreation):
