@@ -12,7 +12,10 @@ Targets:
 
 Phases: every client first connects (the socket is open and resumed; gradio has
 nothing to open), then all send at once (``--arrival once``) or one after the
-other evenly over ``--spread`` seconds (``--arrival spread``). The question
+other evenly over ``--spread`` seconds (``--arrival spread``). With ``--arrival
+join`` a player arrives as one does in production: evenly over ``--spread``
+seconds, each opens the page and the socket on arrival and asks at once, so the
+later players' connects land while the earlier ones' answers stream. The question
 carries a tag (``bench-<pace>-<id>``) that makes the upstream answer at that
 pace with a text known in advance (``upstream.plan``).
 
@@ -70,6 +73,7 @@ class Answer:
     ok: bool = False
     error: str = ""
     t_send: float = 0.0
+    connect_s: float | None = None  # --arrival join: the page, the socket and its resume, on arrival
     t_first: float | None = None
     t_end: float | None = None
     status: str = ""
@@ -404,7 +408,7 @@ async def run(args) -> dict:
     else:
         clients = [SocketClient(args.target, urls[a.index % len(urls)], http, a) for a in answers]
 
-    # Phase 1: connect, bounded concurrency and time.
+    # Phase 1: connect, bounded concurrency and time (with --arrival join, each on arrival instead).
     gate = asyncio.Semaphore(args.connect_concurrency)
     setup_deadline = time.monotonic() + args.setup_timeout
 
@@ -416,7 +420,8 @@ async def run(args) -> dict:
                 client.answer.error = f"setup: {type(exc).__name__}: {exc}"[:300]
 
     t_setup = time.time()
-    await asyncio.gather(*(setup(c) for c in clients))
+    if args.arrival != "join":
+        await asyncio.gather(*(setup(c) for c in clients))
     setup_seconds = time.time() - t_setup
 
     # Phase 2: the questions.
@@ -427,9 +432,16 @@ async def run(args) -> dict:
 
     async def ask(client, offset: float) -> None:
         a = client.answer
+        await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
+        if args.arrival == "join":
+            t0 = time.monotonic()
+            try:
+                await asyncio.wait_for(client.setup(), args.setup_timeout)
+                a.connect_s = time.monotonic() - t0
+            except Exception as exc:
+                a.error = f"setup: {type(exc).__name__}: {exc}"[:300]
         if a.error:
             return
-        await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
         deadline = time.monotonic() + args.answer_timeout
         question = f"How do I get my recharge? {tag(args.pace, a.bench_id)}"
         try:
@@ -515,7 +527,7 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         "n": n,
         "pace": args.pace,
         "arrival": args.arrival,
-        "spread_s": args.spread if args.arrival == "spread" else 0,
+        "spread_s": args.spread if args.arrival in ("spread", "join") else 0,
         "errors": len(errors),
         "error_kinds": first_error_kinds,
         "error_samples": errors[:5],
@@ -529,6 +541,7 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         "chunks_delivered": chunks_delivered,
         "peak_concurrent": peak,
         "setup_s": setup_seconds,
+        "connect_s": dist([a.connect_s for a in answers if a.connect_s is not None]),
         "client_cpu_share": client_cpu,
     }
 
@@ -542,7 +555,7 @@ def main() -> None:
     p.add_argument("--upstream", required=True, help="the bench upstream's base URL")
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--pace", choices=["ernie", "token", "warm"], default="token")
-    p.add_argument("--arrival", choices=["once", "spread"], default="once")
+    p.add_argument("--arrival", choices=["once", "spread", "join"], default="once")
     p.add_argument("--spread", type=float, default=10.0, help="seconds over which arrivals spread")
     p.add_argument("--answer-timeout", type=float, default=120.0, help="seconds from a send to its end")
     p.add_argument("--setup-timeout", type=float, default=180.0)

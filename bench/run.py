@@ -529,7 +529,7 @@ def run_load(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     # Bounded: the load has its own deadlines; this is the backstop.
-    limit = time.monotonic() + 240 + answer_timeout + (10 if arrival == "spread" else 0)
+    limit = time.monotonic() + 240 + answer_timeout + (10 if arrival in ("spread", "join") else 0)
     timer = threading.Timer(max(1, limit - time.monotonic()), proc.kill)
     timer.start()
     try:
@@ -660,6 +660,11 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
     log(
         f"done  {label}: errors={result['errors']} incomplete={result['incomplete']} "
         f"app_ttft_p99={fmt_ms(result['app_ttft_s'].get('p99'))} chunk_p99={fmt_ms(result['chunk_delay_s'].get('p99'))}"
+        + (  # --arrivals join: how long an arriving player waited for the page, the socket and its resume
+            f" connect_p50/p99={fmt_ms(result['connect_s']['p50'])}/{fmt_ms(result['connect_s']['p99'])}"
+            if result.get("connect_s", {}).get("n")
+            else ""
+        )
     )
     return result
 
@@ -879,9 +884,11 @@ def report(results: list[dict], scaleout: dict | None, path: Path) -> str:
 # --- modes ---------------------------------------------------------------------------
 
 
-def default_plans(systems: list[System], ns: list[int], paces: list[str]) -> list[Plan]:
+def default_plans(systems: list[System], ns: list[int], paces: list[str], arrivals: str = "") -> list[Plan]:
+    """Every system at every pace and N; arrivals as the issue has them (token pace all at
+    once, ERNIE pace over 10 s) unless `arrivals` names one for all."""
     plans = []
-    arrival_for = {"token": "once", "ernie": "spread"}
+    arrival_for = {pace: arrivals for pace in paces} if arrivals else {"token": "once", "ernie": "spread"}
     for pace in paces:
         for s in systems:
             for n in ns:
@@ -951,6 +958,13 @@ def main() -> int:
     p.add_argument("--ns", default="10,100,500,1000")
     p.add_argument("--paces", default="token,ernie")
     p.add_argument(
+        "--arrivals",
+        choices=["once", "spread", "join"],
+        default="",
+        help="for every load (default: token pace once, ERNIE pace spread); join: each player connects "
+        "on arrival, spread over 10 s, while the earlier ones stream (bench/load.py)",
+    )
+    p.add_argument(
         "--scaleout", choices=["yes", "no"], default="yes", help="find how many chats 1 and 2 processes carry"
     )
     p.add_argument("--answer-timeout", type=float, default=120)
@@ -1005,7 +1019,7 @@ def main() -> int:
         plans = [Plan(s, pace, "once", n) for s in systems for pace in ("token", "ernie") for n in (1, 5, 10)]
     else:
         systems = make_systems(args.systems.split(","))
-        plans = default_plans(systems, [int(x) for x in args.ns.split(",")], args.paces.split(","))
+        plans = default_plans(systems, [int(x) for x in args.ns.split(",")], args.paces.split(","), args.arrivals)
 
     product = args.product or ("tree" if args.smoke else "head")
     if product == "head":

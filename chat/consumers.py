@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import translation
@@ -27,27 +28,20 @@ from chat.streaming.fanout import fanout
 from chat.streaming.jobs import registry, start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
-from csbot.fastsql import get_by_pk
 from csbot.helper_pool import helper_pool
 
 log = logging.getLogger(__name__)
 
 
-@db_pool
-def _load(player_id: int) -> tuple[Player, int, str] | None:
-    """The socket's player, and their open conversation's id and state."""
-    player = get_by_pk(Player, player_id)  # every connect: SQL built once (csbot/fastsql.py)
-    if player is None:
-        return None
-    return player, *services.conversation_current_state(player=player)
-
-
-# Storing the message: in a helper process, off the streams' GIL (csbot/helper_pool.py).
-_receive = helper_pool(services.player_message_receive)
+# The connect's and the message's database work runs in a helper process, off the
+# streams' GIL (csbot/helper_pool.py): a burst of players connecting would otherwise
+# hold up the chunks of every answer this process is streaming.
+_connect = helper_pool(services.player_connect, priority=1)
+_receive = helper_pool(services.player_message_receive, priority=2)
+_seen = helper_pool(services.player_seen)
 _check_form = db_pool(agent_services.form_submission_check)
 _record = db_pool(services.internal_event_record)
 _rate = db_pool(services.conversation_rate)
-_seen = db_pool(services.player_seen)
 _state = db_pool(selectors.conversation_state)
 
 # A player's typing is relayed to staff at most this often.
@@ -61,15 +55,15 @@ class PlayerConsumer(SocketConsumer):
     async def connect(self) -> None:
         cookie = self.scope.get("cookies", {}).get(settings.PLAYER_COOKIE_NAME)
         player_id = player_id_from_cookie(cookie)
-        loaded = await _load(player_id) if player_id else None
-        if loaded is None:
+        connected = await _connect(player_id=player_id) if player_id else None
+        if connected is None:
             await self.close(code=4401)
             return
-        self.player, conversation_id, state = loaded
+        self.player = connected.player
         self.language = self.player.language or "en"
         await self.accept()
-        await self._follow(conversation_id, state)
-        await self._announce_presence(online=True)
+        await self._follow(connected.conversation_id, connected.state)
+        await self._publish_presence(online=True, at=connected.seen_at)
 
     async def _follow(self, conversation_id: int, state: str) -> None:
         before = getattr(self, "conversation_id", None)
@@ -96,11 +90,10 @@ class PlayerConsumer(SocketConsumer):
         if hasattr(self, "conversation_id"):
             registry().release(self.conversation_id)
             await fanout().leave(conversation_group(self.conversation_id), self)
-            await self._announce_presence(online=False)
+            await self._publish_presence(online=False, at=await _seen(player_id=self.player.pk))
 
-    async def _announce_presence(self, *, online: bool) -> None:
+    async def _publish_presence(self, *, online: bool, at: datetime) -> None:
         """Staff watching the chat see when the player's connection comes and goes."""
-        at = await _seen(player_id=self.player.pk)
         frame = {"type": "player_presence", "conversation_id": self.conversation_id, "online": online}
         await publish(self.conversation_id, {**frame, "at": at.isoformat()}, internal=True)
 

@@ -7,7 +7,7 @@ from chat import selectors
 from chat.frames import delta_frame, dumps, message_frame, stored_end_frame
 from chat.models import Message
 from chat.streaming.buffer import get_buffer
-from csbot.db import db_pool
+from csbot.helper_pool import helper_pool
 
 
 async def _current_text(message: Message) -> str:
@@ -21,19 +21,20 @@ async def _current_text(message: Message) -> str:
     return message.text if buffered is None or len(buffered) < len(message.text) else buffered
 
 
-@db_pool
-def _load(conversation_id: int, after_seq: int, stream_ids: list[int], include_internal: bool):
-    missed = selectors.messages_after(
-        conversation_id=conversation_id, after_seq=after_seq, include_internal=include_internal
-    )
-    partial = selectors.messages_by_ids(conversation_id=conversation_id, ids=stream_ids)
-    return missed, partial
+# Every socket's connect resumes: its reads run in a helper process, as the connect's do
+# (chat/consumers.py).
+_load = helper_pool(selectors.messages_for_resume, priority=1)
 
 
 async def frames_for(
     conversation_id: int, after_seq: int, streams: dict[int, int], *, include_internal: bool = False
 ) -> list[str]:
-    missed, partial = await _load(conversation_id, after_seq, list(streams), include_internal)
+    missed, partial = await _load(
+        conversation_id=conversation_id,
+        after_seq=after_seq,
+        stream_ids=list(streams),
+        include_internal=include_internal,
+    )
     out: list[str] = []
     newest = after_seq
     for message in missed:

@@ -24,6 +24,15 @@ def _after_sql(vendor: str, include_internal: bool) -> str:
     return f"{select_sql(Message, vendor)} WHERE {where} ORDER BY {column(Message, 'seq')}"
 
 
+def messages_for_resume(
+    *, conversation_id: int, after_seq: int, stream_ids: list[int], include_internal: bool
+) -> tuple[list[Message], list[Message]]:
+    """A resume's reads in one call (chat/resume.py): the messages after `after_seq`, and
+    the answers the client holds part of."""
+    missed = messages_after(conversation_id=conversation_id, after_seq=after_seq, include_internal=include_internal)
+    return missed, messages_by_ids(conversation_id=conversation_id, ids=stream_ids)
+
+
 def messages_by_ids(*, conversation_id: int, ids: list[int]) -> list[Message]:
     if not ids:  # a fresh connect's resume streams nothing
         return []

@@ -42,6 +42,26 @@ def player_seen(*, player_id: int) -> datetime:
     return now
 
 
+@dataclass(frozen=True)
+class Connected:
+    """A player's socket as it opens: who, their open conversation, and when they came online."""
+
+    player: Player
+    conversation_id: int
+    state: str
+    seen_at: datetime
+
+
+def player_connect(*, player_id: int) -> Connected | None:
+    """Every socket's connect, in one call: the player (None if they don't exist), their
+    open conversation (a new one when all are closed) and their `last_seen_at`."""
+    player = get_by_pk(Player, player_id)  # SQL built once (csbot/fastsql.py)
+    if player is None:
+        return None
+    conversation_id, state = conversation_current_state(player=player)
+    return Connected(player, conversation_id, state, player_seen(player_id=player.pk))
+
+
 def conversation_current(*, player: Player) -> Conversation:
     """The player's open conversation, or a new one when all are closed.
 

@@ -4,60 +4,43 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.utils import translation
+from django.middleware.csrf import get_token
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from chat import services
-from chat.identity import InvalidToken, player_cookie_value, player_id_from_cookie, verify_player_token
-from chat.models import Player
-from csbot.db import in_worker
-from csbot.fastsql import get_by_pk, update_by_pk
+from chat.identity import player_cookie_value
+from chat.player_page import player_page_build
+from csbot.helper_pool import helper_pool
+
+# In a helper process, off the streams' GIL (chat/player_page.py).
+_page = helper_pool(player_page_build)
 
 
 @require_GET
 async def player_page(request: HttpRequest) -> HttpResponse:
-    # Async, with the page's queries and rendering in ONE worker-thread call: a
-    # sync view under ASGI costs a hop of Django's own, and every player loads
-    # this page (docs/benchmarks.md, "The sixth round").
-    return await in_worker(_player_page, request, get_language() or "")
-
-
-def _player_page(request: HttpRequest, language: str) -> HttpResponse:
-    # The worker thread does not see the request's active language (an asgiref
-    # Local of the event loop's thread): the page renders in the one passed in.
-    with translation.override(language):
-        token = request.GET.get("token")
-        if token:
-            try:
-                player = services.player_from_game(game_player=verify_player_token(token))
-            except InvalidToken as exc:
-                return render(request, "chat/token_error.html", {"reason": str(exc)}, status=403)
-        else:
-            player_id = player_id_from_cookie(request.COOKIES.get(settings.PLAYER_COOKIE_NAME))
-            # Every visit: the connect path's SQL is built once (csbot/fastsql.py).
-            player = get_by_pk(Player, player_id) if player_id else None
-            if player is None:
-                player = services.player_create_anonymous(language=language)
-        if player.language != language:
-            # The bot answers in the language the page is shown in.
-            player.language = language
-            update_by_pk(Player, player.pk, language=player.language)
-        response = render(
-            request,
-            "chat/player.html",
-            {"player": player, "max_chars": settings.CHAT_MAX_MESSAGE_CHARS, "ws_path": "/ws/chat/"},
-        )
-    response.set_cookie(
-        settings.PLAYER_COOKIE_NAME,
-        player_cookie_value(player.pk),
-        max_age=settings.PLAYER_COOKIE_MAX_AGE,
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure(),
+    # Async, with the page's queries and rendering in ONE helper call: a sync view
+    # under ASGI costs a hop of Django's own, and every player loads this page
+    # (docs/benchmarks.md, "The sixth round").
+    page = await _page(
+        token=request.GET.get("token"),
+        cookie=request.COOKIES.get(settings.PLAYER_COOKIE_NAME),
+        # The request's language (LocaleMiddleware) and CSRF token (its cookie goes out
+        # with this response) stay here, with the request.
+        language=get_language() or "",
+        csrf_token=get_token(request),
+        path=request.path,
     )
+    response = HttpResponse(page.html, status=page.status)
+    if page.player_id is not None:
+        response.set_cookie(
+            settings.PLAYER_COOKIE_NAME,
+            player_cookie_value(page.player_id),
+            max_age=settings.PLAYER_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
     return response
 
 

@@ -22,10 +22,14 @@ from csbot.routing import websocket_urlpatterns  # noqa: E402
 def _warm_up() -> None:
     """Start the helper processes (csbot/helper_pool.py), then load and freeze what every
     question needs (csbot/warm.py), off the request path (a second or two)."""
+    import chat.views  # noqa: F401  (below)
     from csbot import helper_pool
     from csbot.warm import warm_and_freeze
 
     try:
+        # After the views' import (the URLconf loads them at the first request): helpers
+        # import the modules of what they will run, the page's among them, before their
+        # first call.
         helper_pool.start()  # they set themselves up meanwhile
     except Exception:  # the first message starts them again, and says why if it can't
         logging.getLogger(__name__).exception("helper processes did not start")

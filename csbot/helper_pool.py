@@ -1,8 +1,9 @@
-"""Helper processes: a player message's heavier sync work, away from the streams' GIL.
+"""Helper processes: a player's heavier sync work, away from the streams' GIL.
 
 Storing a player's message and preparing the bot's answer (its row, then the
 pipeline: context, intent, facts, retrieval, prompt) cost a few milliseconds
-of CPU each, mostly Python: the ORM, psycopg, the index. In csbot/db.py's
+of CPU each, mostly Python: the ORM, psycopg, the index; so do a player's
+arrival (the page, the socket's connect and resume). In csbot/db.py's
 thread pool that CPU takes the web process's GIL from the event loop, which
 relays every running answer's chunks. When many questions arrive at once, a
 loop sharing the GIL with six busy threads gets a seventh of it, and the
@@ -16,12 +17,24 @@ streams first and the preparation with what CPU is left. `HELPER_PROCESSES=0`
 runs the same calls in csbot/db.py's threads (the tests' in-process apps,
 whose database transactions a helper could not see).
 
+A helper says READY once it has set up (Django, the index: a second or two
+after a start, more on a busy machine); until one has, calls run in csbot/db.py's
+threads, so that the first players after a start or a deploy don't wait for
+the helpers.
+
 Each helper is one pipe that the event loop itself reads (`add_reader`): a
 call is one pickle written, its result one pickle read, with no thread of
 the pool's own in the web process. (concurrent.futures' process pool costs
 the web process ~0.8 ms per call in its manager and feeder threads and their
 wake-ups: "The fifth round".) A helper runs one call at a time; calls wait in
-order for a free helper.
+order for a free helper, highest `priority` first: a question's calls
+(storing it, preparing its answer), then a socket's connect and resume, then
+page loads. When more players arrive than the helpers keep up with, the
+players already asking get their first tokens, a player whose page has loaded
+gets their socket (daphne drops a WebSocket not accepted within 5 s), and the
+page loads wait: the browser waits for a page as long as it takes. Nothing
+starves for good, since a player must load the page before connecting and
+connect before asking.
 
 What runs here must be a module-level function whose arguments and result
 pickle (model instances do). A helper has its own database connection and its
@@ -70,6 +83,8 @@ class HelperTraceback(Exception):
 
 # --- in the helper -------------------------------------------------------------------
 
+READY = b"ready"  # a helper's first message: set up, taking calls
+
 
 def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str]) -> None:
     """A helper's life: set up, then run one call at a time until the pipe closes."""
@@ -78,6 +93,7 @@ def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str
     if nice:
         os.nice(nice)
     _set_up(databases, modules)
+    conn.send_bytes(READY)
     while True:
         try:
             request = conn.recv_bytes()
@@ -140,6 +156,8 @@ def _answer(request: bytes) -> bytes:
 # --- in the web process --------------------------------------------------------------
 
 _modules: set[str] = set()  # of the functions made with helper_pool(): helpers import them at start
+_priority: dict[Callable, int] = {}  # helper_pool(..., priority=N): waiting calls run highest first
+PRIORITIES = 3  # 0: page loads, 1: a socket's connect and resume, 2: a question's calls
 
 
 class _Helper:
@@ -156,6 +174,7 @@ class _Helper:
         self.process.start()
         theirs.close()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.ready = False  # it has said READY: set up (Django, the index), reading calls
         self.call: asyncio.Future | None = None  # the call it is running
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_readable: Callable[[_Helper], None]) -> None:
@@ -183,21 +202,29 @@ class _Helper:
 class _Pool:
     def __init__(self, size: int) -> None:
         self.helpers = [_Helper(settings.HELPER_NICE, settings.DATABASES) for _ in range(size)]
-        self.waiting: deque[tuple[bytes, asyncio.Future]] = deque()
+        # One queue per priority, the highest last.
+        self.waiting: list[deque[tuple[bytes, asyncio.Future]]] = [deque() for _ in range(PRIORITIES)]
 
     async def call(self, function: Callable[..., R], args: tuple, kwargs: dict) -> R:
+        loop = asyncio.get_running_loop()
+        for helper in self.helpers:
+            helper.attach(loop, self._on_readable)  # the loop hears READY, then the replies
+        if not any(helper.ready for helper in self.helpers):
+            # A fresh process's helpers take a second or two (more on a busy machine) to set
+            # up: the first players after a start or a deploy don't wait for them, nor does a
+            # socket's connect outlast daphne's 5 s for it. Threads meanwhile, as with
+            # HELPER_PROCESSES=0.
+            return await in_worker(function, *args, **kwargs)
         request = pickle.dumps((function, args, kwargs), pickle.HIGHEST_PROTOCOL)
-        future = asyncio.get_running_loop().create_future()
-        idle = next((helper for helper in self.helpers if helper.call is None), None)
-        if idle is None:
-            self.waiting.append((request, future))
-        else:
-            self._send(idle, request, future)
+        future = loop.create_future()
+        self.waiting[_priority.get(function, 0)].append((request, future))
+        for helper in self.helpers:
+            if helper.ready and helper.call is None:
+                self._next(helper)
         # Cancelling the caller doesn't stop a call that has started, as with a thread.
         return await future
 
     def _send(self, helper: _Helper, request: bytes, future: asyncio.Future) -> None:
-        helper.attach(asyncio.get_running_loop(), self._on_readable)
         helper.call = future
         try:
             helper.conn.send_bytes(request)
@@ -206,10 +233,15 @@ class _Pool:
 
     def _on_readable(self, helper: _Helper) -> None:
         try:
-            reply = pickle.loads(helper.conn.recv_bytes())
+            message = helper.conn.recv_bytes()
         except (EOFError, OSError):
             self._lost(helper)
             return
+        if not helper.ready:  # its first message: READY
+            helper.ready = True
+            self._next(helper)
+            return
+        reply = pickle.loads(message)
         future, helper.call = helper.call, None
         if future is not None and not future.done():  # done: its caller was cancelled
             if reply[0] == "ok":
@@ -221,11 +253,12 @@ class _Pool:
         self._next(helper)
 
     def _next(self, helper: _Helper) -> None:
-        while self.waiting:
-            request, future = self.waiting.popleft()
-            if not future.done():
-                self._send(helper, request, future)
-                return
+        for queue in reversed(self.waiting):
+            while queue:
+                request, future = queue.popleft()
+                if not future.done():
+                    self._send(helper, request, future)
+                    return
 
     def _lost(self, helper: _Helper) -> None:
         log.error("helper process %s exited (code %s); starting another", helper.process.pid, helper.process.exitcode)
@@ -234,9 +267,10 @@ class _Pool:
         helper.conn.close()  # no join here, on the event loop: starting the replacement reaps it
         replacement = _Helper(settings.HELPER_NICE, settings.DATABASES)
         self.helpers[self.helpers.index(helper)] = replacement
+        # Waiting calls go to the other helpers, or to this one once it has said READY.
+        replacement.attach(asyncio.get_running_loop(), self._on_readable)
         if future is not None and not future.done():
             future.set_exception(HelperDied(f"helper process {helper.process.pid} exited during the call"))
-        self._next(replacement)
 
     def pids(self) -> list[int]:
         return sorted(helper.process.pid for helper in self.helpers)
@@ -244,7 +278,7 @@ class _Pool:
     def stop(self) -> None:
         for helper in self.helpers:
             helper.stop()
-        for _, future in self.waiting:
+        for _, future in (call for queue in self.waiting for call in queue):
             if not future.done():
                 future.cancel()
 
@@ -271,6 +305,18 @@ def start() -> list[int]:
     if settings.HELPER_PROCESSES <= 0:
         return []
     return _get().pids()
+
+
+async def ready(timeout: float = 60) -> None:
+    """Until a helper has set up and takes calls (tests: until then, calls run in threads)."""
+    if settings.HELPER_PROCESSES <= 0:
+        return
+    pool, loop = _get(), asyncio.get_running_loop()
+    async with asyncio.timeout(timeout):
+        while not any(helper.ready for helper in pool.helpers):
+            for helper in pool.helpers:
+                helper.attach(loop, pool._on_readable)
+            await asyncio.sleep(0.02)
 
 
 def shutdown() -> None:
@@ -310,14 +356,19 @@ def _check_importable(function: Callable) -> None:
     _checked.add(function)
 
 
-def helper_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
+def helper_pool(fn: Callable[P, R], *, priority: int = 0) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
     """`fn` as a coroutine function that runs it in a helper process (in_helper).
 
     Not a decorator: `fn` must stay importable by its own name, e.g.
-    `_receive = helper_pool(services.player_message_receive)`. Helpers started
-    after this import `fn`'s module before their first call.
+    `_receive = helper_pool(services.player_message_receive, priority=2)`.
+    Helpers started after this import `fn`'s module before their first call.
+    `priority` (0 to PRIORITIES - 1): when every helper is busy, this call
+    goes before the waiting calls of a lower priority (see above).
     """
+    if not 0 <= priority < PRIORITIES:
+        raise ValueError(f"priority {priority}: 0 to {PRIORITIES - 1}")
     _modules.add(fn.__module__)
+    _priority[fn] = priority
 
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         return await in_helper(fn, *args, **kwargs)

@@ -29,3 +29,25 @@ def modules_loaded(names: list[str]) -> list[str]:
     import sys
 
     return [name for name in names if name in sys.modules]
+
+
+def pause(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return time.monotonic()
+
+
+def finish_time() -> float:
+    """When the helper ran this (the clock is the machine's, the same in every process)."""
+    import time
+
+    return time.monotonic()
+
+
+def finish_time_of_a_connect() -> float:
+    return finish_time()
+
+
+def finish_time_of_a_question() -> float:
+    return finish_time()

@@ -3,6 +3,7 @@ other processes, at a lower CPU priority, and the answer path works through them
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.test import AsyncClient
 
 from chat.models import Message, Player
 from csbot import helper_pool
@@ -19,9 +21,10 @@ from tests.chat.socket_client import PlayerSocket, answer_text
 
 
 @pytest.fixture
-def helpers(settings):
+async def helpers(settings):
     settings.HELPER_PROCESSES = 1
     settings.HELPER_NICE = 7
+    await helper_pool.ready()  # set up: until then its calls would run in threads (below)
     yield
     helper_pool.shutdown()
 
@@ -40,10 +43,45 @@ async def test_started_helpers_take_the_calls(helpers):
 
 async def test_a_helper_has_imported_what_it_runs_before_its_first_call_of_it(helpers):
     """Else the first question it stores pays the import of chat/streaming/jobs.py."""
-    from chat.streaming import jobs  # noqa: F401  registers jobs._start_and_prepare, as the web process does
+    from chat import views  # noqa: F401  registers the page's player_page_build, as csbot/asgi.py's warm-up does
+    from chat.streaming import jobs  # noqa: F401  registers jobs._start_and_prepare
 
-    loaded = await helper_pool.in_helper(helper_calls.modules_loaded, ["chat.streaming.jobs", "chat.services"])
-    assert loaded == ["chat.streaming.jobs", "chat.services"]
+    wanted = ["chat.streaming.jobs", "chat.services", "chat.player_page"]
+    assert await helper_pool.in_helper(helper_calls.modules_loaded, wanted) == wanted
+
+
+async def test_when_the_helpers_are_busy_questions_go_first_then_connects_then_page_loads(helpers):
+    """Players pouring in must not hold up the first tokens of those already asking, nor
+    the sockets of those whose page has loaded (daphne drops a socket not accepted in 5 s)."""
+    page = helper_pool.helper_pool(helper_calls.finish_time)
+    connect = helper_pool.helper_pool(helper_calls.finish_time_of_a_connect, priority=1)
+    question = helper_pool.helper_pool(helper_calls.finish_time_of_a_question, priority=2)
+
+    busy = asyncio.ensure_future(helper_pool.in_helper(helper_calls.pause, 0.5))
+    await asyncio.sleep(0.1)  # the helper has taken it
+    pages = [asyncio.ensure_future(page()) for _ in range(3)]
+    connects = [asyncio.ensure_future(connect()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    asked = await question()
+
+    connected = await asyncio.gather(*connects)
+    loaded = await asyncio.gather(*pages)
+    assert await busy < asked < min(connected)  # a running call isn't overtaken, only waiting ones
+    assert max(connected) < min(loaded)
+    assert connected == sorted(connected) and loaded == sorted(loaded)  # in order within a priority
+
+
+async def test_until_a_fresh_helper_has_set_up_calls_run_in_threads_rather_than_wait(settings):
+    """The first players after a start or a deploy: no wait for Django and the index to load."""
+    settings.HELPER_PROCESSES = 1
+    try:
+        helper_pool.start()
+        before = await helper_pool.in_helper(helper_calls.who_runs_me)
+        await helper_pool.ready()
+        after = await helper_pool.in_helper(helper_calls.who_runs_me)
+    finally:
+        helper_pool.shutdown()
+    assert before[0] == os.getpid() != after[0]
 
 
 async def test_without_helpers_the_call_runs_in_a_thread_of_this_process(settings):
@@ -59,12 +97,14 @@ async def test_an_error_in_a_helper_reaches_the_caller(helpers):
     assert pid != os.getpid()
 
 
-async def test_a_helper_that_dies_fails_its_call_and_the_next_call_gets_a_new_one(helpers):
+async def test_a_helper_that_dies_fails_its_call_and_a_new_one_takes_the_calls(helpers):
     first, _ = await helper_pool.in_helper(helper_calls.who_runs_me)
     with pytest.raises(BrokenProcessPool):
         await helper_pool.in_helper(helper_calls.die)
+    meanwhile, _ = await helper_pool.in_helper(helper_calls.who_runs_me)  # the new one is setting up
+    await helper_pool.ready()
     second, _ = await helper_pool.in_helper(helper_calls.who_runs_me)
-    assert second not in (first, os.getpid())
+    assert meanwhile == os.getpid() and second not in (first, os.getpid())
 
 
 async def test_a_function_a_helper_could_not_import_by_its_name_is_refused(helpers):
@@ -82,10 +122,10 @@ async def test_a_helper_reads_the_database_this_process_runs_on(helpers):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_question_is_stored_and_answered_through_the_helpers(helpers, demo_kb):
+async def test_a_question_is_stored_and_answered_through_the_helpers(demo_kb, helpers):  # the KB, then the helper
     player = await sync_to_async(Player.objects.create)(language="zh-hans")
     sock = PlayerSocket(player.pk)
-    await sock.connect()
+    await sock.connect()  # the connect's queries run in the helper too
 
     client_id = await sock.say("充值没有到账怎么办？")
     frames = await sock.receive_until(lambda frame: frame.get("type") == "end", timeout=30)
@@ -126,3 +166,20 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_player_page_is_built_in_a_helper_for_new_returning_and_refused_visitors(helpers):
+    client = AsyncClient()
+
+    first = await client.get("/", headers={"accept-language": "zh-hans"})
+    again = await client.get("/", headers={"accept-language": "zh-hans"})
+    refused = await AsyncClient().get("/?token=forged", headers={"accept-language": "en"})
+
+    assert first.status_code == again.status_code == 200
+    assert 'lang="zh-hans"' in first.text and "发送" in first.text  # "Send"
+    csrf = first.cookies["csrftoken"].value
+    assert 'name="csrfmiddlewaretoken" value="' in first.text and csrf
+    assert first.cookies["csbot_player"].value == again.cookies["csbot_player"].value  # the same player
+    assert await sync_to_async(Player.objects.count)() == 1
+    assert refused.status_code == 403 and "not valid" in refused.text and "csbot_player" not in refused.cookies

@@ -243,7 +243,7 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int):
     return message, state, steps
 
 
-_start = helper_pool(_start_and_prepare)
+_start = helper_pool(_start_and_prepare, priority=2)
 _checkpoint = db_pool(services.bot_message_checkpoint)
 _finish = db_pool(services.bot_message_finish)
 _state = db_pool(selectors.conversation_state)
