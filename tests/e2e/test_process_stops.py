@@ -39,12 +39,14 @@ def stored_answer(env: dict[str, str], message_id: int) -> tuple[str, str, str, 
         ).fetchone()
 
 
-async def ask_and_see_it_stream(player: NetPlayer) -> int:
+async def ask_and_see_it_stream(player: NetPlayer) -> tuple[int, int]:
+    """The streaming answer's id, and the newest seq the player's page holds (the answer's)."""
     await player.send({"type": "resume", "after_seq": 0, "streams": {}})
     await player.receive_until(lambda f: f.get("type") == "resumed")
     await player.say("充值没到账怎么办")
-    first = (await player.receive_until(lambda f: f.get("t") == "d"))[-1]
-    return first["i"]
+    frames = await player.receive_until(lambda f: f.get("t") == "d")
+    seq = max(f["message"]["seq"] for f in frames if f.get("type") == "message")
+    return frames[-1]["i"], seq
 
 
 def is_end(frame: dict) -> bool:
@@ -56,7 +58,7 @@ async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env
     try:
         cookie = player_cookie(daphne.url)
         async with NetPlayer(daphne.url, cookie) as player:
-            answer = await ask_and_see_it_stream(player)
+            answer, _ = await ask_and_see_it_stream(player)
             daphne.proc.send_signal(signal.SIGTERM)
             end = (await player.receive_until(is_end))[-1]
         assert daphne.proc.wait(timeout=15) == 0, daphne.log()
@@ -79,7 +81,7 @@ async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_play
     try:
         cookie = player_cookie(killed.url)
         async with NetPlayer(killed.url, cookie) as player:
-            answer = await ask_and_see_it_stream(player)
+            answer, seq = await ask_and_see_it_stream(player)
             await asyncio.sleep(0.5)
             killed.proc.send_signal(signal.SIGKILL)
             killed.proc.wait(timeout=10)
@@ -91,7 +93,9 @@ async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_play
     other = servers.Daphne({**env, "WARM_UP_ON_START": "false"}, tmp_path / "daphne-other.log").start()
     try:
         async with NetPlayer(other.url, cookie) as player:  # the player's page reconnects elsewhere
-            await player.send({"type": "resume", "after_seq": 0, "streams": {str(answer): 12}})
+            # As the page resumes: after the newest seq it holds, with the answer's text so far. The
+            # `end` comes in the reply if the sweep has failed the answer by then, else live.
+            await player.send({"type": "resume", "after_seq": seq, "streams": {str(answer): 12}})
             frames = await player.receive_until(lambda f: is_end(f) and f["id"] == answer, timeout=20)
     finally:
         other.stop()
