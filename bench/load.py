@@ -412,16 +412,19 @@ async def run(args) -> dict:
     gate = asyncio.Semaphore(args.connect_concurrency)
     setup_deadline = time.monotonic() + args.setup_timeout
 
-    async def setup(client) -> None:
+    async def setup(client, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(client.setup(), max(0.1, timeout))
+        except Exception as exc:
+            client.answer.error = f"setup: {type(exc).__name__}: {exc}"[:300]
+
+    async def setup_gated(client) -> None:
         async with gate:
-            try:
-                await asyncio.wait_for(client.setup(), max(0.1, setup_deadline - time.monotonic()))
-            except Exception as exc:
-                client.answer.error = f"setup: {type(exc).__name__}: {exc}"[:300]
+            await setup(client, setup_deadline - time.monotonic())
 
     t_setup = time.time()
     if args.arrival != "join":
-        await asyncio.gather(*(setup(c) for c in clients))
+        await asyncio.gather(*(setup_gated(c) for c in clients))
     setup_seconds = time.time() - t_setup
 
     # Phase 2: the questions.
@@ -435,11 +438,8 @@ async def run(args) -> dict:
         await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
         if args.arrival == "join":
             t0 = time.monotonic()
-            try:
-                await asyncio.wait_for(client.setup(), args.setup_timeout)
-                a.connect_s = time.monotonic() - t0
-            except Exception as exc:
-                a.error = f"setup: {type(exc).__name__}: {exc}"[:300]
+            await setup(client, args.setup_timeout)
+            a.connect_s = None if a.error else time.monotonic() - t0
         if a.error:
             return
         deadline = time.monotonic() + args.answer_timeout

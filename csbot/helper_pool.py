@@ -205,10 +205,14 @@ class _Pool:
         # One queue per priority, the highest last.
         self.waiting: list[deque[tuple[bytes, asyncio.Future]]] = [deque() for _ in range(PRIORITIES)]
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have `loop` read every helper's pipe: READY, then the replies."""
+        for helper in self.helpers:
+            helper.attach(loop, self._on_readable)
+
     async def call(self, function: Callable[..., R], args: tuple, kwargs: dict) -> R:
         loop = asyncio.get_running_loop()
-        for helper in self.helpers:
-            helper.attach(loop, self._on_readable)  # the loop hears READY, then the replies
+        self.attach(loop)
         if not any(helper.ready for helper in self.helpers):
             # A fresh process's helpers take a second or two (more on a busy machine) to set
             # up: the first players after a start or a deploy don't wait for them, nor does a
@@ -314,8 +318,7 @@ async def ready(timeout: float = 60) -> None:
     pool, loop = _get(), asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
         while not any(helper.ready for helper in pool.helpers):
-            for helper in pool.helpers:
-                helper.attach(loop, pool._on_readable)
+            pool.attach(loop)  # again: a helper that died meanwhile has a replacement
             await asyncio.sleep(0.02)
 
 
