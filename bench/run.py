@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,10 +190,32 @@ class Daphne:
         )
         try:
             wait_for_port(self.port, timeout=60, proc=self.proc)
+            self._wait_until_ready(timeout=120)
         except Exception:
             self.stop()
             raise RuntimeError(f"daphne did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}") from None
         return self
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        """Until /readyz says the process has warmed up and its helpers have set up.
+
+        A load sent before measures the start-up: the helpers' set-up (jieba's dictionary,
+        2 s of CPU each) on both cores, and calls in threads meanwhile. Before the tenth
+        round only the port was awaited, and on a slow machine every token-pace load's
+        burst landed in it (docs/benchmarks.md, "The tenth round"). A product older than
+        /readyz (an A/B worktree) answers 404: the port is all there is to wait for.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/readyz", timeout=10).read()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready after {timeout:.0f} s: {exc.read()[:200]!r}") from None
+            time.sleep(0.1)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from chat.identity import player_cookie_value
 from chat.player_page import player_page_build
 from csbot.helper_pool import helper_pool
+from csbot.readiness import readiness
 
 # In a helper process, off the streams' GIL (chat/player_page.py).
 _page = helper_pool(player_page_build)
@@ -45,4 +46,16 @@ async def player_page(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Alive (a liveness probe): answers as soon as the process listens."""
     return JsonResponse({"ok": True, "provider": settings.LLM_PROVIDER, "title": _("csbot")})
+
+
+@require_GET
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve at full speed (a readiness probe): 503 until warmed up (csbot/readiness.py)."""
+    state = await readiness()
+    response = JsonResponse(state.as_dict(), status=200 if state.ready else 503)
+    # A 503 here is the expected answer for a process's first seconds, polled every few
+    # seconds by each balancer: not an error for django.request to log (log_response skips it).
+    response._has_been_logged = True
+    return response

@@ -322,6 +322,18 @@ async def ready(timeout: float = 60) -> None:
             await asyncio.sleep(0.02)
 
 
+async def count_ready() -> tuple[int, int]:
+    """(helpers set up and taking calls, helpers): (0, 0) with HELPER_PROCESSES=0.
+
+    Starts the helpers if nothing has yet (WARM_UP_ON_START=false), as a first call would.
+    """
+    if settings.HELPER_PROCESSES <= 0:
+        return 0, 0
+    pool = _get()
+    pool.attach(asyncio.get_running_loop())  # their READY is read on the loop
+    return sum(helper.ready for helper in pool.helpers), len(pool.helpers)
+
+
 def shutdown() -> None:
     """Stop the helpers (tests; at exit, their pipes close and they stop by themselves)."""
     global _pool

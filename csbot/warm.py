@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 
 log = logging.getLogger(__name__)
+
+_done = threading.Event()
+
+
+def warmed() -> bool:
+    """This process has run warm_and_freeze (csbot/readiness.py)."""
+    return _done.is_set()
 
 
 def warm_and_freeze() -> None:
@@ -34,6 +42,7 @@ def warm_and_freeze() -> None:
     _load_what_answers_load_late()
     gc.collect()
     gc.freeze()
+    _done.set()
 
 
 def _load_what_answers_load_late() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 
@@ -15,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from chat.models import Message, Player
-from csbot import helper_pool
+from csbot import helper_pool, warm
 from tests import helper_calls, servers
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -183,3 +184,35 @@ async def test_the_player_page_is_built_in_a_helper_for_new_returning_and_refuse
     assert first.cookies["csbot_player"].value == again.cookies["csbot_player"].value  # the same player
     assert await sync_to_async(Player.objects.count)() == 1
     assert refused.status_code == 403 and "not valid" in refused.text and "csbot_player" not in refused.cookies
+
+
+async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, caplog):
+    """/readyz: what a load balancer or a rolling deploy waits for before sending players
+    (/healthz only says the process is alive)."""
+    settings.HELPER_PROCESSES = 1
+    try:
+        helper_pool.start()
+        starting = await AsyncClient().get("/readyz")
+        await helper_pool.ready()
+        ready = await AsyncClient().get("/readyz")
+    finally:
+        helper_pool.shutdown()
+
+    assert starting.status_code == 503 and starting.json()["helpers_ready"] == 0
+    assert "Service Unavailable" not in caplog.text  # expected at every start: not logged as an error
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "warm": True, "helpers_ready": 1, "helpers": 1}
+
+
+@pytest.mark.django_db
+async def test_the_process_is_not_ready_until_its_warm_up_has_run(settings, monkeypatch):
+    settings.HELPER_PROCESSES = 0
+    settings.WARM_UP_ON_START = True
+    monkeypatch.setattr(warm, "_done", threading.Event())  # this process's warm-up, not yet run
+
+    before = await AsyncClient().get("/readyz")
+    await sync_to_async(warm.warm_and_freeze)()
+    after = await AsyncClient().get("/readyz")
+
+    assert before.status_code == 503 and before.json()["warm"] is False
+    assert after.status_code == 200 and after.json()["ready"] is True
