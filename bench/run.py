@@ -515,7 +515,8 @@ def run_load(
     """Run bench/load.py; returns its summary plus server CPU and memory figures."""
     # The servers' own processes too: csbot's helper processes (csbot/helper_pool.py) do
     # part of its work, and their CPU and memory are csbot's.
-    watch = with_descendants(watch or [])
+    main = list(watch or [])  # the web processes themselves, without their helpers
+    watch = with_descendants(main)
     services = service_pids() if watch else []
     cmd = [
         PY,
@@ -559,7 +560,13 @@ def run_load(
         for line in proc.stdout:
             if line.startswith("PHASE"):
                 _, name, _t = line.split()
-                marks[name] = (time.monotonic(), cpu_seconds(watch), cpu_seconds([upstream.pid]), cpu_seconds(services))
+                marks[name] = (
+                    time.monotonic(),
+                    cpu_seconds(watch),
+                    cpu_seconds([upstream.pid]),
+                    cpu_seconds(services),
+                    cpu_seconds(main),
+                )
         proc.wait()
     finally:
         timer.cancel()
@@ -569,11 +576,13 @@ def run_load(
         raise RuntimeError(f"load.py failed ({proc.returncode}): {proc.stderr.read()[-3000:]}")
     result = json.loads(out.read_text())
     if "answer" in marks and "done" in marks:
-        (w0, c0, u0, s0), (w1, c1, u1, s1) = marks["answer"], marks["done"]
+        (w0, c0, u0, s0, m0), (w1, c1, u1, s1, m1) = marks["answer"], marks["done"]
         chunks = result["chunks_delivered"] or float("nan")
         wall = max(1e-9, w1 - w0)
         result["window_s"] = wall
         result["server_cpu_s"] = c1 - c0
+        # Of which the web processes' own (their event loops and threads); the rest is helpers'.
+        result["server_main_cpu_s"] = m1 - m0
         result["server_cpu_ms_per_chunk"] = (c1 - c0) * 1000 / chunks if watch and chunks == chunks else None
         result["server_cpu_share"] = (c1 - c0) / wall
         result["upstream_cpu_share"] = (u1 - u0) / wall

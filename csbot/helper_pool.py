@@ -28,8 +28,9 @@ the pool's own in the web process. (concurrent.futures' process pool costs
 the web process ~0.8 ms per call in its manager and feeder threads and their
 wake-ups: "The fifth round".) A helper runs one call at a time; calls wait in
 order for a free helper, highest `priority` first: a question's calls
-(storing it, preparing its answer), then a socket's connect and resume, then
-page loads. When more players arrive than the helpers keep up with, the
+(storing it, preparing its answer) and, on PostgreSQL, an answer's finish;
+then a socket's connect and resume; then page loads and answers'
+checkpoints. When more players arrive than the helpers keep up with, the
 players already asking get their first tokens, a player whose page has loaded
 gets their socket (daphne drops a WebSocket not accepted within 5 s), and the
 page loads wait: the browser waits for a page as long as it takes. Nothing
@@ -157,7 +158,7 @@ def _answer(request: bytes) -> bytes:
 
 _modules: set[str] = set()  # of the functions made with helper_pool(): helpers import them at start
 _priority: dict[Callable, int] = {}  # helper_pool(..., priority=N): waiting calls run highest first
-PRIORITIES = 3  # 0: page loads, 1: a socket's connect and resume, 2: a question's calls
+PRIORITIES = 3  # 0: page loads, checkpoints; 1: a socket's connect and resume; 2: a question's calls, finishes
 
 
 class _Helper:

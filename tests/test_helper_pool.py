@@ -216,3 +216,25 @@ async def test_the_process_is_not_ready_until_its_warm_up_has_run(settings, monk
 
     assert before.status_code == 503 and before.json()["warm"] is False
     assert after.status_code == 200 and after.json()["ready"] is True
+
+
+async def test_an_answers_writes_run_in_the_helpers_on_postgresql_and_in_threads_on_sqlite(settings):
+    """In a thread each write takes the GIL from the loop relaying the other answers; on SQLite,
+    whose writers take turns across processes, a helper waiting its turn would hold up questions."""
+    from chat.streaming import jobs
+
+    settings.HELPER_PROCESSES = 1
+    engine = settings.DATABASES["default"]["ENGINE"]
+    try:
+        settings.DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+        on_postgresql = jobs._answer_write(helper_calls.who_runs_me, priority=2)
+        settings.DATABASES["default"]["ENGINE"] = "csbot.sqlite"
+        on_sqlite = jobs._answer_write(helper_calls.who_runs_me, priority=2)
+    finally:
+        settings.DATABASES["default"]["ENGINE"] = engine
+    try:
+        await helper_pool.ready()
+        (helper, _), (thread, _) = await on_postgresql(), await on_sqlite()
+    finally:
+        helper_pool.shutdown()
+    assert helper != os.getpid() and thread == os.getpid()

@@ -244,8 +244,27 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int):
 
 
 _start = helper_pool(_start_and_prepare, priority=2)
-_checkpoint = db_pool(services.bot_message_checkpoint)
-_finish = db_pool(services.bot_message_finish)
+
+
+def _answer_write(fn, *, priority: int):
+    """Where an answer's own writes run: the helpers on PostgreSQL, this process's threads on SQLite.
+
+    In a thread each write takes the GIL from the loop relaying every other answer: on
+    PostgreSQL the helpers took 2 of this process's 12.6 ms of CPU per answer and, with
+    1,000 chats, its chunk p99 went from 51-207 to 19-21 ms. On SQLite, whose writers take
+    turns across processes (csbot/sqlite/base.py), a helper waiting for its turn can't take
+    a question meanwhile, and first tokens came later (p95 40 -> 61-68 ms at 300 chats):
+    docs/benchmarks.md, "The tenth round".
+    """
+    if settings.DATABASES["default"]["ENGINE"] == "csbot.sqlite":
+        return db_pool(fn)
+    return helper_pool(fn, priority=priority)
+
+
+# A checkpoint can wait behind everything: it only updates rows still streaming. Finishing
+# waits with the questions' calls, in order: the player's `end` waits for it.
+_checkpoint = _answer_write(services.bot_message_checkpoint, priority=0)
+_finish = _answer_write(services.bot_message_finish, priority=2)
 _state = db_pool(selectors.conversation_state)
 _flag = db_pool(services.message_flag_unsafe)
 
