@@ -205,10 +205,12 @@ class Daphne:
         burst landed in it (docs/benchmarks.md, "The tenth round"). A product older than
         /readyz (an A/B worktree) answers 404: the port is all there is to wait for.
         """
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while True:
             try:
                 urllib.request.urlopen(self.url + "/readyz", timeout=10).read()
+                log(f"{self.url} ready {time.monotonic() - started:.1f} s after its port opened")
                 return
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:

@@ -4,9 +4,10 @@ A process takes connections as soon as daphne listens, but for its first seconds
 it is still loading what every question needs (csbot/warm.py: jieba's dictionary
 and the knowledge index, in its warm-up thread) and its helper processes are
 setting up (csbot/helper_pool.py); meanwhile their calls run in its threads,
-which compete with the event loop for the GIL. On a busy 2-core machine that
-took 5-10 s, and a burst of players sent to the process then waited a second
-for first tokens (docs/benchmarks.md, "The tenth round"). A load balancer, a
+which compete with the event loop for the GIL. On a slow 2-core machine that
+took about 5 s after the port opened, and a burst of players sent to the
+process meanwhile waited a second for first tokens (docs/benchmarks.md,
+"The tenth round"). A load balancer, a
 rolling deploy or the benchmark sends players once this says ready; /healthz
 only says the process is alive.
 """
