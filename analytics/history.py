@@ -341,17 +341,20 @@ class HistoryGenerator:
             ],
             batch_size=1000,
         )
-        recorded = 0
-        for p in plans:
-            if p.gap_question:
-                gaps.knowledge_gap_record(
-                    question=p.gap_question,
-                    conversation_id=p.conversation.pk,
-                    language=p.conversation.language,
-                    at=p.messages[0].created_at,
-                )
-                recorded += 1
-        return recorded
+        asked = [p for p in plans if p.gap_question]
+        if not asked:
+            return 0
+        # Read once for the whole import, not once per gap (gaps.GapGroups).
+        groups = gaps.GapGroups(min(p.messages[0].created_at for p in asked) - gaps.ACTIVE_FOR)
+        for p in asked:
+            gaps.knowledge_gap_record(
+                question=p.gap_question,
+                conversation_id=p.conversation.pk,
+                language=p.conversation.language,
+                at=p.messages[0].created_at,
+                groups=groups,
+            )
+        return len(asked)
 
 
 def ensure_agents() -> list[User]:

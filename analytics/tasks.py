@@ -64,7 +64,10 @@ def knowledge_gaps(items: list[list]) -> None:
     without asked_at (an item of three) the gap is recorded at now, every time.
     A gap that fails is logged; the others are recorded all the same.
     """
-    recorded = _recorded_gaps(items)
+    times = _asked_times(items)
+    recorded = _recorded_gaps(times)
+    # The groups read once for the whole batch, not once per gap (gaps.GapGroups).
+    groups = gaps.GapGroups(min(times, default=timezone.now()) - gaps.ACTIVE_FOR)
     for item in items:
         conversation_id = None
         try:
@@ -72,21 +75,27 @@ def knowledge_gaps(items: list[list]) -> None:
             at = datetime.fromisoformat(rest[0]) if rest and rest[0] else None
             if at is not None and (conversation_id, at) in recorded:
                 continue
-            gaps.knowledge_gap_record(question=question, conversation_id=conversation_id, language=language, at=at)
+            gaps.knowledge_gap_record(
+                question=question, conversation_id=conversation_id, language=language, at=at, groups=groups
+            )
         except Exception:  # the player's words stay out of the log
             log.exception("could not record a knowledge gap of conversation %s", conversation_id)
 
 
-def _recorded_gaps(items: list[list]) -> set[tuple[int | None, datetime]]:
-    """(conversation_id, created_at) of the items' gaps already recorded: one indexed query.
-
-    Times are to the microsecond and a conversation has one answer at a time, so
-    the two tell a gap apart.
-    """
+def _asked_times(items: list[list]) -> set[datetime]:
     times = set()
     for item in items:
         with contextlib.suppress(Exception):  # a bad item fails on its own below
             times.add(datetime.fromisoformat(item[3]))
+    return times
+
+
+def _recorded_gaps(times: set[datetime]) -> set[tuple[int | None, datetime]]:
+    """(conversation_id, created_at) of the gaps already recorded at these times: one indexed query.
+
+    Times are to the microsecond and a conversation has one answer at a time, so
+    the two tell a gap apart.
+    """
     if not times:
         return set()
     return set(KnowledgeGap.objects.filter(created_at__in=times).values_list("conversation_id", "created_at"))

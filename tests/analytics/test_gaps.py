@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics.hooks import knowledge_gap_record, on_knowledge_gap
 from analytics.models import GapCluster, KnowledgeGap
+from analytics.tasks import knowledge_gaps
 from chat.models import Conversation
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +63,32 @@ def test_the_gaps_page_lists_the_most_asked_groups_with_their_phrasings(client, 
     csv = client.get("/analytics/gaps/?format=csv").content.decode("utf-8-sig").splitlines()
     assert csv[0] == "question,count,language,first_seen,last_seen,examples"
     assert csv[1].startswith("宠物怎么进化,3,zh-hans,") and csv[1].endswith(",宠物怎么进化 | 宠物进化需要什么材料")
+
+
+def test_a_batch_reads_the_groups_once_and_joins_the_groups_it_makes_itself():
+    """A game's unanswered questions make thousands of groups: reading them all again for
+    every gap of a batch made the batch cost its size times theirs."""
+    for i in range(30):  # 30 groups with nothing in common
+        knowledge_gap_record(question=f"zork{i} blip{i} quux{i}", language="en")
+    asked = timezone.now().isoformat()
+    batch = [
+        ["宠物怎么进化", None, "zh-hans", asked],
+        ["宠物进化需要什么材料", None, "zh-hans", timezone.now().isoformat()],
+        ["zork3 blip3 quux3 again", None, "en", timezone.now().isoformat()],
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        knowledge_gaps(batch)
+
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "analytics_gapcluster" in q["sql"]]
+    assert len(reads) == 1
+    counts = dict(GapCluster.objects.values_list("label", "question_count"))
+    assert counts["宠物怎么进化"] == 2 and "宠物进化需要什么材料" not in counts  # a group made in this batch
+    assert counts["zork3 blip3 quux3"] == 2 and len(counts) == 31
+
+
+def test_a_group_not_seen_for_longer_than_the_active_window_takes_no_new_questions():
+    old = knowledge_gap_record(question="周年庆有什么活动", language="zh-hans", at=timezone.now() - timedelta(days=120))
+    new = knowledge_gap_record(question="周年庆有什么活动", language="zh-hans")
+
+    assert old.cluster_id != new.cluster_id
