@@ -316,10 +316,9 @@ async def ready(timeout: float = 60) -> None:
     """Until a helper has set up and takes calls (tests: until then, calls run in threads)."""
     if settings.HELPER_PROCESSES <= 0:
         return
-    pool, loop = _get(), asyncio.get_running_loop()
     async with asyncio.timeout(timeout):
-        while not any(helper.ready for helper in pool.helpers):
-            pool.attach(loop)  # again: a helper that died meanwhile has a replacement
+        # count_ready() attaches again each time: a helper that died meanwhile has a replacement.
+        while (await count_ready())[0] == 0:
             await asyncio.sleep(0.02)
 
 
