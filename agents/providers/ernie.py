@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -35,6 +36,7 @@ from .base import (
     StreamItem,
 )
 from .http import client_timeout, drain, get_session, network_error
+from .reads import items_of_read
 from .sse import SSEError, SSEParser
 
 logger = logging.getLogger(__name__)
@@ -227,13 +229,15 @@ async def _chat(url: str, token: str, body: dict[str, Any]) -> AsyncIterator[Str
             parser = SSEParser()
             started = False
             async for chunk in resp.content.iter_any():
-                for kind, text in parser.feed(chunk):
-                    for item in _items(kind, text, started=started):
-                        started = True
-                        yield item
-                        if isinstance(item, Finish):
-                            await drain(resp)
-                            return
+                items, failure = items_of_read(parser.feed(chunk), functools.partial(_read_line, started))
+                for item in items:
+                    started = True
+                    yield item
+                    if isinstance(item, Finish):
+                        await drain(resp)
+                        return
+                if failure is not None:
+                    raise failure
             for kind, text in parser.flush():
                 for item in _items(kind, text, started=started):
                     yield item
@@ -244,6 +248,11 @@ async def _chat(url: str, token: str, body: dict[str, Any]) -> AsyncIterator[Str
         raise ProviderError(f"ERNIE sent an unreadable stream: {exc}", code="malformed") from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise network_error(exc, "ERNIE chat request") from exc
+
+
+def _read_line(started: bool, kind: str, text: str, more: bool) -> list[StreamItem]:
+    """_items for agents/providers/reads.py: `more` is earlier text in the same read."""
+    return _items(kind, text, started=started or more)
 
 
 def _items(kind: str, text: str, *, started: bool) -> list[StreamItem]:

@@ -18,6 +18,7 @@ from django.conf import settings
 from .base import ChatRequest, Delta, Finish, Provider, ProviderError, SafetyBlocked, StreamItem
 from .ernie import build_ernie_messages
 from .http import client_timeout, drain, get_session, network_error
+from .reads import items_of_read
 from .sse import SSEError, SSEParser
 
 DONE = "[DONE]"
@@ -42,9 +43,11 @@ class OpenAICompatProvider(Provider):
                 state = _StreamState()
                 parser = SSEParser()
                 async for chunk in resp.content.iter_any():
-                    for kind, text in parser.feed(chunk):
-                        for item in state.read(kind, text):
-                            yield item
+                    items, failure = items_of_read(parser.feed(chunk), lambda kind, text, more: state.read(kind, text))
+                    for item in items:
+                        yield item
+                    if failure is not None:
+                        raise failure
                     if state.done:
                         await drain(resp)
                         return

@@ -49,7 +49,8 @@ async def test_a_full_stream_concatenates_the_deltas_in_order_and_ends_with_usag
     items, error = await collect(ernie.stream(ask(user_id="player-42", temperature=0.7)))
 
     assert error is None
-    assert [item.text for item in items[:-1]] == default_reply(QUESTION)
+    assert all(isinstance(item, Delta) for item in items[:-1])
+    assert text_of(items) == ANSWER
     assert items[-1] == Finish(
         finish_reason="normal",
         prompt_tokens=count_tokens("你是《星落传说》的客服助手。" + QUESTION),
@@ -65,6 +66,15 @@ async def test_a_full_stream_concatenates_the_deltas_in_order_and_ends_with_usag
         "user_id": "player-42",
         "temperature": 0.7,
     }
+
+
+async def test_chunks_that_arrive_apart_are_relayed_one_by_one_as_they_arrive(ernie, fake_ernie):
+    fake_ernie.configure(delay=0.05)
+
+    items, error = await collect(ernie.stream(ask()))
+
+    assert error is None
+    assert [item.text for item in items[:-1]] == default_reply(QUESTION)
 
 
 async def test_a_chinese_character_split_across_packets_arrives_whole(ernie, fake_ernie):
