@@ -113,17 +113,12 @@ def _set_up(databases: dict, modules: list[str]) -> None:
     import django
     from django.conf import settings as helper_settings
 
-    # The web process's databases as it runs them (a test run renames them), but with one
-    # connection kept open for the helper's life instead of the web process's pool: a helper
-    # runs one call at a time on one thread, so it never needs two, and taking a pooled
-    # connection before every call and putting it back after cost about a tenth of a
-    # helper's CPU under load (docs/benchmarks.md, "The eleventh round"). After a call that
-    # hit a database error, close_old_connections() (in _answer) drops the connection if it
-    # no longer answers, and the next call opens a new one; after an hour it is replaced, as
-    # the pool's max_lifetime would.
+    # The web process's databases as it runs them (a test run renames them), with a
+    # connection pool of one or two: a helper runs one call at a time.
     for database in databases.values():
-        if database.get("OPTIONS", {}).pop("pool", None) is not None:
-            database["CONN_MAX_AGE"] = 3600
+        pool = database.get("OPTIONS", {}).get("pool")
+        if isinstance(pool, dict):
+            database["OPTIONS"]["pool"] = {**pool, "min_size": 1, "max_size": 2}
     helper_settings.DATABASES = databases
     django.setup()
     # Otherwise a call's unpickling imports its function's module (chat/streaming/jobs.py

@@ -51,12 +51,3 @@ def finish_time_of_a_connect() -> float:
 
 def finish_time_of_a_question() -> float:
     return finish_time()
-
-
-def database_backend() -> int:
-    """The PostgreSQL server process that answers this helper's queries."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]

@@ -238,16 +238,3 @@ async def test_an_answers_writes_run_in_the_helpers_on_postgresql_and_in_threads
     finally:
         helper_pool.shutdown()
     assert helper != os.getpid() and thread == os.getpid()
-
-
-def test_a_helper_keeps_one_postgresql_connection_and_replaces_one_the_server_closed(production_env):
-    """Not the web process's pool: checking a connection out and back in around every call
-    cost a tenth of a helper's CPU under load (docs/benchmarks.md, "The eleventh round")."""
-    seen = servers.scenario_printed(production_env, "tests.helper_connection_scenario")
-
-    assert seen["first"] == seen["second"]
-    # The call that finds the connection closed fails, as it did with the pool (its caller
-    # tells the player); the helper then opens a new one and goes on.
-    assert seen["after"][0] == "OperationalError"
-    assert isinstance(seen["after"][1], int) and seen["after"][1] != seen["second"]
-    assert seen["after"][2] == seen["after"][1]
