@@ -60,6 +60,9 @@ PY = sys.executable
 # --server-cpus: each server process of the system under test (and what it starts) runs
 # in a CPU cgroup capped at this many cores (bench/cpucap.py); None: uncapped.
 SERVER_CPUS: dict[str, float | None] = {"cpus": None}
+# --keep-db: leave each PostgreSQL database of the run in place, to read what was stored
+# (messages' timings, their meta) afterwards; SQLite files stay in the results folder anyway.
+KEEP_DATABASES = {"on": False}
 
 
 def server_cap(name: str) -> CpuCap | None:
@@ -450,7 +453,9 @@ class Csbot(System):
                 client.close()
             except Exception as exc:  # best effort
                 log(f"could not clean Redis: {exc}")
-        if self.db_name:
+        if self.db_name and KEEP_DATABASES["on"]:
+            log(f"kept {self.db_name} (--keep-db): drop it with  dropdb -h 127.0.0.1 -U postgres {self.db_name}")
+        elif self.db_name:
             try:
                 drop_postgres_database(self.admin_url, self.db_name)
             except Exception as exc:  # best effort
@@ -1070,6 +1075,9 @@ def main() -> int:
         help="cap each server process of the systems under test, with what it starts, at this many cores "
         "(a CPU cgroup, bench/cpucap.py; needs root): on a small machine, how scale-out can be measured",
     )
+    p.add_argument(
+        "--keep-db", action="store_true", help="keep the PostgreSQL databases (the run's messages) for reading"
+    )
     p.add_argument("--report", metavar="JSON", help="print the tables of an earlier run's results file and exit")
     args = p.parse_args()
     if args.report:
@@ -1081,6 +1089,7 @@ def main() -> int:
         return 0
     PROFILE["on"] = args.profile
     SERVER_CPUS["cpus"] = args.server_cpus
+    KEEP_DATABASES["on"] = args.keep_db
     PRODUCT["env"] = dict(item.split("=", 1) for item in args.env)
     # A terminated run still stops what it started and drops its databases.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
