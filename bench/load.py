@@ -468,9 +468,11 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
     gaps = sum(a.gaps for a in answers)
     chunks_delivered = 0
     intervals = []
-    # BENCH_DUMP_DELAYS=<path>: every chunk's (upstream send time, delay, player, chunk index), to see
-    # when the slowest chunks happened (a burst, a stall) rather than only how slow they were.
+    # BENCH_DUMP_DELAYS=<path>: every chunk's (upstream send time, delay, player, chunk index) and
+    # every answer's (send time, app TTFT, player), to see when the slowest chunks and first tokens
+    # happened (a burst, a stall) rather than only how slow they were.
     dump = [] if os.environ.get("BENCH_DUMP_DELAYS") else None
+    firsts: list[tuple] = []  # with the dump: each answer's (send time, app TTFT, player)
     for a in answers:
         expected_chunks = plan(args.pace, a.bench_id)
         expected = "".join(c.text for c in expected_chunks)
@@ -490,6 +492,8 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         up_ttft.append(upstream_first)
         if a.t_first is not None:
             app_ttft.append(a.t_first - a.t_send - upstream_first)
+            if dump is not None:
+                firsts.append((a.t_send, a.t_first - a.t_send - upstream_first, a.index))
         if complete:
             sizes.append(a.bytes)
         ends = chunk_ends(args.pace, a.bench_id)
@@ -509,7 +513,7 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
     if dump is not None:
         sends_t = [a.t_send for a in answers if a.t_send]
         Path(os.environ["BENCH_DUMP_DELAYS"]).write_text(
-            json.dumps({"t_send_min": min(sends_t, default=0), "chunks": sorted(dump)})
+            json.dumps({"t_send_min": min(sends_t, default=0), "chunks": sorted(dump), "firsts": sorted(firsts)})
         )
     # Peak number of answers in flight at once.
     events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
