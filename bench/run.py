@@ -861,21 +861,26 @@ def targets(results: list[dict], scaleout: dict | None, ladder: list[dict] | Non
                         "met" if x <= 1.3 * y else "missed",
                     )
                 )
-    for pace, arrival in (("token", "once"), ("ernie", "spread")):
+    # At ERNIE pace the upstream itself "thinks" 0.5-1 s before its first chunk, at random: the
+    # p99 of the whole time to first chunk is mostly the slowest of those draws, so the systems
+    # are compared by the time they add to it (app TTFT). At token pace the upstream's own is a
+    # constant 50 ms, and the whole time is compared.
+    for pace, arrival, key in (("token", "once", "ttft_s"), ("ernie", "spread", "app_ttft_s")):
+        what = "TTFT" if key == "ttft_s" else "added TTFT"
         for g in ("gradio-none", "gradio-default"):
             for n in (10, 100):
                 gr = find(results, g, pace, arrival, n)
                 # The floor at 10× gradio's N: what a relay doing nothing else gets on this machine.
                 fl = find(results, "floor", pace, arrival, n * 10)
-                floor_note = f" (the floor: {fmt_ms(fl['ttft_s'].get('p99'))} ms)" if fl else ""
+                floor_note = f" (the floor: {fmt_ms(fl[key].get('p99'))} ms)" if fl else ""
                 for system in ("csbot-embedded", "csbot-pg"):
                     cs = find(results, system, pace, arrival, n * 10)
-                    if gr and cs and gr["ttft_s"].get("p99") is not None and cs["ttft_s"].get("p99") is not None:
-                        x, y = cs["ttft_s"]["p99"], gr["ttft_s"]["p99"]
+                    if gr and cs and gr[key].get("p99") is not None and cs[key].get("p99") is not None:
+                        x, y = cs[key]["p99"], gr[key]["p99"]
                         ok = x <= y and cs["errors"] == 0 and cs["incomplete"] == 0
                         out.append(
                             (
-                                f"{system} at N={n * 10} vs {g} at N={n}, {pace} pace: TTFT p99 no worse",
+                                f"{system} at N={n * 10} vs {g} at N={n}, {pace} pace: {what} p99 no worse",
                                 f"{fmt_ms(x)} vs {fmt_ms(y)} ms{floor_note}",
                                 "met" if ok else "missed",
                             )
