@@ -17,6 +17,8 @@ container and on this project's machines; `available()` says whether it works.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 PERIOD_US = 100_000
@@ -71,8 +73,27 @@ class CpuCap:
             pass
         return 0.0
 
-    def remove(self) -> None:
-        """After its processes have ended (a cgroup with members can't be removed)."""
+    def remove(self, wait: float = 10.0) -> None:
+        """After its processes have ended: a cgroup with members can't be removed, and a
+        stopped daphne's helpers leave a moment after it (when their pipe closes). Whatever
+        is still in it after `wait` seconds is killed."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        for pid in (self.path / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        time.sleep(0.2)
         try:
             self.path.rmdir()
         except OSError:
