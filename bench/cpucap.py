@@ -54,7 +54,6 @@ class CpuCap:
         else:
             (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
             (self.path / "cpu.cfs_quota_us").write_text(str(quota))
-        self.cpus = cpus
 
     def enter(self) -> None:
         """In the child, between fork and exec: move this process into the cgroup."""

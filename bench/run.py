@@ -1116,7 +1116,7 @@ def main() -> int:
         ladder = [r for r in data["results"] if r.get("scaleout")]
         print(report(main_results, data.get("scaleout"), Path(args.report), ladder))
         if data.get("scaleout"):
-            print(ladder_report([r for r in data["results"] if r.get("scaleout")]))
+            print(ladder_report(ladder))
         return 0
     PROFILE["on"] = args.profile
     SERVER_CPUS["cpus"] = args.server_cpus
@@ -1220,9 +1220,10 @@ def main() -> int:
     info["load_avg_end"] = os.getloadavg()
     out_path.write_text(json.dumps({"info": info, "results": results, "scaleout": scaleout}, indent=1))
     main_results = [r for r in results if not r.get("scaleout")]
-    print(report(combine(main_results), scaleout, out_path, [r for r in results if r.get("scaleout")]))
+    ladder = [r for r in results if r.get("scaleout")]
+    print(report(combine(main_results), scaleout, out_path, ladder))
     if scaleout:
-        print(ladder_report([r for r in results if r.get("scaleout")]))
+        print(ladder_report(ladder))
     if args.smoke:
         bad = [r for r in results if r.get("failed") or r["errors"] or r["incomplete"]]
         for r in bad:
