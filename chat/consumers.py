@@ -25,7 +25,7 @@ from chat.identity import player_id_from_cookie
 from chat.models import Player
 from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
-from chat.streaming.jobs import registry, start_answer
+from chat.streaming.jobs import answer_claim, receive_and_start, registry, start_answer
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
 from csbot.helper_pool import helper_pool
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 # streams' GIL (csbot/helper_pool.py): a burst of players connecting would otherwise
 # hold up the chunks of every answer this process is streaming.
 _connect = helper_pool(services.player_connect, priority=1)
-_receive = helper_pool(services.player_message_receive, priority=2)
 _seen = helper_pool(services.player_seen)
 _check_form = db_pool(agent_services.form_submission_check)
 _record = db_pool(services.internal_event_record)
@@ -137,24 +136,28 @@ class PlayerConsumer(SocketConsumer):
         await self._accept(frame["client_id"], text, meta)
 
     async def _accept(self, client_id: str, text: str, meta: dict | None) -> None:
-        received = await _receive(
-            player=self.player,
-            conversation_id=self.conversation_id,
-            client_id=client_id,
-            text=text,
-            meta=meta,
-        )
-        if received.conversation_id != self.conversation_id:
-            await self._follow(received.conversation_id, received.state)
-        message = received.message
-        await self._send(ack_frame(client_id, message.pk, message.seq, not received.created))
-        if received.created:
-            # The player's other tabs and staff; this socket has the ack.
-            await publish(self.conversation_id, message_frame(message), exclude=self)
-        if received.answer and wants_human(message.text):
-            await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
-        elif received.answer:
-            start_answer(self.conversation_id, message.pk)
+        # Claimed first, the answer is started by the same helper call that stores the
+        # question (one wait for a helper, not two), and a takeover meanwhile still stops it.
+        with answer_claim(self.conversation_id) as claim:
+            received, start = await receive_and_start(
+                start=claim is not None,
+                player=self.player,
+                conversation_id=self.conversation_id,
+                client_id=client_id,
+                text=text,
+                meta=meta,
+            )
+            if received.conversation_id != self.conversation_id:
+                await self._follow(received.conversation_id, received.state)
+            message = received.message
+            await self._send(ack_frame(client_id, message.pk, message.seq, not received.created))
+            if received.created:
+                # The player's other tabs and staff; this socket has the ack.
+                await publish(self.conversation_id, message_frame(message), exclude=self)
+            if received.answer and wants_human(message.text):
+                await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
+            elif received.answer:
+                start_answer(self.conversation_id, message.pk, claim=claim, start=start)
         if received.created:
             await staff_notify.row_changed(self.conversation_id)
 

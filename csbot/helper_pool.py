@@ -27,8 +27,8 @@ call is one pickle written, its result one pickle read, with no thread of
 the pool's own in the web process. (concurrent.futures' process pool costs
 the web process ~0.8 ms per call in its manager and feeder threads and their
 wake-ups: "The fifth round".) A helper runs one call at a time; calls wait in
-order for a free helper, highest `priority` first: a question's calls
-(storing it, preparing its answer) and, on PostgreSQL, an answer's finish;
+order for a free helper, highest `priority` first: a question's call
+(storing it and starting its answer, in one) and, on PostgreSQL, an answer's finish;
 then a socket's connect and resume; then page loads and answers'
 checkpoints. When more players arrive than the helpers keep up with, the
 players already asking get their first tokens, a player whose page has loaded

@@ -17,11 +17,14 @@ process only when a socket elsewhere follows the conversation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -34,6 +37,7 @@ from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import selectors, services, staff_notify
 from chat.events import jobs_group, publish, publish_delta
 from chat.frames import delta_frame, dumps, end_frame, message_frame
+from chat.handoff import wants_human
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.loops import per_loop, receive_forever
@@ -52,6 +56,8 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self.tasks: dict[int, asyncio.Task] = {}
+        # Answers whose row is being created: a cancellation is recorded, not sent (AnswerClaim).
+        self.claims: dict[int, AnswerClaim] = {}
         # Conversations with a player message that arrived while a job ran.
         self.pending: set[int] = set()
         self._control_channel: str | None = None
@@ -72,9 +78,12 @@ class JobRegistry:
         """
         self.stopping = True
         self.pending.clear()
+        for claim in self.claims.values():
+            claim.cancelled = True
         running = [task for task in self.tasks.values() if not task.done()]
-        for task in running:
-            task.cancel()
+        for conversation_id, task in self.tasks.items():
+            if conversation_id not in self.claims and not task.done():
+                task.cancel()
         if running:
             await asyncio.wait(running, timeout=grace)
         return len(running)
@@ -141,8 +150,17 @@ class JobRegistry:
             if event.get("type") == "answer.cancel":
                 self.cancel_local(event["conversation_id"])
 
+    def busy(self, conversation_id: int) -> bool:
+        """An answer of the conversation is being started or streams here."""
+        task = self.tasks.get(conversation_id)
+        return conversation_id in self.claims or (task is not None and not task.done())
+
     def cancel_local(self, conversation_id: int) -> bool:
         self.pending.discard(conversation_id)
+        claim = self.claims.get(conversation_id)
+        if claim is not None:
+            claim.cancelled = True
+            return True
         task = self.tasks.get(conversation_id)
         if task is None or task.done():
             return False
@@ -160,14 +178,62 @@ REJOIN_SECONDS = 6 * 3600
 registry = per_loop(JobRegistry)
 
 
-def start_answer(conversation_id: int, reply_to_id: int) -> None:
-    """Answer the conversation's newest player message, now or after the running job."""
+class AnswerClaim:
+    """A conversation's next answer in this process, from before its row exists until it streams.
+
+    The call that creates the answer's row runs in a helper process, and a cancelled
+    caller doesn't stop a started call: cancelling the job's task then would leave the
+    row `streaming` with nobody to finish it. So while a claim is registered a
+    cancellation (a takeover, a close, the process stopping) is recorded on it, and the
+    job finishes the row as interrupted (failed, when stopping) instead of streaming.
+    A question arriving meanwhile waits for the claimed answer, as for a running job.
+    """
+
+    def __init__(self, reg: JobRegistry, conversation_id: int) -> None:
+        self.reg = reg
+        self.conversation_id = conversation_id
+        self.cancelled = False
+        self.launched = False  # its job has been started: the job releases it
+        self.at = time.monotonic()  # the answer's times (TTFT, duration) count from here
+        reg.claims[conversation_id] = self
+
+    def release(self) -> None:
+        if self.reg.claims.get(self.conversation_id) is self:
+            del self.reg.claims[self.conversation_id]
+
+
+@contextlib.contextmanager
+def answer_claim(conversation_id: int) -> Iterator[AnswerClaim | None]:
+    """Claim the conversation's next answer before its question is stored, so that the
+    question's helper call also starts the answer (`_receive_and_start`); None when an
+    answer of the conversation is starting or streaming here (the question waits for it).
+    Released on the way out unless `start_answer` launched it."""
     reg = registry()
-    running = reg.tasks.get(conversation_id)
-    if running is not None and not running.done():
+    claim = None if reg.busy(conversation_id) else AnswerClaim(reg, conversation_id)
+    try:
+        yield claim
+    finally:
+        if claim is not None and not claim.launched:
+            claim.release()
+
+
+def start_answer(
+    conversation_id: int, reply_to_id: int, *, claim: AnswerClaim | None = None, start: AnswerStart | None = None
+) -> None:
+    """Answer the conversation's newest player message: the answer its question's call
+    started (`start`, under `claim`), else now, or after the job running here."""
+    reg = registry()
+    if claim is not None and (start is None or claim.conversation_id != conversation_id):
+        claim.release()
+        claim, start = None, None
+    if claim is None and reg.busy(conversation_id):
         reg.pending.add(conversation_id)
         return
-    task = asyncio.create_task(_run_jobs(reg, conversation_id, reply_to_id), name=f"answer-{conversation_id}")
+    if claim is not None:
+        claim.launched = True
+    task = asyncio.create_task(
+        _run_jobs(reg, conversation_id, reply_to_id, claim, start), name=f"answer-{conversation_id}"
+    )
     task.add_done_callback(_log_crash)
     reg.tasks[conversation_id] = task
 
@@ -177,11 +243,23 @@ def _log_crash(task: asyncio.Task) -> None:
         log.error("answer job %s crashed", task.get_name(), exc_info=task.exception())
 
 
-async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) -> None:
-    await reg.hold(conversation_id)  # usually held already by the player's socket: no round trip
+async def _run_jobs(
+    reg: JobRegistry, conversation_id: int, reply_to_id: int, claim: AnswerClaim | None, start: AnswerStart | None
+) -> None:
+    try:
+        await reg.hold(conversation_id)  # usually held already by the player's socket: no round trip
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        reg.tasks.pop(conversation_id, None)
+        raise
     try:
         while True:
-            await AnswerJob(conversation_id, reply_to_id).run()
+            if start is None:
+                claim = AnswerClaim(reg, conversation_id)
+                start = await _start(conversation_id, reply_to_id)
+            await AnswerJob(conversation_id, reply_to_id, claim, start).run()
+            claim, start = None, None
             if conversation_id not in reg.pending:
                 break
             reg.pending.discard(conversation_id)
@@ -189,6 +267,8 @@ async def _run_jobs(reg: JobRegistry, conversation_id: int, reply_to_id: int) ->
                 break  # a human has it now (or the bot escalated): no more answers
             reply_to_id = await _latest_player_message(conversation_id)
     finally:
+        if claim is not None:
+            claim.release()
         reg.tasks.pop(conversation_id, None)
         reg.release(conversation_id)
 
@@ -217,13 +297,21 @@ async def cancel_answer(conversation_id: int) -> None:
 STOPPED = "stopped: the web process shut down while the answer streamed"
 
 
+class AnswerStart(NamedTuple):
+    """What creating an answer in a helper returns to its job."""
+
+    message: Message  # the row, `streaming`
+    state: str  # the conversation's, when the row was stored
+    steps: object  # prepare.all_steps(), or _PipelineFailed
+
+
 @dataclass
 class _PipelineFailed:
     error: Exception
     language: str  # the conversation's: the player is told in it
 
 
-def _start_and_prepare(conversation_id: int, reply_to_id: int):
+def _start_and_prepare(conversation_id: int, reply_to_id: int) -> AnswerStart:
     """In a helper process: the answer's row, then the pipeline's steps 1-5, in one call.
 
     One call instead of two because under load every hop costs CPU and a place in
@@ -240,10 +328,30 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int):
         steps = _PipelineFailed(
             exc, Conversation.objects.filter(pk=conversation_id).values_list("language", flat=True).first() or ""
         )
-    return message, state, steps
+    return AnswerStart(message, state, steps)
+
+
+def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, AnswerStart | None]:
+    """In a helper process: store a player's message and, when `start` (this process has
+    claimed the answer: answer_claim), start and prepare its answer in the same call.
+
+    Two calls (the question, then its answer) waited twice for a helper: at 100 new
+    questions a second, when the helpers fell behind, a question's second wait grew from
+    4 to 190 ms (docs/benchmarks.md, "The twelfth round").
+    """
+    received = services.player_message_receive(**receive)
+    if (
+        start
+        and received.answer
+        and received.conversation_id == receive["conversation_id"]
+        and not wants_human(received.message.text)  # that goes to staff, not to the bot
+    ):
+        return received, _start_and_prepare(received.conversation_id, received.message.pk)
+    return received, None
 
 
 _start = helper_pool(_start_and_prepare, priority=2)
+receive_and_start = helper_pool(_receive_and_start, priority=2)
 
 
 def _answer_write(fn, *, priority: int):
@@ -270,9 +378,11 @@ _flag = db_pool(services.message_flag_unsafe)
 
 
 class AnswerJob:
-    def __init__(self, conversation_id: int, reply_to_id: int) -> None:
+    def __init__(self, conversation_id: int, reply_to_id: int, claim: AnswerClaim, start: AnswerStart) -> None:
         self.conversation_id = conversation_id
         self.reply_to_id = reply_to_id
+        self.claim = claim
+        self.start = start
         self.parts: list[str] = []
         self.length = 0
         self.sources: list[dict] = []
@@ -294,19 +404,25 @@ class AnswerJob:
             self._checkpoint_task = asyncio.create_task(_checkpoint(message_id=self.message_id, text=text))
 
     async def run(self) -> None:
-        started = time.monotonic()
+        started = self.claim.at
         buffer = get_buffer()
-        message, self.state_at_start, steps = await _start(self.conversation_id, self.reply_to_id)
+        message, self.state_at_start, steps = self.start
         self.message_id = message.pk
         # What _emit runs before a delta leaves the process; made once, not per delta.
         self._flush_buffer = functools.partial(buffer.flush, message.pk)
-        await buffer.start(message.pk)
-        await publish(self.conversation_id, message_frame(message))
+        try:
+            await buffer.start(message.pk)
+            await publish(self.conversation_id, message_frame(message))
+        finally:
+            # From here a cancellation cancels this task (the row is in the job's hands).
+            self.claim.release()
         status, error, player_error = Message.Status.DONE, "", ""
         # The deadline is what lets any process tell an orphaned `streaming` row from a
         # live one (chat/streaming/lifecycle.py).
         deadline = asyncio.timeout(settings.ANSWER_MAX_SECONDS)
         try:
+            if self.claim.cancelled:  # while the row was being created
+                raise asyncio.CancelledError()
             async with deadline:
                 await self._stream(buffer, started, steps)
         except asyncio.CancelledError:

@@ -56,6 +56,25 @@ async def test_a_question_is_acknowledged_and_answered_in_ordered_deltas(player)
     assert stored.text == text and stored.status == "done" and stored.ttft_ms is not None
 
 
+async def test_a_question_sent_while_the_answer_streams_is_answered_next(player, settings):
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.02
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没有到账怎么办？")
+    first = await sock.receive_until(lambda f: f.get("t") == "d")
+    await sock.say("怎么申请退款？")
+    frames = first + await sock.receive_until(is_end)
+    frames += await sock.receive_until(is_end)
+    await sock.close()
+
+    bots = [f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot"]
+    assert [bot["seq"] for bot in bots] == [2, 4]  # each answer after its question, one at a time
+    ends = [f for f in frames if is_end(f)]
+    assert [end["status"] for end in ends] == ["done", "done"]
+    stored = await sync_to_async(list)(Message.objects.filter(sender="bot").order_by("seq").values("reply_to__seq"))
+    assert stored == [{"reply_to__seq": 1}, {"reply_to__seq": 3}]
+
+
 async def test_the_sending_tab_has_its_ack_and_the_other_tab_gets_the_message_and_the_same_answer(player):
     sending, other = PlayerSocket(player.pk), PlayerSocket(player.pk)
     await sending.connect()
