@@ -408,6 +408,8 @@ class AnswerJob:
         buffer = get_buffer()
         message, self.state_at_start, steps = self.start
         self.message_id = message.pk
+        # The player's, for a notice even before the stream (a process stopping meanwhile).
+        self.language = (steps.language if isinstance(steps, _PipelineFailed) else steps.context.language) or "en"
         # What _emit runs before a delta leaves the process; made once, not per delta.
         self._flush_buffer = functools.partial(buffer.flush, message.pk)
         try:
@@ -464,7 +466,6 @@ class AnswerJob:
 
     async def _stream(self, buffer, started: float, steps) -> None:
         if isinstance(steps, _PipelineFailed):
-            self.language = steps.language or "en"
             raise steps.error
         prepared = await prepare.completed(steps)
         self.prepared = prepared

@@ -8,12 +8,14 @@ daphne processes: tests/e2e/test_process_stops.py.
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from agents.pipeline import prepare
 from chat import services
 from chat.models import Message, Player
 from chat.streaming import lifecycle
@@ -22,6 +24,7 @@ from tests.chat.socket_client import PlayerSocket, is_delta
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+UNAVAILABLE_ZH = "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
 
 
 @pytest.fixture
@@ -50,6 +53,35 @@ async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(
     assert bot.error.startswith("stopped:")  # what staff see
     player_message = await sync_to_async(Message.objects.get)(sender="player")
     assert player_message.text == "充值没到账怎么办"
+    await sock.close()
+
+
+async def test_an_answer_being_prepared_when_the_process_stops_is_failed_not_left_streaming(
+    player, ernie_settings, monkeypatch
+):
+    # Its row is created by the question's call (a helper, in production), which runs on.
+    preparing, go_on = threading.Event(), threading.Event()
+    all_steps = prepare.all_steps
+
+    def held(conversation_id: int):
+        preparing.set()
+        go_on.wait(10)
+        return all_steps(conversation_id)
+
+    monkeypatch.setattr(prepare, "all_steps", held)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    assert await asyncio.to_thread(preparing.wait, 10)
+    await lifecycle.stop_answers()
+    go_on.set()
+
+    frames = await sock.receive_until(is_end)
+    assert frames[-1]["status"] == "failed" and frames[-1]["error"] == UNAVAILABLE_ZH  # nothing was said yet
+    assert not any(is_delta(f) for f in frames)
+    bot = await sync_to_async(Message.objects.get)(sender="bot")
+    assert bot.status == "failed" and bot.error.startswith("stopped:")
+    assert ernie_settings.requests == []
     await sock.close()
 
 
