@@ -917,6 +917,15 @@ def targets(results: list[dict], scaleout: dict | None, ladder: list[dict] | Non
                         "met" if two >= 1.6 * one else "missed",
                     )
                 )
+            one, two = (ttft_carried_between_steps(ladder, name, ms) for name in ("csbot-pg", "csbot-pg-x2"))
+            if one:
+                out.append(
+                    (
+                        f"scale-out at TTFT p99 ≤ {ms:,} ms, read between the steps",
+                        f"{one:.0f} → {two:.0f} chats = {two / one:.2f}×",
+                        "met" if two >= 1.6 * one else "missed",
+                    )
+                )
     return out
 
 
@@ -1016,6 +1025,26 @@ def largest_carried(ladder: list[dict], system: str, key: str, bound_ms: float) 
             break
         best = r["n"]
     return best
+
+
+def ttft_carried_between_steps(ladder: list[dict], system: str, bound_ms: float) -> float:
+    """largest_carried by time to first token, read between the ladder's steps: where the
+    TTFT p99 reaches the bound on the straight line from the last step carried to the next
+    (largest_carried itself when every step was carried, or when the next failed on errors
+    or late chunks rather than on first tokens).
+
+    The steps are coarse (100, 150, 200, 300…): a bound just past one system's step and
+    just short of the other's reads as 1.0× when their first tokens are 1.7× apart.
+    """
+    best = largest_carried(ladder, system, "ttft_s", bound_ms)
+    rows = sorted((r for r in ladder if r["system"] == system), key=lambda r: r["n"])
+    above = next((r for r in rows if r["n"] > best), None)
+    if above is None or not carried(above, SCALEOUT_P99_S):
+        return float(best)
+    below = next((r for r in rows if r["n"] == best), None)
+    n0, t0 = (best, below["ttft_s"]["p99"]) if below is not None else (0, 0.0)
+    n1, t1 = above["n"], above["ttft_s"]["p99"]  # t1 > bound >= t0
+    return n0 + (n1 - n0) * (bound_ms / 1000 - t0) / (t1 - t0)
 
 
 def ladder_table(ladder: list[dict], key: str = "chunk_delay_s", bounds_ms: tuple = LADDER_P99_MS) -> str:
