@@ -337,7 +337,7 @@ def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, An
 
     Two calls (the question, then its answer) waited twice for a helper: at 100 new
     questions a second, when the helpers fell behind, a question's second wait grew from
-    4 to 190 ms (docs/benchmarks.md, "The twelfth round").
+    4 to 188 ms (docs/benchmarks.md, "The eleventh round").
     """
     received = services.player_message_receive(**receive)
     if (
