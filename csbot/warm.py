@@ -51,12 +51,15 @@ def _load_what_answers_load_late() -> None:
     The first knowledge gap imports analytics (agents/pipeline/postprocess.py), and the
     first batch of gaps finalizes the Celery app (its built-in tasks, their imports): done
     in the middle of the answers streaming then, each held the event loop for 10-15 ms
-    (docs/benchmarks.md, "The seventh round").
+    (docs/benchmarks.md, "The seventh round"). The first answer imported the LLM
+    provider's module (aiohttp's client, the SSE parser): 70 ms ("The twelfth round").
     """
     try:
         import analytics.hooks  # noqa: F401
+        from agents.providers import import_configured
         from csbot.celery import app
 
         app.finalize(auto=True)
+        import_configured()
     except Exception:  # the answers load it themselves, late
-        log.warning("could not load analytics and Celery at start-up", exc_info=True)
+        log.warning("could not load analytics, Celery and the LLM provider at start-up", exc_info=True)

@@ -13,21 +13,27 @@ PROBE = """
 import json, sys, django
 django.setup()
 from csbot.celery import app
-before = {"celery_finalized": app.finalized, "analytics_loaded": "analytics.hooks" in sys.modules}
+def loaded():
+    return {
+        "celery_finalized": app.finalized,
+        "analytics_loaded": "analytics.hooks" in sys.modules,
+        "provider_loaded": "agents.providers.ernie" in sys.modules,
+    }
+before = loaded()
 from csbot.warm import warm_and_freeze
 warm_and_freeze()
-after = {"celery_finalized": app.finalized, "analytics_loaded": "analytics.hooks" in sys.modules}
+after = loaded()
 print(json.dumps({"before": before, "after": after}))
 """
 
 
-def test_the_warm_up_loads_analytics_and_finalizes_celery_before_the_first_answer(tmp_path):
-    """The first knowledge gap and the first batch of them used to do it on the event loop,
-    holding every stream for 10-15 ms."""
-    env = servers.product_env(SQLITE_PATH=str(tmp_path / "warm.sqlite3"))
+def test_the_warm_up_loads_analytics_celery_and_the_provider_before_the_first_answer(tmp_path):
+    """The first knowledge gap, the first batch of them and the first answer used to do it
+    on the event loop, holding every stream for 10-15 ms, and 70 ms for the provider."""
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "warm.sqlite3"), LLM_PROVIDER="ernie")
     shown = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, cwd=servers.ROOT
     )
     loaded = json.loads(shown.stdout.strip().splitlines()[-1])
-    assert loaded["before"] == {"celery_finalized": False, "analytics_loaded": False}
-    assert loaded["after"] == {"celery_finalized": True, "analytics_loaded": True}
+    assert loaded["before"] == {"celery_finalized": False, "analytics_loaded": False, "provider_loaded": False}
+    assert loaded["after"] == {"celery_finalized": True, "analytics_loaded": True, "provider_loaded": True}

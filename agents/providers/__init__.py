@@ -41,6 +41,16 @@ def get_provider(name: str | None = None) -> Provider:
     return _instances[name]
 
 
+def import_configured() -> None:
+    """Import the configured provider's module without making the instance (its HTTP
+    session belongs to the event loop that first streams). At start-up: the first answer
+    imported it on the event loop, holding every stream of the process for about 70 ms
+    (docs/benchmarks.md, "The twelfth round")."""
+    dotted = PROVIDERS.get(settings.LLM_PROVIDER)
+    if dotted is not None:  # a wrong name is reported by the first answer, to its player
+        import_module(dotted.rsplit(".", 1)[0])
+
+
 def reset_providers() -> None:
     """Forget cached instances (tests change settings between cases)."""
     _instances.clear()
