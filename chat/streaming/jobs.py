@@ -215,13 +215,23 @@ def answer_claim(conversation_id: int) -> Iterator[AnswerClaim | None]:
     finally:
         if claim is not None and not claim.launched:
             claim.release()
+            if conversation_id in reg.pending and not reg.busy(conversation_id):
+                # A question from another tab waited for this claim, which started nothing
+                # (a resend, a request for a human): it is answered now.
+                reg.pending.discard(conversation_id)
+                start_answer(conversation_id, None)
 
 
 def start_answer(
-    conversation_id: int, reply_to_id: int, *, claim: AnswerClaim | None = None, start: AnswerStart | None = None
+    conversation_id: int,
+    reply_to_id: int | None,
+    *,
+    claim: AnswerClaim | None = None,
+    start: AnswerStart | None = None,
 ) -> None:
     """Answer the conversation's newest player message: the answer its question's call
-    started (`start`, under `claim`), else now, or after the job running here."""
+    started (`start`, under `claim`), else now, or after the job running here.
+    `reply_to_id` None: the newest question, if the bot still has the chat."""
     reg = registry()
     if claim is not None and (start is None or claim.conversation_id != conversation_id):
         claim.release()
@@ -244,7 +254,11 @@ def _log_crash(task: asyncio.Task) -> None:
 
 
 async def _run_jobs(
-    reg: JobRegistry, conversation_id: int, reply_to_id: int, claim: AnswerClaim | None, start: AnswerStart | None
+    reg: JobRegistry,
+    conversation_id: int,
+    reply_to_id: int | None,
+    claim: AnswerClaim | None,
+    start: AnswerStart | None,
 ) -> None:
     try:
         await reg.hold(conversation_id)  # usually held already by the player's socket: no round trip
@@ -256,6 +270,10 @@ async def _run_jobs(
     try:
         while True:
             if start is None:
+                if reply_to_id is None:  # questions that waited: the newest is answered
+                    if await _state(conversation_id=conversation_id) != Conversation.State.BOT:
+                        break  # a human has it now (or the bot escalated): no more answers
+                    reply_to_id = await _latest_player_message(conversation_id)
                 claim = AnswerClaim(reg, conversation_id)
                 start = await _start(conversation_id, reply_to_id)
             await AnswerJob(conversation_id, reply_to_id, claim, start).run()
@@ -263,9 +281,7 @@ async def _run_jobs(
             if conversation_id not in reg.pending:
                 break
             reg.pending.discard(conversation_id)
-            if await _state(conversation_id=conversation_id) != Conversation.State.BOT:
-                break  # a human has it now (or the bot escalated): no more answers
-            reply_to_id = await _latest_player_message(conversation_id)
+            reply_to_id = None
     finally:
         if claim is not None:
             claim.release()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 from asgiref.sync import sync_to_async
 
+from chat import services
 from chat.models import Conversation, Message, Player
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -73,6 +77,42 @@ async def test_a_question_sent_while_the_answer_streams_is_answered_next(player,
     assert [end["status"] for end in ends] == ["done", "done"]
     stored = await sync_to_async(list)(Message.objects.filter(sender="bot").order_by("seq").values("reply_to__seq"))
     assert stored == [{"reply_to__seq": 1}, {"reply_to__seq": 3}]
+
+
+async def test_a_question_from_another_tab_is_answered_when_the_question_it_waited_for_needs_none(player, monkeypatch):
+    # Tab A resends a stored question (no new answer) while tab B asks a new one: B's
+    # question waits for A's claim on the next answer, and must not wait for ever.
+    resend_held, go_on = threading.Event(), threading.Event()
+    receive = services.player_message_receive
+
+    def held(**kwargs):
+        if kwargs["client_id"] == "asked-before":
+            resend_held.set()
+            go_on.wait(10)
+        return receive(**kwargs)
+
+    tab_a, tab_b = PlayerSocket(player.pk), PlayerSocket(player.pk)
+    await tab_a.connect()
+    await tab_b.connect()
+    await tab_a.say("充值没有到账怎么办？", client_id="asked-before")
+    await tab_a.receive_until(is_end)
+    await tab_b.receive_until(is_end)
+    monkeypatch.setattr(services, "player_message_receive", held)
+
+    await tab_a.say("充值没有到账怎么办？", client_id="asked-before")
+    assert await asyncio.to_thread(resend_held.wait, 10)
+    await tab_b.say("怎么申请退款？", client_id="new-question")
+    ack = (await tab_b.receive_until(lambda f: f.get("type") == "ack"))[-1]
+    go_on.set()
+    again = (await tab_a.receive_until(lambda f: f.get("type") == "ack"))[-1]
+    frames = await tab_b.receive_until(is_end)
+    await tab_a.close()
+    await tab_b.close()
+
+    assert again["duplicate"] is True
+    assert frames[-1]["status"] == "done"
+    answer = await sync_to_async(Message.objects.get)(pk=frames[-1]["id"])
+    assert answer.reply_to_id == ack["id"]
 
 
 async def test_the_sending_tab_has_its_ack_and_the_other_tab_gets_the_message_and_the_same_answer(player):
