@@ -19,9 +19,11 @@ from tests.services import CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# Chart.js may not have run yet when the figures are already on the page: wait for it too
+# (a ReferenceError would end the wait instead of repeating it).
 ALL_DRAWN = """() => {
   const canvases = Array.from(document.querySelectorAll('canvas[data-chart]'));
-  return canvases.length > 0 && canvases.every((c) => Chart.getChart(c));
+  return typeof Chart !== "undefined" && canvases.length > 0 && canvases.every((c) => Chart.getChart(c));
 }"""
 CHARTS = """() => Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
   const chart = Chart.getChart(canvas);
