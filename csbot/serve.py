@@ -15,6 +15,7 @@ behind (csbot/loop_watchdog.py).
 from __future__ import annotations
 
 import asyncio
+import os
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
 
     from csbot.env import env_bool, env_float
 
+    _grow_fd_table()
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if env_bool("EAGER_WRITES", True):
         from csbot import eager_writes
@@ -33,6 +35,38 @@ def main() -> None:
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()
+
+
+# Sockets a web process may hold before its descriptor table grows again: two per chat
+# (the player's, the answer's upstream) and some.
+FD_TABLE_SLOTS = 16384
+
+
+def _grow_fd_table(slots: int = FD_TABLE_SLOTS) -> None:
+    """Size the kernel's descriptor table for the sockets to come, now, while this process
+    has one thread.
+
+    Linux grows a process's table of file descriptors by doubling it when a new one
+    doesn't fit, and a process with more than one thread (ours: the database pool's,
+    libuv's) then waits for an RCU grace period in that `socket()` or `accept()`: the
+    event loop, and every stream in the process, stopped 8-10 ms when a burst of
+    questions took the process past 256 descriptors, and again at 512, 1,024...
+    (docs/benchmarks.md, "The twelfth round"). The table never shrinks, so growing it
+    once here (a `dup2` to the highest slot wanted, closed at once) costs that grace
+    period never, and 8 bytes a slot.
+    """
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = min(soft, slots) - 1
+    if highest < 64:
+        return
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(fd, highest, inheritable=False)
+        os.close(highest)
+    finally:
+        os.close(fd)
 
 
 def _watch_the_loop(threshold_ms: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import struct
 import subprocess
@@ -55,6 +56,12 @@ async def application(scope, receive, send):
         for part in parts:
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/fdsize":  # the slots of this process's descriptor table (Linux)
+        with open("/proc/self/status") as status:
+            size = next(line.split()[1] for line in status if line.startswith("FDSize:"))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": size.encode()})
         return
     if path == "/hold":
         time.sleep(0.3)  # what a blocking call on the loop would do
@@ -122,6 +129,12 @@ def test_a_reader_that_vanishes_mid_stream_leaves_the_server_serving_others(serv
     assert get(base + "/loop").decode() == "uvloop.Loop"
     with contextlib.suppress(FileNotFoundError):
         assert "Traceback" not in log_path.read_text()
+
+
+def test_the_descriptor_table_is_grown_at_start_so_a_burst_of_sockets_never_waits_for_it(served):
+    """Growing it later, with threads running, stops the event loop for an RCU grace period."""
+    base, _ = served
+    assert int(get(base + "/fdsize")) >= min(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def test_with_loop_watchdog_ms_the_log_says_what_held_the_loop(tmp_path):
