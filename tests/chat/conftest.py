@@ -5,7 +5,9 @@ nothing of Lin's chat."""
 from __future__ import annotations
 
 import importlib
+import threading
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from channels.layers import channel_layers
@@ -71,3 +73,21 @@ def redis_layer(settings):
     }
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def held_preparation(monkeypatch) -> SimpleNamespace:
+    """The answer's pipeline (in a helper, in production) waits for `go_on` once it has
+    set `preparing`: its row exists by then, and a test acts while it is being prepared."""
+    from agents.pipeline import prepare
+
+    held = SimpleNamespace(preparing=threading.Event(), go_on=threading.Event())
+    all_steps = prepare.all_steps
+
+    def waiting(conversation_id: int):
+        held.preparing.set()
+        held.go_on.wait(10)
+        return all_steps(conversation_id)
+
+    monkeypatch.setattr(prepare, "all_steps", waiting)
+    return held

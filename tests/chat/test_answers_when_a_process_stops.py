@@ -8,14 +8,12 @@ daphne processes: tests/e2e/test_process_stops.py.
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from agents.pipeline import prepare
 from chat import services
 from chat.models import Message, Player
 from chat.streaming import lifecycle
@@ -57,24 +55,15 @@ async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(
 
 
 async def test_an_answer_being_prepared_when_the_process_stops_is_failed_not_left_streaming(
-    player, ernie_settings, monkeypatch
+    player, ernie_settings, held_preparation
 ):
     # Its row is created by the question's call (a helper, in production), which runs on.
-    preparing, go_on = threading.Event(), threading.Event()
-    all_steps = prepare.all_steps
-
-    def held(conversation_id: int):
-        preparing.set()
-        go_on.wait(10)
-        return all_steps(conversation_id)
-
-    monkeypatch.setattr(prepare, "all_steps", held)
     sock = PlayerSocket(player.pk)
     await sock.connect()
     await sock.say("充值没到账怎么办")
-    assert await asyncio.to_thread(preparing.wait, 10)
+    assert await asyncio.to_thread(held_preparation.preparing.wait, 10)
     await lifecycle.stop_answers()
-    go_on.set()
+    held_preparation.go_on.set()
 
     frames = await sock.receive_until(is_end)
     assert frames[-1]["status"] == "failed" and frames[-1]["error"] == UNAVAILABLE_ZH  # nothing was said yet

@@ -7,13 +7,11 @@ takeover lands in the middle of an answer.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from agents.pipeline import prepare
 from chat import staff_notify, staff_selectors
 from chat.models import Conversation, ConversationEvent, Message
 from chat.services import message_append
@@ -122,27 +120,20 @@ async def test_a_takeover_stops_the_answer_within_200_ms_and_keeps_its_partial_t
     assert ok == {"type": "ok", "action": "take_over", "conversation_id": cid}
 
 
-async def test_a_takeover_while_the_answer_is_prepared_stops_it_before_any_text(lin, alice, slow_ernie, monkeypatch):
+async def test_a_takeover_while_the_answer_is_prepared_stops_it_before_any_text(
+    lin, alice, slow_ernie, held_preparation
+):
     # The answer's row exists and its pipeline runs (in a helper, in production) when the
     # agent clicks: the row must end `interrupted`, not stay `streaming` with no job.
-    preparing, go_on = threading.Event(), threading.Event()
-    all_steps = prepare.all_steps
-
-    def held(conversation_id: int):
-        preparing.set()
-        go_on.wait(10)
-        return all_steps(conversation_id)
-
-    monkeypatch.setattr(prepare, "all_steps", held)
     player, cid = await player_chatting(lin)
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await agent.watch(cid)
     await player.say(QUESTION)
-    assert await asyncio.to_thread(preparing.wait, 10)
+    assert await asyncio.to_thread(held_preparation.preparing.wait, 10)
     await agent.send({"type": "take_over", "conversation_id": cid})
     await agent.receive_until(lambda f: f.get("type") == "ok")
-    go_on.set()
+    held_preparation.go_on.set()
     frames = await player.receive_until(is_end)
     await player.close()
     await agent.close()
