@@ -21,7 +21,10 @@ pace with a text known in advance (``upstream.plan``).
 
 Measured per answer, against the upstream's own record (``GET /_bench/log``):
 - ttft: player's send -> first text received; app_ttft = ttft minus the
-  upstream's time to first chunk (its request arrival -> first chunk write);
+  upstream's time to first chunk (its request arrival -> first chunk write),
+  in two parts: app_ttft_in (send -> the request's arrival at the upstream: the
+  question's way through the system) and app_ttft_out (first chunk write -> first
+  text received);
 - chunk delay: for each upstream chunk k, the time the client holds the text up
   to the end of chunk k minus the time the upstream wrote chunk k
   (``send_time``); this is what the system under test added;
@@ -464,6 +467,9 @@ async def run(args) -> dict:
 
 def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: float, client_cpu: float) -> dict:
     ttft, app_ttft, up_ttft, delays, sizes, errors = [], [], [], [], [], []
+    # app_ttft's two parts: the question's way in (send -> its request at the upstream) and the
+    # first chunk's way out (upstream write -> the player's first delta).
+    way_in, way_out = [], []
     incomplete = 0
     gaps = sum(a.gaps for a in answers)
     chunks_delivered = 0
@@ -492,6 +498,8 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         up_ttft.append(upstream_first)
         if a.t_first is not None:
             app_ttft.append(a.t_first - a.t_send - upstream_first)
+            way_in.append(entry["arrived"] - a.t_send)
+            way_out.append(a.t_first - entry["sends"][0])
             if dump is not None:
                 firsts.append((a.t_send, a.t_first - a.t_send - upstream_first, a.index))
         if complete:
@@ -539,6 +547,10 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         "gaps": gaps,
         "ttft_s": dist(ttft),
         "app_ttft_s": dist(app_ttft),
+        # When the first question left (unix time): the answer phase begins 0.2 s after its PHASE mark.
+        "first_send_at": min((a.t_send for a in answers if a.t_send), default=None),
+        "app_ttft_in_s": dist(way_in),
+        "app_ttft_out_s": dist(way_out),
         "upstream_ttft_s": dist(up_ttft),
         "chunk_delay_s": dist(delays),
         "bytes_per_answer": (sum(sizes) / len(sizes)) if sizes else None,

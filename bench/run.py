@@ -508,6 +508,48 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+class HostBusy:
+    """How many of the machine's cores were busy, sampled from /proc/stat every 50 ms.
+
+    The run's averages hide the first-token burst, when every process of the run
+    (the servers, the load, the upstream, PostgreSQL, Redis) wants a core at once. On a
+    2-core machine, two capped servers can leave the shared parts too little then, and a
+    scale-out reading is the machine's, not the product's (docs/benchmarks.md, "The
+    thirteenth round").
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []  # (unix time, busy cores since the last)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    def _run(self) -> None:
+        cores = os.cpu_count() or 1
+        total0, idle0 = self._read()
+        while not self._stop.wait(0.05):
+            total, idle = self._read()
+            if total > total0:
+                self.samples.append((time.time(), cores * (1 - (idle - idle0) / (total - total0))))
+            total0, idle0 = total, idle
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self, start: float, end: float) -> float | None:
+        inside = [busy for t, busy in self.samples if start < t <= end]
+        return sum(inside) / len(inside) if inside else None
+
+
 def with_descendants(pids: list[int]) -> list[int]:
     """The processes and every process they started, from /proc's parent pids."""
     children: dict[int, list[int]] = {}
@@ -589,7 +631,10 @@ def run_load(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    host = HostBusy()
+    host.start()
     marks: dict[str, tuple] = {}
+    phase_at: dict[str, float] = {}
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -600,7 +645,8 @@ def run_load(
     try:
         for line in proc.stdout:
             if line.startswith("PHASE"):
-                _, name, _t = line.split()
+                _, name, at = line.split()
+                phase_at[name] = float(at)  # unix time, as HostBusy's samples
                 marks[name] = (
                     time.monotonic(),
                     cpu_seconds(watch),
@@ -613,6 +659,7 @@ def run_load(
         timer.cancel()
         stop_sampling.set()
         sampler.join()
+        host.stop()
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"load.py failed ({proc.returncode}): {proc.stderr.read()[-3000:]}")
     result = json.loads(out.read_text())
@@ -628,6 +675,11 @@ def run_load(
         result["server_cpu_share"] = (c1 - c0) / wall
         result["upstream_cpu_share"] = (u1 - u0) / wall
         result["services_cpu_ms_per_chunk"] = (s1 - s0) * 1000 / chunks if services and chunks == chunks else None
+        # The whole machine from the first question sent until the p99 first token, and over the load.
+        first = result.get("first_send_at")
+        p99 = (result.get("ttft_s") or {}).get("p99")
+        result["host_busy_cores_first_tokens"] = host.mean(first, first + max(0.1, p99)) if first and p99 else None
+        result["host_busy_cores"] = host.mean(phase_at["answer"], phase_at["done"])
     concurrent = max(1, result.get("peak_concurrent") or n)
     result["rss_before_mb"] = rss0 / 2**20
     result["rss_peak_mb"] = peak[0] / 2**20
@@ -1060,6 +1112,7 @@ def ladder_table(ladder: list[dict], key: str = "chunk_delay_s", bounds_ms: tupl
 
 
 def ladder_report(ladder: list[dict]) -> str:
+    gradio, busy = against_gradio(ladder), host_busy_line(ladder)
     return (
         "\n"
         + table(ladder)
@@ -1068,22 +1121,75 @@ def ladder_report(ladder: list[dict]) -> str:
         + "\n\nChats carried, by time to first token p99 bound (and chunk p99 within "
         + f"{SCALEOUT_P99_S * 1000:.0f} ms):\n\n"
         + ladder_table(ladder, "ttft_s", LADDER_TTFT_P99_MS)
+        + (f"\n\nAgainst gradio, at each of its steps' TTFT p99:\n\n{gradio}" if gradio else "")
+        + (f"\n\nCores of the machine busy until the p99 first token: {busy}" if busy else "")
     )
 
 
+# gradio answers each chat in one of 40 threads, and its first tokens pass a second
+# at a few dozen chats: its ladder needs the small steps.
+GRADIO_LADDER = [5, 10, 15, 20, 30, 40, 50, 70, 100]
+
+
 def scaleout_ladder(systems: list[System], upstream: Upstream, workdir: Path, results: list[dict]) -> dict:
-    largest = {}
-    for s in systems:
-        best = 0
-        for n in SCALEOUT_LADDER:
+    """Each system's ladder, token pace, all at once, until a step isn't carried.
+
+    The systems take turns at each step (floor 10, csbot-pg 10, csbot-pg-x2 10, floor 25…)
+    rather than one whole ladder after the other: a machine that slows down for a few
+    minutes then hits every system's same steps, not one system's top half.
+    """
+    steps = {s.name: GRADIO_LADDER if s.name.startswith("gradio") else SCALEOUT_LADDER for s in systems}
+    largest = {s.name: 0 for s in systems}
+    climbing = list(systems)
+    for n in sorted({n for ladder in steps.values() for n in ladder}):
+        for s in list(climbing):
+            if n not in steps[s.name]:
+                continue
             r = measure(Plan(s, "token", "once", n), upstream, workdir, answer_timeout=60)
             r["scaleout"] = True
             results.append(r)
-            if not carried(r, SCALEOUT_P99_S):
-                break
-            best = n
-        largest[s.name] = best
+            if carried(r, SCALEOUT_P99_S):
+                largest[s.name] = n
+            elif not s.name.startswith("gradio") or r["errors"] or r["incomplete"]:
+                climbing.remove(s)
+            # gradio climbs on past late chunks: its target is read by first tokens alone.
     return largest
+
+
+def against_gradio(ladder: list[dict]) -> str:
+    """The gradio target read off the ladders: at each gradio step's TTFT p99, how many chats
+    each csbot setup carried with its first tokens as soon (ttft_carried_between_steps)."""
+    gradio = sorted(
+        (r for r in ladder if r["system"] == "gradio-none" and not (r["errors"] or r["incomplete"])),
+        key=lambda r: r["n"],
+    )
+    ours = [name for name in dict.fromkeys(r["system"] for r in ladder) if name.startswith("csbot")]
+    if not gradio or not ours:
+        return ""
+    lines = [
+        "| gradio (`concurrency_limit=None`) chats | its TTFT p99 | "
+        + " | ".join(f"{name} chats at that p99 (× gradio's)" for name in ours)
+        + " |",
+        "|---" * (len(ours) + 2) + "|",
+    ]
+    for g in gradio:
+        bound_ms = g["ttft_s"]["p99"] * 1000
+        cells = []
+        for name in ours:
+            n = ttft_carried_between_steps(ladder, name, bound_ms)
+            cells.append(f"{n:.0f} ({n / g['n']:.1f}×)")
+        lines.append(f"| {g['n']} | {fmt_ms(g['ttft_s']['p99'])} ms | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def host_busy_line(ladder: list[dict]) -> str:
+    """The machine's busy cores until each step's p99 first token (HostBusy)."""
+    cells = [
+        f"{r['system']} {r['n']}: {r['host_busy_cores_first_tokens']:.2f}"
+        for r in ladder
+        if r.get("host_busy_cores_first_tokens") is not None
+    ]
+    return ", ".join(cells)
 
 
 def main() -> int:
@@ -1102,6 +1208,12 @@ def main() -> int:
     )
     p.add_argument(
         "--scaleout", choices=["yes", "no"], default="yes", help="find how many chats 1 and 2 processes carry"
+    )
+    p.add_argument(
+        "--ladder-systems",
+        default="floor,csbot-pg,csbot-pg-x2",
+        help="the systems whose ladders --scaleout climbs (of --systems); with gradio-none, the gradio "
+        "target is read off the ladders too",
     )
     p.add_argument("--answer-timeout", type=float, default=120)
     p.add_argument(
@@ -1239,7 +1351,7 @@ def main() -> int:
                 out_path.write_text(json.dumps({"info": info, "results": results}, indent=1))
         if mode == "full" and args.scaleout == "yes":
             # The floor's ladder is the machine's: what a relay doing nothing else carries here.
-            chosen = [s for s in systems if s.name in ("floor", "csbot-pg", "csbot-pg-x2")]
+            chosen = [s for s in systems if s.name in args.ladder_systems.split(",")]
             if any(s.name != "floor" for s in chosen):
                 scaleout = scaleout_ladder(chosen, upstream, workdir, results)
     finally:

@@ -45,3 +45,37 @@ def test_a_next_step_that_failed_otherwise_is_not_read_between():
 
 def test_a_first_step_already_too_slow_is_read_from_zero():
     assert run.ttft_carried_between_steps([step("one", 10, 0.50)], "one", 250) == 5
+
+
+def test_the_gradio_target_is_read_at_each_gradio_step_s_first_tokens():
+    ladder = [
+        step("gradio-none", 10, 0.14),
+        step("gradio-none", 20, 1.00),
+        step("csbot-pg", 100, 0.20),  # 140 ms is crossed at 70 chats: 7× gradio's 10
+        step("csbot-pg", 200, 0.60),
+        step("csbot-pg", 300, 1.40),  # 1 s at 250 chats: 12.5× gradio's 20
+    ]
+    report = run.against_gradio(ladder)
+    assert "| 10 | 140 ms | 70 (7.0×) |" in report
+    assert "| 20 | 1000 ms | 250 (12.5×) |" in report
+
+
+class Recorded:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_the_systems_take_turns_at_each_step_and_stop_at_their_first_miss(monkeypatch):
+    order = []
+
+    def measure(plan, *args, **kwargs):
+        order.append((plan.system.name, plan.n))
+        late = plan.n >= 50 or plan.system.name == "gradio-none"  # gradio climbs on past late chunks
+        return step(plan.system.name, plan.n, 0.1, chunk_p99_s=1.0 if late else 0.01)
+
+    monkeypatch.setattr(run, "measure", measure)
+    monkeypatch.setattr(run, "SCALEOUT_LADDER", [10, 25, 50, 100])
+    monkeypatch.setattr(run, "GRADIO_LADDER", [10, 20])
+    largest = run.scaleout_ladder([Recorded("csbot-pg"), Recorded("gradio-none")], None, None, [])
+    assert order == [("csbot-pg", 10), ("gradio-none", 10), ("gradio-none", 20), ("csbot-pg", 25), ("csbot-pg", 50)]
+    assert largest == {"csbot-pg": 25, "gradio-none": 0}
