@@ -1140,6 +1140,7 @@ def scaleout_ladder(systems: list[System], upstream: Upstream, workdir: Path, re
     """
     steps = {s.name: GRADIO_LADDER if s.name.startswith("gradio") else SCALEOUT_LADDER for s in systems}
     largest = {s.name: 0 for s in systems}
+    late: set[str] = set()  # gradio ladders that went on past a step with late chunks
     climbing = list(systems)
     for n in sorted({n for ladder in steps.values() for n in ladder}):
         for s in list(climbing):
@@ -1149,10 +1150,12 @@ def scaleout_ladder(systems: list[System], upstream: Upstream, workdir: Path, re
             r["scaleout"] = True
             results.append(r)
             if carried(r, SCALEOUT_P99_S):
-                largest[s.name] = n
-            elif not s.name.startswith("gradio") or r["errors"] or r["incomplete"]:
+                if s.name not in late:  # "carried N": every step up to N carried
+                    largest[s.name] = n
+            elif s.name.startswith("gradio") and not (r["errors"] or r["incomplete"]):
+                late.add(s.name)  # gradio climbs on: its target is read by first tokens alone
+            else:
                 climbing.remove(s)
-            # gradio climbs on past late chunks: its target is read by first tokens alone.
     return largest
 
 
