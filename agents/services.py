@@ -5,7 +5,7 @@ Synchronous; the pipeline runs them in a worker thread.
 
 from __future__ import annotations
 
-from csbot.fastsql import merge_json_by_pk, update_by_pk
+from csbot.fastsql import update_and_merge_json, update_by_pk
 
 
 def understanding_save(
@@ -24,17 +24,19 @@ def understanding_save(
     """
     from chat.models import Conversation, Message
 
-    # Two independent writes, no transaction: the conversation's current picture, and what
-    # was read from this one message, merged into its meta by the database. Every answer
-    # runs them: SQL built once, not per call (csbot/fastsql.py).
+    # Two writes: the conversation's current picture, and what was read from this one
+    # message, merged into its meta by the database. Every answer runs them: SQL built
+    # once, not per call, and one round trip on PostgreSQL (csbot/fastsql.py).
     fields = {"facts": facts, "sentiment": sentiment["score"]}
     if intent:
         fields["intent"] = intent[:64]
-    update_by_pk(Conversation, conversation_id, **fields)
-    if message_id is not None:
-        merge_json_by_pk(
-            Message, message_id, "meta", {"sentiment": sentiment, **({"intent": intent} if intent else {})}
-        )
+    if message_id is None:
+        update_by_pk(Conversation, conversation_id, **fields)
+        return
+    patch = {"sentiment": sentiment, **({"intent": intent} if intent else {})}
+    update_and_merge_json(
+        Conversation, conversation_id, fields, into=Message, into_pk=message_id, field_name="meta", patch=patch
+    )
 
 
 class FormInvalid(Exception):

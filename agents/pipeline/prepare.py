@@ -24,6 +24,7 @@ event loop; the steps after it run in a second call. A tool's HTTP call
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,11 +82,11 @@ class _Understood:
     timings: dict[str, float]
 
 
-def _understand(conversation_id: int) -> _Understood:
+def _understand(conversation_id: int, known: dict | None) -> _Understood:
     """Sync: steps 1-2 (the context, the intent without the LLM)."""
     timings: dict[str, float] = {}
     timer = _Timer(timings)
-    context = timer.step("context", context_for_conversation, conversation_id)
+    context = timer.step("context", functools.partial(context_for_conversation, known=known), conversation_id)
     understood, ask_with = timer.step("intent", intent.detect_offline, context)
     return _Understood(context, understood, ask_with, timings)
 
@@ -119,9 +120,11 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
     return PreparedAnswer(context, reply, prompt.sources_for(knowledge.passages), timings, meta)
 
 
-def all_steps(conversation_id: int) -> PreparedAnswer | _Understood:
-    """Sync: every step in one go, or steps 1-2 when the LLM must name the intent first (see `completed`)."""
-    understood = _understand(conversation_id)
+def all_steps(conversation_id: int, known: dict | None = None) -> PreparedAnswer | _Understood:
+    """Sync: every step in one go, or steps 1-2 when the LLM must name the intent first (see `completed`).
+
+    `known`: the conversation's columns, when the caller has them (context_for_conversation)."""
+    understood = _understand(conversation_id, known)
     if understood.ask_llm_with is not None:
         return understood
     return _rest(understood.context, understood.intent, understood.timings, store=True)

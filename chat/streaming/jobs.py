@@ -333,37 +333,44 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int) -> AnswerStart:
     One call instead of two because under load every hop costs CPU and a place in
     the pool's queue (docs/benchmarks.md, "The fourth round"); a helper process,
     not a thread, so that it never takes the GIL from the streams (csbot/helper_pool.py).
-    The steps' failure is returned, not raised: the row exists by then, and the
-    job must finish it.
     """
     message, state = services.bot_message_start(conversation_id=conversation_id, reply_to_id=reply_to_id)
+    return AnswerStart(message, state, _prepare(conversation_id, message))
+
+
+def _prepare(conversation_id: int, message: Message, known: dict | None = None) -> object:
+    """The pipeline's steps 1-5 for an answer whose row exists: prepare.all_steps().
+
+    Their failure is returned, not raised: the row exists, and the job must finish it.
+    """
     try:
-        steps = prepare.all_steps(conversation_id)
+        return prepare.all_steps(conversation_id, known)
     except Exception as exc:
         log.exception("answer %s: the pipeline failed before the provider", message.pk)
-        steps = _PipelineFailed(
-            exc, Conversation.objects.filter(pk=conversation_id).values_list("language", flat=True).first() or ""
-        )
-    return AnswerStart(message, state, steps)
+        language = Conversation.objects.filter(pk=conversation_id).values_list("language", flat=True).first()
+        return _PipelineFailed(exc, language or "")
 
 
 def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, AnswerStart | None]:
     """In a helper process: store a player's message and, when `start` (this process has
-    claimed the answer: answer_claim), start and prepare its answer in the same call.
+    claimed the answer: answer_claim), its answer's row in the same transaction, then
+    prepare the answer, all in one call.
 
     Two calls (the question, then its answer) waited twice for a helper: at 100 new
     questions a second, when the helpers fell behind, a question's second wait grew from
-    4 to 188 ms (docs/benchmarks.md, "The eleventh round").
+    4 to 188 ms (docs/benchmarks.md, "The eleventh round"). One transaction instead of
+    two saved four statements (the fourteenth round).
     """
-    received = services.player_message_receive(**receive)
-    if (
-        start
-        and received.answer
-        and received.conversation_id == receive["conversation_id"]
-        and not wants_human(received.message.text)  # that goes to staff, not to the bot
-    ):
-        return received, _start_and_prepare(received.conversation_id, received.message.pk)
-    return received, None
+    # A request for a human goes to staff, not to the bot.
+    with_answer = start and not wants_human(receive["text"])
+    received = services.player_message_receive(**receive, with_answer=with_answer)
+    if received.reply is None:
+        return received, None
+    player = receive["player"]
+    # The context's conversation row: the columns the question's UPDATE returned, and the player's.
+    known = {**received.conversation, "game_player_id": player.game_player_id, "public_id": player.public_id}
+    steps = _prepare(received.conversation_id, received.reply, known)
+    return received, AnswerStart(received.reply, received.state, steps)
 
 
 _start = helper_pool(_start_and_prepare, priority=2)

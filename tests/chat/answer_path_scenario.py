@@ -42,6 +42,19 @@ def run() -> dict:
     )
     stored = Message.objects.get(pk=answer.pk)
     context = context_for_conversation(conversation.pk)
+    # The next question, stored with its answer's row; its context from what that returned.
+    received = services.player_message_receive(
+        player=player, conversation_id=conversation.pk, client_id="c2", text="SL1", with_answer=True
+    )
+    known = {**received.conversation, "game_player_id": player.game_player_id, "public_id": player.public_id}
+    next_context = context_for_conversation(conversation.pk, known=known)
+    next_question = {
+        "seqs": [received.message.seq, received.reply.seq],
+        "reply": [received.reply.status, received.reply.reply_to_id == received.message.pk],
+        "stored": list(Message.objects.filter(pk=received.reply.pk).values_list("sender", "status", "text").get()),
+        "known": received.conversation,
+        "same_context_as_read": vars(next_context) == vars(context_for_conversation(conversation.pk)),
+    }
     # What a socket's connect reads and writes.
     open_before = services.conversation_current_state(player=player)
     seen = services.player_seen(player_id=player.pk)
@@ -62,6 +75,7 @@ def run() -> dict:
             "finished": stored.finished_at is not None and stored.finished_at >= stored.created_at,
         },
         "asked_meta": Message.objects.get(pk=asked.pk).meta,
+        "next_question": next_question,
         "conversation": list(Conversation.objects.filter(pk=conversation.pk).values_list("intent", "facts").get()),
         "context": {
             "history": [[m.role, m.content] for m in context.history],

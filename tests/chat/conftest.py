@@ -84,10 +84,10 @@ def held_preparation(monkeypatch) -> SimpleNamespace:
     held = SimpleNamespace(preparing=threading.Event(), go_on=threading.Event())
     all_steps = prepare.all_steps
 
-    def waiting(conversation_id: int):
+    def waiting(conversation_id: int, known: dict | None = None):
         held.preparing.set()
         held.go_on.wait(10)
-        return all_steps(conversation_id)
+        return all_steps(conversation_id, known)
 
     monkeypatch.setattr(prepare, "all_steps", waiting)
     return held

@@ -22,6 +22,13 @@ EXPECTED = {
         "sentiment": {"score": -0.2, "level": "calm", "escalate": False},
         "intent": "recharge_not_arrived",
     },
+    "next_question": {
+        "seqs": [4, 5],
+        "reply": ["streaming", True],
+        "stored": ["bot", "streaming", ""],
+        "known": {"language": "en", "facts": {"server": "S3", "order_no": "SL1"}},
+        "same_context_as_read": True,
+    },
     "conversation": ["recharge_not_arrived", {"server": "S3", "order_no": "SL1"}],
     "context": {
         # The staff-only note is not part of what the LLM sees.

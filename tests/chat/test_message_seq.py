@@ -87,9 +87,52 @@ def test_a_player_message_is_answered_only_in_a_chat_the_bot_holds(chat, state, 
     assert (received.state, received.message.seq) == (state, 2)
     chat.refresh_from_db()
     assert chat.last_seq == 2
-    # The client-id check, the seq (UPDATE ... RETURNING, no read-back: it checks the chat is
-    # open under its lock), the message.
-    assert len(statements(queries)) == 3, statements(queries)
+    # The seq (UPDATE ... RETURNING, no read-back: under its lock it checks that the chat is
+    # open and that the client id is new), the message.
+    assert len(statements(queries)) == 2, statements(queries)
+
+
+def test_a_question_to_the_bot_is_stored_with_its_answers_row_in_one_transaction(chat):
+    Conversation.objects.filter(pk=chat.pk).update(language="zh-hans", facts={"server": "S3"})
+
+    with CaptureQueriesContext(connection) as queries:
+        received = services.player_message_receive(
+            player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi", with_answer=True
+        )
+
+    question, reply = received.message, received.reply
+    assert (question.seq, question.sender, question.text) == (1, "player", "hi")
+    assert (reply.seq, reply.sender, reply.status, reply.reply_to_id) == (2, "bot", "streaming", question.pk)
+    assert received.answer and received.created
+    assert received.conversation == {"language": "zh-hans", "facts": {"server": "S3"}}
+    assert Message.objects.get(pk=reply.pk).status == "streaming"
+    chat.refresh_from_db()
+    assert chat.last_seq == 2
+    # The seqs, the question, the answer's row: one UPDATE and two INSERTs.
+    assert [sql.split()[0] for sql in statements(queries)] == ["UPDATE", "INSERT", "INSERT"]
+
+
+@pytest.mark.parametrize("state", ["waiting", "human"])
+def test_no_answers_row_is_stored_in_a_chat_the_bot_does_not_hold(chat, state):
+    Conversation.objects.filter(pk=chat.pk).update(state=state)
+    received = services.player_message_receive(
+        player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi", with_answer=True
+    )
+    assert (received.answer, received.reply, received.message.seq) == (False, None, 1)
+    assert not Message.objects.filter(sender="bot").exists()
+    chat.refresh_from_db()
+    assert chat.last_seq == 1
+
+
+def test_a_resent_question_stores_no_second_answer(chat):
+    first = services.player_message_receive(
+        player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi", with_answer=True
+    )
+    again = services.player_message_receive(
+        player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi", with_answer=True
+    )
+    assert (again.created, again.answer, again.reply, again.message.pk) == (False, False, None, first.message.pk)
+    assert Message.objects.filter(sender="bot").count() == 1
 
 
 def test_a_resent_client_id_returns_the_stored_message(chat):
@@ -98,6 +141,18 @@ def test_a_resent_client_id_returns_the_stored_message(chat):
     assert (again.created, again.answer, again.message.pk) == (False, False, first.message.pk)
     chat.refresh_from_db()
     assert chat.last_seq == 1
+
+
+def test_a_client_id_resent_after_its_chat_closed_returns_the_stored_message(chat):
+    first = services.player_message_receive(player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi")
+    Conversation.objects.filter(pk=chat.pk).update(state="closed")
+    newer = Conversation.objects.create(player=chat.player)
+
+    again = services.player_message_receive(player=chat.player, conversation_id=newer.pk, client_id="c1", text="hi")
+
+    assert (again.created, again.message.pk, again.conversation_id) == (False, first.message.pk, chat.pk)
+    newer.refresh_from_db()
+    assert newer.last_seq == 0
 
 
 def test_a_message_to_a_closed_chat_opens_a_new_one(chat):
