@@ -17,7 +17,18 @@ from django.utils.translation import gettext as _
 
 from chat.identity import GamePlayer
 from chat.models import Conversation, Message, Player
-from csbot.fastsql import column, get_by_pk, insert, json_value, merge_json_by_pk, select_rows, table, update_by_pk
+from csbot.fastsql import (
+    column,
+    get_by_pk,
+    insert,
+    insert_values,
+    json_value,
+    merge_json_by_pk,
+    select_rows,
+    stored,
+    table,
+    update_by_pk,
+)
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
@@ -175,12 +186,17 @@ def player_message_receive(
 
     The usual case is one transaction of three statements: the conversation's
     UPDATE (the seqs, the resend check, the state, the context's columns), then
-    the INSERTs. Each statement was a round trip costing the helper and
-    PostgreSQL about 0.3 ms of CPU (docs/benchmarks.md, "The fourteenth round").
+    the INSERTs; on PostgreSQL the three are one statement. Each statement was a
+    round trip costing the helper and PostgreSQL about 0.3 ms of CPU, and the
+    transaction's BEGIN and COMMIT two more (docs/benchmarks.md, "The fourteenth
+    round").
     """
     fields = {"sender": Message.Sender.PLAYER, "text": text, "client_id": client_id, "meta": meta or {}}
     try:
         try:
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                # One statement: atomic by itself, no BEGIN and COMMIT round trips.
+                return _store_question_in_one(player, conversation_id, fields, with_answer=with_answer)
             # The transaction rolls back on a duplicate; no savepoint of our own needed.
             with transaction.atomic():
                 return _store_question(player, conversation_id, fields, with_answer=with_answer)
@@ -242,6 +258,78 @@ def _store_question(player: Player, conversation_id: int, fields: dict, *, with_
     )
     conversation = {"language": language, "facts": json_value(facts)}
     return Received(conversation_id, state, message, True, True, reply=reply, conversation=conversation)
+
+
+def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *, with_answer: bool) -> Received:
+    """_store_question as one PostgreSQL statement (data-modifying WITHs), in autocommit.
+
+    Both rows' values are prepared as insert() prepares them; the seqs and the
+    answer's reply_to come from the statement itself. A duplicate client id
+    raises IntegrityError and stores nothing, like the transaction.
+    """
+    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+    bot = Conversation.State.BOT
+    question, q_names, q_params = insert_values(Message, conversation_id=conversation_id, seq=0, **fields)
+    reply, r_names, r_params = insert_values(
+        Message,
+        conversation_id=conversation_id,
+        seq=0,
+        sender=Message.Sender.BOT,
+        text="",
+        status=Message.Status.STREAMING,
+        reply_to_id=0,
+    )
+    sql = _question_in_one_sql(q_names, r_names)
+    answering = [bot, with_answer]  # the parameters of `answers` in the SQL
+    params = [bot, 2 if with_answer else 1, now, conversation_id, player.pk, Conversation.State.CLOSED]
+    params += [player.pk, fields["client_id"]]
+    for name, value in zip(q_names, q_params, strict=True):
+        params += answering if name == "seq" else [value]
+    params += [value for name, value in zip(r_names, r_params, strict=True) if name not in ("seq", "reply_to_id")]
+    params += answering
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise _NotStored()
+    seq, state, language, facts, question_pk, reply_pk = row
+    question.seq = seq - 1 if reply_pk is not None else seq
+    stored(question, question_pk)
+    if reply_pk is None:
+        return Received(conversation_id, state, question, created=True, answer=state == bot)
+    reply.seq, reply.reply_to_id = seq, question_pk
+    conversation = {"language": language, "facts": json_value(facts)}
+    return Received(
+        conversation_id, state, question, True, True, reply=stored(reply, reply_pk), conversation=conversation
+    )
+
+
+@functools.cache
+def _question_in_one_sql(q_names: tuple[str, ...], r_names: tuple[str, ...]) -> str:
+    """The seqs' UPDATE, then the question's INSERT, then the answer's when the bot holds
+    the chat and one is wanted: each WITH reads the one before, so they run in order."""
+    m, pk = table(Message), column(Message, "id")
+    update, _ = _question_seq_sql("postgresql", True)
+    by_attname = {f.attname: f for f in Message._meta.concrete_fields}
+
+    def names(attnames: tuple[str, ...]) -> str:
+        return ", ".join(connection.ops.quote_name(by_attname[a].column) for a in attnames)
+
+    def values(attnames: tuple[str, ...], exprs: dict[str, str]) -> str:
+        return ", ".join(exprs.get(a, "%s") for a in attnames)
+
+    last_seq, state = column(Conversation, "last_seq"), column(Conversation, "state")
+    # The question's seq is the answer's less one when there is an answer.
+    answers = f"c.{state} = %s AND %s"
+    q_exprs = {"seq": f"c.{last_seq} - CASE WHEN {answers} THEN 1 ELSE 0 END"}
+    r_exprs = {"seq": f"c.{last_seq}", "reply_to_id": f"q.{pk}"}
+    return (
+        f"WITH c AS ({update}), "
+        f"q AS (INSERT INTO {m} ({names(q_names)}) SELECT {values(q_names, q_exprs)} FROM c RETURNING {pk}), "
+        f"a AS (INSERT INTO {m} ({names(r_names)}) SELECT {values(r_names, r_exprs)} FROM c, q "
+        f"WHERE {answers} RETURNING {pk}) "
+        f"SELECT c.*, q.{pk}, a.{pk} FROM c CROSS JOIN q LEFT JOIN a ON true"
+    )
 
 
 @functools.cache

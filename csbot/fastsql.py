@@ -31,13 +31,24 @@ def insert(model: type[M], **values: Any) -> M:
     """
     if not connection.features.can_return_columns_from_insert:
         return model.objects.create(**values)
+    instance, attnames, params = insert_values(model, **values)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, attnames, connection.vendor), params)
+        return stored(instance, cursor.fetchone()[0])
+
+
+def insert_values(model: type[M], **values: Any) -> tuple[M, tuple[str, ...], list[Any]]:
+    """What insert() stores: the unsaved instance, its columns' attnames and their values
+    for the database. For a statement of one's own that inserts it (then `stored`)."""
     instance = model(**values)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key or getattr(instance, f.attname) is not None]
-    sql = _insert_sql(model, tuple(f.attname for f in fields), connection.vendor)
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0]
+    return instance, tuple(f.attname for f in fields), params
+
+
+def stored(instance: M, pk: Any) -> M:
+    """An instance from insert_values, once its row is in the database with this pk."""
+    instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance

@@ -179,9 +179,12 @@ def send(worker):
         go.wait()
         for n in range(25):
             r = services.player_message_receive(
-                player=player, conversation_id=chat.pk, client_id=f"w{worker}-{n}", text="help"
+                player=player, conversation_id=chat.pk, client_id=f"w{worker}-{n}", text="help",
+                with_answer=worker % 2 == 0,
             )
             results.append((r.message.seq, r.answer))
+            if r.reply is not None:
+                results.append((r.reply.seq, "reply"))
     except Exception as exc:
         errors.append(repr(exc))
     finally:
@@ -215,7 +218,54 @@ def test_concurrent_appends_on_postgres_never_share_a_seq_and_see_the_state_of_t
 
     assert out["errors"] == []
     seqs = sorted(seq for seq, _ in out["results"])
-    assert seqs == list(range(1, 6 * 25 + 2)) and out["last_seq"] == 6 * 25 + 1
+    replies = [seq for seq, answer in out["results"] if answer == "reply"]
+    assert seqs == list(range(1, 6 * 25 + len(replies) + 2)) and out["last_seq"] == seqs[-1]
     (note,) = [seq for seq, answer in out["results"] if answer is None]
     # Every message stored before the takeover's note is the bot's to answer; none after it.
-    assert all(answer is (seq < note) for seq, answer in out["results"] if answer is not None)
+    assert all(answer is (seq < note) for seq, answer in out["results"] if answer in (True, False))
+    # Answers' rows were stored with their questions, so only before the note, each right after its question.
+    assert replies and all(seq < note for seq in replies)
+    assert all((seq - 1, True) in [tuple(r) for r in out["results"]] for seq in replies)
+
+
+DUPLICATES = """
+import json, threading
+from django.db import connection
+from chat import services
+from chat.models import Conversation, Message, Player
+
+player = Player.objects.create(display_name="Twice")
+chat = Conversation.objects.create(player=player)
+created, errors = [], []
+go = threading.Barrier(2)
+
+def send():
+    try:
+        for n in range(25):
+            go.wait()  # both tabs send the same message at once
+            r = services.player_message_receive(
+                player=player, conversation_id=chat.pk, client_id=f"c{n}", text="help", with_answer=True
+            )
+            created.append(r.created)
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=send) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+rows = Message.objects.filter(conversation=chat)
+print(json.dumps({
+    "errors": errors, "created": created.count(True),
+    "questions": rows.filter(sender="player").count(), "answers": rows.filter(sender="bot").count(),
+}))
+"""
+
+
+def test_a_message_sent_twice_at_once_on_postgres_is_stored_once_with_one_answer(production_env):
+    require_postgres()
+    out = json.loads(servers.manage(production_env, "shell", "-c", DUPLICATES).stdout.strip().splitlines()[-1])
+    assert out == {"errors": [], "created": 25, "questions": 25, "answers": 25}
