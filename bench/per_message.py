@@ -5,6 +5,7 @@
     .venv/bin/python bench/per_message.py --profile 40    # + yappi's top functions (CPU, every thread)
     .venv/bin/python bench/per_message.py --profile 40 --profile-phase answer   # only from send to end
     PM_CALLERS=pkgutil.py:resolve_name .venv/bin/python bench/per_message.py --profile 5   # who calls it
+    PM_MAIN=1 .venv/bin/python bench/per_message.py --profile 40   # only the event loop's thread
 
 The load benchmarks (bench/run.py) show *that* a process saturates; this shows
 *where* a chat's CPU goes, without the noise of a thousand concurrent chats. Each
@@ -13,7 +14,8 @@ socket, resume, send one question, read the answer to its `end`, disconnect.
 The chats run in this process against csbot's ASGI application (no daphne, no
 network to the browser side); the fake ERNIE upstream (bench/upstream.py,
 `warm` pace: 5 quick chunks) runs in its own process. CPU is this process's,
-every thread included (time.process_time). The work csbot's helper processes do
+every thread included (time.process_time); on PostgreSQL, the server's CPU
+too (every backend on the machine, from /proc). The work csbot's helper processes do
 in production (csbot/helper_pool.py) runs here in its threads instead
 (HELPER_PROCESSES=0 unless --env says otherwise), so that the CPU and the
 profile include it.
@@ -204,7 +206,10 @@ async def child_main(args) -> None:
         for sql, n in queries["sql"].most_common(40):
             print(f"{n / (args.chats + 10):8.1f}  {sql}")
     if args.profile:
-        stats = yappi.get_func_stats()
+        # PM_MAIN=1: only the event loop's thread (what a burst of questions waits for).
+        main_ctx = [t.id for t in yappi.get_thread_stats() if t.name == "_MainThread"]
+        main_only = {"ctx_id": main_ctx[0]} if os.environ.get("PM_MAIN") else None
+        stats = yappi.get_func_stats(filter=main_only)
         stats.sort("ttot")
         rows = [s for s in stats if "site-packages" not in s.module and "python3.11" not in s.module]
         print(f"\n-- ours, by total CPU per chat (ms), top {args.profile} --")

@@ -9,7 +9,8 @@ seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
 import, which daphne's own `daphne` script can't do. Its sockets write eagerly
 (csbot/eager_writes.py; `EAGER_WRITES=0` turns that off, for comparison).
 `LOOP_WATCHDOG_MS` logs what the loop was running whenever it falls that far
-behind (csbot/loop_watchdog.py).
+behind (csbot/loop_watchdog.py). autobahn's debug line on every WebSocket
+connect is formatted only when debug lines are logged (csbot/autobahn_debug.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def main() -> None:
         from csbot import eager_writes
 
         eager_writes.install()
+    from csbot import autobahn_debug
+
+    autobahn_debug.install()
     watchdog_ms = env_float("LOOP_WATCHDOG_MS", 0.0)
     if watchdog_ms > 0:
         _watch_the_loop(watchdog_ms)

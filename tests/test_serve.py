@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pprint
 import resource
 import socket
 import struct
@@ -63,6 +64,13 @@ async def application(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": size.encode()})
         return
+    if path == "/pformat":  # what autobahn formats its per-connection debug line with, here
+        from autobahn.websocket import protocol
+
+        name = f"{protocol.pformat.__module__}.{protocol.pformat.__qualname__}"
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": name.encode()})
+        return
     if path == "/hold":
         time.sleep(0.3)  # what a blocking call on the loop would do
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -104,6 +112,19 @@ def get(url: str) -> bytes:
 def test_the_web_process_runs_daphne_on_uvloop(served):
     base, _ = served
     assert get(base + "/loop").decode() == "uvloop.Loop"
+
+
+def test_autobahn_formats_its_connect_debug_line_only_when_it_is_logged(served):
+    from twisted.logger import formatEvent
+
+    from csbot.autobahn_debug import _Pformat
+
+    base, _ = served
+    assert get(base + "/pformat").decode() == "csbot.autobahn_debug._Pformat"
+    # When debug lines are logged, the line reads as autobahn's own.
+    settings = [("openHandshakeTimeout", 5, "WebSocketServerFactory"), ("autoPingSize", 4, "WebSocketServerFactory")]
+    event = {"log_format": "\n{attrs}", "attrs": _Pformat(settings)}
+    assert formatEvent(event) == "\n" + pprint.pformat(settings)
 
 
 @pytest.mark.parametrize("query", ["", "?sized"], ids=["chunked", "content-length"])
