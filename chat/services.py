@@ -337,8 +337,9 @@ def _question_seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
     """_store_question's UPDATE, and the SELECT for a database without RETURNING.
 
     One seq, or two when the bot is to answer (the question's and its answer's);
-    only in the player's conversation, not closed, and only if no conversation of
-    theirs has the client id yet (the resend check, under the same row lock).
+    only in the player's conversation, not closed (both under the row lock), and
+    only if no conversation of theirs has the client id yet (the resend check; two
+    tabs storing one client id at once are settled by the unique index).
     """
     c, m = table(Conversation), table(Message)
     pk, last_seq, updated_at, state, player, language, facts = (

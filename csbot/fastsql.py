@@ -17,7 +17,7 @@ import functools
 import json
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -92,11 +92,13 @@ def update_and_merge_json(
     One statement on PostgreSQL, a data-modifying WITH, which runs to completion whether
     or not the outer statement reads it: every answer runs these two, and each round
     trip costs the caller and the server about 0.3 ms of CPU. Elsewhere (SQLite, in the
-    process: no round trip) the two statements.
+    process: no round trip) the two statements in one transaction: one turn of the
+    writers' lock (csbot/sqlite/base.py), not two.
     """
     if connection.vendor != "postgresql":
-        update_by_pk(model, pk, **values)
-        merge_json_by_pk(into, into_pk, field_name, patch)
+        with transaction.atomic():
+            update_by_pk(model, pk, **values)
+            merge_json_by_pk(into, into_pk, field_name, patch)
         return
     names = tuple(values)
     fields = [model._meta.get_field(name) for name in names]
