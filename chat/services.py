@@ -111,22 +111,34 @@ def _allocate_seq(conversation_id: int) -> tuple[int, str]:
     (and behind a takeover or a close, which lock the same row). Seqs never
     repeat, and the state returned is the one the message is stored under.
     """
-    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
     # RETURNING came to SQLite (3.35) for INSERT and UPDATE at once; PostgreSQL always had it.
     returning = connection.features.can_return_columns_from_insert
     update, select = _seq_sql(connection.vendor, returning)
-    with connection.cursor() as cursor:
-        cursor.execute(update, [now, conversation_id])
-        if returning:
-            row = cursor.fetchone()
-        elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
-            cursor.execute(select, [conversation_id])
-            row = cursor.fetchone()
-        else:
-            row = None
+    row = _updated_row(update, [_updated_at_now(), conversation_id], select, conversation_id, returning=returning)
     if row is None:
         raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
     return row[0], row[1]
+
+
+def _updated_at_now():
+    """Conversation.updated_at's value for now, prepared for the database as the ORM would."""
+    return Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+
+
+def _updated_row(update: str, params: list, select: str, conversation_id: int, *, returning: bool) -> tuple | None:
+    """The conversation row an `UPDATE ... RETURNING` returned (None when it matched none).
+
+    Without RETURNING (an older SQLite) the UPDATE runs bare and `select` reads the row
+    back, still inside the caller's transaction.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(update, params)
+        if returning:
+            return cursor.fetchone()
+        if cursor.rowcount != 1:
+            return None
+        cursor.execute(select, [conversation_id])
+        return cursor.fetchone()
 
 
 @functools.cache
@@ -225,20 +237,11 @@ class _NotStored(Exception):
 
 def _store_question(player: Player, conversation_id: int, fields: dict, *, with_answer: bool) -> Received:
     """player_message_receive's usual case. Call inside a transaction."""
-    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
     returning = connection.features.can_return_columns_from_insert
     update, select = _question_seq_sql(connection.vendor, returning)
     bot = Conversation.State.BOT
-    params = [bot, 2 if with_answer else 1, now, conversation_id, player.pk, Conversation.State.CLOSED]
-    with connection.cursor() as cursor:
-        cursor.execute(update, [*params, player.pk, fields["client_id"]])
-        if returning:
-            row = cursor.fetchone()
-        elif cursor.rowcount == 1:  # an older SQLite: read it back, still inside the transaction
-            cursor.execute(select, [conversation_id])
-            row = cursor.fetchone()
-        else:
-            row = None
+    params = _question_seq_params(player, conversation_id, fields["client_id"], with_answer=with_answer)
+    row = _updated_row(update, params, select, conversation_id, returning=returning)
     if row is None:
         raise _NotStored()
     seq, state, language, facts = row
@@ -267,7 +270,6 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
     answer's reply_to come from the statement itself. A duplicate client id
     raises IntegrityError and stores nothing, like the transaction.
     """
-    now = Conversation._meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
     bot = Conversation.State.BOT
     question, q_names, q_params = insert_values(Message, conversation_id=conversation_id, seq=0, **fields)
     reply, r_names, r_params = insert_values(
@@ -281,8 +283,7 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
     )
     sql = _question_in_one_sql(q_names, r_names)
     answering = [bot, with_answer]  # the parameters of `answers` in the SQL
-    params = [bot, 2 if with_answer else 1, now, conversation_id, player.pk, Conversation.State.CLOSED]
-    params += [player.pk, fields["client_id"]]
+    params = _question_seq_params(player, conversation_id, fields["client_id"], with_answer=with_answer)
     for name, value in zip(q_names, q_params, strict=True):
         params += answering if name == "seq" else [value]
     params += [value for name, value in zip(r_names, r_params, strict=True) if name not in ("seq", "reply_to_id")]
@@ -330,6 +331,13 @@ def _question_in_one_sql(q_names: tuple[str, ...], r_names: tuple[str, ...]) -> 
         f"WHERE {answers} RETURNING {pk}) "
         f"SELECT c.*, q.{pk}, a.{pk} FROM c CROSS JOIN q LEFT JOIN a ON true"
     )
+
+
+def _question_seq_params(player: Player, conversation_id: int, client_id: str, *, with_answer: bool) -> list:
+    """The parameters of _question_seq_sql's UPDATE, in order."""
+    increment = 2 if with_answer else 1
+    bot, closed = Conversation.State.BOT, Conversation.State.CLOSED
+    return [bot, increment, _updated_at_now(), conversation_id, player.pk, closed, player.pk, client_id]
 
 
 @functools.cache

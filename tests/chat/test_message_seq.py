@@ -72,6 +72,15 @@ def test_without_returning_the_seq_is_read_back(chat, monkeypatch):
         services.message_append(conversation_id=chat.pk + 1000, sender="player", text="hello?")
 
 
+def test_without_returning_a_question_and_its_answers_row_are_read_back(chat, monkeypatch):
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    received = services.player_message_receive(
+        player=chat.player, conversation_id=chat.pk, client_id="c1", text="hi", with_answer=True
+    )
+    assert (received.message.seq, received.reply.seq, received.reply.reply_to_id) == (1, 2, received.message.pk)
+    assert received.conversation == {"language": chat.language, "facts": {}}
+
+
 @pytest.mark.parametrize(("state", "answer"), [("bot", True), ("waiting", False), ("human", False)])
 def test_a_player_message_is_answered_only_in_a_chat_the_bot_holds(chat, state, answer):
     Conversation.objects.filter(pk=chat.pk).update(state=state)
