@@ -60,6 +60,19 @@ def test_the_gradio_target_is_read_at_each_gradio_step_s_first_tokens():
     assert "| 20 | 1000 ms | 250 (12.5×) |" in report
 
 
+def test_the_floor_s_ladder_is_read_beside_csbot_s_as_the_machine_s_ceiling():
+    ladder = [
+        step("gradio-none", 10, 0.14),
+        step("floor", 100, 0.10),
+        step("floor", 200, 0.18),  # 140 ms is crossed at 150 chats
+        step("csbot-pg", 100, 0.20),
+    ]
+    report = run.against_gradio(ladder)
+    assert "floor chats at that p99" in report.splitlines()[0]
+    assert "| 10 | 140 ms | 150 (15.0×) | 70 (7.0×) |" in report
+    assert run.against_gradio([step("gradio-none", 10, 0.14), step("floor", 100, 0.10)]) == ""
+
+
 class Recorded:
     def __init__(self, name: str) -> None:
         self.name = name
