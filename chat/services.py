@@ -250,15 +250,7 @@ def _store_question(player: Player, conversation_id: int, fields: dict, *, with_
     message = insert(Message, conversation_id=conversation_id, seq=seq - 1 if answering else seq, **fields)
     if not answering:
         return Received(conversation_id, state, message, created=True, answer=state == bot)
-    reply = insert(
-        Message,
-        conversation_id=conversation_id,
-        seq=seq,
-        sender=Message.Sender.BOT,
-        text="",
-        status=Message.Status.STREAMING,
-        reply_to_id=message.pk,
-    )
+    reply = insert(Message, conversation_id=conversation_id, seq=seq, **_answer_fields(message.pk))
     conversation = {"language": language, "facts": json_value(facts)}
     return Received(conversation_id, state, message, True, True, reply=reply, conversation=conversation)
 
@@ -272,15 +264,7 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
     """
     bot = Conversation.State.BOT
     question, q_names, q_params = insert_values(Message, conversation_id=conversation_id, seq=0, **fields)
-    reply, r_names, r_params = insert_values(
-        Message,
-        conversation_id=conversation_id,
-        seq=0,
-        sender=Message.Sender.BOT,
-        text="",
-        status=Message.Status.STREAMING,
-        reply_to_id=0,
-    )
+    reply, r_names, r_params = insert_values(Message, conversation_id=conversation_id, seq=0, **_answer_fields(0))
     sql = _question_in_one_sql(q_names, r_names)
     answering = [bot, with_answer]  # the parameters of `answers` in the SQL
     params = _question_seq_params(player, conversation_id, fields["client_id"], with_answer=with_answer)
@@ -387,13 +371,12 @@ def internal_event_record(*, conversation_id: int, text: str, code: str) -> Mess
 
 def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> tuple[Message, str]:
     """The bot's answer, stored as `streaming`, and the conversation's state when it was stored."""
-    return _append(
-        conversation_id=conversation_id,
-        sender=Message.Sender.BOT,
-        text="",
-        status=Message.Status.STREAMING,
-        reply_to_id=reply_to_id,
-    )
+    return _append(conversation_id=conversation_id, **_answer_fields(reply_to_id))
+
+
+def _answer_fields(reply_to_id: int | None) -> dict:
+    """A bot answer's row as it starts, whichever path stores it (this, or with its question)."""
+    return {"sender": Message.Sender.BOT, "text": "", "status": Message.Status.STREAMING, "reply_to_id": reply_to_id}
 
 
 def bot_message_checkpoint(*, message_id: int, text: str) -> None:
