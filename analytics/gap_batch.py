@@ -4,9 +4,14 @@ The answer job reports each question the knowledge base could not answer with
 collect(): the gap joins this event loop's batch and that is all (no I/O, no
 hop to a worker thread). One task per loop sends the batch as ONE Celery task,
 analytics.tasks.knowledge_gaps(items), KNOWLEDGE_GAP_BATCH_SECONDS after the
-batch's first gap, or at once when KNOWLEDGE_GAP_BATCH_MAX are waiting. The
-enqueue runs in a worker thread: `.delay` is blocking I/O (a Redis round trip),
-and on the embedded default (Celery eager) it runs the grouping itself.
+batch's first gap, or at once when KNOWLEDGE_GAP_BATCH_MAX are waiting. With a
+broker the enqueue runs in a worker thread: `.delay` is blocking I/O (a Redis
+round trip). On the embedded default (Celery eager) `.delay` runs the task
+itself, the grouping and its writes: that runs in a helper process
+(csbot/helper_pool.py), behind every player's call, because in a thread here
+it takes the GIL from the loop relaying every answer's chunks. At ERNIE pace,
+1,000 chats, that moved the embedded default's first-token p95 from 68 to 33
+ms (docs/benchmarks.md, "The sixteenth round").
 
 What can be lost, acceptable for a statistic: the gaps still waiting in a
 process that dies or stops (at most KNOWLEDGE_GAP_BATCH_SECONDS' worth; nothing
@@ -25,6 +30,7 @@ from django.conf import settings
 from analytics import tasks
 from chat.streaming.loops import per_loop
 from csbot.db import in_worker
+from csbot.helper_pool import helper_pool
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +90,10 @@ class GapBatcher:
         if not batch:
             return
         try:
-            await in_worker(_enqueue, batch)
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                await _enqueue_in_helper(batch)
+            else:
+                await in_worker(_enqueue, batch)
         except Exception:  # a statistic: log it and keep the loop going
             log.exception("could not send %d knowledge gaps to analytics", len(batch))
 
@@ -95,6 +104,10 @@ def _enqueue(batch: list[list]) -> None:
     # event loop for 10-15 ms the first time a process sent gaps (docs/benchmarks.md,
     # "The seventh round"). csbot/warm.py finalizes it at start-up too.
     tasks.knowledge_gaps.delay(batch)
+
+
+# Priority 0: a batch waits behind the players' calls, as answers' checkpoints do.
+_enqueue_in_helper = helper_pool(_enqueue, priority=0)
 
 
 batcher = per_loop(GapBatcher)  # this event loop's batcher

@@ -346,14 +346,13 @@ class HistoryGenerator:
             return 0
         # Read once for the whole import, not once per gap (gaps.GapGroups).
         groups = gaps.GapGroups(min(p.messages[0].created_at for p in asked) - gaps.ACTIVE_FOR)
-        for p in asked:
-            gaps.knowledge_gap_record(
-                question=p.gap_question,
-                conversation_id=p.conversation.pk,
-                language=p.conversation.language,
-                at=p.messages[0].created_at,
-                groups=groups,
-            )
+        gaps.knowledge_gaps_record(
+            [
+                gaps.AskedGap(p.gap_question, p.conversation.pk, p.conversation.language, p.messages[0].created_at)
+                for p in asked
+            ],
+            groups=groups,
+        )
         return len(asked)
 
 

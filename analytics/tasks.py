@@ -68,6 +68,7 @@ def knowledge_gaps(items: list[list]) -> None:
     recorded = _recorded_gaps(times)
     # The groups read once for the whole batch, not once per gap (gaps.GapGroups).
     groups = gaps.GapGroups(min(times, default=timezone.now()) - gaps.ACTIVE_FOR)
+    asked = []
     for item in items:
         conversation_id = None
         try:
@@ -75,11 +76,30 @@ def knowledge_gaps(items: list[list]) -> None:
             at = datetime.fromisoformat(rest[0]) if rest and rest[0] else None
             if at is not None and (conversation_id, at) in recorded:
                 continue
-            gaps.knowledge_gap_record(
-                question=question, conversation_id=conversation_id, language=language, at=at, groups=groups
-            )
+            if not isinstance(question, str):
+                raise TypeError(f"a question is text, not {type(question).__name__}")
+            asked.append(gaps.AskedGap(question, conversation_id, language, at or timezone.now()))
         except Exception:  # the player's words stay out of the log
             log.exception("could not record a knowledge gap of conversation %s", conversation_id)
+    try:
+        left_out = gaps.knowledge_gaps_record(asked, groups=groups)
+    except Exception:
+        log.warning("recording %d knowledge gaps together failed; one at a time instead", len(asked), exc_info=True)
+        left_out = []
+        groups = gaps.GapGroups(min(times, default=timezone.now()) - gaps.ACTIVE_FOR)
+        for gap in asked:
+            try:
+                gaps.knowledge_gap_record(
+                    question=gap.question,
+                    conversation_id=gap.conversation_id,
+                    language=gap.language,
+                    at=gap.at,
+                    groups=groups,
+                )
+            except Exception:
+                log.exception("could not record a knowledge gap of conversation %s", gap.conversation_id)
+    for gap in left_out:
+        log.error("could not record a knowledge gap of conversation %s: it no longer exists", gap.conversation_id)
 
 
 def _asked_times(items: list[list]) -> set[datetime]:

@@ -9,16 +9,19 @@ Simple and explainable: a manager can see why two questions were grouped.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from analytics.models import GapCluster, KnowledgeGap
+from chat.models import Conversation
+from csbot.fastsql import column, table
 
 SIMILARITY = 0.4
 # Groups not seen for this long no longer take new questions (keeps the scan small).
@@ -88,6 +91,14 @@ class GapGroups:
         for term in self.groups[pk].terms:
             self.by_term[term].append(pk)
 
+    def _renumber(self, pks: dict[int, int]) -> None:
+        """Groups planned under stand-in keys (knowledge_gaps_record) now have their rows' pks."""
+        for key, pk in pks.items():
+            group = self.groups.pop(key)
+            self.groups[pk] = group
+            for term in group.terms:
+                self.by_term[term] = [pk if k == key else k for k in self.by_term[term]]
+
 
 def knowledge_gap_record(
     *,
@@ -128,3 +139,96 @@ def knowledge_gap_record(
         )
     groups.joined(pk, terms, now)  # after the commit: a rolled-back group isn't joined
     return gap
+
+
+@dataclass(frozen=True)
+class AskedGap:
+    """A question the knowledge base had nothing for, as knowledge_gaps_record takes it."""
+
+    question: str
+    conversation_id: int | None
+    language: str
+    at: datetime
+
+
+# Stand-in keys of the groups a batch creates, until their rows have pks: above every real
+# pk and in the order they were made, so that ties go the same way as one gap at a time.
+_PLANNED = 1 << 62
+
+
+def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> list[AskedGap]:
+    """Record several gaps in one transaction, grouped exactly as knowledge_gap_record would
+    one after another; returns the gaps left out because their conversation no longer
+    exists (erased: its words must not be kept).
+
+    One at a time, each gap was a transaction of three statements the ORM builds: about
+    3 ms of CPU a gap on SQLite. On the embedded default that ran in the web process
+    every few seconds, beside the streams (docs/benchmarks.md, "The sixteenth round").
+    Here the groups are planned in Python, then written with a few bulk statements.
+    Raises on a database error, with nothing written; `groups` then holds the groups the
+    batch planned, so read them again before going on one at a time.
+    """
+    wanted = {gap.conversation_id for gap in asked} - {None}
+    existing = set(Conversation.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    gone = wanted - existing
+    planned: dict[int, GapCluster] = {}  # stand-in key -> the new group's row
+    joined: dict[int, list] = {}  # an existing group's pk -> [questions, first asked, last asked]
+    rows: list[tuple[int, KnowledgeGap]] = []
+    for gap in asked:
+        if gap.conversation_id in gone:
+            continue
+        question = " ".join(gap.question.split())[:MAX_QUESTION_CHARS]
+        terms = question_terms(question)
+        pk = groups.best(set(terms), gap.at) if terms else None
+        if pk is None:
+            pk = _PLANNED + len(planned)
+            planned[pk] = GapCluster(
+                label=question[:500], language=gap.language, terms=terms, question_count=0,
+                first_seen=gap.at, last_seen=gap.at,
+            )  # fmt: skip
+        if pk in planned:
+            cluster = planned[pk]
+            cluster.question_count += 1
+            cluster.first_seen, cluster.last_seen = min(cluster.first_seen, gap.at), max(cluster.last_seen, gap.at)
+        else:
+            seen = joined.setdefault(pk, [0, gap.at, gap.at])
+            seen[0], seen[1], seen[2] = seen[0] + 1, min(seen[1], gap.at), max(seen[2], gap.at)
+        groups.joined(pk, terms, gap.at)
+        row = KnowledgeGap(
+            question=question, terms=terms, language=gap.language, conversation_id=gap.conversation_id,
+            created_at=gap.at,
+        )  # fmt: skip
+        rows.append((pk, row))
+    with transaction.atomic():
+        if connection.features.can_return_rows_from_bulk_insert:
+            GapCluster.objects.bulk_create(planned.values())
+        else:  # SQLite before 3.35: no pks back from a bulk insert
+            for cluster in planned.values():
+                cluster.save(force_insert=True)
+        pks = {key: cluster.pk for key, cluster in planned.items()}
+        if joined:
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    _join_sql(connection.vendor),
+                    [(n, _when(first), _when(last), pk) for pk, (n, first, last) in joined.items()],
+                )
+        for pk, row in rows:
+            row.cluster_id = pks.get(pk, pk)
+        KnowledgeGap.objects.bulk_create([row for _, row in rows])
+    groups._renumber(pks)
+    return [gap for gap in asked if gap.conversation_id in gone]
+
+
+def _when(at: datetime) -> object:
+    return GapCluster._meta.get_field("last_seen").get_db_prep_save(at, connection)
+
+
+@functools.cache
+def _join_sql(vendor: str) -> str:
+    """An existing group takes n more questions, asked between two times (one statement per group)."""
+    least, greatest = ("MIN", "MAX") if vendor == "sqlite" else ("LEAST", "GREATEST")
+    count, first, last, pk = (column(GapCluster, f) for f in ("question_count", "first_seen", "last_seen", "id"))
+    return (
+        f"UPDATE {table(GapCluster)} SET {count} = {count} + %s, {first} = {least}({first}, %s), "
+        f"{last} = {greatest}({last}, %s) WHERE {pk} = %s"
+    )

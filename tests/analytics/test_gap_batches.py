@@ -140,3 +140,40 @@ def test_a_gap_collected_outside_an_event_loop_takes_the_synchronous_path(db, dj
         assert KnowledgeGap.objects.count() == 0  # after the commit, as on_knowledge_gap
 
     assert groups() == {"宠物怎么进化": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_on_the_embedded_default_a_batch_is_grouped_in_a_helper_not_beside_the_streams(settings, gap_tasks):
+    """Celery eager runs the task where it is sent: in a thread of the web process it
+    took the GIL from the loop that relays every answer's chunks."""
+    from csbot import helper_pool
+
+    assert settings.CELERY_TASK_ALWAYS_EAGER
+    settings.HELPER_PROCESSES = 1
+    settings.KNOWLEDGE_GAP_BATCH_SECONDS = 60
+    await helper_pool.ready()
+    try:
+        for question, language in QUESTIONS:
+            collect_knowledge_gap(question, None, language)
+        await batcher().flush()
+
+        assert await sync_to_async(groups)() == GROUPS
+        assert gap_tasks == []  # recorded, and no task ran in this process
+    finally:
+        helper_pool.shutdown()
+
+
+def test_when_a_batch_cannot_be_written_together_its_gaps_are_recorded_one_at_a_time(db, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    from analytics.services import gaps
+
+    def refused(asked, *, groups):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(gaps, "knowledge_gaps_record", refused)
+    with caplog.at_level(logging.WARNING, logger="analytics.tasks"):
+        knowledge_gaps([gap_item(question, None, language) for question, language in QUESTIONS])
+
+    assert groups() == GROUPS
+    assert "recording 5 knowledge gaps together failed; one at a time instead" in caplog.text

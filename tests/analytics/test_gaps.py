@@ -92,3 +92,37 @@ def test_a_group_not_seen_for_longer_than_the_active_window_takes_no_new_questio
     new = knowledge_gap_record(question="周年庆有什么活动", language="zh-hans")
 
     assert old.cluster_id != new.cluster_id
+
+
+def test_a_batch_groups_its_gaps_as_one_at_a_time_would_on_sqlite():
+    from tests.analytics.gap_batch_scenario import run
+
+    recorded = run()
+    assert recorded["batch"] == recorded["one_by_one"]
+    groups = {label: (count, first, last) for label, _, _, count, first, last in recorded["batch"]["groups"]}
+    assert groups["宠物怎么进化"][0] == 3 and groups["zork blip quux"][0] == 2
+    assert [group[0] for group in recorded["batch"]["groups"]].count("???") == 2
+
+
+def test_a_batch_groups_its_gaps_as_one_at_a_time_would_on_postgresql(production_env):
+    from tests import servers
+
+    recorded = servers.scenario_printed(production_env, "tests.analytics.gap_batch_scenario")
+    assert recorded["batch"] == recorded["one_by_one"]
+    assert len(recorded["batch"]["gaps"]) == 2 + 9
+
+
+def test_a_batch_costs_a_few_statements_whatever_its_size():
+    """One at a time, each gap was a transaction of three statements: about 3 ms of CPU a
+    gap, which on the embedded default ran beside the streams (docs/benchmarks.md, "The
+    sixteenth round")."""
+    knowledge_gap_record(question="宠物怎么进化", language="zh-hans")
+    batch = [[f"zork{i} blip{i} quux{i}", None, "en", timezone.now().isoformat()] for i in range(40)]
+    batch.append(["宠物进化需要什么材料", None, "zh-hans", timezone.now().isoformat()])
+
+    with CaptureQueriesContext(connection) as queries:
+        knowledge_gaps(batch)
+
+    assert len(queries) <= 8
+    assert KnowledgeGap.objects.count() == 42
+    assert GapCluster.objects.get(label="宠物怎么进化").question_count == 2
