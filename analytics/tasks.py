@@ -82,11 +82,10 @@ def knowledge_gaps(items: list[list]) -> None:
         except Exception:  # the player's words stay out of the log
             log.exception("could not record a knowledge gap of conversation %s", conversation_id)
     try:
-        left_out = gaps.knowledge_gaps_record(asked, groups=groups)
+        _, left_out = gaps.knowledge_gaps_record(asked, groups=groups)
     except Exception:
         log.warning("recording %d knowledge gaps together failed; one at a time instead", len(asked), exc_info=True)
         left_out = []
-        groups = gaps.GapGroups(min(times, default=timezone.now()) - gaps.ACTIVE_FOR)
         for gap in asked:
             try:
                 gaps.knowledge_gap_record(

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from analytics.models import GapCluster, KnowledgeGap
@@ -91,6 +89,14 @@ class GapGroups:
         for term in self.groups[pk].terms:
             self.by_term[term].append(pk)
 
+    def _undo(self, planned: set[int], last_seen: dict[int, datetime]) -> None:
+        """Forget what a batch that was rolled back planned (knowledge_gaps_record)."""
+        for key in planned:
+            for term in self.groups.pop(key).terms:
+                self.by_term[term].remove(key)
+        for pk, seen in last_seen.items():
+            self.groups[pk].last_seen = seen
+
     def _renumber(self, pks: dict[int, int]) -> None:
         """Groups planned under stand-in keys (knowledge_gaps_record) now have their rows' pks."""
         for key, pk in pks.items():
@@ -108,37 +114,19 @@ def knowledge_gap_record(
     at: datetime | None = None,
     groups: GapGroups | None = None,
 ) -> KnowledgeGap:
-    """Record a question the knowledge base could not answer and put it in its group.
+    """Record a question the knowledge base could not answer and put it in its group:
+    knowledge_gaps_record with a batch of one.
 
     `at` backdates the record (history imports); it defaults to now. `groups`: the
     batch's GapGroups, read from at least `at` - ACTIVE_FOR (else read here).
     """
-    question = " ".join(question.split())[:MAX_QUESTION_CHARS]
-    terms = question_terms(question)
     now = at or timezone.now()
     if groups is None:
         groups = GapGroups(now - ACTIVE_FOR)
-    with transaction.atomic():
-        pk = groups.best(set(terms), now) if terms else None
-        if pk is None:
-            pk = GapCluster.objects.create(
-                label=question[:500], language=language, terms=terms, first_seen=now, last_seen=now
-            ).pk
-        GapCluster.objects.filter(pk=pk).update(
-            question_count=F("question_count") + 1,
-            first_seen=Least("first_seen", Value(now)),
-            last_seen=Greatest("last_seen", Value(now)),
-        )
-        gap = KnowledgeGap.objects.create(
-            cluster_id=pk,
-            question=question,
-            terms=terms,
-            language=language,
-            conversation_id=conversation_id,
-            created_at=now,
-        )
-    groups.joined(pk, terms, now)  # after the commit: a rolled-back group isn't joined
-    return gap
+    recorded, left_out = knowledge_gaps_record([AskedGap(question, conversation_id, language, now)], groups=groups)
+    if left_out:
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+    return recorded[0]
 
 
 @dataclass(frozen=True)
@@ -156,23 +144,24 @@ class AskedGap:
 _PLANNED = 1 << 62
 
 
-def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> list[AskedGap]:
-    """Record several gaps in one transaction, grouped exactly as knowledge_gap_record would
-    one after another; returns the gaps left out because their conversation no longer
-    exists (erased: its words must not be kept).
+def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> tuple[list[KnowledgeGap], list[AskedGap]]:
+    """Record several gaps in one transaction, grouped exactly as if recorded one after
+    another; returns the gaps recorded, and those left out because their conversation no
+    longer exists (erased: its words must not be kept).
 
     One at a time, each gap was a transaction of three statements the ORM builds: about
     3 ms of CPU a gap on SQLite. On the embedded default that ran in the web process
     every few seconds, beside the streams (docs/benchmarks.md, "The sixteenth round").
     Here the groups are planned in Python, then written with a few bulk statements.
-    Raises on a database error, with nothing written; `groups` then holds the groups the
-    batch planned, so read them again before going on one at a time.
+    Raises on a database error, with nothing written and `groups` as it was: the caller
+    may go on one gap at a time.
     """
     wanted = {gap.conversation_id for gap in asked} - {None}
     existing = set(Conversation.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
     gone = wanted - existing
     planned: dict[int, GapCluster] = {}  # stand-in key -> the new group's row
     joined: dict[int, list] = {}  # an existing group's pk -> [questions, first asked, last asked]
+    last_seen = {}  # an existing group's pk -> its last_seen before this batch
     rows: list[tuple[int, KnowledgeGap]] = []
     for gap in asked:
         if gap.conversation_id in gone:
@@ -191,6 +180,7 @@ def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> list[A
             cluster.question_count += 1
             cluster.first_seen, cluster.last_seen = min(cluster.first_seen, gap.at), max(cluster.last_seen, gap.at)
         else:
+            last_seen.setdefault(pk, groups.groups[pk].last_seen)
             seen = joined.setdefault(pk, [0, gap.at, gap.at])
             seen[0], seen[1], seen[2] = seen[0] + 1, min(seen[1], gap.at), max(seen[2], gap.at)
         groups.joined(pk, terms, gap.at)
@@ -199,24 +189,33 @@ def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> list[A
             created_at=gap.at,
         )  # fmt: skip
         rows.append((pk, row))
-    with transaction.atomic():
-        if connection.features.can_return_rows_from_bulk_insert:
-            GapCluster.objects.bulk_create(planned.values())
-        else:  # SQLite before 3.35: no pks back from a bulk insert
-            for cluster in planned.values():
-                cluster.save(force_insert=True)
-        pks = {key: cluster.pk for key, cluster in planned.items()}
-        if joined:
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    _join_sql(connection.vendor),
-                    [(n, _when(first), _when(last), pk) for pk, (n, first, last) in joined.items()],
-                )
-        for pk, row in rows:
-            row.cluster_id = pks.get(pk, pk)
-        KnowledgeGap.objects.bulk_create([row for _, row in rows])
+    try:
+        with transaction.atomic():
+            _insert(list(planned.values()))
+            pks = {key: cluster.pk for key, cluster in planned.items()}
+            if joined:
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        _join_sql(connection.vendor),
+                        [(n, _when(first), _when(last), pk) for pk, (n, first, last) in joined.items()],
+                    )
+            for pk, row in rows:
+                row.cluster_id = pks.get(pk, pk)
+            recorded = _insert([row for _, row in rows])
+    except BaseException:
+        groups._undo(set(planned), last_seen)  # a rolled-back group isn't joined
+        raise
     groups._renumber(pks)
-    return [gap for gap in asked if gap.conversation_id in gone]
+    return recorded, [gap for gap in asked if gap.conversation_id in gone]
+
+
+def _insert(rows: list) -> list:
+    """Insert these unsaved rows of one model, each given its pk."""
+    if connection.features.can_return_rows_from_bulk_insert:
+        return type(rows[0]).objects.bulk_create(rows) if rows else rows
+    for row in rows:  # SQLite before 3.35: no pks back from a bulk insert
+        row.save(force_insert=True)
+    return rows
 
 
 def _when(at: datetime) -> object:

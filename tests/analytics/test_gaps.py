@@ -126,3 +126,34 @@ def test_a_batch_costs_a_few_statements_whatever_its_size():
     assert len(queries) <= 8
     assert KnowledgeGap.objects.count() == 42
     assert GapCluster.objects.get(label="宠物怎么进化").question_count == 2
+
+
+def test_a_batch_that_is_rolled_back_leaves_its_groups_as_they_were(monkeypatch):
+    """The task then records the same gaps one at a time, with the same groups."""
+    from django.db import DatabaseError
+
+    from analytics.services import gaps
+
+    knowledge_gap_record(question="宠物怎么进化", language="zh-hans", at=timezone.now() - timedelta(days=3))
+    groups = gaps.GapGroups(timezone.now() - gaps.ACTIVE_FOR)
+    before = (
+        {pk: (g.terms, g.last_seen) for pk, g in groups.groups.items()},
+        {t: list(v) for t, v in groups.by_term.items()},
+    )
+    monkeypatch.setattr(
+        gaps, "_join_sql", lambda vendor: "UPDATE no_such_table SET x = %s, y = %s, z = %s WHERE id = %s"
+    )
+    asked = [
+        gaps.AskedGap("宠物进化需要什么材料", None, "zh-hans", timezone.now()),
+        gaps.AskedGap("公会战什么时候开始", None, "zh-hans", timezone.now()),
+    ]
+
+    with pytest.raises(DatabaseError):
+        gaps.knowledge_gaps_record(asked, groups=groups)
+
+    after = (
+        {pk: (g.terms, g.last_seen) for pk, g in groups.groups.items()},
+        {t: v for t, v in groups.by_term.items() if v},
+    )
+    assert after == (before[0], {t: v for t, v in before[1].items() if v})
+    assert KnowledgeGap.objects.count() == 1 and GapCluster.objects.count() == 1
