@@ -26,7 +26,12 @@ Each helper is one pipe that the event loop itself reads (`add_reader`): a
 call is one pickle written, its result one pickle read, with no thread of
 the pool's own in the web process. (concurrent.futures' process pool costs
 the web process ~0.8 ms per call in its manager and feeder threads and their
-wake-ups: "The fifth round".) A helper runs one call at a time; calls wait in
+wake-ups: "The fifth round".) A helper runs one call at a time, and while it
+runs one it may already hold the next question's call in its pipe
+(settings.HELPER_QUESTIONS_AHEAD): it goes on to that one at once instead of
+waiting for this loop to read its reply and write the next call, which under
+load, with many answers streaming, the loop gets to only after their chunks
+("The seventeenth round"). Other calls wait in
 order for a free helper, highest `priority` first: a question's call
 (storing it and starting its answer, in one) and, on PostgreSQL, an answer's finish;
 then a socket's connect and resume; then page loads and answers'
@@ -176,7 +181,8 @@ class _Helper:
         theirs.close()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ready = False  # it has said READY: set up (Django, the index), reading calls
-        self.call: asyncio.Future | None = None  # the call it is running
+        # The calls written to its pipe, in order: the one it is running, then those it holds.
+        self.calls: deque[asyncio.Future] = deque()
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_readable: Callable[[_Helper], None]) -> None:
         """Have `loop` read this helper's pipe (the tests run many loops, one after another)."""
@@ -223,18 +229,21 @@ class _Pool:
         request = pickle.dumps((function, args, kwargs), pickle.HIGHEST_PROTOCOL)
         future = loop.create_future()
         self.waiting[_priority.get(function, 0)].append((request, future))
-        for helper in self.helpers:
-            if helper.ready and helper.call is None:
+        # An idle helper takes it before a busy one holds it.
+        for helper in sorted(self.helpers, key=lambda helper: len(helper.calls)):
+            if helper.ready:
                 self._next(helper)
         # Cancelling the caller doesn't stop a call that has started, as with a thread.
         return await future
 
-    def _send(self, helper: _Helper, request: bytes, future: asyncio.Future) -> None:
-        helper.call = future
+    def _send(self, helper: _Helper, request: bytes, future: asyncio.Future) -> bool:
+        helper.calls.append(future)
         try:
             helper.conn.send_bytes(request)
-        except OSError:  # it died while idle
+        except OSError:  # it died
             self._lost(helper)
+            return False
+        return True
 
     def _on_readable(self, helper: _Helper) -> None:
         try:
@@ -247,8 +256,8 @@ class _Pool:
             self._next(helper)
             return
         reply = pickle.loads(message)
-        future, helper.call = helper.call, None
-        if future is not None and not future.done():  # done: its caller was cancelled
+        future = helper.calls.popleft()
+        if not future.done():  # done: its caller was cancelled
             if reply[0] == "ok":
                 future.set_result(reply[1])
             else:
@@ -258,24 +267,29 @@ class _Pool:
         self._next(helper)
 
     def _next(self, helper: _Helper) -> None:
-        for queue in reversed(self.waiting):
-            while queue:
-                request, future = queue.popleft()
-                if not future.done():
-                    self._send(helper, request, future)
-                    return
+        """Fill the helper's pipe: a call of any priority when it is idle, then questions to hold."""
+        while len(helper.calls) <= (settings.HELPER_QUESTIONS_AHEAD if helper.calls else 0):
+            # Only a question is held behind a running call: a page load or a connect held
+            # there could not be overtaken by a question that comes after it.
+            queues = reversed(self.waiting) if not helper.calls else self.waiting[-1:]
+            call = next((call for queue in queues for call in _undone(queue)), None)
+            if call is None or not self._send(helper, *call):
+                return
 
     def _lost(self, helper: _Helper) -> None:
         log.error("helper process %s exited (code %s); starting another", helper.process.pid, helper.process.exitcode)
-        future, helper.call = helper.call, None
+        calls, helper.calls = helper.calls, deque()
         helper.detach()
         helper.conn.close()  # no join here, on the event loop: starting the replacement reaps it
         replacement = _Helper(settings.HELPER_NICE, settings.DATABASES)
         self.helpers[self.helpers.index(helper)] = replacement
         # Waiting calls go to the other helpers, or to this one once it has said READY.
         replacement.attach(asyncio.get_running_loop(), self._on_readable)
-        if future is not None and not future.done():
-            future.set_exception(HelperDied(f"helper process {helper.process.pid} exited during the call"))
+        # The calls it held may not have started; which did, nobody can tell: all fail, as
+        # the one it was running does.
+        for future in calls:
+            if not future.done():
+                future.set_exception(HelperDied(f"helper process {helper.process.pid} exited during the call"))
 
     def pids(self) -> list[int]:
         return sorted(helper.process.pid for helper in self.helpers)
@@ -286,6 +300,14 @@ class _Pool:
         for _, future in (call for queue in self.waiting for call in queue):
             if not future.done():
                 future.cancel()
+
+
+def _undone(queue: deque[tuple[bytes, asyncio.Future]]):
+    """The queue's calls, first first, each taken off it; those whose caller was cancelled skipped."""
+    while queue:
+        request, future = queue.popleft()
+        if not future.done():
+            yield request, future
 
 
 _pool: _Pool | None = None

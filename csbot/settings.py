@@ -184,6 +184,12 @@ DB_THREADS = env_int("DB_THREADS", min(32, (os.cpu_count() or 1) + 4))
 # 0: the same work in DB_THREADS threads, sharing the event loop's GIL.
 HELPER_PROCESSES = env_int("HELPER_PROCESSES", 2)
 HELPER_NICE = env_int("HELPER_NICE", 10)
+# Questions a busy helper holds in its pipe behind the call it is running, to go on to
+# at once rather than wait for the event loop to hand it the next (0: none). On SQLite
+# that brought first tokens sooner; on PostgreSQL it did not, and the busier helpers'
+# queries, run by PostgreSQL's un-niced backends, delayed the streams' chunks
+# (docs/benchmarks.md, "The seventeenth round").
+HELPER_QUESTIONS_AHEAD = env_int("HELPER_QUESTIONS_AHEAD", 1 if DATABASES["default"]["ENGINE"] == "csbot.sqlite" else 0)
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

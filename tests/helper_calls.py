@@ -18,6 +18,13 @@ def die() -> None:
     os._exit(3)  # as if the kernel had killed the helper (out of memory)
 
 
+def die_after(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+    die()
+
+
 def count_players() -> int:
     from chat.models import Player
 

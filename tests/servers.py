@@ -48,6 +48,16 @@ def product_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def setting_in_a_fresh_process(name: str, **env: str) -> str:
+    """A setting as a new product process reads it from this environment (tests/conftest.py
+    changes the settings of the test process itself)."""
+    show = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    shown = subprocess.run(
+        [sys.executable, "-c", show], env=product_env(**env), capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return shown.stdout.strip()
+
+
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -60,15 +58,6 @@ async def test_on_the_embedded_default_a_worker_thread_keeps_its_sqlite_connecti
 
 
 def test_the_embedded_default_keeps_connections_open_and_postgresql_uses_its_pool():
-    """The settings as a fresh process reads them (tests/conftest.py changes them in this one)."""
-    show = "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])"
-    read = [sys.executable, "-c", f"import django; django.setup(); {show}"]
-
-    def conn_max_age(**env: str) -> str:
-        shown = subprocess.run(
-            read, env=servers.product_env(**env), capture_output=True, text=True, check=True, cwd=servers.ROOT
-        )
-        return shown.stdout.strip()
-
-    assert conn_max_age() == "None"
-    assert conn_max_age(DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres") == "0"
+    conn_max_age, postgres = "DATABASES['default']['CONN_MAX_AGE']", "postgres://postgres@127.0.0.1:5432/postgres"
+    assert servers.setting_in_a_fresh_process(conn_max_age) == "None"
+    assert servers.setting_in_a_fresh_process(conn_max_age, DATABASE_URL=postgres) == "0"

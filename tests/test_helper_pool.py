@@ -73,6 +73,42 @@ async def test_when_the_helpers_are_busy_questions_go_first_then_connects_then_p
     assert connected == sorted(connected) and loaded == sorted(loaded)  # in order within a priority
 
 
+async def _a_question_while_the_helper_is_busy_and_then_this_loop_too() -> tuple[float, float, float]:
+    """When the helper finished its running call, when it ran the question that came next,
+    and when this loop was free again to read the first reply and hand out the question."""
+    question = helper_pool.helper_pool(helper_calls.finish_time_of_a_question, priority=2)
+    busy = asyncio.ensure_future(helper_pool.in_helper(helper_calls.pause, 0.2))
+    await asyncio.sleep(0.05)  # the helper runs it
+    asked = asyncio.ensure_future(question())
+    await asyncio.sleep(0)  # the question's call is made
+    time.sleep(0.5)  # this loop relays a thousand answers' chunks, say
+    loop_free = time.monotonic()
+    return await busy, await asked, loop_free
+
+
+async def test_a_busy_helper_goes_on_to_the_question_it_holds_while_this_loop_is_busy(helpers, settings):
+    """Under load the loop takes a while to read a reply and hand out the next call: the
+    helper holds the next question already, and runs it meanwhile."""
+    settings.HELPER_QUESTIONS_AHEAD = 1
+    busy_done, asked, loop_free = await _a_question_while_the_helper_is_busy_and_then_this_loop_too()
+    assert busy_done < asked < loop_free
+
+
+async def test_without_questions_ahead_a_helper_waits_for_this_loop_between_calls(helpers, settings):
+    settings.HELPER_QUESTIONS_AHEAD = 0
+    busy_done, asked, loop_free = await _a_question_while_the_helper_is_busy_and_then_this_loop_too()
+    assert busy_done < loop_free < asked
+
+
+def test_helpers_hold_questions_ahead_on_sqlite_and_not_on_postgresql():
+    """On PostgreSQL holding them only delayed chunks (docs/benchmarks.md, "The seventeenth round")."""
+    postgres = "postgres://postgres@127.0.0.1:5432/postgres"
+    assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD") == "1"
+    assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD", DATABASE_URL=postgres) == "0"
+    ahead_anyway = {"DATABASE_URL": postgres, "HELPER_QUESTIONS_AHEAD": "2"}
+    assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD", **ahead_anyway) == "2"
+
+
 async def test_until_a_fresh_helper_has_set_up_calls_run_in_threads_rather_than_wait(settings):
     """The first players after a start or a deploy: no wait for Django and the index to load."""
     settings.HELPER_PROCESSES = 1
@@ -107,6 +143,20 @@ async def test_a_helper_that_dies_fails_its_call_and_a_new_one_takes_the_calls(h
     await helper_pool.ready()
     second, _ = await helper_pool.in_helper(helper_calls.who_runs_me)
     assert meanwhile == os.getpid() and second not in (first, os.getpid())
+
+
+async def test_a_helper_that_dies_fails_the_question_it_held_too(helpers, settings):
+    """Nobody can tell whether it had started it: its caller hears so, as the running call's does."""
+    settings.HELPER_QUESTIONS_AHEAD = 1
+    question = helper_pool.helper_pool(helper_calls.finish_time_of_a_question, priority=2)
+    dying = asyncio.ensure_future(helper_pool.in_helper(helper_calls.die_after, 0.2))
+    await asyncio.sleep(0.05)
+    held = asyncio.ensure_future(question())
+    for call in (dying, held):
+        with pytest.raises(BrokenProcessPool):
+            await call
+    await helper_pool.ready()
+    assert await question() > 0  # the new helper takes the calls
 
 
 async def test_a_function_a_helper_could_not_import_by_its_name_is_refused(helpers):
