@@ -28,7 +28,8 @@ the pool's own in the web process. (concurrent.futures' process pool costs
 the web process ~0.8 ms per call in its manager and feeder threads and their
 wake-ups: "The fifth round".) A helper runs one call at a time, and while it
 runs one it may already hold the next question's call in its pipe
-(settings.HELPER_QUESTIONS_AHEAD): it goes on to that one at once instead of
+(settings.HELPER_QUESTIONS_AHEAD), when questions are queueing (at least as
+many waiting as there are helpers): it goes on to that one at once instead of
 waiting for this loop to read its reply and write the next call, which under
 load, with many answers streaming, the loop gets to only after their chunks
 ("The seventeenth round"). Other calls wait in
@@ -269,6 +270,11 @@ class _Pool:
     def _next(self, helper: _Helper) -> None:
         """Fill the helper's pipe: a call of any priority when it is idle, then questions to hold."""
         while len(helper.calls) <= (settings.HELPER_QUESTIONS_AHEAD if helper.calls else 0):
+            if helper.calls and len(self.waiting[-1]) < len(self.helpers):
+                # Hold questions only while they queue anyway: with fewer waiting than
+                # helpers, another helper may be free first, and a held question would wait
+                # for the running call, however long it takes (a tool's slow HTTP call).
+                return
             # Only a question is held behind a running call: a page load or a connect held
             # there could not be overtaken by a question that comes after it.
             queues = reversed(self.waiting) if not helper.calls else self.waiting[-1:]

@@ -100,6 +100,26 @@ async def test_without_questions_ahead_a_helper_waits_for_this_loop_between_call
     assert busy_done < loop_free < asked
 
 
+async def test_a_lone_question_is_not_held_behind_a_long_call_when_another_helper_frees_up_sooner(settings):
+    """Only questions that queue anyway are held: a lone one goes to whichever helper is
+    free first, not behind a call that may take long (a tool's slow HTTP call)."""
+    settings.HELPER_PROCESSES = 2
+    settings.HELPER_QUESTIONS_AHEAD = 1
+    try:
+        helper_pool.start()
+        async with asyncio.timeout(60):
+            while await helper_pool.count_ready() != (2, 2):
+                await asyncio.sleep(0.02)
+        question = helper_pool.helper_pool(helper_calls.finish_time_of_a_question, priority=2)
+        long = asyncio.ensure_future(helper_pool.in_helper(helper_calls.pause, 0.8))
+        short = asyncio.ensure_future(helper_pool.in_helper(helper_calls.pause, 0.2))
+        await asyncio.sleep(0.05)  # both helpers run one
+        asked = await question()
+        assert await short < asked < await long
+    finally:
+        helper_pool.shutdown()
+
+
 def test_helpers_hold_questions_ahead_on_sqlite_and_not_on_postgresql():
     """On PostgreSQL holding them only delayed chunks (docs/benchmarks.md, "The seventeenth round")."""
     postgres = "postgres://postgres@127.0.0.1:5432/postgres"
