@@ -268,19 +268,29 @@ class _Pool:
         self._next(helper)
 
     def _next(self, helper: _Helper) -> None:
-        """Fill the helper's pipe: a call of any priority when it is idle, then questions to hold."""
-        while len(helper.calls) <= (settings.HELPER_QUESTIONS_AHEAD if helper.calls else 0):
-            if helper.calls and len(self.waiting[-1]) < len(self.helpers):
-                # Hold questions only while they queue anyway: with fewer waiting than
-                # helpers, another helper may be free first, and a held question would wait
-                # for the running call, however long it takes (a tool's slow HTTP call).
+        """Give an idle helper the first waiting call, highest priority first; then, while
+        questions queue anyway, the questions it may hold behind it."""
+        if not helper.calls and not self._send_first(helper, reversed(self.waiting)):
+            return
+        # Only a question is held behind a running call: a page load or a connect held there
+        # could not be overtaken by a question that comes after it. And only while at least
+        # as many wait as there are helpers: else another helper may be free first, and a
+        # held question would wait for the running call however long it takes (a tool's
+        # slow HTTP call).
+        questions = self.waiting[-1]
+        while len(helper.calls) <= settings.HELPER_QUESTIONS_AHEAD and len(questions) >= len(self.helpers):
+            if not self._send_first(helper, [questions]):
                 return
-            # Only a question is held behind a running call: a page load or a connect held
-            # there could not be overtaken by a question that comes after it.
-            queues = reversed(self.waiting) if not helper.calls else self.waiting[-1:]
-            call = next((call for queue in queues for call in _undone(queue)), None)
-            if call is None or not self._send(helper, *call):
-                return
+
+    def _send_first(self, helper: _Helper, queues) -> bool:
+        """Send the helper the first call of the first queue that has one (skipping those
+        whose caller was cancelled); False when there was none, or the helper died."""
+        for queue in queues:
+            while queue:
+                request, future = queue.popleft()
+                if not future.done():
+                    return self._send(helper, request, future)
+        return False
 
     def _lost(self, helper: _Helper) -> None:
         log.error("helper process %s exited (code %s); starting another", helper.process.pid, helper.process.exitcode)
@@ -306,14 +316,6 @@ class _Pool:
         for _, future in (call for queue in self.waiting for call in queue):
             if not future.done():
                 future.cancel()
-
-
-def _undone(queue: deque[tuple[bytes, asyncio.Future]]):
-    """The queue's calls, first first, each taken off it; those whose caller was cancelled skipped."""
-    while queue:
-        request, future = queue.popleft()
-        if not future.done():
-            yield request, future
 
 
 _pool: _Pool | None = None
