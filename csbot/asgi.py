@@ -6,17 +6,20 @@ import os
 import sys
 import threading
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csbot.settings")
-django_http = get_asgi_application()  # sets Django up before the imports below
+django.setup(set_prefix=False)  # as get_asgi_application() does, before the imports below
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from csbot.asgi_http import PooledThreadsASGIHandler, PooledThreadsStaticFilesHandler  # noqa: E402
 from csbot.routing import websocket_urlpatterns  # noqa: E402
+
+# Django's handler, its per-request thread lent from a pool (csbot/asgi_http.py).
+django_http = PooledThreadsASGIHandler()
 
 
 def _warm_up() -> None:
@@ -71,7 +74,7 @@ application = ProtocolTypeRouter(
     {
         # Static files (our own and the npm-installed vendor libraries) are served
         # by the app itself unless a front proxy does it (SERVE_STATIC=false).
-        "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
+        "http": PooledThreadsStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
