@@ -17,7 +17,9 @@ shared with another request at the same time, as a WSGI server's thread pool
 serves requests. Per-thread state outlives a request as under WSGI: a
 database connection is kept or closed by the request signals as
 CONN_MAX_AGE says. Idle executors beyond IDLE_KEPT are shut down without
-waiting, so a burst's threads do not stay.
+waiting, so a burst's threads do not stay. As with any executor given to a
+ThreadSensitiveContext, a task that a request starts must finish with the
+request: its thread-sensitive calls after the request ends raise RuntimeError.
 """
 
 from __future__ import annotations
