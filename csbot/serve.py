@@ -9,8 +9,9 @@ seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
 import, which daphne's own `daphne` script can't do. Its sockets write eagerly
 (csbot/eager_writes.py; `EAGER_WRITES=0` turns that off, for comparison).
 `LOOP_WATCHDOG_MS` logs what the loop was running whenever it falls that far
-behind (csbot/loop_watchdog.py). autobahn's debug line on every WebSocket
-connect is formatted only when debug lines are logged (csbot/autobahn_debug.py).
+behind (csbot/loop_watchdog.py). autobahn's debug lines on every WebSocket
+connect and every frame are formatted only when debug lines are logged
+(csbot/autobahn_debug.py).
 """
 
 from __future__ import annotations

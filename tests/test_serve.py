@@ -64,12 +64,14 @@ async def application(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": size.encode()})
         return
-    if path == "/pformat":  # what autobahn formats its per-connection debug line with, here
+    if path == "/autobahn-debug":  # what autobahn formats its debug lines' arguments with, here
+        from autobahn.twisted import websocket
         from autobahn.websocket import protocol
 
-        name = f"{protocol.pformat.__module__}.{protocol.pformat.__qualname__}"
+        used = [protocol.pformat, protocol.hltype, protocol.hlval, websocket.hltype, websocket.hlval]
+        names = " ".join(f"{fn.__module__}.{fn.__qualname__}" for fn in used)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": name.encode()})
+        await send({"type": "http.response.body", "body": names.encode()})
         return
     if path == "/hold":
         time.sleep(0.3)  # what a blocking call on the loop would do
@@ -114,17 +116,21 @@ def test_the_web_process_runs_daphne_on_uvloop(served):
     assert get(base + "/loop").decode() == "uvloop.Loop"
 
 
-def test_autobahn_formats_its_connect_debug_line_only_when_it_is_logged(served):
+def test_autobahn_formats_its_connect_and_frame_debug_lines_only_when_they_are_logged(served):
+    from autobahn import util
     from twisted.logger import formatEvent
 
-    from csbot.autobahn_debug import _Pformat
+    from csbot.autobahn_debug import _hltype, _hlval, _Pformat
 
     base, _ = served
-    assert get(base + "/pformat").decode() == "csbot.autobahn_debug._Pformat"
-    # When debug lines are logged, the line reads as autobahn's own.
+    lazy = "csbot.autobahn_debug._Pformat" + " csbot.autobahn_debug._hltype csbot.autobahn_debug._hlval" * 2
+    assert get(base + "/autobahn-debug").decode() == lazy
+    # When debug lines are logged, the lines read as autobahn's own.
     settings = [("openHandshakeTimeout", 5, "WebSocketServerFactory"), ("autoPingSize", 4, "WebSocketServerFactory")]
     event = {"log_format": "\n{attrs}", "attrs": _Pformat(settings)}
     assert formatEvent(event) == "\n" + pprint.pformat(settings)
+    sent = {"log_format": "{func} sent {data_len} bytes", "func": _hltype(get), "data_len": _hlval(42)}
+    assert formatEvent(sent) == f"{util.hltype(get)} sent {util.hlval(42)} bytes"
 
 
 @pytest.mark.parametrize("query", ["", "?sized"], ids=["chunked", "content-length"])
