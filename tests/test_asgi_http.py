@@ -65,14 +65,11 @@ async def test_requests_one_after_another_run_their_sync_work_on_one_reused_thre
 
 
 async def test_requests_at_the_same_time_each_have_a_thread_of_their_own():
-    # Each request's receiver holds its thread a while: on a shared thread they would take turns.
+    # Each request's receiver holds its thread a while, so that all three are in flight at once.
     with _Threads(hold=0.3) as threads:
-        started = time.monotonic()
         statuses = await asyncio.gather(_get("/healthz"), _get("/static/chat/player.js"), _get("/healthz"))
-        took = time.monotonic() - started
     assert statuses == [200, 200, 200]
     assert len(set(threads.seen)) == 3
-    assert took < 0.8
 
 
 def test_a_bursts_surplus_threads_are_let_go_and_the_rest_kept():
