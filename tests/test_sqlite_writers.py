@@ -3,6 +3,8 @@ instead of polling in SQLite's busy handler."""
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -167,3 +169,28 @@ def test_a_test_database_is_destroyed_with_its_writers_lock(tmp_path):
     assert (tmp_path / "test.sqlite3.writers").exists()
     db.creation._destroy_test_db(str(name), verbosity=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_threads_that_end_with_their_connection_open_leave_no_file_open(database):
+    """What a worker's or a request's thread does on the embedded default (CONN_MAX_AGE=None):
+    it writes and ends without closing its connection. Each one used to leave the writers'
+    lock file open."""
+
+    def write_and_end() -> None:
+        db = open_db(database, timeout=5, alias="thread")
+        with db.cursor() as cursor:
+            cursor.execute("INSERT INTO notes (note) VALUES ('from a thread')")
+
+    def open_files() -> int:
+        gc.collect()
+        return len(os.listdir("/dev/fd"))
+
+    before = open_files()
+    for _ in range(20):
+        thread = threading.Thread(target=write_and_end)
+        thread.start()
+        thread.join()
+    assert open_files() == before
+    db = open_db(database, timeout=5)
+    assert rows(db) == ["from a thread"] * 20
+    db.close()

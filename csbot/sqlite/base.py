@@ -29,6 +29,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import weakref
 
 from django.db.backends.sqlite3 import base, creation
 
@@ -45,6 +46,10 @@ class WriterLock:
         self.timeout = timeout
         self.threads = _threads.setdefault(path, threading.Lock())
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # A thread that ends with its connection open (CONN_MAX_AGE=None) never closes it:
+        # sqlite3 closes the database when the connection is collected, and this closes the
+        # lock's file then too. Without it every such thread left a descriptor open.
+        self._close_fd = weakref.finalize(self, os.close, self.fd)
         self.held = False
 
     def acquire(self) -> None:
@@ -67,7 +72,7 @@ class WriterLock:
 
     def close(self) -> None:
         self.release()
-        os.close(self.fd)
+        self._close_fd()
 
     def __enter__(self) -> None:
         self.acquire()
