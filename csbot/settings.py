@@ -100,8 +100,9 @@ else:
             # Kept open by each thread and helper process. Opening one (its PRAGMAs, Django's
             # SQL functions) and closing it (the last one out checkpoints the WAL) on every
             # call was a third of the embedded default's CPU under load (docs/benchmarks.md,
-            # "The seventh round"). SQLite has no server to run out of connections, and a
-            # finished request thread's connection is closed with the thread's locals.
+            # "The seventh round"). SQLite has no server to run out of connections; requests
+            # borrow pooled threads (csbot/asgi_http.py), and a thread that ends closes its
+            # connection, lock file included, when its locals go (csbot/sqlite/base.py).
             "CONN_MAX_AGE": None,
             # WAL lets readers go on while the answer jobs write (measured: rollback-journal
             # checkpoints of 0.1-0.9 s at N=100 on the embedded default).
