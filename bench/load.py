@@ -433,7 +433,7 @@ async def run(args) -> dict:
     # Phase 2: the questions.
     phase("answer")
     cpu0, wall0 = time.process_time(), time.monotonic()
-    start = time.monotonic() + 0.2
+    start = time.monotonic() + args.answer_wait
     offsets = [0.0] * n if args.arrival == "once" else [i * args.spread / n for i in range(n)]
 
     async def ask(client, offset: float) -> None:
@@ -547,7 +547,7 @@ def summarize(args, n: int, answers: list[Answer], log: dict, setup_seconds: flo
         "gaps": gaps,
         "ttft_s": dist(ttft),
         "app_ttft_s": dist(app_ttft),
-        # When the first question left (unix time): the answer phase begins 0.2 s after its PHASE mark.
+        # When the first question left (unix time): the answer phase begins --answer-wait after its PHASE mark.
         "first_send_at": min((a.t_send for a in answers if a.t_send), default=None),
         "app_ttft_in_s": dist(way_in),
         "app_ttft_out_s": dist(way_out),
@@ -577,6 +577,12 @@ def main() -> None:
     p.add_argument("--setup-timeout", type=float, default=180.0)
     p.add_argument("--connect-concurrency", type=int, default=50)
     p.add_argument("--run-id", default="")
+    p.add_argument(
+        "--answer-wait",
+        type=float,
+        default=0.2,
+        help="seconds from the PHASE answer mark to the first question (run.py --profile-from answer: 1)",
+    )
     p.add_argument("--out", default="")
     args = p.parse_args()
     result = asyncio.run(run(args))

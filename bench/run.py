@@ -15,6 +15,7 @@ printed. See docs/benchmarks.md for what each number means.
 
 Systems:
 - floor           bench/floor.py (websockets + aiohttp)
+- floor-daphne    bench/floor_daphne.py: the same relay as a bare Channels consumer on csbot's server
 - gradio-none     bench/gradio_app.py with concurrency_limit=None
 - gradio-default  bench/gradio_app.py with gradio's default concurrency (1)
 - csbot-embedded  daphne on the embedded default (SQLite, in-memory layer)
@@ -202,8 +203,11 @@ def serve_command(product_dir: Path) -> list[str]:
 class Daphne:
     """A daphne process serving csbot, as README's Production section runs it (serve_command)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, app: str = "csbot.asgi:application", cwd: Path | None = None
+    ) -> None:
         self.env, self.log_path = env, log_path
+        self.app, self.cwd = app, cwd or PRODUCT["dir"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -212,8 +216,8 @@ class Daphne:
     def start(self) -> Daphne:
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*serve_command(PRODUCT["dir"]), "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
-            cwd=PRODUCT["dir"],
+            [*serve_command(self.cwd), "-b", "127.0.0.1", "-p", str(self.port), self.app],
+            cwd=self.cwd,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -351,6 +355,19 @@ class Floor(System):
         return Running([f"http://127.0.0.1:{p.port}"], [p.pid], p.stop)
 
 
+class FloorDaphne(System):
+    """bench/floor_daphne.py: the floor's relay as a bare Channels consumer on csbot's server."""
+
+    name, target = "floor-daphne", "floor"
+
+    def start(self) -> Running:
+        env = {**os.environ, "FLOOR_UPSTREAM": self.upstream.url}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        server = Daphne(env, self.workdir / "floor-daphne.log", app="bench.floor_daphne:application", cwd=ROOT)
+        server.start()
+        return Running([server.url], [server.proc.pid], server.stop)
+
+
 class Gradio(System):
     target = "gradio"
 
@@ -465,6 +482,7 @@ class Csbot(System):
 def make_systems(names: list[str]) -> list[System]:
     table = {
         "floor": lambda: Floor(),
+        "floor-daphne": lambda: FloorDaphne(),
         "gradio-none": lambda: Gradio("none"),
         "gradio-default": lambda: Gradio("default"),
         "csbot-embedded": lambda: Csbot("csbot-embedded", postgres=False),
@@ -594,8 +612,12 @@ def run_load(
     out: Path,
     answer_timeout: float = 120,
     watch: list[int] | None = None,
+    on_answer=None,
 ) -> dict:
-    """Run bench/load.py; returns its summary plus server CPU and memory figures."""
+    """Run bench/load.py; returns its summary plus server CPU and memory figures.
+
+    `on_answer`, when given, is called as the connect phase ends (--profile-from answer),
+    and the load then waits a second before its first question."""
     # The servers' own processes too: csbot's helper processes (csbot/helper_pool.py) do
     # part of its work, and their CPU and memory are csbot's.
     main = list(watch or [])  # the web processes themselves, without their helpers
@@ -621,6 +643,8 @@ def run_load(
         "--out",
         str(out),
     ]
+    if on_answer is not None:
+        cmd += ["--answer-wait", "1.0"]  # py-spy attaches in about 0.5 s (start_profilers)
     rss0 = rss_bytes(watch)
     peak = [rss0]
     stop_sampling = threading.Event()
@@ -647,6 +671,8 @@ def run_load(
             if line.startswith("PHASE"):
                 _, name, at = line.split()
                 phase_at[name] = float(at)  # unix time, as HostBusy's samples
+                if name == "answer" and on_answer is not None:
+                    on_answer()
                 marks[name] = (
                     time.monotonic(),
                     cpu_seconds(watch),
@@ -695,7 +721,7 @@ class Plan:
     n: int
 
 
-PROFILE = {"on": False}
+PROFILE = {"on": False, "from": "connect"}
 
 
 def start_profilers(pids: list[int], stem: Path) -> list[subprocess.Popen]:
@@ -762,7 +788,15 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
             log(f"warm-up of {s.name} had {warm['errors']} errors: {warm['error_samples'][:2]}")
         upstream.clear_log()
         out = workdir / f"{s.name}-{plan.pace}-{plan.arrival}-{plan.n}{f'-run{rep + 1}' if rep else ''}.json"
-        spies = start_profilers(running.pids, out.with_suffix("")) if PROFILE["on"] else []
+        spies: list[subprocess.Popen] = []
+        if PROFILE["on"] and PROFILE["from"] == "connect":
+            spies = start_profilers(running.pids, out.with_suffix(""))
+        on_answer = None
+        if PROFILE["on"] and PROFILE["from"] == "answer":  # the questions alone, not the page loads and connects
+
+            def on_answer() -> None:
+                spies.extend(start_profilers(running.pids, out.with_suffix("")))
+
         try:
             result = run_load(
                 s.target,
@@ -774,6 +808,7 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
                 out=out,
                 answer_timeout=answer_timeout,
                 watch=running.pids,
+                on_answer=on_answer,
             )
         finally:
             stop_profilers(spies)
@@ -937,7 +972,8 @@ def targets(results: list[dict], scaleout: dict | None, ladder: list[dict] | Non
                                 "met" if ok else "missed",
                             )
                         )
-    if scaleout:
+    climbed = {r["system"] for r in ladder or ()}
+    if scaleout and {"csbot-pg", "csbot-pg-x2"} <= climbed:  # a ladder without them reads no scale-out
         one, two = scaleout.get("csbot-pg"), scaleout.get("csbot-pg-x2")
         if one is not None and two is not None:
             what = f"{one} → {two} chats (no errors, chunk p99 ≤ {SCALEOUT_P99_S * 1000:.0f} ms)"
@@ -1168,7 +1204,7 @@ def against_gradio(ladder: list[dict]) -> str:
     )
     # The floor, when its ladder was climbed too, shows what a bare relay carries on the same
     # machine: a ratio it misses is out of reach of anything that does more per question.
-    ours = [name for name in dict.fromkeys(r["system"] for r in ladder) if name.startswith("csbot") or name == "floor"]
+    ours = [name for name in dict.fromkeys(r["system"] for r in ladder) if name.startswith(("csbot", "floor"))]
     if not gradio or not any(name.startswith("csbot") for name in ours):
         return ""
     lines = [
@@ -1231,6 +1267,12 @@ def main() -> int:
         "--profile", action="store_true", help="record py-spy stacks of every server process during each load"
     )
     p.add_argument(
+        "--profile-from",
+        choices=["connect", "answer"],
+        default="connect",
+        help="--profile from the players' connects (default) or from their questions on",
+    )
+    p.add_argument(
         "--product",
         default=None,
         help="csbot as committed (head: git HEAD, exported; default for full and quick runs), the work tree "
@@ -1265,6 +1307,7 @@ def main() -> int:
             print(ladder_report(ladder))
         return 0
     PROFILE["on"] = args.profile
+    PROFILE["from"] = args.profile_from
     SERVER_CPUS["cpus"] = args.server_cpus
     KEEP_DATABASES["on"] = args.keep_db
     PRODUCT["env"] = dict(item.split("=", 1) for item in args.env)

@@ -92,3 +92,16 @@ def test_the_systems_take_turns_at_each_step_and_stop_at_their_first_miss(monkey
     largest = run.scaleout_ladder([Recorded("csbot-pg"), Recorded("gradio-none")], None, None, [])
     assert order == [("csbot-pg", 10), ("gradio-none", 10), ("gradio-none", 20), ("csbot-pg", 25), ("csbot-pg", 50)]
     assert largest == {"csbot-pg": 25, "gradio-none": 0}
+
+
+def test_a_ladder_without_two_processes_reads_no_scale_out():
+    ladder = [step("gradio-none", 10, 0.14), step("csbot-pg", 100, 0.20), step("csbot-embedded", 100, 0.15)]
+    rows = run.targets([], {"csbot-pg": 100, "csbot-embedded": 100}, ladder)
+    assert not [row for row in rows if row[0].startswith("scale-out")]
+
+
+def test_a_ladder_with_both_reads_scale_out():
+    ladder = [step("csbot-pg", 100, 0.20), step("csbot-pg-x2", 100, 0.15), step("csbot-pg-x2", 200, 0.22)]
+    rows = run.targets([], {"csbot-pg": 100, "csbot-pg-x2": 200}, ladder)
+    scale_out = dict((row[0], row[1:]) for row in rows)["scale-out: 2 processes carry ≥ 1.6× one"]
+    assert scale_out == ("100 → 200 chats (no errors, chunk p99 ≤ 200 ms) = 2.00×", "met")
