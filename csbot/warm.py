@@ -60,6 +60,25 @@ def _load_what_answers_load_late() -> None:
         from csbot.celery import app
 
         app.finalize(auto=True)
+        _load_the_broker_client(app)
         import_configured()
     except Exception:  # the answers load it themselves, late
         log.warning("could not load analytics, Celery and the LLM provider at start-up", exc_info=True)
+
+
+def _load_the_broker_client(app) -> None:
+    """The broker's transport and the result backend, built now; nothing is connected.
+
+    The first task a web process sends (its first batch of knowledge gaps, from a
+    worker thread) imported kombu's Redis transport and Celery's result backend:
+    about 50 ms of the GIL taken from the event loop, in the middle of a burst of
+    answers (docs/benchmarks.md, "The nineteenth round"). No connection is made here:
+    a broker that is down must not hold up the process's readiness, and the first
+    send connects in a few milliseconds. Eager Celery (the embedded default) sends nothing.
+    """
+    if app.conf.task_always_eager:
+        return
+    with app.connection_for_write() as connection:
+        connection.transport  # noqa: B018  imports and builds the transport class, no I/O
+    app.backend  # noqa: B018  the result backend: its module and client, no I/O
+    app.amqp.send_task_message  # noqa: B018  the sender and its (disabled) event dispatcher, no I/O
