@@ -54,20 +54,9 @@ async def relay() -> Relay:
     return _relay
 
 
-class _Socket:
-    """What Relay.answer writes to: `send(text)`, here the consumer's."""
-
-    def __init__(self, consumer: SocketConsumer) -> None:
-        self.consumer = consumer
-
-    async def send(self, text: str) -> None:
-        await self.consumer.send(text_data=text)
-
-
 class FloorConsumer(SocketConsumer):
     async def connect(self) -> None:
         self.relay = await relay()
-        self.socket = _Socket(self)
         self.tasks: set[asyncio.Task] = set()
         await self.accept()
 
@@ -79,7 +68,8 @@ class FloorConsumer(SocketConsumer):
         elif kind == "send":
             await self.send(text_data=json.dumps({"type": "ack", "client_id": frame["client_id"]}))
             # In a task, as in csbot: a consumer handles one event at a time.
-            task = asyncio.create_task(self.relay.answer(self.socket, frame["text"]))
+            # Relay.answer writes with `send(text)`: the consumer's own send takes the text first.
+            task = asyncio.create_task(self.relay.answer(self, frame["text"]))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         elif kind == "ping":

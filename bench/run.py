@@ -789,14 +789,14 @@ def measure(plan: Plan, upstream: Upstream, workdir: Path, answer_timeout: float
         upstream.clear_log()
         out = workdir / f"{s.name}-{plan.pace}-{plan.arrival}-{plan.n}{f'-run{rep + 1}' if rep else ''}.json"
         spies: list[subprocess.Popen] = []
+
+        def start_spies() -> None:
+            spies.extend(start_profilers(running.pids, out.with_suffix("")))
+
         if PROFILE["on"] and PROFILE["from"] == "connect":
-            spies = start_profilers(running.pids, out.with_suffix(""))
-        on_answer = None
-        if PROFILE["on"] and PROFILE["from"] == "answer":  # the questions alone, not the page loads and connects
-
-            def on_answer() -> None:
-                spies.extend(start_profilers(running.pids, out.with_suffix("")))
-
+            start_spies()
+        # --profile-from answer: the questions alone, not the page loads and connects before them.
+        on_answer = start_spies if PROFILE["on"] and PROFILE["from"] == "answer" else None
         try:
             result = run_load(
                 s.target,

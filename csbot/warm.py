@@ -67,7 +67,7 @@ def _load_what_answers_load_late() -> None:
 
 
 def _load_the_broker_client(app) -> None:
-    """The broker's transport and the result backend, built now; nothing is connected.
+    """The broker's transport, the result backend and the task sender, built now; nothing is connected.
 
     The first task a web process sends (its first batch of knowledge gaps, from a
     worker thread) imported kombu's Redis transport and Celery's result backend:
