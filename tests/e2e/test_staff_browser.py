@@ -163,10 +163,14 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     expect(player.locator(PLAYER_SYSTEM).last).to_have_text("You are chatting with our assistant again.")
     expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with our assistant")
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
+    expect(agent.get_by_test_id("case-intent")).to_have_text("recharge_not_arrived")
     ask(player, "How do I get a refund?")
     expect(player.locator(PLAYER_BOT)).to_have_count(2)
     expect(player.locator(PLAYER_BOT).last.get_by_test_id("message-text")).not_to_be_empty()
     expect(agent.locator('#messages [data-sender="bot"]').last).to_have_attribute("data-status", "streaming")
+    # What the bot understood of the new question shows while its answer streams, not after.
+    expect(agent.get_by_test_id("case-intent")).to_have_text("refund")
+    assert agent.locator('#messages [data-sender="bot"]').last.get_attribute("data-status") == "streaming"
 
     # Close: the player is asked for a rating in the chat, and thanked for it.
     agent.get_by_test_id("close").click()

@@ -519,13 +519,16 @@
     if (f.o > rec.cps) { sendResume(); return; }
     var add = cpSlice(f.d, rec.cps - f.o);
     if (!add) return;
+    // An answer's first text comes after the pipeline stored what it understood
+    // (intent, facts, sentiment): show it now, not when the answer ends.
+    if (!rec.cps && rec.sender === "bot") refreshCaseSoon();
     rec.raw += add;
     rec.cps += cpCount(add);
     paintSoon(rec);
   }
 
   var caseTimer = 0;
-  /** What the bot learnt while answering (intent, facts, sources) shows in the case panel. */
+  /** What the bot learnt (intent, facts, sentiment; at the end, sources) shows in the case panel. */
   function refreshCaseSoon() {
     if (caseTimer || !watched) return;
     caseTimer = window.setTimeout(function () {
