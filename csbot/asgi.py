@@ -42,7 +42,8 @@ def _warm_up() -> None:
 def _on_daphne() -> None:
     """Hook the answers' start and stop into daphne's reactor (chat/streaming/lifecycle.py):
     sweep for answers orphaned by a process that died, and fail this process's running
-    answers, telling their players, when it is stopped."""
+    answers, telling their players, when it is stopped. On the embedded default, run
+    the beat schedule too (csbot/embedded_beat.py)."""
     if "daphne.server" not in sys.modules:  # not served by daphne (the tests' in-process app)
         return
     from django.utils import timezone
@@ -50,13 +51,16 @@ def _on_daphne() -> None:
     from twisted.internet.defer import Deferred
 
     from chat.streaming import lifecycle
+    from csbot import embedded_beat
 
     started_at = timezone.now()
     tasks = set()  # the loop keeps only weak references to its tasks
 
     def on_start() -> None:
-        task = asyncio.get_event_loop().create_task(lifecycle.sweep_forever(started_at))
-        tasks.add(task)
+        loop = asyncio.get_event_loop()
+        tasks.add(loop.create_task(lifecycle.sweep_forever(started_at)))
+        if embedded_beat.wanted():
+            tasks.add(loop.create_task(embedded_beat.run_forever()))
 
     def before_shutdown() -> Deferred:
         # The reactor waits for the Deferred: the answers are stored before the process exits.

@@ -147,14 +147,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-# Run exactly one beat. Analytics: stats of missed closes and dirty hours, honest
-# resolution once its 24 h window passes, anomaly detection, the worker heartbeat.
-# Each expires before its next run, so a stopped worker does not come back to a pile.
+# Run exactly one beat (on the embedded default the web process runs this schedule
+# itself: csbot/embedded_beat.py). Analytics: stats of missed closes and dirty hours,
+# honest resolution once its 24 h window passes, anomaly detection, the worker
+# heartbeat. Each expires before its next run, so a stopped worker does not come back
+# to a pile. ANALYTICS_REFRESH_SECONDS: how soon a closed chat shows on the pages.
+ANALYTICS_REFRESH_SECONDS = max(1.0, env_float("ANALYTICS_REFRESH_SECONDS", 60.0))
 CELERY_BEAT_SCHEDULE = {
     "analytics-aggregate-recent": {
         "task": "analytics.tasks.aggregate_recent",
-        "schedule": 60.0,
-        "options": {"expires": 55},
+        "schedule": ANALYTICS_REFRESH_SECONDS,
+        "options": {"expires": ANALYTICS_REFRESH_SECONDS * 0.9},
     },
     "analytics-finalize-resolution": {
         "task": "analytics.tasks.finalize_resolution",
