@@ -23,6 +23,7 @@ from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
 from chat.models import Player
+from chat.player_sockets import player_sockets, presence_frame
 from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import answer_claim, receive_and_start, registry, start_answer
@@ -60,6 +61,7 @@ class PlayerConsumer(SocketConsumer):
             return
         self.player = connected.player
         self.language = self.player.language or "en"
+        self.connected_at = connected.seen_at
         await self.accept()
         await self._follow(connected.conversation_id, connected.state)
         await self._publish_presence(online=True, at=connected.seen_at)
@@ -69,11 +71,14 @@ class PlayerConsumer(SocketConsumer):
         if before not in (None, conversation_id):
             await fanout().leave(conversation_group(before), self)
             registry().release(before)
+            player_sockets().closed(before)
             del self.conversation_id  # released: a failed hold below must not release it again
         # Held from here, the conversation's answers start with this process already able
-        # to hear a takeover's cancellation (chat/streaming/jobs.py).
+        # to hear a takeover's cancellation (chat/streaming/jobs.py), and a dashboard's
+        # question whether the player is here (chat/player_sockets.py).
         await registry().hold(conversation_id)
         self.conversation_id = conversation_id
+        player_sockets().opened(conversation_id, self.connected_at)
         await fanout().join(conversation_group(conversation_id), self)
         await self._send(
             {
@@ -89,12 +94,14 @@ class PlayerConsumer(SocketConsumer):
         if hasattr(self, "conversation_id"):
             registry().release(self.conversation_id)
             await fanout().leave(conversation_group(self.conversation_id), self)
-            await self._publish_presence(online=False, at=await _seen(player_id=self.player.pk))
+            last_here = player_sockets().closed(self.conversation_id)
+            seen_at = await _seen(player_id=self.player.pk)
+            if last_here:  # not while another tab of theirs, here, is still connected
+                await self._publish_presence(online=False, at=seen_at)
 
     async def _publish_presence(self, *, online: bool, at: datetime) -> None:
         """Staff watching the chat see when the player's connection comes and goes."""
-        frame = {"type": "player_presence", "conversation_id": self.conversation_id, "online": online}
-        await publish(self.conversation_id, {**frame, "at": at.isoformat()}, internal=True)
+        await publish(self.conversation_id, presence_frame(self.conversation_id, online=online, at=at), internal=True)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:

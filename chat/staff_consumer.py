@@ -25,6 +25,7 @@ from chat.events import conversation_group, publish, staff_group
 from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import HandoffError
 from chat.models import Conversation
+from chat.player_sockets import ask_who_is_connected
 from chat.roles import display_name, roles_of
 from chat.socket_base import SocketConsumer
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
@@ -170,6 +171,8 @@ class StaffConsumer(SocketConsumer):
             await fanout().join(staff_group(conversation_id), self)
             await send_now(dumps({"type": "case", "conversation": await _case(conversation_id)}))
             await self._resume(frame, send_now)
+        # The player's connection: it was told before this socket watched (chat/player_sockets.py).
+        await ask_who_is_connected(conversation_id)
 
     async def on_unwatch(self, frame: dict) -> None:
         await self._unwatch()

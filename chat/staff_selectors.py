@@ -198,6 +198,7 @@ def case_of(conversation_id: int) -> dict[str, Any]:
                 **case["player"],
                 "language": player.language,
                 "since": player.created_at.isoformat(),
+                "last_seen": player.last_seen_at.isoformat() if player.last_seen_at else None,
                 "conversations": player.conversations.count(),
             },
             "facts": conversation.facts,

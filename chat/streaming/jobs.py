@@ -9,9 +9,10 @@ every few seconds and always stores the final text: `done`, `interrupted`
 Cancellation crosses processes through the `conv.<id>.jobs` group: each process
 has one control channel, in that group while something here holds the
 conversation: its player sockets (from their connect) and its running job,
-which may outlive them (JobRegistry.hold; see cancel_answer). Deltas leave this
-process only when a socket elsewhere follows the conversation
-(chat/streaming/fanout.py).
+which may outlive them (JobRegistry.hold; see cancel_answer). The same channel
+answers a dashboard asking whether the player is connected
+(chat/player_sockets.py). Deltas leave this process only when a socket
+elsewhere follows the conversation (chat/streaming/fanout.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from django.utils.translation import gettext as _
 from agents.pipeline import postprocess, prepare
 from agents.pipeline.stream import answer_stream
 from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
-from chat import selectors, services, staff_notify
+from chat import player_sockets, selectors, services, staff_notify
 from chat.events import jobs_group, publish, publish_delta
 from chat.frames import delta_frame, dumps, end_frame, message_frame
 from chat.handoff import wants_human
@@ -149,6 +150,8 @@ class JobRegistry:
         async for event in receive_forever(layer, channel, "answer control"):
             if event.get("type") == "answer.cancel":
                 self.cancel_local(event["conversation_id"])
+            elif event.get("type") == player_sockets.QUERY:  # a dashboard opened the chat
+                await player_sockets.answer_query(event["conversation_id"])
 
     def busy(self, conversation_id: int) -> bool:
         """An answer of the conversation is being started or streams here."""

@@ -466,6 +466,7 @@ async def test_staff_see_when_the_players_connection_drops_and_comes_back(lin, a
     agent = await StaffSocket.of(alice)
     await agent.connect()
     await agent.watch(conversation_id)
+    here = await agent.receive_until(lambda f: f.get("type") == "player_presence")
 
     await player.close()
     dropped = await agent.receive_until(lambda f: f.get("type") == "player_presence")
@@ -475,8 +476,41 @@ async def test_staff_see_when_the_players_connection_drops_and_comes_back(lin, a
     await back.close()
     await agent.close()
 
+    assert here["online"] is True
     assert (dropped["conversation_id"], dropped["online"]) == (conversation_id, False)
     assert returned["online"] is True
+
+
+async def test_an_agent_who_opens_a_chat_is_told_whether_its_player_is_connected(lin, alice):
+    tab = PlayerSocket(lin.pk)
+    conversation_id = (await tab.connect())["conversation"]["id"]
+    other_tab = PlayerSocket(lin.pk)
+    await other_tab.connect()
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+
+    await agent.watch(conversation_id)  # after the player connected: it missed that
+    connected = await agent.receive_until(lambda f: f.get("type") == "player_presence")
+    await tab.close()  # their other tab is still open
+    await agent.send({"type": "unwatch"})
+    await agent.watch(conversation_id)
+    still = await agent.receive_until(lambda f: f.get("type") == "player_presence")
+    await other_tab.close()
+    gone = await agent.receive_until(lambda f: f.get("type") == "player_presence")
+    await agent.send({"type": "unwatch"})
+    history = await agent.watch(conversation_id)
+    await asyncio.sleep(0.3)  # an answer would have come by now
+    await agent.send({"type": "ping"})
+    until_pong = await agent.collect_until(lambda f: f.get("type") == "pong")
+    await agent.close()
+
+    assert (connected["conversation_id"], connected["online"]) == (conversation_id, True)
+    assert still["online"] is True
+    assert gone["online"] is False
+    assert not [f for f in until_pong if f.get("type") == "player_presence"]  # nobody has a socket of theirs
+    # What the panel then shows: when the player was last seen, which is when they left.
+    case = next(f for f in history if f.get("type") == "case")["conversation"]
+    assert case["player"]["last_seen"] == gone["at"]
 
 
 # --- Dashboard rows: batched per process, handoffs at once ---------------------------------

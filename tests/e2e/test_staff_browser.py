@@ -117,6 +117,7 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     lengths = agent_answer_lengths(agent, 1.5)
     assert len(lengths) >= 3, f"the answer did not grow token by token on the dashboard: {lengths}"
     expect(agent.get_by_test_id("case-player")).not_to_be_empty()
+    expect(agent.get_by_test_id("case-connection")).to_have_text("connected")  # told when the chat opened
 
     # Take over: the answer stops for both, the player is told who joined.
     agent.get_by_test_id("take-over").click()
@@ -225,9 +226,16 @@ def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(ope
     # The message left while nobody was online reaches the next agent.
     waiting.click()
     expect(agent.locator('#messages [data-sender="player"]').last).to_contain_text("My account was hacked")
+    expect(agent.get_by_test_id("case-connection")).to_have_attribute("data-online", "1")
     agent.get_by_test_id("take-over").click()
     expect(early.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
     expect(agent.get_by_test_id("queue-badge")).to_have_text("1")
+
+    # The other player has left: opening their chat says so, and since when.
+    later.close()
+    agent.locator(f'[data-testid="conversation-row"][data-id="{later_id}"]').click()
+    expect(agent.get_by_test_id("case-connection")).to_have_attribute("data-online", "0")
+    expect(agent.get_by_test_id("case-connection")).to_contain_text("disconnected at")
 
 
 # Records the ids in every batched `conversations` frame the dashboard receives.

@@ -59,6 +59,9 @@ async def test_a_player_and_an_agent_on_two_processes_see_each_other_and_the_tak
         await agent.send({"type": "watch", "conversation_id": cid, "after_seq": 0, "streams": {}})
         watched = await agent.collect_until(lambda f: f.get("t") == "d" and f["o"] > 0)
         watched += await agent.collect_until(lambda f: f.get("t") == "d")
+        # The player's process, asked on the watch, says the player is connected.
+        if not any(f.get("type") == "player_presence" for f in watched):
+            watched += await agent.collect_until(lambda f: f.get("type") == "player_presence")
 
         started = time.perf_counter()
         await agent.send({"type": "take_over", "conversation_id": cid})
@@ -81,6 +84,7 @@ async def test_a_player_and_an_agent_on_two_processes_see_each_other_and_the_tak
     assert next(c for c in new_row["conversations"] if c["id"] == cid)["player"]["id"]
     assert next(f for f in watched if f.get("type") == "case")["conversation"]["state"] == "bot"
     assert sum(f.get("t") == "d" for f in watched) >= 2
+    assert next(f for f in watched if f.get("type") == "player_presence")["online"] is True
     answer = next(f["message"]["id"] for f in watched if f.get("type") == "message" and f["message"]["sender"] == "bot")
     end = next(f for f in stopped if f.get("type") == "end")
     assert end["status"] == "interrupted"

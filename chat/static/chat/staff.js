@@ -367,6 +367,7 @@
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       msgList.textContent = "";
       $("case-connection").textContent = "—";
+      $("case-connection").removeAttribute("data-online");
       hideError();
       playerTyping.hidden = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
@@ -400,6 +401,7 @@
     watched.ready = true;
     watched.conv = c;
     renderCase();
+    if (!watched.presenceTimer) watched.presenceTimer = window.setTimeout(presenceUnanswered, PRESENCE_ASK_MS, watched);
   }
 
   function onState(f) {
@@ -613,8 +615,19 @@
   }
 
   // ----------------------------------------------- player's connection --
+  // Opening a chat asks the server whether its player is connected: each process
+  // with a socket of theirs answers with `player_presence` (docs/protocol.md).
+  // No answer by then: not connected, last seen when their last socket closed.
+  var PRESENCE_ASK_MS = 1000;
+
+  function presenceUnanswered(w) {
+    if (w !== watched || w.presenceKnown || !w.conv.player.last_seen) return;
+    onPlayerPresence({ conversation_id: watched.id, online: false, at: watched.conv.player.last_seen });
+  }
+
   function onPlayerPresence(f) {
     if (!watched || f.conversation_id !== watched.id) return;
+    watched.presenceKnown = true;
     var conn = $("case-connection");
     var when = new Date(f.at);
     var time = isNaN(when.getTime()) ? "" : when.toLocaleTimeString();
