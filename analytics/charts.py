@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from analytics.models import Alert
 from analytics.selectors import DateRange
+from chat.handoff import reason_label
 
 Metrics = dict[str, Any]
 
@@ -73,7 +74,9 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
             ],
         ),
         "reasons": chart(
-            "doughnut", [key or _("unknown") for key, _n in reasons], [dataset(_("Handoffs"), [n for _k, n in reasons])]
+            "doughnut",
+            [reason_label(key) if key else _("unknown") for key, _n in reasons],
+            [dataset(_("Handoffs"), [n for _k, n in reasons])],
         ),
         "csat": chart("bar", ["1", "2", "3", "4", "5"], [dataset(_("Ratings"), data["csat_hist"])]),
     }

@@ -44,6 +44,24 @@ class Reason:
     BOT_REQUEST = "bot_request"  # agents/ asked for a human (meta["escalate"])
 
 
+# What staff read for each reason, in their language: the dashboard (staff_views.case_labels)
+# and the analytics pages. `agent_takeover` is analytics' reason for a chat an agent took
+# without an escalation (docs/metrics.md). An unknown code is shown as it is.
+REASON_LABELS: dict[str, Promise] = {
+    Reason.PLAYER_REQUEST: _("the player asked for a person"),
+    Reason.DONT_KNOW: _("the bot could not answer"),
+    Reason.SENTIMENT: _("the player is upset"),
+    Reason.UPSTREAM_ERROR: _("the LLM failed"),
+    Reason.BOT_ERROR: _("the bot failed"),
+    Reason.BOT_REQUEST: _("the bot asked for a person"),
+    "agent_takeover": _("an agent stepped in"),
+}
+
+
+def reason_label(code: str) -> str:
+    return str(REASON_LABELS.get(code, code))
+
+
 class HandoffError(Exception):
     """A refused handoff action; `code` goes to the client (docs/protocol.md)."""
 

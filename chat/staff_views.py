@@ -11,9 +11,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chat.models import Conversation
+from chat.handoff import REASON_LABELS
+from chat.models import Conversation, ConversationEvent
 from chat.roles import display_name, is_manager, staff_required
 from chat.staff_selectors import conversation_export
+
+
+def case_labels() -> dict[str, str]:
+    """The words for the codes the staff socket sends (handoff reasons, history events), in
+    the page's language: frames carry codes, as several dashboards of different languages
+    read the same frame."""
+    labels = {f"reason_{code}": str(label) for code, label in REASON_LABELS.items()}
+    labels.update({f"event_{kind.value}": str(kind.label) for kind in ConversationEvent.Kind})
+    return labels
 
 
 @require_GET
@@ -27,6 +37,7 @@ def dashboard(request: HttpRequest, conversation_id: int | None = None) -> HttpR
         "open_conversation": conversation_id or "",
         "me_name": display_name(request.user),
         "is_manager": is_manager(request.user),
+        "case_labels": case_labels(),
     }
     return render(request, "chat/staff.html", context)
 

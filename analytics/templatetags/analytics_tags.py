@@ -7,6 +7,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 
 from analytics.services.alerts import describe
+from chat.handoff import reason_label
 
 register = template.Library()
 DASH = "–"
@@ -61,3 +62,9 @@ def alert_text(alert) -> str:
         return describe(alert.kind, alert.key, alert.data)
     except (KeyError, TypeError, ValueError):
         return alert.description
+
+
+@register.filter
+def reason(code: str) -> str:
+    """A handoff reason as staff read it (chat/handoff.py), or "unknown" for none."""
+    return reason_label(code) if code else _("unknown")

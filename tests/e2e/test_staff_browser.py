@@ -220,7 +220,7 @@ def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(ope
     agent.wait_for_function("window.__notes.length >= 1")
     notes = agent.evaluate("window.__notes")
     assert notes[-1]["title"] == "A player is waiting for a human"
-    assert notes[-1]["body"].endswith("(player_request)")
+    assert notes[-1]["body"].endswith("(the player asked for a person)")
     expect(later.locator(PLAYER_BOT)).to_have_count(0)  # asking for a human is not a question for the bot
 
     # The message left while nobody was online reaches the next agent.

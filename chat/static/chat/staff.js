@@ -14,6 +14,13 @@
 
   var STRINGS = {};
   try { STRINGS = JSON.parse(document.getElementById("ui-strings").textContent) || {}; } catch (e) { /* keys */ }
+  try { Object.assign(STRINGS, JSON.parse(document.getElementById("case-labels").textContent)); } catch (e) { /* codes */ }
+  /** A handoff reason or a history event's kind, as staff read it (the code when unknown). */
+  function codeLabel(kind, code) {
+    var key = kind + "_" + code;
+    return Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : code;
+  }
+
   function t(key, params) {
     var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
     if (params) s = s.replace(/\{(\w+)\}/g, function (m, k) { return k in params ? String(params[k]) : m; });
@@ -256,7 +263,7 @@
       meta.appendChild(wait);
     }
     if (c.assignee) meta.appendChild(el("span", "row__assignee", c.assignee.name));
-    if (c.handoff_reason) meta.appendChild(el("span", "row__reason", c.handoff_reason));
+    if (c.handoff_reason) meta.appendChild(el("span", "row__reason", codeLabel("reason", c.handoff_reason)));
     meta.appendChild(el("span", "row__time", fmtTime(c.last_message ? c.last_message.created : c.updated)));
     li.appendChild(meta);
     if (c.last_message) {
@@ -317,7 +324,7 @@
     if (!notificationsSupported() || window.Notification.permission !== "granted") return;
     try {
       var n = new window.Notification(t("new_waiting_title"), {
-        body: c.player.name + (c.handoff_reason ? " (" + c.handoff_reason + ")" : ""),
+        body: c.player.name + (c.handoff_reason ? " (" + codeLabel("reason", c.handoff_reason) + ")" : ""),
         tag: "csbot-waiting-" + c.id
       });
       n.onclick = function () { window.focus(); watch(c.id, false); };
@@ -439,7 +446,7 @@
     $("case-language").textContent = c.player.language || "—";
     $("case-chats").textContent = c.player.conversations != null ? String(c.player.conversations) : "—";
     $("case-assignee").textContent = c.assignee ? c.assignee.name : t("nobody");
-    $("case-reason").textContent = c.handoff_reason || "—";
+    $("case-reason").textContent = c.handoff_reason ? codeLabel("reason", c.handoff_reason) : "—";
     var waiting = $("case-waiting");
     if (c.state === "waiting" && c.waiting_since) waiting.setAttribute("data-since", c.waiting_since);
     else { waiting.removeAttribute("data-since"); waiting.textContent = "—"; }
@@ -463,7 +470,8 @@
       var li = el("li", "event event--" + e.kind);
       li.setAttribute("data-kind", e.kind);
       li.appendChild(el("span", "event__time", fmtTime(e.at)));
-      li.appendChild(el("span", "event__what", e.label + (e.actor ? " · " + e.actor : "") + (e.reason ? " (" + e.reason + ")" : "")));
+      var what = codeLabel("event", e.kind) + (e.actor ? " · " + e.actor : "") + (e.reason ? " (" + codeLabel("reason", e.reason) + ")" : "");
+      li.appendChild(el("span", "event__what", what));
       events.appendChild(li);
     });
     tick();
