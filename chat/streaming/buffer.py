@@ -117,7 +117,7 @@ class RedisAnswerBuffer:
         # elsewhere finds none and reads the row, whose text is "" so far.
         here = self._here()
         here.answers[message_id] = _Live()
-        if here.flusher is None:
+        if here.flusher is None and settings.ANSWER_BUFFER_FLUSH_SECONDS > 0:
             here.flusher = asyncio.create_task(self._flush_every_interval(here), name="answer-buffer-flush")
 
     async def append(self, message_id: int, text: str) -> None:
@@ -126,6 +126,8 @@ class RedisAnswerBuffer:
             await self.start(message_id)
             live = self._here().answers[message_id]
         live.parts.append(text)
+        if settings.ANSWER_BUFFER_FLUSH_SECONDS <= 0:  # asked for every delta, on its path
+            await self.flush(message_id)
 
     async def flush(self, message_id: int) -> None:
         """Write to Redis what it lacks of the answer (nothing when it has it all)."""

@@ -530,9 +530,9 @@ class AnswerJob:
         offset = self.length
         self.parts.append(delta.text)
         self.length += len(delta.text)
-        # The buffer first: it only records the delta in this process (plus, at most every
-        # ANSWER_BUFFER_FLUSH_SECONDS, one write to Redis), so a resume here never misses
-        # text that a socket here already got.
+        # The buffer first: it only records the delta in this process (Redis gets it from
+        # the buffer's own task, every ANSWER_BUFFER_FLUSH_SECONDS), so a resume here never
+        # misses text that a socket here already got.
         await buffer.append(self.message_id, delta.text)
         # Then the sockets. A delta that goes to another process is flushed to the buffer's
         # Redis copy just before (before_relay): a resume there then never reads less than
