@@ -42,6 +42,7 @@ class KnowledgeDocument(models.Model):
 
     class Meta:
         verbose_name = _("knowledge document")
+        verbose_name_plural = _("knowledge documents")
         ordering = ["title", "id"]
 
     def __str__(self) -> str:
@@ -68,6 +69,7 @@ class KnowledgeChunk(models.Model):
 
     class Meta:
         verbose_name = _("knowledge chunk")
+        verbose_name_plural = _("knowledge chunks")
         ordering = ["document_id", "ordinal"]
         constraints = [
             models.UniqueConstraint(fields=["document", "ordinal"], name="agents_chunk_unique_ordinal"),
@@ -110,6 +112,7 @@ class Fact(models.Model):
 
     class Meta:
         verbose_name = _("fact")
+        verbose_name_plural = _("facts")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -149,6 +152,7 @@ class Tool(models.Model):
 
     class Meta:
         verbose_name = _("tool")
+        verbose_name_plural = _("tools")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -178,6 +182,7 @@ class Intent(models.Model):
 
     class Meta:
         verbose_name = _("intent")
+        verbose_name_plural = _("intents")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chat.models import Conversation, Player
 
@@ -128,6 +129,7 @@ class Aggregate(models.Model):
 
     class Meta:
         verbose_name = _("aggregate")
+        verbose_name_plural = _("aggregates")
         constraints = (
             models.UniqueConstraint(fields=["period", "dimension", "bucket", "key"], name="aggregate_bucket_unique"),
         )
@@ -157,6 +159,8 @@ class CsatRating(models.Model):
 
     class Meta:
         verbose_name = _("CSAT rating")
+        # Not the chart's "CSAT ratings" (a distribution, 满意度评分分布): the rows themselves.
+        verbose_name_plural = pgettext_lazy("admin", "CSAT ratings")
         constraints = (
             models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5), name="csat_score_1_to_5"),
         )
@@ -177,6 +181,7 @@ class GapCluster(models.Model):
 
     class Meta:
         verbose_name = _("knowledge gap group")
+        verbose_name_plural = _("knowledge gap groups")
 
     def __str__(self) -> str:
         return self.label
@@ -194,6 +199,7 @@ class KnowledgeGap(models.Model):
 
     class Meta:
         verbose_name = _("knowledge gap")
+        verbose_name_plural = _("knowledge gaps")
 
     def __str__(self) -> str:
         return self.question[:80]
@@ -230,6 +236,7 @@ class Alert(models.Model):
 
     class Meta:
         verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         ordering = ("-raised_at", "-pk")
         constraints = (
             # At most one open alert per signal: two detectors racing cannot raise it twice.

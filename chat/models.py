@@ -22,6 +22,7 @@ class Player(models.Model):
 
     class Meta:
         verbose_name = _("player")
+        verbose_name_plural = _("players")
 
     def __str__(self) -> str:
         return self.label
@@ -69,6 +70,7 @@ class Conversation(models.Model):
 
     class Meta:
         verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         indexes = [models.Index(fields=["player", "state"])]
         permissions = [("export_conversation", _("Can export a conversation"))]
 
@@ -118,6 +120,7 @@ class Message(models.Model):
 
     class Meta:
         verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["conversation", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
@@ -167,6 +170,7 @@ class ConversationEvent(models.Model):
 
     class Meta:
         verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["kind", "created_at"])]
 
@@ -190,6 +194,7 @@ class AgentProfile(models.Model):
 
     class Meta:
         verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.status})"
