@@ -75,7 +75,7 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
         ),
         "reasons": chart(
             "doughnut",
-            [reason_label(key) if key else _("unknown") for key, _n in reasons],
+            [reason_label(key) for key, _n in reasons],
             [dataset(_("Handoffs"), [n for _k, n in reasons])],
         ),
         "csat": chart("bar", ["1", "2", "3", "4", "5"], [dataset(_("Ratings"), data["csat_hist"])]),

@@ -59,7 +59,8 @@ REASON_LABELS: dict[str, Promise] = {
 
 
 def reason_label(code: str) -> str:
-    return str(REASON_LABELS.get(code, code))
+    """In the active language; "unknown" for none (a chat analytics counts without one)."""
+    return str(REASON_LABELS.get(code, code)) if code else str(_("unknown"))
 
 
 class HandoffError(Exception):

@@ -66,5 +66,5 @@ def alert_text(alert) -> str:
 
 @register.filter
 def reason(code: str) -> str:
-    """A handoff reason as staff read it (chat/handoff.py), or "unknown" for none."""
-    return reason_label(code) if code else _("unknown")
+    """A handoff reason as staff read it (chat/handoff.py)."""
+    return reason_label(code)
