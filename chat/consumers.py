@@ -23,10 +23,11 @@ from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
 from chat.models import Player
-from chat.player_sockets import player_sockets, presence_frame
+from chat.player_sockets import ask_who_is_connected, player_sockets, presence_frame
 from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import answer_claim, receive_and_start, registry, start_answer
+from chat.streaming.lifecycle import only_process
 from chat.validation import FrameError, parse_client_frame
 from csbot.db import db_pool
 from csbot.helper_pool import helper_pool
@@ -98,6 +99,10 @@ class PlayerConsumer(SocketConsumer):
             seen_at = await _seen(player_id=self.player.pk)
             if last_here:  # not while another tab of theirs, here, is still connected
                 await self._publish_presence(online=False, at=seen_at)
+                if not only_process():
+                    # A tab of theirs on another process (a proxy without sticky sessions)
+                    # answers the question with `online`, which staff get after this `offline`.
+                    await ask_who_is_connected(self.conversation_id)
 
     async def _publish_presence(self, *, online: bool, at: datetime) -> None:
         """Staff watching the chat see when the player's connection comes and goes."""

@@ -6,7 +6,10 @@ agents' presence, stored, needs a heartbeat: chat/presence.py).
 
 - Each process counts its player sockets per conversation (PlayerConsumer).
 - A socket that connects, or the last one here that drops, is published to the
-  chat's staff as `player_presence` (docs/protocol.md).
+  chat's staff as `player_presence` (docs/protocol.md). The last one here that
+  drops then asks the other processes too: a tab of the player on another
+  process (a proxy without sticky sessions) answers `online` after that
+  `offline`, so the panel ends on what is true.
 - A dashboard that opens a chat was not there to hear it, so it asks
   (`ask_who_is_connected`) every process that holds the chat: those are in its
   jobs group from each player socket's connect (chat/streaming/jobs.py). Each

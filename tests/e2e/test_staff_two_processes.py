@@ -94,3 +94,24 @@ async def test_a_player_and_an_agent_on_two_processes_see_each_other_and_the_tak
     assert from_agent["message"]["name"] == "Alice"
     assert from_player["message"]["sender"] == "player"
     assert len(slow_ernie.requests) == 1  # the player's message to Alice never reached the LLM
+
+
+async def test_closing_one_of_a_players_tabs_does_not_tell_staff_they_left_while_another_process_holds_a_tab(
+    two_daphnes,
+):
+    """A proxy without sticky sessions can send one player's two tabs to two processes."""
+    first, second = two_daphnes
+    cookie = player_cookie(first.url)
+    staff_cookie = staff_login(second.url, "agent", "agent-demo-2026")
+    async with NetPlayer(second.url, cookie) as tab_two, NetStaff(second.url, staff_cookie) as agent:
+        cid = tab_two.welcome["conversation"]["id"]
+        async with NetPlayer(first.url, cookie) as tab_one:
+            assert tab_one.welcome["conversation"]["id"] == cid
+            await agent.send({"type": "watch", "conversation_id": cid, "after_seq": 0, "streams": {}})
+            await agent.receive_until(lambda f: f.get("type") == "player_presence")
+        # Tab one is closed: its process has no socket of the player left, the other has.
+        left = await agent.receive_until(lambda f: f.get("type") == "player_presence" and not f["online"])
+        after = await agent.collect_until(lambda f: f.get("type") == "player_presence" and f["online"], timeout=5)
+
+    assert left["conversation_id"] == cid
+    assert after[-1]["online"] is True  # what the case panel ends on: still connected, in tab two
