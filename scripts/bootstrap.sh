@@ -25,11 +25,18 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ "${1:-}" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ]; then
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-  else
-    echo "note: browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+# The tests need Debian's chromium (the browser tests) and GNU gettext (the check that
+# makemessages finds no string the Chinese catalogue lacks).
+if [ "${1:-}" = "dev" ]; then
+  packages=""
+  [ -x /usr/bin/chromium ] || packages="$packages chromium"
+  command -v xgettext >/dev/null || packages="$packages gettext"
+  if [ -n "$packages" ]; then
+    if [ "$(id -u)" = "0" ]; then
+      apt-get update -qq && apt-get install -y -qq $packages >/dev/null
+    else
+      echo "note: the tests need Debian's$packages: sudo apt-get install$packages" >&2
+    fi
   fi
 fi
 

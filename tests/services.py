@@ -52,3 +52,10 @@ def require_chromium() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         missing(f"Chromium at {CHROMIUM}")
     return CHROMIUM
+
+
+def require_gettext() -> None:
+    """GNU gettext's tools, which Django's makemessages runs (xgettext, msgmerge, msguniq)."""
+    for tool in ("xgettext", "msgmerge", "msguniq", "msgattrib"):
+        if not shutil.which(tool):
+            missing(f"GNU gettext ({tool})")
