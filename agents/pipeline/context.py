@@ -42,6 +42,32 @@ def detect_language(text: str) -> str:
     return "zh-hans" if letters and cjk / letters > 0.2 else "en"
 
 
+def _is_bare_value(text: str) -> bool:
+    """A value typed on its own ("S3", "SL2025061202", "Frostfang Sword"): no Chinese, a few words.
+
+    Chinese has no spaces between words, so a whole Chinese question ("兑换码怎么用")
+    would count as one word: any Han character makes the text a question in Chinese.
+    """
+    return not any("\u4e00" <= ch <= "\u9fff" for ch in text) and len(text.split()) <= 3
+
+
+def _answer_language(player_texts: list[str], page_language: str) -> str:
+    """The language of the player's latest question; a bare value keeps the chat's language.
+
+    The language of their last message that was more than a bare value, else the
+    page's (the language the player chose), else English.
+    """
+    question = player_texts[-1] if player_texts else ""
+    if not question.strip():
+        return page_language or "en"
+    if not _is_bare_value(question) or len(player_texts) == 1:
+        return detect_language(question)
+    for earlier in reversed(player_texts[:-1]):
+        if not _is_bare_value(earlier):
+            return detect_language(earlier)
+    return page_language or detect_language(question)
+
+
 def context_for_question(question: str, *, language: str = "") -> Context:
     language = language or detect_language(question)
     return Context(history=[ChatMessage("user", question)], question=question, language=language)
@@ -76,11 +102,7 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
         if role == "user":
             players.append(row)
     question = next((m.content for m in reversed(history) if m.role == "user"), "")
-    # Answer in the language of the question; the page's language breaks ties.
-    language = detect_language(question) if question.strip() else (conversation["language"] or "en")
-    if len(players) > 1 and len(question.split()) <= 3:
-        # A bare value ("S3", "SL2025061202", "Frostfang Sword") does not change the chat's language.
-        language = detect_language(players[-2]["text"])
+    language = _answer_language([row["text"] for row in players], conversation["language"])
     current = players[-1] if players else {}
     game_player_id = conversation["game_player_id"]
     earlier = [row["meta"].get("sentiment") for row in players[:-1]]

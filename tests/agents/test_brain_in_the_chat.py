@@ -106,8 +106,12 @@ async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_
     assert "订单号" in answer.text
     assert answer.form["fields"] == [
         {
-            "name": "order_no", "label": "订单号", "required": True, "type": "text",
-            "pattern": r"SL\d{10}", "placeholder": "SL2025061201",
+            "name": "order_no",
+            "label": "订单号",
+            "required": True,
+            "type": "text",
+            "pattern": r"SL\d{10}",
+            "placeholder": "SL2025061201",
         }
     ]
     player_message = await sync_to_async(Message.objects.filter(sender="player").latest)("seq")
@@ -263,3 +267,14 @@ async def test_a_question_the_knowledge_base_cannot_answer_is_a_knowledge_gap(vi
         await asyncio.sleep(0.05)
     gap = await sync_to_async(KnowledgeGap.objects.get)()
     assert gap.question == "how do I breed dragons in the desert zone"
+
+
+async def test_a_short_chinese_question_after_an_english_greeting_is_answered_in_chinese(visitor):
+    """Chinese has no spaces: "兑换码怎么用" is one "word", not a bare value like "S3"."""
+    async with Chat(visitor) as chat:
+        await chat.say("hi")
+        answer = await chat.say("兑换码怎么用")
+
+    meta = await answer.meta()
+    assert meta["sources"], answer.text  # the Chinese help article, found
+    assert "兑换码" in answer.text and "couldn't find" not in answer.text
