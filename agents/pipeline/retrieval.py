@@ -44,11 +44,17 @@ def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Moo
         if result.error != "not_verified":
             return Knowledge(tool_result=result)
         # Not signed in through the game: answer from the knowledge base, and say why.
-        return Knowledge(_passages(context), tool_result=result, searched=True)
-    return Knowledge(_passages(context), searched=True)
+        return Knowledge(_passages(context, intent), tool_result=result, searched=True)
+    return Knowledge(_passages(context, intent), searched=True)
 
 
-def _passages(context: Context) -> list[Passage]:
+def _passages(context: Context, intent: IntentResult | None = None) -> list[Passage]:
     if not context.question.strip():
         return []
-    return search(context.question, language=context.language)
+    found = search(context.question, language=context.language)
+    if not found and intent is not None and intent.spec is not None:
+        # A question in the player's own words can share too little with the article of
+        # the topic it was recognised as: "I lost my Frostfang Sword" is mostly a name the
+        # help center never mentions. The topic's own name finds its article.
+        found = search(intent.spec.label(context.language), language=context.language)
+    return found

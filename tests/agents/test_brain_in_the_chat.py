@@ -278,3 +278,25 @@ async def test_a_short_chinese_question_after_an_english_greeting_is_answered_in
     meta = await answer.meta()
     assert meta["sources"], answer.text  # the Chinese help article, found
     assert "兑换码" in answer.text and "couldn't find" not in answer.text
+
+
+async def test_a_lost_item_named_in_the_players_words_finds_the_lost_items_article(lin):
+    """Mostly a name the help center never mentions: the recognised topic finds its article,
+    and the answer asks for what the mail lookup needs instead of saying it found nothing."""
+    async with Chat(lin) as chat:
+        answer = await chat.say("I lost my Frostfang Sword")
+
+    assert "couldn't find" not in answer.text
+    assert [s["title"] for s in (await answer.meta())["sources"]][0] == "Lost or missing items and item recovery"
+    assert {f["name"] for f in answer.form["fields"]} == {"server", "item_name"}  # for the mail lookup
+
+
+async def test_details_asked_for_with_no_article_to_quote_are_asked_plainly(lin, monkeypatch):
+    from agents.pipeline import retrieval
+
+    monkeypatch.setattr(retrieval, "search", lambda *args, **kwargs: [])  # a help center with nothing on it
+    async with Chat(lin) as chat:
+        answer = await chat.say("我的装备不见了")
+
+    assert answer.text.startswith("为了帮你查清楚，还需要这些信息") and "没有找到" not in answer.text
+    assert {f["name"] for f in answer.form["fields"]} == {"server", "item_name"}
