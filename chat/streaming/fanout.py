@@ -42,6 +42,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from autobahn.exception import Disconnected
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat.streaming.loops import per_loop, receive_forever
@@ -146,8 +147,11 @@ class Fanout:
                 continue
             try:
                 await follower.send(text_data=text)
+            except Disconnected:  # a browser that closed mid-answer: routine, no traceback
+                log.debug("dropping a follower of %s that has disconnected", group)
+                await self.leave(group, follower)
             except Exception:  # a closing socket must not stop the frame reaching the others
-                log.info("dropping a follower of %s that could not be sent to", group, exc_info=True)
+                log.warning("dropping a follower of %s that could not be sent to", group, exc_info=True)
                 await self.leave(group, follower)
 
     # --- this process's channel --------------------------------------------------------------

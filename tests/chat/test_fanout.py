@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.layers import channel_layers
 from django.test import override_settings
 
@@ -16,11 +17,14 @@ from tests.services import require_redis
 class Socket:
     """Stands in for a consumer: what the fanout sends it, in order."""
 
-    def __init__(self, broken: bool = False) -> None:
+    def __init__(self, broken: bool = False, closed: bool = False) -> None:
         self.frames: list[str] = []
         self.broken = broken
+        self.closed = closed
 
     async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.closed:  # what daphne's socket raises once the browser has gone
+            raise Disconnected("Attempted to send on a closed protocol")
         if self.broken:
             raise RuntimeError("socket closed")
         self.frames.append(text_data)
@@ -64,6 +68,20 @@ async def test_a_socket_that_fails_is_dropped_and_the_others_still_get_the_frame
 
     assert player.frames == ["a", "b"]
     assert gone not in fanout.members["conv.2"]
+
+
+async def test_a_browser_that_closed_mid_answer_is_dropped_without_a_warning_in_the_log(fresh_layers, caplog):
+    fanout = Fanout()
+    closed, broken, player = Socket(closed=True), Socket(broken=True), Socket()
+    for socket in (closed, broken, player):
+        await fanout.join("conv.5", socket)
+
+    with caplog.at_level("INFO", logger="chat.streaming.fanout"):
+        await fanout.publish("conv.5", "a")
+
+    assert player.frames == ["a"] and fanout.members["conv.5"] == {player}
+    # Routine: no traceback. Anything else is worth one.
+    assert [(r.levelname, r.exc_info is not None) for r in caplog.records] == [("WARNING", True)]
 
 
 async def test_a_socket_that_left_gets_nothing_more(fresh_layers):
