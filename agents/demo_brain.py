@@ -1,7 +1,7 @@
 """The demo's brain (Starfall Legends): the facts, tools and intents the bot starts with.
 
 Loaded by migration 0003 and, when the intent table is empty (a test database
-that was flushed, a fresh install), by `demo_setup`. Managers edit them in the admin.
+that was flushed, a restored one), by `csbot_setup`. Managers edit them in the admin.
 """
 
 FACTS = [
@@ -102,7 +102,12 @@ TOOLS = [
 # (name, label_en, label_zh, action, tool, facts, description, examples)
 INTENTS = [
     (
-        "recharge_not_arrived", "Top-up not received", "充值未到账", "tool", "order_status", ["order_no"],
+        "recharge_not_arrived",
+        "Top-up not received",
+        "充值未到账",
+        "tool",
+        "order_status",
+        ["order_no"],
         "Paid for a top-up but the crystals or items did not arrive.",
         """充值没到账
         我充值了但是星晶没到
@@ -126,7 +131,12 @@ INTENTS = [
         topup missing after payment""",
     ),
     (
-        "ban_appeal", "Banned account", "封号申诉", "tool", "ban_status", [],
+        "ban_appeal",
+        "Banned account",
+        "封号申诉",
+        "tool",
+        "ban_status",
+        [],
         "The account is banned or suspended; the player wants to know why or to appeal.",
         """我的号被封了
         账号被封了怎么解封
@@ -150,7 +160,12 @@ INTENTS = [
         my account is locked for cheating but i didn't""",
     ),
     (
-        "lost_items", "Lost items", "物品丢失", "tool", "mail_lookup", ["server", "item_name"],
+        "lost_items",
+        "Lost items",
+        "物品丢失",
+        "tool",
+        "mail_lookup",
+        ["server", "item_name"],
         "Items, gear or currency disappeared from the bag, warehouse or auction house.",
         """我的装备不见了
         背包里的东西没了
@@ -173,7 +188,12 @@ INTENTS = [
         recover lost items""",
     ),
     (
-        "bug_report", "Report a bug", "反馈BUG", "answer", None, ["device", "server"],
+        "bug_report",
+        "Report a bug",
+        "反馈BUG",
+        "answer",
+        None,
+        ["device", "server"],
         "The game crashes, shows an error code or something does not work as it should.",
         """游戏闪退
         一直闪退进不去
@@ -196,7 +216,12 @@ INTENTS = [
         stuck on the loading screen""",
     ),
     (
-        "gameplay", "Gameplay", "玩法攻略", "answer", None, [],
+        "gameplay",
+        "Gameplay",
+        "玩法攻略",
+        "answer",
+        None,
+        [],
         "How the game works: classes, levelling, guilds, arena, crafting.",
         """新手选什么职业好
         怎么快速升级
@@ -219,7 +244,12 @@ INTENTS = [
         dungeon tips""",
     ),
     (
-        "events", "Events", "活动", "answer", None, [],
+        "events",
+        "Events",
+        "活动",
+        "answer",
+        None,
+        [],
         "Current and upcoming in-game events, their rewards and rules.",
         """现在有什么活动
         最近有活动吗
@@ -242,7 +272,12 @@ INTENTS = [
         is there double xp this weekend""",
     ),
     (
-        "refund", "Refund", "退款", "answer", None, ["order_no"],
+        "refund",
+        "Refund",
+        "退款",
+        "answer",
+        None,
+        ["order_no"],
         "The player wants money back for a purchase.",
         """我要退款
         买错了能退钱吗
@@ -263,7 +298,12 @@ INTENTS = [
         refund my purchase""",
     ),
     (
-        "account_security", "Account security", "账号安全", "answer", None, [],
+        "account_security",
+        "Account security",
+        "账号安全",
+        "answer",
+        None,
+        [],
         "Passwords, two-step verification, phishing and hacked accounts.",
         """忘记密码了怎么办
         怎么修改密码
@@ -286,7 +326,12 @@ INTENTS = [
         reset password""",
     ),
     (
-        "human", "Talk to a human", "转人工", "handoff", None, [],
+        "human",
+        "Talk to a human",
+        "转人工",
+        "handoff",
+        None,
+        [],
         "The player asks for a human agent.",
         """转人工
         人工客服

@@ -95,7 +95,8 @@ def production_env(tmp_path_factory):
         DEBUG="false",
     )
     servers.manage(env, "migrate", "--noinput")
-    servers.manage(env, "demo_setup")
+    # DEBUG is off, as in production; this database is the tests' own.
+    servers.manage(env, "demo_setup", "--allow-demo-accounts")
     yield env
     servers.drop_postgres_database(admin_url, name)
 
@@ -105,7 +106,8 @@ def demo_kb(db):
     """The demo knowledge base, loaded the way the run command loads it."""
     from django.core.management import call_command
 
-    call_command("demo_setup", verbosity=0)
+    # pytest-django runs tests with DEBUG off; the test database is throwaway.
+    call_command("demo_setup", "--allow-demo-accounts", verbosity=0)
 
 
 @pytest.fixture(scope="module")
