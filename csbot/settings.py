@@ -23,6 +23,18 @@ DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Behind a proxy that terminates TLS, daphne sees plain http: Django would call an https
+# Origin a cross-site POST (staff could not log in) and the player cookie would go out
+# without Secure. Trust the proxy's X-Forwarded-Proto only when told to: a client that
+# reaches the web process directly could send the header itself.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Production (DEBUG off) is served over https, so its session and CSRF cookies are
+# never sent in clear; the embedded default (DEBUG on) runs over plain http and keeps
+# working. A deployment with DEBUG off on plain http must say false here.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

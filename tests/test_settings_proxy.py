@@ -1,0 +1,74 @@
+"""Behind a proxy that terminates TLS: staff log in, and cookies go out Secure.
+
+The proxy speaks https to the browser and plain http to daphne, saying so in
+X-Forwarded-Proto; TRUST_X_FORWARDED_PROTO tells Django to believe it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import AsyncClient
+
+from tests import servers
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROXIED = {"x-forwarded-proto": "https"}
+
+
+@pytest.fixture
+def behind_the_proxy(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+async def log_in(origin: str) -> int:
+    """Alice's login POST as the proxy passes it on; the Host daphne sees is `testserver`."""
+    await User.objects.acreate_user("alice", password="alice-password")
+    client = AsyncClient(enforce_csrf_checks=True)
+    page = await client.get("/accounts/login/", headers=PROXIED)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    form = {"username": "alice", "password": "alice-password", "csrfmiddlewaretoken": token}
+    response = await client.post("/accounts/login/", form, headers={**PROXIED, "origin": origin})
+    return response.status_code
+
+
+async def test_staff_log_in_over_https_through_the_proxy(behind_the_proxy):
+    assert await log_in("https://testserver") == 302
+
+
+async def test_a_proxy_that_passes_another_host_needs_the_public_origin_trusted(behind_the_proxy, settings):
+    assert await log_in("https://csbot.example.com") == 403
+    await User.objects.all().adelete()
+
+    settings.CSRF_TRUSTED_ORIGINS = ["https://csbot.example.com"]
+    assert await log_in("https://csbot.example.com") == 302
+
+
+async def test_without_trusting_the_header_the_https_origin_is_refused():
+    assert await log_in("https://testserver") == 403
+
+
+async def test_the_player_cookie_is_secure_through_the_proxy_only(behind_the_proxy):
+    proxied = await AsyncClient().get("/", headers=PROXIED)
+    direct = await AsyncClient().get("/")
+    assert proxied.cookies["csbot_player"]["secure"] is True
+    assert not direct.cookies["csbot_player"]["secure"]
+
+
+def test_trust_x_forwarded_proto_sets_the_proxy_header():
+    assert servers.setting_in_a_fresh_process("SECURE_PROXY_SSL_HEADER") == "None"
+    shown = servers.setting_in_a_fresh_process("SECURE_PROXY_SSL_HEADER", TRUST_X_FORWARDED_PROTO="true")
+    assert shown == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_cookies_are_secure_unless_debug_or_told_otherwise():
+    debug_off = {"DEBUG": "false"}
+    assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE") == "False"  # the embedded default, on http
+    assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE", **debug_off) == "True"
+    assert servers.setting_in_a_fresh_process("CSRF_COOKIE_SECURE", **debug_off) == "True"
+    plain_http = {**debug_off, "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}
+    assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE", **plain_http) == "False"
+    assert servers.setting_in_a_fresh_process("CSRF_COOKIE_SECURE", **plain_http) == "False"
