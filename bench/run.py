@@ -413,6 +413,8 @@ class Csbot(System):
             "ERNIE_SECRET_KEY": "s",
             "DEBUG": "false",
             "SECRET_KEY": "bench-secret-key-not-for-production",
+            # With DEBUG off csbot refuses the demo secret (csbot/settings.py).
+            "PLAYER_TOKEN_SECRET": "bench-player-token-secret-not-for-production",
             "LOG_LEVEL": "WARNING",
         }
         if self.postgres:

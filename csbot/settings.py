@@ -12,13 +12,17 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from csbot.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = env_str("SECRET_KEY", "csbot-embedded-default-insecure-key-change-me")
+DEMO_SECRET_KEY = "csbot-embedded-default-insecure-key-change-me"
+DEMO_PLAYER_TOKEN_SECRET = "csbot-demo-player-token-secret"
+
+SECRET_KEY = env_str("SECRET_KEY", DEMO_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -231,7 +235,21 @@ SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
 # --- Players ------------------------------------------------------------------
 # The game backend signs player tokens with this secret (docs/protocol.md).
-PLAYER_TOKEN_SECRET = env_str("PLAYER_TOKEN_SECRET", "csbot-demo-player-token-secret")
+PLAYER_TOKEN_SECRET = env_str("PLAYER_TOKEN_SECRET", DEMO_PLAYER_TOKEN_SECRET)
+# The demo secrets are published in this file: with them anyone can forge staff sessions
+# (SECRET_KEY) or sign in as any player and have the bot's tools act on that player's
+# orders, bans and mail (PLAYER_TOKEN_SECRET). Production (DEBUG off) refuses to start
+# with either, here rather than in a system check, since Celery's worker and beat run none.
+if not DEBUG:
+    for _name, _value, _demo in (
+        ("SECRET_KEY", SECRET_KEY, DEMO_SECRET_KEY),
+        ("PLAYER_TOKEN_SECRET", PLAYER_TOKEN_SECRET, DEMO_PLAYER_TOKEN_SECRET),
+    ):
+        if _value in ("", _demo):
+            raise ImproperlyConfigured(
+                f"{_name} is {'empty' if not _value else 'the published demo value'} and DEBUG is off: "
+                f"set {_name} to a long random secret of this deployment's own (README, Production)."
+            )
 PLAYER_COOKIE_NAME = "csbot_player"
 PLAYER_COOKIE_MAX_AGE = env_int("PLAYER_COOKIE_MAX_AGE", 60 * 60 * 24 * 365)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)

@@ -93,6 +93,7 @@ def production_env(tmp_path_factory):
         REDIS_URL=redis_url,
         CHANNEL_PREFIX=f"csbot-test-{uuid.uuid4().hex[:8]}",
         DEBUG="false",
+        **servers.PRODUCTION_SECRETS,
         # Plain http to the test servers: cookies marked Secure would not come back.
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",

@@ -48,6 +48,13 @@ def product_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+# Production settings (DEBUG off) refuse the demo secrets (csbot/settings.py): the tests' own.
+PRODUCTION_SECRETS = {
+    "SECRET_KEY": "csbot-tests-secret-key-of-their-own",
+    "PLAYER_TOKEN_SECRET": "csbot-tests-player-token-secret-of-their-own",
+}
+
+
 def setting_in_a_fresh_process(name: str, **env: str) -> str:
     """A setting as a new product process reads it from this environment (tests/conftest.py
     changes the settings of the test process itself)."""

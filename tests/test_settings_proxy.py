@@ -65,7 +65,7 @@ def test_trust_x_forwarded_proto_sets_the_proxy_header():
 
 
 def test_cookies_are_secure_unless_debug_or_told_otherwise():
-    debug_off = {"DEBUG": "false"}
+    debug_off = {"DEBUG": "false", **servers.PRODUCTION_SECRETS}
     assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE") == "False"  # the embedded default, on http
     assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE", **debug_off) == "True"
     assert servers.setting_in_a_fresh_process("CSRF_COOKIE_SECURE", **debug_off) == "True"

@@ -81,7 +81,9 @@ def wait_for_stats(database_url: str, conversation_id: int, timeout: float = 45.
 def test_a_real_worker_on_redis_computes_the_stats_of_a_conversation_closed_by_the_chat(
     production_db, broker_url, tmp_path
 ):
-    env = servers.product_env(DATABASE_URL=production_db, REDIS_URL=broker_url, DEBUG="false", LOG_LEVEL="INFO")
+    env = servers.product_env(
+        DATABASE_URL=production_db, REDIS_URL=broker_url, DEBUG="false", LOG_LEVEL="INFO", **servers.PRODUCTION_SECRETS
+    )
     manage(env, "migrate", "--noinput")
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
