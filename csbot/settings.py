@@ -154,7 +154,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
     ANSWER_BUFFER = "chat.streaming.buffer.MemoryAnswerBuffer"
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# memory:// names a host: without one, kombu warned "No hostname was supplied" on every
+# process's first eager task, as if a broker were misconfigured.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -336,11 +338,21 @@ INTENT_LLM_TIMEOUT = env_float("INTENT_LLM_TIMEOUT", 1.0)
 WARM_UP_ON_START = env_bool("WARM_UP_ON_START", True)
 
 # --- Logging ------------------------------------------------------------------
+# Everything goes to the root's one handler. Django's own default config gives the
+# `django` logger an unformatted console handler of its own when DEBUG is on: every
+# django.request line came out twice. And a 403 is routine (an agent opening a manager's
+# page): its line says so, without PermissionDenied's traceback (csbot/log_filters.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"no_permission_denied_traceback": {"()": "csbot.log_filters.NoPermissionDeniedTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "jieba": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"filters": ["no_permission_denied_traceback"]},
+        "daphne": {"level": "WARNING"},
+        "jieba": {"level": "WARNING"},
+    },
 }
