@@ -352,17 +352,61 @@ def internal_note_add(*, conversation_id: int, agent, text: str) -> Message:
     )
 
 
-# --- When the bot asks for a human by itself ---------------------------------------
+# --- When the player asks for a person in words -------------------------------------
 
-# Whole words in English; anywhere in Chinese.
-_HANDOFF_WORDS = re.compile(
-    r"转人工|人工客服|找客服|人工服务|真人客服|\b(?:human|agent|real person|live person)s?\b", re.IGNORECASE
+# "human" and "agent" are also game words (a human paladin, an agent skin, the secret
+# agent quest), so a bare mention is not a request: the words must ask for a person.
+# The bot's own intent classifier still hears the rest ("handoff" in agents/demo_brain.py)
+# and can ask for a human through meta["escalate"] after answering.
+_PERSON = r"""
+    (?:(?:a|an|some|your|one\ of\ your)\s+)?
+    (?:(?:real|live|actual|human)\s+)?
+    (?:human(?:\s+being)?|person|agent|representative|rep|operator|staff(?:\s+member)?
+      |someone|somebody|customer\s+(?:service|support)|support\s+(?:agent|staff))s?\b
+"""
+# After "I want / need a human": what ends a request, not a noun it describes ("a human warrior").
+_REQUEST_ENDS = r"""
+    (?=\s*(?:$|[.,!?;:…]|please\b|pls\b|plz\b|now\b|asap\b|to\b|who\b|that\b|instead\b|here\b
+      |right\ now\b|about\b|for\b|because\b|not\b|and\b|i\b))
+"""
+_ASKED_IN_ENGLISH = re.compile(
+    rf"""
+    # talk / speak / chat to a human
+    \b(?:talk|speak|chat|get\ through)\s+(?:to|with)\s+{_PERSON}
+    # connect / transfer me to an agent, put me through to a person
+    | \b(?:connect|transfer|put|pass|forward|escalate|send)\s+(?:me|this|this\ chat|my\ chat)\s+
+        (?:through\s+|over\s+)?(?:to|with)\s+{_PERSON}
+    # I want / need a real person, get me an agent, can I have a human
+    | \b(?:want|need|get\ me|give\ me|(?:can|could|may)\ i\ (?:have|get)|request|ask(?:ing)?\ for)\s+
+        {_PERSON}{_REQUEST_ENDS}
+    # is there a human I can talk to
+    | \b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:real\s+|live\s+)?(?:human|person|agent|representative)s?\s+
+        (?:i\s+can\s+|to\s+)(?:talk|speak|chat)
+    # real person, live agent: never a race or a skin
+    | \b(?:real|live|actual)\s+(?:person|people|human(?:\s+being)?s?|agents?|representatives?|operators?)\b
+    # "human please", "agent pls"
+    | \b(?:human|agent|representative|operator|person)s?\s*,?\s*(?:please|pls|plz)\W*$
+    # the whole message: "human", "agent!", "a representative please"
+    | ^\W*(?:(?:please|pls|plz)\s+)?(?:a\s+|an\s+)?(?:human|agent|representative|operator|person)s?\W*$
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# Chinese asks with fixed phrases; 人工 alone is the whole message ("人工！"), not 人工智能.
+_ASKED_IN_CHINESE = re.compile(
+    r"转人工|人工客服|人工服务|真人客服|找客服|联系客服|找人工|要人工(?!智能)|有没有真人|^\W*人工\W*$"
 )
 
 
 def wants_human(text: str) -> bool:
-    """The player asks for a person in words ("转人工", "human", "agent", ...)."""
-    return bool(_HANDOFF_WORDS.search(text))
+    """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...).
+
+    Checked before the bot answers: a match sends the chat to the queue and the bot
+    stays silent, so a game word mistaken for a request costs the player their answer.
+    """
+    return bool(_ASKED_IN_CHINESE.search(text) or _ASKED_IN_ENGLISH.search(text.strip()))
+
+
+# --- When the bot asks for a human by itself ---------------------------------------
 
 
 def _dont_know(row: dict[str, Any]) -> bool:
