@@ -94,10 +94,7 @@ def _understand(conversation_id: int, known: dict | None) -> _Understood:
 def _rest(context: Context, understood: IntentResult, timings: dict[str, float], *, store: bool) -> PreparedAnswer:
     """Sync: steps 2b-5 (sentiment, facts, storing them, retrieval, the reply)."""
     timer = _Timer(timings)
-    mood = timer.step("sentiment", sentiment.assess, context)
-    known = timer.step("facts", facts.collect, context, understood)
-    if store and context.conversation_id:
-        timer.step("store", _remember, context, understood, known, mood)
+    mood, known = _mood_and_facts(context, understood, timer, store=store)
     knowledge = timer.step("retrieval", retrieval.gather, context, understood, known, mood)
     reply = timer.step("prompt", prompt.compose, context, understood, known, mood, knowledge)
     meta: dict[str, Any] = {
@@ -118,6 +115,29 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
         meta["knowledge_gap"] = True
         meta["dont_know"] = True
     return PreparedAnswer(context, reply, prompt.sources_for(knowledge.passages), timings, meta)
+
+
+def _mood_and_facts(
+    context: Context, understood: IntentResult, timer: _Timer, *, store: bool
+) -> tuple[sentiment.Mood, facts.FactsResult]:
+    """Sync: steps 2b-3 (sentiment, facts) and, with `store`, keeping them for staff."""
+    mood = timer.step("sentiment", sentiment.assess, context)
+    known = timer.step("facts", facts.collect, context, understood)
+    if store and context.conversation_id:
+        timer.step("store", _remember, context, understood, known, mood)
+    return mood, known
+
+
+def understanding_only(conversation_id: int, known: dict | None = None) -> None:
+    """Sync: steps 1-3 stored for staff, for a message the bot will not answer.
+
+    A player who asks for a person goes to the queue without an answer, and the agent
+    who picks the chat up should still see how upset they are, what they want and the
+    order they named. The intent is the offline one even when INTENT_LLM is set: asking
+    the LLM would leave the helper for the event loop, and no answer waits on it here.
+    """
+    understood = _understand(conversation_id, known)
+    _mood_and_facts(understood.context, understood.intent, _Timer(understood.timings), store=True)
 
 
 def all_steps(conversation_id: int, known: dict | None = None) -> PreparedAnswer | _Understood:

@@ -364,9 +364,13 @@ def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, An
     4 to 188 ms (docs/benchmarks.md, "The eleventh round"). One transaction instead of
     two saved four statements (the fourteenth round).
     """
-    # A request for a human goes to staff, not to the bot.
-    with_answer = start and not wants_human(receive["text"])
-    received = services.player_message_receive(**receive, with_answer=with_answer)
+    # A request for a human goes to staff, not to the bot (the consumer escalates it).
+    asks_for_person = wants_human(receive["text"])
+    received = services.player_message_receive(**receive, with_answer=start and not asks_for_person)
+    if asks_for_person and received.created and received.answer:
+        # Still read for staff: the agent who picks it up sees the mood, intent and facts.
+        # Here, before the consumer's escalation, so its case panel already has them.
+        _understand_for_staff(received.conversation_id)
     if received.reply is None:
         return received, None
     player = receive["player"]
@@ -374,6 +378,14 @@ def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, An
     known = {**received.conversation, "game_player_id": player.game_player_id, "public_id": player.public_id}
     steps = _prepare(received.conversation_id, received.reply, known)
     return received, AnswerStart(received.reply, received.state, steps)
+
+
+def _understand_for_staff(conversation_id: int) -> None:
+    """The pipeline's understanding without an answer; a failure only costs staff the panel."""
+    try:
+        prepare.understanding_only(conversation_id)
+    except Exception:
+        log.exception("conversation %s: reading a request for a person failed", conversation_id)
 
 
 _start = helper_pool(_start_and_prepare, priority=2)

@@ -317,6 +317,28 @@ async def test_asking_for_a_human_in_words_skips_the_llm(lin, slow_ernie, words)
     assert (conversation.state, conversation.handoff_reason) == ("waiting", "player_request")
 
 
+async def test_a_chat_that_asks_for_a_person_reaches_staff_already_read(lin, alice, slow_ernie):
+    """No answer, but the agent sees what the bot would have understood: mood, intent, order."""
+    player, cid = await player_chatting(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await agent.watch(cid)
+    await player.say("THIS IS RIDICULOUS, my top-up didn't arrive, order SL2024060101. Connect me to an agent!")
+    panel = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == "waiting")
+    await asyncio.sleep(0.3)
+    await player.close()
+    await agent.close()
+
+    case = panel["conversation"]
+    assert case["handoff_reason"] == "player_request"
+    assert case["sentiment"] is not None and case["sentiment"] < 0
+    assert case["intent"] == "recharge_not_arrived"
+    assert case["facts"]["order_no"] == "SL2024060101"
+    assert slow_ernie.requests == []  # the bot did not answer
+    senders = await sync_to_async(list)(Message.objects.filter(conversation_id=cid).values_list("sender", flat=True))
+    assert "bot" not in senders
+
+
 async def test_the_bot_hands_over_when_the_upstream_fails(lin, settings, fake_ernie_thread, demo_kb):
     use_fake_ernie(settings, fake_ernie_thread)
     settings.LLM_MAX_ATTEMPTS = 1
