@@ -90,6 +90,17 @@ class AtCapacity(HandoffError):
         self.max_chats = max_chats
 
 
+class NotAvailable(HandoffError):
+    """A transfer to someone who is away or has no dashboard open: the chat would sit unanswered."""
+
+    code = "not_available"
+
+    def __init__(self, user, status: str) -> None:  # status: "away" or "offline"
+        super().__init__(f"{user} is not available ({status})")
+        self.user = user
+        self.status = status
+
+
 class ConversationClosed(HandoffError):
     code = "closed"
 
@@ -154,12 +165,24 @@ def _refusal(conversation_id: int) -> HandoffError:
     return AlreadyTaken(conversation.assignee)
 
 
-def _check_capacity(user) -> None:
+def _check_capacity(user) -> AgentProfile:
     """Call inside a transaction: locks the agent's profile so their own takeovers queue."""
     presence.profile_for(user)
     profile = AgentProfile.objects.select_for_update().get(user=user)
     if presence.chats_held(user) >= profile.max_chats:
         raise AtCapacity(user, profile.max_chats)
+    return profile
+
+
+def _check_available(user) -> None:
+    """Call inside a transaction: the agent has room and is there (online, a dashboard heard from lately).
+
+    Read from the profile _check_capacity locked: a status change or a disconnect
+    (an UPDATE of that row) waits for this transaction, so it cannot slip in between.
+    """
+    profile = _check_capacity(user)
+    if not presence.is_online(profile):
+        raise NotAvailable(user, "away" if profile.status == AgentProfile.Status.AWAY else "offline")
 
 
 # --- Takeover and what follows ---------------------------------------------------
@@ -204,7 +227,10 @@ def conversation_hand_back(*, conversation_id: int, agent) -> Change:
 
 
 def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Change:
-    """Hand a held chat to another staff member (who must have room for it)."""
+    """Hand a held chat to another staff member, who must be available and have room for it.
+
+    Raises NotAvailable for someone away or offline: the player would wait on nobody.
+    """
     target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first()
     if target is None or not is_staff_member(target):
         raise NotStaff("the target is not a staff member")
@@ -216,7 +242,7 @@ def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Ch
             raise NotHolder("only the holder or a manager can transfer it")
         if conversation.assignee_id == target.pk:
             raise AlreadyTaken(target)
-        _check_capacity(target)
+        _check_available(target)
         Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
             assignee=target, updated_at=timezone.now()
         )

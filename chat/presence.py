@@ -62,6 +62,18 @@ def online_profiles() -> QuerySet[AgentProfile]:
     )
 
 
+def is_online(profile: AgentProfile | None) -> bool:
+    """online_profiles()'s test for one profile already read (or locked)."""
+    fresh = timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_SECONDS)
+    return bool(
+        profile
+        and profile.status == AgentProfile.Status.ONLINE
+        and profile.sockets > 0
+        and profile.last_seen
+        and profile.last_seen >= fresh
+    )
+
+
 def any_agent_online() -> bool:
     return online_profiles().exists()
 
@@ -94,7 +106,6 @@ def staff_users() -> QuerySet:
 
 def roster() -> list[dict[str, Any]]:
     """Every staff member with presence and load: the dashboard's agent list and transfer targets."""
-    fresh = timezone.now() - timedelta(seconds=settings.AGENT_PRESENCE_SECONDS)
     users = staff_users().select_related("agent_profile").order_by("first_name", "username")
     held = dict(
         Conversation.objects.filter(state=Conversation.State.HUMAN, assignee__isnull=False)
@@ -105,13 +116,7 @@ def roster() -> list[dict[str, Any]]:
     out = []
     for user in users:
         profile = getattr(user, "agent_profile", None)
-        online = bool(
-            profile
-            and profile.status == AgentProfile.Status.ONLINE
-            and profile.sockets > 0
-            and profile.last_seen
-            and profile.last_seen >= fresh
-        )
+        online = is_online(profile)
         out.append(
             {
                 "id": user.pk,

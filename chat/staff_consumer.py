@@ -290,6 +290,13 @@ class StaffConsumer(SocketConsumer):
                     "name": display_name(exc.user),
                     "max": exc.max_chats,
                 }
+            elif isinstance(exc, handoff.NotAvailable):
+                name = {"name": display_name(exc.user)}
+                text = (
+                    _("%(name)s is away. Transfer the chat to someone who is online.") % name
+                    if exc.status == "away"
+                    else _("%(name)s is offline. Transfer the chat to someone who is online.") % name
+                )
             elif isinstance(exc, handoff.NotHolder):
                 text = _("Only the agent holding this chat (or a manager) can do that.")
             elif isinstance(exc, handoff.ConversationClosed):

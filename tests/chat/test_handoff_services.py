@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents.pipeline.context import context_for_conversation
 from chat import handoff, presence
-from chat.handoff import AlreadyTaken, AtCapacity, NotHolder, Reason
+from chat.handoff import AlreadyTaken, AtCapacity, NotAvailable, NotHolder, Reason
 from chat.models import AgentProfile, Conversation, ConversationEvent, Message
 from chat.services import message_append
 
@@ -91,6 +91,7 @@ def test_two_agents_taking_over_at_once_in_threads_exactly_one_wins(chat, alice,
 
 
 def test_hand_back_transfer_and_close_are_audited_and_shown_to_the_player(chat, alice, bob, mia):
+    online(bob)
     handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
     handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
     handoff.conversation_hand_back(conversation_id=chat.pk, agent=bob)
@@ -130,6 +131,37 @@ def test_only_the_holder_or_a_manager_can_hand_back_transfer_or_close(chat, alic
     handoff.conversation_hand_back(conversation_id=chat.pk, agent=mia)
     chat.refresh_from_db()
     assert chat.state == "bot" and chat.assignee is None
+
+
+def test_a_chat_is_transferred_only_to_an_agent_who_is_there(chat, alice, bob):
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+
+    # Bob chose "away": the chat would sit with him unanswered.
+    online(bob)
+    presence.presence_set_status(user=bob, status="away")
+    with pytest.raises(NotAvailable) as away:
+        handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
+    assert (away.value.user, away.value.status) == (bob, "away")
+
+    # Back online, but his dashboard closed, or went silent past AGENT_PRESENCE_SECONDS.
+    presence.presence_set_status(user=bob, status="online")
+    presence.presence_disconnect(user=bob)
+    with pytest.raises(NotAvailable) as closed:
+        handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
+    assert closed.value.status == "offline"
+    presence.presence_connect(user=bob)
+    AgentProfile.objects.filter(user=bob).update(last_seen=timezone.now() - timezone.timedelta(minutes=5))
+    with pytest.raises(NotAvailable):
+        handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
+
+    chat.refresh_from_db()
+    assert (chat.state, chat.assignee) == ("human", alice)
+    assert system_lines(chat) == ["Alice has joined the chat."]
+    assert not ConversationEvent.objects.filter(kind="transferred").exists()
+
+    presence.presence_seen(user=bob)
+    handoff.conversation_transfer(conversation_id=chat.pk, agent=alice, to_user_id=bob.pk)
+    assert Conversation.objects.get(pk=chat.pk).assignee == bob
 
 
 def test_only_the_holder_writes_to_the_player(chat, alice, bob):

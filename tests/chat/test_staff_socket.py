@@ -482,6 +482,31 @@ async def test_a_transfer_hands_the_chat_to_a_colleague_and_the_player_sees_who(
     assert events[-1] == ("transferred", "alice", {"from": alice.pk, "to": bob.pk, "to_name": "Bob"})
 
 
+async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(lin, alice, bob, demo_kb):
+    player, cid = await player_chatting(lin)
+    first, second = await StaffSocket.of(alice), await StaffSocket.of(bob)
+    await first.connect()
+    await second.connect()
+    await second.send({"type": "status", "status": "away"})
+    await first.receive_until(lambda f: f.get("type") == "agents" and not roster_entry(f, "Bob")["online"])
+    await first.send({"type": "take_over", "conversation_id": cid})
+    await first.receive_until(lambda f: f.get("type") == "ok")
+    await first.send({"type": "transfer", "conversation_id": cid, "to": bob.pk})
+    refused = await first.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    await player.close()
+    await first.close()
+    await second.close()
+
+    assert (refused["type"], refused["code"], refused["action"]) == ("error", "not_available", "transfer")
+    assert refused["message"] == "Bob is away. Transfer the chat to someone who is online."
+    conversation = await sync_to_async(Conversation.objects.select_related("assignee").get)(pk=cid)
+    assert (conversation.state, conversation.assignee.username) == ("human", "alice")
+
+
+def roster_entry(frame: dict, name: str) -> dict:
+    return next(agent for agent in frame["agents"] if agent["name"] == name)
+
+
 async def test_staff_see_when_the_players_connection_drops_and_comes_back(lin, alice):
     player = PlayerSocket(lin.pk)
     conversation_id = (await player.connect())["conversation"]["id"]
