@@ -42,6 +42,7 @@ class Reason:
     UPSTREAM_ERROR = "upstream_error"
     BOT_ERROR = "bot_error"
     BOT_REQUEST = "bot_request"  # agents/ asked for a human (meta["escalate"])
+    AGENT_LEFT = "agent_left"  # the holder's dashboard was gone too long (abandoned_chats_requeue)
 
 
 # What staff read for each reason, in their language: the dashboard (staff_views.case_labels)
@@ -54,6 +55,7 @@ REASON_LABELS: dict[str, Promise] = {
     Reason.UPSTREAM_ERROR: _("the LLM failed"),
     Reason.BOT_ERROR: _("the bot failed"),
     Reason.BOT_REQUEST: _("the bot asked for a person"),
+    Reason.AGENT_LEFT: _("the agent holding it left"),
     "agent_takeover": _("an agent stepped in"),
 }
 
@@ -307,6 +309,58 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> C
                 )
             )
     change = _finish(Change(conversation_id, State.WAITING, notes, cancel=True))
+    if assignee is not None:
+        change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
+    return change
+
+
+def abandoned_chats_requeue() -> list[Change]:
+    """Put back in the queue the chats held by agents gone HELD_CHAT_ABANDONED_SECONDS.
+
+    A dashboard closed for good leaves its chats held by nobody who answers, with the
+    player reading "Chatting with Alice". Run by beat (chat.tasks); every sweeper may
+    find the same chats, and each chat's conditional UPDATE lets exactly one requeue it.
+    """
+    gone = AgentProfile.objects.filter(presence.absent_for(settings.HELD_CHAT_ABANDONED_SECONDS)).values("user")
+    held = Conversation.objects.filter(state=State.HUMAN, assignee__in=gone)
+    changes = []
+    for conversation_id, holder_id in list(held.order_by("pk").values_list("pk", "assignee")[:200]):
+        change = _requeue_abandoned(conversation_id, holder_id)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _requeue_abandoned(conversation_id: int, holder_id: int) -> Change | None:
+    """One chat back to the queue if its holder is still gone; None when someone was quicker."""
+    with transaction.atomic():
+        # The holder's profile, locked: a reconnect (an UPDATE of it) waits for us, or we see it.
+        holder = AgentProfile.objects.select_for_update().select_related("user").get(user_id=holder_id)
+        still_gone = AgentProfile.objects.filter(presence.absent_for(settings.HELD_CHAT_ABANDONED_SECONDS))
+        if not still_gone.filter(pk=holder.pk).exists():
+            return None  # back in time
+        now = timezone.now()
+        # Only if the same agent still holds it: another sweeper, a transfer or a close came first otherwise.
+        updated = Conversation.objects.filter(pk=conversation_id, state=State.HUMAN, assignee_id=holder_id).update(
+            state=State.WAITING, assignee=None, handoff_reason=Reason.AGENT_LEFT, waiting_since=now, updated_at=now
+        )
+        if updated != 1:
+            return None
+        conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
+        ConversationEvent.objects.create(
+            conversation=conversation, kind=Kind.REQUEUED, actor=holder.user, reason=Reason.AGENT_LEFT
+        )
+        name = display_name(holder.user)
+        assignee = presence.least_busy_agent() if settings.AUTO_ASSIGN else None
+        if assignee is not None or presence.any_agent_online():
+            text = _("%(name)s has left the chat. You are back in the queue for a support agent.")
+        else:
+            text = _(
+                "%(name)s has left the chat. No support agent is online right now. "
+                "Leave a message here and the next agent will reply."
+            )
+        note = _system_note(conversation, "requeued", text, name=name)
+    change = _finish(Change(conversation_id, State.WAITING, [note]))
     if assignee is not None:
         change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
     return change

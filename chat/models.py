@@ -157,6 +157,8 @@ class ConversationEvent(models.Model):
         TRANSFERRED = "transferred", _("transferred")
         CLOSED = "closed", _("closed")
         REOPENED = "reopened", _("reopened")
+        # The holder left (reason agent_left): the chat is back in the queue, held by nobody.
+        REQUEUED = "requeued", _("back in the queue")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

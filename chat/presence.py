@@ -74,6 +74,19 @@ def is_online(profile: AgentProfile | None) -> bool:
     )
 
 
+def absent_for(seconds: float) -> Q:
+    """AgentProfile rows of agents gone at least `seconds`: not there (no dashboard open, or
+    none heard from within AGENT_PRESENCE_SECONDS) and last heard from before then.
+
+    Their status does not count: an agent "away" with the dashboard open is still there
+    for the chats they hold, only not taking new ones. A disconnect writes last_seen, so
+    for a closed dashboard the time counts from the close.
+    """
+    now = timezone.now()
+    gone = Q(sockets=0) | Q(last_seen__lt=now - timedelta(seconds=settings.AGENT_PRESENCE_SECONDS))
+    return gone & (Q(last_seen__isnull=True) | Q(last_seen__lt=now - timedelta(seconds=seconds)))
+
+
 def any_agent_online() -> bool:
     return online_profiles().exists()
 

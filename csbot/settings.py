@@ -171,6 +171,12 @@ CELERY_TIMEZONE = "UTC"
 # heartbeat. Each expires before its next run, so a stopped worker does not come back
 # to a pile. ANALYTICS_REFRESH_SECONDS: how soon a closed chat shows on the pages.
 ANALYTICS_REFRESH_SECONDS = max(1.0, env_float("ANALYTICS_REFRESH_SECONDS", 60.0))
+# The chats of an agent absent this long (no dashboard open, or none heard from within
+# AGENT_PRESENCE_SECONDS) go back to the queue, the player told so: the beat entry
+# chat-requeue-abandoned looks every HELD_CHAT_SWEEP_SECONDS (chat/handoff.py,
+# abandoned_chats_requeue). An agent back before then keeps them.
+HELD_CHAT_ABANDONED_SECONDS = env_float("HELD_CHAT_ABANDONED_SECONDS", 300.0)
+HELD_CHAT_SWEEP_SECONDS = max(1.0, env_float("HELD_CHAT_SWEEP_SECONDS", 30.0))
 CELERY_BEAT_SCHEDULE = {
     "analytics-aggregate-recent": {
         "task": "analytics.tasks.aggregate_recent",
@@ -186,6 +192,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.detect_anomalies",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Chats held by an agent who left for good go back to the queue (HELD_CHAT_ABANDONED_SECONDS).
+    "chat-requeue-abandoned": {
+        "task": "chat.tasks.requeue_abandoned_chats",
+        "schedule": HELD_CHAT_SWEEP_SECONDS,
+        "options": {"expires": HELD_CHAT_SWEEP_SECONDS * 0.9},
     },
     "analytics-worker-heartbeat": {
         "task": "analytics.tasks.worker_heartbeat",
@@ -283,6 +295,7 @@ AUTO_ASSIGN = env_bool("AUTO_ASSIGN", False)
 AGENT_MAX_CHATS = env_int("AGENT_MAX_CHATS", 5)
 # An agent whose dashboard has not been heard from for this long is not online.
 AGENT_PRESENCE_SECONDS = env_int("AGENT_PRESENCE_SECONDS", 90)
+# HELD_CHAT_ABANDONED_SECONDS and HELD_CHAT_SWEEP_SECONDS: with the beat schedule above.
 # The bot asks for a human after this many answers in a row found nothing to say.
 ESCALATE_AFTER_DONT_KNOW = env_int("ESCALATE_AFTER_DONT_KNOW", 2)
 # ... and when the player's sentiment (-1..1, scored by agents/) falls to this.

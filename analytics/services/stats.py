@@ -25,7 +25,7 @@ Kind = ConversationEvent.Kind
 
 # Events after which a human holds the chat, and those after which nobody does.
 _HOLD = {Kind.TAKEN_OVER, Kind.TRANSFERRED}
-_RELEASE = {Kind.HANDED_BACK, Kind.CLOSED}
+_RELEASE = {Kind.HANDED_BACK, Kind.CLOSED, Kind.REQUEUED}
 
 # Fields written by bulk upsert: everything but the primary key.
 _FIELDS = [f.name for f in ConversationStats._meta.concrete_fields if not f.primary_key]

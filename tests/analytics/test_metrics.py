@@ -230,3 +230,19 @@ def test_a_rating_outside_one_to_five_is_refused(day):
     with pytest.raises(CsatError):
         csat_record(conversation_id=day["a"].pk, score=6)
     assert ConversationStats.objects.get(pk=day["a"].pk).csat_score == 5
+
+
+def test_a_chat_requeued_when_its_agent_left_counts_only_the_time_a_human_held_it(players, alice, bob):
+    chat = (
+        Chat(players[0], T0, intent="recharge")
+        .player(0, "充值没到账")
+        .escalate(5)
+        .take_over(10, alice)
+        .event(110, "requeued", reason="agent_left", actor=alice)  # Alice's dashboard was gone
+        .take_over(500, bob)
+        .agent(510, bob)
+        .close(600, by=bob)
+    )
+    conversation_closed(chat.pk)
+    stats = ConversationStats.objects.get(pk=chat.pk)
+    assert stats.handle_time_s == 200  # Alice 10-110 s, Bob 500-600 s: not the 390 s in the queue
