@@ -224,7 +224,8 @@ class Alert(models.Model):
     # What the signal is about within its kind: a game server, or "" for everything.
     key = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
-    # Written in LANGUAGE_CODE for the webhook; pages re-render it in the reader's language.
+    # Written in LANGUAGE_CODE; pages, dashboards and the webhook render it again from kind, key and
+    # data in their reader's language (services.alerts.alert_description), this text only as a fallback.
     description = models.TextField()
     value = models.FloatField()
     baseline = models.FloatField(null=True, blank=True)

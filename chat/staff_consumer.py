@@ -18,7 +18,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import handoff, presence, resume, staff_selectors
 from chat.events import conversation_group, publish, staff_group
@@ -55,10 +57,26 @@ _note = db_pool(handoff.internal_note_add)
 
 
 @db_pool
-def _active_alerts() -> list[str]:
+def _active_alerts(language: str) -> list[str]:
     from analytics.hooks import active_alert_frames
 
-    return active_alert_frames()
+    return active_alert_frames(language)
+
+
+def language_of(scope: dict) -> str:
+    """The dashboard's language, chosen as LocaleMiddleware chose the page's: the language cookie,
+    else the browser's Accept-Language, else LANGUAGE_CODE; as a code of settings.LANGUAGES."""
+    headers = dict(scope.get("headers") or [])
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    wanted = [scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)]
+    wanted += [code for code, _q in parse_accept_lang_header(accept) if code != "*"]
+    for code in wanted:
+        if code:
+            try:
+                return get_supported_language_variant(code)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
 
 
 @db_pool
@@ -103,14 +121,14 @@ class StaffConsumer(SocketConsumer):
             await self.close(code=4403)
             return
         self.allowed = True
-        self.language = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+        self.language = language_of(self.scope)
         self._typing_at = 0.0
         self._seen_at = time.monotonic()
         for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
             await self.channel_layer.group_add(group, self.channel_name)
         await _connect(user=self.user)
         await self._send({"type": "hello", "me": await _me(self.user), "agents": await _roster()})
-        for alert in await _active_alerts():  # what this dashboard missed; new ones come through the group
+        for alert in await _active_alerts(self.language):  # what this dashboard missed; new ones come through the group
             await self.send(text_data=alert)
         await self._roster_changed()
         await self._assign_waiting()
@@ -315,8 +333,11 @@ class StaffConsumer(SocketConsumer):
         await self._send(refusal)
 
     async def relay(self, event: dict) -> None:
-        """The groups `staff` and `staff.alerts` (conversations come through chat/streaming/fanout.py)."""
-        await self.send(text_data=event["frame"])
+        """The groups `staff` and `staff.alerts` (conversations come through chat/streaming/fanout.py).
+
+        An alert comes in every language (`frames`): this dashboard gets the one it reads."""
+        frames = event.get("frames") or {}
+        await self.send(text_data=frames.get(self.language) or event["frame"])
 
     async def _send(self, frame: dict) -> None:
         await self.send(text_data=dumps(frame))

@@ -123,13 +123,25 @@ def _deliver_quietly(alert_id: int, event: str) -> None:
         log.warning("alert %s webhook failed: %s", alert_id, exc)
 
 
-def alert_payload(alert: Alert) -> dict[str, Any]:
+def alert_description(alert: Alert, language: str | None = None) -> str:
+    """The alert's description in `language` (the active one by default), rendered from its kind and
+    numbers: the stored text is in LANGUAGE_CODE only. The stored text when the numbers are incomplete."""
+    with translation.override(language or translation.get_language()):
+        try:
+            return describe(alert.kind, alert.key, alert.data)
+        except (KeyError, TypeError, ValueError):
+            return alert.description
+
+
+def alert_payload(alert: Alert, language: str | None = None) -> dict[str, Any]:
+    """The alert as the staff socket and the webhook carry it, its description in `language`
+    (LANGUAGE_CODE by default: a webhook has no reader to ask)."""
     return {
         "id": alert.pk,
         "kind": alert.kind,
         "key": alert.key,
         "state": alert.state,
-        "description": alert.description,
+        "description": alert_description(alert, language or settings.LANGUAGE_CODE),
         "value": alert.value,
         "baseline": alert.baseline,
         "threshold": alert.threshold,
@@ -138,21 +150,35 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def alert_frame(alert: Alert, event: str) -> str:
-    """The staff socket frame of an alert (docs/protocol.md, "Staff socket")."""
-    return json.dumps({"type": "alert", "event": event, "alert": alert_payload(alert)}, ensure_ascii=False)
+def alert_frame(alert: Alert, event: str, language: str | None = None) -> str:
+    """The staff socket frame of an alert (docs/protocol.md, "Staff socket"), described in `language`."""
+    payload = alert_payload(alert, language)
+    return json.dumps({"type": "alert", "event": event, "alert": payload}, ensure_ascii=False)
 
 
-def active_alert_frames() -> list[str]:
-    """A `raised` frame per active alert, oldest first: what a staff socket that just connected missed."""
-    return [alert_frame(a, "raised") for a in Alert.objects.filter(state=Alert.State.ACTIVE).order_by("raised_at")]
+def alert_frames(alert: Alert, event: str) -> dict[str, str]:
+    """The frame in every language of settings.LANGUAGES, by language code."""
+    return {code: alert_frame(alert, event, code) for code, _name in settings.LANGUAGES}
+
+
+def active_alert_frames(language: str | None = None) -> list[str]:
+    """A `raised` frame per active alert, oldest first, described in the dashboard's `language`:
+    what a staff socket that just connected missed."""
+    active = Alert.objects.filter(state=Alert.State.ACTIVE).order_by("raised_at")
+    return [alert_frame(a, "raised", language) for a in active]
 
 
 def alert_publish(alert: Alert, event: str) -> None:
-    """Send the alert frame to every staff socket; the dashboard shows or hides its banner."""
+    """Send the alert frame to every staff socket; the dashboard shows or hides its banner.
+
+    One group message carries the frame in every language (`frames`); each socket relays the one
+    of its dashboard's language. `frame` (LANGUAGE_CODE) is for a socket that knows no language.
+    """
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(STAFF_ALERTS_GROUP, {"type": "relay", "frame": alert_frame(alert, event)})
+        frames = alert_frames(alert, event)
+        frame = frames.get(settings.LANGUAGE_CODE) or alert_frame(alert, event)
+        async_to_sync(layer.group_send)(STAFF_ALERTS_GROUP, {"type": "relay", "frame": frame, "frames": frames})
 
 
 def webhook_post(alert: Alert, event: str, *, url: str) -> None:
@@ -181,6 +207,37 @@ def _mins(seconds: float | None) -> str:
     return _("no data") if seconds is None else _("%(n)s min") % {"n": formats.number_format(round(seconds / 60, 1), 1)}
 
 
+def _handoff_surge(d: dict[str, Any]) -> str:
+    # The usual number is a mean per window, so it is often below one: "about 0.0 is usual" says
+    # nothing, so a quiet baseline is said in words. Whole sentences, for the translators.
+    expected = d.get("expected") or 0.0
+    values = {**d, "expected": formats.number_format(round(expected, 1), 1 if expected < 10 else 0)}
+    if expected < 0.05:
+        text = ngettext(
+            "Handoff surge: %(count)s chat asked for a human in the last %(minutes)s minutes, where usually none does.",
+            "Handoff surge: %(count)s chats asked for a human in the last %(minutes)s minutes, "
+            "where usually none does.",
+            d["count"],
+        )
+    elif expected < 1:
+        text = ngettext(
+            "Handoff surge: %(count)s chat asked for a human in the last %(minutes)s minutes, "
+            "where usually fewer than one does.",
+            "Handoff surge: %(count)s chats asked for a human in the last %(minutes)s minutes, "
+            "where usually fewer than one does.",
+            d["count"],
+        )
+    else:
+        text = ngettext(
+            "Handoff surge: %(count)s chat asked for a human in the last %(minutes)s minutes, "
+            "where about %(expected)s usually do.",
+            "Handoff surge: %(count)s chats asked for a human in the last %(minutes)s minutes, "
+            "where about %(expected)s usually do.",
+            d["count"],
+        )
+    return text % values
+
+
 def describe(kind: str, key: str, data: dict[str, Any]) -> str:
     """What a person needs to read in the banner, in the active language."""
     d = data
@@ -195,10 +252,7 @@ def describe(kind: str, key: str, data: dict[str, Any]) -> str:
             "(%(answers)s answers), against %(baseline)s over the previous 24 hours."
         ) % {**d, "p95": _secs(d.get("p95_ms")), "baseline": _secs(d.get("baseline_ms"))}
     if kind == Alert.Kind.HANDOFF_SURGE:
-        return _(
-            "Handoff surge: %(count)s chats asked for a human in the last %(minutes)s minutes, "
-            "where about %(expected)s is usual."
-        ) % {**d, "expected": formats.number_format(round(d.get("expected") or 0, 1), 1)}
+        return _handoff_surge(d)
     if kind == Alert.Kind.NEGATIVE_SENTIMENT:
         values = {**d, "share": _pct(d.get("share")), "baseline": _pct(d.get("baseline")), "server": key}
         if key:

@@ -6,7 +6,7 @@ from django import template
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from analytics.services.alerts import describe
+from analytics.services.alerts import alert_description
 from chat.handoff import reason_label
 
 register = template.Library()
@@ -58,10 +58,7 @@ def num(value: float | None, digits: int = 0) -> str:
 @register.filter
 def alert_text(alert) -> str:
     """The alert's description in the reader's language (stored text if the data is incomplete)."""
-    try:
-        return describe(alert.kind, alert.key, alert.data)
-    except (KeyError, TypeError, ValueError):
-        return alert.description
+    return alert_description(alert)
 
 
 @register.filter

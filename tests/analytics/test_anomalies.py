@@ -110,7 +110,7 @@ def test_a_burst_of_escalations_raises_the_handoff_surge_alert(normal_day, playe
     result = changes(anomalies_detect(now=now))
     assert result[("handoff_surge", "")] == "raised"
     assert active("handoff_surge").description == (
-        "Handoff surge: 6 chats asked for a human in the last 10 minutes, where about 0.0 is usual."
+        "Handoff surge: 6 chats asked for a human in the last 10 minutes, where usually none does."
     )
 
 

@@ -1,0 +1,99 @@
+"""Every member of staff reads an alert in their own language: the dashboard's banner when it
+is raised, the banners a dashboard loads when it connects, and the anomalies page."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import translation
+
+from analytics.models import Alert
+from analytics.services.alerts import alert_payload, alert_publish, describe
+from tests.chat.staff_client import StaffSocket, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ENGLISH = "Handoff surge: 6 chats asked for a human in the last 10 minutes, where usually none does."
+CHINESE = "转人工激增：最近 10 分钟内有 6 个会话请求人工，平时几乎没有。"
+
+
+def handoff_surge() -> Alert:
+    # Stored as the detector stores it: the description in LANGUAGE_CODE, the numbers in data.
+    data = {"count": 6, "expected": 0.01, "minutes": 10}
+    with translation.override("en"):
+        description = describe(Alert.Kind.HANDOFF_SURGE, "", data)
+    return Alert.objects.create(
+        kind=Alert.Kind.HANDOFF_SURGE, description=description, value=6, threshold=5, baseline=0.01, data=data
+    )
+
+
+async def dashboard(user, **language) -> StaffSocket:
+    """A connected dashboard whose browser asks for a language by cookie or Accept-Language."""
+    cookie = await sync_to_async(session_cookie)(user)
+    if "cookie" in language:
+        cookie += f"; django_language={language['cookie']}"
+    sock = StaffSocket(cookie)
+    if "accept" in language:
+        sock.comm.scope["headers"].append((b"accept-language", language["accept"].encode()))
+    await sock.connect()
+    return sock
+
+
+def is_alert(frame: dict) -> bool:
+    return frame.get("type") == "alert"
+
+
+async def test_a_raised_alert_reaches_each_dashboard_in_its_own_language(alice, bob, mia):
+    chinese_by_cookie = await dashboard(alice, cookie="zh-hans")
+    chinese_by_browser = await dashboard(bob, accept="zh-CN,zh;q=0.9,en;q=0.5")
+    english = await dashboard(mia, accept="en-US,en;q=0.9")
+
+    alert = await sync_to_async(handoff_surge)()
+    await sync_to_async(alert_publish)(alert, "raised")
+
+    seen = [
+        (await sock.receive_until(is_alert))["alert"]["description"]
+        for sock in (chinese_by_cookie, chinese_by_browser, english)
+    ]
+    for sock in (chinese_by_cookie, chinese_by_browser, english):
+        await sock.close()
+    assert seen == [CHINESE, CHINESE, ENGLISH]
+
+
+async def test_a_dashboard_that_connects_later_loads_the_active_alerts_in_its_language(alice, mia):
+    await sync_to_async(handoff_surge)()
+
+    chinese = await dashboard(alice, cookie="zh-hans")
+    banner = await chinese.receive_until(is_alert)
+    english = await dashboard(mia)
+    english_banner = await english.receive_until(is_alert)
+    await chinese.close()
+    await english.close()
+    assert banner["alert"]["description"] == CHINESE
+    assert english_banner["alert"]["description"] == ENGLISH
+
+
+@pytest.mark.parametrize(
+    ("expected", "english", "chinese"),
+    [
+        (0.0, "where usually none does.", "平时几乎没有。"),
+        (0.4, "where usually fewer than one does.", "平时不到 1 个。"),
+        (2.04, "where about 2.0 usually do.", "平时约 2.0 个。"),
+        (12.4, "where about 12 usually do.", "平时约 12 个。"),
+    ],
+    ids=["none", "under one", "a few", "many"],
+)
+def test_the_handoff_surge_says_what_is_usual_in_words_a_manager_reads(expected, english, chinese):
+    data = {"count": 6, "expected": expected, "minutes": 10}
+    with translation.override("en"):
+        said = describe(Alert.Kind.HANDOFF_SURGE, "", data)
+    with translation.override("zh-hans"):
+        said_zh = describe(Alert.Kind.HANDOFF_SURGE, "", data)
+    assert said == f"Handoff surge: 6 chats asked for a human in the last 10 minutes, {english}"
+    assert said_zh == f"转人工激增：最近 10 分钟内有 6 个会话请求人工，{chinese}"
+    assert "0.0" not in said + said_zh
+
+
+def test_an_alert_without_its_numbers_keeps_its_stored_text(db):
+    odd = Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue (old row)", value=1, threshold=1)
+    assert alert_payload(odd, "zh-hans")["description"] == "Long queue (old row)"
