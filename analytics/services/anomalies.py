@@ -1,8 +1,9 @@
 """Anomaly detection: the last few minutes against a baseline (docs/metrics.md, "Alerts").
 
 The recent window is read from the raw rows (a few minutes, on indexed times);
-the baseline from the hourly aggregates of the previous 24 hours, so detection
-stays cheap however much history there is. Each detector returns Signals;
+the baseline from the hourly aggregates of the 24 whole hours before the hour
+the window starts in, so detection stays cheap however much history there is
+(the handoff surge counts escalation events on both sides: see its detector). Each detector returns Signals;
 `anomalies_detect` turns them into raised or cleared alerts.
 """
 
@@ -23,6 +24,7 @@ from analytics.services.aggregation import (
     Totals,
     add_totals,
     empty_totals,
+    floor_hour,
 )
 from analytics.services.alerts import Signal, alert_sync
 from chat.models import Conversation, ConversationEvent, Message
@@ -67,10 +69,14 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 class Baseline:
-    """Sums of the hourly aggregates of the baseline period, overall and per server."""
+    """Sums of the hourly aggregates of the baseline period, overall and per server.
+
+    The period is the 24 whole hours before the hour in which the window starts: the hour
+    holding the window (or part of it) is left out, or a surge would raise its own threshold.
+    """
 
     def __init__(self, now: datetime, rules: Rules) -> None:
-        end = now - rules.window
+        end = floor_hour(now - rules.window)
         rows = Aggregate.objects.filter(
             period=Aggregate.Period.HOUR,
             dimension__in=[Aggregate.Dimension.ALL, Aggregate.Dimension.SERVER],
@@ -116,11 +122,20 @@ def detect_ttft_p95(now: datetime, base: Baseline, rules: Rules = RULES) -> list
     return [Signal(Kind.TTFT_P95, "", abnormal, p95 or 0.0, threshold, baseline, data)]
 
 
+def _escalations(**created_at) -> int:
+    return ConversationEvent.objects.filter(kind=ConversationEvent.Kind.ESCALATED, **created_at).count()
+
+
 def detect_handoff_surge(now: datetime, base: Baseline, rules: Rules = RULES) -> list[Signal]:
-    count = ConversationEvent.objects.filter(
-        kind=ConversationEvent.Kind.ESCALATED, created_at__gte=now - rules.window, created_at__lte=now
-    ).count()
-    expected = base.overall["handed_off"] / base.hours * rules.window.total_seconds() / 3600
+    """Escalations in the window against escalations per window over the 24 hours before it.
+
+    Both sides count `escalated` events, read from the raw rows (an index on kind and time):
+    the aggregates count handed-off chats by their close, which includes takeovers nobody
+    asked for and leaves out chats still open, so they are not the same thing."""
+    start = now - rules.window
+    count = _escalations(created_at__gte=start, created_at__lte=now)
+    usual = _escalations(created_at__gte=start - rules.baseline, created_at__lt=start)
+    expected = usual * rules.window.total_seconds() / rules.baseline.total_seconds()
     threshold = _threshold(rules.handoff_floor, rules.handoff_factor, expected)
     data = {"count": count, "expected": expected, "minutes": _minutes(rules)}
     return [Signal(Kind.HANDOFF_SURGE, "", count >= threshold, count, threshold, expected, data)]

@@ -18,6 +18,7 @@ from analytics.services import aggregation
 from analytics.services.anomalies import anomalies_detect, heartbeat_record, worker_check
 from analytics.services.stats import stats_compute_many
 from chat.models import Message
+from tests.analytics.conftest import T0
 from tests.analytics.factories import Chat
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +295,63 @@ def test_failures_as_usual_as_yesterdays_raise_nothing(players, now):
     assert (signal.abnormal, signal.value, signal.baseline) == (False, 0.5, pytest.approx(1 / 3))
     assert signal.threshold == pytest.approx(1.0)
     assert not Alert.objects.exists()
+
+
+# --- The baseline is what came before, in the same units ------------------------------
+
+
+def test_a_surge_on_a_fresh_database_is_compared_with_nothing_not_with_itself(players):
+    # 10:30: the window (10:20-10:30) lies in the hour 10:00, already aggregated with its chats.
+    now = T0 + timedelta(minutes=30)
+    ids = []
+    for i in range(4):
+        chat = Chat(players[i], now - timedelta(minutes=8)).player(0, "转人工").escalate(30, "player_request")
+        ids.append(chat.close(120).pk)
+    stats_compute_many(conversation_ids=ids)
+    aggregation.aggregate_dirty()
+
+    (signal,) = [s for s, _event in anomalies_detect(now=now) if s.kind == "handoff_surge"]
+    assert (signal.value, signal.baseline) == (4, 0)
+    assert signal.data["expected"] == 0
+
+
+def test_agents_stepping_in_on_their_own_do_not_hide_players_asking_for_a_human(players, alice):
+    # All yesterday agents took over two chats every 10 minutes without anyone asking:
+    # handed-off chats, but no escalation. Only escalations are the baseline of escalations.
+    now = T0 + timedelta(minutes=30)
+    ids = []
+    for slot in range(1, 24 * 6 + 1):
+        for n in range(2):
+            start = now - timedelta(minutes=10 * slot + 5)
+            chat = Chat(players[n], start).player(0, "卡住了").take_over(20, alice).agent(30, alice)
+            ids.append(chat.close(60).pk)
+    stats_compute_many(conversation_ids=ids)
+    aggregation.aggregate_dirty()
+    for i in range(5):
+        Chat(players[i], now - timedelta(minutes=5)).player(0, "转人工").escalate(10 + i, "player_request")
+
+    assert changes(anomalies_detect(now=now)).get(("handoff_surge", "")) == "raised"
+    assert active("handoff_surge").baseline == 0
+
+
+def test_the_usual_escalations_are_those_of_the_24_hours_before_the_window(players):
+    now = T0 + timedelta(minutes=30)
+    for hour in range(24):  # one escalation an hour, every hour of the day before
+        Chat(players[0], now - timedelta(hours=hour, minutes=20)).player(0, "人工").escalate(1, "player_request")
+    Chat(players[1], now - timedelta(hours=25)).player(0, "人工").escalate(1, "player_request")  # too old
+
+    (signal,) = [s for s, _event in anomalies_detect(now=now) if s.kind == "handoff_surge"]
+    assert signal.value == 0
+    assert signal.baseline == pytest.approx(24 / 144)
+
+
+def test_failures_already_aggregated_in_the_current_hour_do_not_raise_their_own_threshold(players):
+    # The chat closed at 10:27 and its hour was aggregated before the 10:30 check: its failures
+    # are the window's, not what is usual.
+    now = T0 + timedelta(minutes=30)
+    chat = bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6).close(180)
+    stats_compute_many(conversation_ids=[chat.pk])
+    aggregation.aggregate_dirty()
+
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+    assert active("llm_errors").baseline is None
