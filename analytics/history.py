@@ -4,7 +4,7 @@ Written with bulk_create in batches, then run through the same services as live
 chats: stats_build for every conversation, the honest resolution, knowledge-gap
 grouping and a full re-aggregation. Deterministic for a given seed.
 
-What it looks like: evening peaks and busier weekends, eight intents with their
+What it looks like: evening peaks and busier weekends, the product's intents with their
 own handoff and knowledge-gap rates, players who come back when the bot did not
 really help, a two-hour LLM outage a few days ago (failures, slow first tokens,
 escalations), agents with their own speed, CSAT that follows the outcome.
@@ -27,6 +27,7 @@ from django.utils import timezone
 from analytics.models import ConversationStats, CsatRating
 from analytics.services import aggregation, gaps, resolution
 from analytics.services.stats import stats_build
+from chat.handoff import Reason
 from chat.models import Conversation, ConversationEvent, Message, Player
 
 PREFIX = "gen-"
@@ -38,50 +39,78 @@ HOURLY = [2, 1, 1, 0.5, 0.5, 0.5, 1, 2, 3, 4, 5, 5, 6, 6, 5, 5, 6, 7, 8, 10, 12,
 
 
 @dataclass(frozen=True)
-class Intent:
-    name: str
+class Profile:
+    """How the chats of one intent go in this history."""
+
     weight: float
     handoff: float  # chance a human is needed
     gap: float  # chance the knowledge base has nothing
     mood: float  # sentiment of the first message
-    zh: tuple[str, ...]
+    gap_questions: tuple[str, ...] = ()  # in either language: each is asked only in its own
+
+
+# Keyed by the names of the product's intents (agents/demo_brain.py); an intent without a
+# profile of its own gets QUIET. A name the brain does not have is an error (`product_intents`).
+PROFILES = {
+    "recharge_not_arrived": Profile(22, 0.35, 0.02, -0.45),
+    "ban_appeal": Profile(10, 0.6, 0.05, -0.7),
+    "lost_items": Profile(10, 0.3, 0.08, -0.35,
+                          ("交易行买的东西没收到", "交易行的道具去哪了", "auction house item never arrived")),
+    "bug_report": Profile(12, 0.25, 0.2, -0.3,
+                          ("新版本安卓12闪退", "安卓12一进游戏就闪退", "crash on android 12 after update")),
+    "gameplay": Profile(18, 0.08, 0.25, 0.1,
+                        ("新版本的天赋怎么加点", "天赋加点推荐", "how to build talents in the new patch",
+                         "宠物怎么进化", "宠物进化需要什么材料", "跨服战什么时候开", "跨服战几点开始")),
+    "events": Profile(10, 0.05, 0.3, 0.2,
+                      ("周年庆有什么活动", "周年庆活动内容", "anniversary event rewards",
+                       "兑换码在哪里输入", "兑换码输入的地方在哪")),
+    "refund": Profile(8, 0.5, 0.05, -0.4),
+    "account_security": Profile(10, 0.3, 0.05, -0.3),
+    "human": Profile(4, 1.0, 0.0, -0.2),
+}  # fmt: skip
+QUIET = Profile(3, 0.2, 0.1, 0.0)
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    profile: Profile
+    zh: tuple[str, ...]  # what players write: the brain's own examples, by language
     en: tuple[str, ...]
-    gap_questions: tuple[str, ...] = ()
+    asks_for_human: bool = False  # the brain hands these chats over (action "handoff")
+
+    def phrases(self, language: str) -> tuple[str, ...]:
+        return (self.zh or self.en) if language == "zh-hans" else (self.en or self.zh)
+
+    def gap_questions(self, language: str) -> tuple[str, ...]:
+        """The questions the knowledge base cannot answer, in the conversation's language."""
+        chinese = language == "zh-hans"
+        return tuple(q for q in self.profile.gap_questions if _is_chinese(q) == chinese)
 
 
-INTENTS = [
-    Intent("recharge_missing", 22, 0.35, 0.02, -0.45,
-           ("充值了钻石没到账", "我充了648但是没收到", "充值成功了但是游戏里没有"),
-           ("I topped up but got no crystals", "my recharge has not arrived")),
-    Intent("ban_appeal", 10, 0.6, 0.05, -0.7,
-           ("我的号被封了，为什么", "账号被封怎么申诉", "我没开挂为什么封号"),
-           ("my account got banned for no reason", "how do I appeal a ban")),
-    Intent("lost_item", 10, 0.3, 0.08, -0.35,
-           ("我的装备不见了", "背包里的武器消失了", "昨天的道具没了"),
-           ("my sword disappeared from my bag", "lost items after the update"),
-           ("交易行买的东西没收到", "交易行的道具去哪了", "auction house item never arrived")),
-    Intent("bug_report", 12, 0.25, 0.2, -0.3,
-           ("游戏一打开就闪退", "副本里卡住了", "任务完成不了是bug吧"),
-           ("the game crashes on start", "stuck in the dungeon wall"),
-           ("新版本安卓12闪退", "安卓12一进游戏就闪退", "crash on android 12 after update")),
-    Intent("gameplay", 18, 0.08, 0.25, 0.1,
-           ("转职选哪个好", "公会战怎么玩", "竞技场怎么上分"),
-           ("which class should I pick", "how does the guild war work"),
-           ("新版本的天赋怎么加点", "天赋加点推荐", "how to build talents in the new patch",
-            "宠物怎么进化", "宠物进化需要什么材料", "跨服战什么时候开", "跨服战几点开始")),
-    Intent("events", 10, 0.05, 0.3, 0.2,
-           ("春节活动什么时候开始", "活动奖励怎么领", "签到奖励没领到"),
-           ("when does the spring event start", "how to claim the event reward"),
-           ("周年庆有什么活动", "周年庆活动内容", "anniversary event rewards",
-            "兑换码在哪里输入", "兑换码输入的地方在哪")),
-    Intent("refund", 8, 0.5, 0.05, -0.4,
-           ("我要退款", "误充值了能退吗", "买错礼包了怎么退款"),
-           ("I want a refund", "bought the wrong pack, can I get my money back")),
-    Intent("account_security", 10, 0.3, 0.05, -0.3,
-           ("账号被盗了怎么办", "怎么改密码", "收不到验证码"),
-           ("my account was hacked", "how do I change my password")),
-]  # fmt: skip
-REASONS = [("player_request", 45), ("dont_know", 25), ("sentiment", 15), ("unsafe", 3), ("tool_error", 12)]
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def product_intents() -> list[Intent]:
+    """The demo brain's intents, so the history counts the intents the product classifies into."""
+    from agents import demo_brain
+
+    intents = []
+    for name, _label_en, _label_zh, action, _tool, _facts, _description, examples in demo_brain.INTENTS:
+        lines = [line.strip() for line in examples.strip().splitlines() if line.strip()]
+        zh = tuple(line for line in lines if _is_chinese(line))
+        en = tuple(line for line in lines if not _is_chinese(line))
+        intents.append(Intent(name, PROFILES.get(name, QUIET), zh, en, asks_for_human=action == "handoff"))
+    stray = set(PROFILES) - {i.name for i in intents}
+    if stray:
+        raise ValueError(f"history profiles for intents the demo brain does not have: {sorted(stray)}")
+    return intents
+
+
+# Why a human was needed, besides the failures and gaps the plan sees itself: only reasons the
+# product gives (chat.handoff.Reason), so that every one has its label on the pages.
+REASONS = [(Reason.PLAYER_REQUEST, 55), (Reason.DONT_KNOW, 20), (Reason.SENTIMENT, 20), (Reason.BOT_ERROR, 5)]
 BOT_REPLIES = (
     "好的，我来帮您查一下。",
     "请提供一下您的订单号。",
@@ -142,8 +171,8 @@ class HistoryGenerator:
         # A two-hour LLM outage, a few days back when the range allows.
         outage_day = min(days - 1, 5) if days > 1 else 0
         self.outage = self.end - timedelta(days=outage_day, hours=3)
-        self.intents = INTENTS
-        self.weights = [i.weight for i in INTENTS]
+        self.intents = product_intents()
+        self.weights = [i.profile.weight for i in self.intents]
 
     # --- Plan -------------------------------------------------------------------------
 
@@ -188,13 +217,15 @@ class HistoryGenerator:
         def event(kind: str, moment: datetime, **fields) -> None:
             planned.events.append(ConversationEvent(conversation=conversation, kind=kind, created_at=moment, **fields))
 
-        phrases = intent.zh if language == "zh-hans" else intent.en
-        mood = max(-1.0, min(1.0, r.gauss(intent.mood - (0.25 if server == GRUMPY_SERVER else 0), 0.25)))
+        profile = intent.profile
+        phrases = intent.phrases(language)
+        mood = max(-1.0, min(1.0, r.gauss(profile.mood - (0.25 if server == GRUMPY_SERVER else 0), 0.25)))
         turns = min(8, 1 + int(r.expovariate(1 / 2.2)))
-        needs_human = r.random() < intent.handoff * (1.6 if self._in_outage(at) else 1.0)
-        gap = bool(intent.gap_questions) and r.random() < intent.gap
+        needs_human = r.random() < profile.handoff * (1.6 if self._in_outage(at) else 1.0)
+        questions = intent.gap_questions(language)
+        gap = bool(questions) and r.random() < profile.gap
         if gap:
-            planned.gap_question = r.choice(intent.gap_questions)
+            planned.gap_question = r.choice(questions)
         escalate_after = r.randint(1, turns) if needs_human or gap and r.random() < 0.5 else None
         moment, failed = at, False
         for turn in range(1, turns + 1):
@@ -223,7 +254,12 @@ class HistoryGenerator:
         human = escalate_after is not None or failed
         agent = None
         if human:
-            reason = "upstream_error" if failed else ("dont_know" if gap else self._reason())
+            if failed:
+                reason = Reason.UPSTREAM_ERROR
+            elif gap:
+                reason = Reason.DONT_KNOW
+            else:
+                reason = Reason.PLAYER_REQUEST if intent.asks_for_human else self._reason()
             event(ConversationEvent.Kind.ESCALATED, moment, reason=reason)
             conversation.handoff_reason = reason
             if r.random() < 0.05:  # the player gave up waiting
