@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from analytics.models import Alert
-from analytics.selectors import DateRange
+from analytics.selectors import DateRange, intent_label
 from chat.handoff import reason_label
 
 Metrics = dict[str, Any]
@@ -82,9 +82,10 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
     }
 
 
-def intents(rows: list[tuple[str, Metrics]]) -> dict[str, dict]:
+def intents(rows: list[tuple[str, Metrics]], names: dict[str, str]) -> dict[str, dict]:
+    """`names`: each intent's label in the reader's language (selectors.intent_labels)."""
     top = rows[:15]
-    labels = [key or _("unknown") for key, _k in top]
+    labels = [intent_label(key, names) for key, _k in top]
     metrics = [k for _key, k in top]
     return {
         "volume": chart("bar", labels, _outcomes(metrics), stacked=True, horizontal=True),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from analytics.selectors import DateRange
+from analytics.selectors import DateRange, intent_label
 
 
 def _r(value: float | None, digits: int) -> float | None:
@@ -43,12 +43,17 @@ def overview(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
     return response("overview", rng, header, rows)
 
 
-def breakdown(name: str, rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpResponse:
-    header = [name, "conversations", "bot_resolution_rate", "handoff_rate", "turns_avg", "csat_avg", "csat_count",
-              "negative_share", "ttft_p95_ms"]  # fmt: skip
+def breakdown(
+    name: str, rng: DateRange, rows: list[tuple[str, dict[str, Any]]], *, labels: dict[str, str] | None = None
+) -> HttpResponse:
+    """`labels`: the keys' names in the reader's language, a `label` column after the key (intents)."""
+    named = labels is not None
+    header = [name, *(["label"] if named else []), "conversations", "bot_resolution_rate", "handoff_rate",
+              "turns_avg", "csat_avg", "csat_count", "negative_share", "ttft_p95_ms"]  # fmt: skip
     lines = (
-        [key, k["conversations"], _r(k["bot_resolution_rate"], 4), _r(k["handoff_rate"], 4), _r(k["turns_avg"], 2),
-         _r(k["csat_avg"], 2), k["csat_count"], _r(k["negative_share"], 4), k["ttft_p95_ms"]]
+        [key, *([intent_label(key, labels)] if named else []), k["conversations"], _r(k["bot_resolution_rate"], 4),
+         _r(k["handoff_rate"], 4), _r(k["turns_avg"], 2), _r(k["csat_avg"], 2), k["csat_count"],
+         _r(k["negative_share"], 4), k["ttft_p95_ms"]]
         for key, k in rows
     )  # fmt: skip
     return response(f"{name}s", rng, header, lines)

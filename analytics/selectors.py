@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from analytics.models import Aggregate, Alert, GapCluster, KnowledgeGap
 from analytics.services import histogram
@@ -216,6 +218,19 @@ def breakdown(rng: DateRange, dimension: str) -> list[tuple[str, dict[str, Any]]
     """Per intent / server / agent: metrics of the range, largest first."""
     rows = totals_by_key(rng, dimension)
     return sorted(((key, sums.kpis()) for key, sums in rows.items()), key=lambda kv: (-kv[1]["conversations"], kv[0]))
+
+
+def intent_labels() -> dict[str, str]:
+    """Each intent's name as the reader knows it: its label in the active language (agents.Intent)."""
+    from agents.models import Intent
+
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return {i.name: i.label(language) or i.name for i in Intent.objects.only("name", "label_en", "label_zh")}
+
+
+def intent_label(key: str, labels: dict[str, str]) -> str:
+    """The label of an intent key; the key itself for an intent no longer defined, "unknown" for none."""
+    return labels.get(key, key) if key else str(_("unknown"))
 
 
 def agents(rng: DateRange) -> list[tuple[str, dict[str, Any]]]:

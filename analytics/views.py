@@ -56,11 +56,15 @@ def overview(request: HttpRequest) -> HttpResponse:
 def intents(request: HttpRequest) -> HttpResponse:
     rng = DateRange.parse(request.GET)
     rows = selectors.breakdown(rng, Dim.INTENT)
+    labels = selectors.intent_labels()
     if _csv(request):
-        return exports.breakdown("intent", rng, rows)
+        return exports.breakdown("intent", rng, rows, labels=labels)
     total = sum(k["conversations"] for _key, k in rows)
-    shares = [(key, k, charts.pct(k["conversations"] / total) if total else None) for key, k in rows]
-    return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows))
+    shares = [
+        (key, selectors.intent_label(key, labels), k, charts.pct(k["conversations"] / total) if total else None)
+        for key, k in rows
+    ]
+    return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows, labels))
 
 
 @require_GET

@@ -67,7 +67,7 @@ def test_empty_pages_say_so_rather_than_show_zeros(client, mia):
     "url, header",
     [
         ("/analytics/?format=csv", "bucket,conversations,bot_resolved"),
-        ("/analytics/intents/?format=csv", "intent,conversations,bot_resolution_rate"),
+        ("/analytics/intents/?format=csv", "intent,label,conversations,bot_resolution_rate"),
         ("/analytics/sentiment/?format=csv", "bucket,conversations,sentiment_first_avg"),
         ("/analytics/agents/?format=csv", "agent,chats_handled,first_response_avg_s"),
         ("/analytics/gaps/?format=csv", "question,count"),

@@ -183,7 +183,7 @@ def test_the_overview_csv_has_one_row_per_day_with_the_known_figures(day, client
 def test_the_intents_page_breaks_the_day_down_by_intent(day, client, mia):
     settle()
     client.force_login(mia)
-    rows = {key: k for key, k, _share in client.get("/analytics/intents/" + RANGE).context["rows"]}
+    rows = {key: k for key, _label, k, _share in client.get("/analytics/intents/" + RANGE).context["rows"]}
 
     assert {key: k["conversations"] for key, k in rows.items()} == {
         "recharge": 1, "ban_appeal": 1, "lost_item": 2, "events": 1, "refund": 1,
