@@ -6,6 +6,8 @@ export conversations and set agents' capacity. Superusers can do everything anyw
 
 from django.db import migrations
 
+from csbot.permissions import app_permissions
+
 AGENT = [
     "view_conversation",
     "view_message",
@@ -17,21 +19,10 @@ MANAGER = [*AGENT, "export_conversation", "change_agentprofile"]
 
 
 def grant(apps, schema_editor):
-    # Permissions are normally created after migrate; create ours now.
-    from django.contrib.auth.management import create_permissions
-
-    config = apps.get_app_config("chat")
-    historical = getattr(config, "models_module", None) is None
-    if historical:
-        config.models_module = True  # historical app configs have none, which would skip them
-    create_permissions(config, verbosity=0, apps=apps)
-    if historical:
-        config.models_module = None
     Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
     for name, codenames in (("agent", AGENT), ("manager", MANAGER)):
         group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="chat", codename__in=codenames))
+        group.permissions.add(*app_permissions(apps, "chat", codenames))
 
 
 def revoke(apps, schema_editor):
