@@ -6,8 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from chat.roles import is_staff_member
 
 MANAGER_GROUP = "manager"
 
@@ -19,14 +21,16 @@ def is_manager(user) -> bool:
 
 
 def manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous visitors go to the login page; everyone else but managers gets 403."""
+    """Anonymous visitors go to the login page; everyone else but managers gets 403, as a page
+    that says why in their language (an agent following a link lands here, not on a bare 403)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_manager(request.user):
-            raise PermissionDenied
+            context = {"dashboard": is_staff_member(request.user)}
+            return render(request, "analytics/forbidden.html", context, status=403)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -13,12 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from analytics.models import Aggregate, Alert, GapCluster, KnowledgeGap
+from analytics.models import Aggregate, Alert, DirtyHour, GapCluster, KnowledgeGap
 from analytics.services import histogram
 from analytics.services.aggregation import Totals, add_totals, day_end, empty_totals
 from analytics.services.resolution import RETURN_WINDOW
@@ -37,6 +37,8 @@ class DateRange:
 
     start: date
     end: date
+    # The start asked for when it was more than MAX_DAYS before the end: the page says so.
+    asked_start: date | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, params: Any, *, today: date | None = None) -> DateRange:
@@ -45,7 +47,9 @@ class DateRange:
         start = _parse_date(params.get("start")) or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             start, end = end, start
-        start = max(start, end - timedelta(days=MAX_DAYS - 1))
+        earliest = end - timedelta(days=MAX_DAYS - 1)
+        if start < earliest:
+            return cls(earliest, end, asked_start=start)
         return cls(start, end)
 
     @property
@@ -88,6 +92,17 @@ class DateRange:
 
     def query(self) -> str:
         return f"start={self.start.isoformat()}&end={self.end.isoformat()}"
+
+
+def figures_as_of(now: datetime | None = None) -> datetime:
+    """The pages count every close written before this moment.
+
+    The pages read aggregates, which aggregate_recent brings up to date every
+    ANALYTICS_REFRESH_SECONDS: a close written since then has only marked its hour dirty.
+    So: the oldest mark still waiting, else now."""
+    now = now or timezone.now()
+    waiting = DirtyHour.objects.aggregate(oldest=Min("marked_at"))["oldest"]
+    return min(waiting, now) if waiting else now
 
 
 def _parse_date(value: str | None) -> date | None:

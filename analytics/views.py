@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,7 +27,15 @@ def _page(request: HttpRequest, page: str, rng: DateRange, **context: Any) -> Ht
         (_("30 days"), DateRange(today - timedelta(days=29), today)),
         (_("90 days"), DateRange(today - timedelta(days=89), today)),
     ]
-    return render(request, f"analytics/{page}.html", {"page": page, "range": rng, "presets": presets, **context})
+    common = {
+        "page": page,
+        "range": rng,
+        "presets": presets,
+        "max_days": selectors.MAX_DAYS,
+        "as_of": selectors.figures_as_of(),
+        "refresh_seconds": round(settings.ANALYTICS_REFRESH_SECONDS),
+    }
+    return render(request, f"analytics/{page}.html", {**common, **context})
 
 
 def _csv(request: HttpRequest) -> bool:

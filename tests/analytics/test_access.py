@@ -32,6 +32,27 @@ def test_an_agent_is_refused(client, alice, url):
     assert client.get(url).status_code == 403
 
 
+def test_an_agent_is_told_why_in_their_language_and_sent_back_to_the_dashboard(client, alice):
+    client.force_login(alice)
+
+    english = client.get("/analytics/", HTTP_ACCEPT_LANGUAGE="en")
+    chinese = client.get("/analytics/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    html = english.content.decode()
+    assert english.status_code == 403
+    assert "Analytics is for managers" in html and "You are signed in as alice, who is not a manager." in html
+    assert 'href="/staff/"' in html and "Back to the staff dashboard" in html
+    assert 'class="site-header"' in html  # the site's page, not a bare "403 Forbidden"
+    assert "数据分析仅供主管查看" in chinese and "返回客服工作台" in chinese
+
+
+def test_a_signed_in_user_without_a_staff_role_gets_no_dashboard_link(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("pete", password="pw-pete"))
+    response = client.get("/analytics/")
+
+    assert response.status_code == 403 and 'href="/staff/"' not in response.content.decode()
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_a_manager_opens_every_page(client, mia, url):
     client.force_login(mia)

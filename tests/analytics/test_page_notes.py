@@ -1,0 +1,54 @@
+"""What a manager is told about the figures themselves: when they were computed, and that a
+range longer than the pages cover was shortened."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.models import DirtyHour
+from analytics.services import aggregation
+from analytics.services.stats import stats_compute_many
+from tests.analytics.factories import Chat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_range_longer_than_400_days_is_shortened_and_the_page_says_so(client, mia):
+    client.force_login(mia)
+    page = client.get("/analytics/?start=2020-01-01&end=2025-03-03")
+    html = page.content.decode()
+
+    assert (page.context["range"].start.isoformat(), page.context["range"].end.isoformat()) == (
+        "2024-01-29", "2025-03-03",
+    )  # fmt: skip
+    assert "A page covers at most 400 days, so this one starts on 2024-01-29 instead of 2020-01-01." in html
+    chinese = client.get("/analytics/?start=2020-01-01&end=2025-03-03", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "每页最多显示 400 天，因此本页从 2024-01-29 开始，而不是 2020-01-01。" in chinese.content.decode()
+
+
+def test_a_range_within_400_days_says_nothing_about_it(client, mia):
+    client.force_login(mia)
+    html = client.get("/analytics/?start=2025-01-01&end=2025-03-03").content.decode()
+
+    assert 'data-testid="range-clamped"' not in html
+
+
+def test_the_page_says_its_figures_are_as_old_as_the_oldest_close_not_yet_counted(client, mia, players, settings):
+    settings.ANALYTICS_REFRESH_SECONDS = 60
+    client.force_login(mia)
+    start = timezone.now() - timedelta(minutes=5)
+    chat = Chat(players[0], start).player(0, "充值没到账").bot(3, ttft_ms=500).close(120)
+    stats_compute_many(conversation_ids=[chat.pk])  # its stats are written; the pages' aggregates wait
+    written = timezone.now().replace(microsecond=0) - timedelta(seconds=50)
+    DirtyHour.objects.update(marked_at=written)
+
+    page = client.get("/analytics/")
+    as_of = timezone.localtime(written).strftime("%Y-%m-%d %H:%M")
+    assert page.context["as_of"] == written
+    assert f"Figures as of {as_of}; they are brought up to date every 60 seconds." in page.content.decode()
+
+    aggregation.aggregate_dirty()  # aggregate_recent ran: everything written is counted
+    assert client.get("/analytics/").context["as_of"] > written + timedelta(seconds=49)
