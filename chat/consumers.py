@@ -28,7 +28,7 @@ from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import answer_claim, receive_and_start, registry, start_answer
 from chat.streaming.lifecycle import only_process
-from chat.validation import FrameError, parse_client_frame
+from chat.validation import FrameError, frame_error_text, parse_client_frame
 from csbot.db import db_pool
 from csbot.helper_pool import helper_pool
 
@@ -199,12 +199,7 @@ class PlayerConsumer(SocketConsumer):
     async def _reject(self, exc: FrameError) -> None:
         """Refuse a bad frame, keep the connection, and let staff see what happened."""
         with translation.override(self.language):
-            text = {
-                "too_long": _("Your message is too long (at most %(max)s characters). It was not sent.")
-                % {"max": settings.CHAT_MAX_MESSAGE_CHARS},
-                "too_large": _("That message is too large to send."),
-                "empty": _("Your message is empty."),
-            }.get(exc.code, _("Your app sent something we could not read. Please reload the page."))
+            text = frame_error_text(exc.code)
         await self._send(error_frame(exc.code, text, client_id=exc.client_id))
         note = await _record(conversation_id=self.conversation_id, text=exc.staff_note, code=exc.code)
         await publish(self.conversation_id, message_frame(note), internal=True)

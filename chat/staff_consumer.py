@@ -32,7 +32,7 @@ from chat.roles import display_name, roles_of
 from chat.socket_base import SocketConsumer
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
 from chat.streaming.fanout import fanout
-from chat.validation import FrameError
+from chat.validation import FrameError, frame_error_text
 from csbot.db import db_pool
 
 from .staff_validation import parse_staff_frame
@@ -148,7 +148,11 @@ class StaffConsumer(SocketConsumer):
         try:
             frame = parse_staff_frame(text_data, bytes_data)
         except FrameError as exc:
-            await self._send(error_frame(exc.code, str(exc)))
+            # The code is for the page, the words for the agent: in their language, as the
+            # player's socket does (str(exc) is an internal note, in English).
+            with translation.override(self.language):
+                text = frame_error_text(exc.code)
+            await self._send(error_frame(exc.code, text, client_id=exc.client_id))
             return
         await getattr(self, f"on_{frame['type']}")(frame)
 

@@ -54,8 +54,9 @@ def parse_staff_frame(text_data: str | None, bytes_data: bytes | None) -> dict[s
     out = {k: frame[k] for k in STAFF_TYPES[kind]}
     out["type"] = kind
     if kind in ("send", "note"):
-        out["text"] = _text(frame["text"])
+        # The client id first: a refused text's error names it, so the page knows which text to keep.
         out["client_id"] = _client_id(frame.get("client_id"), required=kind == "send")
+        out["text"] = _text(frame["text"], out["client_id"])
     elif kind == "list":
         out["filter"] = frame.get("filter") if frame.get("filter") in FILTERS else "open"
         q = frame.get("q")
@@ -68,12 +69,12 @@ def parse_staff_frame(text_data: str | None, bytes_data: bytes | None) -> dict[s
     return out
 
 
-def _text(text: Any) -> str:
+def _text(text: Any, client_id: str | None) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise FrameError("empty", "empty text")
+        raise FrameError("empty", "empty text", client_id=client_id)
     text = text.strip()
     if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
-        raise FrameError("too_long", "text too long")
+        raise FrameError("too_long", "text too long", client_id=client_id)
     return text
 
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 CLIENT_TYPES = {"send", "resume", "ping", "handoff", "typing", "form_submit", "csat"}
 # An inline form has a few short fields (docs/protocol.md).
@@ -20,6 +21,17 @@ class FrameError(Exception):
         self.code = code
         self.staff_note = staff_note
         self.client_id = client_id
+
+
+def frame_error_text(code: str) -> str:
+    """What a refused frame means, in the active language: the same words on the player's
+    socket and the staff's, never the internal note (which is for the staff's history)."""
+    return {
+        "too_long": _("Your message is too long (at most %(max)s characters). It was not sent.")
+        % {"max": settings.CHAT_MAX_MESSAGE_CHARS},
+        "too_large": _("That message is too large to send."),
+        "empty": _("Your message is empty."),
+    }.get(code, _("Your app sent something we could not read. Please reload the page."))
 
 
 def _preview(raw: str, limit: int = 200) -> str:

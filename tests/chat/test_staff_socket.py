@@ -16,7 +16,7 @@ from chat import staff_notify, staff_selectors
 from chat.models import Conversation, ConversationEvent, Message
 from chat.services import message_append
 from tests.chat.socket_client import PlayerSocket, answer_text
-from tests.chat.staff_client import StaffSocket
+from tests.chat.staff_client import StaffSocket, session_cookie
 from tests.fake_ernie_fixtures import use_fake_ernie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,6 +210,33 @@ async def test_an_agent_who_does_not_hold_the_chat_cannot_write_to_the_player(li
     await other.close()
 
     assert refused["code"] == "not_holder" and refused["action"] == "send"
+    assert not await sync_to_async(Message.objects.filter(sender="agent").exists)()
+
+
+async def test_a_reply_over_the_limit_is_refused_in_the_agents_language_and_names_the_text(lin, alice, demo_kb):
+    from django.conf import settings
+
+    player, cid = await player_chatting(lin)
+    cookie = await sync_to_async(session_cookie)(alice)
+    agent = StaffSocket(f"{cookie}; {settings.LANGUAGE_COOKIE_NAME}=zh-hans")
+    await agent.connect()
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    too_long = "充值" * 1530  # 3060 characters
+    reply = await agent.say(cid, too_long)
+    refused = await agent.receive_until(lambda f: f.get("type") == "error")
+    await agent.send({"type": "note", "conversation_id": cid, "client_id": "n1", "text": too_long})
+    refused_note = await agent.receive_until(lambda f: f.get("type") == "error")
+    await player.close()
+    await agent.close()
+
+    assert refused == {
+        "type": "error",
+        "code": "too_long",
+        "message": "消息太长（最多 2000 字），未发送。",
+        "client_id": reply,
+    }
+    assert refused_note["client_id"] == "n1" and refused_note["message"] == refused["message"]
     assert not await sync_to_async(Message.objects.filter(sender="agent").exists)()
 
 

@@ -6,11 +6,16 @@ import json
 from collections.abc import Callable
 
 
-def relay(ws, sent: list[dict], drop: Callable[[dict, object, object], bool]) -> None:
+def relay(
+    ws,
+    sent: list[dict],
+    drop: Callable[[dict, object, object], bool],
+    change: Callable[[dict], dict] | None = None,
+) -> None:
     """Forward the page's socket to the server (a `page.route_web_socket` handler body).
 
-    Frames from the page are recorded in `sent`; a frame to the page is lost when
-    `drop(frame, ws, server)` says so.
+    Frames from the page are recorded in `sent` (and go on as `change(frame)` says,
+    when given); a frame to the page is lost when `drop(frame, ws, server)` says so.
     """
     server = ws.connect_to_server()
 
@@ -19,8 +24,9 @@ def relay(ws, sent: list[dict], drop: Callable[[dict, object, object], bool]) ->
             ws.send(message)
 
     def to_server(message):
-        sent.append(json.loads(message))
-        server.send(message)
+        frame = json.loads(message)
+        sent.append(frame)
+        server.send(json.dumps(change(frame)) if change else message)
 
     server.on_message(to_page)
     ws.on_message(to_server)

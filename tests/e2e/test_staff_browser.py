@@ -4,6 +4,7 @@ an answer grow and take the chat over in the middle of it."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -84,6 +85,18 @@ def sign_in_as_agent(page, base_url: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
     expect(page.get_by_test_id("me")).to_have_text("Alice")
+
+
+def take_over_a_new_chat(agent, player, base_url: str) -> str:
+    """The player asks; the agent opens the chat and takes it over. Its id."""
+    from playwright.sync_api import expect
+
+    cid = open_player(player, base_url)
+    ask(player, QUESTION)
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    agent.get_by_test_id("take-over").click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    return cid
 
 
 def agent_answer_lengths(page, seconds: float) -> list[int]:
@@ -308,3 +321,67 @@ def test_the_dashboard_resumes_when_the_end_says_the_answer_is_longer_than_it_ho
     # The stored answer, as a freshly opened dashboard gets it.
     agent.reload()
     expect(agent.locator('#messages [data-sender="bot"]').last.get_by_test_id("message-text")).to_have_text(shown)
+
+
+def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_server):
+    """Alice's 3060-character reply was lost: the box emptied as the frame went out, and the
+    refusal came as an English code in the Chinese dashboard."""
+    from playwright.sync_api import expect
+
+    state = {"sent": [], "held": [], "hold_acks": False, "server_limit": None}
+
+    def hold_acks(frame, ws, server):
+        state["ws"] = ws
+        if frame.get("type") == "ack" and state["hold_acks"]:
+            state["held"].append(frame)
+            return True
+        return False
+
+    def server_limit(frame):
+        # A server with a lower limit than the page knows (a deploy in between): it refuses.
+        if frame.get("type") == "send" and state["server_limit"]:
+            frame = {**frame, "text": frame["text"] + "。" * state["server_limit"]}
+        return frame
+
+    agent = open_context()
+    agent.route_web_socket("**/ws/staff/", lambda ws: relay(ws, state["sent"], hold_acks, server_limit))
+    sign_in_as_agent(agent, staff_server.url)
+    agent.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": staff_server.url}])
+    agent.reload()
+    expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open")
+    take_over_a_new_chat(agent, open_context(viewport=(420, 860)), staff_server.url)
+    box, counter, error = (
+        agent.get_by_test_id("agent-input"),
+        agent.get_by_test_id("agent-counter"),
+        agent.get_by_test_id("action-error"),
+    )
+
+    # Over the limit: the agent is told before anything is sent, and keeps the text.
+    long_reply = "充值" * 1530
+    box.fill(long_reply)
+    expect(counter).to_have_text("3060 / 2000")
+    box.press("Enter")
+    expect(error).to_have_text("消息太长（3060/2000 字），请精简后再发送。")
+    expect(box).to_have_value(long_reply)
+    assert not [f for f in state["sent"] if f["type"] == "send"]
+    box.fill("我来查一下您的订单。")
+    expect(counter).to_be_hidden()
+    expect(error).to_be_hidden()
+
+    # Sent, but not acknowledged yet: still in the box; the ack empties it.
+    state["hold_acks"] = True
+    box.press("Enter")
+    expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)
+    agent.wait_for_timeout(300)
+    expect(box).to_have_value("我来查一下您的订单。")
+    state["hold_acks"] = False
+    state["ws"].send(json.dumps(state["held"].pop()))
+    expect(box).to_have_value("")
+
+    # Refused by the server: the words, in the agent's language, and the text stays.
+    state["server_limit"] = 2001
+    box.fill("马上为您处理")
+    box.press("Enter")
+    expect(error).to_have_text("消息太长（最多 2000 字），未发送。")
+    expect(box).to_have_value("马上为您处理")
+    expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)

@@ -30,6 +30,7 @@
   var WS_PATH = root.getAttribute("data-ws-path") || "/ws/staff/";
   var IS_MANAGER = root.getAttribute("data-manager") === "1";
   var OPEN_FIRST = parseInt(root.getAttribute("data-open-conversation"), 10) || null;
+  var MAX_CHARS = parseInt(root.getAttribute("data-max-chars"), 10) || 2000;
   var PING_MS = 25000;
   var TYPING_SEND_MS = 2000;
   var TYPING_SHOW_MS = 4000;
@@ -43,6 +44,7 @@
   var msgList = $("messages"), history = $("history"), playerTyping = $("player-typing");
   var composer = $("composer"), input = $("agent-input"), sendBtn = $("agent-send");
   var noteForm = $("note-form"), noteInput = $("note-input");
+  var counters = new Map([[input, $("agent-counter")], [noteInput, $("note-counter")]]);
   var btnTake = $("act-take-over"), btnBack = $("act-hand-back"), btnClose = $("act-close");
   var transferBox = $("transfer-box"), transferTo = $("transfer-to"), btnTransfer = $("act-transfer");
   var exportLink = $("act-export");
@@ -116,6 +118,7 @@
       if (ws !== sock) return;
       ws = null;
       ready = false;
+      forgetOutbox();
       if (ev.code === 4403) {
         forbidden = true;
         setConn("forbidden");
@@ -154,9 +157,9 @@
       case "resumed": if (watched) onResumed(); break;
       case "typing": onTyping(f); break;
       case "player_presence": onPlayerPresence(f); break;
-      case "ack": break;
+      case "ack": onAck(f); break;
       case "ok": hideError(); break;
-      case "error": showError(f.message || f.code); break;
+      case "error": onError(f); break;
       default: break;
     }
   }
@@ -663,7 +666,7 @@
 
   // --------------------------------------------------------- actions --
   function showError(text) { errorEl.textContent = text; errorEl.hidden = false; }
-  function hideError() { errorEl.textContent = ""; errorEl.hidden = true; }
+  function hideError() { errorEl.textContent = ""; errorEl.hidden = true; errorEl.removeAttribute("data-kind"); }
 
   function act(type, extra) {
     if (!watched) return;
@@ -682,12 +685,65 @@
   });
   transferTo.addEventListener("focus", function () { send({ type: "agents" }); });
 
+  // A text leaves its box only once the server has it (`ack`): refused (`error` with
+  // its client_id) or lost with the socket, it is still there to fix and send again.
+  var outbox = new Map();          // client_id -> { box, text } sent, not yet acked
+
   function submitTo(kind, box) {
     var text = box.value.trim();
-    if (!text || !watched) return;
-    var frame = { type: kind, conversation_id: watched.id, client_id: uuid(), text: text };
-    if (send(frame)) box.value = "";
+    if (!text || !watched || box.hasAttribute("data-pending")) return;
+    var n = cpCount(text);
+    if (n > MAX_CHARS) {
+      showError(t("too_long", { count: n, max: MAX_CHARS }));
+      errorEl.setAttribute("data-kind", "too_long");
+      box.focus();
+      return;
+    }
+    var clientId = uuid();
+    if (!send({ type: kind, conversation_id: watched.id, client_id: clientId, text: text })) return;
+    outbox.set(clientId, { box: box, text: text });
+    box.setAttribute("data-pending", "1");
   }
+
+  function settle(clientId) {
+    var sent = outbox.get(clientId);
+    if (!sent) return null;
+    outbox.delete(clientId);
+    sent.box.removeAttribute("data-pending");
+    return sent;
+  }
+
+  function onAck(f) {
+    var sent = settle(f.client_id);
+    // Only what was sent goes: words typed since the send stay.
+    if (sent && sent.box.value.trim() === sent.text) {
+      sent.box.value = "";
+      updateCounter(sent.box);
+    }
+  }
+
+  function onError(f) {
+    settle(f.client_id);             // refused: the text stays in its box
+    showError(f.message || f.code);
+  }
+
+  function forgetOutbox() {
+    outbox.forEach(function (sent) { sent.box.removeAttribute("data-pending"); });
+    outbox.clear();
+  }
+
+  /** Like the player's page: the count shows near the limit, and past it in red. */
+  function updateCounter(box) {
+    var counter = counters.get(box);
+    var n = cpCount(box.value.trim());
+    var over = n > MAX_CHARS;
+    counter.textContent = n >= MAX_CHARS * 0.8 ? n + " / " + MAX_CHARS : "";
+    counter.hidden = !counter.textContent;
+    counter.classList.toggle("is-over", over);
+    box.classList.toggle("is-over", over);
+    if (!over && errorEl.getAttribute("data-kind") === "too_long") hideError();
+  }
+  counters.forEach(function (counter, box) { box.addEventListener("input", function () { updateCounter(box); }); });
 
   composer.addEventListener("submit", function (e) { e.preventDefault(); submitTo("send", input); });
   input.addEventListener("keydown", function (e) {
