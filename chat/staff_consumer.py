@@ -50,6 +50,7 @@ _set_status = db_pool(presence.presence_set_status)
 _roster = db_pool(presence.roster)
 _list = db_pool(staff_selectors.conversation_list)
 _counts = db_pool(staff_selectors.queue_counts)
+_mine = db_pool(staff_selectors.my_chat_ids)
 _case = db_pool(staff_selectors.case_of)
 _assign_waiting = db_pool(handoff.assign_waiting)
 _agent_send = db_pool(handoff.agent_message_send)
@@ -167,8 +168,16 @@ class StaffConsumer(SocketConsumer):
     async def on_list(self, frame: dict) -> None:
         rows = await _list(user=self.user, filter=frame["filter"], q=frame["q"])
         counts = await _counts(user=self.user)
+        mine = await _mine(user=self.user)
         await self._send(
-            {"type": "list", "filter": frame["filter"], "q": frame["q"], "conversations": rows, "counts": counts}
+            {
+                "type": "list",
+                "filter": frame["filter"],
+                "q": frame["q"],
+                "conversations": rows,
+                "counts": counts,
+                "mine": mine,
+            }
         )
 
     async def on_agents(self, frame: dict) -> None:

@@ -142,6 +142,12 @@ def queue_counts(*, user) -> dict[str, int]:
     }
 
 
+def my_chat_ids(*, user) -> list[int]:
+    """The chats `user` holds. Rows go to every dashboard alike, so each keeps its own
+    "Mine" count from these and the rows that follow (a row cannot carry it)."""
+    return list(Conversation.objects.filter(_filter_q("mine", user)).values_list("pk", flat=True))
+
+
 def _sources_used(conversation_id: int) -> list[dict[str, Any]]:
     """The knowledge the bot cited in this conversation, most used first."""
     used: dict[str, dict[str, Any]] = {}

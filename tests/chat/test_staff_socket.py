@@ -454,6 +454,24 @@ async def test_a_dashboard_list_follows_new_chats_and_messages_live(lin, kai, al
     assert nothing["conversations"] == []
 
 
+async def test_the_list_names_the_chats_i_hold_whatever_the_filter(lin, kai, alice, bob, demo_kb):
+    mine, bobs = await chats_with_a_message(lin, kai)
+    agent, colleague = await StaffSocket.of(alice), await StaffSocket.of(bob)
+    await agent.connect()
+    await colleague.connect()
+    await agent.send({"type": "take_over", "conversation_id": mine})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    await colleague.send({"type": "take_over", "conversation_id": bobs})
+    await colleague.receive_until(lambda f: f.get("type") == "ok")
+    await agent.send({"type": "list", "filter": "waiting"})
+    listed = await agent.receive_until(lambda f: f.get("type") == "list")
+    await agent.close()
+    await colleague.close()
+
+    assert listed["conversations"] == []
+    assert listed["mine"] == [mine] and listed["counts"]["mine"] == 1
+
+
 async def test_analytics_alerts_are_relayed_to_dashboards(alice, db):
     from channels.layers import get_channel_layer
 

@@ -93,6 +93,7 @@ def take_over_a_new_chat(agent, player, base_url: str) -> str:
 
     cid = open_player(player, base_url)
     ask(player, QUESTION)
+    agent.get_by_test_id("filter-open").click()
     agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
     agent.get_by_test_id("take-over").click()
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
@@ -385,3 +386,48 @@ def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_
     expect(error).to_have_text("消息太长（最多 2000 字），未发送。")
     expect(box).to_have_value("马上为您处理")
     expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)
+
+
+def sign_in_as_manager(page, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/staff/")
+    page.fill("#id_username", "manager")
+    page.fill("#id_password", "manager-demo-2026")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
+
+
+def test_the_mine_count_follows_take_over_transfer_hand_back_and_close(open_context, staff_server):
+    """It said "Mine 1" over an empty list after a hand back, and nothing after a transfer."""
+    from playwright.sync_api import expect
+
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    alice.get_by_test_id("filter-mine").click()
+    expect(alice.get_by_test_id("conversation-list")).to_have_attribute("aria-busy", "false")
+    held = alice.get_by_test_id("conversation-row")
+    mine = alice.locator('[data-testid="filter-mine"] [data-count="mine"]')
+    before = held.count()  # chats earlier tests left with Alice
+    expect(mine).to_have_text(str(before or ""))
+
+    # Mia takes a chat over and transfers it to Alice: Alice's count shows it.
+    mia = open_context()
+    sign_in_as_manager(mia, staff_server.url)
+    transferred = take_over_a_new_chat(mia, open_context(viewport=(420, 860)), staff_server.url)
+    to_alice = mia.locator('[data-testid="transfer-to"] option', has_text="Alice").get_attribute("value")
+    mia.get_by_test_id("transfer-to").select_option(to_alice)
+    mia.get_by_test_id("transfer").click()
+    expect(mine).to_have_text(str(before + 1))
+
+    # Alice takes another over, then hands it back, and closes the transferred one.
+    take_over_a_new_chat(alice, open_context(viewport=(420, 860)), staff_server.url)
+    expect(mine).to_have_text(str(before + 2))
+    alice.get_by_test_id("hand-back").click()
+    expect(mine).to_have_text(str(before + 1))
+    alice.get_by_test_id("filter-mine").click()
+    expect(held).to_have_count(before + 1)
+    alice.locator(f'[data-testid="conversation-row"][data-id="{transferred}"]').click()
+    alice.get_by_test_id("close").click()
+    expect(mine).to_have_text(str(before or ""))
+    expect(held).to_have_count(before)

@@ -89,6 +89,7 @@
   var agents = [];
   var filter = "open", query = "";
   var rows = new Map();            // conversation id -> summary (the current list)
+  var mineIds = new Set();         // the chats I hold, whatever the filter: the "Mine" count
   var notified = new Set();        // "id:waiting_since" already notified
   var watched = null;              // { id, ready, case, msgs: Map, maxSeq, resumeInFlight, deferredEnds }
   var typingAt = 0, playerTypingTimer = 0;
@@ -177,7 +178,10 @@
   }
 
   // --------------------------------------------------------------- list --
-  function requestList() { send({ type: "list", filter: filter, q: query }); }
+  function requestList() {
+    listEl.setAttribute("aria-busy", "true");   // until its answer: what is shown may be another filter's
+    send({ type: "list", filter: filter, q: query });
+  }
 
   var listTimer = 0;
   function requestListSoon() {
@@ -186,11 +190,19 @@
   }
 
   function onList(f) {
+    if (Array.isArray(f.mine)) mineIds = new Set(f.mine);
     if (f.filter !== filter || (f.q || "") !== query) return;   // an answer to an older request
     rows.clear();
+    listEl.setAttribute("aria-busy", "false");
     (f.conversations || []).forEach(function (c) { rows.set(c.id, c); });
-    setCounts(f.counts || {});
+    setCounts({ waiting: (f.counts || {}).waiting, mine: mineIds.size });
     renderList();
+  }
+
+  /** Every row says who holds its chat now: the "Mine" count follows without asking. */
+  function trackMine(c) {
+    if (c.state === "human" && c.assignee && c.assignee.id === me.id) mineIds.add(c.id);
+    else mineIds.delete(c.id);
   }
 
   function matches(c) {
@@ -211,7 +223,8 @@
   /** Rows of chats that changed (one after a handoff, several batched otherwise); the queue once. */
   function onRows(f) {
     var list = f.conversations || [];
-    if (f.queue) setCounts({ waiting: f.queue.waiting });
+    list.forEach(trackMine);
+    setCounts({ waiting: f.queue ? f.queue.waiting : undefined, mine: mineIds.size });
     list.forEach(maybeNotify);
     if (!list.length) return;
     if (query) { requestListSoon(); return; }   // the server does the text search
