@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 class Player(models.Model):
     """Someone who chats with support: an anonymous visitor or a verified game player."""
 
+    # An anonymous player is shown as this and the start of their public id (`label`).
+    VISITOR_PREFIX = "visitor-"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Set only from a token the game backend signed; tools trust nothing else.
     game_player_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -33,7 +36,7 @@ class Player(models.Model):
             return self.display_name
         if self.game_player_id:
             return f"#{self.game_player_id}"
-        return f"visitor-{str(self.public_id)[:8]}"
+        return f"{self.VISITOR_PREFIX}{str(self.public_id)[:8]}"
 
 
 class Conversation(models.Model):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from chat.models import Conversation, ConversationEvent, Message
+from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.roles import display_name
 
 FILTERS = ("waiting", "bot", "mine", "open", "closed")
@@ -44,9 +44,21 @@ def _search_q(text: str) -> Q:
     found = Q(player__game_player_id__icontains=text) | Q(player__display_name__icontains=text)
     if text.lstrip("#").isdigit():
         found |= Q(pk=int(text.lstrip("#")))
+    found |= _label_q(text)
     if len(text) >= 4:
         found |= Q(player__public_id__istartswith=text)
     return found | Q(Exists(Message.objects.filter(conversation=OuterRef("pk"), text__icontains=text)))
+
+
+def _label_q(text: str) -> Q:
+    """The player as the list shows them (`Player.label`): "#<game id>", or "visitor-" and
+    the start of their public id. Staff search for what they read."""
+    if text.startswith("#") and len(text) > 1:
+        return Q(player__game_player_id__iexact=text[1:])
+    prefix = Player.VISITOR_PREFIX
+    if text.lower().startswith(prefix) and len(text) > len(prefix):
+        return Q(player__public_id__istartswith=text[len(prefix) :])
+    return Q(pk__in=[])
 
 
 def _with_last_message(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:

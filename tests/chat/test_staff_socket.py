@@ -13,7 +13,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import staff_notify, staff_selectors
-from chat.models import Conversation, ConversationEvent, Message
+from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.services import message_append
 from tests.chat.socket_client import PlayerSocket, answer_text
 from tests.chat.staff_client import StaffSocket, session_cookie
@@ -616,6 +616,21 @@ def chat_with_a_message(player, text: str = "my top-up is missing") -> int:
 
 async def chats_with_a_message(*players) -> list[int]:
     return [await sync_to_async(chat_with_a_message)(p) for p in players]
+
+
+def test_staff_find_a_player_by_the_name_the_list_shows(alice, lin):
+    visitor, gamer = Player.objects.create(), Player.objects.create(game_player_id="20481")
+    with_visitor, with_gamer = chat_with_a_message(visitor), chat_with_a_message(gamer)
+    chat_with_a_message(lin)
+
+    def found(q: str) -> list[int]:
+        return [row["id"] for row in staff_selectors.conversation_list(user=alice, q=q)]
+
+    shown = staff_selectors.conversation_list(user=alice, q=visitor.label)[0]["player"]["name"]
+    assert shown == visitor.label and shown.startswith("visitor-")
+    assert found(visitor.label[:10]) == [with_visitor]  # "visitor-88"
+    assert found(visitor.label.upper()) == [with_visitor]
+    assert found(gamer.label) == [with_gamer]  # "#20481"
 
 
 def test_the_rows_of_any_number_of_chats_cost_three_queries(lin, kai, django_assert_num_queries):
