@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from chat.models import Conversation, ConversationEvent, Message, Player
@@ -204,6 +205,20 @@ def sentiment_score(meta: dict | None) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _names_in_words(conversation: Conversation) -> dict[str, Any]:
+    """The case's intent and fact names as the admin words them, in every language of the
+    site: the case goes to each dashboard watching, whatever its language, and the words
+    can change in the admin at any time, so they come with the case, not with the page."""
+    from agents.models import Fact, Intent
+
+    def words(named) -> dict[str, str]:
+        return {code: named.label(code) for code, _name in settings.LANGUAGES}
+
+    intent = Intent.objects.filter(name=conversation.intent).first() if conversation.intent else None
+    facts = Fact.objects.filter(name__in=list(conversation.facts or {}))
+    return {"intent": words(intent) if intent else None, "facts": {fact.name: words(fact) for fact in facts}}
+
+
 def case_of(conversation_id: int) -> dict[str, Any]:
     """Everything the case panel shows beside the history."""
     conversation = _with_last_message(Conversation.objects.filter(pk=conversation_id)).get()
@@ -220,6 +235,7 @@ def case_of(conversation_id: int) -> dict[str, Any]:
                 "conversations": player.conversations.count(),
             },
             "facts": conversation.facts,
+            "labels": _names_in_words(conversation),
             "sentiment": _player_sentiment(conversation),
             "sources": _sources_used(conversation_id),
             "events": [event_payload(e) for e in events],

@@ -32,3 +32,30 @@ def test_the_dashboard_has_words_for_every_handoff_reason_and_history_event_in_t
     assert chinese["reason_sentiment"] == "玩家情绪激动"
     assert chinese["event_taken_over"] == "已接管"
     assert all(chinese[code] != english[code] for code in codes)  # every one of them translated
+
+
+@pytest.mark.django_db
+def test_the_case_names_its_intent_and_facts_as_the_admin_words_them_now(lin):
+    from agents.models import Fact, Intent
+    from chat.models import Conversation
+    from chat.staff_selectors import case_of
+
+    order, _ = Fact.objects.update_or_create(
+        name="order_no", defaults={"label_en": "Order number", "label_zh": "订单号"}
+    )
+    intent, _ = Intent.objects.update_or_create(
+        name="recharge_not_arrived", defaults={"label_en": "Top-up not received", "label_zh": "充值未到账"}
+    )
+    chat = Conversation.objects.create(
+        player=lin, intent="recharge_not_arrived", facts={"order_no": "SL2025061201", "mood": "calm"}
+    )
+    before = case_of(chat.pk)["labels"]
+    Intent.objects.filter(pk=intent.pk).update(label_zh="充值没到账")  # an edit in the admin
+    Fact.objects.filter(pk=order.pk).update(label_en="Order no.")
+
+    assert before == {
+        "intent": {"en": "Top-up not received", "zh-hans": "充值未到账"},
+        "facts": {"order_no": {"en": "Order number", "zh-hans": "订单号"}},  # "mood" has no words: its code shows
+    }
+    after = case_of(chat.pk)["labels"]
+    assert after["intent"]["zh-hans"] == "充值没到账" and after["facts"]["order_no"]["en"] == "Order no."

@@ -178,13 +178,13 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     expect(player.locator(PLAYER_SYSTEM).last).to_have_text("You are chatting with our assistant again.")
     expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with our assistant")
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
-    expect(agent.get_by_test_id("case-intent")).to_have_text("recharge_not_arrived")
+    expect(agent.get_by_test_id("case-intent")).to_have_text("Top-up not received")
     ask(player, "How do I get a refund?")
     expect(player.locator(PLAYER_BOT)).to_have_count(2)
     expect(player.locator(PLAYER_BOT).last.get_by_test_id("message-text")).not_to_be_empty()
     expect(agent.locator('#messages [data-sender="bot"]').last).to_have_attribute("data-status", "streaming")
     # What the bot understood of the new question shows while its answer streams, not after.
-    expect(agent.get_by_test_id("case-intent")).to_have_text("refund")
+    expect(agent.get_by_test_id("case-intent")).to_have_text("Refund")
     assert agent.locator('#messages [data-sender="bot"]').last.get_attribute("data-status") == "streaming"
 
     # Close: the player is asked for a rating in the chat, and thanked for it.
@@ -324,6 +324,34 @@ def test_the_dashboard_resumes_when_the_end_says_the_answer_is_longer_than_it_ho
     expect(agent.locator('#messages [data-sender="bot"]').last.get_by_test_id("message-text")).to_have_text(shown)
 
 
+def in_chinese(page, base_url: str) -> None:
+    """The dashboard again, in Simplified Chinese (the language cookie the switcher sets)."""
+    from playwright.sync_api import expect
+
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": base_url}])
+    page.reload()
+    expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
+
+
+def test_the_case_names_the_intent_and_facts_in_the_agents_language(open_context, staff_server):
+    """They showed as codes (recharge_not_arrived, order_no), in the Chinese dashboard too."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    in_chinese(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, "充值没到账，订单号 SL2025061201")
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+
+    expect(agent.get_by_test_id("case-intent")).to_have_text("充值未到账")
+    expect(agent.get_by_test_id("case-intent")).to_have_attribute("title", "recharge_not_arrived")
+    facts = agent.get_by_test_id("case-facts")
+    expect(facts.locator("dt")).to_have_text(["订单号"])
+    expect(facts.locator("dd")).to_have_text(["SL2025061201"])
+
+
 def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_server):
     """Alice's 3060-character reply was lost: the box emptied as the frame went out, and the
     refusal came as an English code in the Chinese dashboard."""
@@ -347,9 +375,7 @@ def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_
     agent = open_context()
     agent.route_web_socket("**/ws/staff/", lambda ws: relay(ws, state["sent"], hold_acks, server_limit))
     sign_in_as_agent(agent, staff_server.url)
-    agent.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": staff_server.url}])
-    agent.reload()
-    expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open")
+    in_chinese(agent, staff_server.url)
     take_over_a_new_chat(agent, open_context(viewport=(420, 860)), staff_server.url)
     box, counter, error = (
         agent.get_by_test_id("agent-input"),

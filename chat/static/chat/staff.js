@@ -21,6 +21,10 @@
     return Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : code;
   }
 
+  // The case's intent and fact names come in words for every language (docs/protocol.md).
+  var LANG = (document.documentElement.lang || "en").toLowerCase();
+  function inWords(words, code) { return (words && (words[LANG] || words.en)) || code; }
+
   function t(key, params) {
     var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
     if (params) s = s.replace(/\{(\w+)\}/g, function (m, k) { return k in params ? String(params[k]) : m; });
@@ -466,13 +470,18 @@
     var waiting = $("case-waiting");
     if (c.state === "waiting" && c.waiting_since) waiting.setAttribute("data-since", c.waiting_since);
     else { waiting.removeAttribute("data-since"); waiting.textContent = "—"; }
-    $("case-intent").textContent = c.intent || "—";
+    var labels = c.labels || {};
+    var intentEl = $("case-intent");
+    intentEl.textContent = c.intent ? inWords(labels.intent, c.intent) : "—";
+    intentEl.title = c.intent || "";
     $("case-sentiment").textContent = typeof c.sentiment === "number" ? c.sentiment.toFixed(2) : "—";
     var facts = $("case-facts");
     facts.textContent = "";
     Object.keys(c.facts || {}).forEach(function (k) {
       var v = c.facts[k];
-      facts.appendChild(el("dt", "", k));
+      var name = el("dt", "", inWords((labels.facts || {})[k], k));
+      name.title = k;
+      facts.appendChild(name);
       facts.appendChild(el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));
     });
     if (!facts.children.length) facts.appendChild(el("dd", "muted case-none", t("none")));
