@@ -5,6 +5,7 @@ an answer grow and take the chat over in the middle of it."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -457,3 +458,24 @@ def test_the_mine_count_follows_take_over_transfer_hand_back_and_close(open_cont
     alice.get_by_test_id("close").click()
     expect(mine).to_have_text(str(before or ""))
     expect(held).to_have_count(before)
+
+
+def test_a_chat_is_offered_for_transfer_only_to_colleagues_who_can_take_it(open_context, staff_server):
+    """The dropdown defaulted to "root — offline": it listed every staff member."""
+    from playwright.sync_api import expect
+
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    take_over_a_new_chat(alice, open_context(viewport=(420, 860)), staff_server.url)
+    targets = alice.get_by_test_id("transfer-to")
+    expect(targets.locator("option")).to_have_text(["No colleague online with room"])  # Mia is offline
+    expect(alice.get_by_test_id("transfer")).to_be_disabled()
+
+    mia = open_context()
+    sign_in_as_manager(mia, staff_server.url)
+    expect(targets.locator("option")).to_have_text([re.compile(r"^Mia — \d+/\d+ chats$")])
+    expect(alice.get_by_test_id("transfer")).to_be_enabled()
+
+    mia.get_by_test_id("my-status").select_option("away")
+    expect(targets.locator("option")).to_have_text(["No colleague online with room"])
+    expect(alice.get_by_test_id("transfer")).to_be_disabled()

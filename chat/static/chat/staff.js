@@ -357,16 +357,30 @@
     var online = list.filter(function (a) { return a.online; }).length;
     onlineEl.textContent = online ? t("agents_online", { n: online }) : t("no_agents_online");
     onlineEl.setAttribute("data-online", String(online));
+    renderTransferTargets();
+  }
+
+  /** A transfer can only go to a colleague who is online with room (the server refuses the
+   *  rest): those are the choices, and none is a note, never an away or offline default. */
+  function renderTransferTargets() {
+    var holder = watched && watched.conv && watched.conv.assignee ? watched.conv.assignee.id : null;
+    var targets = agents.filter(function (a) {
+      return a.id !== me.id && a.id !== holder && a.online && a.chats < a.max_chats;
+    });
     var keep = transferTo.value;
     transferTo.textContent = "";
-    list.forEach(function (a) {
-      if (a.id === me.id) return;
-      var o = el("option", "", a.name + " — " + (a.online ? t("chats", { n: a.chats, max: a.max_chats }) :
-        (a.status === "away" ? t("away") : t("offline"))));
+    targets.forEach(function (a) {
+      var o = el("option", "", a.name + " — " + t("chats", { n: a.chats, max: a.max_chats }));
       o.value = String(a.id);
       transferTo.appendChild(o);
     });
-    if (keep) transferTo.value = keep;
+    if (!targets.length) {
+      var none = el("option", "", t("no_transfer_target"));
+      none.value = "";
+      transferTo.appendChild(none);
+    }
+    if (targets.some(function (a) { return String(a.id) === keep; })) transferTo.value = keep;
+    btnTransfer.disabled = !targets.length;
   }
 
   statusEl.addEventListener("change", function () { send({ type: "status", status: statusEl.value }); });
@@ -456,7 +470,10 @@
     var mine = held && c.assignee && c.assignee.id === me.id;
     btnTake.hidden = !(c.state === "bot" || c.state === "waiting");
     btnBack.hidden = !(held && mayAct(c));
+    // Chats held change nobody's presence, so no `agents` frame says who has room now: ask.
+    if (transferBox.hidden && held && mayAct(c)) send({ type: "agents" });
     transferBox.hidden = !(held && mayAct(c));
+    renderTransferTargets();
     btnClose.hidden = c.state === "closed" || (held && !mayAct(c));
     input.disabled = sendBtn.disabled = !mine;
     input.placeholder = mine ? t("composer_ready") : t("composer_take_over");
