@@ -423,6 +423,8 @@ def sign_in_as_manager(page, base_url: str) -> None:
     page.fill("#id_password", "manager-demo-2026")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
+    # Her status outlives her sockets: an earlier test may have left her away.
+    page.get_by_test_id("my-status").select_option("online")
 
 
 def test_the_mine_count_follows_take_over_transfer_hand_back_and_close(open_context, staff_server):
@@ -479,3 +481,43 @@ def test_a_chat_is_offered_for_transfer_only_to_colleagues_who_can_take_it(open_
     mia.get_by_test_id("my-status").select_option("away")
     expect(targets.locator("option")).to_have_text(["No colleague online with room"])
     expect(alice.get_by_test_id("transfer")).to_be_disabled()
+
+
+def test_a_refusal_goes_once_the_chat_changes_and_the_history_says_to_whom_it_went(open_context, staff_server):
+    """ "Alice has this chat already." stayed up after Alice transferred the chat to the
+    agent who read it, and the history said "transferred · Alice" without to whom."""
+    from playwright.sync_api import expect
+
+    frozen = {"on": False}
+
+    def freeze(frame, ws, server):
+        # Mia's screen still shows the chat with the bot when she clicks: she is too late.
+        return frozen["on"] and frame.get("type") in ("state", "case", "conversation", "conversations", "message")
+
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    mia = open_context()
+    mia.route_web_socket("**/ws/staff/", lambda ws: relay(ws, [], freeze))
+    sign_in_as_manager(mia, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, QUESTION)
+    mia.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    expect(mia.get_by_test_id("take-over")).to_be_visible()
+    frozen["on"] = True
+    alice.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    alice.get_by_test_id("take-over").click()
+    expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    mia.get_by_test_id("take-over").click()
+    error = mia.get_by_test_id("action-error")
+    expect(error).to_have_text("Alice has this chat already.")
+    frozen["on"] = False
+
+    to_mia = alice.locator('[data-testid="transfer-to"] option', has_text="Mia").get_attribute("value")
+    alice.get_by_test_id("transfer-to").select_option(to_mia)
+    alice.get_by_test_id("transfer").click()
+    expect(mia.get_by_test_id("case-assignee")).to_have_text("Mia")
+    expect(error).to_be_hidden()
+    expect(mia.locator('#case-events [data-kind="transferred"]')).to_have_text(
+        re.compile(r"transferred · Alice → Mia$")
+    )

@@ -441,6 +441,7 @@
     if (!c || !watched || c.id !== watched.id) return;
     watched.ready = true;
     watched.conv = c;
+    if (errorEl.getAttribute("data-for") !== caseKey()) hideError();
     renderCase();
     if (!watched.presenceTimer) watched.presenceTimer = window.setTimeout(presenceUnanswered, PRESENCE_ASK_MS, watched);
   }
@@ -448,6 +449,8 @@
   function onState(f) {
     if (!watched.conv) return;
     watched.conv.state = f.state;
+    // Who holds it now comes with the `case` that follows; the state alone says this much.
+    if ((errorEl.getAttribute("data-for") || "").split(":")[0] !== f.state) hideError();
     renderCase();
   }
 
@@ -512,7 +515,9 @@
       var li = el("li", "event event--" + e.kind);
       li.setAttribute("data-kind", e.kind);
       li.appendChild(el("span", "event__time", fmtTime(e.at)));
-      var what = codeLabel("event", e.kind) + (e.actor ? " · " + e.actor : "") + (e.reason ? " (" + codeLabel("reason", e.reason) + ")" : "");
+      var to = e.data && e.data.to_name ? " → " + e.data.to_name : "";   // a transfer: to whom
+      var what = codeLabel("event", e.kind) + (e.actor ? " · " + e.actor : "") + to +
+        (e.reason ? " (" + codeLabel("reason", e.reason) + ")" : "");
       li.appendChild(el("span", "event__what", what));
       events.appendChild(li);
     });
@@ -704,8 +709,22 @@
   });
 
   // --------------------------------------------------------- actions --
-  function showError(text) { errorEl.textContent = text; errorEl.hidden = false; }
-  function hideError() { errorEl.textContent = ""; errorEl.hidden = true; errorEl.removeAttribute("data-kind"); }
+  // An error is about the chat as it was: it goes once the chat's state or holder changes.
+  function caseKey() {
+    var c = watched && watched.conv;
+    return c ? c.state + ":" + (c.assignee ? c.assignee.id : "") : "";
+  }
+  function showError(text, forKey) {
+    errorEl.textContent = text;
+    errorEl.hidden = false;
+    errorEl.setAttribute("data-for", forKey === undefined ? caseKey() : forKey);
+  }
+  function hideError() {
+    errorEl.textContent = "";
+    errorEl.hidden = true;
+    errorEl.removeAttribute("data-kind");
+    errorEl.removeAttribute("data-for");
+  }
 
   function act(type, extra) {
     if (!watched) return;
@@ -763,7 +782,9 @@
 
   function onError(f) {
     settle(f.client_id);             // refused: the text stays in its box
-    showError(f.message || f.code);
+    // "Alice has this chat already" describes the chat as Alice holds it, even when the
+    // frames saying so come after this one.
+    showError(f.message || f.code, f.holder ? "human:" + f.holder.id : caseKey());
   }
 
   function forgetOutbox() {
