@@ -28,9 +28,10 @@ from chat.socket_base import SocketConsumer
 from chat.streaming.fanout import fanout
 from chat.streaming.jobs import answer_claim, receive_and_start, registry, start_answer
 from chat.streaming.lifecycle import only_process
+from chat.streaming.recovery import answer_left_behind
 from chat.validation import FrameError, frame_error_text, parse_client_frame
 from csbot.db import db_pool
-from csbot.helper_pool import helper_pool
+from csbot.helper_pool import HelperDied, helper_pool
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +152,28 @@ class PlayerConsumer(SocketConsumer):
         # Claimed first, the answer is started by the same helper call that stores the
         # question (one wait for a helper, not two), and a takeover meanwhile still stops it.
         with answer_claim(self.conversation_id) as claim:
-            received, start = await receive_and_start(
-                start=claim is not None,
-                player=self.player,
-                conversation_id=self.conversation_id,
-                client_id=client_id,
-                text=text,
-                meta=meta,
-            )
+            try:
+                received, start = await receive_and_start(
+                    start=claim is not None,
+                    player=self.player,
+                    conversation_id=self.conversation_id,
+                    client_id=client_id,
+                    text=text,
+                    meta=meta,
+                )
+                if not received.created and claim is not None and received.conversation_id == claim.conversation_id:
+                    # A resend: the call that stored it may have died before its answer's job
+                    # started (chat/streaming/recovery.py). Nothing of the chat runs here now.
+                    start = await answer_left_behind(received.conversation_id, received.message.pk)
+            except HelperDied:
+                # The helper was killed mid-call: the question may or may not be stored. The
+                # socket stays; the page keeps the message and sends it again, and that
+                # resend is stored once, or finds it stored and starts its answer if need be.
+                log.warning("a helper died during a question's call", exc_info=True)
+                with translation.override(self.language):
+                    notice = _("Something went wrong on our side. Your message will be sent again in a moment.")
+                await self._send(error_frame("try_again", notice, client_id=client_id))
+                return
             if received.conversation_id != self.conversation_id:
                 await self._follow(received.conversation_id, received.state)
             message = received.message
@@ -168,7 +183,7 @@ class PlayerConsumer(SocketConsumer):
                 await publish(self.conversation_id, message_frame(message), exclude=self)
             if received.answer and wants_human(message.text):
                 await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
-            elif received.answer:
+            elif received.answer or start is not None:  # a new question, or one whose answer was left behind
                 start_answer(self.conversation_id, message.pk, claim=claim, start=start)
         if received.created:
             await staff_notify.row_changed(self.conversation_id)

@@ -29,6 +29,7 @@ from csbot.fastsql import (
     table,
     update_by_pk,
 )
+from csbot.runner import runner_name
 
 
 def player_create_anonymous(*, language: str = "") -> Player:
@@ -375,8 +376,27 @@ def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> tuple
 
 
 def _answer_fields(reply_to_id: int | None) -> dict:
-    """A bot answer's row as it starts, whichever path stores it (this, or with its question)."""
-    return {"sender": Message.Sender.BOT, "text": "", "status": Message.Status.STREAMING, "reply_to_id": reply_to_id}
+    """A bot answer's row as it starts, whichever path stores it (this, or with its question).
+
+    `runner`: the web process whose job will stream it (csbot/runner.py), the only one
+    that may start it again if the call storing it died before the job began.
+    """
+    return {
+        "sender": Message.Sender.BOT,
+        "text": "",
+        "status": Message.Status.STREAMING,
+        "reply_to_id": reply_to_id,
+        "meta": {"runner": runner_name()},
+    }
+
+
+def answer_left_streaming(*, question_id: int, runner: str) -> Message | None:
+    """The bot's answer to this question if it is still `streaming` and was stored for
+    `runner`'s job (chat/streaming/recovery.py decides whether that job ever started)."""
+    streaming = Message.objects.filter(
+        reply_to_id=question_id, sender=Message.Sender.BOT, status=Message.Status.STREAMING, meta__runner=runner
+    )
+    return streaming.order_by("-seq").first()
 
 
 def bot_message_checkpoint(*, message_id: int, text: str) -> None:

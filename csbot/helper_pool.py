@@ -73,6 +73,7 @@ from typing import ParamSpec, TypeVar
 from django.conf import settings
 
 from csbot.db import in_worker
+from csbot.runner import runner_adopt, runner_name
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,10 @@ class HelperTraceback(Exception):
 READY = b"ready"  # a helper's first message: set up, taking calls
 
 
-def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str]) -> None:
+def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str], runner: str = "") -> None:
     """A helper's life: set up, then run one call at a time until the pipe closes."""
+    if runner:  # the rows of answers it stores name its web process, which runs them (csbot/runner.py)
+        runner_adopt(runner)
     # Ctrl-C reaches the whole process group; the web process stops its helpers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
@@ -174,7 +177,7 @@ class _Helper:
         # daemon: multiprocessing's exit handler ends it rather than waiting for it.
         self.process = context.Process(
             target=_helper_main,
-            args=(theirs, nice, databases, sorted(_modules)),
+            args=(theirs, nice, databases, sorted(_modules), runner_name()),
             name="csbot-helper",
             daemon=True,
         )

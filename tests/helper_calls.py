@@ -58,3 +58,10 @@ def finish_time_of_a_connect() -> float:
 
 def finish_time_of_a_question() -> float:
     return finish_time()
+
+
+def runner() -> str:
+    """The web process whose jobs run the answers this helper stores (csbot/runner.py)."""
+    from csbot.runner import runner_name
+
+    return runner_name()

@@ -179,6 +179,13 @@ async def test_a_helper_that_dies_fails_the_question_it_held_too(helpers, settin
     assert await question() > 0  # the new helper takes the calls
 
 
+async def test_the_answers_a_helper_stores_name_its_web_process_as_their_runner(helpers):
+    """So that only this process may start again an answer whose call died (chat/streaming/recovery.py)."""
+    from csbot.runner import runner_name
+
+    assert await helper_pool.in_helper(helper_calls.runner) == runner_name()
+
+
 async def test_a_function_a_helper_could_not_import_by_its_name_is_refused(helpers):
     def local():
         return 1

@@ -35,6 +35,8 @@
 
   var PING_MS = 25000;
   var DEAD_MS = 65000;            // no frame at all for this long: the socket is dead
+  var TRY_AGAIN_MS = 1500;        // an `error` with code try_again: send the message again after this,
+  var TRY_AGAIN_TIMES = 3;        // at most this many times, then it goes back into the box
   var RESEND_AFTER_MS = 20000;    // unacknowledged send on a live socket: send again
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 10000;
@@ -1080,6 +1082,7 @@
     // `resume`/`message` frames, so nothing new is being typed for it.
     if (f.duplicate) awaitingSince = 0;
     if (!p) return;   // already confirmed
+    if (errorEl.getAttribute("data-kind") === "try_again") { clearError(); errorEl.removeAttribute("data-kind"); }
     pending.delete(f.client_id);
     savePending();
     var id = String(f.id);
@@ -1220,6 +1223,16 @@
 
   function onError(f) {
     var msg = typeof f.message === "string" && f.message ? f.message : t("error_generic");
+    var again = f.client_id ? pending.get(f.client_id) : null;
+    if (f.code === "try_again" && again && (again.tries || 0) < TRY_AGAIN_TIMES) {
+      // The server failed on its side (docs/protocol.md): the message stays pending and
+      // goes again with the same client_id, which the server stores once.
+      again.tries = (again.tries || 0) + 1;
+      showError(msg);
+      errorEl.setAttribute("data-kind", "try_again");
+      window.setTimeout(function () { if (pending.get(again.clientId) === again) trySend(again); }, TRY_AGAIN_MS);
+      return;
+    }
     if (f.client_id && pending.has(f.client_id) && pending.get(f.client_id).form) {
       // A refused form: open it again, with the reason under it.
       var pf = pending.get(f.client_id);
@@ -1231,6 +1244,7 @@
       schedule();
       return;
     }
+    if (f.code === "try_again") msg = t("error_generic");   // tried enough: it goes back into the box
     if (f.client_id && pending.has(f.client_id)) {
       // The message was refused: take it back into the box, nothing is lost.
       var p = pending.get(f.client_id);
