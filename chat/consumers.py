@@ -65,10 +65,10 @@ class PlayerConsumer(SocketConsumer):
         self.language = self.player.language or "en"
         self.connected_at = connected.seen_at
         await self.accept()
-        await self._follow(connected.conversation_id, connected.state)
+        await self._follow(connected.conversation_id, connected.state, previous=connected.previous)
         await self._publish_presence(online=True, at=connected.seen_at)
 
-    async def _follow(self, conversation_id: int, state: str) -> None:
+    async def _follow(self, conversation_id: int, state: str, *, previous: dict | None = None) -> None:
         before = getattr(self, "conversation_id", None)
         if before not in (None, conversation_id):
             await fanout().leave(conversation_group(before), self)
@@ -82,14 +82,15 @@ class PlayerConsumer(SocketConsumer):
         self.conversation_id = conversation_id
         player_sockets().opened(conversation_id, self.connected_at)
         await fanout().join(conversation_group(conversation_id), self)
-        await self._send(
-            {
-                "type": "welcome",
-                "conversation": {"id": conversation_id, "state": state},
-                "player": {"id": str(self.player.public_id), "name": self.player.label},
-                "limits": {"max_chars": settings.CHAT_MAX_MESSAGE_CHARS},
-            }
-        )
+        welcome = {
+            "type": "welcome",
+            "conversation": {"id": conversation_id, "state": state},
+            "player": {"id": str(self.player.public_id), "name": self.player.label},
+            "limits": {"max_chars": settings.CHAT_MAX_MESSAGE_CHARS},
+        }
+        if previous is not None:  # a chat closed while they were away (docs/protocol.md)
+            welcome["previous"] = previous
+        await self._send(welcome)
 
     async def disconnect(self, code: int) -> None:
         # The answer job goes on: the player may come back, staff may be watching.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from chat.frames import created_text, message_payload
 from chat.models import Conversation, Message
 from csbot.fastsql import column, select_models, select_sql
 
@@ -41,3 +45,56 @@ def messages_by_ids(*, conversation_id: int, ids: list[int]) -> list[Message]:
 
 def conversation_state(*, conversation_id: int) -> str:
     return Conversation.objects.values_list("state", flat=True).get(pk=conversation_id)
+
+
+# What a player coming back is shown of a chat that closed while they were away: its last
+# messages, and back to the moment a person joined when that was earlier (up to a limit).
+CLOSED_CHAT_MESSAGES = 20
+CLOSED_CHAT_MESSAGES_MAX = 100
+
+
+def conversation_closed_lately(*, player_id: int) -> dict | None:
+    """The player's chat closed within CLOSED_CHAT_SHOWN_SECONDS, as the `welcome` frame's
+    `previous` (docs/protocol.md): `{id, closed, rated, messages}`; None when there is none.
+
+    Staff may close a chat while the player is away: their next connect opens a new,
+    empty one, and without this they would never see the agent's last reply nor be asked
+    to rate the chat.
+    """
+    from analytics.models import CsatRating
+
+    since = timezone.now() - timedelta(seconds=settings.CLOSED_CHAT_SHOWN_SECONDS)
+    closed = (
+        Conversation.objects.filter(player_id=player_id, state=Conversation.State.CLOSED, closed_at__gte=since)
+        .order_by("-closed_at")
+        .values_list("pk", "closed_at")
+        .first()
+    )
+    if closed is None:
+        return None
+    conversation_id, closed_at = closed
+    shown = Message.objects.filter(conversation_id=conversation_id, internal=False)
+    joined = (
+        shown.filter(sender=Message.Sender.SYSTEM, meta__event="taken_over")
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    ).first()
+    newest = list(shown.order_by("-seq")[:CLOSED_CHAT_MESSAGES_MAX])
+    oldest_shown = newest[min(len(newest), CLOSED_CHAT_MESSAGES) - 1].seq if newest else 0
+    if joined is not None:
+        oldest_shown = min(oldest_shown, joined)
+    messages = [_closed_payload(m) for m in reversed(newest) if m.seq >= oldest_shown]
+    return {
+        "id": conversation_id,
+        "closed": created_text(closed_at),
+        "rated": CsatRating.objects.filter(conversation_id=conversation_id).exists(),
+        "messages": messages,
+    }
+
+
+def _closed_payload(message: Message) -> dict:
+    """A message of a closed chat: what the bot offered under it can no longer be used."""
+    payload = message_payload(message)
+    payload.pop("quick_replies", None)
+    payload.pop("form", None)
+    return payload

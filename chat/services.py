@@ -62,16 +62,24 @@ class Connected:
     conversation_id: int
     state: str
     seen_at: datetime
+    # The chat closed lately, when the open one is still empty (selectors.conversation_closed_lately).
+    previous: dict | None = None
 
 
 def player_connect(*, player_id: int) -> Connected | None:
     """Every socket's connect, in one call: the player (None if they don't exist), their
-    open conversation (a new one when all are closed) and their `last_seen_at`."""
+    open conversation (a new one when all are closed) and their `last_seen_at`; while that
+    conversation is empty, the chat that closed lately (what they missed, and its rating)."""
+    from chat.selectors import conversation_closed_lately
+
     player = get_by_pk(Player, player_id)  # SQL built once (csbot/fastsql.py)
     if player is None:
         return None
-    conversation_id, state = conversation_current_state(player=player)
-    return Connected(player, conversation_id, state, player_seen(player_id=player.pk))
+    conversation_id, state, last_seq = _current(player)
+    # Only while nothing is said in the new chat: a player away when staff closed theirs
+    # comes back to it, not to an empty page. No query on the usual connect.
+    previous = conversation_closed_lately(player_id=player.pk) if last_seq == 0 else None
+    return Connected(player, conversation_id, state, player_seen(player_id=player.pk), previous)
 
 
 def conversation_current(*, player: Player) -> Conversation:
@@ -86,11 +94,16 @@ def conversation_current(*, player: Player) -> Conversation:
 
 def conversation_current_state(*, player: Player) -> tuple[int, str]:
     """conversation_current's id and state: every socket's connect asks (SQL built once)."""
+    return _current(player)[:2]
+
+
+def _current(player: Player) -> tuple[int, str, int]:
+    """conversation_current's id, state and last seq (0: nothing said in it yet)."""
     found = select_rows(_open_sql(connection.vendor), [player.pk, *Conversation.OPEN_STATES])
     if found:
-        return found[0][0], found[0][1]
+        return found[0][0], found[0][1], found[0][2]
     conversation = conversation_current(player=player)  # none open (or closed meanwhile): a new one
-    return conversation.pk, conversation.state
+    return conversation.pk, conversation.state, conversation.last_seq
 
 
 @functools.cache
@@ -98,7 +111,8 @@ def _open_sql(vendor: str) -> str:
     c = table(Conversation)
     states = ", ".join(["%s"] * len(Conversation.OPEN_STATES))
     return (
-        f"SELECT {column(Conversation, 'id')}, {column(Conversation, 'state')} FROM {c} "
+        f"SELECT {column(Conversation, 'id')}, {column(Conversation, 'state')}, {column(Conversation, 'last_seq')} "
+        f"FROM {c} "
         f"WHERE {column(Conversation, 'player')} = %s AND {column(Conversation, 'state')} IN ({states}) "
         f"ORDER BY {column(Conversation, 'created_at')} DESC LIMIT 1"
     )

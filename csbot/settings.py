@@ -300,6 +300,9 @@ AGENT_PRESENCE_SECONDS = env_int("AGENT_PRESENCE_SECONDS", 90)
 ESCALATE_AFTER_DONT_KNOW = env_int("ESCALATE_AFTER_DONT_KNOW", 2)
 # ... and when the player's sentiment (-1..1, scored by agents/) falls to this.
 ESCALATE_SENTIMENT_AT = env_float("ESCALATE_SENTIMENT_AT", -0.6)
+# A player who comes back within this long after their chat was closed (staff may close
+# it while they are away) sees its last messages and, unless they rated it, the rating card.
+CLOSED_CHAT_SHOWN_SECONDS = env_int("CLOSED_CHAT_SHOWN_SECONDS", 24 * 3600)
 # Dashboards' list rows that change are sent together, at most this often per process
 # (chat/staff_notify.py); 0 sends each change at once.
 STAFF_ROW_BATCH_SECONDS = env_float("STAFF_ROW_BATCH_SECONDS", 0.3)

@@ -17,6 +17,9 @@ QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
 PLAYER_SYSTEM = '[data-testid="message"][data-sender="system"]'
 
+# The rating card's place: right after the system line "This chat has been closed…".
+CLOSED_LINE_BEFORE = "card => card.previousElementSibling && card.previousElementSibling.dataset.event === 'closed'"
+
 # Stands in for the browser's Notification API and records what the dashboard shows.
 FAKE_NOTIFICATIONS = """
 window.__notes = [];
@@ -192,10 +195,50 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     agent.get_by_test_id("close").click()
     card = player.get_by_test_id("csat")
     expect(card).to_be_visible()
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_attribute("data-event", "closed")
+    assert card.evaluate(CLOSED_LINE_BEFORE), "the rating card comes after the line saying the chat was closed"
     card.get_by_test_id("csat-score-5").click()
     card.get_by_test_id("csat-comment").fill("Alice was quick")
     card.get_by_test_id("csat-submit").click()
     expect(card).to_have_text("Thank you for your feedback!")
+
+
+def test_a_player_away_when_the_chat_is_closed_finds_its_end_and_the_rating_on_return(open_context, staff_server):
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, "My top-up of 60 gems is missing")
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    agent.get_by_test_id("take-over").click()
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
+    player.goto("about:blank")  # the player is away
+
+    agent.get_by_test_id("agent-input").fill("Found it: your 60 gems are in your mailbox now.")
+    agent.get_by_test_id("agent-input").press("Enter")
+    expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)
+    agent.get_by_test_id("close").click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+    open_player(player, staff_server.url)
+    reply = player.locator('[data-testid="message"][data-sender="agent"]')
+    expect(reply.get_by_test_id("message-text")).to_have_text("Found it: your 60 gems are in your mailbox now.")
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_attribute("data-event", "closed")
+    card = player.get_by_test_id("csat")
+    expect(card).to_be_visible()
+    assert card.evaluate(CLOSED_LINE_BEFORE)
+    card.get_by_test_id("csat-score-4").click()
+    card.get_by_test_id("csat-submit").click()
+    expect(card).to_have_text("Thank you for your feedback!")
+
+    # And a new chat starts below it.
+    ask(player, QUESTION)
+    expect(player.locator(f"#messages {PLAYER_BOT}")).to_have_count(1)
+    player.reload()
+    expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    expect(player.get_by_test_id("csat")).to_have_count(0)  # rated, and a new chat under way
 
 
 def test_a_player_asks_for_a_human_and_agents_see_the_queue_and_get_notified(open_context, staff_server):

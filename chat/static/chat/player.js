@@ -304,10 +304,10 @@
     });
   }
 
-  /** Inserts a stored message's element in seq order, before any pending bubbles. */
+  /** Inserts a stored message's element in seq order, before any pending bubbles and the rating card. */
   function place(li, seq) {
     var ref = list.lastElementChild;
-    while (ref && (ref === li || ref.getAttribute("data-pending") === "1" ||
+    while (ref && (ref === li || ref.getAttribute("data-pending") === "1" || ref.getAttribute("data-trailing") === "1" ||
                    Number(ref.getAttribute("data-seq")) > seq)) {
       ref = ref.previousElementSibling;
     }
@@ -888,9 +888,12 @@
   // ------------------------------------------------------------- rating --
   // When a chat closes, the player is asked for a 1-5 rating and a comment.
   function showCsat(conversationId) {
-    if (!conversationId || list.querySelector('[data-testid="csat"][data-conversation="' + conversationId + '"]')) return;
+    if (!conversationId || scroller.querySelector('[data-testid="csat"][data-conversation="' + conversationId + '"]')) return;
     var card = el("li", "csat");
     card.setAttribute("data-testid", "csat");
+    // Below the chat's last lines, those still to come too ("This chat has been closed"
+    // follows the `state` frame): place() puts messages before it.
+    card.setAttribute("data-trailing", "1");
     card.setAttribute("data-conversation", conversationId);
     var title = el("p", "csat__title");
     title.textContent = t("csat_question");
@@ -938,7 +941,7 @@
   }
 
   function onCsatThanks(f) {
-    var card = list.querySelector('[data-testid="csat"][data-conversation="' + f.conversation_id + '"]');
+    var card = scroller.querySelector('[data-testid="csat"][data-conversation="' + f.conversation_id + '"]');
     if (!card) return;
     card.textContent = "";
     var done = el("p", "csat__thanks");
@@ -1019,7 +1022,28 @@
       updateCounter();
     }
     setState(conv.state);
+    if (f.previous && typeof f.previous === "object") showPrevious(f.previous);
     sendResume();
+  }
+
+  /**
+   * The chat that was closed while the player was away (`welcome.previous`): its last
+   * messages above a divider, and the rating card unless they rated it already.
+   */
+  function showPrevious(prev) {
+    var id = String(prev.id);
+    if (!Array.isArray(prev.messages) || !prev.messages.length || msgs.size) return;
+    if (scroller.querySelector('.archive[data-conversation="' + id + '"]')) return;   // on screen already
+    var current = convId;
+    convId = id;   // resetConversation files them under this id
+    prev.messages.forEach(function (m) {
+      var rec = createRecord(m);
+      if (rec.sender === "system" && m.event) rec.parts.root.setAttribute("data-event", m.event);
+    });
+    if (!prev.rated) showCsat(id);
+    resetConversation();
+    convId = current;
+    afterContentChange();
   }
 
   /** A new conversation began: keep the old one on screen above a divider. */
