@@ -4,6 +4,8 @@ Loaded by migration 0003 and, when the intent table is empty (a test database
 that was flushed, a restored one), by `csbot_setup`. Managers edit them in the admin.
 """
 
+ORDER_NO = r"SL\d{10}|SF-\d{12}|GPA\.\d{4}-\d{4}-\d{4}-\d{5}(?:\.\.\d{1,3})?|M(?=[A-Z]*\d)[A-Z0-9]{9}"
+
 FACTS = [
     {
         "name": "player_id",
@@ -34,11 +36,16 @@ FACTS = [
         "name": "order_no",
         "label_en": "Order number",
         "label_zh": "订单号",
-        "question_en": "What is the order number? It starts with SL and is in your purchase receipt.",
-        "question_zh": "请提供订单号（SL 开头，在购买凭证或商城的购买记录里）。",
-        "pattern": r"SL\d{10}",
-        "extract_pattern": r"(?<![A-Za-z0-9])(SL\d{10})(?!\d)",
-        "placeholder": "SL2025061201",
+        "question_en": "What is the order number? It is on your receipt: GPA.… for Google Play, the order ID in "
+        "Apple's receipt e-mail, SF- and 12 digits for our web shop, or SL… in Settings → Account → Purchase History.",
+        "question_zh": "请提供订单号：Google Play 以 GPA. 开头，App Store 订单号在苹果的收据邮件中，"
+        "官网商城为 SF- 加 12 位数字，游戏内「设置 → 账号 → 购买记录」中的订单号以 SL 开头。",
+        # The formats the help article names (demo_kb/recharge.*.md), and the game's own SL…
+        # numbers, which the demo backend knows. An Apple order ID is ten letters and digits
+        # starting with M; at least one digit, so that a word such as "mysterious" is not one.
+        "pattern": ORDER_NO,
+        "extract_pattern": rf"(?<![A-Za-z0-9.\-])({ORDER_NO})(?![A-Za-z0-9\-])",
+        "placeholder": "GPA.1234-5678-9012-34567",
     },
     {
         "name": "purchase_time",

@@ -13,6 +13,7 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
+from agents.demo_brain import ORDER_NO
 from chat.models import Conversation, ConversationEvent, Message, Player
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -110,8 +111,8 @@ async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_
             "label": "订单号",
             "required": True,
             "type": "text",
-            "pattern": r"SL\d{10}",
-            "placeholder": "SL2025061201",
+            "pattern": ORDER_NO,
+            "placeholder": "GPA.1234-5678-9012-34567",
         }
     ]
     player_message = await sync_to_async(Message.objects.filter(sender="player").latest)("seq")
