@@ -137,16 +137,40 @@ _ORDER_STATUS = {
 }
 
 
+def _known(value: Any) -> str:
+    """A field of a tool's reply as the player may read it: "" when it is missing or empty."""
+    return "" if value is None else str(value).strip()
+
+
 def _order(data: dict[str, Any], language: str) -> str:
-    status_zh, status_en = _ORDER_STATUS.get(data.get("status", ""), (data.get("status", ""), data.get("status", "")))
-    order_no, product, paid = data.get("order_no", ""), data.get("product", ""), data.get("paid_at", "")
+    status = _known(data.get("status"))
+    order_no = _known(data.get("order_no"))
+    if status not in _ORDER_STATUS or not (_known(data.get("product")) or _known(data.get("paid_at"))):
+        # Without a status, or without what the order was, the lookup answers nothing the
+        # player can trust: never "found" with blanks.
+        return pick(
+            language,
+            f"我查到了订单 {order_no}，但记录不完整，无法确认它的状态。请点“转人工客服”，同事会帮你核实。",
+            f"I found order {order_no}, but its record is incomplete, so I can't tell you its status. "
+            'Please tap "Talk to a human" and a colleague will check it for you.',
+        )
+    status_zh, status_en = _ORDER_STATUS[status]
+    # Only the fields the backend gave: a missing one is left out, never shown as blank or "None".
+    known = {key: _known(data.get(key)) for key in ("product", "paid_at", "delivered_at")}
+    if status != "delivered":
+        known["delivered_at"] = ""
     if _zh(language):
-        lines = [f"我查到了你的订单 **{order_no}**：", f"- 商品：{product}", f"- 支付时间：{paid}"]
+        labels = {"product": "商品", "paid_at": "支付时间", "delivered_at": "到账时间"}
+        lines = [f"我查到了你的订单 **{order_no}**：" if order_no else "我查到了你的订单："]
+        lines += [f"- {labels[key]}：{value}" for key, value in known.items() if value and key != "delivered_at"]
         lines.append(f"- 状态：**{status_zh}**")
-        if data.get("status") == "delivered":
-            lines.append(f"- 到账时间：{data.get('delivered_at')}")
-            lines.append("\n星晶已经发放到你的账号。如果在游戏里还看不到，请重新登录一次；仍然没有的话告诉我，我帮你转人工。")
-        elif data.get("status") == "pending":
+        if known["delivered_at"]:
+            lines.append(f"- 到账时间：{known['delivered_at']}")
+        if status == "delivered":
+            lines.append(
+                "\n星晶已经发放到你的账号。如果在游戏里还看不到，请重新登录一次；仍然没有的话告诉我，我帮你转人工。"
+            )
+        elif status == "pending":
             lines.append(
                 "\n商店已确认付款，发放正在排队，通常 30 分钟内到账，请不要重复付款。"
                 "超过 30 分钟还没到，告诉我，我帮你转人工加急处理。"
@@ -154,15 +178,22 @@ def _order(data: dict[str, Any], language: str) -> str:
         else:
             lines.append("\n如需进一步处理，我可以帮你转接人工客服。")
         return "\n".join(lines)
-    lines = [f"I found your order **{order_no}**:", f"- Product: {product}", f"- Paid: {paid}"]
+    labels = {"product": "Product", "paid_at": "Paid", "delivered_at": "Delivered"}
+    lines = [f"I found your order **{order_no}**:" if order_no else "I found your order:"]
+    lines += [f"- {labels[key]}: {value}" for key, value in known.items() if value and key != "delivered_at"]
     lines.append(f"- Status: **{status_en}**")
-    if data.get("status") == "delivered":
-        lines.append(f"- Delivered: {data.get('delivered_at')}")
-        lines.append("\nThe crystals are on your account. If you can't see them in the game, log out and back in; "
-                     "if they're still missing, tell me and I'll bring in a human agent.")
-    elif data.get("status") == "pending":
-        lines.append("\nThe store has confirmed the payment and delivery is queued; it usually takes under 30 minutes. "
-                     "Please don't pay again. If it's not there after 30 minutes, tell me and I'll escalate it.")
+    if known["delivered_at"]:
+        lines.append(f"- Delivered: {known['delivered_at']}")
+    if status == "delivered":
+        lines.append(
+            "\nThe crystals are on your account. If you can't see them in the game, log out and back in; "
+            "if they're still missing, tell me and I'll bring in a human agent."
+        )
+    elif status == "pending":
+        lines.append(
+            "\nThe store has confirmed the payment and delivery is queued; it usually takes under 30 minutes. "
+            "Please don't pay again. If it's not there after 30 minutes, tell me and I'll escalate it."
+        )
     else:
         lines.append("\nIf you need more help with it, I can connect you with a human agent.")
     return "\n".join(lines)
@@ -181,7 +212,7 @@ def _ban(data: dict[str, Any], language: str) -> str:
         language,
         f"我查了你的账号：目前处于封禁状态（{code}），原因是“{reason}”，解封时间 {until}。"
         "如果你认为是误封，可以在“设置 → 账号 → 申诉”里提交申诉，附上说明和截图，一般 3 个工作日内会有结果。",
-        f"I checked your account: it is suspended ({code}) for \"{reason}\" until {until}. If you believe this is a "
+        f'I checked your account: it is suspended ({code}) for "{reason}" until {until}. If you believe this is a '
         "mistake, appeal under Settings → Account → Appeal with a short explanation and screenshots; appeals are "
         "usually answered within 3 business days.",
     )

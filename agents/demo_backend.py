@@ -10,7 +10,7 @@ Endpoints (JSON):
 
 When `auth` is set, requests must carry `Authorization: <auth>` (else 401).
 Two order numbers misbehave on purpose: SL0000000500 answers HTTP 500 and
-SL0000000408 answers after SLOW_SECONDS (longer than a tool's timeout).
+SL0000000408 answers after SLOW_SECONDS (longer than the demo tools' timeout).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-SLOW_SECONDS = 3.0
+from agents.demo_brain import TOOL_TIMEOUT_SECONDS
+
+# Past the demo tools' timeout, so that asking for this order takes the timeout path.
+SLOW_SECONDS = TOOL_TIMEOUT_SECONDS + 2.0
 
 PLAYERS: dict[str, dict[str, Any]] = {
     "10086": {
@@ -30,34 +33,62 @@ PLAYERS: dict[str, dict[str, Any]] = {
         "ban": {"banned": False},
         "orders": {
             "SL2025061201": {
-                "product": "648 Star Crystals", "amount": 648, "currency": "CNY", "status": "delivered",
-                "paid_at": "2025-06-12 20:15", "delivered_at": "2025-06-12 20:16", "platform": "iOS",
+                "product": "648 Star Crystals",
+                "amount": 648,
+                "currency": "CNY",
+                "status": "delivered",
+                "paid_at": "2025-06-12 20:15",
+                "delivered_at": "2025-06-12 20:16",
+                "platform": "iOS",
             },
             "SL2025061202": {
-                "product": "Monthly Card", "amount": 30, "currency": "CNY", "status": "pending",
-                "paid_at": "2025-06-13 09:02", "delivered_at": None, "platform": "Android",
+                "product": "Monthly Card",
+                "amount": 30,
+                "currency": "CNY",
+                "status": "pending",
+                "paid_at": "2025-06-13 09:02",
+                "delivered_at": None,
+                "platform": "Android",
                 "note": "payment confirmed by the store; delivery is queued and usually finishes within 30 minutes",
             },
             "SL0000000500": {"product": "", "amount": 0, "currency": "CNY", "status": "delivered"},
             "SL0000000408": {"product": "", "amount": 0, "currency": "CNY", "status": "delivered"},
         },
         "mail": [
-            {"item": "Frostfang Sword", "source": "item restore (ticket 4411)", "sent_at": "2025-06-10 11:00",
-             "status": "unclaimed", "expires_at": "2025-07-10"},
-            {"item": "Comet Stag mount", "source": "festival reward", "sent_at": "2025-06-01 00:00",
-             "status": "claimed", "expires_at": None},
+            {
+                "item": "Frostfang Sword",
+                "source": "item restore (ticket 4411)",
+                "sent_at": "2025-06-10 11:00",
+                "status": "unclaimed",
+                "expires_at": "2025-07-10",
+            },
+            {
+                "item": "Comet Stag mount",
+                "source": "festival reward",
+                "sent_at": "2025-06-01 00:00",
+                "status": "claimed",
+                "expires_at": None,
+            },
         ],
     },
     "20002": {
         "name": "Kai",
         "ban": {
-            "banned": True, "code": "B-205", "reason": "use of third-party automation",
-            "until": "2025-07-01", "appeal": "none",
+            "banned": True,
+            "code": "B-205",
+            "reason": "use of third-party automation",
+            "until": "2025-07-01",
+            "appeal": "none",
         },
         "orders": {
             "SL2025070001": {
-                "product": "6480 Star Crystals", "amount": 648, "currency": "CNY", "status": "delivered",
-                "paid_at": "2025-06-20 18:00", "delivered_at": "2025-06-20 18:01", "platform": "PC",
+                "product": "6480 Star Crystals",
+                "amount": 648,
+                "currency": "CNY",
+                "status": "delivered",
+                "paid_at": "2025-06-20 18:00",
+                "delivered_at": "2025-06-20 18:01",
+                "platform": "PC",
             },
         },
         "mail": [],

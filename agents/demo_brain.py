@@ -4,6 +4,9 @@ Loaded by migration 0003 and, when the intent table is empty (a test database
 that was flushed, a restored one), by `csbot_setup`. Managers edit them in the admin.
 """
 
+# How long the demo's tools wait for the game backend (agents/demo_backend.py's slow order waits longer).
+TOOL_TIMEOUT_SECONDS = 5.0
+
 ORDER_NO = r"SL\d{10}|SF-\d{12}|GPA\.\d{4}-\d{4}-\d{4}-\d{5}(?:\.\.\d{1,3})?|M(?=[A-Z]*\d)[A-Z0-9]{9}"
 
 FACTS = [
@@ -370,7 +373,12 @@ def seed(apps, schema_editor=None) -> None:
         facts[row["name"]], _ = Fact.objects.update_or_create(name=row["name"], defaults=row)
     tools = {}
     for row in TOOLS:
-        defaults = {**row, "auth_header": "Authorization", "auth_env": "GAME_BACKEND_AUTH", "timeout_seconds": 5.0}
+        defaults = {
+            **row,
+            "auth_header": "Authorization",
+            "auth_env": "GAME_BACKEND_AUTH",
+            "timeout_seconds": TOOL_TIMEOUT_SECONDS,
+        }
         tools[row["name"]], _ = Tool.objects.update_or_create(name=row["name"], defaults=defaults)
     for position, (name, label_en, label_zh, action, tool, needs, description, examples) in enumerate(INTENTS):
         intent, _ = Intent.objects.update_or_create(
