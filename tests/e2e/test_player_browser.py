@@ -208,3 +208,60 @@ def test_answer_is_complete_after_a_lost_connection_or_frame(page, chat_server, 
     open_chat(page, chat_server.url)
     expect(page.locator(BOT_MESSAGES).first.get_by_test_id("message-text")).to_have_text(shown)
     expect(page.locator(MESSAGES)).to_have_count(2)
+
+
+# WCAG's contrast ratio of an element's text colour on the page's chat background.
+CONTRAST_ON_CHAT = """el => {
+  const lum = c => {
+    const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(v => v / 255)
+      .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const fg = lum(getComputedStyle(el).color);
+  const bg = lum(getComputedStyle(document.querySelector('.page-player')).backgroundColor);
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+# Lets the test cut the page's socket and keep it from reconnecting.
+SOCKETS_UNDER_TEST = """
+window.__sockets = [];
+const Real = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  if (window.__noSockets) throw new Error("no network");
+  const ws = new Real(url, protocols);
+  window.__sockets.push(ws);
+  return ws;
+};
+window.WebSocket.OPEN = Real.OPEN;
+"""
+
+
+def test_small_text_passes_wcag_aa_contrast(page, chat_server):
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    ask(page, QUESTION)
+    expect(page.locator(BOT_MESSAGES).first).to_have_attribute("data-status", "done", timeout=30_000)
+    handoff = page.get_by_test_id("handoff")
+    expect(handoff).to_be_visible()
+    for element in (handoff, page.locator(".msg__time").first, page.locator(".msg__label").first):
+        assert element.evaluate(CONTRAST_ON_CHAT) >= 4.5
+
+
+def test_the_header_says_reconnecting_while_the_socket_is_down(page, chat_server):
+    from playwright.sync_api import expect
+
+    page.add_init_script(SOCKETS_UNDER_TEST)
+    open_chat(page, chat_server.url)
+    state = page.get_by_test_id("conv-state")
+    expect(state).to_have_text("Chatting with our assistant")
+
+    page.evaluate("() => { window.__noSockets = true; window.__sockets.at(-1).close(); }")
+    expect(state).to_have_text("Reconnecting…")
+    expect(state).to_have_attribute("data-connection", "reconnecting")
+    dot = state.locator(".conv-state__dot")
+    assert dot.evaluate("el => getComputedStyle(el).backgroundColor") != "rgb(125, 255, 179)"  # not the green
+
+    page.evaluate("() => { window.__noSockets = false; }")  # the next try (backoff) connects
+    expect(state).to_have_text("Chatting with our assistant")
+    expect(state).to_have_attribute("data-connection", "open")

@@ -725,7 +725,7 @@
     root.setAttribute("data-state", s);
     if (stateEl) stateEl.setAttribute("data-state", s);
     if (agent && agent.name) agentName = agent.name;
-    if (stateText) stateText.textContent = s === "human" && agentName ? t("state_human_named", { name: agentName }) : t("state_" + s);
+    showStateLine();
     if (s !== "waiting") noAgent = false;
     // A message sent to a closed conversation opens a new one (the server
     // then sends a new `welcome`), so the composer stays usable.
@@ -770,17 +770,32 @@
   }
 
   // ---------------------------------------------------------- connection --
+  var connKind = "connecting";
+
+  /** The header's line: who the player is talking to, or, while the socket is not open, that. */
+  function showStateLine() {
+    if (!stateText) return;
+    if (stateEl) stateEl.setAttribute("data-connection", connKind);
+    if (connKind !== "open" || !convState) stateText.textContent = connText(connKind);
+    else stateText.textContent = convState === "human" && agentName ? t("state_human_named", { name: agentName }) : t("state_" + convState);
+  }
+
+  function connText(kind) {
+    return kind === "offline" ? t("offline") : kind === "reconnecting" ? t("reconnecting") :
+           kind === "expired" ? t("session_expired") : t("connecting");
+  }
+
   function setConn(kind) {
     banner.setAttribute("data-state", kind);
     root.setAttribute("data-connection", kind);
+    connKind = kind;
+    showStateLine();
     if (kind === "open") {
       banner.hidden = true;
       retryBtn.hidden = true;
       return;
     }
-    var text = kind === "offline" ? t("offline") : kind === "reconnecting" ? t("reconnecting") :
-               kind === "expired" ? t("session_expired") : t("connecting");
-    bannerText.textContent = text;
+    bannerText.textContent = connText(kind);
     retryBtn.hidden = attempt === 0 && kind !== "expired";
     retryBtn.textContent = kind === "expired" ? t("reload") : t("retry");
     // The first connect usually takes a few ms: do not flash a banner for it.
@@ -791,7 +806,6 @@
     } else {
       banner.hidden = false;
     }
-    if (stateText && !convState) stateText.textContent = text;
   }
 
   function wsUrl() {
