@@ -21,6 +21,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("agents", "0005_plural_names")]
+    dependencies = [("agents", "0006_manager_permissions")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
