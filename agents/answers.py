@@ -102,9 +102,9 @@ def tool_failure(result: ToolResult, language: str) -> str:
         if what:
             return pick(
                 language,
-                f"我在你的账号下没有找到订单 {what}。请核对一下订单号（SL 开头的 12 位），"
+                f"我在你的账号下没有找到订单 {what}。请对照收据核对一下订单号，"
                 "或者点“转人工客服”让同事帮你查。",
-                f"I couldn't find order {what} on your account. Please check the number (SL followed by 10 digits), "
+                f"I couldn't find order {what} on your account. Please check the number against your receipt, "
                 'or tap "Talk to a human" and a colleague will look into it.',
             )
         return pick(
