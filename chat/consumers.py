@@ -194,6 +194,11 @@ class PlayerConsumer(SocketConsumer):
         if not await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST):
             await self._send({"type": "state", "state": await _state(conversation_id=self.conversation_id)})
 
+    async def on_back_to_bot(self, frame: dict) -> None:
+        """The player, waiting for a person, goes on with the bot (the button while waiting)."""
+        if not await staff_notify.player_back_to_bot(self.conversation_id):
+            await self._send({"type": "state", "state": await _state(conversation_id=self.conversation_id)})
+
     async def on_csat(self, frame: dict) -> None:
         """The player rates a conversation that was closed (the card shown on close)."""
         try:

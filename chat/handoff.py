@@ -314,6 +314,26 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> C
     return change
 
 
+def conversation_player_back_to_bot(*, conversation_id: int) -> Change | None:
+    """The player, waiting for a person, goes on with the bot; None when the chat is not waiting.
+
+    With nobody online a player could only leave a message, and even a simple question
+    got no answer until an agent came. Only a waiting chat goes back: once an agent has
+    taken it, the agent decides (the conditional UPDATE settles a take-over at the same moment).
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Conversation.objects.filter(pk=conversation_id, state=State.WAITING).update(
+            state=State.BOT, handoff_reason="", waiting_since=None, updated_at=now
+        )
+        if updated != 1:
+            return None
+        conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
+        ConversationEvent.objects.create(conversation=conversation, kind=Kind.HANDED_BACK, reason="player")
+        note = _system_note(conversation, "handed_back", _("You are chatting with our assistant again."))
+    return _finish(Change(conversation_id, State.BOT, [note]))
+
+
 def abandoned_chats_requeue() -> list[Change]:
     """Put back in the queue the chats held by agents gone HELD_CHAT_ABANDONED_SECONDS.
 

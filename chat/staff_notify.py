@@ -162,6 +162,18 @@ async def escalate(conversation_id: int, reason: str, *, actor=None, cancel: boo
     return True
 
 
+_back_to_bot = db_pool(handoff.conversation_player_back_to_bot)
+
+
+async def player_back_to_bot(conversation_id: int) -> bool:
+    """The waiting player goes on with the bot; False when the chat was not waiting."""
+    change = await _back_to_bot(conversation_id=conversation_id)
+    if change is None:
+        return False
+    await announce(change)
+    return True
+
+
 def escalate_sync(conversation_id: int, reason: str, *, actor=None) -> bool:
     """escalate() for sync code; call it outside a transaction (it writes on another connection)."""
     return async_to_sync(escalate)(conversation_id, reason, actor=actor)

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-CLIENT_TYPES = {"send", "resume", "ping", "handoff", "typing", "form_submit", "csat"}
+CLIENT_TYPES = {"send", "resume", "ping", "handoff", "back_to_bot", "typing", "form_submit", "csat"}
 # An inline form has a few short fields (docs/protocol.md).
 FORM_MAX_FIELDS = 20
 FORM_MAX_VALUE_CHARS = 200
@@ -56,6 +56,7 @@ def parse_client_frame(text_data: str | None, bytes_data: bytes | None) -> dict[
         "resume": _resume,
         "ping": bare,
         "handoff": bare,
+        "back_to_bot": bare,
         "typing": bare,
         "form_submit": _form,
         "csat": _csat,

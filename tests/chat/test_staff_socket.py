@@ -286,6 +286,29 @@ async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, sett
     assert kinds == ["taken_over", "handed_back"]
 
 
+async def test_a_player_waiting_with_nobody_online_can_go_on_with_the_bot(lin, demo_kb, settings):
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
+    player, cid = await player_chatting(lin)
+    await player.send({"type": "handoff"})
+    await player.receive_until(lambda f: f.get("type") == "message" and f["message"].get("event") == "no_agent")
+    await player.send({"type": "back_to_bot"})
+    back = await player.receive_until(is_system)
+    await player.say("How do I get a refund?")
+    answered = await player.receive_until(is_end)
+    await player.send({"type": "back_to_bot"})  # not waiting any more: only the state, again
+    again = (await player.receive_until(lambda f: f.get("type") == "state"))[-1]
+    await player.close()
+
+    assert {"type": "state", "state": "bot"} in back
+    assert back[-1]["message"]["text"] == "You are chatting with our assistant again."
+    assert answered[-1]["status"] == "done"
+    assert again == {"type": "state", "state": "bot"}
+    conversation = await sync_to_async(Conversation.objects.get)(pk=cid)
+    assert (conversation.state, conversation.handoff_reason, conversation.waiting_since) == ("bot", "", None)
+    events = await sync_to_async(list)(ConversationEvent.objects.values_list("kind", "reason"))
+    assert events == [("escalated", "player_request"), ("handed_back", "player")]
+
+
 async def test_closing_stops_the_answer_and_the_next_message_opens_a_new_chat(lin, alice, slow_ernie):
     player, cid = await player_chatting(lin)
     agent = await StaffSocket.of(alice)

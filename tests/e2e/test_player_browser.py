@@ -265,3 +265,22 @@ def test_the_header_says_reconnecting_while_the_socket_is_down(page, chat_server
     page.evaluate("() => { window.__noSockets = false; }")  # the next try (backoff) connects
     expect(state).to_have_text("Chatting with our assistant")
     expect(state).to_have_attribute("data-connection", "open")
+
+
+def test_a_player_waiting_for_a_person_can_go_on_with_the_assistant(page, chat_server):
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    page.get_by_test_id("handoff").click()
+    back = page.get_by_test_id("back-to-bot")
+    expect(back).to_be_visible()
+    expect(back).to_have_text("Continue with the assistant")
+    expect(page.get_by_test_id("handoff")).to_be_hidden()
+
+    back.click()
+    expect(page.get_by_test_id("conv-state")).to_have_text("Chatting with our assistant")
+    expect(back).to_be_hidden()
+    ask(page, QUESTION)
+    expect(page.locator(BOT_MESSAGES).last).to_have_attribute("data-status", "done", timeout=30_000)
+    back_line = page.locator('[data-testid="message"][data-sender="system"][data-event="handed_back"]')
+    expect(back_line).to_contain_text("You are chatting with our assistant again.")

@@ -65,6 +65,7 @@
   var counterEl = $("composer-counter");
   var jumpBtn = $("jump");
   var handoffBtn = $("handoff");
+  var backToBotBtn = $("back-to-bot");
   var agentTypingEl = $("agent-typing");
 
   // ------------------------------------------------------- code points --
@@ -731,6 +732,8 @@
     // then sends a new `welcome`), so the composer stays usable.
     input.placeholder = s === "closed" ? t("closed_placeholder") : noAgent ? t("leave_message") : t("placeholder");
     if (handoffBtn) handoffBtn.hidden = s !== "bot";
+    // Waiting for a person (perhaps with nobody online): the player may go on with the bot.
+    if (backToBotBtn) backToBotBtn.hidden = s !== "waiting";
     if (s !== "bot") awaitingSince = 0;
     if (s !== "human") showAgentTyping(null);
     updateTyping();
@@ -766,6 +769,12 @@
   if (handoffBtn) {
     handoffBtn.addEventListener("click", function () {
       if (sendFrame({ type: "handoff" })) handoffBtn.hidden = true;
+    });
+  }
+
+  if (backToBotBtn) {
+    backToBotBtn.addEventListener("click", function () {
+      if (sendFrame({ type: "back_to_bot" })) backToBotBtn.hidden = true;
     });
   }
 
