@@ -114,9 +114,10 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.kind = "ask"
         reply.asked = [spec.name for spec in facts.to_ask]
         reply.form_fields = [fact_rules.form_field(spec, lang) for spec in facts.to_ask]
-        if not knowledge.passages:
-            # Nothing to answer yet, only details to ask for: in our own words, not an LLM's
-            # "I couldn't find anything about this" followed by a form.
+        if local and not knowledge.passages:
+            # Nothing to quote, only details to ask for: the offline provider would say "I
+            # couldn't find anything about this" before the form. An LLM gets the request
+            # in its notes and words both together.
             reply.body = answers.ask_for_facts(facts.to_ask, lang)
             return reply
         if local:
