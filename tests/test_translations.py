@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.apps import apps as django_apps
 from django.contrib import admin
 from django.utils import translation
 from django.utils.functional import Promise
@@ -88,3 +89,11 @@ def test_every_admin_label_of_our_models_reads_in_chinese():
         if chinese == english or (chinese.endswith("s") and not chinese.isascii()):
             untranslated.append(f"{where}: {english!r} -> {chinese!r}")
     assert not untranslated, "\n".join(untranslated)
+
+
+def test_the_admins_sections_of_our_apps_read_in_chinese():
+    for app in sorted(OUR_APPS):
+        name = django_apps.get_app_config(app).verbose_name
+        with translation.override("zh-hans"):
+            chinese = str(name)
+        assert isinstance(name, Promise) and not chinese.isascii(), f"the {app} app's section: {chinese!r}"
