@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from chat.models import Conversation, ConversationEvent, Message, Player
+from chat.previews import plain_preview
 from chat.roles import display_name
 
 FILTERS = ("waiting", "bot", "mine", "open", "closed")
@@ -99,7 +100,7 @@ def summary_of(conversation: Conversation, last: Message | None) -> dict[str, An
         "messages": conversation.last_seq,
         "last_message": {
             "sender": last.sender,
-            "text": last.text[:PREVIEW_CHARS],
+            "text": plain_preview(last.text, PREVIEW_CHARS),
             "internal": last.internal,
             "created": last.created_at.isoformat(),
         }
