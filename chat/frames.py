@@ -46,6 +46,8 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
         payload["name"] = message.meta["name"]
     if message.sender == Message.Sender.SYSTEM and message.meta.get("event"):
         payload["event"] = message.meta["event"]  # taken_over, no_agent, ... (chat/handoff.py)
+        if message.meta.get("no_agent"):  # nobody online: the player can leave a message
+            payload["no_agent"] = True
     if message.internal:
         payload["internal"] = True
     return payload

@@ -372,6 +372,7 @@ def _requeue_abandoned(conversation_id: int, holder_id: int) -> Change | None:
         )
         name = display_name(holder.user)
         assignee = presence.least_busy_agent() if settings.AUTO_ASSIGN else None
+        flags = {}
         if assignee is not None or presence.any_agent_online():
             text = _("%(name)s has left the chat. You are back in the queue for a support agent.")
         else:
@@ -379,7 +380,8 @@ def _requeue_abandoned(conversation_id: int, holder_id: int) -> Change | None:
                 "%(name)s has left the chat. No support agent is online right now. "
                 "Leave a message here and the next agent will reply."
             )
-        note = _system_note(conversation, "requeued", text, name=name)
+            flags["no_agent"] = "1"  # the page then invites a message to leave, as after "no_agent"
+        note = _system_note(conversation, "requeued", text, name=name, **flags)
     change = _finish(Change(conversation_id, State.WAITING, [note]))
     if assignee is not None:
         change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")

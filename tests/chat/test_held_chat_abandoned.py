@@ -185,3 +185,4 @@ async def test_on_the_embedded_default_the_player_sees_they_are_back_in_the_queu
     assert {"type": "state", "state": "waiting"} in frames
     assert frames[-1]["message"]["event"] == "requeued"
     assert frames[-1]["message"]["text"].startswith("Alice has left the chat.")
+    assert frames[-1]["message"]["no_agent"] is True  # nobody else online: the page invites a message

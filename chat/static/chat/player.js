@@ -757,7 +757,7 @@
 
   /** A system line about who holds the chat. */
   function onHandoffEvent(m) {
-    if (m.event === "no_agent") noAgent = true;
+    if (m.event === "no_agent" || m.no_agent) noAgent = true;
     if (m.event === "taken_over" || m.event === "transferred" || m.event === "handed_back") noAgent = false;
     setState(convState);
   }
