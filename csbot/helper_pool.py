@@ -194,6 +194,12 @@ class _Helper:
             return
         self.detach()
         loop.add_reader(self.conn.fileno(), on_readable, self)
+        # uvloop's add_reader (libuv's poll) makes the descriptor non-blocking, and then
+        # recv_bytes() of a reply the helper is still writing (a long chat's history: more
+        # than the socket holds at once) failed with BlockingIOError, as if the helper had
+        # died. Blocking, a read that starts waits for the rest of the reply; the loop only
+        # starts one when the first bytes are there, and the helper writes it all at once.
+        os.set_blocking(self.conn.fileno(), True)
         self.loop = loop
 
     def detach(self) -> None:

@@ -65,3 +65,8 @@ def runner() -> str:
     from csbot.runner import runner_name
 
     return runner_name()
+
+
+def echo(value):
+    """The value back: what crosses the pipe both ways."""
+    return value

@@ -148,6 +148,25 @@ async def test_without_helpers_the_call_runs_in_a_thread_of_this_process(setting
     assert (pid, niceness) == (os.getpid(), os.nice(0))
 
 
+def test_a_long_chats_history_crosses_the_pipe_whole_on_the_servers_loop(settings):
+    """csbot.serve runs uvloop, whose add_reader makes the pipe non-blocking: a reply longer
+    than the pipe holds at once (a long chat's resume) was read half-written, and its
+    helper taken for dead (BlockingIOError), the socket dropped."""
+    import uvloop
+
+    settings.HELPER_PROCESSES = 1
+    history = [f"第{i}句：充值未到账时请先确认订单状态。" for i in range(20_000)]  # about 1 MB
+
+    async def call() -> list[str]:
+        try:
+            await helper_pool.ready()
+            return await helper_pool.in_helper(helper_calls.echo, history)
+        finally:
+            helper_pool.shutdown()
+
+    assert uvloop.run(call()) == history
+
+
 async def test_an_error_in_a_helper_reaches_the_caller(helpers):
     with pytest.raises(ValueError, match="no such order"):
         await helper_pool.in_helper(helper_calls.refuse, "no such order")
