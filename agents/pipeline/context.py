@@ -92,6 +92,9 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
         if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
             last_bot = {"status": row["status"], "error": row["error"], "meta": row["meta"]}
             asked.update(row["meta"].get("asked", ()))
+        elif row["sender"] == Message.Sender.AGENT:
+            # A person has spoken since: what the bot was asking for is no longer pending.
+            last_bot = {}
         if row["meta"].get("flagged"):
             flagged.add(row["id"])
             continue

@@ -84,11 +84,23 @@ def _from_the_conversation(context: Context, catalogue: Catalogue) -> IntentResu
     needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
     if any(fact_rules.extract(spec, context.question) for spec in needed):
         return IntentResult(pending, 1.0, "follow_up")
-    if len(needed) == 1 and not catalogue.classifier.classify(context.question).intent:
+    elsewhere = catalogue.classifier.classify(context.question).intent
+    if elsewhere and elsewhere != pending:
+        return None
+    # A corrected value of a fact the topic used ("not found" -> "my order is SF-…"): the
+    # same topic again, looked up with the new value, not a fresh guess at what it is about.
+    if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
+        return IntentResult(pending, 1.0, "follow_up")
+    if len(needed) == 1 and not elsewhere and not _is_a_question(context.question):
         # One fact was still missing and this reads as its value ("the Frostfang Sword").
         if fact_rules.validate(needed[0], context.question):
             return IntentResult(pending, 1.0, "follow_up")
     return None
+
+
+def _is_a_question(text: str) -> bool:
+    """ "How do I turn on two-step verification?" is a new question, not an item's name."""
+    return text.rstrip().endswith(("?", "？", "吗", "呢"))
 
 
 def _classify(context: Context, catalogue: Catalogue) -> IntentResult:

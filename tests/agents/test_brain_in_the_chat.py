@@ -301,3 +301,24 @@ async def test_details_asked_for_with_no_article_to_quote_are_asked_plainly(lin,
 
     assert answer.text.startswith("为了帮你查清楚，还需要这些信息") and "没有找到" not in answer.text
     assert {f["name"] for f in answer.form["fields"]} == {"server", "item_name"}
+
+
+async def test_a_corrected_order_number_is_looked_up_again(lin, game_backend):
+    async with Chat(lin) as chat:
+        wrong = await chat.say("订单 SL2025070001 的充值没到账")  # Kai's order, not Lin's
+        corrected = await chat.say("my order number is SL2025061201")
+
+    assert "没有找到订单 SL2025070001" in wrong.text
+    assert "I found your order **SL2025061201**" in corrected.text and "delivered" in corrected.text
+    calls = (await corrected.meta())["tool_calls"]
+    assert calls[0]["tool"] == "order_status" and calls[0]["params"]["order_no"] == "SL2025061201"
+
+
+async def test_a_new_question_is_not_taken_for_the_item_the_bot_asked_for(lin):
+    async with Chat(lin) as chat:
+        asked = await chat.say("我在三服，装备不见了")
+        question = await chat.say("what time does the server restart?")
+
+    assert [f["name"] for f in asked.form["fields"]] == ["item_name"]  # "Which item is missing?"
+    assert "item_name" not in (await conversation_of(lin)).facts
+    assert (await question.meta())["intent"]["source"] != "follow_up"
