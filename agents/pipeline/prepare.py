@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from agents import services
@@ -137,7 +137,13 @@ def understanding_only(conversation_id: int, known: dict | None = None) -> None:
     the LLM would leave the helper for the event loop, and no answer waits on it here.
     """
     understood = _understand(conversation_id, known)
-    _mood_and_facts(understood.context, understood.intent, _Timer(understood.timings), store=True)
+    found = understood.intent
+    topic = (understood.context.last_bot_meta.get("intent") or {}).get("name", "")
+    if found.spec is not None and found.spec.action == "handoff" and topic:
+        # "I want a person" says how they want it handled, not what it is about: the agent
+        # who picks the chat up sees the topic the player was on ("Lost items"), kept.
+        found = replace(found, name="", spec=None)
+    _mood_and_facts(understood.context, found, _Timer(understood.timings), store=True)
 
 
 def all_steps(conversation_id: int, known: dict | None = None) -> PreparedAnswer | _Understood:

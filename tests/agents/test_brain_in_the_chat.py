@@ -322,3 +322,13 @@ async def test_a_new_question_is_not_taken_for_the_item_the_bot_asked_for(lin):
     assert [f["name"] for f in asked.form["fields"]] == ["item_name"]  # "Which item is missing?"
     assert "item_name" not in (await conversation_of(lin)).facts
     assert (await question.meta())["intent"]["source"] != "follow_up"
+
+
+async def test_asking_for_a_person_keeps_the_topic_the_agent_will_see(lin):
+    async with Chat(lin) as chat:
+        await chat.say("我在三服，装备不见了")
+        await chat.sock.send({"type": "send", "client_id": "ask-for-a-person", "text": "转人工"})
+        await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "waiting")
+
+    conversation = await conversation_of(lin)
+    assert (conversation.state, conversation.intent) == ("waiting", "lost_items")
