@@ -12,7 +12,14 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable, or `default` when it is unset or empty.
+
+    Empty counts as unset, as for numbers: docker-compose's `${OPENAI_BASE_URL:-}` passes an
+    empty value for a variable the operator did not set, and that replaced csbot's default
+    URL with "" (every answer then failed).
+    """
+    raw = os.environ.get(name)
+    return default if raw is None or raw.strip() == "" else raw
 
 
 def env_bool(name: str, default: bool) -> bool:

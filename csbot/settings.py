@@ -260,8 +260,10 @@ if not DEBUG:
         ("PLAYER_TOKEN_SECRET", PLAYER_TOKEN_SECRET, DEMO_PLAYER_TOKEN_SECRET),
     ):
         if _value in ("", _demo):
+            # An empty variable reads as unset (csbot/env.py), so as the demo value: say which.
+            _unset = "unset or empty" if not os.environ.get(_name, "").strip() else "the published demo value"
             raise ImproperlyConfigured(
-                f"{_name} is {'empty' if not _value else 'the published demo value'} and DEBUG is off: "
+                f"{_name} is {_unset} and DEBUG is off: "
                 f"set {_name} to a long random secret of this deployment's own (README, Production)."
             )
 PLAYER_COOKIE_NAME = "csbot_player"

@@ -28,7 +28,7 @@ def test_production_refuses_a_demo_secret_and_names_it(name):
 
 
 def test_production_refuses_an_empty_player_token_secret():
-    assert "PLAYER_TOKEN_SECRET is empty" in refusal(DEBUG="false", **{**OURS, "PLAYER_TOKEN_SECRET": ""})
+    assert "PLAYER_TOKEN_SECRET is unset or empty" in refusal(DEBUG="false", **{**OURS, "PLAYER_TOKEN_SECRET": ""})
 
 
 def test_production_starts_with_secrets_of_its_own():
