@@ -13,14 +13,17 @@ In order of trust:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from agents import facts as fact_rules
 from agents.catalogue import Catalogue, IntentSpec, get_catalogue
+from agents.classifier import Classification
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
 from csbot.db import in_worker
@@ -54,10 +57,12 @@ def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
     """Sync: the intent without the LLM, and the catalogue to ask the LLM with when
     settings.INTENT_LLM wants its opinion too (None: don't ask)."""
     catalogue = get_catalogue()
-    result = _from_the_conversation(context, catalogue)
+    # At most once per message: the follow-up check and the fresh guess read the same result.
+    classified = functools.cache(lambda: catalogue.classifier.classify(context.question))
+    result = _from_the_conversation(context, catalogue, classified)
     ask = False
     if result is None:
-        result = _classify(context, catalogue)
+        result = _classify(classified())
         ask = _llm_wanted(result) and bool(context.question.strip())
     result.spec = catalogue.intents.get(result.name)
     return result, (catalogue.menu() if ask else None)
@@ -71,7 +76,9 @@ async def with_llm(context: Context, offline: IntentResult, catalogue: Catalogue
     return IntentResult(named, 1.0 if named else 0.0, "llm", offline.likely, catalogue.intents.get(named))
 
 
-def _from_the_conversation(context: Context, catalogue: Catalogue) -> IntentResult | None:
+def _from_the_conversation(
+    context: Context, catalogue: Catalogue, classified: Callable[[], Classification]
+) -> IntentResult | None:
     chosen = context.message_meta.get("intent")
     if isinstance(chosen, str) and chosen in catalogue.intents:
         return IntentResult(chosen, 1.0, "quick_reply")
@@ -84,7 +91,7 @@ def _from_the_conversation(context: Context, catalogue: Catalogue) -> IntentResu
     needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
     if any(fact_rules.extract(spec, context.question) for spec in needed):
         return IntentResult(pending, 1.0, "follow_up")
-    elsewhere = catalogue.classifier.classify(context.question).intent
+    elsewhere = classified().intent
     if elsewhere and elsewhere != pending:
         return None
     # A corrected value of a fact the topic used ("not found" -> "my order is SF-…"): the
@@ -103,8 +110,7 @@ def _is_a_question(text: str) -> bool:
     return text.rstrip().endswith(("?", "？", "吗", "呢"))
 
 
-def _classify(context: Context, catalogue: Catalogue) -> IntentResult:
-    classified = catalogue.classifier.classify(context.question)
+def _classify(classified: Classification) -> IntentResult:
     likely = [guess.intent for guess in classified.ranked if guess.score > 0][:3]
     source = "classifier" if classified.intent else "none"
     return IntentResult(classified.intent, classified.confidence, source, likely)
