@@ -19,6 +19,7 @@ from agents import services as agent_services
 from agents.services import FormInvalid
 from chat import resume, selectors, services, staff_notify
 from chat.events import conversation_group, publish
+from chat.flood import flood_guard, flood_note
 from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import Reason, wants_human
 from chat.identity import player_id_from_cookie
@@ -128,6 +129,11 @@ class PlayerConsumer(SocketConsumer):
                 await send_now(out)
 
     async def on_send(self, frame: dict) -> None:
+        allowed, first_refusal = flood_guard().admit(self.player.pk)
+        if not allowed:  # staff hear of a flood once, not of each message in it
+            refused = FrameError("slow_down", flood_note(frame["text"]), client_id=frame["client_id"])
+            await self._reject(refused, tell_staff=first_refusal)
+            return
         meta = {"intent": frame["intent"]} if frame.get("intent") else None
         await self._accept(frame["client_id"], frame["text"], meta)
 
@@ -217,11 +223,13 @@ class PlayerConsumer(SocketConsumer):
         typing = {"type": "typing", "who": "player", "conversation_id": self.conversation_id}
         await publish(self.conversation_id, typing, internal=True)
 
-    async def _reject(self, exc: FrameError) -> None:
+    async def _reject(self, exc: FrameError, *, tell_staff: bool = True) -> None:
         """Refuse a bad frame, keep the connection, and let staff see what happened."""
         with translation.override(self.language):
             text = frame_error_text(exc.code)
         await self._send(error_frame(exc.code, text, client_id=exc.client_id))
+        if not tell_staff:
+            return
         note = await _record(conversation_id=self.conversation_id, text=exc.staff_note, code=exc.code)
         await publish(self.conversation_id, message_frame(note), internal=True)
 

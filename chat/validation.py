@@ -31,6 +31,7 @@ def frame_error_text(code: str) -> str:
         % {"max": settings.CHAT_MAX_MESSAGE_CHARS},
         "too_large": _("That message is too large to send."),
         "empty": _("Your message is empty."),
+        "slow_down": _("You are sending messages very quickly. Please wait a moment, then send it again."),
     }.get(code, _("Your app sent something we could not read. Please reload the page."))
 
 

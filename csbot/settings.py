@@ -270,6 +270,10 @@ PLAYER_COOKIE_NAME = "csbot_player"
 PLAYER_COOKIE_MAX_AGE = env_int("PLAYER_COOKIE_MAX_AGE", 60 * 60 * 24 * 365)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
+# How fast one player may send (chat/flood.py): this many messages at once, then this
+# many a minute on average; a message over it is refused and goes back in their box.
+PLAYER_MESSAGE_BURST = max(1, env_int("PLAYER_MESSAGE_BURST", 10))
+PLAYER_MESSAGES_PER_MINUTE = max(1.0, env_float("PLAYER_MESSAGES_PER_MINUTE", 30.0))
 # How often a streaming answer's text so far is written to its database row.
 ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 # An answer still streaming after this long fails ("the answer took too long"), so that

@@ -284,3 +284,26 @@ def test_a_player_waiting_for_a_person_can_go_on_with_the_assistant(page, chat_s
     expect(page.locator(BOT_MESSAGES).last).to_have_attribute("data-status", "done", timeout=30_000)
     back_line = page.locator('[data-testid="message"][data-sender="system"][data-event="handed_back"]')
     expect(back_line).to_contain_text("You are chatting with our assistant again.")
+
+
+def test_a_message_sent_too_fast_goes_back_into_the_box(page, chat_server, tmp_path):
+    """A server that allows one message a minute (chat/flood.py) refuses the second: the
+    page puts its words back in the box and says why; the first stays in the chat."""
+    from playwright.sync_api import expect
+
+    from tests import servers
+
+    strict = {**chat_server.env, "PLAYER_MESSAGE_BURST": "1", "PLAYER_MESSAGES_PER_MINUTE": "1"}
+    server = servers.Daphne(strict, tmp_path / "daphne-strict.log").start()
+    try:
+        open_chat(page, server.url)
+        ask(page, "first question")
+        expect(page.locator(PLAYER_MESSAGES)).to_have_count(1)
+        ask(page, "second question, too soon")
+        box = page.get_by_test_id("composer-input")
+        expect(box).to_have_value("second question, too soon")
+        expect(page.get_by_test_id("composer-error")).to_contain_text("wait a moment")
+        expect(page.locator(PLAYER_MESSAGES)).to_have_count(1)
+        expect(page.locator(PLAYER_MESSAGES).first).to_contain_text("first question")
+    finally:
+        server.stop()
