@@ -38,6 +38,17 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
 # working. A deployment with DEBUG off on plain http must say false here.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# HSTS and the redirect to https are off until the operator turns them on: both need https
+# to work first (a browser that saw HSTS refuses plain http to the host for that long), and
+# behind a proxy that terminates TLS both need TRUST_X_FORWARDED_PROTO, without which every
+# request looks like plain http (the header never goes out; the redirect loops).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes call the web process itself over plain http (docker-compose.yml's healthcheck, a
+# load balancer's): a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 INSTALLED_APPS = [
     "daphne",

@@ -8,17 +8,29 @@ import re
 from tests import servers
 
 
+def deploy_warnings(tmp_path, **env: str) -> set[str]:
+    """The security warnings `check --deploy` prints for production (DEBUG off) with `env`."""
+    production = {"SQLITE_PATH": str(tmp_path / "db.sqlite3"), "DEBUG": "false", **servers.PRODUCTION_SECRETS}
+    checked = servers.manage(servers.product_env(**production, **env), "check", "--deploy")
+    return set(re.findall(r"security\.W\d+", checked.stderr))
+
+
 def test_check_deploy_reports_the_real_gaps_not_the_subclassed_middleware(tmp_path):
-    env = servers.product_env(
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
-        DEBUG="false",
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        **servers.PRODUCTION_SECRETS,
-    )
-    reported = set(re.findall(r"security\.W\d+", servers.manage(env, "check", "--deploy").stderr))
+    reported = deploy_warnings(tmp_path, SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false")
 
     assert not reported & {"security.W001", "security.W002", "security.W003"}  # present, as subclasses
     assert "security.W004" in reported  # HSTS: seen once SecurityMiddleware is
     assert "security.W012" in reported  # the session cookie's Secure: seen once SessionMiddleware is
     assert "security.W016" in reported  # the CSRF cookie's Secure: seen once CsrfViewMiddleware is
+
+
+def test_check_deploy_is_satisfied_once_https_is_set_up(tmp_path):
+    reported = deploy_warnings(
+        tmp_path,
+        SECURE_SSL_REDIRECT="true",
+        SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true",
+    )
+
+    assert not reported & {"security.W004", "security.W005", "security.W008", "security.W021"}
