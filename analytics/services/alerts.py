@@ -238,6 +238,28 @@ def _handoff_surge(d: dict[str, Any]) -> str:
     return text % values
 
 
+def _queue_wait(d: dict[str, Any]) -> str:
+    # The baseline is how long the players a human took from the queue had waited there.
+    values = {**d, "wait": _mins(d.get("oldest_s")), "baseline": _mins(d.get("baseline_s"))}
+    if d.get("baseline_s") is None:
+        text = ngettext(
+            "Long queue: %(waiting)s player is waiting for a human and has waited %(wait)s "
+            "(nobody was taken from the queue in the previous 24 hours).",
+            "Long queue: %(waiting)s players are waiting for a human; the longest has waited %(wait)s "
+            "(nobody was taken from the queue in the previous 24 hours).",
+            d.get("waiting", 0),
+        )
+    else:
+        text = ngettext(
+            "Long queue: %(waiting)s player is waiting for a human and has waited %(wait)s "
+            "(players usually wait %(baseline)s before one takes their chat).",
+            "Long queue: %(waiting)s players are waiting for a human; the longest has waited %(wait)s "
+            "(players usually wait %(baseline)s before one takes their chat).",
+            d.get("waiting", 0),
+        )
+    return text % values
+
+
 def describe(kind: str, key: str, data: dict[str, Any]) -> str:
     """What a person needs to read in the banner, in the active language."""
     d = data
@@ -271,13 +293,7 @@ def describe(kind: str, key: str, data: dict[str, Any]) -> str:
             % values
         )
     if kind == Alert.Kind.QUEUE_WAIT:
-        return ngettext(
-            "Long queue: %(waiting)s player is waiting for a human and has waited %(wait)s "
-            "(a first response usually takes %(baseline)s).",
-            "Long queue: %(waiting)s players are waiting for a human; the longest has waited %(wait)s "
-            "(a first response usually takes %(baseline)s).",
-            d.get("waiting", 0),
-        ) % {**d, "wait": _mins(d.get("oldest_s")), "baseline": _mins(d.get("baseline_s"))}
+        return _queue_wait(d)
     if kind == Alert.Kind.WORKER_STOPPED:
         return _(
             "No Celery worker has run a task for %(age)s (last heartbeat from %(host)s). "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from analytics.models import Alert
 from analytics.services import aggregation
+from analytics.services.alerts import Signal
 from analytics.services.anomalies import anomalies_detect, heartbeat_record, worker_check
 from analytics.services.stats import stats_compute_many
 from chat.models import Message
@@ -135,7 +137,8 @@ def test_a_player_waiting_too_long_raises_the_queue_alert_until_someone_takes_th
 
     assert changes(anomalies_detect(now=now))[("queue_wait", "")] == "raised"
     assert active("queue_wait").description == (
-        "Long queue: 1 player is waiting for a human and has waited 20.0 min (a first response usually takes 1.0 min)."
+        "Long queue: 1 player is waiting for a human and has waited 20.0 min "
+        "(players usually wait 0.8 min before one takes their chat)."
     )
     chat.take_over(21 * 60, alice)
     assert changes(anomalies_detect(now=now + timedelta(seconds=30)))[("queue_wait", "")] == "cleared"
@@ -355,3 +358,180 @@ def test_failures_already_aggregated_in_the_current_hour_do_not_raise_their_own_
 
     assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
     assert active("llm_errors").baseline is None
+
+
+# Only staff close a chat, so the aggregates hold only the chats a human took, and those are
+# not the usual ones: players ask for a human after failed or slow answers, or when angry. The
+# baseline is read from the same raw rows as the window: every chat, the bot's too.
+
+
+def reading(kind: str, results) -> Signal:
+    (signal,) = [s for s, _event in results if (s.kind, s.key) == (kind, "")]
+    return signal
+
+
+def chats_the_bot_kept(players, now, *, sentiment: Callable[[int], float] | None = None, **answer) -> None:
+    """The 24 hours before the window: a chat every 20 minutes, three answers each, never closed."""
+    for slot in range(1, 73):
+        chat = Chat(players[slot % 5], now - timedelta(minutes=20 * slot), server="s1")
+        chat.player(0, "怎么转职", sentiment=sentiment(slot) if sentiment else None)
+        chat.bot(2, **answer).bot(20, **answer).bot(40, **answer)
+
+
+def closed_by_staff(chats: list[Chat]) -> None:
+    for chat in chats:
+        chat.close(900)
+    stats_compute_many(conversation_ids=[chat.pk for chat in chats])
+    aggregation.aggregate_dirty()
+
+
+def sent_to_a_human_after_two_answers(players, alice, now, **answer) -> None:
+    """Three chats of the day before in which the player asked for a human after two such
+    answers; a human took each and closed it."""
+    closed_by_staff(
+        [
+            Chat(players[4], now - timedelta(hours=hour))
+            .player(0, "充值没到账")
+            .bot(2, **answer)
+            .bot(20, **answer)
+            .escalate(30, "player_request")
+            .take_over(60, alice)
+            .agent(70, alice)
+            for hour in (3, 9, 15)
+        ]
+    )
+
+
+def test_failures_as_frequent_as_all_day_raise_nothing_though_no_chat_closed(players, now):
+    # The provider failed one answer in four all day, in chats nobody closed.
+    for slot in range(1, 73):
+        chat = Chat(players[slot % 5], now - timedelta(minutes=20 * slot)).player(0, "怎么转职")
+        chat.bot(2, ttft_ms=None, status=Message.Status.FAILED).bot(20).bot(40).bot(60)
+    bot_answers(players[2], now - timedelta(minutes=8), good=9, failed=3)
+
+    signal = reading("llm_errors", anomalies_detect(now=now))
+    assert (signal.abnormal, signal.value, signal.baseline) == (False, 0.25, 0.25)
+    assert not Alert.objects.exists()
+
+
+def test_failures_that_sent_players_to_a_human_do_not_hide_a_surge(players, alice, now):
+    chats_the_bot_kept(players, now)
+    sent_to_a_human_after_two_answers(players, alice, now, ttft_ms=None, status=Message.Status.FAILED)
+    bot_answers(players[2], now - timedelta(minutes=8), good=8, failed=4)
+
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+    assert active("llm_errors").baseline == pytest.approx(6 / 222)
+
+
+def test_first_tokens_as_slow_as_all_day_raise_nothing(players, now):
+    # The model takes 4 s to start: it always has.
+    chats_the_bot_kept(players, now, ttft_ms=4000)
+    bot_answers(players[2], now - timedelta(minutes=8), good=12, ttft_ms=4000)
+
+    signal = reading("ttft_p95", anomalies_detect(now=now))
+    assert (signal.abnormal, signal.value, signal.baseline) == (False, 4000, 4000)
+    assert not Alert.objects.exists()
+
+
+def test_slow_answers_that_sent_players_to_a_human_do_not_hide_a_surge(players, alice, now):
+    chats_the_bot_kept(players, now, ttft_ms=800)
+    sent_to_a_human_after_two_answers(players, alice, now, ttft_ms=20000)
+    bot_answers(players[2], now - timedelta(minutes=8), good=12, ttft_ms=6000)
+
+    assert changes(anomalies_detect(now=now)) == {("ttft_p95", ""): "raised"}
+    assert active("ttft_p95").description == (
+        "Slow answers: the time to first token p95 is 6.0 s over the last 10 minutes (12 answers), "
+        "against 0.8 s over the previous 24 hours."
+    )
+
+
+def angry_players(players, now, *, chats: int, negative: int) -> None:
+    for i in range(chats):
+        Chat(players[i % 5], now - timedelta(minutes=5), server="s1").player(
+            i, "怎么还没好", sentiment=-0.5 if i < negative else 0.2
+        )
+
+
+def test_players_as_grumpy_as_all_day_raise_nothing(players, now):
+    # Two chats in five have been negative all day (a hard raid week), in chats nobody closed.
+    chats_the_bot_kept(players, now, sentiment=lambda slot: -0.5 if slot % 5 < 2 else 0.2)
+    angry_players(players, now, chats=20, negative=8)
+
+    signal = reading("negative_sentiment", anomalies_detect(now=now))
+    assert (signal.abnormal, signal.value, signal.baseline) == (False, 0.4, pytest.approx(29 / 72))
+    assert not Alert.objects.exists()
+
+
+def test_angry_players_a_human_took_do_not_hide_a_surge(players, alice, now):
+    chats_the_bot_kept(players, now, sentiment=lambda slot: 0.3)
+    closed_by_staff(
+        [
+            Chat(players[4], now - timedelta(hours=hour), server="s1")
+            .player(0, "垃圾游戏", sentiment=-0.8)
+            .escalate(5, "sentiment")
+            .take_over(30, alice)
+            .agent(40, alice)
+            for hour in (3, 9, 15)
+        ]
+    )
+    angry_players(players, now, chats=12, negative=6)
+
+    assert changes(anomalies_detect(now=now)) == {
+        ("negative_sentiment", ""): "raised",
+        ("negative_sentiment", "s1"): "raised",
+    }
+    assert active("negative_sentiment").description == (
+        "Unhappy players: 6 of 12 active chats are negative in the last 10 minutes (50%), against 4% usually."
+    )
+
+
+def queued_all_day(players, alice, now, *, taken: float, answered: float) -> list[Chat]:
+    """A chat every other hour of the day before, in the queue from its 10th second: a human
+    took it at `taken` seconds and wrote at `answered`."""
+    return [
+        Chat(players[0], now - timedelta(hours=hour))
+        .player(0, "人工客服")
+        .escalate(10)
+        .take_over(taken, alice)
+        .agent(answered, alice)
+        for hour in range(1, 24, 2)
+    ]
+
+
+def test_a_wait_as_long_as_all_day_raises_nothing_though_agents_also_step_in_at_once(players, alice, now):
+    # Players waited 10 minutes for a human all day (a small team); agents also stepped into
+    # many chats on their own and wrote at once. Those chats never waited in the queue.
+    queued = queued_all_day(players, alice, now, taken=610, answered=620)
+    stepped_in = [
+        Chat(players[1], now - timedelta(minutes=20 * slot)).player(0, "卡住了").take_over(20, alice).agent(30, alice)
+        for slot in range(1, 73)
+    ]
+    closed_by_staff(queued + stepped_in)
+    Chat(players[4], now - timedelta(minutes=13)).player(0, "人工客服").escalate(60)  # waited 12 min
+
+    signal = reading("queue_wait", anomalies_detect(now=now))
+    assert (signal.abnormal, signal.value, signal.baseline) == (False, 720, 600)
+    assert not Alert.objects.exists()
+
+
+def test_agents_slow_to_write_do_not_hide_a_long_queue(players, alice, now):
+    # All day a human took each queued chat within a minute, then looked into the case for ten
+    # minutes before writing: the first response is not the wait.
+    closed_by_staff(queued_all_day(players, alice, now, taken=60, answered=660))
+    Chat(players[4], now - timedelta(minutes=21)).player(0, "人工客服").escalate(60)  # waited 20 min
+
+    assert changes(anomalies_detect(now=now)) == {("queue_wait", ""): "raised"}
+    assert active("queue_wait").description == (
+        "Long queue: 1 player is waiting for a human and has waited 20.0 min "
+        "(players usually wait 0.8 min before one takes their chat)."
+    )
+
+
+def test_a_long_queue_after_a_day_nobody_was_taken_from_it_says_so(players, now):
+    Chat(players[4], now - timedelta(minutes=21)).player(0, "人工客服").escalate(60)
+
+    assert changes(anomalies_detect(now=now)) == {("queue_wait", ""): "raised"}
+    assert active("queue_wait").description == (
+        "Long queue: 1 player is waiting for a human and has waited 20.0 min "
+        "(nobody was taken from the queue in the previous 24 hours)."
+    )

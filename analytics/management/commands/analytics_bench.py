@@ -76,7 +76,7 @@ class Command(BaseCommand):
         )
         self._time("aggregate_recent: the hours those 100 closes made dirty", aggregation.aggregate_dirty)
         self._time("finalize_resolution: settle every pending chat", resolution.resolution_update)
-        self._time("detect_anomalies: every signal, baseline from aggregates", anomalies.anomalies_detect)
+        self._time("detect_anomalies: every signal, window and baseline from raw rows", anomalies.anomalies_detect)
 
     def _client(self) -> Client:
         user, _ = User.objects.get_or_create(username=BENCH_USER)
