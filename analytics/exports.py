@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpResponse
 
 from analytics.selectors import DateRange, intent_label
+from analytics.services.alerts import alert_description
 
 
 def _r(value: float | None, digits: int) -> float | None:
@@ -91,10 +92,12 @@ def gaps(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
 
 
 def alerts(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
+    """The description in the reader's language, as the page beside it shows it (the stored one
+    is in LANGUAGE_CODE, with the numbers of the moment the alert was raised)."""
     header = ["id", "kind", "key", "state", "raised_at", "cleared_at", "value", "baseline", "threshold", "description"]
     rows = (
         [a.pk, a.kind, a.key, a.state, a.raised_at.isoformat(), a.cleared_at.isoformat() if a.cleared_at else None,
-         a.value, a.baseline, a.threshold, a.description]
+         a.value, a.baseline, a.threshold, alert_description(a)]
         for a in data["history"]
     )  # fmt: skip
     return response("alerts", rng, header, rows)

@@ -3,6 +3,9 @@ is raised, the banners a dashboard loads when it connects, and the anomalies pag
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import translation
@@ -97,3 +100,16 @@ def test_the_handoff_surge_says_what_is_usual_in_words_a_manager_reads(expected,
 def test_an_alert_without_its_numbers_keeps_its_stored_text(db):
     odd = Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue (old row)", value=1, threshold=1)
     assert alert_payload(odd, "zh-hans")["description"] == "Long queue (old row)"
+
+
+def test_the_alerts_csv_speaks_the_managers_language(mia, client):
+    handoff_surge()
+    client.force_login(mia)
+
+    def description(language: str) -> str:
+        page = client.get("/analytics/anomalies/?format=csv", HTTP_ACCEPT_LANGUAGE=language)
+        (row,) = csv.DictReader(io.StringIO(page.content.decode().lstrip("\ufeff")))
+        return row["description"]
+
+    assert description("zh-hans") == CHINESE
+    assert description("en") == ENGLISH
