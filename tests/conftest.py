@@ -28,15 +28,18 @@ pytest_plugins = ["tests.fake_ernie_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state(settings):
-    """Providers and the answer buffer are per-process singletons; tests change settings."""
+    """Providers, the answer buffer and the alerts' baselines are per-process; tests change
+    settings and each has a database of its own."""
     from agents.knowledge.index import invalidate
     from agents.providers import reset_providers
+    from analytics.services.anomalies import usual
     from chat.streaming.buffer import reset_buffer
 
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.005
     reset_providers()
     reset_buffer()
     invalidate()
+    usual.forget()
     yield
     reset_providers()
     reset_buffer()

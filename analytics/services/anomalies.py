@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -31,6 +33,7 @@ from analytics.services.alerts import Signal, alert_sync
 from chat.models import Conversation, ConversationEvent, Message
 
 Kind = Alert.Kind
+T = TypeVar("T")
 Event = ConversationEvent.Kind
 
 
@@ -78,6 +81,35 @@ class Periods:
         )
 
 
+# The baselines read a day of raw rows (at a large game's volume, hundreds of thousands),
+# and detection runs every minute, while a day's baseline hardly moves in ten minutes:
+# each process reads it again only when the baseline period has moved on this much.
+BASELINE_REUSE = timedelta(minutes=10)
+
+
+class _Usual:
+    """The baseline reads of this process, each kept until its period has moved BASELINE_REUSE on."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, timedelta], tuple[datetime, Any]] = {}
+
+    def __call__(self, read: Callable[..., T], periods: Periods) -> T:
+        start, end = periods.before["created_at__gte"], periods.before["created_at__lt"]
+        key = (read.__qualname__, end - start)
+        hit = self.kept.get(key)
+        if hit is not None and timedelta(0) <= start - hit[0] < BASELINE_REUSE:
+            return hit[1]
+        value = read(**periods.before)
+        self.kept[key] = (start, value)
+        return value
+
+    def forget(self) -> None:
+        self.kept.clear()
+
+
+usual = _Usual()
+
+
 def _threshold(floor: float, factor: float, baseline: float | None) -> float:
     return max(floor, factor * baseline) if baseline is not None else floor
 
@@ -99,7 +131,7 @@ def _answers(**created_at: datetime) -> tuple[int, int]:
 def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     answers, failed = _answers(**periods.window)
     rate = _ratio(failed, answers)
-    usual_answers, usual_failed = _answers(**periods.before)
+    usual_answers, usual_failed = usual(_answers, periods)
     baseline = _ratio(usual_failed, usual_answers)
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
     abnormal = answers >= rules.error_min_answers and rate is not None and rate >= threshold
@@ -112,10 +144,14 @@ def _first_token_times(**created_at: datetime) -> list[int]:
     return list(rows.values_list("ttft_ms", flat=True))
 
 
+def _first_token_p95(**created_at: datetime) -> float | None:
+    return histogram.exact_percentile(_first_token_times(**created_at), 0.95)
+
+
 def detect_ttft_p95(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     values = _first_token_times(**periods.window)
     p95 = histogram.exact_percentile(values, 0.95)
-    baseline = histogram.exact_percentile(_first_token_times(**periods.before), 0.95)
+    baseline = usual(_first_token_p95, periods)
     threshold = _threshold(rules.ttft_p95_floor_ms, rules.ttft_p95_factor, baseline)
     abnormal = len(values) >= rules.ttft_min_answers and p95 is not None and p95 >= threshold
     data = {"p95_ms": p95, "answers": len(values), "baseline_ms": baseline, "minutes": _minutes(rules)}
@@ -131,7 +167,7 @@ def detect_handoff_surge(now: datetime, periods: Periods, rules: Rules = RULES) 
 
     Takeovers nobody asked for are not escalations, so they never hide players asking."""
     count = _escalations(**periods.window)
-    expected = _escalations(**periods.before) * rules.window.total_seconds() / rules.baseline.total_seconds()
+    expected = usual(_escalations, periods) * rules.window.total_seconds() / rules.baseline.total_seconds()
     threshold = _threshold(rules.handoff_floor, rules.handoff_factor, expected)
     data = {"count": count, "expected": expected, "minutes": _minutes(rules)}
     return [Signal(Kind.HANDOFF_SURGE, "", count >= threshold, count, threshold, expected, data)]
@@ -177,10 +213,15 @@ def _negative_share(scores: list[float]) -> tuple[int, float | None]:
     return negative, _ratio(negative, len(scores))
 
 
+def _negative_shares(**created_at: datetime) -> dict[str, float | None]:
+    """The share of unhappy chats in the period, of all ("") and of each server with chats."""
+    return {key: _negative_share(scores)[1] for key, scores in _moods(**created_at).items()}
+
+
 def detect_negative_sentiment(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     """Overall, and per game server for every server with chats or an open alert."""
     chats = _moods(**periods.window)
-    usual = _moods(**periods.before)
+    shares = usual(_negative_shares, periods)
     open_keys = Alert.objects.filter(kind=Kind.NEGATIVE_SENTIMENT, state=Alert.State.ACTIVE).values_list(
         "key", flat=True
     )
@@ -189,7 +230,7 @@ def detect_negative_sentiment(now: datetime, periods: Periods, rules: Rules = RU
         scores = chats.get(key, [])
         negative, share = _negative_share(scores)
         # A server with no chats in the baseline is judged against all servers.
-        _, baseline = _negative_share(usual.get(key) or usual.get("", []))
+        baseline = shares[key] if key in shares else shares.get("")
         threshold = _threshold(rules.sentiment_share_floor, rules.sentiment_factor, baseline)
         enough = rules.sentiment_server_min_chats if key else rules.sentiment_min_chats
         abnormal = len(scores) >= enough and share is not None and share >= threshold
@@ -222,6 +263,11 @@ def _queue_waits(**created_at: datetime) -> list[float]:
     return [(taken - since).total_seconds() for taken, previous, since in takeovers if previous in queued]
 
 
+def _mean_queue_wait(**created_at: datetime) -> float | None:
+    waits = _queue_waits(**created_at)
+    return statistics.fmean(waits) if waits else None
+
+
 def detect_queue_wait(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     """The longest wait of the chats in the queue now, against the mean wait of those a
     human took from it over the 24 hours before the window."""
@@ -236,8 +282,7 @@ def detect_queue_wait(now: datetime, periods: Periods, rules: Rules = RULES) -> 
     # waiting_since is set by the takeover code; the escalation event covers rows without it.
     waits = [(now - (since or escalated_at or updated)).total_seconds() for since, escalated_at, updated in waiting]
     oldest = max(waits, default=0.0)
-    usual = _queue_waits(**periods.before)
-    baseline = statistics.fmean(usual) if usual else None
+    baseline = usual(_mean_queue_wait, periods)
     threshold = _threshold(rules.queue_wait_floor_s, rules.queue_wait_factor, baseline)
     data = {"waiting": len(waits), "oldest_s": oldest, "baseline_s": baseline}
     return [Signal(Kind.QUEUE_WAIT, "", bool(waits) and oldest >= threshold, oldest, threshold, baseline, data)]

@@ -535,3 +535,18 @@ def test_a_long_queue_after_a_day_nobody_was_taken_from_it_says_so(players, now)
         "Long queue: 1 player is waiting for a human and has waited 20.0 min "
         "(nobody was taken from the queue in the previous 24 hours)."
     )
+
+
+def test_the_baseline_is_read_again_once_its_day_has_moved_ten_minutes_on(normal_day, players, now):
+    """A day of rows is read at most every ten minutes per process, not on every run."""
+    from analytics.services.anomalies import BASELINE_REUSE
+
+    def error_baseline(at):
+        return next(s.baseline for s, _ in anomalies_detect(now=at) if s.kind == "llm_errors")
+
+    assert error_baseline(now) == 0.0
+    # Twelve failures an hour ago make the previous day worse; the day read a minute ago stands.
+    bot_answers(players[2], now - timedelta(hours=1), good=0, failed=12)
+    assert error_baseline(now + timedelta(minutes=1)) == 0.0
+    # Ten minutes on, the day is read again, with them: 12 failed of some 150 answers.
+    assert error_baseline(now + BASELINE_REUSE + timedelta(minutes=1)) == pytest.approx(0.08)
