@@ -72,8 +72,9 @@ async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env
 
 
 async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_player_sees_it(env, tmp_path):
-    # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon.
-    env = {**env, "ANSWER_MAX_SECONDS": "2", "ORPHAN_MARGIN_SECONDS": "1", "ORPHAN_SWEEP_SECONDS": "0.5"}
+    # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon;
+    # not so short that a busy machine's first token comes after them.
+    env = {**env, "ANSWER_MAX_SECONDS": "6", "ORPHAN_MARGIN_SECONDS": "1", "ORPHAN_SWEEP_SECONDS": "0.5"}
     # The answer's text reaches Redis's buffer (written behind, ANSWER_BUFFER_FLUSH_SECONDS)
     # before the kill; its row has no checkpoint yet (ANSWER_CHECKPOINT_SECONDS).
     env |= {"ANSWER_BUFFER_FLUSH_SECONDS": "0", "ANSWER_CHECKPOINT_SECONDS": "60"}
