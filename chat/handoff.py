@@ -527,7 +527,9 @@ def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str
     True), or the player message's meta["sentiment"]["escalate"].
     """
     if status == Message.Status.FAILED:
-        return Reason.BOT_ERROR if error.startswith("internal error") else Reason.UPSTREAM_ERROR
+        # Our own failures (a bug, a web process that died mid-answer) are not the LLM's.
+        ours = error.startswith(("internal error", "orphaned"))
+        return Reason.BOT_ERROR if ours else Reason.UPSTREAM_ERROR
     conversation = Conversation.objects.only("state", "sentiment").get(pk=conversation_id)
     if conversation.state != State.BOT:
         return None

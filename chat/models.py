@@ -135,7 +135,7 @@ class Message(models.Model):
         ]
         indexes = [
             # The answers still streaming, for the sweep for orphans (chat/streaming/lifecycle.py):
-            # a handful of rows at any time, so the once-a-minute query never reads the table.
+            # a handful of rows at any time, so the query every few seconds never reads the table.
             models.Index(
                 fields=["created_at"],
                 condition=models.Q(status="streaming"),
@@ -203,3 +203,22 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.status})"
+
+
+class Runner(models.Model):
+    """A web process's heartbeat: when it was last heard from (chat/streaming/heartbeat.py).
+
+    `name` is what the process writes into its answers' `meta["runner"]` (csbot/runner.py),
+    so another process can tell an answer whose process died from one that is streaming.
+    """
+
+    name = models.CharField(max_length=300, primary_key=True)
+    # The database's clock, not the process's: heartbeats from different hosts compare.
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("web process")
+        verbose_name_plural = _("web processes")
+
+    def __str__(self) -> str:
+        return self.name

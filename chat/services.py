@@ -8,10 +8,13 @@ after the call returns, so no client ever sees a row that was rolled back.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -467,13 +470,26 @@ def answer_failure_notice(*, language: str, partial: bool) -> str:
 ORPHANED = "orphaned: the web process running the answer stopped before it finished"
 
 
-def answers_orphaned(*, created_before: datetime) -> list[int]:
-    """The bot's answers still `streaming` that were started before `created_before`.
+def answers_orphaned(
+    *,
+    created_before: datetime,
+    runners_alive: Iterable[str] | QuerySet | None = None,
+    runner_started_before: datetime | None = None,
+) -> list[int]:
+    """The bot's answers still `streaming` that were started before `created_before`, and
+    those started before `runner_started_before` whose runner is not in `runners_alive`.
 
-    The caller knows that no job writes them any more (chat/streaming/lifecycle.py).
+    The caller knows that no job writes them any more (chat/streaming/lifecycle.py). An
+    answer younger than its runner's first heartbeat can be, or stored before answers
+    named their runner, is left to the first rule.
     """
+    orphaned = Q(created_at__lt=created_before)
+    if runners_alive is not None and runner_started_before is not None:
+        silent = Q(runner__isnull=False) & ~Q(runner__in=runners_alive)
+        orphaned |= Q(created_at__lt=runner_started_before) & silent
     streaming = Message.objects.filter(sender=Message.Sender.BOT, status=Message.Status.STREAMING)
-    return list(streaming.filter(created_at__lt=created_before).order_by("pk").values_list("pk", flat=True)[:500])
+    streaming = streaming.annotate(runner=KT("meta__runner"))
+    return list(streaming.filter(orphaned).order_by("pk").values_list("pk", flat=True)[:500])
 
 
 def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -> Message | None:

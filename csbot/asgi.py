@@ -41,16 +41,17 @@ def _warm_up() -> None:
 
 def _on_daphne() -> None:
     """Hook the answers' start and stop into daphne's reactor (chat/streaming/lifecycle.py):
-    sweep for answers orphaned by a process that died, and fail this process's running
-    answers, telling their players, when it is stopped. On the embedded default, run
-    the beat schedule too (csbot/embedded_beat.py)."""
+    write this process's heartbeat (chat/streaming/heartbeat.py), sweep for answers
+    orphaned by a process that died, and fail this process's running answers, telling
+    their players, when it is stopped. On the embedded default, run the beat schedule
+    too (csbot/embedded_beat.py)."""
     if "daphne.server" not in sys.modules:  # not served by daphne (the tests' in-process app)
         return
     from django.utils import timezone
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 
-    from chat.streaming import lifecycle
+    from chat.streaming import heartbeat, lifecycle
     from csbot import embedded_beat
 
     started_at = timezone.now()
@@ -58,6 +59,7 @@ def _on_daphne() -> None:
 
     def on_start() -> None:
         loop = asyncio.get_event_loop()
+        tasks.add(loop.create_task(heartbeat.beat_forever()))
         tasks.add(loop.create_task(lifecycle.sweep_forever(started_at)))
         if embedded_beat.wanted():
             tasks.add(loop.create_task(embedded_beat.run_forever()))

@@ -289,13 +289,17 @@ PLAYER_MESSAGES_PER_MINUTE = max(1.0, env_float("PLAYER_MESSAGES_PER_MINUTE", 30
 ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 # An answer still streaming after this long fails ("the answer took too long"), so that
 # a row left `streaming` longer than this (plus ORPHAN_MARGIN_SECONDS) has no job
-# writing it: its process stopped. Every web process looks for such rows every
-# ORPHAN_SWEEP_SECONDS and fails them, telling whoever follows the chat
-# (chat/streaming/lifecycle.py). A web process that is stopped (SIGTERM) first fails
-# its running answers itself, waiting up to ANSWER_SHUTDOWN_GRACE_SECONDS for them.
+# writing it: its process stopped. Sooner than that, a row whose web process has not
+# written its heartbeat for WEB_PROCESS_STALE_SECONDS (it writes one every sixth of
+# that) has none either: the process died (chat/streaming/heartbeat.py). Every web
+# process looks for such rows every ORPHAN_SWEEP_SECONDS and fails them, telling
+# whoever follows the chat (chat/streaming/lifecycle.py). A web process that is stopped
+# (SIGTERM) first fails its running answers itself, waiting up to
+# ANSWER_SHUTDOWN_GRACE_SECONDS for them.
 ANSWER_MAX_SECONDS = env_float("ANSWER_MAX_SECONDS", 300.0)
 ORPHAN_MARGIN_SECONDS = env_float("ORPHAN_MARGIN_SECONDS", 120.0)
-ORPHAN_SWEEP_SECONDS = env_float("ORPHAN_SWEEP_SECONDS", 60.0)
+ORPHAN_SWEEP_SECONDS = env_float("ORPHAN_SWEEP_SECONDS", 5.0)
+WEB_PROCESS_STALE_SECONDS = max(1.0, env_float("WEB_PROCESS_STALE_SECONDS", 30.0))
 ANSWER_SHUTDOWN_GRACE_SECONDS = env_float("ANSWER_SHUTDOWN_GRACE_SECONDS", 5.0)
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 # The Redis answer buffer is written behind the stream (chat/streaming/buffer.py):

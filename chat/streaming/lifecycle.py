@@ -8,13 +8,17 @@ never ends and the dashboard shows the bot still typing.
 - **A stopping process** (SIGTERM: a deploy, a scale-down) fails its running
   answers itself before it exits: each keeps the text so far as `failed`, with
   a notice for the player, and publishes its `end` (JobRegistry.stop).
-- **A process that died** (SIGKILL, the OOM killer, a crash) could not. Every
-  answer fails once it streams for ANSWER_MAX_SECONDS, so a row still
-  `streaming` ORPHAN_MARGIN_SECONDS after that has no job: every web process
-  looks for such rows every ORPHAN_SWEEP_SECONDS, fails them and publishes their
-  `end` (one UPDATE per row settles which process does). On the embedded
-  default there is one web process (the in-memory channel layer reaches no
-  other), so at its start every `streaming` row is an orphan, whatever its age.
+- **A process that died** (SIGKILL, the OOM killer, a crash) could not. Its
+  heartbeat stops (chat/streaming/heartbeat.py), so a row still `streaming` whose
+  runner has not been heard from for WEB_PROCESS_STALE_SECONDS has no job; nor has
+  one still `streaming` ORPHAN_MARGIN_SECONDS after ANSWER_MAX_SECONDS, as every
+  answer fails once it streams that long (a row stored before answers named their
+  runner). Every web process looks for such rows every ORPHAN_SWEEP_SECONDS,
+  fails them and publishes their `end` (one UPDATE per row settles which process
+  does), and tells staff as after any failed answer (staff_notify.after_answer).
+  On the embedded default there is one web process (the in-memory channel layer
+  reaches no other), so at its start every `streaming` row is an orphan, whatever
+  its age.
 
 daphne runs these hooks (csbot/asgi.py installs them on its reactor).
 """
@@ -29,10 +33,11 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from chat import services
+from chat import services, staff_notify
 from chat.events import publish
 from chat.frames import stored_end_frame
 from chat.streaming.buffer import get_buffer
+from chat.streaming.heartbeat import runners_alive
 from chat.streaming.jobs import registry
 from csbot.db import db_pool
 
@@ -51,10 +56,16 @@ async def stop_answers() -> int:
 
 
 async def sweep(created_before: datetime) -> int:
-    """Fail the orphaned answers started before `created_before`, and tell their followers."""
+    """Fail the orphaned answers, those started before `created_before` and those of a web
+    process gone silent, and tell their followers and staff."""
     failed = 0
     buffer = get_buffer()
-    for message_id in await _orphans(created_before=created_before):
+    orphans = await _orphans(
+        created_before=created_before,
+        runners_alive=runners_alive(),
+        runner_started_before=timezone.now() - timedelta(seconds=settings.WEB_PROCESS_STALE_SECONDS),
+    )
+    for message_id in orphans:
         # What the player saw may be past the row's last checkpoint: the buffer has it.
         message = await _fail(message_id=message_id, streamed_text=await buffer.get(message_id))
         if message is None:  # another process's sweep was first
@@ -62,6 +73,8 @@ async def sweep(created_before: datetime) -> int:
         failed += 1
         await buffer.finish(message_id)
         await publish(message.conversation_id, stored_end_frame(message, message.text))
+        # As after any failed answer: the chat goes to the queue (staff see why) and its row changes.
+        await staff_notify.after_answer(message.conversation_id, status=message.status, error=message.error)
     if failed:
         log.warning("failed %d orphaned answers (their web process stopped)", failed)
     return failed

@@ -15,8 +15,9 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat import services
-from chat.models import Message, Player
-from chat.streaming import lifecycle
+from chat.models import Conversation, Message, Player, Runner
+from chat.streaming import heartbeat, lifecycle
+from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket, is_delta
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,6 +99,7 @@ def orphan(player: Player, *, age: timedelta, text: str = "充值到账通常") 
         conversation=conversation, seq=2, sender="bot", status="streaming", text=text, reply_to=question
     )
     Message.objects.filter(pk=answer.pk).update(created_at=timezone.now() - age)
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=2)  # what comes next follows them
     return answer
 
 
@@ -154,3 +156,65 @@ async def test_the_only_web_process_takes_every_streaming_answer_at_its_start_fo
         sweeping.cancel()
 
     assert stored.status == "failed" and stored.error == services.ORPHANED
+
+
+def left_by(player: Player, runner: str, *, age: timedelta, text: str = "充值到账通常") -> Message:
+    """A bot answer `age` old, still `streaming`, whose job runs (or ran) in the web process `runner`."""
+    answer = orphan(player, age=age, text=text)
+    Message.objects.filter(pk=answer.pk).update(meta={"runner": runner})
+    return answer
+
+
+def heard_from(runner: str, *, seconds_ago: float) -> None:
+    heartbeat.runner_beat(name=runner)
+    Runner.objects.filter(name=runner).update(beat_at=timezone.now() - timedelta(seconds=seconds_ago))
+
+
+async def test_the_answer_of_a_web_process_gone_silent_fails_at_the_next_sweep_and_the_chat_goes_to_staff(
+    player, redis_layer, settings
+):
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    await sync_to_async(heard_from)("killed-host:17:dead", seconds_ago=31)
+    answer = await sync_to_async(left_by)(player, "killed-host:17:dead", age=timedelta(seconds=40))
+    sock = PlayerSocket(player.pk)  # the player, reconnected to this process
+    await sock.connect()
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1  # minutes before the deadline would
+
+    frames = await sock.receive_until(lambda f: f.get("type") == "state")
+    end = next(f for f in frames if is_end(f))
+    assert end["id"] == answer.pk and end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert frames[-1]["state"] == "waiting"  # staff have the chat in their queue
+    stored = await sync_to_async(Message.objects.get)(pk=answer.pk)
+    assert (stored.status, stored.text, stored.error) == ("failed", "充值到账通常", services.ORPHANED)
+    conversation = await sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
+    assert conversation.handoff_reason == "bot_error"  # what staff read: "the bot failed"
+    await sock.close()
+    await close_process()
+
+
+def test_the_sweep_leaves_the_answers_of_a_web_process_heard_from_lately(player, redis_layer, settings):
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    heard_from("busy-host:18:beef", seconds_ago=5)
+    alive = left_by(player, "busy-host:18:beef", age=timedelta(seconds=60))
+
+    assert orphans_now() == []
+    assert Message.objects.get(pk=alive.pk).status == "streaming"
+
+
+def test_an_answer_younger_than_a_heartbeat_is_left_even_when_its_process_has_none_yet(player, redis_layer, settings):
+    # A process that just started may store answers before its first heartbeat is written.
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    young = left_by(player, "new-host:19:f00d", age=timedelta(seconds=5))
+
+    assert orphans_now() == []
+    Message.objects.filter(pk=young.pk).update(created_at=timezone.now() - timedelta(seconds=31))
+    assert orphans_now() == [young.pk]  # no heartbeat within the bound: it died
+
+
+def orphans_now() -> list[int]:
+    return services.answers_orphaned(
+        created_before=lifecycle.orphan_cutoff(),
+        runners_alive=heartbeat.runners_alive(),
+        runner_started_before=timezone.now() - timedelta(seconds=30),
+    )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 import psycopg
 import pytest
 
 from tests import servers
 from tests.e2e.player_client import NetPlayer, player_cookie
+from tests.e2e.staff_client import NetStaff, staff_login
 from tests.fake_ernie_fixtures import fake_ernie_env
 
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
@@ -72,8 +74,9 @@ async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env
 
 
 async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_player_sees_it(env, tmp_path):
-    # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon;
-    # not so short that a busy machine's first token comes after them.
+    # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon
+    # by its age (the heartbeat's bound, 30 s by default, is longer); not so short that a
+    # busy machine's first token comes after them.
     env = {**env, "ANSWER_MAX_SECONDS": "6", "ORPHAN_MARGIN_SECONDS": "1", "ORPHAN_SWEEP_SECONDS": "0.5"}
     # The answer's text reaches Redis's buffer (written behind, ANSWER_BUFFER_FLUSH_SECONDS)
     # before the kill; its row has no checkpoint yet (ANSWER_CHECKPOINT_SECONDS).
@@ -107,3 +110,52 @@ async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_play
     assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
     assert end["n"] == len(text)
     assert error.startswith("orphaned:")
+
+
+async def test_a_killed_processs_answer_ends_within_the_heartbeat_bound_for_the_player_and_staff_elsewhere(
+    env, tmp_path
+):
+    # The answer deadline stays production's (minutes): only the killed process's silent
+    # heartbeat can end its answer this soon (chat/streaming/heartbeat.py).
+    stale, sweep_every = 3.0, 0.5
+    env = {**env, "WEB_PROCESS_STALE_SECONDS": str(stale), "ORPHAN_SWEEP_SECONDS": str(sweep_every)}
+    env["ANSWER_BUFFER_FLUSH_SECONDS"] = "0"  # the text streamed so far is in Redis when the kill comes
+    killed = servers.Daphne(env, tmp_path / "daphne-killed.log").start()
+    other = servers.Daphne(env, tmp_path / "daphne-other.log").start()
+    try:
+        cookie = player_cookie(killed.url)
+        async with NetStaff(other.url, staff_login(other.url, "agent", "agent-demo-2026")) as agent:
+            async with NetPlayer(killed.url, cookie) as player:
+                cid = player.welcome["conversation"]["id"]
+                answer, seq = await ask_and_see_it_stream(player)
+                await agent.send({"type": "watch", "conversation_id": cid, "after_seq": 0, "streams": {}})
+                await agent.receive_until(lambda f: f.get("type") == "resumed")
+                killed.proc.send_signal(signal.SIGKILL)
+                killed.proc.wait(timeout=10)
+                killed_at = time.monotonic()
+            async with NetPlayer(other.url, cookie) as player:  # the page reconnects to the other process
+                await player.send({"type": "resume", "after_seq": seq, "streams": {str(answer): 12}})
+                seen = await player.receive_until(lambda f: is_end(f) and f["id"] == answer, timeout=20)
+                ended_after = time.monotonic() - killed_at
+                seen += await player.receive_until(lambda f: f.get("type") == "state")
+            staff_saw = await agent.collect_until(
+                lambda f: f.get("type") == "conversation" and f["conversation"]["id"] == cid
+            )
+    finally:
+        killed.stop()
+        other.stop()
+
+    bound = stale + sweep_every + 3  # + the slack of a busy test machine
+    assert ended_after < bound, f"the answer ended {ended_after:.1f} s after the kill"
+    end = next(f for f in seen if is_end(f))
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert [f.get("type") for f in seen].count("end") == 1
+    assert seen[-1]["state"] == "waiting"  # the player is told a person will see the chat
+    status, text, error, player_error = stored_answer(env, answer)
+    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
+    assert error.startswith("orphaned:") and end["n"] == len(text)
+    # The agent watching from the other process sees the answer end and the chat in the queue, and why.
+    staff_end = next(f for f in staff_saw if is_end(f))
+    assert staff_end["id"] == answer and staff_end["status"] == "failed"
+    row = staff_saw[-1]["conversation"]
+    assert (row["state"], row["handoff_reason"]) == ("waiting", "bot_error")
