@@ -442,11 +442,16 @@ def bot_message_finish(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     meta: dict | None = None,
-) -> None:
+) -> bool:
+    """Store the answer's end; False when it was no longer `streaming`: another process's
+    sweep failed it, having taken this process for dead (chat/streaming/lifecycle.py), and
+    told the player so. That stays: the player must not see the answer end twice.
+    """
     # Once per answer: built once, not per call (csbot/fastsql.py).
-    update_by_pk(
+    return 1 == update_by_pk(
         Message,
         message_id,
+        only_if={"status": Message.Status.STREAMING},
         text=text,
         status=status,
         error=error[:300],

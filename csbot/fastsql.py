@@ -54,14 +54,15 @@ def stored(instance: M, pk: Any) -> M:
     return instance
 
 
-def update_by_pk(model: type[Model], pk: int, **values: Any) -> int:
-    """UPDATE model SET <values> WHERE pk = pk; the number of rows updated (0 or 1)."""
-    names = tuple(values)
-    sql = _update_sql(model, names, connection.vendor)
-    fields = [model._meta.get_field(name) for name in names]
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+def update_by_pk(model: type[Model], pk: int, *, only_if: dict[str, Any] | None = None, **values: Any) -> int:
+    """UPDATE model SET <values> WHERE pk = pk [AND <only_if's field = value>...]; the number
+    of rows updated (0 or 1)."""
+    names, conditions = tuple(values), tuple(only_if or ())
+    sql = _update_sql(model, names, connection.vendor, conditions)
+    params = [model._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
+    checks = [model._meta.get_field(name).get_db_prep_save(only_if[name], connection) for name in conditions]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, pk])
+        cursor.execute(sql, [*params, pk, *checks])
         return cursor.rowcount
 
 
@@ -140,9 +141,10 @@ def _insert_sql(model: type[Model], attnames: tuple[str, ...], vendor: str) -> s
 
 
 @functools.cache
-def _update_sql(model: type[Model], names: tuple[str, ...], vendor: str) -> str:
+def _update_sql(model: type[Model], names: tuple[str, ...], vendor: str, conditions: tuple[str, ...] = ()) -> str:
     sets = ", ".join(f"{column(model, name)} = %s" for name in names)
-    return f"UPDATE {table(model)} SET {sets} WHERE {column(model, model._meta.pk.name)} = %s"
+    where = " AND ".join(f"{column(model, name)} = %s" for name in (model._meta.pk.name, *conditions))
+    return f"UPDATE {table(model)} SET {sets} WHERE {where}"
 
 
 @functools.cache

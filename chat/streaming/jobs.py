@@ -493,8 +493,8 @@ class AnswerJob:
             log.exception("answer %s crashed", self.message_id)
             status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
             player_error = self._player_error()
-        await self._finalize(buffer, started, status, error=error, player_error=player_error)
-        if status != Message.Status.INTERRUPTED:
+        stored = await self._finalize(buffer, started, status, error=error, player_error=player_error)
+        if stored and status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
             # The answer before this one, as the pipeline read it: a broken "don't know" streak needs no query.
             previous = self.prepared.context.last_bot if self.prepared is not None else None
@@ -580,11 +580,13 @@ class AnswerJob:
     def _player_error(self) -> str:
         return services.answer_failure_notice(language=getattr(self, "language", "en"), partial=bool(self.parts))
 
-    async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> None:
+    async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> bool:
+        """Store the answer's end and publish it; False when another process had failed it
+        meanwhile (this one was silent too long: chat/streaming/heartbeat.py) and said so."""
         text = "".join(self.parts)
         if player_error:
             self.meta["player_error"] = player_error
-        await _finish(
+        stored = await _finish(
             message_id=self.message_id,
             text=text,
             status=status,
@@ -596,6 +598,9 @@ class AnswerJob:
             meta=self.meta,
         )
         await buffer.finish(self.message_id)
+        if not stored:
+            log.warning("answer %s was failed by another process's sweep before it ended here", self.message_id)
+            return False
         if error == "need_clear_history":
             # Whatever streamed before the flag must not stay on screen.
             await publish(self.conversation_id, {"type": "replace", "id": self.message_id, "text": text})
@@ -609,3 +614,4 @@ class AnswerJob:
             # Quick replies and an inline form under the answer (agents/pipeline/postprocess.py).
             for frame in postprocess.frames(self.message_id, self.meta):
                 await publish(self.conversation_id, frame)
+        return True

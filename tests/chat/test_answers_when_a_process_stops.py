@@ -15,8 +15,10 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat import services
+from chat.events import publish
+from chat.frames import stored_end_frame
 from chat.models import Conversation, Message, Player, Runner
-from chat.streaming import heartbeat, lifecycle
+from chat.streaming import heartbeat, jobs, lifecycle
 from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket, is_delta
 
@@ -218,3 +220,27 @@ def orphans_now() -> list[int]:
         runners_alive=heartbeat.runners_alive(),
         runner_started_before=timezone.now() - timedelta(seconds=30),
     )
+
+
+async def test_a_job_whose_answer_another_process_failed_meanwhile_neither_overwrites_nor_ends_it_again(
+    player, ernie_settings
+):
+    # This process was taken for dead (its heartbeat late) while its job still streamed.
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。", "谢谢。"], delay=0.3)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    first = (await sock.receive_until(is_delta))[-1]
+    failed = await sync_to_async(services.answer_orphaned_fail)(message_id=first["i"], streamed_text=first["d"])
+    await publish(failed.conversation_id, stored_end_frame(failed, failed.text))  # what the sweep sends
+
+    while jobs.registry().busy(failed.conversation_id):  # the job streams on, then ends
+        await asyncio.sleep(0.05)
+
+    stored = await sync_to_async(Message.objects.get)(pk=first["i"])
+    assert (stored.status, stored.text, stored.error) == ("failed", "充值到账通常需要五分钟。", services.ORPHANED)
+    frames = []
+    while not await sock.comm.receive_nothing(timeout=0.5):
+        frames.append(await sock.receive())
+    assert [f["status"] for f in frames if is_end(f)] == ["failed"]  # the sweep's, once
+    await sock.close()
