@@ -281,6 +281,18 @@ PLAYER_COOKIE_NAME = "csbot_player"
 PLAYER_COOKIE_MAX_AGE = env_int("PLAYER_COOKIE_MAX_AGE", 60 * 60 * 24 * 365)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 32 * 1024)
+# A message the page lets through must fit in a frame: a frame refused as too_large is
+# not read (chat/validation.py), so its `error` can't name the message, which the page
+# then neither sends again nor gives back, and staff get only its first lines. A
+# character takes at most 6 bytes of the frame's JSON (a control character's \uXXXX);
+# the rest of the frame (type, client_id, intent) well under 1 KB.
+LONGEST_MESSAGE_FRAME_BYTES = 6 * CHAT_MAX_MESSAGE_CHARS + 1024
+if CHAT_MAX_FRAME_BYTES < LONGEST_MESSAGE_FRAME_BYTES:
+    raise ImproperlyConfigured(
+        f"CHAT_MAX_FRAME_BYTES ({CHAT_MAX_FRAME_BYTES}) is too small for messages of CHAT_MAX_MESSAGE_CHARS "
+        f"({CHAT_MAX_MESSAGE_CHARS}) characters, whose frames take up to {LONGEST_MESSAGE_FRAME_BYTES} bytes: "
+        "raise CHAT_MAX_FRAME_BYTES to at least that, or lower CHAT_MAX_MESSAGE_CHARS."
+    )
 # How fast one player may send (chat/flood.py): this many messages at once, then this
 # many a minute on average; a message over it is refused and goes back in their box.
 PLAYER_MESSAGE_BURST = max(1, env_int("PLAYER_MESSAGE_BURST", 10))
