@@ -43,6 +43,12 @@ def messages_by_ids(*, conversation_id: int, ids: list[int]) -> list[Message]:
     return list(Message.objects.filter(conversation_id=conversation_id, pk__in=ids, internal=False))
 
 
+def player_wrote_after(*, conversation_id: int, seq: int) -> bool:
+    """Whether the player has sent a message since the message `seq` (they went on)."""
+    later = Message.objects.filter(conversation_id=conversation_id, seq__gt=seq, sender=Message.Sender.PLAYER)
+    return later.exists()
+
+
 def conversation_state(*, conversation_id: int) -> str:
     return Conversation.objects.values_list("state", flat=True).get(pk=conversation_id)
 

@@ -15,7 +15,7 @@ never ends and the dashboard shows the bot still typing.
   answer fails once it streams that long (a row stored before answers named their
   runner). Every web process looks for such rows every ORPHAN_SWEEP_SECONDS,
   fails them and publishes their `end` (one UPDATE per row settles which process
-  does), and tells staff as after any failed answer (staff_notify.after_answer).
+  does), and tells staff (_tell_staff).
   On the embedded default there is one web process (the in-memory channel layer
   reaches no other), so at its start every `streaming` row is an orphan, whatever
   its age.
@@ -33,9 +33,10 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from chat import services, staff_notify
+from chat import selectors, services, staff_notify
 from chat.events import publish
 from chat.frames import stored_end_frame
+from chat.models import Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.heartbeat import runners_alive
 from chat.streaming.jobs import registry
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _orphans = db_pool(services.answers_orphaned)
 _fail = db_pool(services.answer_orphaned_fail)
+_went_on = db_pool(selectors.player_wrote_after)
 
 
 async def stop_answers() -> int:
@@ -73,11 +75,21 @@ async def sweep(created_before: datetime) -> int:
         failed += 1
         await buffer.finish(message_id)
         await publish(message.conversation_id, stored_end_frame(message, message.text))
-        # As after any failed answer: the chat goes to the queue (staff see why) and its row changes.
-        await staff_notify.after_answer(message.conversation_id, status=message.status, error=message.error)
+        await _tell_staff(message)
     if failed:
         log.warning("failed %d orphaned answers (their web process stopped)", failed)
     return failed
+
+
+async def _tell_staff(message: Message) -> None:
+    """As after any failed answer, the chat goes to staff's queue (they see why) and its row
+    changes; only the row when the player has asked again meanwhile (on another process):
+    the bot is answering them, and a notice that they are queued would be wrong."""
+    cid = message.conversation_id
+    if await _went_on(conversation_id=cid, seq=message.seq):
+        await staff_notify.row_changed(cid)
+    else:
+        await staff_notify.after_answer(cid, status=message.status, error=message.error)
 
 
 def orphan_cutoff() -> datetime:

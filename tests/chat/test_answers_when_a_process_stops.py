@@ -244,3 +244,20 @@ async def test_a_job_whose_answer_another_process_failed_meanwhile_neither_overw
         frames.append(await sock.receive())
     assert [f["status"] for f in frames if is_end(f)] == ["failed"]  # the sweep's, once
     await sock.close()
+
+
+async def test_a_player_who_asked_again_elsewhere_is_not_queued_when_the_dead_process_answer_fails(
+    player, redis_layer, settings
+):
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    answer = await sync_to_async(left_by)(player, "killed-host:17:dead", age=timedelta(seconds=40))
+    await sync_to_async(services.message_append)(
+        conversation_id=answer.conversation_id, sender="player", text="还在吗？"
+    )  # asked again, on the process the page reconnected to
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
+
+    conversation = await sync_to_async(Conversation.objects.get)(pk=answer.conversation_id)
+    assert conversation.state == "bot"  # the bot is answering them: no "you are in the queue"
+    assert (await sync_to_async(Message.objects.get)(pk=answer.pk)).status == "failed"
+    await close_process()
