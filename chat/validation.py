@@ -86,13 +86,15 @@ def _send(frame: dict) -> dict:
     if intent is not None:
         # A quick reply names its intent; the text is its label.
         if not isinstance(intent, str) or not _INTENT.fullmatch(intent):
-            note = f"Rejected a message with a malformed intent: {intent!r}"
+            note = f"Rejected a message with a malformed intent {intent!r}:\n{text}"
             raise FrameError("bad_frame", note, client_id=client_id)
         out["intent"] = intent
     return out
 
 
-_INTENT = re.compile(r"[a-z0-9_-]{1,64}")
+# An intent's name as the admin may write it (agents.models.Intent.name, a SlugField):
+# capitals too, or the quick replies of such an intent would all be refused.
+_INTENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _form(frame: dict) -> dict:

@@ -260,3 +260,33 @@ async def test_a_message_after_the_chat_closed_opens_a_new_conversation(player):
     new_welcome = next(f for f in frames if f.get("type") == "welcome")
     assert new_welcome["conversation"]["id"] != welcome["conversation"]["id"]
     assert next(f for f in frames if f.get("type") == "ack")["seq"] == 1
+
+
+async def test_a_quick_reply_for_an_intent_the_admin_named_with_capitals_is_sent_like_any_other(player):
+    from agents.models import Intent
+
+    await sync_to_async(Intent.objects.create)(
+        name="VIP-Support", examples="VIP support", label_en="VIP support", label_zh="VIP 专线"
+    )
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.send({"type": "send", "client_id": "c-vip", "text": "VIP 专线", "intent": "VIP-Support"})
+    ack = await sock.receive()
+    await sock.receive_until(is_end)
+    await sock.close()
+
+    assert ack["type"] == "ack" and ack["client_id"] == "c-vip"
+    clicked = await sync_to_async(Message.objects.get)(pk=ack["id"])
+    assert clicked.text == "VIP 专线" and clicked.meta["intent"] == "VIP-Support"
+
+
+async def test_a_message_with_a_malformed_intent_is_refused_and_staff_read_its_words(player):
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.send({"type": "send", "client_id": "c-odd", "text": "充值没到账", "intent": "充值 问题"})
+    error = await sock.receive()
+    await sock.close()
+
+    assert error["code"] == "bad_frame" and error["client_id"] == "c-odd"  # the page gives the text back
+    note = await sync_to_async(Message.objects.get)(internal=True)
+    assert note.text == "Rejected a message with a malformed intent '充值 问题':\n充值没到账"
