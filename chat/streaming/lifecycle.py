@@ -83,10 +83,12 @@ async def sweep(created_before: datetime) -> int:
 
 async def _tell_staff(message: Message) -> None:
     """As after any failed answer, the chat goes to staff's queue (they see why) and its row
-    changes; only the row when the player has asked again meanwhile (on another process):
-    the bot is answering them, and a notice that they are queued would be wrong."""
+    changes. Only the row when the player has asked again meanwhile (on another process:
+    the bot is answering them, and a notice that they are queued would be wrong), or when
+    the answer is older than any answer can be (a leftover the embedded default finds at
+    its start: its player is long gone, and a queue of old chats helps nobody)."""
     cid = message.conversation_id
-    if await _went_on(conversation_id=cid, seq=message.seq):
+    if message.created_at < orphan_cutoff() or await _went_on(conversation_id=cid, seq=message.seq):
         await staff_notify.row_changed(cid)
     else:
         await staff_notify.after_answer(cid, status=message.status, error=message.error)

@@ -118,6 +118,9 @@ async def test_the_sweep_fails_an_orphaned_answer_once_and_tells_whoever_follows
     assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
     stored = await sync_to_async(Message.objects.get)(pk=answer.pk)
     assert stored.status == "failed" and stored.text == "充值到账通常" and stored.error == services.ORPHANED
+    # Older than any answer can be: its player is long gone, and it is not queued for staff.
+    conversation = await sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
+    assert conversation.state == "bot"
     await sock.close()
 
 
