@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -480,9 +481,12 @@ def answers_orphaned(
     created_before: datetime,
     runners_alive: Iterable[str] | QuerySet | None = None,
     runner_started_before: datetime | None = None,
+    sweeper: str = "",
 ) -> list[int]:
     """The bot's answers still `streaming` that were started before `created_before`, and
-    those started before `runner_started_before` whose runner is not in `runners_alive`.
+    those started before `runner_started_before` whose runner is not in `runners_alive`
+    and is not `sweeper`, the process asking, which knows it is alive even when its own
+    heartbeat could not be written (the database was away for a while).
 
     The caller knows that no job writes them any more (chat/streaming/lifecycle.py). An
     answer younger than its runner's first heartbeat can be, or stored before answers
@@ -490,10 +494,11 @@ def answers_orphaned(
     """
     orphaned = Q(created_at__lt=created_before)
     if runners_alive is not None and runner_started_before is not None:
-        silent = Q(runner__isnull=False) & ~Q(runner__in=runners_alive)
+        silent = Q(runner__isnull=False) & ~Q(runner__in=runners_alive) & ~Q(runner=sweeper)
         orphaned |= Q(created_at__lt=runner_started_before) & silent
     streaming = Message.objects.filter(sender=Message.Sender.BOT, status=Message.Status.STREAMING)
-    streaming = streaming.annotate(runner=KT("meta__runner"))
+    # Cast: a plain text, compared as text (KT's own lookups read a string on SQLite as JSON).
+    streaming = streaming.annotate(runner=Cast(KT("meta__runner"), output_field=TextField()))
     return list(streaming.filter(orphaned).order_by("pk").values_list("pk", flat=True)[:500])
 
 

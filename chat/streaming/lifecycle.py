@@ -41,6 +41,7 @@ from chat.streaming.buffer import get_buffer
 from chat.streaming.heartbeat import runners_alive
 from chat.streaming.jobs import registry
 from csbot.db import db_pool
+from csbot.runner import runner_name
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ async def sweep(created_before: datetime) -> int:
         created_before=created_before,
         runners_alive=runners_alive(),
         runner_started_before=timezone.now() - timedelta(seconds=settings.WEB_PROCESS_STALE_SECONDS),
+        sweeper=runner_name(),
     )
     for message_id in orphans:
         # What the player saw may be past the row's last checkpoint: the buffer has it.

@@ -19,6 +19,7 @@ from chat.events import publish
 from chat.frames import stored_end_frame
 from chat.models import Conversation, Message, Player, Runner
 from chat.streaming import heartbeat, jobs, lifecycle
+from csbot.runner import runner_name
 from tests.chat.process_cleanup import close_process
 from tests.chat.socket_client import PlayerSocket, is_delta
 
@@ -215,6 +216,18 @@ def test_an_answer_younger_than_a_heartbeat_is_left_even_when_its_process_has_no
     assert orphans_now() == []
     Message.objects.filter(pk=young.pk).update(created_at=timezone.now() - timedelta(seconds=31))
     assert orphans_now() == [young.pk]  # no heartbeat within the bound: it died
+
+
+async def test_a_sweep_never_fails_its_own_process_answers_when_its_heartbeat_is_late(player, redis_layer, settings):
+    # The database was away for longer than the bound: this process's own row is stale,
+    # but its job still streams (the LLM needs no database).
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    await sync_to_async(heard_from)(runner_name(), seconds_ago=45)
+    mine = await sync_to_async(left_by)(player, runner_name(), age=timedelta(seconds=40))
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 0
+    assert (await sync_to_async(Message.objects.get)(pk=mine.pk)).status == "streaming"
+    await close_process()
 
 
 def orphans_now() -> list[int]:
