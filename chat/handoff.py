@@ -14,6 +14,7 @@ system message in the player's language, which both the player and staff see.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -419,39 +420,63 @@ def agent_message_send(*, conversation_id: int, agent, client_id: str, text: str
 
     Only the agent holding the chat writes to the player. Raises NotHolder.
     """
-    existing = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = _lock(conversation_id)
-            if conversation.state != State.HUMAN or conversation.assignee_id != agent.pk:
-                raise NotHolder("take the chat over before writing to the player")
-            message = message_append(
-                conversation_id=conversation_id,
-                sender=Message.Sender.AGENT,
-                text=text,
-                client_id=client_id,
-                author=agent,
-                meta={"name": display_name(agent)},
-            )
-    except IntegrityError:
-        return Message.objects.get(conversation_id=conversation_id, client_id=client_id), False
-    return message, True
+
+    def store() -> Message:
+        conversation = _lock(conversation_id)
+        if conversation.state != State.HUMAN or conversation.assignee_id != agent.pk:
+            raise NotHolder("take the chat over before writing to the player")
+        return _written_by(agent, conversation_id, text, client_id)
+
+    return _stored_once(conversation_id, client_id, store)
 
 
-def internal_note_add(*, conversation_id: int, agent, text: str) -> Message:
-    """A note for colleagues: staff sockets only, never the player or the LLM."""
+def internal_note_add(*, conversation_id: int, agent, text: str, client_id: str | None = None) -> tuple[Message, bool]:
+    """A note for colleagues: staff sockets only, never the player or the LLM; (note, created).
+
+    With a client id it is stored once, as an agent's message is: the dashboard sends it
+    again with the same id when its socket dropped before the ack.
+    """
     if not is_staff_member(agent):
         raise NotStaff("only staff can add notes")
+    return _stored_once(
+        conversation_id, client_id, lambda: _written_by(agent, conversation_id, text, client_id, note=True)
+    )
+
+
+def _written_by(agent, conversation_id: int, text: str, client_id: str | None, *, note: bool = False) -> Message:
+    """What an agent wrote: to the player, or (`note`) an internal note for colleagues."""
+    meta = {"name": display_name(agent), **({"note": True} if note else {})}
     return message_append(
         conversation_id=conversation_id,
         sender=Message.Sender.AGENT,
         text=text,
-        internal=True,
+        internal=note,
+        client_id=client_id,
         author=agent,
-        meta={"name": display_name(agent), "note": True},
+        meta=meta,
     )
+
+
+def _stored_once(conversation_id: int, client_id: str | None, store: Callable[[], Message]) -> tuple[Message, bool]:
+    """`store()`'s new message, or the one this conversation already has under `client_id`;
+    (message, created).
+
+    A resend (the ack was lost with the socket) finds the stored row. Two sends of one client
+    id at once, on two sockets or processes, are settled by the unique index on
+    (conversation, client_id), as a player's are (chat/services.py): the second INSERT fails
+    and its transaction rolls back, and it returns the first one's row.
+    """
+    if client_id:
+        stored = Message.objects.filter(conversation_id=conversation_id, client_id=client_id).first()
+        if stored is not None:
+            return stored, False
+    try:
+        with transaction.atomic():
+            return store(), True
+    except IntegrityError:
+        if not client_id:
+            raise
+        return Message.objects.get(conversation_id=conversation_id, client_id=client_id), False
 
 
 # --- When the player asks for a person in words -------------------------------------

@@ -277,15 +277,16 @@ class StaffConsumer(SocketConsumer):
             await row_changed(cid)
 
     async def on_note(self, frame: dict) -> None:
-        cid = frame["conversation_id"]
+        cid, client_id = frame["conversation_id"], frame["client_id"]
         try:
-            note = await _note(conversation_id=cid, agent=self.user, text=frame["text"])
+            note, created = await _note(conversation_id=cid, agent=self.user, client_id=client_id, text=frame["text"])
         except Conversation.DoesNotExist as exc:
             await self._refuse_handoff(exc, frame)
             return
-        if frame.get("client_id"):
-            await self._send(ack_frame(frame["client_id"], note.pk, note.seq, False))
-        await publish(cid, message_frame(note), internal=True)
+        if client_id:
+            await self._send(ack_frame(client_id, note.pk, note.seq, not created))
+        if created:
+            await publish(cid, message_frame(note), internal=True)
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()

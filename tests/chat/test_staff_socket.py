@@ -196,6 +196,49 @@ async def test_agent_and_player_see_each_others_messages_and_typing(lin, alice, 
     assert to_agent["message"]["text"] == "Thank you! Order 2024-1188."
 
 
+async def test_a_reply_and_a_note_sent_again_after_the_socket_dropped_are_stored_once(lin, alice, demo_kb):
+    """Alice's socket dropped while her reply and her note waited for their acks; her dashboard
+    sends both again, with the same client ids, on the socket that replaces it."""
+    player, cid = await player_chatting(lin)
+    await player.close()
+    reply = {"type": "send", "conversation_id": cid, "client_id": "reply-1", "text": "Looking into it now."}
+    note = {"type": "note", "conversation_id": cid, "client_id": "note-1", "text": "VIP, check the ledger"}
+    dropped = await StaffSocket.of(alice)
+    await dropped.connect()
+    await dropped.send({"type": "take_over", "conversation_id": cid})
+    await dropped.receive_until(lambda f: f.get("type") == "ok")
+    first_acks = []
+    for frame in (reply, note):
+        await dropped.send(frame)
+        first_acks.append(await dropped.receive_until(lambda f: f.get("type") == "ack"))
+    await dropped.close()
+
+    again = await StaffSocket.of(alice)
+    await again.connect()
+    second_acks = []
+    for frame in (reply, note):
+        await again.send(frame)
+        second_acks.append(await again.receive_until(lambda f: f.get("type") == "ack"))
+    history = await again.watch(cid)
+    player, _cid = await player_chatting(lin)  # Lin opens the chat again: everything she has
+    await player.send({"type": "resume", "after_seq": 0, "streams": {}})
+    player_saw = await player.receive_until(lambda f: f.get("type") == "resumed")
+    await player.close()
+    await again.close()
+
+    assert second_acks == [{**ack, "duplicate": True} for ack in first_acks]
+    staff_saw = [
+        (f["message"]["text"], f["message"].get("internal", False)) for f in history if f.get("type") == "message"
+    ]
+    assert staff_saw[-2:] == [("Looking into it now.", False), ("VIP, check the ledger", True)]
+    assert [m for m, _internal in staff_saw].count("Looking into it now.") == 1
+    assert [m for m, _internal in staff_saw].count("VIP, check the ledger") == 1
+    to_player = [
+        f["message"]["text"] for f in player_saw if f.get("type") == "message" and f["message"]["sender"] == "agent"
+    ]
+    assert to_player == ["Looking into it now."]
+
+
 async def test_an_agent_who_does_not_hold_the_chat_cannot_write_to_the_player(lin, alice, bob, demo_kb):
     player, cid = await player_chatting(lin)
     holder, other = await StaffSocket.of(alice), await StaffSocket.of(bob)

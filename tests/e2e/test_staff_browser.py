@@ -458,6 +458,55 @@ def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_
     expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)
 
 
+def test_a_reply_and_a_note_whose_acks_were_lost_with_the_socket_reach_the_chat_once(open_context, staff_server):
+    """Alice's socket dropped while her reply waited for its ack; sent again, it had a new
+    client id, and Lin read it twice."""
+    from playwright.sync_api import expect
+
+    state = {"sent": [], "hold_acks": False}
+
+    def hold_acks(frame, ws, server):
+        state["ws"] = ws
+        return frame.get("type") == "ack" and state["hold_acks"]
+
+    agent, player = open_context(), open_context(viewport=(420, 860))
+    agent.route_web_socket("**/ws/staff/", lambda ws: relay(ws, state["sent"], hold_acks))
+    sign_in_as_agent(agent, staff_server.url)
+    take_over_a_new_chat(agent, player, staff_server.url)
+    reply_box, note_box = agent.get_by_test_id("agent-input"), agent.get_by_test_id("note-input")
+    agent_lines = agent.locator('#messages [data-sender="agent"]')
+
+    state["hold_acks"] = True
+    reply_box.fill("Checking your order now.")
+    reply_box.press("Enter")
+    note_box.fill("VIP, check the ledger")
+    note_box.press("Enter")
+    expect(agent_lines).to_have_count(2)  # both stored; their acks are lost with the socket
+    state["hold_acks"] = False
+    state["ws"].close()
+
+    # The dashboard sends both again on its next socket, and the acks empty the boxes.
+    expect(reply_box).to_have_value("")
+    expect(note_box).to_have_value("")
+    writes = [(f["type"], f["client_id"], f["text"]) for f in state["sent"] if f["type"] in ("send", "note")]
+    assert (
+        writes
+        == [
+            ("send", writes[0][1], "Checking your order now."),
+            ("note", writes[1][1], "VIP, check the ledger"),
+        ]
+        * 2
+    )
+    expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_have_count(1)
+    agent.reload()  # what the server has, not what the page kept
+    expect(agent_lines).to_have_count(2)
+    expect(agent_lines.get_by_test_id("message-text")).to_have_text(
+        ["Checking your order now.", "VIP, check the ledger"]
+    )
+    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 def sign_in_as_manager(page, base_url: str) -> None:
     from playwright.sync_api import expect
 

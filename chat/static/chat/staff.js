@@ -123,7 +123,6 @@
       if (ws !== sock) return;
       ws = null;
       ready = false;
-      forgetOutbox();
       if (ev.code === 4403) {
         forbidden = true;
         setConn("forbidden");
@@ -179,6 +178,7 @@
     requestList();
     var reopen = watched ? watched.id : OPEN_FIRST;
     if (reopen) watch(reopen, !!watched);
+    resendOutbox();
   }
 
   // --------------------------------------------------------------- list --
@@ -743,9 +743,11 @@
   });
   transferTo.addEventListener("focus", function () { send({ type: "agents" }); });
 
-  // A text leaves its box only once the server has it (`ack`): refused (`error` with
-  // its client_id) or lost with the socket, it is still there to fix and send again.
-  var outbox = new Map();          // client_id -> { box, text } sent, not yet acked
+  // A text leaves its box only once the server has it (`ack`); refused (`error` with
+  // its client_id), it is still there to fix and send again. One whose socket dropped
+  // before the ack goes again on the next socket with the same client_id: the server
+  // stores a client_id once, so a text that did arrive is not stored twice.
+  var outbox = new Map();          // client_id -> { box, frame } sent, not yet acked
 
   function submitTo(kind, box) {
     var text = box.value.trim();
@@ -758,9 +760,14 @@
       return;
     }
     var clientId = uuid();
-    if (!send({ type: kind, conversation_id: watched.id, client_id: clientId, text: text })) return;
-    outbox.set(clientId, { box: box, text: text });
+    var frame = { type: kind, conversation_id: watched.id, client_id: clientId, text: text };
+    if (!send(frame)) return;
+    outbox.set(clientId, { box: box, frame: frame });
     box.setAttribute("data-pending", "1");
+  }
+
+  function resendOutbox() {
+    outbox.forEach(function (sent) { send(sent.frame); });
   }
 
   function settle(clientId) {
@@ -774,7 +781,7 @@
   function onAck(f) {
     var sent = settle(f.client_id);
     // Only what was sent goes: words typed since the send stay.
-    if (sent && sent.box.value.trim() === sent.text) {
+    if (sent && sent.box.value.trim() === sent.frame.text) {
       sent.box.value = "";
       updateCounter(sent.box);
     }
@@ -785,11 +792,6 @@
     // "Alice has this chat already" describes the chat as Alice holds it, even when the
     // frames saying so come after this one.
     showError(f.message || f.code, f.holder ? "human:" + f.holder.id : caseKey());
-  }
-
-  function forgetOutbox() {
-    outbox.forEach(function (sent) { sent.box.removeAttribute("data-pending"); });
-    outbox.clear();
   }
 
   /** Like the player's page: the count shows near the limit, and past it in red. */
