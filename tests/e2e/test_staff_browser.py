@@ -507,6 +507,40 @@ def test_a_reply_and_a_note_whose_acks_were_lost_with_the_socket_reach_the_chat_
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
+def test_what_an_agent_writes_shows_as_markdown_like_the_bots_answers_and_never_runs_html(open_context, staff_server):
+    """Alice pasted a list with a link in it: Lin read the asterisks and brackets, where
+    the bot's answers show bold, lists and links."""
+    from playwright.sync_api import expect
+
+    agent, player = open_context(), open_context(viewport=(420, 860))
+    sign_in_as_agent(agent, staff_server.url)
+    take_over_a_new_chat(agent, player, staff_server.url)
+    reply = (
+        "Two things to try:\n- **restart** the game\n- read [the help page](https://example.com/help)\n"
+        '<script>window.__ran = "script"</script><img src="x" onerror="window.__ran = \'img\'">'
+    )
+    agent.get_by_test_id("agent-input").fill(reply)
+    agent.get_by_test_id("agent-input").press("Enter")
+    agent.get_by_test_id("note-input").fill("Refund ticket: [#42](https://example.com/t/42)")
+    agent.get_by_test_id("note-input").press("Enter")
+
+    to_player = player.locator('[data-testid="message"][data-sender="agent"]').get_by_test_id("message-text")
+    in_dashboard = agent.locator('#messages [data-sender="agent"]').get_by_test_id("message-text")
+    for page, shown in ((player, to_player.first), (agent, in_dashboard.first)):
+        expect(shown.locator("li")).to_have_text(["restart the game", "read the help page"])
+        expect(shown.locator("strong")).to_have_text("restart")
+        link = shown.get_by_role("link", name="the help page")
+        expect(link).to_have_attribute("href", "https://example.com/help")
+        expect(link).to_have_attribute("target", "_blank")
+        expect(shown.locator("script, [onerror]")).to_have_count(0)
+        assert "<script>" not in shown.inner_text() and page.evaluate("window.__ran") is None
+    note_link = in_dashboard.nth(1).get_by_role("link", name="#42")
+    expect(note_link).to_have_attribute("href", "https://example.com/t/42")
+    expect(to_player).to_have_count(1)  # the note is the staff's alone
+    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 def sign_in_as_manager(page, base_url: str) -> None:
     from playwright.sync_api import expect
 

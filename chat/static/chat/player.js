@@ -2,7 +2,8 @@
  * csbot player chat: the browser side of docs/protocol.md.
  *
  * No build step. Needs marked (window.marked) and DOMPurify (window.DOMPurify),
- * both served locally from /static/vendor/. Offsets and lengths count Unicode
+ * both served locally from /static/vendor/, and markdown.js, which renders with
+ * them for this page and the staff dashboard alike. Offsets and lengths count Unicode
  * code points, like Python's len().
  */
 (function () {
@@ -107,28 +108,10 @@
   }
 
   // ------------------------------------------------------------ markdown --
-  var canMarkdown = !!(window.marked && typeof window.marked.parse === "function" &&
-                       window.DOMPurify && typeof window.DOMPurify.sanitize === "function");
-  if (canMarkdown) {
-    window.DOMPurify.addHook("afterSanitizeAttributes", function (node) {
-      if (node.tagName === "A" && node.hasAttribute("href")) {
-        node.setAttribute("target", "_blank");
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-      }
-    });
-  }
-
-  function renderMarkdown(el, text) {
-    if (!canMarkdown) { el.textContent = text; return; }
-    var html;
-    try {
-      html = window.marked.parse(text, { gfm: true, breaks: true, async: false });
-    } catch (e) {
-      el.textContent = text;
-      return;
-    }
-    el.innerHTML = window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
-    decorateCitations(el);
+  // The bot's answers and agents' messages, through the one sanitised path (markdown.js);
+  // only answers cite sources.
+  function renderMarkdown(el, text, citations) {
+    if (window.csbotMarkdown.render(el, text) && citations) decorateCitations(el);
   }
 
   /** Wraps [n] markers in a span so they read as citations. */
@@ -263,7 +246,7 @@
       main.appendChild(parts.label);
     }
     parts.bubble = el("div", "msg__bubble");
-    parts.body = el("div", "msg__body" + (sender === "bot" ? " md" : ""));
+    parts.body = el("div", "msg__body" + (sender === "bot" || sender === "agent" ? " md" : ""));
     parts.body.setAttribute("data-testid", "message-text");
     parts.bubble.appendChild(parts.body);
     main.appendChild(parts.bubble);
@@ -380,8 +363,8 @@
     var streaming = displayStatus === "streaming";
 
     if (text.length !== rec.shown || streaming !== rec.shownStreaming) {
-      if (rec.sender === "bot") {
-        renderMarkdown(parts.body, text);
+      if (rec.sender === "bot" || rec.sender === "agent") {
+        renderMarkdown(parts.body, text, rec.sender === "bot");
         if (streaming && text) appendCaret(parts.body);
       } else {
         parts.body.textContent = text;

@@ -1,7 +1,7 @@
 /*
  * csbot staff dashboard: the browser side of the staff socket (docs/protocol.md).
  *
- * No build step. Needs marked and DOMPurify from /static/vendor/. The watched
+ * No build step. Needs marked, DOMPurify (from /static/vendor/) and markdown.js. The watched
  * conversation follows the same placing rules as the player page: every message
  * has a seq, every delta an offset in code points; a gap (or an `end` whose
  * final length `n` is more than the text held) asks for a resume.
@@ -79,14 +79,6 @@
     }
     return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
   }
-  var canMarkdown = !!(window.marked && window.DOMPurify);
-  function renderMarkdown(node, text) {
-    if (!canMarkdown) { node.textContent = text; return; }
-    try {
-      node.innerHTML = window.DOMPurify.sanitize(window.marked.parse(text, { gfm: true, breaks: true, async: false }));
-    } catch (e) { node.textContent = text; }
-  }
-
   // -------------------------------------------------------------- state --
   var ws = null, ready = false, attempt = 0, forbidden = false;
   var me = { id: null, name: "", roles: [] };
@@ -625,7 +617,7 @@
     var label = rec.sender === "bot" ? t("assistant") : rec.sender === "player" ? t("player") :
       kind === "note" ? t("note") + " · " + rec.name : rec.sender === "agent" ? rec.name || t("agent") : t("system");
     li.appendChild(el("div", "msg__label", label + " · " + fmtTime(rec.created)));
-    rec.body = el("div", "msg__body" + (rec.sender === "bot" ? " md" : ""));
+    rec.body = el("div", "msg__body" + (rec.sender === "bot" || rec.sender === "agent" ? " md" : ""));
     rec.body.setAttribute("data-testid", "message-text");
     li.appendChild(rec.body);
     rec.note = el("div", "msg__note");
@@ -654,7 +646,8 @@
 
   function paint(rec) {
     var pinned = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
-    if (rec.sender === "bot") renderMarkdown(rec.body, rec.raw);
+    // What the bot and agents write (notes too) is Markdown, shown as on the player's page.
+    if (rec.sender === "bot" || rec.sender === "agent") window.csbotMarkdown.render(rec.body, rec.raw);
     else rec.body.textContent = rec.raw;
     rec.el.setAttribute("data-status", rec.status);
     rec.el.classList.toggle("is-streaming", rec.status === "streaming");
