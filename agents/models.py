@@ -188,8 +188,13 @@ class Intent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @staticmethod
+    def label_field(language: str) -> str:
+        """The column holding the label in `language` (for a query naming many intents at once)."""
+        return "label_zh" if language.startswith("zh") else "label_en"
+
     def label(self, language: str) -> str:
-        return self.label_zh if language.startswith("zh") else self.label_en
+        return getattr(self, self.label_field(language))
 
     def example_list(self) -> list[str]:
         return [line.strip() for line in self.examples.splitlines() if line.strip()]

@@ -2,18 +2,24 @@
 
 The admin reads; conversations change state only through chat/handoff.py (the
 audit trail and the live sockets depend on it), so their fields are read-only here.
+Staff read words, not codes (chat/admin_words.py); the raw values are kept, read-only,
+in a collapsed "Raw data" section of each page.
 """
 
 from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import translation
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from chat import admin_words
 from chat.models import AgentProfile, Conversation, ConversationEvent, Message, Player
 from chat.roles import is_manager
 from chat.staff_selectors import conversation_export, conversations_csv
@@ -38,9 +44,52 @@ class MessageInline(ReadOnlyInline):
     ordering = ("seq",)
 
 
-class EventInline(ReadOnlyInline):
+def _raw(value) -> str:
+    """A stored JSON value as it is, indented: for the "Raw data" sections."""
+    return format_html("<pre>{}</pre>", json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    """(what, words) pairs as a definition list; "-", as the admin shows an empty value, for none."""
+    if not rows:
+        return "-"
+    return format_html("<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    """The handoff reasons the rows have, in words."""
+
+    title = _("handoff reason")
+    parameter_name = field = "handoff_reason"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        codes = model_admin.get_queryset(request).exclude(**{self.field: ""}).values_list(self.field, flat=True)
+        return [(code, admin_words.reason_words(code)) for code in sorted(set(codes.order_by()))]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class EventReasonFilter(ReasonFilter):
+    title = _("reason")
+    parameter_name = field = "reason"
+
+
+class EventWords:
+    """An event's reason and details in words (the inline and the events' own pages)."""
+
+    @admin.display(description=_("reason"))
+    def reason_in_words(self, obj: ConversationEvent) -> str:
+        return admin_words.reason_words(obj.reason) or "-"
+
+    @admin.display(description=_("details"))
+    def details(self, obj: ConversationEvent) -> str:
+        return admin_words.event_details(obj.data) or "-"
+
+
+class EventInline(EventWords, ReadOnlyInline):
     model = ConversationEvent
-    fields = ("created_at", "kind", "actor", "reason", "data")
+    fields = ("created_at", "kind", "actor", "reason_in_words", "details")
     readonly_fields = fields
 
 
@@ -50,8 +99,17 @@ def _may_export(request: HttpRequest) -> bool:
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("id", "player", "state", "assignee", "handoff_reason", "intent", "updated_at", "live_view")
-    list_filter = ("state", "handoff_reason", "created_at")
+    list_display = (
+        "id",
+        "player",
+        "state",
+        "assignee",
+        "handoff_reason_in_words",
+        "intent_in_words",
+        "updated_at",
+        "live_view",
+    )
+    list_filter = ("state", ReasonFilter, "created_at")
     search_fields = (
         "=id",
         "player__game_player_id",
@@ -60,26 +118,64 @@ class ConversationAdmin(admin.ModelAdmin):
         "messages__text",
     )
     list_select_related = ("player", "assignee")
-    readonly_fields = (
-        "player",
-        "state",
-        "assignee",
-        "handoff_reason",
-        "waiting_since",
-        "intent",
-        "facts",
-        "sentiment",
-        "language",
-        "last_seq",
-        "created_at",
-        "updated_at",
-        "closed_at",
-        "live_view",
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "player",
+                    "state",
+                    "assignee",
+                    "handoff_reason_in_words",
+                    "waiting_since",
+                    "intent_in_words",
+                    "facts_in_words",
+                    "sentiment",
+                    "language_in_words",
+                    "created_at",
+                    "updated_at",
+                    "closed_at",
+                    "live_view",
+                )
+            },
+        ),
+        (
+            _("Raw data"),
+            {"classes": ("collapse",), "fields": ("intent", "raw_facts", "handoff_reason", "language", "last_seq")},
+        ),
     )
-    exclude = ()
+    readonly_fields = [name for _name, fieldset in fieldsets for name in fieldset["fields"]]
     inlines = (EventInline, MessageInline)
     actions = ("export_json", "export_csv")
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        """Each row's intent with its label in the reader's language, in the same query."""
+        from agents.models import Intent
+
+        column = Intent.label_field(translation.get_language() or settings.LANGUAGE_CODE)
+        label = Intent.objects.filter(name=OuterRef("intent")).values(column)[:1]
+        return super().get_queryset(request).annotate(intent_label=Subquery(label))
+
+    @admin.display(description=_("intent"), ordering="intent")
+    def intent_in_words(self, obj: Conversation) -> str:
+        return getattr(obj, "intent_label", None) or obj.intent or "-"
+
+    @admin.display(description=_("handoff reason"), ordering="handoff_reason")
+    def handoff_reason_in_words(self, obj: Conversation) -> str:
+        return admin_words.reason_words(obj.handoff_reason) or "-"
+
+    @admin.display(description=_("facts"))
+    def facts_in_words(self, obj: Conversation) -> str:
+        return _rows(admin_words.facts_in_words(obj.facts or {}))
+
+    @admin.display(description=_("language"))
+    def language_in_words(self, obj: Conversation) -> str:
+        return admin_words.language_words(obj.language) or "-"
+
+    @admin.display(description=_("facts"))
+    def raw_facts(self, obj: Conversation) -> str:
+        return _raw(obj.facts)
 
     @admin.display(description=_("live view"))
     def live_view(self, obj: Conversation) -> str:
@@ -116,7 +212,38 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("sender", "status", "internal", "created_at")
     search_fields = ("text", "conversation__player__game_player_id", "=conversation__id")
     list_select_related = ("conversation__player", "author")
-    readonly_fields = [f.name for f in Message._meta.fields]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "conversation",
+                    "seq",
+                    "sender",
+                    "author",
+                    "text",
+                    "status",
+                    "internal",
+                    "error",
+                    "reply_to",
+                    "created_at",
+                    "finished_at",
+                )
+            },
+        ),
+        (_("What was understood"), {"fields": ("understood",)}),
+        (_("Timing and usage"), {"fields": ("ttft_ms", "duration_ms", "prompt_tokens", "completion_tokens")}),
+        (_("Raw data"), {"classes": ("collapse",), "fields": ("id", "client_id", "raw_meta")}),
+    )
+    readonly_fields = [name for _name, fieldset in fieldsets for name in fieldset["fields"]]
+
+    @admin.display(description=_("what was understood"))
+    def understood(self, obj: Message) -> str:
+        return _rows(admin_words.understood(obj.meta or {}))
+
+    @admin.display(description="meta")
+    def raw_meta(self, obj: Message) -> str:
+        return _raw(obj.meta)
 
     @admin.display(description=_("text"))
     def short_text(self, obj: Message) -> str:
@@ -137,12 +264,20 @@ class PlayerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConversationEvent)
-class ConversationEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "conversation", "kind", "actor", "reason")
-    list_filter = ("kind", "reason", "created_at")
+class ConversationEventAdmin(EventWords, admin.ModelAdmin):
+    list_display = ("created_at", "conversation", "kind", "actor", "reason_in_words", "details")
+    list_filter = ("kind", EventReasonFilter, "created_at")
     search_fields = ("=conversation__id", "actor__username", "reason")
     list_select_related = ("conversation__player", "actor")
-    readonly_fields = [f.name for f in ConversationEvent._meta.fields]
+    fieldsets = (
+        (None, {"fields": ("conversation", "kind", "actor", "reason_in_words", "details", "created_at")}),
+        (_("Raw data"), {"classes": ("collapse",), "fields": ("id", "reason", "raw_data")}),
+    )
+    readonly_fields = [name for _name, fieldset in fieldsets for name in fieldset["fields"]]
+
+    @admin.display(description=_("data"))
+    def raw_data(self, obj: ConversationEvent) -> str:
+        return _raw(obj.data)
 
     def has_add_permission(self, request) -> bool:
         return False

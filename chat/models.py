@@ -78,7 +78,7 @@ class Conversation(models.Model):
         permissions = [("export_conversation", _("Can export a conversation"))]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.player} ({self.state})"
+        return f"#{self.pk} {self.player} ({self.get_state_display()})"
 
     @property
     def group_name(self) -> str:
@@ -144,7 +144,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.conversation_id}:{self.seq} {self.sender}"
+        return f"{self.conversation_id}:{self.seq} {self.get_sender_display()}"
 
 
 class ConversationEvent(models.Model):

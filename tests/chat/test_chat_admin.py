@@ -1,0 +1,114 @@
+"""Staff reading a chat in the admin see words, not codes: the intent and facts as the bot's
+admin names them, the state and handoff reason as the dashboard does, in their language.
+The raw values stay on the page, read-only, folded away under "Raw data"."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from agents.models import Fact, Intent
+from chat.models import Conversation, ConversationEvent, Message
+from chat.services import message_append
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware does not
+    reset it): the tests after these would read their words in Chinese."""
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture
+def reader(roles, mia) -> Client:
+    client = Client()
+    client.force_login(mia)
+    return client
+
+
+@pytest.fixture
+def chat(lin, alice) -> Conversation:
+    """Lin's top-up went missing; upset, she waits for a human."""
+    Fact.objects.update_or_create(name="order_no", defaults={"label_en": "Order number", "label_zh": "订单号"})
+    Intent.objects.update_or_create(
+        name="recharge_not_arrived", defaults={"label_en": "Top-up not received", "label_zh": "充值未到账"}
+    )
+    chat = Conversation.objects.create(
+        player=lin,
+        language="zh-hans",
+        state=Conversation.State.WAITING,
+        handoff_reason="sentiment",
+        intent="recharge_not_arrived",
+        facts={"order_no": "SL2025061201"},
+    )
+    ConversationEvent.objects.create(conversation=chat, kind="escalated", reason="sentiment")
+    message_append(
+        conversation_id=chat.pk,
+        sender="bot",
+        text="Your top-up is on its way.",
+        meta={
+            "intent": {"name": "recharge_not_arrived", "confidence": 0.78, "source": "classifier"},
+            "facts": {"values": {"order_no": "SL2025061201"}, "missing": []},
+            "sources": [{"n": 1, "title": "Top-ups that did not arrive", "source_id": "doc-44"}],
+            "tool_calls": [{"tool": "order_status", "ok": True}],
+        },
+    )
+    return chat
+
+
+def seen(page) -> tuple[str, str]:
+    """The page's words as staff read them: what shows, and what "Raw data" folds away."""
+    content = page.content.decode()
+    content = content[content.index('id="content"') :]
+    folded = re.findall(r"<details>(.*?)</details>", content, re.S)
+    shown = re.sub(r"<details>.*?</details>", "", content, flags=re.S)
+
+    def words(markup: str) -> str:
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+    return words(shown), " ".join(words(part) for part in folded)
+
+
+def test_a_conversation_shows_its_intent_facts_state_and_reason_in_words_with_the_codes_folded_away(reader, chat):
+    shown, raw = seen(reader.get(f"/admin/chat/conversation/{chat.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"))
+
+    assert f"#{chat.pk} Lin (waiting for a human)" in shown
+    assert "Intent: Top-up not received" in shown
+    assert "Facts: Order number SL2025061201" in shown
+    assert "Handoff reason: the player is upset" in shown
+    assert "Language: Simplified Chinese" in shown
+    assert "escalated to a human" in shown  # the history
+    for code in ("recharge_not_arrived", "order_no", "zh-hans"):
+        assert code not in shown
+    assert raw.startswith("Raw data")  # the heading of the folded section
+    assert 'Intent: recharge_not_arrived Facts: { "order_no": "SL2025061201" }' in raw
+    assert "Handoff reason: sentiment" in raw
+
+
+def test_the_list_names_intents_and_handoff_reasons_in_the_readers_language(reader, chat):
+    english, _raw = seen(reader.get("/admin/chat/conversation/", HTTP_ACCEPT_LANGUAGE="en"))
+    chinese, _raw = seen(reader.get("/admin/chat/conversation/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+
+    assert "waiting for a human - the player is upset Top-up not received" in english
+    assert "等待人工 - 玩家情绪激动 充值未到账" in chinese
+    assert "By handoff reason All the player is upset" in english  # the filter, too
+    for page in (english, chinese):
+        assert "recharge_not_arrived" not in page and "sentiment" not in page
+
+
+def test_a_bot_answer_says_what_it_understood_in_words_and_keeps_its_meta_folded_away(reader, chat):
+    answer = Message.objects.get(conversation=chat, sender="bot")
+    shown, raw = seen(reader.get(f"/admin/chat/message/{answer.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+
+    assert "意图 充值未到账（把握 78%）" in shown
+    assert "已收集信息 订单号: SL2025061201" in shown
+    assert "引用的知识 Top-ups that did not arrive" in shown
+    assert "recharge_not_arrived" not in shown and "order_no" not in shown
+    assert '"name": "recharge_not_arrived"' in raw and '"confidence": 0.78' in raw
