@@ -30,6 +30,8 @@ pytest_plugins = ["tests.fake_ernie_fixtures"]
 def _fresh_process_state(settings):
     """Providers, the answer buffer and the alerts' baselines are per-process; tests change
     settings and each has a database of its own."""
+    from django.utils import translation
+
     from agents.knowledge.index import invalidate
     from agents.providers import reset_providers
     from analytics.services.anomalies import usual
@@ -43,6 +45,9 @@ def _fresh_process_state(settings):
     yield
     reset_providers()
     reset_buffer()
+    # A request in Chinese leaves Chinese active in its thread (the locale middleware does
+    # not reset it), and a later test in that thread would read Chinese words.
+    translation.deactivate()
 
 
 DEMO_BACKEND_AUTH = "Bearer test-backend-token"
