@@ -9,6 +9,30 @@ TOOL_TIMEOUT_SECONDS = 5.0
 
 ORDER_NO = r"SL\d{10}|SF-\d{12}|GPA\.\d{4}-\d{4}-\d{4}-\d{5}(?:\.\.\d{1,3})?|M(?=[A-Z]*\d)[A-Z0-9]{9}"
 
+# The item a player lost, named in their own words: "I lost my Frostfang Sword", "my Comet
+# Stag mount is gone", "我的霜牙之剑丢了", "不小心把霜牙之剑分解了". Only these shapes count: a
+# name anywhere else in a message is too easily a random word. (At most 500 characters:
+# migration 0003 stores the demo facts in columns that size.)
+_EN_NAME = r"([\w+'-]+(?:\s+[\w+'-]+){0,4}?)"  # one to five words, as few as fit
+# After "lost my …" the name ends where the sentence goes on: punctuation, the end, or one of these.
+_EN_NAME_END = r"(?=\s*(?:[^\w\s'+-]|$)|\s+(?:from|in|at|on|after|yesterday|today|and|but|by|to|for|is|was|anywhere)\b)"
+_ZH_NAME = r"[“「【]?([^\s，。！？、,.!?；;：:“”「」【】]{1,15}?)[”」】]?"
+ITEM_NAME_EXTRACT = "|".join(
+    (
+        rf"\b(?:lost|deleted|sold|salvaged|dismantled|dropped|can'?t find)\s+(?:all\s+)?(?:my|the)\s+{_EN_NAME}"
+        rf"{_EN_NAME_END}",
+        rf"\bmy\s+{_EN_NAME}\s+(?:(?:is|are|was|got|been)\s+)*(?:gone|missing|lost|disappeared|vanished|stolen)\b",
+        rf"(?:我的|把(?:我的)?){_ZH_NAME}(?:突然|莫名其妙|又|都|被人|被|给|不小心|误)*"
+        r"(?:弄丢|丢失?|不见|没|消失|找不到|删|偷|盗|分解|卖)了",
+    )
+)
+# A word for any item at all names none: "my gear is gone" still needs "which item?" (so do "装备和坐骑").
+_ANY_ITEM = (
+    r"(?:items?|stuff|things?|gear|equipment|everything|inventory|bag|loot|weapons?|mounts?|pets?|gold|crystals|"
+    r"account|password|it|them|装备|东西|道具|物品|武器|背包|仓库|坐骑|宠物|金币|星晶|账号|号|钱)"
+)
+ITEM_NAME = rf"(?!(?:(?:all|my|the|wrong|whole|legendary)\s+)*(?:{_ANY_ITEM}(?:\s*(?:and|和|与|、|,)\s*|$))+$).{{1,60}}"
+
 FACTS = [
     {
         "name": "player_id",
@@ -83,7 +107,8 @@ FACTS = [
         "label_zh": "物品名称",
         "question_en": "Which item is missing?",
         "question_zh": "丢失的是哪件物品？",
-        "pattern": r".{1,60}",
+        "pattern": ITEM_NAME,
+        "extract_pattern": ITEM_NAME_EXTRACT,
         "placeholder": "",
     },
 ]

@@ -91,11 +91,47 @@ def extract(spec: FactSpec, text: str) -> str | None:
     if not spec.extract_pattern:
         return None
     for match in re.finditer(spec.extract_pattern, text, flags=re.IGNORECASE):
-        raw = match.group(1) if match.groups() else match.group(0)
+        # The group that took part: a pattern may offer one shape per alternative.
+        raw = next((group for group in match.groups() if group is not None), match.group(0))
         value = validate(spec, raw)
         if value:
             return value
     return None
+
+
+# A reply the bot takes whole as the one value it asked for is short: "S3", "the Frostfang Sword".
+BARE_VALUE_MAX_WORDS = 6
+BARE_VALUE_MAX_CJK = 15
+_QUESTION_START = re.compile(
+    r"^(?:how|what|why|when|where|which|who|can|could|do|does|did|is|are|will|would|should)\b"
+    r"|怎么|怎样|如何|为什么|为啥|什么|哪|多久|能不能|可不可以|是不是|有没有",
+    re.IGNORECASE,
+)
+_NON_ANSWER = re.compile(
+    r"(?:ok(?:ay)?|thanks?|thank you|thx|yes|no|yeah|nope|hi|hello|i (?:don'?t|do not) know|not sure|no idea|dunno"
+    r"|好的?|谢谢|嗯|是的?|不是|对|不知道|不清楚|忘了|你好)[\s.!。！~]*",
+    re.IGNORECASE,
+)
+
+
+def is_a_question(text: str) -> bool:
+    """ "How do I turn on two-step verification" is a new question, not an item's name."""
+    text = _normalise(text)
+    return text.endswith(("?", "？", "吗", "呢")) or bool(_QUESTION_START.search(text))
+
+
+def bare_value(spec: FactSpec, text: str) -> str | None:
+    """The whole reply as the value of the one fact the bot asked for ("Frostfang Sword"), or None.
+
+    A question, a sentence, or a reply that names nothing ("ok", "不知道") is not a value,
+    however loose the fact's pattern.
+    """
+    text = _normalise(text)
+    words = len(text.split())
+    cjk = sum(1 for char in text if "\u3400" <= char <= "\u9fff")
+    if words > BARE_VALUE_MAX_WORDS or cjk > BARE_VALUE_MAX_CJK or is_a_question(text) or _NON_ANSWER.fullmatch(text):
+        return None
+    return validate(spec, text)
 
 
 def _contains_word(text: str, word: str) -> bool:

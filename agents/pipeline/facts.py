@@ -80,7 +80,7 @@ def _from_this_message(spec: FactSpec, context: Context, open_facts: list[str]) 
     value = rules.extract(spec, context.question)
     if value is None and open_facts == [spec.name]:
         # Only this fact was missing: the whole reply may be the value ("S3", "Frostfang Sword").
-        value = rules.validate(spec, context.question)
+        value = rules.bare_value(spec, context.question)
     return value
 
 

@@ -7,7 +7,8 @@ In order of trust:
 3. the LLM, when one other than `local` is configured (settings.INTENT_LLM:
    always, or only when the offline classifier is unsure), names it; the
    offline classifier (agents/classifier.py) is the fallback when it fails;
-4. the offline classifier.
+4. the offline classifier; when it is unsure, the one topic that collects a
+   fact the message names ("我的霜牙之剑丢了": a lost item).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 from agents import facts as fact_rules
 from agents.catalogue import Catalogue, IntentSpec, get_catalogue
 from agents.classifier import Classification
+from agents.facts import PLAYER_ID
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
 from csbot.db import in_worker
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 class IntentResult:
     name: str  # "" when unclear
     confidence: float
-    source: str  # quick_reply, form, follow_up, llm, classifier, none
+    source: str  # quick_reply, form, follow_up, named_fact, llm, classifier, none
     # The likeliest intents, best first: the quick replies of a vague question.
     likely: list[str] = field(default_factory=list)
     spec: IntentSpec | None = None
@@ -63,6 +65,8 @@ def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
     ask = False
     if result is None:
         result = _classify(classified())
+        if not result.name:
+            result = _from_a_named_fact(context.question, catalogue, result) or result
         ask = _llm_wanted(result) and bool(context.question.strip())
     result.spec = catalogue.intents.get(result.name)
     return result, (catalogue.menu() if ask else None)
@@ -98,16 +102,29 @@ def _from_the_conversation(
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
         return IntentResult(pending, 1.0, "follow_up")
-    if len(needed) == 1 and not elsewhere and not _is_a_question(context.question):
+    if len(needed) == 1 and not elsewhere and fact_rules.bare_value(needed[0], context.question):
         # One fact was still missing and this reads as its value ("the Frostfang Sword").
-        if fact_rules.validate(needed[0], context.question):
-            return IntentResult(pending, 1.0, "follow_up")
+        return IntentResult(pending, 1.0, "follow_up")
     return None
 
 
-def _is_a_question(text: str) -> bool:
-    """ "How do I turn on two-step verification?" is a new question, not an item's name."""
-    return text.rstrip().endswith(("?", "？", "吗", "呢"))
+def _from_a_named_fact(question: str, catalogue: Catalogue, unsure: IntentResult) -> IntentResult | None:
+    """The one topic that collects a fact this message names, when the classifier is unsure.
+
+    "我的霜牙之剑丢了" names a lost item, though no example phrase has 霜牙之剑 or 丢. Only
+    facts found by their own extract pattern count (a choice word such as "iPhone" says
+    too little, a player id nothing), and only when they point at a single topic (an
+    order number is both a missing top-up's and a refund's).
+    """
+    topics = {
+        spec.name
+        for spec in catalogue.intents.values()
+        for fact in spec.facts
+        if fact.extract_pattern and not fact.choices and fact.name != PLAYER_ID and fact_rules.extract(fact, question)
+    }
+    if len(topics) != 1:
+        return None
+    return IntentResult(topics.pop(), 1.0, "named_fact", unsure.likely)
 
 
 def _classify(classified: Classification) -> IntentResult:

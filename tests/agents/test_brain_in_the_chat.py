@@ -289,7 +289,35 @@ async def test_a_lost_item_named_in_the_players_words_finds_the_lost_items_artic
 
     assert "couldn't find" not in answer.text
     assert [s["title"] for s in (await answer.meta())["sources"]][0] == "Lost or missing items and item recovery"
-    assert {f["name"] for f in answer.form["fields"]} == {"server", "item_name"}  # for the mail lookup
+    assert [f["name"] for f in answer.form["fields"]] == ["server"]  # for the mail lookup
+
+
+@pytest.mark.parametrize(
+    ("said", "item", "found"),
+    [
+        ("I lost my Frostfang Sword", "Frostfang Sword", "**Frostfang Sword**: item restore (ticket 4411)"),
+        ("我的霜牙之剑丢了", "霜牙之剑", "没有找到这件物品"),  # the demo backend's mail is in English
+    ],
+)
+async def test_the_item_a_player_names_is_not_asked_for_again(lin, game_backend, said, item, found):
+    async with Chat(lin) as chat:
+        named = await chat.say(said)
+        looked_up = await chat.say("S3")
+
+    assert [f["name"] for f in named.form["fields"]] == ["server"]
+    assert "Which item" not in named.text and "哪件物品" not in named.text and "Item" not in named.text
+    assert found in looked_up.text
+    assert (await conversation_of(lin)).facts["item_name"] == item
+    assert [r["query"] for r in game_backend.requests][-1] == {"item": item}
+
+
+async def test_a_question_or_a_shrug_is_not_taken_for_the_item_the_bot_asked_for(lin):
+    async with Chat(lin) as chat:
+        await chat.say("我在三服，装备不见了")  # "Which item is missing?"
+        await chat.say("how do I get it back")
+        await chat.say("不知道")
+
+    assert "item_name" not in (await conversation_of(lin)).facts
 
 
 async def test_details_asked_for_with_no_article_to_quote_are_asked_plainly(lin, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.catalogue import get_catalogue
-from agents.facts import check_form_values, extract, validate
+from agents.facts import bare_value, check_form_values, extract, validate
 from agents.sentiment import score_text, should_escalate
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +30,58 @@ def facts(demo_brain):
         ("I play on s2 with my iphone", "device", "iOS"),
         ("玩家ID：10086", "player_id", "10086"),
         ("bought it 2025-06-12 20:15", "purchase_time", "2025-06-12 20:15"),
+        ("I lost my Frostfang Sword", "item_name", "Frostfang Sword"),
+        ("i accidentally sold my frostfang sword to a vendor yesterday", "item_name", "frostfang sword"),
+        ("I can't find my Frostfang Sword anywhere", "item_name", "Frostfang Sword"),
+        ("my Comet Stag mount is gone after the maintenance", "item_name", "Comet Stag mount"),
+        ("my Frostfang Sword +12 disappeared from my bag", "item_name", "Frostfang Sword +12"),
+        ("我的霜牙之剑丢了", "item_name", "霜牙之剑"),
+        ("我的【霜牙之剑】突然不见了，怎么办", "item_name", "霜牙之剑"),
+        ("不小心把霜牙之剑分解了", "item_name", "霜牙之剑"),
     ],
 )
 def test_a_fact_is_found_inside_a_message(facts, text, name, value):
     assert extract(facts[name], text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A word for any item names none: the bot still asks which one.
+        "I lost my gear",
+        "all my items are gone",
+        "my account was hacked and all my items are gone",
+        "我的装备不见了",
+        "我的装备和坐骑都不见了",
+        "不小心把装备分解了",
+        # Named nowhere, or not in the shapes that name a lost item.
+        "how do I recover lost items",
+        "how do I get back items I lost",
+        "I lost my password",
+        "我在三服，装备不见了",
+        "the Frostfang Sword is the best weapon in the game",
+    ],
+)
+def test_an_item_is_not_taken_from_a_message_that_names_none(facts, text):
+    assert extract(facts["item_name"], text) is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "value"),
+    [
+        ("Frostfang Sword", "Frostfang Sword"),
+        ("霜牙之剑", "霜牙之剑"),
+        # Not an item: a question, a sentence, a reply that names nothing, any item at all.
+        ("how do I get it back", None),
+        ("能找回来吗", None),
+        ("ok", None),
+        ("不知道", None),
+        ("my gear", None),
+        ("it was the sword I got from the festival last week I think", None),
+    ],
+)
+def test_a_whole_reply_is_the_item_only_when_it_reads_as_one(facts, reply, value):
+    assert bare_value(facts["item_name"], reply) == value
 
 
 def test_a_fact_is_not_found_where_it_is_not(facts):
@@ -59,6 +107,17 @@ def test_the_order_forms_example_is_no_real_order(facts):
     assert all(example not in player["orders"] for player in PLAYERS.values())
     assert validate(facts["server"], "晨曦") == "S1"
     assert validate(facts["server"], "S9") is None
+
+
+def test_the_demo_facts_fit_their_columns():
+    """PostgreSQL refuses a longer value than the column holds (the migrations store these rows)."""
+    from agents.demo_brain import FACTS
+    from agents.models import Fact
+
+    for row in FACTS:
+        for name, value in row.items():
+            limit = Fact._meta.get_field(name).max_length
+            assert limit is None or len(value) <= limit, (row["name"], name)
 
 
 def test_a_form_names_the_fields_to_correct(facts):
