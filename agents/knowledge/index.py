@@ -84,6 +84,8 @@ class Hit:
     score: float
     # Share of the question's weight (sum of idf) that the chunk contains, 0..1.
     coverage: float
+    # The share of it in the chunk's title: what the article is about, not a passing mention.
+    title_coverage: float = 0.0
 
 
 def stored_terms(title: str, text: str) -> dict:
@@ -138,6 +140,7 @@ class BM25Index:
             return []
         scores: dict[int, float] = defaultdict(float)
         matched: dict[int, float] = defaultdict(float)
+        titled: dict[int, float] = defaultdict(float)
         for term in terms:
             score_weight = term.weight * term.idf
             evidence = term.evidence * term.idf
@@ -148,6 +151,8 @@ class BM25Index:
             for position, tf_part, factor in rows:
                 scores[position] += score_weight * tf_part
                 matched[position] += evidence * factor
+                if factor == 1.0:
+                    titled[position] += evidence
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         hits: list[Hit] = []
         seen_documents: set[int] = set()
@@ -158,7 +163,7 @@ class BM25Index:
             if chunk.document_id in seen_documents:
                 continue
             seen_documents.add(chunk.document_id)
-            hits.append(Hit(chunk, score, matched[position] / total))
+            hits.append(Hit(chunk, score, matched[position] / total, titled[position] / total))
             if len(hits) == k:
                 break
         return hits

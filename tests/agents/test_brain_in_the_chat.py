@@ -270,6 +270,15 @@ async def test_a_question_the_knowledge_base_cannot_answer_is_a_knowledge_gap(vi
     assert gap.question == "how do I breed dragons in the desert zone"
 
 
+async def test_an_answer_offers_no_off_topic_articles_as_related(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("how do I change my character name")
+
+    assert "Name Change Card" in answer.text
+    assert "You may also find these useful" not in answer.text
+    assert [s["title"] for s in answer.end["sources"]] == ["How do I change my character name?"]
+
+
 async def test_a_short_chinese_question_after_an_english_greeting_is_answered_in_chinese(visitor):
     """Chinese has no spaces: "兑换码怎么用" is one "word", not a bare value like "S3"."""
     async with Chat(visitor) as chat:
