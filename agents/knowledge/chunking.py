@@ -2,7 +2,11 @@
 
 A chunk ends on a paragraph boundary where it can, else on a line (a list item)
 or sentence boundary (Chinese 。！？ or English . ! ?), and only as a last resort
-mid-sentence. A heading stays with the text after it.
+mid-sentence. A chunk is a passage the player may be shown from its start, so it
+reads from a sensible place: a heading, and a lead-in such as "Please include:",
+stay with the text after them; a chunk that starts inside a section (the rest of
+a list, say) starts with a copy of the section's heading; and none starts in the
+middle of a sentence unless the sentence alone is longer than 1.5 chunks.
 
 The document's title is not repeated in a chunk's text: the model already sees
 it as the passage title. Retrieval keeps the title's terms with every chunk
@@ -16,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 # Bump when the way chunks are cut changes: the next import then re-chunks everything.
-CHUNKING_VERSION = 1
+CHUNKING_VERSION = 2
 MAX_CHARS = 500
 # A chunk shorter than this grows past MAX_CHARS (up to 1.5 times) rather than
 # stand alone; a last chunk this short joins the one before if that stays near MAX_CHARS.
@@ -35,6 +39,12 @@ class _Piece:
     # What joins it to the piece before: a blank line, a line break, or nothing
     # (sentences of one line; a space is added between English ones).
     sep: str
+    # The heading of the section it is in ("" before the first heading).
+    heading: str = ""
+    # The rest of a sentence longer than max_chars, cut at a comma.
+    mid_sentence: bool = False
+    # A copy of a heading at the start of a chunk, for context.
+    repeated: bool = False
 
 
 def split_into_chunks(body: str, *, max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS) -> list[str]:
@@ -46,14 +56,17 @@ def split_into_chunks(body: str, *, max_chars: int = MAX_CHARS, min_chars: int =
         longer = _length(current + [piece])
         # A short chunk (an introduction, a heading) takes the next piece even past
         # max_chars: a passage that only states the problem answers nothing.
-        if current and longer > max_chars and (_length(current) >= min_chars or longer > max_chars * 3 // 2):
-            carried = _carry_heading(current)
+        full = bool(current) and longer > max_chars and _length(current) >= min_chars
+        overfull = bool(current) and longer > max_chars * 3 // 2
+        if overfull or (full and not piece.mid_sentence):
+            carried = _carry_intro(current)
             chunks.append(current)
-            current = carried
+            current = _context_for((carried or [piece])[0]) + carried
         current.append(piece)
     if current:
-        if chunks and _length(current) < min_chars and _length(chunks[-1] + current) <= max_chars * 6 // 5:
-            chunks[-1].extend(current)
+        unrepeated = [piece for piece in current if not piece.repeated]
+        if chunks and _length(current) < min_chars and _length(chunks[-1] + unrepeated) <= max_chars * 6 // 5:
+            chunks[-1].extend(unrepeated)
         else:
             chunks.append(current)
     return [_join(chunk) for chunk in chunks]
@@ -62,23 +75,28 @@ def split_into_chunks(body: str, *, max_chars: int = MAX_CHARS, min_chars: int =
 def _pieces(text: str, max_chars: int) -> list[_Piece]:
     """Paragraphs that fit; else their lines (list items); else a line's sentences."""
     pieces: list[_Piece] = []
+    heading = ""
     for paragraph in _BLANK_LINE.split(text):
         paragraph = paragraph.strip()
         if not paragraph:
             continue
+        if _HEADING.match(paragraph):
+            heading = paragraph.split("\n")[0]
         if len(paragraph) <= max_chars:
-            pieces.append(_Piece(paragraph, "\n\n"))
+            pieces.append(_Piece(paragraph, "\n\n", heading))
             continue
         sep = "\n\n"
         for line in paragraph.split("\n"):
             line = line.strip()
+            if _HEADING.match(line):
+                heading = line
             if len(line) <= max_chars:
-                pieces.append(_Piece(line, sep))
+                pieces.append(_Piece(line, sep, heading))
                 sep = "\n"
                 continue
             for sentence in _SENTENCE_END.split(line):
-                for part in _hard_split(sentence.strip(), max_chars):
-                    pieces.append(_Piece(part, sep))
+                for n, part in enumerate(_hard_split(sentence.strip(), max_chars)):
+                    pieces.append(_Piece(part, sep, heading, mid_sentence=n > 0))
                     sep = ""
             sep = "\n"
     return [piece for piece in pieces if piece.text]
@@ -98,10 +116,19 @@ def _hard_split(sentence: str, max_chars: int) -> list[str]:
     return parts
 
 
-def _carry_heading(chunk: list[_Piece]) -> list[_Piece]:
-    """A heading belongs with the text after it: move a chunk's last heading on."""
-    if len(chunk) > 1 and _HEADING.match(chunk[-1].text):
-        return [chunk.pop()]
+def _carry_intro(chunk: list[_Piece]) -> list[_Piece]:
+    """What introduces the text after a full chunk moves on with it: a last heading, a
+    last lead-in ("Contact support with:") and the heading before it. Pops them off `chunk`."""
+    carried: list[_Piece] = []
+    while len(chunk) > 1 and (_HEADING.match(chunk[-1].text) or chunk[-1].text.endswith((":", "："))):
+        carried.insert(0, chunk.pop())
+    return carried
+
+
+def _context_for(first: _Piece) -> list[_Piece]:
+    """A chunk starting inside a section (a list's later items) starts with the section's heading."""
+    if first.heading and not first.text.startswith(first.heading):
+        return [_Piece(first.heading, "\n\n", first.heading, repeated=True)]
     return []
 
 

@@ -15,7 +15,7 @@ passage must clear two bars besides ranking in the top k:
   as the best (UNTITLED_MIN_RELATIVE_SCORE). Over the questions of
   tests/agents/retrieval_questions.py and a few more, on the demo knowledge base,
   the second and third passages were off-topic 19 times and related 9 times by a
-  reader's judgement; these bars drop 18 of the 19 and keep 6 of the 9 (the 40%
+  reader's judgement; these bars drop 17 of the 19 and keep 6 of the 9 (the 40%
   score bar alone kept all 19). Top-3 retrieval went from 60 to 59 of 60: "can i
   get my money back…" ranks "Lost items" first and the refund policy, which says
   "money back" only in its body, no longer follows it.

@@ -48,6 +48,8 @@ _QUESTION_PREFIX = re.compile(r"^\s*(?:Q[:：]|问[:：]|问题[:：])\s*", re.I
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE = re.compile(r".+?(?:[。！？]|[.!?](?=\s)|$)", re.DOTALL)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Where a text too long for its budget may be cut: a space, or a comma-like mark.
+_BREAK = re.compile(r"\s|[，、；：,;:]")
 
 
 class LocalProvider(Provider):
@@ -117,20 +119,62 @@ def _excerpt(passage: Passage, budget: int) -> str:
         if partial:
             lines.append(partial)
         break
-    while lines and (not lines[-1].strip() or _HEADING.match(lines[-1])):
-        lines.pop()  # a heading whose text did not fit
+    while lines and (not lines[-1].strip() or _HEADING.match(lines[-1]) or _is_lead_in(lines[-1])):
+        lines.pop()  # a heading, or a "Please include:", whose text did not fit
     if not lines:  # a first sentence longer than the budget: cut it, visibly
-        return body[: budget - 1].rstrip() + "…"
+        return _shortened(body, budget)
     return _HEADING.sub(lambda m: f"**{m.group(1)}**", "\n".join(lines).strip())
 
 
 def _summary(passage: Passage, budget: int) -> str:
-    """The first sentence or two of the passage's first line of text, within budget."""
+    """The first sentence or two of the passage's prose, within budget.
+
+    Not a list item, nor a lead-in's "Please include:": out of their list they read as
+    fragments ("UID, server and character name;"). A passage that is all list is
+    summed up by its heading ("What we cannot restore"), else its first item.
+    """
     body = _strip_title_echo(passage.text, passage.title)
-    lines = (_LIST_MARK.sub("", line).replace("**", "").strip() for line in body.split("\n"))
-    first = next((line for line in lines if line and not line.startswith("#")), "")
+    lines = [line.replace("**", "").strip() for line in body.split("\n")]
+    headings = [_HEADING.sub(r"\1", line) for line in lines if _HEADING.match(line)]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    prose = [_without_lead_in(line) for line in lines if not _LIST_MARK.match(line)]
+    prose = [line for line in prose if line]
+    if prose:
+        first = prose[0]
+    elif headings:
+        return _shortened(headings[0], budget)
+    else:
+        first = _LIST_MARK.sub("", lines[0]) if lines else ""
     summary = "".join(_sentences_within(first, budget)).strip()
-    return summary or (first[: budget - 1].rstrip() + "…" if first else passage.title)
+    return summary or (_shortened(first, budget) if first else passage.title)
+
+
+def _is_lead_in(line: str) -> bool:
+    return line.rstrip().endswith((":", "："))
+
+
+def _without_lead_in(line: str) -> str:
+    """The line without a closing "Please include:", whose list is not quoted with it."""
+    sentences = _SENTENCE.findall(line)
+    if sentences and _is_lead_in(sentences[-1]):
+        sentences.pop()
+    return "".join(sentences).strip()
+
+
+def _shortened(text: str, budget: int) -> str:
+    """The text cut to the budget, visibly ("…"), between words or at a comma: never inside a word."""
+    text = text.strip()
+    if len(text) <= budget:
+        return text
+    window = text[: budget - 1]
+    breaks = [match.start() for match in _BREAK.finditer(window, budget // 2)]
+    if breaks:
+        cut = breaks[-1]
+    elif _CJK.match(text[budget - 1]):
+        cut = len(window)  # Chinese with no comma in sight: between two characters
+    else:
+        cut = window.rfind(" ") if " " in window else len(window)
+    return window[:cut].rstrip(" ，、；：,;:") + "…"
 
 
 def _sentences_within(line: str, room: int) -> list[str]:
@@ -151,6 +195,7 @@ def _strip_title_echo(text: str, title: str) -> str:
     bare = _QUESTION_PREFIX.sub("", first.lstrip("# ")).strip()
     if title and (bare == title.strip() or bare.rstrip("?？") == title.strip().rstrip("?？")):
         return rest.strip() or text
-    if title and text.startswith(title):
+    if title and text.startswith(title) and not text[len(title) : len(title) + 1].isalnum():
+        # "Refund policy: …" loses its echo; "Refunds take…" under "Refund" keeps its first word.
         return text[len(title) :].lstrip(" \n:：") or text
     return text

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command, load_command_class
 from openpyxl import Workbook
 
@@ -14,6 +16,8 @@ from agents.knowledge.chunking import MAX_CHARS, split_into_chunks
 from agents.knowledge.importing import KnowledgeImportError, import_paths
 from agents.knowledge.tokenize import TOKENIZER_VERSION
 from agents.models import KnowledgeChunk, KnowledgeDocument
+
+DEMO_KB = Path(settings.BASE_DIR) / "agents" / "demo_kb"
 
 RECHARGE_MD = """# Recharge not received
 
@@ -240,6 +244,57 @@ def test_long_text_is_split_into_chunks_on_sentence_boundaries():
     assert all(len(chunk) <= MAX_CHARS * 3 // 2 for chunk in chunks)
     assert all(chunk.endswith("。") for chunk in chunks)
     assert "".join(chunks).replace("\n", "") == body.replace("\n", "")
+
+
+WHAT_TO_SEND = """An item is gone from your bag. Most lost items are somewhere else in the game; this article
+says where to look and what to send us. Read it through before you contact support, please: most
+players find their item in the mailbox, the warehouse or the auction house within minutes.
+
+## What we cannot restore
+
+- items you traded to another player yourself, including trades that turned out to be scams;
+- consumables you used, and items lost more than 90 days ago.
+
+## What to send
+
+Contact support (Settings → Help Center → Contact Support) with:
+
+- UID, server and character name;
+- the item's name and enhancement level;
+- roughly when it was lost (within an hour if you can);
+- what you were doing: upgrading, trading, salvaging, logging in after maintenance;
+- screenshots if you have them, and the name of anyone you traded with that day;
+- the server time shown at the top of the screen when you noticed;
+- whether other items went missing at the same time.
+"""
+
+
+def test_the_rest_of_a_split_list_starts_with_its_sections_heading():
+    chunks = split_into_chunks(WHAT_TO_SEND, max_chars=300, min_chars=150)
+
+    rest = [chunk for chunk in chunks if "- whether other items" in chunk and "- UID" not in chunk]
+    assert rest and rest[0].startswith("## What to send\n")
+
+
+def test_a_chunk_starts_at_a_sentence_not_in_the_rest_of_one_cut_at_a_comma():
+    intro = "Intro: " + "a line about the rules of the event. " * 9
+    sentence = "When you contact support, " + ", ".join(f"mention detail number {n}" for n in range(24)) + "."
+
+    chunks = split_into_chunks(f"{intro}\n\n{sentence}")
+
+    assert len(sentence) > MAX_CHARS and len(chunks) == 2
+    assert [chunk[:5] for chunk in chunks] == ["Intro", "When "]
+
+
+@pytest.mark.parametrize("path", sorted(DEMO_KB.glob("*.md")), ids=lambda path: path.name)
+def test_every_demo_chunk_starts_where_a_reader_can_start(path):
+    """A chunk is a passage the player may be shown from its first line."""
+    body = path.read_text(encoding="utf-8").split("\n", 1)[1]  # the title line is the document's title
+
+    for chunk in split_into_chunks(body):
+        first, last = chunk.split("\n")[0], chunk.rstrip().split("\n")[-1]
+        assert not re.match(r"(?:[-*+]|\d+[.)])\s", first), chunk  # a list item without its heading
+        assert not last.endswith((":", "：")) and not last.startswith("#"), chunk
 
 
 @pytest.mark.django_db

@@ -96,6 +96,61 @@ async def test_it_answers_in_the_language_of_the_question_when_the_request_has_n
     assert text.startswith("Sorry")
 
 
+WHAT_TO_SEND = Passage(
+    source_id="doc-41",
+    title="Lost or missing items and item recovery",
+    text="## What to send\n\nContact support (Settings → Help Center → Contact Support) with:\n\n"
+    "- UID, server and character name;\n- the item's name and enhancement level.\n\n"
+    "Recovery takes **3 to 5 business days**. Restored items arrive in your mailbox.",
+    score=3.0,
+)
+CANNOT_RESTORE = Passage(
+    source_id="doc-41",
+    title="Lost or missing items and item recovery",
+    text="## What we cannot restore\n\n- items you traded to another player yourself;\n- consumables you used.",
+    score=3.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("related", "summary"),
+    [
+        (WHAT_TO_SEND, "Recovery takes 3 to 5 business days. Restored items arrive in your mailbox."),
+        (CANNOT_RESTORE, "What we cannot restore"),  # all list: its heading says what it is about
+    ],
+)
+async def test_a_related_source_is_summed_up_in_prose_not_by_a_list_item_out_of_its_list(related, summary):
+    text, _, _ = await collect(LocalProvider(), request("refund?", [REFUND, related]))
+
+    assert f"- **Lost or missing items and item recovery**: {summary} [2]" in text
+    assert "UID, server and character name;" not in text and "items you traded" not in text
+
+
+async def test_an_excerpt_that_must_be_cut_ends_between_words():
+    long_sentence = Passage(
+        source_id="doc-9",
+        title="Server transfers",
+        text="Server transfers open in the first week of every month " + "and need a character of level forty " * 30,
+        score=5.0,
+    )
+
+    text, _, _ = await collect(LocalProvider(), request("transfer?", [long_sentence, long_sentence]))
+
+    excerpt = text.split("\n\n")[1]
+    summary = text.split("\n")[-3]
+    words = set(long_sentence.text.split())
+    for cut in (excerpt.removesuffix(" [1]"), summary.removesuffix(" [2]")):
+        assert cut.endswith("…") and cut.removesuffix("…").rsplit(" ", 1)[-1] in words
+
+
+async def test_a_title_echo_is_dropped_only_as_whole_words():
+    passage = Passage(source_id="doc-2", title="Refund", text="Refunds take 5 to 10 business days.", score=2.0)
+
+    text, _, _ = await collect(LocalProvider(), request("refund?", [passage]))
+
+    assert "Refunds take 5 to 10 business days. [1]" in text
+
+
 async def test_it_leaves_the_event_loop_free_while_it_streams(settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.01
     settings.LOCAL_PROVIDER_CHUNK_CHARS = 20
