@@ -95,8 +95,11 @@ def stored_terms(title: str, text: str) -> dict:
 
 class BM25Index:
     def __init__(self, entries: Iterable[tuple[IndexedChunk, Sequence[str], Sequence[str]]]):
-        """Build from (chunk, title terms, text terms), the terms as tokenize() makes them."""
+        """Build from (chunk, title terms, text terms), the terms as tokenize() makes them,
+        each document's chunks in order."""
         self.chunks: list[IndexedChunk] = []
+        # Each document's first chunk (the entries come in document order): its introduction.
+        self.openings: dict[int, IndexedChunk] = {}
         lengths: list[int] = []
         # First pass: raw term frequencies. BM25 needs the average length, known
         # only at the end, to turn them into the parts stored in the postings.
@@ -112,6 +115,7 @@ class BM25Index:
                 frequencies.append(tf)
                 factors.append(1.0 if term in in_title else BODY_ONLY_COVERAGE)
             self.chunks.append(chunk)
+            self.openings.setdefault(chunk.document_id, chunk)
             lengths.append(len(text_terms) + TITLE_WEIGHT * len(title_terms))
         self.size = len(self.chunks)
         average = (sum(lengths) / self.size) if self.size else 1.0

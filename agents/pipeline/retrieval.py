@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents import tools
-from agents.knowledge.retrieval import search
+from agents.knowledge.retrieval import search, search_topic
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
 from agents.pipeline.intent import IntentResult
@@ -56,5 +56,5 @@ def _passages(context: Context, intent: IntentResult | None = None) -> list[Pass
         # A question in the player's own words can share too little with the article of
         # the topic it was recognised as: "I lost my Frostfang Sword" is mostly a name the
         # help center never mentions. The topic's own name finds its article.
-        found = search(intent.spec.label(context.language), language=context.language)
+        found = search_topic(intent.spec.label(context.language), language=context.language)
     return found

@@ -298,6 +298,7 @@ async def test_a_lost_item_named_in_the_players_words_finds_the_lost_items_artic
 
     assert "couldn't find" not in answer.text
     assert [s["title"] for s in (await answer.meta())["sources"]][0] == "Lost or missing items and item recovery"
+    assert "An item is gone from your bag" in answer.text  # the article from its introduction
     assert [f["name"] for f in answer.form["fields"]] == ["server"]  # for the mail lookup
 
 
@@ -332,7 +333,8 @@ async def test_a_question_or_a_shrug_is_not_taken_for_the_item_the_bot_asked_for
 async def test_details_asked_for_with_no_article_to_quote_are_asked_plainly(lin, monkeypatch):
     from agents.pipeline import retrieval
 
-    monkeypatch.setattr(retrieval, "search", lambda *args, **kwargs: [])  # a help center with nothing on it
+    for search in ("search", "search_topic"):  # a help center with nothing on it
+        monkeypatch.setattr(retrieval, search, lambda *args, **kwargs: [])
     async with Chat(lin) as chat:
         answer = await chat.say("我的装备不见了")
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from agents.knowledge import index
 from agents.knowledge.importing import import_paths
 from agents.knowledge.index import BM25Index, IndexedChunk
-from agents.knowledge.retrieval import asearch, search
+from agents.knowledge.retrieval import asearch, search, search_topic
 from agents.knowledge.tokenize import tokenize
 from agents.models import KnowledgeDocument
 from tests.agents.retrieval_questions import QUESTIONS, UNRELATED
@@ -115,6 +115,33 @@ def test_an_article_that_only_mentions_the_questions_words_is_not_a_related_sour
 )
 def test_articles_about_the_question_too_are_related_sources(demo_articles, question, language, found):
     assert set(stems(search(question, language=language), demo_articles)) == found
+
+
+@pytest.mark.parametrize(
+    ("topic", "language", "opening"),
+    [
+        ("Lost items", "en", "An item is gone from your bag"),
+        ("物品丢失", "zh-hans", "背包里的装备、坐骑、材料或星晶不见了？"),
+    ],
+)
+def test_a_topics_article_found_by_its_name_is_quoted_from_its_introduction(demo_articles, topic, language, opening):
+    assert search_topic(topic, language=language)[0].text.startswith(opening)
+
+
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        # Only the subject in common with the article: its introduction, not the section
+        # that repeats "lost" most ("What we cannot restore").
+        ("I lost my Frostfang Sword", "An item is gone from your bag"),
+        ("which class is best for beginners", "New to Starfall Legends"),
+        # A section about what was asked stays the answer.
+        ("how long does a ban apeal take", "## How to appeal"),
+        ("how do i join a guild", "## Guilds"),
+    ],
+)
+def test_a_question_about_an_article_as_a_whole_is_answered_from_its_introduction(demo_articles, question, passage):
+    assert search(question, language="en")[0].text.startswith(passage)
 
 
 @pytest.mark.django_db
