@@ -1,6 +1,6 @@
 """What the bot says in its own words, in Chinese or English: no model needed.
 
-Guidance for a vague question, asking for facts, soothing an upset player,
+Guidance for a vague question, a reply to thanks, asking for facts, soothing an upset player,
 handing over to a human, and turning a tool's result into an answer. With an
 LLM configured, tool results and knowledge answers are phrased by the LLM
 (agents/pipeline/prompt.py); these texts are what the offline provider says
@@ -31,6 +31,14 @@ def guidance(language: str) -> str:
         language,
         "我想更准确地帮到你。你遇到的是下面哪一类问题？点一下按钮，或者再多说几句具体情况。",
         "I'd like to get this right for you. Which of these is it about? Tap one, or tell me a bit more.",
+    )
+
+
+def you_are_welcome(language: str) -> str:
+    return pick(
+        language,
+        "不客气！还有其他问题的话，随时在这里问我。",
+        "You're welcome! If anything else comes up, just ask here.",
     )
 
 
@@ -102,8 +110,7 @@ def tool_failure(result: ToolResult, language: str) -> str:
         if what:
             return pick(
                 language,
-                f"我在你的账号下没有找到订单 {what}。请对照收据核对一下订单号，"
-                "或者点“转人工客服”让同事帮你查。",
+                f"我在你的账号下没有找到订单 {what}。请对照收据核对一下订单号，或者点“转人工客服”让同事帮你查。",
                 f"I couldn't find order {what} on your account. Please check the number against your receipt, "
                 'or tap "Talk to a human" and a colleague will look into it.',
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -73,7 +74,7 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, guidance, handoff
+    kind: str  # answer, unknown, ask, tool, guidance, thanks, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -134,6 +135,9 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         likely = [catalogue.intents[n] for n in intent.likely if n in catalogue.intents and n != "human"]
         others = [spec for spec in catalogue.intents.values() if spec not in likely and spec.name != "human"]
         options = [{"label": spec.label(lang), "intent": spec.name} for spec in (likely + others)[:4]]
+        if _is_thanks(context.question):
+            # "Which of these is it about?" with a menu of topics is no reply to a thank-you.
+            return Reply("thanks", body=answers.you_are_welcome(lang), prefix=prefix)
         if _is_vague(context.question):
             return Reply("guidance", body=answers.guidance(lang), prefix=prefix, quick_replies=options + [human])
         reply.kind, reply.knowledge_gap = "unknown", True
@@ -148,6 +152,19 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
     return reply
+
+
+_THANKS = re.compile(
+    r"(?:(?:ok(?:ay)?|great|cool|perfect|nice|got it|alright|好的?|嗯|明白了?|知道了|收到)[\s,，.。!！]*)?"
+    r"(?:thanks?(?: a lot| so much)?|thank you(?: so much| very much)?|thx|ty|cheers|much appreciated"
+    r"|谢谢(?:你|您|啦)?|多谢|感谢|谢了)[\s.。!！~～]*",
+    re.IGNORECASE,
+)
+
+
+def _is_thanks(question: str) -> bool:
+    """ "ok thanks", "好的谢谢": the player closes, and asks nothing."""
+    return _THANKS.fullmatch(question.strip()) is not None
 
 
 def _is_vague(question: str) -> bool:

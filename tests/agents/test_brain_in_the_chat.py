@@ -98,6 +98,24 @@ async def test_a_vague_question_gets_quick_replies_for_the_likely_intents(visito
     assert meta["quick_replies"] == answer.quick_replies  # a reload shows them again
 
 
+@pytest.mark.parametrize(
+    ("question", "thanks", "reply"),
+    [
+        ("how do I rename my character", "ok thanks!", "You're welcome! If anything else comes up, just ask here."),
+        ("怎么改名字", "好的，谢谢", "不客气！还有其他问题的话，随时在这里问我。"),
+    ],
+)
+async def test_a_thank_you_is_answered_as_one_not_with_a_menu_of_topics(visitor, question, thanks, reply):
+    async with Chat(visitor) as chat:
+        await chat.say(question)
+        answer = await chat.say(thanks)
+
+    assert answer.text == reply
+    assert answer.quick_replies == [] and answer.form is None
+    meta = await answer.meta()
+    assert meta["reply"] == "thanks" and not meta.get("dont_know")
+
+
 async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_it_needs(lin):
     async with Chat(lin) as chat:
         await chat.say("你好")
