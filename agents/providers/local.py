@@ -48,8 +48,8 @@ _QUESTION_PREFIX = re.compile(r"^\s*(?:Q[:：]|问[:：]|问题[:：])\s*", re.I
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE = re.compile(r".+?(?:[。！？]|[.!?](?=\s)|$)", re.DOTALL)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-# Where a text too long for its budget may be cut: a space, or a comma-like mark.
-_BREAK = re.compile(r"\s|[，、；：,;:]")
+# Where a text too long for its budget is best cut, short of a sentence's end.
+_COMMA = re.compile(r"[，、；：,;:]")
 
 
 class LocalProvider(Provider):
@@ -162,19 +162,21 @@ def _without_lead_in(line: str) -> str:
 
 
 def _shortened(text: str, budget: int) -> str:
-    """The text cut to the budget, visibly ("…"), between words or at a comma: never inside a word."""
+    """The text cut to the budget, visibly ("…"), at a comma or between words: never inside a word."""
     text = text.strip()
     if len(text) <= budget:
         return text
     window = text[: budget - 1]
-    breaks = [match.start() for match in _BREAK.finditer(window, budget // 2)]
-    if breaks:
-        cut = breaks[-1]
+    commas = [match.start() for match in _COMMA.finditer(window, budget // 2)]
+    spaces = [match.start() for match in re.finditer(r"\s", window)]
+    if commas:
+        cut = commas[-1]
     elif _CJK.match(text[budget - 1]):
         cut = len(window)  # Chinese with no comma in sight: between two characters
     else:
-        cut = window.rfind(" ") if " " in window else len(window)
-    return window[:cut].rstrip(" ，、；：,;:") + "…"
+        cut = spaces[-1] if spaces else len(window)
+    # Not on a dangling arrow or dash: "点击 客服中心 →…".
+    return window[:cut].rstrip(" ，、；：,;:→-–—") + "…"
 
 
 def _sentences_within(line: str, room: int) -> list[str]:

@@ -143,6 +143,21 @@ async def test_an_excerpt_that_must_be_cut_ends_between_words():
         assert cut.endswith("…") and cut.removesuffix("…").rsplit(" ", 1)[-1] in words
 
 
+async def test_a_chinese_summary_is_cut_at_a_comma_not_on_a_dangling_arrow():
+    appeal = Passage(
+        source_id="doc-4",
+        title="账号被封禁（封号）怎么申诉",
+        text="## 如何申诉解封\n\n请在受到处罚后 **30 天内** 申诉：打开官网申诉页面 support.starfall.example/appeal，"
+        "或在登录界面点击 **客服中心 → 封号申诉**（封禁期间也可以使用）。请提供：\n\n1. UID、服务器和角色名；",
+        score=4.0,
+    )
+
+    text, _, _ = await collect(LocalProvider(), request("账号被盗", [RENAME_ZH, appeal], language="zh-hans"))
+
+    summary = "请在受到处罚后 30 天内 申诉：打开官网申诉页面 support.starfall.example/appeal…"
+    assert f"- **账号被封禁（封号）怎么申诉**：{summary} [2]" in text
+
+
 async def test_a_title_echo_is_dropped_only_as_whole_words():
     passage = Passage(source_id="doc-2", title="Refund", text="Refunds take 5 to 10 business days.", score=2.0)
 
