@@ -1,6 +1,6 @@
 """What the bot says in its own words, in Chinese or English: no model needed.
 
-Guidance for a vague question, a reply to thanks, asking for facts, soothing an upset player,
+Guidance for a vague question, a reply to thanks, asking for facts and noting them, soothing an upset player,
 handing over to a human, and turning a tool's result into an answer. With an
 LLM configured, tool results and knowledge answers are phrased by the LLM
 (agents/pipeline/prompt.py); these texts are what the offline provider says
@@ -50,6 +50,21 @@ def ask_for_facts(specs: list[FactSpec], language: str) -> str:
         language,
         f"为了帮你查清楚，还需要这些信息：{labels}。可以直接告诉我，也可以填写下面的表格。",
         f"To look into this I need a few details: {labels}. Tell me here, or fill in the form below.",
+    )
+
+
+def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
+    """The details the player just gave, acknowledged, when there is nothing to look up with them."""
+    if _zh(language):
+        details = "，".join(f"{spec.label(language)}：{values[spec.name]}" for spec in specs)
+        return (
+            f"好的，已记下：{details}。如果上面的方法没有解决问题，点“转人工客服”，"
+            "同事接手时能看到这些信息，你不用再重复说明。"
+        )
+    details = ", ".join(f"{spec.label(language)}: {values[spec.name]}" for spec in specs)
+    return (
+        f"Thanks, I've noted it: {details}. If the steps above don't solve it, tap \"Talk to a human\": "
+        "a colleague will see these details, so you won't have to repeat them."
     )
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from agents import answers
 from agents import facts as fact_rules
 from agents.catalogue import get_catalogue
+from agents.facts import FactSpec
 from agents.knowledge.tokenize import tokenize
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
@@ -74,7 +75,7 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, guidance, thanks, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -110,6 +111,12 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             return Reply("tool", request=build_request(context, [], notes=notes.strip()), prefix=prefix)
         extra = [human] if human and not result.ok else []
         return Reply("tool", body=answers.tool_answer(result, lang), prefix=prefix, quick_replies=extra)
+    given = _details_given(context, intent, facts) if local and result is None else []
+    if given:
+        # "S2" after "Which server do you play on?": quoting the article the question followed
+        # once more would only repeat it. (An LLM reads the chat and words this itself.)
+        body = answers.noted(given, facts.values, lang)
+        return Reply("noted", body=body, prefix=prefix, quick_replies=[human] if human else [])
     reply = Reply("answer", prefix=prefix)
     if facts.to_ask:
         reply.kind = "ask"
@@ -165,6 +172,16 @@ _THANKS = re.compile(
 def _is_thanks(question: str) -> bool:
     """ "ok thanks", "好的谢谢": the player closes, and asks nothing."""
     return _THANKS.fullmatch(question.strip()) is not None
+
+
+def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -> list[FactSpec]:
+    """The topic's details, known now, when this message only gave some the bot asked for
+    ("S2", "I'm on S2", "安卓，三服") and asks nothing; else []."""
+    if intent.source != "follow_up" or intent.spec is None or not facts.new:
+        return []
+    if len(tokenize(context.question)) > 3 or fact_rules.is_a_question(context.question):
+        return []
+    return [spec for spec in intent.spec.facts if spec.name != fact_rules.PLAYER_ID and facts.values.get(spec.name)]
 
 
 def _is_vague(question: str) -> bool:

@@ -183,6 +183,24 @@ async def test_facts_written_across_turns_are_kept_and_never_asked_for_twice(lin
     assert asked == [["item_name", "server"], [], []]
 
 
+@pytest.mark.parametrize(
+    ("problem", "detail", "noted"),
+    [
+        ("the game keeps crashing on my iphone", "S2", "Thanks, I've noted it: Device: iOS, Server: S2."),
+        ("游戏一直闪退，我用的安卓", "三服", "好的，已记下：设备：Android，服务器：S3。"),
+    ],
+)
+async def test_details_given_for_a_bug_are_noted_not_answered_with_the_article_again(visitor, problem, detail, noted):
+    async with Chat(visitor) as chat:
+        asked = await chat.say(problem)
+        answer = await chat.say(detail)
+
+    assert [f["name"] for f in asked.form["fields"]] == ["server"]
+    assert answer.text.startswith(noted)
+    assert "help center" not in answer.text and "帮助中心" not in answer.text
+    assert [o.get("intent") for o in answer.quick_replies] == ["human"]
+
+
 async def test_a_fact_the_player_already_wrote_is_not_asked_for(lin):
     async with Chat(lin) as chat:
         answer = await chat.say("订单SL2025061201的钻石没到账")
