@@ -86,6 +86,8 @@ class Hit:
     coverage: float
     # The share of it in the chunk's title: what the article is about, not a passing mention.
     title_coverage: float = 0.0
+    # How many of the question's words the chunk holds.
+    words: int = 0
 
 
 def stored_terms(title: str, text: str) -> dict:
@@ -145,6 +147,7 @@ class BM25Index:
         scores: dict[int, float] = defaultdict(float)
         matched: dict[int, float] = defaultdict(float)
         titled: dict[int, float] = defaultdict(float)
+        words: dict[int, int] = defaultdict(int)
         for term in terms:
             score_weight = term.weight * term.idf
             evidence = term.evidence * term.idf
@@ -155,6 +158,7 @@ class BM25Index:
             for position, tf_part, factor in rows:
                 scores[position] += score_weight * tf_part
                 matched[position] += evidence * factor
+                words[position] += 1
                 if factor == 1.0:
                     titled[position] += evidence
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
@@ -167,7 +171,7 @@ class BM25Index:
             if chunk.document_id in seen_documents:
                 continue
             seen_documents.add(chunk.document_id)
-            hits.append(Hit(chunk, score, matched[position] / total, titled[position] / total))
+            hits.append(Hit(chunk, score, matched[position] / total, titled[position] / total, words[position]))
             if len(hits) == k:
                 break
         return hits
