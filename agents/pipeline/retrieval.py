@@ -52,9 +52,15 @@ def _passages(context: Context, intent: IntentResult | None = None) -> list[Pass
     if not context.question.strip():
         return []
     found = search(context.question, language=context.language)
-    if not found and intent is not None and intent.spec is not None:
+    if intent is None or intent.spec is None:
+        return found
+    topic = search_topic(intent.spec.label(context.language), language=context.language)[:1]
+    if not found:
         # A question in the player's own words can share too little with the article of
         # the topic it was recognised as: "I lost my Frostfang Sword" is mostly a name the
         # help center never mentions. The topic's own name finds its article.
-        found = search_topic(intent.spec.label(context.language), language=context.language)
-    return found
+        return topic
+    # "游戏一直闪退，用的苹果手机" shares 苹果 and 手机 with the FAQ on binding an Apple
+    # account: the article of the recognised topic (crashes) comes first when it was found.
+    ours = [passage for passage in found if topic and passage.source_id == topic[0].source_id]
+    return ours + [passage for passage in found if passage not in ours]

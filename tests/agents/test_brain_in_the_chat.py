@@ -315,6 +315,15 @@ async def test_an_answer_offers_no_off_topic_articles_as_related(visitor):
     assert [s["title"] for s in answer.end["sources"]] == ["How do I change my character name?"]
 
 
+async def test_the_article_of_the_recognised_topic_is_quoted_first(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("游戏一直闪退，用的苹果手机")  # 苹果 and 手机: also the FAQ on binding an Apple account
+
+    assert (await answer.meta())["intent"]["name"] == "bug_report"
+    assert answer.end["sources"][0]["title"] == "反馈游戏 bug、闪退和报错"
+    assert answer.text.startswith("关于“反馈游戏 bug、闪退和报错”，帮助中心是这样说的")
+
+
 async def test_a_short_chinese_question_after_an_english_greeting_is_answered_in_chinese(visitor):
     """Chinese has no spaces: "兑换码怎么用" is one "word", not a bare value like "S3"."""
     async with Chat(visitor) as chat:
