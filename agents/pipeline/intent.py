@@ -140,7 +140,8 @@ def _llm_wanted(offline: IntentResult) -> bool:
     return settings.INTENT_LLM == "always" or not offline.name
 
 
-_NAME = re.compile(r"[a-z_]+")
+# An intent's name is a slug (letters, digits, "_" and "-"), spelt as the admin wrote it.
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 async def _ask_llm(context: Context, catalogue: Catalogue) -> str | None:
@@ -162,10 +163,19 @@ async def _ask_llm(context: Context, catalogue: Catalogue) -> str | None:
     except (TimeoutError, ProviderError) as exc:
         log.info("LLM intent detection failed (%s); using the offline classifier", exc)
         return None
-    for word in _NAME.findall(text.lower()):
-        if word in catalogue.intents:
-            return word
-        if word == "none":
+    return _named_in(text, catalogue)
+
+
+def _named_in(reply: str, catalogue: Catalogue) -> str | None:
+    """The first intent the reply names, in the catalogue's own spelling ("vip-support" is
+    the admin's "VIP-Support": models answer in any case); "" for `none`, None for neither."""
+    by_lowercase = {name.lower(): name for name in catalogue.intents}
+    for word in _NAME.findall(reply):
+        word = word.strip("-")
+        named = word if word in catalogue.intents else by_lowercase.get(word.lower())
+        if named:
+            return named
+        if word.lower() == "none":
             return ""
     return None
 

@@ -148,6 +148,28 @@ async def test_with_an_llm_configured_the_llm_names_the_intent(demo_brain, ernie
     assert "refund:" in sent["system"] and sent["messages"][-1]["content"].startswith("Message: 这个东西我不想要了")
 
 
+@pytest.fixture
+def vip_support(transactional_db, demo_brain):
+    """An intent the admin named with capitals and a hyphen, as its slug field allows (committed:
+    the pipeline reads the catalogue in a worker thread, on a connection of its own)."""
+    from agents.catalogue import invalidate
+    from agents.models import Intent
+
+    Intent.objects.create(name="VIP-Support", examples="VIP 专属客服", label_en="VIP", label_zh="VIP")
+    invalidate()
+
+
+@pytest.mark.parametrize("reply", ["VIP-Support", "vip-support", "Intent: VIP-SUPPORT."])
+async def test_the_llm_names_an_intent_spelt_with_capitals_in_any_case(vip_support, ernie_settings, settings, reply):
+    settings.INTENT_LLM = "always"
+    ernie_settings.configure(reply=lambda question: reply if question.startswith("Message:") else "…")
+
+    result = await intent.detect(context("我是至尊会员，找专属客服"))
+
+    assert (result.name, result.source) == ("VIP-Support", "llm")
+    assert result.spec is not None and result.spec.label_en == "VIP"
+
+
 async def test_when_the_llm_fails_the_offline_classifier_decides(demo_brain, ernie_settings, settings):
     settings.INTENT_LLM = "always"
     settings.LLM_MAX_ATTEMPTS = 1
