@@ -22,23 +22,23 @@ class KnowledgeDocument(models.Model):
         READY = "ready", _("ready")
         FAILED = "failed", _("failed")
 
-    title = models.CharField(max_length=500)
-    language = models.CharField(max_length=10, choices=Language.choices, blank=True, default="")
+    title = models.CharField(_("title"), max_length=500)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, blank=True, default="")
     # Where the text came from: the file's resolved path, or "<path>#row-<n>" for a
     # spreadsheet row. Importing the same source again updates this row.
-    source_key = models.CharField(max_length=1000, unique=True)
-    body = models.TextField()
+    source_key = models.CharField(_("source"), max_length=1000, unique=True)
+    body = models.TextField(_("body"))
     # sha256 of title, body and chunking version: chunks are rewritten only when it changes.
-    checksum = models.CharField(max_length=64)
+    checksum = models.CharField(_("checksum"), max_length=64)
     # Only documents that are ready take part in retrieval.
     index_status = models.CharField(
-        max_length=10, choices=IndexStatus.choices, default=IndexStatus.PENDING, db_index=True
+        _("index status"), max_length=10, choices=IndexStatus.choices, default=IndexStatus.PENDING, db_index=True
     )
-    indexed_at = models.DateTimeField(null=True, blank=True)
+    indexed_at = models.DateTimeField(_("indexed at"), null=True, blank=True)
     # Why the last indexing failed (shown in the admin); empty when it did not.
-    index_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    index_error = models.TextField(_("index error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("knowledge document")
@@ -95,20 +95,24 @@ class Fact(models.Model):
         TEXT = "text", _("text")
         CHOICE = "choice", _("choice")
 
-    name = models.SlugField(max_length=64, unique=True, help_text=_("key in Conversation.facts, e.g. order_no"))
-    label_en = models.CharField(max_length=100)
-    label_zh = models.CharField(max_length=100)
-    question_en = models.CharField(max_length=300, help_text=_("how the bot asks for it"))
-    question_zh = models.CharField(max_length=300)
-    field_type = models.CharField(max_length=10, choices=FieldType.choices, default=FieldType.TEXT)
+    name = models.SlugField(
+        _("name"), max_length=64, unique=True, help_text=_("key in Conversation.facts, e.g. order_no")
+    )
+    label_en = models.CharField(_("label (English)"), max_length=100)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=100)
+    question_en = models.CharField(_("question (English)"), max_length=300, help_text=_("how the bot asks for it"))
+    question_zh = models.CharField(_("question (Chinese)"), max_length=300)
+    field_type = models.CharField(_("field type"), max_length=10, choices=FieldType.choices, default=FieldType.TEXT)
     # The whole value must match (re.fullmatch, case-insensitive). Blank: anything non-empty.
-    pattern = models.CharField(max_length=300, blank=True)
+    pattern = models.CharField(_("pattern"), max_length=300, blank=True)
     # Finds the value inside a longer message: group 1 (or the whole match) is the value.
-    extract_pattern = models.CharField(max_length=500, blank=True)
+    extract_pattern = models.CharField(_("extract pattern"), max_length=500, blank=True)
     # For choice facts: {"canonical value": ["synonym", ...]}, matched case-insensitively.
-    choices = models.JSONField(default=dict, blank=True)
-    placeholder = models.CharField(max_length=100, blank=True, help_text=_("example shown in the form field"))
-    updated_at = models.DateTimeField(auto_now=True)
+    choices = models.JSONField(_("choices"), default=dict, blank=True)
+    placeholder = models.CharField(
+        _("placeholder"), max_length=100, blank=True, help_text=_("example shown in the form field")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("fact")
@@ -137,18 +141,23 @@ class Tool(models.Model):
         GET = "GET", "GET"
         POST = "POST", "POST"
 
-    name = models.SlugField(max_length=64, unique=True)
-    description = models.CharField(max_length=500, help_text=_("what it does; the LLM reads this"))
-    url = models.CharField(max_length=500)
-    method = models.CharField(max_length=6, choices=Method.choices, default=Method.GET)
-    params = models.JSONField(default=dict, blank=True, help_text=_('{"request parameter": "fact name"}'))
-    timeout_seconds = models.FloatField(default=5.0)
-    auth_header = models.CharField(max_length=100, blank=True, help_text=_("e.g. Authorization"))
-    auth_env = models.CharField(
-        max_length=100, blank=True, help_text=_("environment variable holding the header's value")
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    description = models.CharField(_("description"), max_length=500, help_text=_("what it does; the LLM reads this"))
+    url = models.CharField(_("URL"), max_length=500)
+    method = models.CharField(_("method"), max_length=6, choices=Method.choices, default=Method.GET)
+    params = models.JSONField(
+        _("parameters"), default=dict, blank=True, help_text=_('{"request parameter": "fact name"}')
     )
-    enabled = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    timeout_seconds = models.FloatField(_("timeout (seconds)"), default=5.0)
+    auth_header = models.CharField(_("auth header"), max_length=100, blank=True, help_text=_("e.g. Authorization"))
+    auth_env = models.CharField(
+        _("auth environment variable"),
+        max_length=100,
+        blank=True,
+        help_text=_("environment variable holding the header's value"),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("tool")
@@ -167,18 +176,20 @@ class Intent(models.Model):
         TOOL = "tool", _("call a tool")
         HANDOFF = "handoff", _("hand over to a human")
 
-    name = models.SlugField(max_length=64, unique=True)
-    description = models.CharField(max_length=500, blank=True)
-    examples = models.TextField(help_text=_("example phrases, one per line, Chinese and English"))
-    label_en = models.CharField(max_length=60, help_text=_("quick-reply button label"))
-    label_zh = models.CharField(max_length=60)
-    required_facts = models.ManyToManyField(Fact, blank=True, related_name="intents")
-    action = models.CharField(max_length=10, choices=Action.choices, default=Action.ANSWER)
-    tool = models.ForeignKey(Tool, null=True, blank=True, on_delete=models.SET_NULL, related_name="intents")
-    enabled = models.BooleanField(default=True)
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    examples = models.TextField(_("examples"), help_text=_("example phrases, one per line, Chinese and English"))
+    label_en = models.CharField(_("label (English)"), max_length=60, help_text=_("quick-reply button label"))
+    label_zh = models.CharField(_("label (Chinese)"), max_length=60)
+    required_facts = models.ManyToManyField(Fact, verbose_name=_("required facts"), blank=True, related_name="intents")
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices, default=Action.ANSWER)
+    tool = models.ForeignKey(
+        Tool, verbose_name=_("tool"), null=True, blank=True, on_delete=models.SET_NULL, related_name="intents"
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
     # Quick replies list intents in this order.
-    position = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("intent")

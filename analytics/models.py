@@ -144,6 +144,10 @@ class DirtyHour(models.Model):
     hour = models.DateTimeField(unique=True)
     marked_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = _("hour to recompute")
+        verbose_name_plural = _("hours to recompute")
+
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00}"
 
@@ -151,11 +155,13 @@ class DirtyHour(models.Model):
 class CsatRating(models.Model):
     """The player's 1-5 rating of a closed chat. Rating again replaces the first one."""
 
-    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="csat")
-    score = models.PositiveSmallIntegerField()
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    conversation = models.OneToOneField(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="csat"
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("CSAT rating")
@@ -172,12 +178,12 @@ class CsatRating(models.Model):
 class GapCluster(models.Model):
     """Questions the knowledge base could not answer that look alike (docs/metrics.md)."""
 
-    label = models.CharField(max_length=500, help_text=_("the first question of the group"))
-    language = models.CharField(max_length=10, blank=True)
-    terms = models.JSONField(default=list, help_text=_("index terms of the label"))
-    question_count = models.PositiveIntegerField(default=0)
-    first_seen = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    label = models.CharField(_("label"), max_length=500, help_text=_("the first question of the group"))
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    terms = models.JSONField(_("terms"), default=list, help_text=_("index terms of the label"))
+    question_count = models.PositiveIntegerField(_("questions"), default=0)
+    first_seen = models.DateTimeField(_("first asked"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last asked"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("knowledge gap group")
@@ -190,12 +196,14 @@ class GapCluster(models.Model):
 class KnowledgeGap(models.Model):
     """One question the knowledge base found nothing for."""
 
-    cluster = models.ForeignKey(GapCluster, on_delete=models.CASCADE, related_name="questions")
-    question = models.TextField()
-    terms = models.JSONField(default=list)
-    language = models.CharField(max_length=10, blank=True)
-    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    cluster = models.ForeignKey(GapCluster, verbose_name=_("group"), on_delete=models.CASCADE, related_name="questions")
+    question = models.TextField(_("question"))
+    terms = models.JSONField(_("terms"), default=list)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("knowledge gap")
@@ -220,20 +228,20 @@ class Alert(models.Model):
         ACTIVE = "active", _("active")
         CLEARED = "cleared", _("cleared")
 
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     # What the signal is about within its kind: a game server, or "" for everything.
-    key = models.CharField(max_length=64, blank=True)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
+    key = models.CharField(_("scope"), max_length=64, blank=True)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.ACTIVE)
     # Written in LANGUAGE_CODE; pages, dashboards and the webhook render it again from kind, key and
     # data in their reader's language (services.alerts.alert_description), this text only as a fallback.
-    description = models.TextField()
-    value = models.FloatField()
-    baseline = models.FloatField(null=True, blank=True)
-    threshold = models.FloatField()
-    data = models.JSONField(default=dict, blank=True)
-    raised_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(default=timezone.now)
-    cleared_at = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(_("description"))
+    value = models.FloatField(_("value"))
+    baseline = models.FloatField(_("baseline"), null=True, blank=True)
+    threshold = models.FloatField(_("threshold"))
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    raised_at = models.DateTimeField(_("raised at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("alert")
@@ -255,6 +263,10 @@ class WorkerHeartbeat(models.Model):
 
     hostname = models.CharField(max_length=200, unique=True)
     beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("Celery worker heartbeat")
+        verbose_name_plural = _("Celery worker heartbeats")
 
     def __str__(self) -> str:
         return f"{self.hostname} {self.beat_at:%H:%M:%S}"

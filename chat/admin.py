@@ -241,7 +241,7 @@ class MessageAdmin(admin.ModelAdmin):
     def understood(self, obj: Message) -> str:
         return _rows(admin_words.understood(obj.meta or {}))
 
-    @admin.display(description="meta")
+    @admin.display(description=_("meta"))
     def raw_meta(self, obj: Message) -> str:
         return _raw(obj.meta)
 

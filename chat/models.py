@@ -15,13 +15,13 @@ class Player(models.Model):
     # An anonymous player is shown as this and the start of their public id (`label`).
     VISITOR_PREFIX = "visitor-"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     # Set only from a token the game backend signed; tools trust nothing else.
-    game_player_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    display_name = models.CharField(max_length=100, blank=True)
-    language = models.CharField(max_length=10, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    game_player_id = models.CharField(_("game player id"), max_length=64, unique=True, null=True, blank=True)
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("player")
@@ -48,28 +48,29 @@ class Conversation(models.Model):
 
     OPEN_STATES = (State.BOT, State.WAITING, State.HUMAN)
 
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="conversations")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
+    player = models.ForeignKey(Player, verbose_name=_("player"), on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.BOT, db_index=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
     )
     # The seq of the newest message; messages take last_seq + 1 under a row lock.
-    last_seq = models.PositiveIntegerField(default=0)
-    language = models.CharField(max_length=10, blank=True)
+    last_seq = models.PositiveIntegerField(_("last sequence number"), default=0)
+    language = models.CharField(_("language"), max_length=10, blank=True)
     # What the bot understood so far (filled by agents/).
-    intent = models.CharField(max_length=64, blank=True)
-    facts = models.JSONField(default=dict, blank=True)
-    sentiment = models.FloatField(null=True, blank=True)
-    handoff_reason = models.CharField(max_length=64, blank=True)
+    intent = models.CharField(_("intent"), max_length=64, blank=True)
+    facts = models.JSONField(_("facts"), default=dict, blank=True)
+    sentiment = models.FloatField(_("sentiment"), null=True, blank=True)
+    handoff_reason = models.CharField(_("handoff reason"), max_length=64, blank=True)
     # When the chat joined the queue for a human (state waiting); None otherwise.
-    waiting_since = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -99,27 +100,35 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", _("interrupted")
         FAILED = "failed", _("failed")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    seq = models.PositiveIntegerField()
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField(_("sequence number"))
     # Chosen by the client so that a resend is stored once.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
-    sender = models.CharField(max_length=10, choices=Sender.choices)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    text = models.TextField(blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DONE)
+    client_id = models.CharField(_("client id"), max_length=64, null=True, blank=True)
+    sender = models.CharField(_("sender"), max_length=10, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    text = models.TextField(_("text"), blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DONE)
     # Internal messages (staff notes, rejected input) are never shown to players.
-    internal = models.BooleanField(default=False)
-    error = models.CharField(max_length=300, blank=True)
+    internal = models.BooleanField(_("internal"), default=False)
+    error = models.CharField(_("error"), max_length=300, blank=True)
     # The message this bot answer replies to.
-    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    ttft_ms = models.PositiveIntegerField(null=True, blank=True, help_text=_("time to first token"))
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
+    reply_to = models.ForeignKey(
+        "self", verbose_name=_("reply to"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ttft_ms = models.PositiveIntegerField(
+        _("time to first token (ms)"), null=True, blank=True, help_text=_("time to first token")
+    )
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
     # Why the bot answered as it did: sources, provider, step timings.
-    meta = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    meta = models.JSONField(_("meta"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")
@@ -163,15 +172,22 @@ class ConversationEvent(models.Model):
         # The holder left (reason agent_left): the chat is back in the queue, held by nobody.
         REQUEUED = "requeued", _("back in the queue")
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # escalation reason (player_request, dont_know, sentiment, upstream_error, ...), transfer target, ...
-    reason = models.CharField(max_length=64, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("conversation event")
@@ -190,12 +206,14 @@ class AgentProfile(models.Model):
         ONLINE = "online", _("online")
         AWAY = "away", _("away")
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ONLINE)
-    max_chats = models.PositiveSmallIntegerField(default=5, help_text=_("chats held at once"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ONLINE)
+    max_chats = models.PositiveSmallIntegerField(_("max chats"), default=5, help_text=_("chats held at once"))
     # Open staff sockets, on every process; with last_seen it says whether the agent is there.
-    sockets = models.PositiveIntegerField(default=0)
-    last_seen = models.DateTimeField(null=True, blank=True)
+    sockets = models.PositiveIntegerField(_("open sockets"), default=0)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("agent profile")

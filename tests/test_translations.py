@@ -91,6 +91,18 @@ def test_every_admin_label_of_our_models_reads_in_chinese():
     assert not untranslated, "\n".join(untranslated)
 
 
+def test_every_field_of_our_models_in_the_admin_has_a_name_to_translate():
+    """Without a verbose_name Django makes one from the field's ("Ttft ms"), English in every language."""
+    unnamed = [
+        f"{model.__name__}.{field.name}"
+        for model in admin.site._registry
+        if model._meta.app_label in OUR_APPS
+        for field in model._meta.get_fields()
+        if field.concrete and not field.auto_created and not isinstance(field.verbose_name, Promise)
+    ]
+    assert not unnamed, "give these a verbose_name with gettext_lazy: " + ", ".join(unnamed)
+
+
 def test_the_admins_sections_of_our_apps_read_in_chinese():
     for app in sorted(OUR_APPS):
         name = django_apps.get_app_config(app).verbose_name

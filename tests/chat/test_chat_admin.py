@@ -112,3 +112,35 @@ def test_a_bot_answer_says_what_it_understood_in_words_and_keeps_its_meta_folded
     assert "引用的知识 Top-ups that did not arrive" in shown
     assert "recharge_not_arrived" not in shown and "order_no" not in shown
     assert '"name": "recharge_not_arrived"' in raw and '"confidence": 0.78' in raw
+
+
+def labels(page) -> list[str]:
+    """The names the page gives things: form labels, column headings, filters, sections."""
+    content = page.content.decode()
+    content = content[content.index('id="content"') :]
+    content = re.sub(r'<span class="sortpriority"[^>]*>.*?</span>', "", content)  # a sorted column's "1"
+    found = re.findall(r"<label[^>]*>(.*?)</label>", content, re.S)
+    found += re.findall(r'<th[^>]*class="[^"]*column-[^"]*"[^>]*>(.*?)</th>', content, re.S)
+    found += re.findall(r"<summary>(.*?)</summary>", content, re.S)
+    words = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", label)).split()).rstrip(":：") for label in found]
+    return [word for word in words if word]
+
+
+@pytest.mark.parametrize(
+    ("page", "some_labels"),
+    [
+        ("/admin/chat/conversation/", ["状态", "负责客服", "更新时间", "以 创建时间"]),
+        ("/admin/chat/conversation/{chat}/change/", ["开始等待时间", "最新消息序号", "操作人", "序号", "发送方"]),
+        ("/admin/chat/message/", ["序号", "发送方", "仅内部可见", "以 发送方"]),
+        ("/admin/chat/message/{answer}/change/", ["序号", "首字延迟（毫秒）", "输入 token 数", "客户端 ID", "元数据"]),
+    ],
+)
+def test_in_chinese_the_admin_names_every_field_of_a_conversation_and_a_message_in_chinese(
+    reader, chat, page, some_labels
+):
+    answer = Message.objects.get(conversation=chat, sender="bot")
+    named = labels(reader.get(page.format(chat=chat.pk, answer=answer.pk), HTTP_ACCEPT_LANGUAGE="zh-hans"))
+
+    assert set(some_labels) <= set(named), named
+    # "ID" reads the same in Chinese; any other label without a Chinese character is English.
+    assert [label for label in named if label.isascii() and label != "ID"] == []
