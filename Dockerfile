@@ -1,16 +1,33 @@
-FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gettext && rm -rf /var/lib/apt/lists/*
+# Three stages. `python`: csbot's Python packages, pip-installed into the image's own
+# Python (no venv here). `build`: adds Node.js, npm and gettext to install the front-end
+# libraries, compile the translations and collect the static files. The final image is
+# `python` again with the code and build's output only: no compiler, package manager or
+# node_modules at run time.
+FROM python:3.11-slim AS python
 WORKDIR /app
-COPY requirements.txt package.json package-lock.json ./
-RUN pip install --no-cache-dir -r requirements.txt && npm ci --no-audit --no-fund
-COPY . .
-# pip installed into the image's own Python: no venv here (.venv and node_modules
-# stay out of the build context: .dockerignore).
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
 ENV PYTHONUNBUFFERED=1
-# staticfiles/ holds what a proxy serves when SERVE_STATIC=false (with it true the web
-# process serves the same files straight from the apps and node_modules). The bytecode is
-# compiled here because the processes cannot write beside the code.
-RUN python manage.py collectstatic --noinput && python -m compileall -q .
+
+FROM python AS build
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gettext && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+# collectstatic takes of node_modules only the files the pages load (csbot/vendor.py).
+RUN python manage.py compilemessages && python manage.py collectstatic --noinput
+
+FROM python
+# .venv and node_modules stay out of the build context (.dockerignore).
+COPY . .
+COPY --from=build /app/locale /app/locale
+# staticfiles/ holds what a proxy serves when SERVE_STATIC=false. With it true the web
+# process serves the same files from the apps and node_modules, which here holds just
+# the vendor files collected (csbot/vendor.py finds them at the same paths).
+COPY --from=build /app/staticfiles /app/staticfiles
+COPY --from=build /app/staticfiles/vendor /app/node_modules
+# The bytecode is compiled here because the processes cannot write beside the code.
+RUN python -m compileall -q .
 # The processes run as csbot, not root, and can write only its home: beat's schedule
 # (docker-compose.yml) and, on the embedded default, the SQLite file. The code stays
 # root's, so a compromised process cannot change what the next one runs. The uid is

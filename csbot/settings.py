@@ -254,8 +254,12 @@ USE_TZ = True
 # --- Static -------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Front-end libraries come from npm (package.json) and are served from here.
-STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")]
+# Front-end libraries come from npm (package.json): of node_modules, only the files the
+# pages load are collected and served, at /static/vendor/ (csbot/vendor.py).
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "csbot.vendor.VendorFinder",
+]
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
 # --- Players ------------------------------------------------------------------
