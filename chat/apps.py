@@ -7,6 +7,7 @@ class ChatConfig(AppConfig):
     verbose_name = _("Chat")
 
     def ready(self) -> None:
+        from csbot import https_checks  # noqa: F401  registers its check
         from csbot.deploy_checks import see_subclassed_middleware
 
         see_subclassed_middleware()

@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from csbot import https_checks  # noqa: E402
 from csbot.asgi_http import PooledThreadsASGIHandler, PooledThreadsStaticFilesHandler  # noqa: E402
 from csbot.routing import websocket_urlpatterns  # noqa: E402
 
@@ -72,6 +73,8 @@ def _on_daphne() -> None:
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
 
 
+# daphne runs no system checks: a redirect that would loop is told here, in the web process's log.
+https_checks.warn_at_startup()
 if settings.WARM_UP_ON_START:
     threading.Thread(target=_warm_up, name="csbot-warm-up", daemon=True).start()
 _on_daphne()

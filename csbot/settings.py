@@ -41,7 +41,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 # HSTS and the redirect to https are off until the operator turns them on: both need https
 # to work first (a browser that saw HSTS refuses plain http to the host for that long), and
 # behind a proxy that terminates TLS both need TRUST_X_FORWARDED_PROTO, without which every
-# request looks like plain http (the header never goes out; the redirect loops).
+# request looks like plain http (the header never goes out; the redirect loops: csbot/https_checks.py warns).
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
