@@ -1,15 +1,15 @@
-# Three stages. `python`: csbot's Python packages, pip-installed into the image's own
+# Three stages. `base`: csbot's Python packages, pip-installed into the image's own
 # Python (no venv here). `build`: adds Node.js, npm and gettext to install the front-end
 # libraries, compile the translations and collect the static files. The final image is
-# `python` again with the code and build's output only: no compiler, package manager or
-# node_modules at run time.
-FROM python:3.11-slim AS python
+# `base` again with the code and build's output: no Node.js, npm or gettext at run
+# time, and of node_modules only the files the pages load.
+FROM python:3.11-slim AS base
 WORKDIR /app
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 ENV PYTHONUNBUFFERED=1
 
-FROM python AS build
+FROM base AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gettext && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -17,7 +17,7 @@ COPY . .
 # collectstatic takes of node_modules only the files the pages load (csbot/vendor.py).
 RUN python manage.py compilemessages && python manage.py collectstatic --noinput
 
-FROM python
+FROM base
 # .venv and node_modules stay out of the build context (.dockerignore).
 COPY . .
 COPY --from=build /app/locale /app/locale

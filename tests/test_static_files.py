@@ -4,6 +4,7 @@ proxy (collectstatic) and served by the web process itself (SERVE_STATIC)."""
 from __future__ import annotations
 
 import re
+import shutil
 from html.parser import HTMLParser
 
 import requests
@@ -88,3 +89,15 @@ def test_a_checkout_without_npm_ci_is_told_to_run_it(tmp_path, settings):
     assert warning.id == "csbot.W002"
     assert "marked/lib/marked.umd.js" in warning.msg and "npm ci" in warning.hint
     assert VendorFinder().find("vendor/marked/lib/marked.umd.js") == []
+
+
+def test_the_collected_vendor_files_are_all_the_image_needs_in_node_modules(tmp_path, settings):
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    call_command("collectstatic", "--noinput", verbosity=0)
+    # The Dockerfile's `COPY --from=build /app/staticfiles/vendor /app/node_modules`.
+    shutil.copytree(tmp_path / "staticfiles" / "vendor", tmp_path / "image" / "node_modules")
+    settings.BASE_DIR = tmp_path / "image"
+
+    finder = VendorFinder()
+    assert finder.check() == []
+    assert all(finder.find(path) for path in vendor_files_the_templates_load())
