@@ -59,3 +59,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_str_or_off(name: str, default: str) -> str:
+    """The variable; `default` only when it is unset. Set but empty, it reads as "" (off).
+
+    For a protection that is on by default and that an operator turns off on purpose
+    (CONTENT_SECURITY_POLICY): unlike env_str, an empty value is not the default here.
+    """
+    raw = os.environ.get(name)
+    return default if raw is None else raw.strip()

@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from csbot.env import env_bool, env_float, env_int, env_list, env_str
+from csbot.env import env_bool, env_float, env_int, env_list, env_str, env_str_or_off
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +49,16 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # Probes call the web process itself over plain http (docker-compose.yml's healthcheck, a
 # load balancer's): a redirect would fail them.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The Content-Security-Policy of every page (csbot/csp.py): scripts, styles, images and
+# connections from csbot's own origin only ('self' covers the same host's ws:/wss:), so
+# an answer that names a third-party URL can't make a browser fetch it. The pages need
+# nothing else; data: is for the favicon and images a Markdown answer embeds. Empty
+# (set, but to nothing): no header.
+DEFAULT_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY = env_str_or_off("CONTENT_SECURITY_POLICY", DEFAULT_CONTENT_SECURITY_POLICY)
 
 INSTALLED_APPS = [
     "daphne",
@@ -65,8 +75,10 @@ INSTALLED_APPS = [
 ]
 
 # Django's own, each running on the event loop under ASGI instead of hopping to a
-# thread twice per request (csbot/middleware.py).
+# thread twice per request (csbot/middleware.py), after csbot's Content-Security-Policy
+# (csbot/csp.py), which runs there too.
 MIDDLEWARE = [
+    "csbot.csp.ContentSecurityPolicyMiddleware",  # outermost: on every response, redirects and errors too
     "csbot.middleware.SecurityMiddleware",
     "csbot.middleware.SessionMiddleware",
     "csbot.middleware.LocaleMiddleware",
