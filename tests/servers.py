@@ -125,6 +125,15 @@ class Daphne:
             self._log.close()
 
 
+def demo_daphne(tmp: Path, **env: str) -> Daphne:
+    """daphne on the embedded default, its SQLite file in `tmp`, with the demo data and
+    accounts (`./run.sh`'s setup), started; `env` overrides the product's environment."""
+    product = product_env(SQLITE_PATH=str(tmp / "db.sqlite3"), **env)
+    manage(product, "migrate", "--noinput")
+    manage(product, "demo_setup")
+    return Daphne(product, tmp / "daphne.log").start()
+
+
 def create_postgres_database(admin_url: str, name: str) -> str:
     """A fresh database for one test run; returns its URL."""
     import psycopg

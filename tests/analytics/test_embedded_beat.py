@@ -19,10 +19,7 @@ from tests.e2e.staff_client import NetStaff, staff_login
 @pytest.fixture
 def embedded_server(tmp_path):
     """`./run.sh`'s setup (SQLite, in-memory layer, eager Celery), the figures refreshed every second."""
-    env = servers.product_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), ANALYTICS_REFRESH_SECONDS="1")
-    servers.manage(env, "migrate", "--noinput")
-    servers.manage(env, "demo_setup")
-    server = servers.Daphne(env, tmp_path / "daphne.log").start()
+    server = servers.demo_daphne(tmp_path, ANALYTICS_REFRESH_SECONDS="1")
     yield server
     server.stop()
 

