@@ -261,6 +261,14 @@ LANGUAGES = [("en", _("English")), ("zh-hans", _("简体中文"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
+# The language of the alerts POSTed to ALERT_WEBHOOK_URL: a webhook has no reader to ask, and
+# the team reading it in its chat tool may not read LANGUAGE_CODE's English.
+ALERT_LANGUAGE = env_str("ALERT_LANGUAGE", LANGUAGE_CODE).strip().lower()
+if ALERT_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"ALERT_LANGUAGE is {ALERT_LANGUAGE!r}, a language csbot does not speak: "
+        f"set it to one of {', '.join(code for code, _name in LANGUAGES)}."
+    )
 USE_TZ = True
 
 # --- Static -------------------------------------------------------------------

@@ -65,6 +65,15 @@ def setting_in_a_fresh_process(name: str, **env: str) -> str:
     return shown.stdout.strip()
 
 
+def refusal_to_start(**env: str) -> str:
+    """The last line a new product process prints when its settings refuse this environment."""
+    try:
+        setting_in_a_fresh_process("DEBUG", **env)
+    except subprocess.CalledProcessError as refused:
+        return refused.stderr.strip().splitlines()[-1]
+    raise AssertionError(f"csbot started with {env}")
+
+
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -4,8 +4,6 @@ bot's order, ban and mail tools with the other."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from csbot import settings as csbot_settings
@@ -15,20 +13,16 @@ DEMO = {"SECRET_KEY": csbot_settings.DEMO_SECRET_KEY, "PLAYER_TOKEN_SECRET": csb
 OURS = servers.PRODUCTION_SECRETS
 
 
-def refusal(**env: str) -> str:
-    with pytest.raises(subprocess.CalledProcessError) as refused:
-        servers.setting_in_a_fresh_process("DEBUG", **env)
-    return refused.value.stderr.strip().splitlines()[-1]
-
-
 @pytest.mark.parametrize("name", ["SECRET_KEY", "PLAYER_TOKEN_SECRET"])
 def test_production_refuses_a_demo_secret_and_names_it(name):
-    message = refusal(DEBUG="false", **{**OURS, name: DEMO[name]})
+    message = servers.refusal_to_start(DEBUG="false", **{**OURS, name: DEMO[name]})
     assert message.startswith(f"django.core.exceptions.ImproperlyConfigured: {name} is the published demo value")
 
 
 def test_production_refuses_an_empty_player_token_secret():
-    assert "PLAYER_TOKEN_SECRET is unset or empty" in refusal(DEBUG="false", **{**OURS, "PLAYER_TOKEN_SECRET": ""})
+    assert "PLAYER_TOKEN_SECRET is unset or empty" in servers.refusal_to_start(
+        DEBUG="false", **{**OURS, "PLAYER_TOKEN_SECRET": ""}
+    )
 
 
 def test_production_starts_with_secrets_of_its_own():

@@ -3,7 +3,7 @@
 An alert is raised when its signal goes off and cleared when the signal is back
 to normal. Each change is told once, after the commit: a `{"type": "alert"}`
 frame to the staff sockets (channel-layer group `staff.alerts`, docs/protocol.md)
-and a POST to ALERT_WEBHOOK_URL when that is set (analytics.tasks.alert_notify).
+and a POST to ALERT_WEBHOOK_URL when that is set, in ALERT_LANGUAGE (analytics.tasks.alert_notify).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def alert_description(alert: Alert, language: str | None = None) -> str:
 
 def alert_payload(alert: Alert, language: str | None = None) -> dict[str, Any]:
     """The alert as the staff socket and the webhook carry it, its description in `language`
-    (LANGUAGE_CODE by default: a webhook has no reader to ask)."""
+    (LANGUAGE_CODE by default)."""
     return {
         "id": alert.pk,
         "kind": alert.kind,
@@ -182,8 +182,9 @@ def alert_publish(alert: Alert, event: str) -> None:
 
 
 def webhook_post(alert: Alert, event: str, *, url: str) -> None:
-    """POST the alert as JSON; raises WebhookError, permanent when a retry cannot help (4xx)."""
-    body = {"event": f"alert.{event}", "alert": alert_payload(alert)}
+    """POST the alert as JSON, described in ALERT_LANGUAGE (the language of the team that reads the
+    webhook's chat tool); raises WebhookError, permanent when a retry cannot help (4xx)."""
+    body = {"event": f"alert.{event}", "alert": alert_payload(alert, settings.ALERT_LANGUAGE)}
     try:
         response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:

@@ -235,6 +235,23 @@ def test_raising_and_clearing_post_to_the_webhook_and_the_staff_sockets(
     assert json.loads(staff_socket()["frame"])["event"] == "cleared"
 
 
+def test_the_webhook_speaks_the_ops_teams_language(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_LANGUAGE = "zh-hans"
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=now + timedelta(minutes=12))
+
+    raised, cleared = (hook["json"]["alert"]["description"] for hook in webhook)
+    assert raised.startswith("LLM 错误：最近 10 分钟内 12 条机器人回答中有 6 条失败（50%）")
+    assert cleared == raised
+    # The stored text, the fallback for an alert without its numbers, stays in LANGUAGE_CODE.
+    assert Alert.objects.get().description.startswith("LLM errors: 6 of 12 bot answers failed")
+
+
 def test_a_staff_socket_that_connects_later_gets_the_alerts_still_active(normal_day, players, now):
     from analytics.hooks import active_alert_frames
 

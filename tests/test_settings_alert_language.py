@@ -1,0 +1,21 @@
+"""ALERT_LANGUAGE: the language the alert webhook's text is written in, for an ops team that
+reads its chat tool in Chinese. A language csbot does not speak stops it at start-up."""
+
+from __future__ import annotations
+
+from tests import servers
+
+
+def test_alerts_are_posted_in_english_unless_told_otherwise():
+    assert servers.setting_in_a_fresh_process("ALERT_LANGUAGE") == "en"
+
+
+def test_an_ops_team_reading_chinese_can_have_the_alerts_in_chinese():
+    assert servers.setting_in_a_fresh_process("ALERT_LANGUAGE", ALERT_LANGUAGE="zh-Hans") == "zh-hans"
+
+
+def test_csbot_refuses_to_start_on_a_language_it_does_not_speak():
+    assert servers.refusal_to_start(ALERT_LANGUAGE="fr") == (
+        "django.core.exceptions.ImproperlyConfigured: ALERT_LANGUAGE is 'fr', a language csbot does not speak: "
+        "set it to one of en, zh-hans."
+    )
