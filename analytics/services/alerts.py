@@ -261,38 +261,75 @@ def _queue_wait(d: dict[str, Any]) -> str:
     return text % values
 
 
+def _llm_errors(d: dict[str, Any]) -> str:
+    # No answers in the 24 hours before (a fresh install, a quiet night): "against no data" read
+    # as if the figure were missing, so the sentence says there is nothing to compare with.
+    values = {**d, "rate": _pct(d.get("rate")), "baseline": _pct(d.get("baseline"))}
+    if d.get("baseline") is None:
+        text = _(
+            "LLM errors: %(failed)s of %(answers)s bot answers failed in the last %(minutes)s minutes (%(rate)s); "
+            "the bot gave no answers in the previous 24 hours to compare with."
+        )
+    else:
+        text = _(
+            "LLM errors: %(failed)s of %(answers)s bot answers failed in the last %(minutes)s minutes (%(rate)s), "
+            "against %(baseline)s over the previous 24 hours."
+        )
+    return text % values
+
+
+def _ttft_p95(d: dict[str, Any]) -> str:
+    values = {**d, "p95": _secs(d.get("p95_ms")), "baseline": _secs(d.get("baseline_ms"))}
+    if d.get("baseline_ms") is None:
+        text = _(
+            "Slow answers: the time to first token p95 is %(p95)s over the last %(minutes)s minutes "
+            "(%(answers)s answers); the bot gave no answers in the previous 24 hours to compare with."
+        )
+    else:
+        text = _(
+            "Slow answers: the time to first token p95 is %(p95)s over the last %(minutes)s minutes "
+            "(%(answers)s answers), against %(baseline)s over the previous 24 hours."
+        )
+    return text % values
+
+
+def _negative_sentiment(key: str, d: dict[str, Any]) -> str:
+    values = {**d, "share": _pct(d.get("share")), "baseline": _pct(d.get("baseline")), "server": key}
+    usual = d.get("baseline") is not None
+    if key and usual:
+        text = _(
+            "Unhappy players on server %(server)s: %(negative)s of %(chats)s active chats are negative "
+            "in the last %(minutes)s minutes (%(share)s), against %(baseline)s usually."
+        )
+    elif key:
+        text = _(
+            "Unhappy players on server %(server)s: %(negative)s of %(chats)s active chats are negative "
+            "in the last %(minutes)s minutes (%(share)s); no player wrote in the previous 24 hours to compare with."
+        )
+    elif usual:
+        text = _(
+            "Unhappy players: %(negative)s of %(chats)s active chats are negative in the last %(minutes)s minutes "
+            "(%(share)s), against %(baseline)s usually."
+        )
+    else:
+        text = _(
+            "Unhappy players: %(negative)s of %(chats)s active chats are negative in the last %(minutes)s minutes "
+            "(%(share)s); no player wrote in the previous 24 hours to compare with."
+        )
+    return text % values
+
+
 def describe(kind: str, key: str, data: dict[str, Any]) -> str:
     """What a person needs to read in the banner, in the active language."""
     d = data
     if kind == Alert.Kind.LLM_ERRORS:
-        return _(
-            "LLM errors: %(failed)s of %(answers)s bot answers failed in the last %(minutes)s minutes (%(rate)s), "
-            "against %(baseline)s over the previous 24 hours."
-        ) % {**d, "rate": _pct(d.get("rate")), "baseline": _pct(d.get("baseline"))}
+        return _llm_errors(d)
     if kind == Alert.Kind.TTFT_P95:
-        return _(
-            "Slow answers: the time to first token p95 is %(p95)s over the last %(minutes)s minutes "
-            "(%(answers)s answers), against %(baseline)s over the previous 24 hours."
-        ) % {**d, "p95": _secs(d.get("p95_ms")), "baseline": _secs(d.get("baseline_ms"))}
+        return _ttft_p95(d)
     if kind == Alert.Kind.HANDOFF_SURGE:
         return _handoff_surge(d)
     if kind == Alert.Kind.NEGATIVE_SENTIMENT:
-        values = {**d, "share": _pct(d.get("share")), "baseline": _pct(d.get("baseline")), "server": key}
-        if key:
-            return (
-                _(
-                    "Unhappy players on server %(server)s: %(negative)s of %(chats)s active chats are negative "
-                    "in the last %(minutes)s minutes (%(share)s), against %(baseline)s usually."
-                )
-                % values
-            )
-        return (
-            _(
-                "Unhappy players: %(negative)s of %(chats)s active chats are negative in the last %(minutes)s minutes "
-                "(%(share)s), against %(baseline)s usually."
-            )
-            % values
-        )
+        return _negative_sentiment(key, d)
     if kind == Alert.Kind.QUEUE_WAIT:
         return _queue_wait(d)
     if kind == Alert.Kind.WORKER_STOPPED:

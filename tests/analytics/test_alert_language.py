@@ -97,6 +97,53 @@ def test_the_handoff_surge_says_what_is_usual_in_words_a_manager_reads(expected,
     assert "0.0" not in said + said_zh
 
 
+@pytest.mark.parametrize(
+    ("kind", "key", "data", "english", "chinese"),
+    [
+        (
+            Alert.Kind.LLM_ERRORS,
+            "",
+            {"failed": 6, "answers": 12, "rate": 0.5, "baseline": None, "minutes": 10},
+            "LLM errors: 6 of 12 bot answers failed in the last 10 minutes (50%); "
+            "the bot gave no answers in the previous 24 hours to compare with.",
+            "LLM 错误：最近 10 分钟内 12 条机器人回答中有 6 条失败（50%）；之前 24 小时机器人没有回答，无从比较。",
+        ),
+        (
+            Alert.Kind.TTFT_P95,
+            "",
+            {"p95_ms": 9000, "answers": 12, "baseline_ms": None, "minutes": 10},
+            "Slow answers: the time to first token p95 is 9.0 s over the last 10 minutes (12 answers); "
+            "the bot gave no answers in the previous 24 hours to compare with.",
+            "回答变慢：最近 10 分钟内首字响应时间 p95 为 9.0 秒（12 条回答）；之前 24 小时机器人没有回答，无从比较。",
+        ),
+        (
+            Alert.Kind.NEGATIVE_SENTIMENT,
+            "",
+            {"negative": 9, "chats": 22, "share": 0.41, "baseline": None, "minutes": 10},
+            "Unhappy players: 9 of 22 active chats are negative in the last 10 minutes (41%); "
+            "no player wrote in the previous 24 hours to compare with.",
+            "玩家不满：最近 10 分钟内 22 个活跃会话中有 9 个情绪负面（41%）；之前 24 小时没有玩家发言，无从比较。",
+        ),
+        (
+            Alert.Kind.NEGATIVE_SENTIMENT,
+            "s3",
+            {"negative": 5, "chats": 6, "share": 0.83, "baseline": None, "minutes": 10},
+            "Unhappy players on server s3: 5 of 6 active chats are negative in the last 10 minutes (83%); "
+            "no player wrote in the previous 24 hours to compare with.",
+            "s3 服玩家不满：最近 10 分钟内 6 个活跃会话中有 5 个情绪负面（83%）；之前 24 小时没有玩家发言，无从比较。",
+        ),
+    ],
+    ids=["llm errors", "slow answers", "unhappy players", "unhappy players on a server"],
+)
+def test_an_alert_with_nothing_before_it_says_so_rather_than_against_no_data(kind, key, data, english, chinese):
+    # A fresh install or a quiet night: the alert read "…, against no data usually." ("平时为 无数据").
+    with translation.override("en"):
+        said = describe(kind, key, data)
+    with translation.override("zh-hans"):
+        said_zh = describe(kind, key, data)
+    assert (said, said_zh) == (english, chinese)
+
+
 def test_an_alert_without_its_numbers_keeps_its_stored_text(db):
     odd = Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue (old row)", value=1, threshold=1)
     assert alert_payload(odd, "zh-hans")["description"] == "Long queue (old row)"
