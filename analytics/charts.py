@@ -1,8 +1,9 @@
 """Chart.js configurations of each page, drawn by static/analytics/charts.js.
 
 Only data and labels: colours and common options live in the script. Options:
-stacked (bool), percent (value axis in %), y2 (title of a right-hand axis),
-horizontal (bars along x).
+stacked (bool), percent (value axis in %), counts (the value axis counts whole
+things: chats, ratings, alerts; its ticks are whole numbers), y2 (title of a
+right-hand axis), horizontal (bars along x).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
     points = [k for _b, k in data["series"]]
     reasons = data["reasons"]
     return {
-        "volume": chart("bar", labels, _outcomes(points), stacked=True),
+        "volume": chart("bar", labels, _outcomes(points), stacked=True, counts=True),
         "rates": chart("line", labels, _rates(points), percent=True),
         "ttft": chart(
             "line",
@@ -78,7 +79,7 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
             [reason_label(key) for key, _n in reasons],
             [dataset(_("Handoffs"), [n for _k, n in reasons])],
         ),
-        "csat": chart("bar", ["1", "2", "3", "4", "5"], [dataset(_("Ratings"), data["csat_hist"])]),
+        "csat": chart("bar", ["1", "2", "3", "4", "5"], [dataset(_("Ratings"), data["csat_hist"])], counts=True),
     }
 
 
@@ -88,7 +89,7 @@ def intents(rows: list[tuple[str, Metrics]], names: dict[str, str]) -> dict[str,
     labels = [intent_label(key, names) for key, _k in top]
     metrics = [k for _key, k in top]
     return {
-        "volume": chart("bar", labels, _outcomes(metrics), stacked=True, horizontal=True),
+        "volume": chart("bar", labels, _outcomes(metrics), stacked=True, horizontal=True, counts=True),
         "rates": chart("bar", labels, _rates(metrics), percent=True),
     }
 
@@ -127,6 +128,7 @@ def agents(rows: list[tuple[str, Metrics]]) -> dict[str, dict]:
                 dataset(first_response, [_round(k["first_response_avg_s"]) for _n, k in rows], kind="line", axis="y2"),
             ],
             y2=first_response,
+            counts=True,
         ),
         "csat": chart("bar", labels, [dataset(_("CSAT"), [_round(k["csat_avg"], 2) for _n, k in rows])]),
     }
@@ -140,11 +142,13 @@ def gaps(data: dict[str, Any]) -> dict[str, dict]:
             [g["cluster"].label[:40] for g in top],
             [dataset(_("Questions"), [g["count"] for g in top])],
             horizontal=True,
+            counts=True,
         ),
         "per_day": chart(
             "bar",
             [d.isoformat() for d, _n in data["days"]],
             [dataset(_("Unanswered questions"), [n for _d, n in data["days"]])],
+            counts=True,
         ),
     }
 
@@ -160,5 +164,6 @@ def alerts(data: dict[str, Any]) -> dict[str, dict]:
                 for kind in Alert.Kind
             ],
             stacked=True,
+            counts=True,
         )
     }

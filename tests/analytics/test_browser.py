@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from analytics.history import HistoryGenerator
+from analytics.models import Alert
 from tests.services import CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,13 +34,33 @@ CHARTS = """() => Array.from(document.querySelectorAll('canvas[data-chart]')).ma
 })"""
 
 
-@pytest.fixture
-def history_and_manager(transactional_db):
-    HistoryGenerator(conversations=400, days=7, seed=7).run(batch=400, log=lambda _line: None)
+VALUE_TICKS = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
+  const chart = Chart.getChart(canvas);
+  const axis = chart.options.indexAxis === "y" ? "x" : "y";
+  return [canvas.dataset.chart, chart.scales[axis] ? chart.scales[axis].ticks.map((t) => t.value) : []];
+}))"""
+
+
+def sign_in(page, url: str) -> None:
+    """Open an analytics page as mia: the login form comes first, then the page."""
+    page.goto(url)
+    assert urlparse(page.url).path == "/accounts/login/"
+    page.fill("#id_username", "mia")
+    page.fill("#id_password", "pw-mia")
+    page.click("main.login button[type=submit]")
+
+
+def manager() -> User:
     mia = User.objects.create_user("mia", password="pw-mia", first_name="Mia")
     # get_or_create: an earlier transactional test may have flushed the groups the migration made.
     mia.groups.add(Group.objects.get_or_create(name="manager")[0])
     return mia
+
+
+@pytest.fixture
+def history_and_manager(transactional_db):
+    HistoryGenerator(conversations=400, days=7, seed=7).run(batch=400, log=lambda _line: None)
+    return manager()
 
 
 def test_a_manager_signs_in_and_the_overview_draws_every_chart_with_data(history_and_manager, live_server):
@@ -58,11 +79,7 @@ def test_a_manager_signs_in_and_the_overview_draws_every_chart_with_data(history
             page.on("request", lambda request: requests.append(request.url))
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-            page.goto(url)
-            assert urlparse(page.url).path == "/accounts/login/"
-            page.fill("#id_username", "mia")
-            page.fill("#id_password", "pw-mia")
-            page.click("main.login button[type=submit]")
+            sign_in(page, url)
 
             expect(page.locator('[data-testid="analytics"]')).to_be_visible()
             conversations = page.locator('[data-testid="kpi-conversations"] strong').inner_text()
@@ -80,3 +97,32 @@ def test_a_manager_signs_in_and_the_overview_draws_every_chart_with_data(history
     assert any(url.endswith("/static/vendor/chart.js/dist/chart.umd.min.js") for url in requests)
     hosts = {urlparse(url).hostname for url in requests}
     assert hosts == {urlparse(live_server.url).hostname}, f"something came from elsewhere: {hosts}"
+
+
+def test_on_a_quiet_week_the_charts_count_chats_ratings_and_alerts_in_whole_numbers(transactional_db, live_server):
+    # One alert and nothing else: the charts' axes read "0, 0.1, 0.2 … 1.0" alerts, chats, ratings.
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    manager()
+    Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue", value=400, threshold=300)
+    ticks = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="en-US", viewport={"width": 1024, "height": 800})
+            page.set_default_timeout(15_000)
+            sign_in(page, f"{live_server.url}/analytics/anomalies/")
+            for path in ("anomalies/", "", "intents/", "agents/", "gaps/"):
+                page.goto(f"{live_server.url}/analytics/{path}")
+                page.wait_for_function(ALL_DRAWN)
+                ticks.update({f"{path}{chart}": values for chart, values in page.evaluate(VALUE_TICKS).items()})
+        finally:
+            browser.close()
+
+    counted = [
+        "anomalies/chart-per-day", "chart-volume", "chart-csat", "intents/chart-volume",
+        "agents/chart-handled", "gaps/chart-per-group", "gaps/chart-per-day",
+    ]  # fmt: skip
+    assert {name: ticks[name] for name in counted} == {name: [0, 1] for name in counted}
+    assert ticks["chart-rates"][-1] == 100  # a rate still reads in %, up to 100

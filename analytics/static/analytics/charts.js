@@ -40,6 +40,8 @@
       options.indexAxis = opts.horizontal ? "y" : "x";
       options.scales = { x: { stacked: !!opts.stacked }, y: { stacked: !!opts.stacked } };
       options.scales[valueAxis].beginAtZero = true;
+      // Chart.js splits a small range into tenths: "0.5 alerts", "0.1 ratings" mean nothing.
+      if (opts.counts) options.scales[valueAxis].ticks = { precision: 0 };
       if (opts.percent) {
         options.scales[valueAxis].suggestedMax = 100;
         options.scales[valueAxis].ticks = { callback: function (v) { return v + "%"; } };
