@@ -1,16 +1,19 @@
 """CSV exports: the main table of each page, one row per bucket, key or item.
 
 Machine-readable on purpose: English column names, ratios in 0..1, times in ms
-or s as the column says, empty cells for "no data".
+or s as the column says, empty cells for "no data". Moments are ISO 8601 in
+TIME_ZONE, to the second, as the pages show them and count their days.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import timezone
 
 from analytics.selectors import DateRange, intent_label
 from analytics.services.alerts import alert_description
@@ -18,6 +21,12 @@ from analytics.services.alerts import alert_description
 
 def _r(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _moment(value: datetime | None) -> str | None:
+    # In UTC, an alert raised at 03:30 in Shanghai read as the day before, though the file was
+    # the export of that day: the pages count days in TIME_ZONE, so the file says its times there.
+    return None if value is None else timezone.localtime(value).isoformat(timespec="seconds")
 
 
 def response(name: str, rng: DateRange, header: list[str], rows: Iterable[Iterable[Any]]) -> HttpResponse:
@@ -84,8 +93,8 @@ def agents(rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpRespon
 def gaps(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
     header = ["question", "count", "language", "first_seen", "last_seen", "examples"]
     rows = (
-        [g["cluster"].label, g["count"], g["cluster"].language, g["cluster"].first_seen.isoformat(),
-         g["cluster"].last_seen.isoformat(), " | ".join(g["examples"])]
+        [g["cluster"].label, g["count"], g["cluster"].language, _moment(g["cluster"].first_seen),
+         _moment(g["cluster"].last_seen), " | ".join(g["examples"])]
         for g in data["groups"]
     )  # fmt: skip
     return response("knowledge-gaps", rng, header, rows)
@@ -96,7 +105,7 @@ def alerts(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
     is in LANGUAGE_CODE, with the numbers of the moment the alert was raised)."""
     header = ["id", "kind", "key", "state", "raised_at", "cleared_at", "value", "baseline", "threshold", "description"]
     rows = (
-        [a.pk, a.kind, a.key, a.state, a.raised_at.isoformat(), a.cleared_at.isoformat() if a.cleared_at else None,
+        [a.pk, a.kind, a.key, a.state, _moment(a.raised_at), _moment(a.cleared_at),
          a.value, a.baseline, a.threshold, alert_description(a)]
         for a in data["history"]
     )  # fmt: skip
