@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils import formats
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
 from analytics.services.alerts import alert_description
@@ -65,3 +66,15 @@ def alert_text(alert) -> str:
 def reason(code: str) -> str:
     """A handoff reason as staff read it (chat/handoff.py)."""
     return reason_label(code)
+
+
+@register.filter
+def language_name(code: str) -> str:
+    """A language code ("zh-hans") as its name in the reader's language ("Simplified Chinese", "简体中文");
+    a code Django does not know as it is, none as a dash."""
+    if not code:
+        return DASH
+    try:
+        return get_language_info(code)["name_translated"]
+    except KeyError:
+        return code

@@ -65,6 +65,22 @@ def test_the_gaps_page_lists_the_most_asked_groups_with_their_phrasings(client, 
     assert csv[1].startswith("宠物怎么进化,3,zh-hans,") and csv[1].endswith(",宠物怎么进化 | 宠物进化需要什么材料")
 
 
+def test_the_gaps_page_names_each_questions_language_in_the_managers_words(client, mia):
+    knowledge_gap_record(question="宠物怎么进化", language="zh-hans")
+    knowledge_gap_record(question="anniversary event rewards", language="en")
+    knowledge_gap_record(question="¿dónde está mi pedido?", language="es")
+    client.force_login(mia)
+
+    def languages(accept: str) -> list[str]:
+        html = client.get("/analytics/gaps/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+        rows = html.split('data-testid="gaps-table"')[1].split("<tbody>")[1].split("</tr>")[:-1]
+        return [row.split("<td>")[4].split("</td>")[0] for row in rows]
+
+    # The column read "zh-hans" and "en", in Chinese too; a code Django does not know stays as it is.
+    assert languages("en") == ["Simplified Chinese", "English", "Spanish"]
+    assert languages("zh-hans") == ["简体中文", "英语", "西班牙语"]
+
+
 def test_a_batch_reads_the_groups_once_and_joins_the_groups_it_makes_itself():
     """A game's unanswered questions make thousands of groups: reading them all again for
     every gap of a batch made the batch cost its size times theirs."""
