@@ -3,7 +3,8 @@
 Only data and labels: colours and common options live in the script. Options:
 stacked (bool), percent (value axis in %), counts (the value axis counts whole
 things: chats, ratings, alerts; its ticks are whole numbers), y2 (title of a
-right-hand axis), horizontal (bars along x).
+right-hand axis), horizontal (bars along x), empty (the words shown over a chart
+with nothing to plot).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def dataset(label: str, data: list, *, kind: str | None = None, axis: str | None
 
 
 def chart(kind: str, labels: list[str], datasets: list[dict], **options: Any) -> dict[str, Any]:
+    # `empty`: what the chart says over its blank axes when the period has nothing to plot.
+    options = {"empty": _("No data in this period."), **options}
     return {"type": kind, "labels": [str(label) for label in labels], "datasets": datasets, "options": options}
 
 

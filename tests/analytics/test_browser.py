@@ -8,6 +8,7 @@ The history is made by the same generator as `manage.py generate_history`.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -85,10 +86,12 @@ def test_a_manager_signs_in_and_the_overview_draws_every_chart_with_data(history
             conversations = page.locator('[data-testid="kpi-conversations"] strong').inner_text()
             page.wait_for_function(ALL_DRAWN)
             charts = page.evaluate(CHARTS)
+            empty_notes = page.locator(".an-chart-empty").count()
         finally:
             browser.close()
 
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert empty_notes == 0
     assert int(conversations.replace(",", "")) >= 300
     assert [c["id"] for c in charts] == ["chart-volume", "chart-rates", "chart-ttft", "chart-reasons", "chart-csat"]
     for chart in charts:
@@ -99,26 +102,39 @@ def test_a_manager_signs_in_and_the_overview_draws_every_chart_with_data(history
     assert hosts == {urlparse(live_server.url).hostname}, f"something came from elsewhere: {hosts}"
 
 
-def test_on_a_quiet_week_the_charts_count_chats_ratings_and_alerts_in_whole_numbers(transactional_db, live_server):
-    # One alert and nothing else: the charts' axes read "0, 0.1, 0.2 … 1.0" alerts, chats, ratings.
+EMPTY_NOTES = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
+  const note = canvas.parentNode.querySelector(".an-chart-empty");
+  return [canvas.dataset.chart, note ? note.innerText : null];
+}))"""
+
+
+def read_charts(live_server, paths: list[str], script: str, language: str = "en-US") -> dict[str, Any]:
+    """What `script` reads of each chart of these analytics pages, by "<path><chart id>", as mia."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
-    manager()
-    Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue", value=400, threshold=300)
-    ticks = {}
+    seen: dict[str, Any] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(locale="en-US", viewport={"width": 1024, "height": 800})
+            page = browser.new_page(locale=language, viewport={"width": 1024, "height": 800})
             page.set_default_timeout(15_000)
-            sign_in(page, f"{live_server.url}/analytics/anomalies/")
-            for path in ("anomalies/", "", "intents/", "agents/", "gaps/"):
+            sign_in(page, f"{live_server.url}/analytics/{paths[0]}")
+            for path in paths:
                 page.goto(f"{live_server.url}/analytics/{path}")
                 page.wait_for_function(ALL_DRAWN)
-                ticks.update({f"{path}{chart}": values for chart, values in page.evaluate(VALUE_TICKS).items()})
+                seen.update({f"{path}{chart}": value for chart, value in page.evaluate(script).items()})
         finally:
             browser.close()
+    return seen
+
+
+def test_on_a_quiet_week_the_charts_count_chats_ratings_and_alerts_in_whole_numbers(transactional_db, live_server):
+    # One alert and nothing else: the charts' axes read "0, 0.1, 0.2 … 1.0" alerts, chats, ratings.
+    manager()
+    Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue", value=400, threshold=300)
+
+    ticks = read_charts(live_server, ["anomalies/", "", "intents/", "agents/", "gaps/"], VALUE_TICKS)
 
     counted = [
         "anomalies/chart-per-day", "chart-volume", "chart-csat", "intents/chart-volume",
@@ -126,3 +142,17 @@ def test_on_a_quiet_week_the_charts_count_chats_ratings_and_alerts_in_whole_numb
     ]  # fmt: skip
     assert {name: ticks[name] for name in counted} == {name: [0, 1] for name in counted}
     assert ticks["chart-rates"][-1] == 100  # a rate still reads in %, up to 100
+
+
+def test_a_chart_with_nothing_to_plot_says_so_over_its_blank_axes(transactional_db, live_server):
+    manager()
+    Alert.objects.create(kind=Alert.Kind.QUEUE_WAIT, description="Long queue", value=400, threshold=300)
+
+    notes = read_charts(live_server, ["", "anomalies/", "sentiment/"], EMPTY_NOTES, language="zh-CN")
+
+    nothing = "此期间没有数据。"
+    assert notes == {
+        "chart-volume": nothing, "chart-rates": nothing, "chart-ttft": nothing, "chart-reasons": nothing,
+        "chart-csat": nothing, "anomalies/chart-per-day": None,  # the alert raised today
+        "sentiment/chart-over-time": nothing, "sentiment/chart-per-server": nothing,
+    }  # fmt: skip

@@ -53,6 +53,27 @@
     return { type: spec.type, data: { labels: spec.labels, datasets: datasets }, options: options };
   }
 
+  // Nothing to plot: no value at all, or only zeros where a zero is a count of nothing (a rate
+  // or a sentiment of 0 is a value). Blank axes alone read as a broken chart.
+  function isEmpty(spec) {
+    var opts = spec.options || {};
+    var zeroIsNothing = opts.counts || spec.type === "doughnut" || spec.type === "pie";
+    return spec.datasets.every(function (ds) {
+      return ds.data.every(function (v) { return v === null || (zeroIsNothing && v === 0); });
+    });
+  }
+
+  function showEmpty(canvas, spec) {
+    var box = canvas.parentNode;
+    var note = box.querySelector(".an-chart-empty");
+    if (note) note.remove();
+    if (!isEmpty(spec) || !(spec.options || {}).empty) return;
+    note = document.createElement("p");
+    note.className = "an-chart-empty";
+    note.textContent = spec.options.empty;
+    box.appendChild(note);
+  }
+
   function drawAll() {
     if (typeof Chart === "undefined") return;
     window.csbotCharts = window.csbotCharts || {};
@@ -61,7 +82,9 @@
       if (!source) return;
       var existing = Chart.getChart(canvas);
       if (existing) existing.destroy();
-      window.csbotCharts[canvas.dataset.chart] = new Chart(canvas, build(JSON.parse(source.textContent)));
+      var spec = JSON.parse(source.textContent);
+      window.csbotCharts[canvas.dataset.chart] = new Chart(canvas, build(spec));
+      showEmpty(canvas, spec);
     });
   }
 
