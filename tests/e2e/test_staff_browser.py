@@ -647,3 +647,30 @@ def test_a_refusal_goes_once_the_chat_changes_and_the_history_says_to_whom_it_we
     expect(mia.locator('#case-events [data-kind="transferred"]')).to_have_text(
         re.compile(r"transferred · Alice → Mia$")
     )
+
+
+def test_the_reply_box_says_who_may_write_when_it_is_not_for_taking_over(open_context, staff_server):
+    """It said "Take the chat over to write to the player" on a chat a colleague held and on
+    a closed one, where there is no "Take over" button to click."""
+    from playwright.sync_api import expect
+
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    cid = take_over_a_new_chat(alice, open_context(viewport=(420, 860)), staff_server.url)
+    mia = open_context()
+    sign_in_as_manager(mia, staff_server.url)
+    mia.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    box = mia.get_by_test_id("agent-input")
+
+    expect(mia.get_by_test_id("case-assignee")).to_have_text("Alice")
+    expect(mia.get_by_test_id("take-over")).to_be_hidden()
+    expect(box).to_be_disabled()
+    expect(box).to_have_attribute("placeholder", "Alice is handling this chat: only they can write to the player.")
+    expect(alice.get_by_test_id("agent-input")).to_have_attribute("placeholder", "Write to the player…")
+
+    alice.get_by_test_id("close").click()
+    expect(mia.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+    for page in (alice, mia):
+        expect(page.get_by_test_id("agent-input")).to_have_attribute(
+            "placeholder", "This chat is closed: nobody can write to the player in it."
+        )

@@ -455,6 +455,14 @@
 
   function mayAct(c) { return c.assignee && c.assignee.id === me.id || IS_MANAGER; }
 
+  /** What the reply box says it is for: "take the chat over" only where a click can. */
+  function composerHint(c, mine) {
+    if (mine) return t("composer_ready");
+    if (c.state === "closed") return t("composer_closed");
+    if (c.state === "human") return t("composer_held", { name: c.assignee ? c.assignee.name : t("agent") });
+    return t("composer_take_over");
+  }
+
   function renderCase() {
     var c = watched.conv;
     titleEl.textContent = "#" + c.id + " · " + c.player.name;
@@ -471,7 +479,7 @@
     renderTransferTargets();
     btnClose.hidden = c.state === "closed" || (held && !mayAct(c));
     input.disabled = sendBtn.disabled = !mine;
-    input.placeholder = mine ? t("composer_ready") : t("composer_take_over");
+    input.placeholder = composerHint(c, mine);
 
     $("case-player").textContent = c.player.name;
     $("case-game-id").textContent = c.player.game_id || "—";
