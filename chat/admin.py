@@ -87,6 +87,14 @@ class EventWords:
         return admin_words.event_details(obj.data) or "-"
 
 
+class LanguageWords:
+    """A chat's or a player's language by its name, as the reader says it ("英语"), not "en"."""
+
+    @admin.display(description=_("language"), ordering="language")
+    def language_in_words(self, obj: Conversation | Player) -> str:
+        return admin_words.language_words(obj.language) or "-"
+
+
 class EventInline(EventWords, ReadOnlyInline):
     model = ConversationEvent
     fields = ("created_at", "kind", "actor", "reason_in_words", "details")
@@ -98,7 +106,7 @@ def _may_export(request: HttpRequest) -> bool:
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(LanguageWords, admin.ModelAdmin):
     list_display = (
         "id",
         "player",
@@ -168,10 +176,6 @@ class ConversationAdmin(admin.ModelAdmin):
     @admin.display(description=_("facts"))
     def facts_in_words(self, obj: Conversation) -> str:
         return _rows(admin_words.facts_in_words(obj.facts or {}))
-
-    @admin.display(description=_("language"))
-    def language_in_words(self, obj: Conversation) -> str:
-        return admin_words.language_words(obj.language) or "-"
 
     @admin.display(description=_("facts"))
     def raw_facts(self, obj: Conversation) -> str:
@@ -254,10 +258,15 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Player)
-class PlayerAdmin(admin.ModelAdmin):
-    list_display = ("label", "game_player_id", "display_name", "language", "created_at", "last_seen_at")
+class PlayerAdmin(LanguageWords, admin.ModelAdmin):
+    list_display = ("name", "game_player_id", "display_name", "language_in_words", "created_at", "last_seen_at")
     search_fields = ("game_player_id", "display_name", "=public_id")
     readonly_fields = ("public_id", "game_player_id", "created_at", "last_seen_at")
+
+    @admin.display(description=_("player"))
+    def name(self, obj: Player) -> str:
+        """The name staff know the player by, as the dashboard shows it (`Player.label`)."""
+        return obj.label
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -144,3 +144,26 @@ def test_in_chinese_the_admin_names_every_field_of_a_conversation_and_a_message_
     assert set(some_labels) <= set(named), named
     # "ID" reads the same in Chinese; any other label without a Chinese character is English.
     assert [label for label in named if label.isascii() and label != "ID"] == []
+
+
+def test_in_chinese_every_list_of_our_admin_names_its_columns_in_chinese(chat, django_user_model):
+    """The players' list headed its first column "LABEL" (and said "en" for a language): a
+    column the admin computes is named by its description, or Django writes its name in English."""
+    from django.contrib import admin
+
+    root = Client()
+    root.force_login(django_user_model.objects.create_superuser("root", password="x"))
+    english = {}
+    for model in admin.site._registry:
+        if model._meta.app_label not in ("chat", "agents", "analytics"):
+            continue
+        page = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        named = labels(root.get(page, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        unnamed = [label for label in named if label.isascii() and label != "ID"]
+        if unnamed:
+            english[page] = unnamed
+
+    assert english == {}
+    players = root.get("/admin/chat/player/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert re.search(r'<th class="field-name"><a [^>]*>Lin</a></th>', players)
+    assert '<td class="field-language_in_words">英语</td>' in players
