@@ -674,3 +674,43 @@ def test_the_reply_box_says_who_may_write_when_it_is_not_for_taking_over(open_co
         expect(page.get_by_test_id("agent-input")).to_have_attribute(
             "placeholder", "This chat is closed: nobody can write to the player in it."
         )
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_on_a_laptop_the_chat_keeps_half_the_dashboard_beside_the_list_and_the_case(open_context, staff_server, width):
+    """At 1024 px the list and the case took 620 px: the chat was a 400 px strip, where the
+    answers wrapped every few words and the note box cut its own hint short."""
+    from playwright.sync_api import expect
+
+    agent = open_context(viewport=(width, 768))
+    sign_in_as_agent(agent, staff_server.url)
+    held = take_over_a_new_chat(agent, open_context(viewport=(420, 860)), staff_server.url)
+
+    expect(agent.get_by_test_id("case")).to_be_visible()
+    widths = agent.evaluate(
+        """() => Object.fromEntries(['.list-pane', '#conv-pane', '#case-pane', '#note-input'].map(
+             s => [s, document.querySelector(s).getBoundingClientRect().width]))"""
+    )
+    assert widths["#conv-pane"] >= width / 2, widths
+    # The hint "Internal note (players never see it)…" fits on the box's one line.
+    hint = agent.evaluate(
+        """() => { const box = document.querySelector('#note-input');
+                   const pen = document.createElement('canvas').getContext('2d');
+                   pen.font = getComputedStyle(box).font; return pen.measureText(box.placeholder).width; }"""
+    )
+    assert hint < widths["#note-input"] - 20, (hint, widths)
+    # The narrower list still shows each player's whole name, not "visitor-…".
+    waiting = open_context(viewport=(420, 860))
+    cid = open_player(waiting, staff_server.url)
+    ask(waiting, "talk to a human")
+    agent.get_by_test_id("filter-waiting").click()  # "Waiting for a human": the longest state beside a name
+    expect(agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')).to_be_visible()
+    cut = agent.evaluate(
+        "() => Array.from(document.querySelectorAll('.row__player')).filter(n => n.scrollWidth > n.clientWidth).length"
+    )
+    assert cut == 0
+
+    agent.get_by_test_id("filter-mine").click()
+    agent.locator(f'[data-testid="conversation-row"][data-id="{held}"]').click()
+    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
