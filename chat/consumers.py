@@ -66,10 +66,14 @@ class PlayerConsumer(SocketConsumer):
         self.language = self.player.language or "en"
         self.connected_at = connected.seen_at
         await self.accept()
-        await self._follow(connected.conversation_id, connected.state, previous=connected.previous)
+        await self._follow(
+            connected.conversation_id, connected.state, previous=connected.previous, agent_name=connected.agent_name
+        )
         await self._publish_presence(online=True, at=connected.seen_at)
 
-    async def _follow(self, conversation_id: int, state: str, *, previous: dict | None = None) -> None:
+    async def _follow(
+        self, conversation_id: int, state: str, *, previous: dict | None = None, agent_name: str = ""
+    ) -> None:
         before = getattr(self, "conversation_id", None)
         if before not in (None, conversation_id):
             await fanout().leave(conversation_group(before), self)
@@ -83,9 +87,12 @@ class PlayerConsumer(SocketConsumer):
         self.conversation_id = conversation_id
         player_sockets().opened(conversation_id, self.connected_at)
         await fanout().join(conversation_group(conversation_id), self)
+        conversation = {"id": conversation_id, "state": state}
+        if agent_name:  # as in a `state` frame: the page names who the player is talking to
+            conversation["agent"] = {"name": agent_name}
         welcome = {
             "type": "welcome",
-            "conversation": {"id": conversation_id, "state": state},
+            "conversation": conversation,
             "player": {"id": str(self.player.public_id), "name": self.player.label},
             "limits": {"max_chars": settings.CHAT_MAX_MESSAGE_CHARS},
         }

@@ -68,6 +68,8 @@ class Connected:
     seen_at: datetime
     # The chat closed lately, when the open one is still empty (selectors.conversation_closed_lately).
     previous: dict | None = None
+    # Who holds the chat, when a human does: the player's page names them ("Chatting with Alice").
+    agent_name: str = ""
 
 
 def player_connect(*, player_id: int) -> Connected | None:
@@ -83,7 +85,16 @@ def player_connect(*, player_id: int) -> Connected | None:
     # Only while nothing is said in the new chat: a player away when staff closed theirs
     # comes back to it, not to an empty page. No query on the usual connect.
     previous = conversation_closed_lately(player_id=player.pk) if last_seq == 0 else None
-    return Connected(player, conversation_id, state, player_seen(player_id=player.pk), previous)
+    # Only for a chat a human holds: the usual connect (the bot's) costs no query.
+    agent_name = _holder_name(conversation_id) if state == Conversation.State.HUMAN else ""
+    return Connected(player, conversation_id, state, player_seen(player_id=player.pk), previous, agent_name)
+
+
+def _holder_name(conversation_id: int) -> str:
+    from chat.roles import display_name
+
+    conversation = Conversation.objects.select_related("assignee").filter(pk=conversation_id).first()
+    return display_name(conversation.assignee) if conversation else ""
 
 
 def conversation_current(*, player: Player) -> Conversation:

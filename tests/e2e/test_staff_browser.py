@@ -714,3 +714,22 @@ def test_on_a_laptop_the_chat_keeps_half_the_dashboard_beside_the_list_and_the_c
     agent.locator(f'[data-testid="conversation-row"][data-id="{held}"]').click()
     agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+def test_a_player_who_comes_back_to_a_held_chat_still_sees_who_they_talk_to(open_context, staff_server):
+    """After a reload the header said "Chatting with a support agent", though the chat was
+    with Alice a moment before and her name was on her replies."""
+    from playwright.sync_api import expect
+
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    take_over_a_new_chat(alice, player, staff_server.url)
+    expect(player.get_by_test_id("conv-state")).to_have_text("Chatting with Alice")
+
+    player.reload()
+    expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    expect(player.get_by_test_id("conv-state")).to_have_text("Chatting with Alice")
+
+    alice.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

@@ -1027,7 +1027,7 @@
       maxChars = f.limits.max_chars;
       updateCounter();
     }
-    setState(conv.state);
+    setState(conv.state, conv.agent);
     if (f.previous && typeof f.previous === "object") showPrevious(f.previous);
     sendResume();
   }
