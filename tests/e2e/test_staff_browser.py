@@ -733,3 +733,23 @@ def test_a_player_who_comes_back_to_a_held_chat_still_sees_who_they_talk_to(open
 
     alice.get_by_test_id("close").click()  # room for the chats of the tests after this one
     expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+def test_the_case_names_the_players_language_in_the_agents_language(open_context, staff_server):
+    """It showed the code ("en", "zh-hans"), in the Chinese dashboard too."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))  # an English browser
+    cid = open_player(player, staff_server.url)
+    ask(player, "How do I appeal a ban?")
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+    row.click()
+    language = agent.locator("#case-language")
+    expect(language).to_have_text("English")
+    expect(language).to_have_attribute("title", "en")
+
+    in_chinese(agent, staff_server.url)
+    row.click()
+    expect(language).to_have_text("英语")

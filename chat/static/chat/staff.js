@@ -24,6 +24,10 @@
   // The case's intent and fact names come in words for every language (docs/protocol.md).
   var LANG = (document.documentElement.lang || "en").toLowerCase();
   function inWords(words, code) { return (words && (words[LANG] || words.en)) || code; }
+  /** A player's language ("zh-hans") by its name in the dashboard's: "Simplified Chinese", "简体中文". */
+  function languageName(code) {
+    try { return new Intl.DisplayNames([LANG], { type: "language" }).of(code) || code; } catch (e) { return code; }
+  }
 
   function t(key, params) {
     var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
@@ -483,7 +487,9 @@
 
     $("case-player").textContent = c.player.name;
     $("case-game-id").textContent = c.player.game_id || "—";
-    $("case-language").textContent = c.player.language || "—";
+    var language = $("case-language");
+    language.textContent = c.player.language ? languageName(c.player.language) : "—";
+    language.title = c.player.language || "";
     $("case-chats").textContent = c.player.conversations != null ? String(c.player.conversations) : "—";
     $("case-assignee").textContent = c.assignee ? c.assignee.name : t("nobody");
     $("case-reason").textContent = c.handoff_reason ? codeLabel("reason", c.handoff_reason) : "—";
