@@ -753,3 +753,37 @@ def test_the_case_names_the_players_language_in_the_agents_language(open_context
     in_chinese(agent, staff_server.url)
     row.click()
     expect(language).to_have_text("英语")
+
+
+# Records the text of every waiting time as it appears in the list (after the script that added it).
+WATCH_WAITING_TIMES = """
+window.__waitingShown = [];
+new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(node => {
+  if (node.querySelectorAll) node.querySelectorAll('[data-testid="waiting-time"]').forEach(
+    time => window.__waitingShown.push(time.textContent));
+}))).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_a_waiting_chats_time_never_blinks_out_when_the_list_changes(open_context, staff_server):
+    """Every change to the list (another chat's answer, a filter) redrew its rows with the
+    waiting times blank until the next second's tick: the queue's key figure kept blinking."""
+    from playwright.sync_api import expect
+
+    agent = open_context(init_script=WATCH_WAITING_TIMES)
+    sign_in_as_agent(agent, staff_server.url)
+    waiting = open_context(viewport=(420, 860))
+    cid = open_player(waiting, staff_server.url)
+    ask(waiting, "talk to a human")
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+    expect(row.get_by_test_id("waiting-time")).to_contain_text("waiting 0:")
+    other = open_context(viewport=(420, 860))
+    open_player(other, staff_server.url)
+    ask(other, QUESTION)  # another chat's rows redraw the list
+    for name in ("waiting", "open", "waiting", "open"):
+        agent.get_by_test_id(f"filter-{name}").click()
+        expect(row.get_by_test_id("waiting-time")).to_contain_text("waiting 0:")
+
+    shown = agent.evaluate("window.__waitingShown")
+    assert len(shown) > 4
+    assert [text for text in shown if not text.startswith("waiting ")] == []

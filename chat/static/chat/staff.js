@@ -258,6 +258,7 @@
     listEl.textContent = "";
     sorted().forEach(function (c) { listEl.appendChild(rowEl(c)); });
     listEmpty.hidden = rows.size > 0;
+    tick();   // new rows' waiting times now, not blank until the next second
   }
 
   function rowEl(c) {
