@@ -416,3 +416,19 @@ async def test_asking_for_a_person_keeps_the_topic_the_agent_will_see(lin):
 
     conversation = await conversation_of(lin)
     assert (conversation.state, conversation.intent) == ("waiting", "lost_items")
+
+
+@pytest.mark.parametrize(
+    ("question", "running"),
+    [
+        ("what events are on now", "runs from **December 15 to January 10**"),
+        ("现在有什么活动", "的时间为 **12 月 15 日至 1 月 10 日**"),
+    ],
+)
+async def test_asked_what_events_are_on_the_bot_says_which_event_runs_and_when(visitor, question, running):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert "Starfall Festival" in answer.text or "星落庆典" in answer.text
+    assert running in answer.text
+    assert "When the event ends" not in answer.text and "活动结束后" not in answer.text
