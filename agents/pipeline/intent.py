@@ -2,7 +2,8 @@
 
 In order of trust:
 1. a quick reply the player clicked names its intent;
-2. a submitted form, or an answer that supplies facts the bot just asked for,
+2. a submitted form, an answer that supplies facts the bot just asked for, or a
+   follow-up that leaves its subject out ("and on iOS?", agents/follow_ups.py)
    continues the intent the bot was working on;
 3. the LLM, when one other than `local` is configured (settings.INTENT_LLM:
    always, or only when the offline classifier is unsure), names it; the
@@ -26,6 +27,7 @@ from agents import facts as fact_rules
 from agents.catalogue import Catalogue, IntentSpec, get_catalogue
 from agents.classifier import Classification
 from agents.facts import PLAYER_ID
+from agents.follow_ups import leans_on_the_topic
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
 from csbot.db import in_worker
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 class IntentResult:
     name: str  # "" when unclear
     confidence: float
-    source: str  # quick_reply, form, follow_up, named_fact, llm, classifier, none
+    source: str  # quick_reply, form, follow_up, topic, named_fact, llm, classifier, none
     # The likeliest intents, best first: the quick replies of a vague question.
     likely: list[str] = field(default_factory=list)
     spec: IntentSpec | None = None
@@ -98,6 +100,9 @@ def _from_the_conversation(
     elsewhere = classified().intent
     if elsewhere and elsewhere != pending:
         return None
+    if leans_on_the_topic(context.question):
+        # "and on iOS?", "那iOS呢" after a top-up that did not arrive: still that top-up.
+        return IntentResult(pending, 1.0, "topic")
     # A corrected value of a fact the topic used ("not found" -> "my order is SF-…"): the
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):

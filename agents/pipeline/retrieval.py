@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents import tools
+from agents.follow_ups import leans_on_the_topic
 from agents.knowledge.retrieval import search, search_topic
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
@@ -51,7 +52,13 @@ def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Moo
 def _passages(context: Context, intent: IntentResult | None = None) -> list[Passage]:
     if not context.question.strip():
         return []
-    found = search(context.question, language=context.language)
+    if intent is not None and intent.spec is not None and _on_the_topic(context, intent):
+        # "and on iOS?" alone finds the devices the game runs on; with the chat's topic
+        # ("Top-up not received"), what it asks about the top-up.
+        question = f"{context.question} {intent.spec.label(context.language)}"
+    else:
+        question = context.question
+    found = search(question, language=context.language)
     if intent is None or intent.spec is None:
         return found
     topic = search_topic(intent.spec.label(context.language), language=context.language)[:1]
@@ -64,3 +71,8 @@ def _passages(context: Context, intent: IntentResult | None = None) -> list[Pass
     # account: the article of the recognised topic (crashes) comes first when it was found.
     ours = [passage for passage in found if topic and passage.source_id == topic[0].source_id]
     return ours + [passage for passage in found if passage not in ours]
+
+
+def _on_the_topic(context: Context, intent: IntentResult) -> bool:
+    """A follow-up that leaves out its subject, answered within the topic the chat was on."""
+    return intent.source in ("topic", "follow_up") and leans_on_the_topic(context.question)

@@ -432,3 +432,50 @@ async def test_asked_what_events_are_on_the_bot_says_which_event_runs_and_when(v
     assert "Starfall Festival" in answer.text or "星落庆典" in answer.text
     assert running in answer.text
     assert "When the event ends" not in answer.text and "活动结束后" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_ups", "topic", "article"),
+    [
+        (
+            "my top-up didn't arrive, I paid on Android",
+            ["and on iOS?", "what about PC?"],
+            "recharge_not_arrived",
+            "Recharge (top-up) not received",
+        ),
+        (
+            "我充值了没到账，用的安卓",
+            ["那iOS呢", "电脑呢？"],
+            "recharge_not_arrived",
+            "充值未到账（付款成功但星晶没到）",
+        ),
+        (
+            "how do I reset my password",
+            ["and on iOS?"],
+            "account_security",
+            "Password reset, two-step verification and phishing",
+        ),
+    ],
+)
+async def test_a_follow_up_that_leaves_its_subject_out_is_answered_within_the_chats_topic(
+    visitor, question, follow_ups, topic, article
+):
+    """Read alone, "and on iOS?" is about the devices the game runs on."""
+    async with Chat(visitor) as chat:
+        await chat.say(question)
+        answers = [await chat.say(text) for text in follow_ups]
+
+    for answer in answers:
+        assert answer.end["sources"][0]["title"] == article, answer.text
+        assert "What devices" not in answer.text and "支持哪些手机" not in answer.text
+        assert (await answer.meta())["intent"]["name"] == topic
+    assert (await conversation_of(visitor)).intent == topic  # what staff see the chat is about
+
+
+async def test_a_follow_up_that_names_another_subject_moves_to_it(visitor):
+    async with Chat(visitor) as chat:
+        await chat.say("my top-up didn't arrive")
+        answer = await chat.say("what about the refund?")
+
+    assert (await answer.meta())["intent"]["name"] == "refund"
+    assert answer.end["sources"][0]["title"] == "Refund policy and how to request a refund"
