@@ -253,7 +253,9 @@ def _mail(data: dict[str, Any], language: str) -> str:
         lines = ["我在你的游戏邮箱里找到了这些记录："]
         for m in mail:
             state = "未领取" if m["status"] == "unclaimed" else "已领取"
-            lines.append(f"- **{m['item']}**：{m['source']}，{m['sent_at']} 发出，状态：{state}")
+            # The game's own Chinese names when the backend gives them: 霜牙之剑, not "Frostfang Sword".
+            item, source = m.get("item_zh") or m["item"], m.get("source_zh") or m["source"]
+            lines.append(f"- **{item}**：{source}，{m['sent_at']} 发出，状态：{state}")
         lines.append("\n未领取的邮件请尽快在游戏内“邮箱”中领取，过期后会被删除。")
         return "\n".join(lines)
     lines = ["I found these in your in-game mail:"]

@@ -6,7 +6,8 @@ tests, `DemoBackend().start()` on a free port. Standard library only.
 Endpoints (JSON):
 - GET /api/orders/<order_no>?player_id=<pid>  the order, only if it is that player's (else 404)
 - GET /api/players/<pid>/ban                  ban status
-- GET /api/players/<pid>/mail[?item=<name>]   items sent to the in-game mail
+- GET /api/players/<pid>/mail[?item=<name>]   items sent to the in-game mail, named in
+  English (`item`, `source`) and Chinese (`item_zh`, `source_zh`), found by either name
 
 When `auth` is set, requests must carry `Authorization: <auth>` (else 401).
 Two order numbers misbehave on purpose: SL0000000500 answers HTTP 500 and
@@ -57,14 +58,18 @@ PLAYERS: dict[str, dict[str, Any]] = {
         "mail": [
             {
                 "item": "Frostfang Sword",
+                "item_zh": "霜牙之剑",
                 "source": "item restore (ticket 4411)",
+                "source_zh": "物品恢复（工单 4411）",
                 "sent_at": "2025-06-10 11:00",
                 "status": "unclaimed",
                 "expires_at": "2025-07-10",
             },
             {
                 "item": "Comet Stag mount",
+                "item_zh": "彗星角鹿坐骑",
                 "source": "festival reward",
+                "source_zh": "庆典奖励",
                 "sent_at": "2025-06-01 00:00",
                 "status": "claimed",
                 "expires_at": None,
@@ -163,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(200, {"player_id": pid, **PLAYERS[pid]["ban"]})
             case ["api", "players", pid, "mail"] if pid in PLAYERS:
                 item = query.get("item", "").strip().lower()
-                mail = [m for m in PLAYERS[pid]["mail"] if not item or _similar(item, m["item"].lower())]
+                mail = [m for m in PLAYERS[pid]["mail"] if not item or _similar(item, _names(m))]
                 return self._json(200, {"player_id": pid, "item": query.get("item", ""), "mail": mail})
             case ["api", "players", _pid, _what]:
                 return self._json(404, {"error": "no such player"})
@@ -192,6 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+def _names(mail: dict[str, Any]) -> str:
+    """The item's names in every language, for a search in any of them."""
+    return " / ".join(mail[key] for key in ("item", "item_zh") if mail.get(key)).lower()
+
+
 def _similar(wanted: str, name: str) -> bool:
-    """A loose match: "sword" finds "Frostfang Sword", "霜牙" finds nothing English."""
+    """A loose match: "sword" finds "Frostfang Sword", "霜牙" finds "霜牙之剑"."""
     return wanted in name or any(word in name for word in wanted.split() if len(word) > 2)

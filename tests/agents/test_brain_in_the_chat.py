@@ -176,7 +176,9 @@ async def test_facts_written_across_turns_are_kept_and_never_asked_for_twice(lin
 
     assert {f["name"] for f in first.form["fields"]} == {"server", "item_name"}
     assert second.form is None and third.form is None
-    assert "Frostfang Sword" in third.text and "未领取" in third.text
+    # Named in English, shown by the game's Chinese name to a player who asks in Chinese.
+    assert "**霜牙之剑**：物品恢复（工单 4411）" in third.text and "未领取" in third.text
+    assert "Frostfang" not in third.text and "item restore" not in third.text
     conversation = await conversation_of(lin)
     assert conversation.facts["server"] == "S3" and conversation.facts["item_name"] == "Frostfang Sword"
     asked = [(await a.meta()).get("asked", []) for a in (first, second, third)]
@@ -351,7 +353,7 @@ async def test_a_lost_item_named_in_the_players_words_finds_the_lost_items_artic
     ("said", "item", "found"),
     [
         ("I lost my Frostfang Sword", "Frostfang Sword", "**Frostfang Sword**: item restore (ticket 4411)"),
-        ("我的霜牙之剑丢了", "霜牙之剑", "没有找到这件物品"),  # the demo backend's mail is in English
+        ("我的霜牙之剑丢了", "霜牙之剑", "**霜牙之剑**：物品恢复（工单 4411）"),  # found by its Chinese name
     ],
 )
 async def test_the_item_a_player_names_is_not_asked_for_again(lin, game_backend, said, item, found):

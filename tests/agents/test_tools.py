@@ -35,6 +35,12 @@ def test_ban_status_and_mail_lookups(tools):
     assert mail.ok and [m["item"] for m in mail.data["mail"]] == ["Frostfang Sword"]
 
 
+def test_the_mail_lookup_finds_an_item_by_its_chinese_name_and_names_it_in_both_languages(tools):
+    mail = call(tools["mail_lookup"], facts={"item_name": "霜牙之剑"}, verified_player_id="10086")
+
+    assert mail.ok and [(m["item"], m["item_zh"]) for m in mail.data["mail"]] == [("Frostfang Sword", "霜牙之剑")]
+
+
 def test_a_tool_that_takes_longer_than_its_timeout_fails_as_a_timeout(tools):
     slow = ToolSpec(**{**tools["order_status"].__dict__, "timeout_seconds": 0.3})
 
