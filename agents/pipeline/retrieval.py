@@ -41,12 +41,28 @@ def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Moo
         return Knowledge()
     spec = intent.spec
     if spec and spec.action == "tool" and spec.tool and not facts.missing:
+        if _looked_up_just_now(context, spec.tool, facts) and search(context.question, language=context.language):
+            # "how do I appeal" right after the ban lookup: the same lookup would only say the
+            # same again; the help center answers what the player asks now.
+            return Knowledge(_passages(context, intent), searched=True)
         result = tools.call(spec.tool, facts=facts.values, verified_player_id=context.verified_player_id)
         if result.error != "not_verified":
             return Knowledge(tool_result=result)
         # Not signed in through the game: answer from the knowledge base, and say why.
         return Knowledge(_passages(context, intent), tool_result=result, searched=True)
     return Knowledge(_passages(context, intent), searched=True)
+
+
+def _looked_up_just_now(context: Context, tool: tools.ToolSpec, facts: FactsResult) -> bool:
+    """The bot's previous answer was this tool's result for the same arguments."""
+    try:
+        arguments = tools.tool_arguments(tool, facts=facts.values, verified_player_id=context.verified_player_id)
+    except tools.MissingArguments:
+        return False
+    return any(
+        call.get("tool") == tool.name and call.get("ok") and call.get("params") == arguments
+        for call in context.last_bot_meta.get("tool_calls") or ()
+    )
 
 
 def _passages(context: Context, intent: IntentResult | None = None) -> list[Passage]:

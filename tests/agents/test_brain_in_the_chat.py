@@ -26,6 +26,11 @@ def lin(demo_kb, game_backend):
 
 
 @pytest.fixture
+def kai(demo_kb, game_backend):
+    return Player.objects.create(game_player_id="20002", display_name="Kai", language="en")
+
+
+@pytest.fixture
 def visitor(demo_kb, game_backend):
     return Player.objects.create(language="en")
 
@@ -481,3 +486,22 @@ async def test_a_follow_up_that_names_another_subject_moves_to_it(visitor):
 
     assert (await answer.meta())["intent"]["name"] == "refund"
     assert answer.end["sources"][0]["title"] == "Refund policy and how to request a refund"
+
+
+@pytest.mark.parametrize(
+    ("looked_up", "question", "answered"),
+    [
+        ("why is my account banned??", "how do I appeal", "support.starfall.example/appeal"),
+        ("我的号为什么被封了", "申诉要多久", "5 个工作日内"),
+    ],
+)
+async def test_a_question_right_after_a_lookup_is_answered_not_met_with_the_same_lookup(
+    kai, game_backend, looked_up, question, answered
+):
+    async with Chat(kai) as chat:
+        ban = await chat.say(looked_up)
+        answer = await chat.say(question)
+
+    assert "B-205" in ban.text
+    assert answered in answer.text and "B-205" not in answer.text
+    assert [r["path"] for r in game_backend.requests] == ["/api/players/20002/ban"]  # looked up once
