@@ -230,13 +230,16 @@ def _ban(data: dict[str, Any], language: str) -> str:
             "you're banned, send me a screenshot and I'll have a human agent verify it.",
         )
     code, reason, until = data.get("code", ""), data.get("reason", ""), data.get("until", "")
+    # Where and how long an appeal takes, as the help center's ban article says (agents/demo_kb).
     return pick(
         language,
         f"我查了你的账号：目前处于封禁状态（{code}），原因是“{reason}”，解封时间 {until}。"
-        "如果你认为是误封，可以在“设置 → 账号 → 申诉”里提交申诉，附上说明和截图，一般 3 个工作日内会有结果。",
+        "如果你认为是误封，请在处罚后 30 天内申诉：打开官网申诉页面 support.starfall.example/appeal，"
+        "或在登录界面点击“客服中心 → 封号申诉”，附上说明和截图。我们会在 5 个工作日内答复（高峰期最长 10 个工作日）。",
         f'I checked your account: it is suspended ({code}) for "{reason}" until {until}. If you believe this is a '
-        "mistake, appeal under Settings → Account → Appeal with a short explanation and screenshots; appeals are "
-        "usually answered within 3 business days.",
+        "mistake, appeal within 30 days with the form at support.starfall.example/appeal, or tap Help Center → "
+        "Appeal a ban on the login screen, with a short explanation and screenshots. We reply within 5 business "
+        "days (up to 10 during busy periods).",
     )
 
 

@@ -505,3 +505,26 @@ async def test_a_question_right_after_a_lookup_is_answered_not_met_with_the_same
     assert "B-205" in ban.text
     assert answered in answer.text and "B-205" not in answer.text
     assert [r["path"] for r in game_backend.requests] == ["/api/players/20002/ban"]  # looked up once
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "steps"),
+    [
+        ("why is my account banned??", "ban-appeal.en.md", ["support.starfall.example/appeal", "5 business days"]),
+        (
+            "我的号为什么被封了",
+            "ban-appeal.zh.md",
+            ["support.starfall.example/appeal", "客服中心 → 封号申诉", "5 个工作日内"],
+        ),
+    ],
+)
+async def test_the_ban_lookup_gives_the_same_appeal_steps_as_the_help_center(kai, question, article, steps):
+    from django.conf import settings
+
+    async with Chat(kai) as chat:
+        answer = await chat.say(question)
+
+    help_center = (settings.BASE_DIR / "agents" / "demo_kb" / article).read_text(encoding="utf-8")
+    assert "B-205" in answer.text
+    for step in steps:
+        assert step in answer.text and step in help_center
