@@ -159,6 +159,12 @@ _ORDER_STATUS = {
 }
 
 
+def _in_language(data: dict[str, Any], key: str, language: str) -> Any:
+    """A name the player reads, in Chinese when the backend gives it (`item_zh`): 霜牙之剑, not
+    "Frostfang Sword" to a player who asks in Chinese. Else the backend's own (`item`)."""
+    return (_zh(language) and data.get(f"{key}_zh")) or data.get(key, "")
+
+
 def _known(value: Any) -> str:
     """A field of a tool's reply as the player may read it: "" when it is missing or empty."""
     return "" if value is None else str(value).strip()
@@ -178,7 +184,7 @@ def _order(data: dict[str, Any], language: str) -> str:
         )
     status_zh, status_en = _ORDER_STATUS[status]
     # Only the fields the backend gave: a missing one is left out, never shown as blank or "None".
-    known = {key: _known(data.get(key)) for key in ("product", "paid_at", "delivered_at")}
+    known = {key: _known(_in_language(data, key, language)) for key in ("product", "paid_at", "delivered_at")}
     if status != "delivered":
         known["delivered_at"] = ""
     if _zh(language):
@@ -229,7 +235,8 @@ def _ban(data: dict[str, Any], language: str) -> str:
             "I checked your account: there is **no** ban on it, and it is in good standing. If the game still says "
             "you're banned, send me a screenshot and I'll have a human agent verify it.",
         )
-    code, reason, until = data.get("code", ""), data.get("reason", ""), data.get("until", "")
+    code, until = data.get("code", ""), data.get("until", "")
+    reason = _in_language(data, "reason", language)
     # Where and how long an appeal takes, as the help center's ban article says (agents/demo_kb).
     return pick(
         language,
@@ -256,8 +263,7 @@ def _mail(data: dict[str, Any], language: str) -> str:
         lines = ["我在你的游戏邮箱里找到了这些记录："]
         for m in mail:
             state = "未领取" if m["status"] == "unclaimed" else "已领取"
-            # The game's own Chinese names when the backend gives them: 霜牙之剑, not "Frostfang Sword".
-            item, source = m.get("item_zh") or m["item"], m.get("source_zh") or m["source"]
+            item, source = _in_language(m, "item", language), _in_language(m, "source", language)
             lines.append(f"- **{item}**：{source}，{m['sent_at']} 发出，状态：{state}")
         lines.append("\n未领取的邮件请尽快在游戏内“邮箱”中领取，过期后会被删除。")
         return "\n".join(lines)

@@ -6,8 +6,10 @@ tests, `DemoBackend().start()` on a free port. Standard library only.
 Endpoints (JSON):
 - GET /api/orders/<order_no>?player_id=<pid>  the order, only if it is that player's (else 404)
 - GET /api/players/<pid>/ban                  ban status
-- GET /api/players/<pid>/mail[?item=<name>]   items sent to the in-game mail, named in
-  English (`item`, `source`) and Chinese (`item_zh`, `source_zh`), found by either name
+- GET /api/players/<pid>/mail[?item=<name>]   items sent to the in-game mail, found by either name
+
+What a player reads comes in English and Chinese (`item` and `item_zh`, `source`, `product`,
+`reason` and their `_zh`), as a game's backend has its items' names in every language it ships.
 
 When `auth` is set, requests must carry `Authorization: <auth>` (else 401).
 Two order numbers misbehave on purpose: SL0000000500 answers HTTP 500 and
@@ -35,6 +37,7 @@ PLAYERS: dict[str, dict[str, Any]] = {
         "orders": {
             "SL2025061201": {
                 "product": "648 Star Crystals",
+                "product_zh": "648 星晶",
                 "amount": 648,
                 "currency": "CNY",
                 "status": "delivered",
@@ -44,6 +47,7 @@ PLAYERS: dict[str, dict[str, Any]] = {
             },
             "SL2025061202": {
                 "product": "Monthly Card",
+                "product_zh": "月卡",
                 "amount": 30,
                 "currency": "CNY",
                 "status": "pending",
@@ -82,12 +86,14 @@ PLAYERS: dict[str, dict[str, Any]] = {
             "banned": True,
             "code": "B-205",
             "reason": "use of third-party automation",
+            "reason_zh": "使用第三方自动化程序",
             "until": "2025-07-01",
             "appeal": "none",
         },
         "orders": {
             "SL2025070001": {
                 "product": "6480 Star Crystals",
+                "product_zh": "6480 星晶",
                 "amount": 648,
                 "currency": "CNY",
                 "status": "delivered",

@@ -149,7 +149,7 @@ async def test_the_order_status_comes_back_after_the_player_fills_in_the_form(li
         submitted = {"type": "form_submit", "form_id": form_id, "values": {"order_no": "sl2025061202"}}
         answer = await chat.exchange(submitted)
 
-    assert "SL2025061202" in answer.text and "Monthly Card" in answer.text and "处理中" in answer.text
+    assert "SL2025061202" in answer.text and "月卡" in answer.text and "处理中" in answer.text
     # The sending socket gets only the `ack` for its own line; the stored line has the checked value.
     player_line = await sync_to_async(Message.objects.filter(sender="player").latest)("seq")
     assert player_line.text == "订单号: SL2025061202"
@@ -528,3 +528,24 @@ async def test_the_ban_lookup_gives_the_same_appeal_steps_as_the_help_center(kai
     assert "B-205" in answer.text
     for step in steps:
         assert step in answer.text and step in help_center
+
+
+@pytest.mark.parametrize(
+    ("question", "chinese", "english"),
+    [
+        ("订单 SL2025061202 的月卡没到账", "- 商品：月卡", "Monthly Card"),
+        ("订单SL2025061201充值没到账", "- 商品：648 星晶", "Star Crystals"),
+    ],
+)
+async def test_an_order_looked_up_in_chinese_names_the_product_in_chinese(lin, question, chinese, english):
+    async with Chat(lin) as chat:
+        answer = await chat.say(question)
+
+    assert chinese in answer.text and english not in answer.text
+
+
+async def test_a_ban_looked_up_in_chinese_gives_its_reason_in_chinese(kai):
+    async with Chat(kai) as chat:
+        answer = await chat.say("我的号为什么被封了")
+
+    assert "原因是“使用第三方自动化程序”" in answer.text and "automation" not in answer.text
