@@ -42,6 +42,14 @@ def you_are_welcome(language: str) -> str:
     )
 
 
+def anything_else(language: str) -> str:
+    return pick(
+        language,
+        "好的！还有其他问题的话，随时在这里问我。",
+        "Great! If anything else comes up, just ask here.",
+    )
+
+
 def ask_for_facts(specs: list[FactSpec], language: str) -> str:
     if len(specs) == 1:
         return specs[0].question(language)

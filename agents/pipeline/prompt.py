@@ -75,7 +75,7 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -145,6 +145,9 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         if _is_thanks(context.question):
             # "Which of these is it about?" with a menu of topics is no reply to a thank-you.
             return Reply("thanks", body=answers.you_are_welcome(lang), prefix=prefix)
+        if context.last_bot and _is_acknowledgement(context.question):
+            # Nor to "ok" or "好的" after an answer: the player has read it, and asks nothing.
+            return Reply("acknowledged", body=answers.anything_else(lang), prefix=prefix)
         if _is_vague(context.question):
             return Reply("guidance", body=answers.guidance(lang), prefix=prefix, quick_replies=options + [human])
         reply.kind, reply.knowledge_gap = "unknown", True
@@ -172,6 +175,19 @@ _THANKS = re.compile(
 def _is_thanks(question: str) -> bool:
     """ "ok thanks", "好的谢谢": the player closes, and asks nothing."""
     return _THANKS.fullmatch(question.strip()) is not None
+
+
+_ACK_WORD = (
+    r"(?:lol|haha|ah|oh|ok(?:ay)?|k+|got it|alright|all right|i see|understood|cool|great|nice|sure|fine"
+    r"|好的?|嗯+|哦+|噢+|明白了?|知道了|懂了|收到|行吧?|了解)"
+)
+# One or a few of them: "lol ok", "嗯嗯，知道了".
+_ACKNOWLEDGEMENT = re.compile(rf"{_ACK_WORD}(?:[\s,，、]*{_ACK_WORD})*[\s.。!！~～]*", re.IGNORECASE)
+
+
+def _is_acknowledgement(question: str) -> bool:
+    """ "ok", "got it", "好的": the player read the answer, and asks nothing."""
+    return _ACKNOWLEDGEMENT.fullmatch(question.strip()) is not None
 
 
 def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -> list[FactSpec]:

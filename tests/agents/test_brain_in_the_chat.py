@@ -104,21 +104,40 @@ async def test_a_vague_question_gets_quick_replies_for_the_likely_intents(visito
 
 
 @pytest.mark.parametrize(
-    ("question", "thanks", "reply"),
+    ("question", "closing", "reply", "kind"),
     [
-        ("how do I rename my character", "ok thanks!", "You're welcome! If anything else comes up, just ask here."),
-        ("怎么改名字", "好的，谢谢", "不客气！还有其他问题的话，随时在这里问我。"),
+        (
+            "how do I rename my character",
+            "ok thanks!",
+            "You're welcome! If anything else comes up, just ask here.",
+            "thanks",
+        ),
+        ("怎么改名字", "好的，谢谢", "不客气！还有其他问题的话，随时在这里问我。", "thanks"),
+        # An "ok" after an answer: the player read it, and asks nothing.
+        ("how do I rename my character", "ok", "Great! If anything else comes up, just ask here.", "acknowledged"),
+        ("what events are on now", "lol ok", "Great! If anything else comes up, just ask here.", "acknowledged"),
+        ("怎么改名字", "好的", "好的！还有其他问题的话，随时在这里问我。", "acknowledged"),
+        ("现在有什么活动", "嗯嗯，知道了", "好的！还有其他问题的话，随时在这里问我。", "acknowledged"),
     ],
 )
-async def test_a_thank_you_is_answered_as_one_not_with_a_menu_of_topics(visitor, question, thanks, reply):
+async def test_a_thank_you_or_an_ok_is_answered_as_one_not_with_a_menu_of_topics(
+    visitor, question, closing, reply, kind
+):
     async with Chat(visitor) as chat:
         await chat.say(question)
-        answer = await chat.say(thanks)
+        answer = await chat.say(closing)
 
     assert answer.text == reply
     assert answer.quick_replies == [] and answer.form is None
     meta = await answer.meta()
-    assert meta["reply"] == "thanks" and not meta.get("dont_know")
+    assert meta["reply"] == kind and not meta.get("dont_know")
+
+
+async def test_an_ok_that_opens_the_chat_is_met_with_the_topics_to_choose_from(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("ok")
+
+    assert "Which of these is it about?" in answer.text and answer.quick_replies
 
 
 async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_it_needs(lin):
