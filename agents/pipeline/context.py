@@ -34,6 +34,8 @@ class Context:
     last_bot: dict = field(default_factory=dict)
     # Facts the bot has asked for in this conversation: it never asks twice.
     asked: set[str] = field(default_factory=set)
+    # The intent of the bot's latest answer that had one: what the chat is about.
+    topic: str = ""
 
 
 def detect_language(text: str) -> str:
@@ -88,10 +90,12 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
     players: list[dict] = []
     last_bot: dict = {}
     asked: set[str] = set()
+    topic = ""
     for row in rows:
         if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
             last_bot = {"status": row["status"], "error": row["error"], "meta": row["meta"]}
             asked.update(row["meta"].get("asked", ()))
+            topic = (row["meta"].get("intent") or {}).get("name") or topic
         elif row["sender"] == Message.Sender.AGENT:
             # A person has spoken since: what the bot was asking for is no longer pending.
             last_bot = {}
@@ -124,6 +128,7 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
         last_bot_meta=last_bot.get("meta", {}),
         last_bot=last_bot,
         asked=asked,
+        topic=topic,
     )
 
 

@@ -90,7 +90,9 @@ def _from_the_conversation(
         return IntentResult(chosen, 1.0, "quick_reply")
     pending = (context.last_bot_meta.get("intent") or {}).get("name", "")
     if pending not in catalogue.intents:
-        return None
+        # "那苹果的呢" after an answer about no topic ("谷歌商店买的" found a FAQ): the topic
+        # the chat was on before it.
+        return _on_the_topic(context, catalogue, context.topic, classified)
     if context.message_meta.get("form_id"):
         return IntentResult(pending, 1.0, "form")
     missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
@@ -100,9 +102,8 @@ def _from_the_conversation(
     elsewhere = classified().intent
     if elsewhere and elsewhere != pending:
         return None
-    if leans_on_the_topic(context.question):
-        # "and on iOS?", "那iOS呢" after a top-up that did not arrive: still that top-up.
-        return IntentResult(pending, 1.0, "topic")
+    if on_the_topic := _on_the_topic(context, catalogue, pending, classified):
+        return on_the_topic
     # A corrected value of a fact the topic used ("not found" -> "my order is SF-…"): the
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
@@ -111,6 +112,21 @@ def _from_the_conversation(
         # One fact was still missing and this reads as its value ("the Frostfang Sword").
         return IntentResult(pending, 1.0, "follow_up")
     return None
+
+
+def _on_the_topic(
+    context: Context, catalogue: Catalogue, topic: str, classified: Callable[[], Classification]
+) -> IntentResult | None:
+    """A follow-up that leaves its subject out ("and on iOS?", "那iOS呢" after a top-up that did
+    not arrive) stays on the topic, unless it names another one ("what about the refund?").
+    Asking for a person is how the player wants help, not what the chat is about."""
+    spec = catalogue.intents.get(topic)
+    if spec is None or spec.action == "handoff" or not leans_on_the_topic(context.question):
+        return None
+    elsewhere = classified().intent
+    if elsewhere and elsewhere != topic:
+        return None
+    return IntentResult(topic, 1.0, "topic")
 
 
 def _from_a_named_fact(question: str, catalogue: Catalogue, unsure: IntentResult) -> IntentResult | None:

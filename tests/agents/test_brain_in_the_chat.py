@@ -568,3 +568,15 @@ async def test_a_ban_looked_up_in_chinese_gives_its_reason_in_chinese(kai):
         answer = await chat.say("我的号为什么被封了")
 
     assert "原因是“使用第三方自动化程序”" in answer.text and "automation" not in answer.text
+
+
+async def test_a_follow_up_after_an_answer_on_no_topic_goes_back_to_the_topic_before_it(visitor):
+    async with Chat(visitor) as chat:
+        await chat.say("买错了能退钱吗")
+        aside = await chat.say("谷歌商店买的")  # a detail, answered with a FAQ on no topic
+        answer = await chat.say("那苹果的呢")
+
+    assert (await aside.meta())["intent"]["name"] == ""
+    assert (await answer.meta())["intent"]["name"] == "refund"
+    assert answer.end["sources"][0]["title"] == "退款政策和申请退款的方法"
+    assert "**App Store**（iPhone、iPad）：由苹果处理退款" in answer.text
