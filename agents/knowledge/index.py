@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from array import array
@@ -43,6 +44,9 @@ UNSEEN_WEIGHT = 0.5
 # question than one in the title (the title says what the article is about).
 BODY_ONLY_COVERAGE = 0.75
 CHECK_SECONDS = 5.0
+# Chat idioms whose words are no topic: "hey whats up" is no "top-up", "any event right now?"
+# no "reset your password right away". Left out of a question ("level up" keeps its "up").
+_IDIOMS = re.compile(r"\bwhat'?s\s+up\b|\bwass?up\b|\bright\s+(?:now|away)\b", re.IGNORECASE)
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +183,7 @@ class BM25Index:
     def _query_terms(self, query: str) -> list[_QueryTerm]:
         out: list[_QueryTerm] = []
         seen: set[str] = set()
-        for term in tokenize(query):
+        for term in tokenize(_IDIOMS.sub(" ", query)):
             if term in seen:
                 continue
             seen.add(term)

@@ -103,6 +103,14 @@ async def test_a_vague_question_gets_quick_replies_for_the_likely_intents(visito
     assert meta["quick_replies"] == answer.quick_replies  # a reload shows them again
 
 
+async def test_small_talk_gets_the_topics_to_choose_from_not_an_article(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("hey whats up")
+
+    assert "Which of these is it about?" in answer.text and answer.quick_replies
+    assert "help center" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("question", "closing", "reply", "kind"),
     [

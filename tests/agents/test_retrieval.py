@@ -107,6 +107,19 @@ def test_an_article_that_only_mentions_the_questions_words_is_not_a_related_sour
 
 
 @pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("hey whats up", []),  # not "Recharge (top-up) not received"
+        ("any event right now?", ["events.en"]),  # not "reset your password right away"
+        ("what's up with my top-up", ["recharge.en"]),
+        ("how do I level up fast", ["gameplay.en", "faq.en"]),  # "level up" keeps its "up"
+    ],
+)
+def test_the_words_of_a_chat_idiom_find_no_article_of_their_own(demo_articles, question, found):
+    assert stems(search(question, language="en"), demo_articles)[:2] == found
+
+
+@pytest.mark.parametrize(
     ("question", "language", "found"),
     [
         # About the question by their titles (账号, report), or scoring nearly as well as the best.
