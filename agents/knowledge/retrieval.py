@@ -79,16 +79,15 @@ def _hits(
 ) -> list[index.Hit]:
     hits = [hit for hit in built.search(query, k=k, language=language) if hit.coverage >= MIN_COVERAGE]
     hits = hits[:1] + [hit for hit in hits[1:] if _also_relevant(hit, hits[0])]
-    asked = set(tokenize.tokenize(query))
     return [
         replace(hit, chunk=built.openings[hit.chunk.document_id])
-        if whole_articles or _about_it_all(hit, asked, built.openings[hit.chunk.document_id])
+        if whole_articles or _about_it_all(hit, query, built.openings[hit.chunk.document_id])
         else hit
         for hit in hits
     ]
 
 
-def _about_it_all(hit: index.Hit, asked: set[str], opening: index.IndexedChunk) -> bool:
+def _about_it_all(hit: index.Hit, query: str, opening: index.IndexedChunk) -> bool:
     """The question shares only the article's subject with it (the words of its title): it is
     about the article as a whole, which is quoted from its introduction, not from whichever
     section repeats the subject most.
@@ -100,10 +99,10 @@ def _about_it_all(hit: index.Hit, asked: set[str], opening: index.IndexedChunk) 
     """
     if hit.title_coverage < hit.coverage - 1e-9:
         return False
-    return hit.coverage < WHOLE_ARTICLE_MAX_COVERAGE or _heading_says_more(hit.chunk, asked, opening)
+    return hit.coverage < WHOLE_ARTICLE_MAX_COVERAGE or _heading_says_more(hit.chunk, query, opening)
 
 
-def _heading_says_more(chunk: index.IndexedChunk, asked: set[str], opening: index.IndexedChunk) -> bool:
+def _heading_says_more(chunk: index.IndexedChunk, query: str, opening: index.IndexedChunk) -> bool:
     """The chunk's section heading has a word that neither the question, the title nor the
     article's introduction has: the introduction says what the article covers ("…and how to
     appeal if you think the ban is a mistake"), a section beyond it a particular of its own
@@ -111,7 +110,8 @@ def _heading_says_more(chunk: index.IndexedChunk, asked: set[str], opening: inde
     first_line = chunk.text.lstrip().split("\n", 1)[0]
     if not first_line.startswith("#") or chunk == opening:
         return False  # an introduction, or a row of a FAQ
-    known = asked | set(tokenize.tokenize(chunk.title)) | set(tokenize.tokenize(opening.text))
+    # Tokenized here, not for every question: few questions reach this test.
+    known = set(tokenize.tokenize(query)) | set(tokenize.tokenize(chunk.title)) | set(tokenize.tokenize(opening.text))
     return bool(set(tokenize.tokenize(first_line)) - known)
 
 
