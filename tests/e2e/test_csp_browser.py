@@ -16,7 +16,7 @@ import pytest
 
 from tests import servers
 from tests.analytics.test_browser import ALL_DRAWN
-from tests.e2e.test_staff_browser import ask, open_player, sign_in_as_agent, take_over_a_new_chat
+from tests.e2e.test_staff_browser import ask, close_chat, open_player, sign_in_as_agent, take_over_a_new_chat
 
 QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
@@ -170,5 +170,5 @@ def test_an_image_from_another_site_is_shown_as_a_link_and_never_fetched(refused
 
     assert elsewhere.hits == [] and asked_elsewhere == []
     assert refused.refusals == []
-    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

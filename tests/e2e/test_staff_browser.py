@@ -91,6 +91,12 @@ def sign_in_as_agent(page, base_url: str) -> None:
     expect(page.get_by_test_id("me")).to_have_text("Alice")
 
 
+def close_chat(page) -> None:
+    """Close the chat the agent has open: Close, then the confirmation."""
+    page.get_by_test_id("close").click()
+    page.get_by_test_id("close-confirm").click()
+
+
 def take_over_a_new_chat(agent, player, base_url: str) -> str:
     """The player asks; the agent opens the chat and takes it over. Its id."""
     from playwright.sync_api import expect
@@ -192,7 +198,7 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     assert agent.locator('#messages [data-sender="bot"]').last.get_attribute("data-status") == "streaming"
 
     # Close: the player is asked for a rating in the chat, and thanked for it.
-    agent.get_by_test_id("close").click()
+    close_chat(agent)
     card = player.get_by_test_id("csat")
     expect(card).to_be_visible()
     expect(player.locator(PLAYER_SYSTEM).last).to_have_attribute("data-event", "closed")
@@ -201,6 +207,35 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     card.get_by_test_id("csat-comment").fill("Alice was quick")
     card.get_by_test_id("csat-submit").click()
     expect(card).to_have_text("Thank you for your feedback!")
+
+
+def test_close_asks_first_so_a_misclick_beside_take_over_does_not_end_the_players_chat(open_context, staff_server):
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    take_over_a_new_chat(agent, player, staff_server.url)
+
+    agent.get_by_test_id("close").click()
+    confirm = agent.get_by_test_id("confirm-close")
+    expect(confirm).to_contain_text("Close this chat? The player will be asked to rate it.")
+    expect(agent.get_by_test_id("close")).to_be_hidden()
+    agent.get_by_test_id("close-cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(agent.get_by_test_id("close")).to_be_visible()
+    agent.wait_for_timeout(300)  # what a close would have sent by now
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    expect(player.get_by_test_id("csat")).to_have_count(0)
+
+    agent.get_by_test_id("close").click()
+    agent.keyboard.press("Escape")  # Escape keeps it open too
+    expect(confirm).to_be_hidden()
+
+    close_chat(agent)
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+    expect(player.get_by_test_id("csat")).to_be_visible()
+    expect(confirm).to_be_hidden()
 
 
 def test_a_player_away_when_the_chat_is_closed_finds_its_end_and_the_rating_on_return(open_context, staff_server):
@@ -219,7 +254,7 @@ def test_a_player_away_when_the_chat_is_closed_finds_its_end_and_the_rating_on_r
     agent.get_by_test_id("agent-input").fill("Found it: your 60 gems are in your mailbox now.")
     agent.get_by_test_id("agent-input").press("Enter")
     expect(agent.locator('#messages [data-sender="agent"]')).to_have_count(1)
-    agent.get_by_test_id("close").click()
+    close_chat(agent)
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
     open_player(player, staff_server.url)
@@ -503,7 +538,7 @@ def test_a_reply_and_a_note_whose_acks_were_lost_with_the_socket_reach_the_chat_
     expect(agent_lines.get_by_test_id("message-text")).to_have_text(
         ["Checking your order now.", "VIP, check the ledger"]
     )
-    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
@@ -537,7 +572,7 @@ def test_what_an_agent_writes_shows_as_markdown_like_the_bots_answers_and_never_
     note_link = in_dashboard.nth(1).get_by_role("link", name="#42")
     expect(note_link).to_have_attribute("href", "https://example.com/t/42")
     expect(to_player).to_have_count(1)  # the note is the staff's alone
-    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
@@ -583,7 +618,7 @@ def test_the_mine_count_follows_take_over_transfer_hand_back_and_close(open_cont
     alice.get_by_test_id("filter-mine").click()
     expect(held).to_have_count(before + 1)
     alice.locator(f'[data-testid="conversation-row"][data-id="{transferred}"]').click()
-    alice.get_by_test_id("close").click()
+    close_chat(alice)
     expect(mine).to_have_text(str(before or ""))
     expect(held).to_have_count(before)
 
@@ -668,7 +703,7 @@ def test_the_reply_box_says_who_may_write_when_it_is_not_for_taking_over(open_co
     expect(box).to_have_attribute("placeholder", "Alice is handling this chat: only they can write to the player.")
     expect(alice.get_by_test_id("agent-input")).to_have_attribute("placeholder", "Write to the player…")
 
-    alice.get_by_test_id("close").click()
+    close_chat(alice)
     expect(mia.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
     for page in (alice, mia):
         expect(page.get_by_test_id("agent-input")).to_have_attribute(
@@ -712,7 +747,7 @@ def test_on_a_laptop_the_chat_keeps_half_the_dashboard_beside_the_list_and_the_c
 
     agent.get_by_test_id("filter-mine").click()
     agent.locator(f'[data-testid="conversation-row"][data-id="{held}"]').click()
-    agent.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
@@ -731,7 +766,7 @@ def test_a_player_who_comes_back_to_a_held_chat_still_sees_who_they_talk_to(open
     expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
     expect(player.get_by_test_id("conv-state")).to_have_text("Chatting with Alice")
 
-    alice.get_by_test_id("close").click()  # room for the chats of the tests after this one
+    close_chat(alice)  # room for the chats of the tests after this one
     expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 

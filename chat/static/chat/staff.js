@@ -54,6 +54,9 @@
   var noteForm = $("note-form"), noteInput = $("note-input");
   var counters = new Map([[input, $("agent-counter")], [noteInput, $("note-counter")]]);
   var btnTake = $("act-take-over"), btnBack = $("act-hand-back"), btnClose = $("act-close");
+  // Closing ends the player's chat for good (they are asked to rate it), and the button
+  // sits beside Take over: it asks once more, for the chat it was clicked on.
+  var confirmClose = $("confirm-close"), closingId = null;
   var transferBox = $("transfer-box"), transferTo = $("transfer-to"), btnTransfer = $("act-transfer");
   var exportLink = $("act-export");
 
@@ -482,7 +485,10 @@
     if (transferBox.hidden && held && mayAct(c)) send({ type: "agents" });
     transferBox.hidden = !(held && mayAct(c));
     renderTransferTargets();
-    btnClose.hidden = c.state === "closed" || (held && !mayAct(c));
+    var closable = c.state !== "closed" && !(held && !mayAct(c));
+    var confirming = closable && closingId === c.id;
+    btnClose.hidden = !closable || confirming;
+    confirmClose.hidden = !confirming;
     input.disabled = sendBtn.disabled = !mine;
     input.placeholder = composerHint(c, mine);
 
@@ -744,7 +750,21 @@
 
   btnTake.addEventListener("click", function () { act("take_over"); });
   btnBack.addEventListener("click", function () { act("hand_back"); });
-  btnClose.addEventListener("click", function () { act("close"); });
+  function askToClose(ask) {
+    closingId = ask && watched ? watched.id : null;
+    if (watched) renderCase();
+    (ask ? $("act-close-confirm") : btnClose).focus();
+  }
+  btnClose.addEventListener("click", function () { askToClose(true); });
+  $("act-close-cancel").addEventListener("click", function () { askToClose(false); });
+  $("act-close-confirm").addEventListener("click", function () {
+    closingId = null;
+    act("close");
+    if (watched) renderCase();
+  });
+  confirmClose.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") askToClose(false);
+  });
   btnTransfer.addEventListener("click", function () {
     var to = parseInt(transferTo.value, 10);
     if (to) act("transfer", { to: to });
