@@ -307,3 +307,26 @@ def test_a_message_sent_too_fast_goes_back_into_the_box(page, chat_server, tmp_p
         expect(page.locator(PLAYER_MESSAGES).first).to_contain_text("first question")
     finally:
         server.stop()
+
+
+RENDER = """(text) => {
+  const el = document.createElement("div");
+  window.csbotMarkdown.render(el, text);
+  return el.innerHTML;
+}"""
+
+
+def test_an_answer_cut_off_mid_markup_reads_as_formatted_text_not_as_asterisks(page, chat_server):
+    # An answer stopped by a takeover (or shown while it streams) ends where it was cut.
+    open_chat(page, chat_server.url)
+
+    def shown(text: str) -> str:
+        return page.evaluate(RENDER, text)
+
+    assert "<strong>Account banned</strong>" in shown("Your account: **Account banned")
+    assert "**" not in shown("Your account: **Account banned\n")
+    assert "<code>check_ord</code>" in shown("Run `check_ord")
+    assert shown("```\nstep 1\nstep 2").count("<pre>") == 1 and "```" not in shown("```\nstep 1\nstep 2")
+    # Whole text is shown as it is.
+    whole = "**Done**: use `a**b`, then\n\n```\nx ** y\n```"
+    assert shown(whole).count("<strong>") == 1 and "a**b" in shown(whole) and "x ** y" in shown(whole)

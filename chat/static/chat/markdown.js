@@ -73,12 +73,29 @@
     });
   }
 
+  /**
+   * `text` with the Markdown it leaves open closed: a code block, inline code, bold.
+   * An answer shows while it streams, and one stopped mid-way (a takeover, a close, an
+   * upstream error) stays as it was cut: "Your account: **Account banned" would show its
+   * asterisks for good. Balanced text comes back as it was.
+   */
+  function closeOpenMarks(text) {
+    var fences = text.match(/^ {0,3}```/gm) || [];
+    if (fences.length % 2) return text.replace(/\s+$/, "") + "\n```";  // inside code nothing else is markup
+    var prose = text.replace(/^ {0,3}```[\s\S]*?^ {0,3}```/gm, "");
+    var tail = "";
+    if ((prose.match(/`/g) || []).length % 2) tail = "`";
+    else if ((prose.replace(/`[^`]*`/g, "").match(/\*\*/g) || []).length % 2) tail = "**";
+    // The mark must touch the last word to close: "**Account banned**", not "…banned\n**".
+    return tail ? text.replace(/\s+$/, "") + tail : text;
+  }
+
   /** Shows `text` in `el` as sanitised HTML; false when it could only show it as plain text. */
   function render(el, text) {
     if (!able) { el.textContent = text; return false; }
     var html;
     try {
-      html = window.marked.parse(text, { gfm: true, breaks: true, async: false });
+      html = window.marked.parse(closeOpenMarks(text), { gfm: true, breaks: true, async: false });
     } catch (e) {
       el.textContent = text;
       return false;
@@ -92,5 +109,5 @@
     return true;
   }
 
-  window.csbotMarkdown = { render: render };
+  window.csbotMarkdown = { render: render, closeOpenMarks: closeOpenMarks };
 })();
