@@ -21,8 +21,32 @@ from django.utils.translation import gettext_lazy as _
 
 from chat import admin_words
 from chat.models import AgentProfile, Conversation, ConversationEvent, Message, Player
-from chat.roles import is_manager
+from chat.roles import display_name, is_manager
 from chat.staff_selectors import conversation_export, conversations_csv
+
+
+def _staff_name(user) -> str:
+    """A colleague as the dashboard names them (the first name), with the username to find them by."""
+    if user is None:
+        return "-"
+    name, username = display_name(user), user.get_username()
+    return name if name == username else f"{name} ({username})"
+
+
+class StaffNames:
+    """The staff on a chat, an event or a message, named as on the dashboard, not by username."""
+
+    @admin.display(description=Message._meta.get_field("author").verbose_name, ordering="author__first_name")
+    def author_name(self, obj: Message) -> str:
+        return _staff_name(obj.author)
+
+    @admin.display(description=Conversation._meta.get_field("assignee").verbose_name, ordering="assignee__first_name")
+    def assignee_name(self, obj: Conversation) -> str:
+        return _staff_name(obj.assignee)
+
+    @admin.display(description=ConversationEvent._meta.get_field("actor").verbose_name, ordering="actor__first_name")
+    def actor_name(self, obj: ConversationEvent) -> str:
+        return _staff_name(obj.actor)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -37,9 +61,9 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class MessageInline(ReadOnlyInline):
+class MessageInline(StaffNames, ReadOnlyInline):
     model = Message
-    fields = ("seq", "created_at", "sender", "author", "text", "status", "internal")
+    fields = ("seq", "created_at", "sender", "author_name", "text", "status", "internal")
     readonly_fields = fields
     ordering = ("seq",)
 
@@ -95,9 +119,9 @@ class LanguageWords:
         return admin_words.language_words(obj.language) or "-"
 
 
-class EventInline(EventWords, ReadOnlyInline):
+class EventInline(StaffNames, EventWords, ReadOnlyInline):
     model = ConversationEvent
-    fields = ("created_at", "kind", "actor", "reason_in_words", "details")
+    fields = ("created_at", "kind", "actor_name", "reason_in_words", "details")
     readonly_fields = fields
 
 
@@ -106,12 +130,12 @@ def _may_export(request: HttpRequest) -> bool:
 
 
 @admin.register(Conversation)
-class ConversationAdmin(LanguageWords, admin.ModelAdmin):
+class ConversationAdmin(StaffNames, LanguageWords, admin.ModelAdmin):
     list_display = (
         "id",
         "player",
         "state",
-        "assignee",
+        "assignee_name",
         "handoff_reason_in_words",
         "intent_in_words",
         "updated_at",
@@ -133,7 +157,7 @@ class ConversationAdmin(LanguageWords, admin.ModelAdmin):
                 "fields": (
                     "player",
                     "state",
-                    "assignee",
+                    "assignee_name",
                     "handoff_reason_in_words",
                     "waiting_since",
                     "intent_in_words",
@@ -211,8 +235,8 @@ class ConversationAdmin(LanguageWords, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "seq", "sender", "author", "short_text", "status", "internal", "created_at")
+class MessageAdmin(StaffNames, admin.ModelAdmin):
+    list_display = ("conversation", "seq", "sender", "author_name", "short_text", "status", "internal", "created_at")
     list_filter = ("sender", "status", "internal", "created_at")
     search_fields = ("text", "conversation__player__game_player_id", "=conversation__id")
     list_select_related = ("conversation__player", "author")
@@ -224,7 +248,7 @@ class MessageAdmin(admin.ModelAdmin):
                     "conversation",
                     "seq",
                     "sender",
-                    "author",
+                    "author_name",
                     "text",
                     "status",
                     "internal",
@@ -273,13 +297,13 @@ class PlayerAdmin(LanguageWords, admin.ModelAdmin):
 
 
 @admin.register(ConversationEvent)
-class ConversationEventAdmin(EventWords, admin.ModelAdmin):
-    list_display = ("created_at", "conversation", "kind", "actor", "reason_in_words", "details")
+class ConversationEventAdmin(StaffNames, EventWords, admin.ModelAdmin):
+    list_display = ("created_at", "conversation", "kind", "actor_name", "reason_in_words", "details")
     list_filter = ("kind", EventReasonFilter, "created_at")
     search_fields = ("=conversation__id", "actor__username", "reason")
     list_select_related = ("conversation__player", "actor")
     fieldsets = (
-        (None, {"fields": ("conversation", "kind", "actor", "reason_in_words", "details", "created_at")}),
+        (None, {"fields": ("conversation", "kind", "actor_name", "reason_in_words", "details", "created_at")}),
         (_("Raw data"), {"classes": ("collapse",), "fields": ("id", "reason", "raw_data")}),
     )
     readonly_fields = [name for _name, fieldset in fieldsets for name in fieldset["fields"]]

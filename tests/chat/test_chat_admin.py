@@ -167,3 +167,22 @@ def test_in_chinese_every_list_of_our_admin_names_its_columns_in_chinese(chat, d
     players = root.get("/admin/chat/player/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert re.search(r'<th class="field-name"><a [^>]*>Lin</a></th>', players)
     assert '<td class="field-language_in_words">英语</td>' in players
+
+
+def test_staff_on_a_chat_are_named_as_on_the_dashboard_with_their_username(reader, chat, alice):
+    """The dashboard says "Alice"; the admin said "alice", the login, on every page."""
+    alice.first_name = "Alice"
+    alice.save()
+    Conversation.objects.filter(pk=chat.pk).update(state=Conversation.State.HUMAN, assignee=alice)
+    ConversationEvent.objects.create(conversation=chat, kind="taken_over", actor=alice)
+    message_append(conversation_id=chat.pk, sender="agent", author_id=alice.pk, text="I'm on it.")
+
+    pages = [
+        "/admin/chat/conversation/",
+        f"/admin/chat/conversation/{chat.pk}/change/",  # its events and messages
+        "/admin/chat/message/",
+        "/admin/chat/conversationevent/",
+    ]
+    for url in pages:
+        shown, _ = seen(reader.get(url))
+        assert "Alice (alice)" in shown, url
