@@ -3,8 +3,9 @@
 Only data and labels: colours and common options live in the script. Options:
 stacked (bool), percent (value axis in %), counts (the value axis counts whole
 things: chats, ratings, alerts; its ticks are whole numbers), y2 (title of a
-right-hand axis), horizontal (bars along x), empty (the words shown over a chart
-with nothing to plot).
+right-hand axis), horizontal (bars along x), polarity (the value axis is a
+sentiment score: always -1 to 1, so that a dip reads as large as it is), empty (the
+words shown over a chart with nothing to plot).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def sentiment(rng: DateRange, points: list[tuple[datetime, Metrics]], servers: l
                 dataset(share, [pct(k["negative_share"]) for _b, k in points], kind="bar", axis="y2"),
             ],
             y2=share,
+            polarity=True,
         ),
         "per_server": chart(
             "bar",

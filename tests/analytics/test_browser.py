@@ -156,3 +156,21 @@ def test_a_chart_with_nothing_to_plot_says_so_over_its_blank_axes(transactional_
         "chart-csat": nothing, "anomalies/chart-per-day": None,  # the alert raised today
         "sentiment/chart-over-time": nothing, "sentiment/chart-per-server": nothing,
     }  # fmt: skip
+
+
+VALUE_AXIS_RANGE = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).map((c) => {
+  const canvas = c;
+  const scale = Chart.getChart(canvas).scales.y;
+  return [canvas.dataset.chart, scale ? [scale.min, scale.max] : null];
+}))"""
+
+
+def test_sentiment_over_time_reads_on_its_whole_scale_so_a_small_dip_looks_small(transactional_db, live_server):
+    # Averages of -0.05 to -0.2 used to fill the chart's height, from 0 down to -0.2.
+    HistoryGenerator(conversations=60, days=2, seed=3).run(batch=60, log=lambda _line: None)
+    manager()
+
+    ranges = read_charts(live_server, ["sentiment/"], VALUE_AXIS_RANGE)
+
+    assert ranges["sentiment/chart-over-time"] == [-1, 1]
+    assert ranges["sentiment/chart-per-server"][0] == 0  # a share, in %, from 0

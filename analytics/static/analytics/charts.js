@@ -42,6 +42,13 @@
       options.scales[valueAxis].beginAtZero = true;
       // Chart.js splits a small range into tenths: "0.5 alerts", "0.1 ratings" mean nothing.
       if (opts.counts) options.scales[valueAxis].ticks = { precision: 0 };
+      // A sentiment's whole scale: fitted to the data, an average of -0.05 to -0.2 filled
+      // the chart and read as a collapse.
+      if (opts.polarity) {
+        options.scales[valueAxis].beginAtZero = false;
+        options.scales[valueAxis].min = -1;
+        options.scales[valueAxis].max = 1;
+      }
       if (opts.percent) {
         options.scales[valueAxis].suggestedMax = 100;
         options.scales[valueAxis].ticks = { callback: function (v) { return v + "%"; } };
