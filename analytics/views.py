@@ -33,6 +33,8 @@ def _page(request: HttpRequest, page: str, rng: DateRange, **context: Any) -> Ht
         "presets": presets,
         "max_days": selectors.MAX_DAYS,
         "as_of": selectors.figures_as_of(),
+        # Named in full: "CST" is China's and America's both, and managers may sit elsewhere.
+        "time_zone": timezone.get_current_timezone_name(),
         "refresh_seconds": round(settings.ANALYTICS_REFRESH_SECONDS),
     }
     return render(request, f"analytics/{page}.html", {**common, **context})

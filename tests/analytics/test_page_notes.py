@@ -38,6 +38,7 @@ def test_a_range_within_400_days_says_nothing_about_it(client, mia):
 
 def test_the_page_says_its_figures_are_as_old_as_the_oldest_close_not_yet_counted(client, mia, players, settings):
     settings.ANALYTICS_REFRESH_SECONDS = 60
+    settings.TIME_ZONE = "Asia/Shanghai"  # the time says which zone it is in: managers may sit elsewhere
     client.force_login(mia)
     start = timezone.now() - timedelta(minutes=5)
     chat = Chat(players[0], start).player(0, "充值没到账").bot(3, ttft_ms=500).close(120)
@@ -48,7 +49,8 @@ def test_the_page_says_its_figures_are_as_old_as_the_oldest_close_not_yet_counte
     page = client.get("/analytics/")
     as_of = timezone.localtime(written).strftime("%Y-%m-%d %H:%M")
     assert page.context["as_of"] == written
-    assert f"Figures as of {as_of}; they are brought up to date every 60 seconds." in page.content.decode()
+    shown = page.content.decode()
+    assert f"Figures as of {as_of} Asia/Shanghai; they are brought up to date every 60 seconds." in shown
 
     aggregation.aggregate_dirty()  # aggregate_recent ran: everything written is counted
     assert client.get("/analytics/").context["as_of"] > written + timedelta(seconds=49)
