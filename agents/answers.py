@@ -50,6 +50,14 @@ def anything_else(language: str) -> str:
     )
 
 
+def still_waiting(specs: list[FactSpec], language: str) -> str:
+    """An "ok" to a request for details: what the bot still needs, once more and briefly."""
+    if _zh(language):
+        return f"好的，方便的时候把{'和'.join(spec.label(language) for spec in specs)}发给我就行。"
+    labels = " and ".join(f"the {spec.label(language)[:1].lower()}{spec.label(language)[1:]}" for spec in specs)
+    return f"Sure — send me {labels} when you have {'it' if len(specs) == 1 else 'them'}."
+
+
 def ask_for_facts(specs: list[FactSpec], language: str) -> str:
     if len(specs) == 1:
         return specs[0].question(language)

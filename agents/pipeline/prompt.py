@@ -75,7 +75,7 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, awaiting_facts, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -111,6 +111,16 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             return Reply("tool", request=build_request(context, [], notes=notes.strip()), prefix=prefix)
         extra = [human] if human and not result.ok else []
         return Reply("tool", body=answers.tool_answer(result, lang), prefix=prefix, quick_replies=extra)
+    awaited = _still_awaited(context, facts) if _is_acknowledgement(context.question) else []
+    if awaited:
+        # "ok" to "What's your order number?" is no end of the topic: the bot still waits for
+        # it, and shows the form again (only the newest answer's form can be filled in).
+        return Reply(
+            "awaiting_facts",
+            body=answers.still_waiting(awaited, lang),
+            prefix=prefix,
+            form_fields=[fact_rules.form_field(spec, lang) for spec in awaited],
+        )
     given = _details_given(context, intent, facts) if local and result is None else []
     if given:
         # "S2" after "Which server do you play on?": quoting the article the question followed
@@ -188,6 +198,13 @@ _ACKNOWLEDGEMENT = re.compile(rf"{_ACK_WORD}(?:[\s,，、]*{_ACK_WORD})*[\s.。!
 def _is_acknowledgement(question: str) -> bool:
     """ "ok", "got it", "好的": the player read the answer, and asks nothing."""
     return _ACKNOWLEDGEMENT.fullmatch(question.strip()) is not None
+
+
+def _still_awaited(context: Context, facts: FactsResult) -> list[FactSpec]:
+    """The details the bot's previous answer asked for that the player has not given yet."""
+    catalogue = get_catalogue()
+    asked = [catalogue.facts[name] for name in context.last_bot_meta.get("asked", ()) if name in catalogue.facts]
+    return [spec for spec in asked if not facts.values.get(spec.name)]
 
 
 def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -> list[FactSpec]:

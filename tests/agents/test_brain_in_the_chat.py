@@ -148,6 +148,35 @@ async def test_an_ok_that_opens_the_chat_is_met_with_the_topics_to_choose_from(v
     assert "Which of these is it about?" in answer.text and answer.quick_replies
 
 
+@pytest.mark.parametrize(
+    ("question", "ok", "still_waiting"),
+    [
+        ("my top-up did not arrive", "ok", "Sure — send me the order number when you have it."),
+        ("充值了月卡但是没到账", "好的", "好的，方便的时候把订单号发给我就行。"),
+        ("the game keeps crashing on my iphone", "sure", "Sure — send me the server when you have it."),
+    ],
+)
+async def test_an_ok_to_a_request_for_details_is_not_taken_for_the_end_of_the_topic(lin, question, ok, still_waiting):
+    async with Chat(lin) as chat:
+        asked = await chat.say(question)
+        answer = await chat.say(ok)
+
+    assert answer.text == still_waiting
+    assert "If anything else comes up" not in answer.text
+    # The form is shown again under the newest answer, where the player can still fill it in.
+    assert answer.form["fields"] == asked.form["fields"]
+
+
+async def test_the_form_shown_again_after_an_ok_brings_the_order_status(lin):
+    async with Chat(lin) as chat:
+        await chat.say("充值了月卡但是没到账")
+        waiting = await chat.say("好的")
+        submitted = {"type": "form_submit", "form_id": waiting.form["form_id"], "values": {"order_no": "sl2025061202"}}
+        answer = await chat.exchange(submitted)
+
+    assert "SL2025061202" in answer.text and "月卡" in answer.text and "处理中" in answer.text
+
+
 async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_it_needs(lin):
     async with Chat(lin) as chat:
         await chat.say("你好")
