@@ -42,6 +42,16 @@ def you_are_welcome(language: str) -> str:
     )
 
 
+def who_answers(language: str) -> str:
+    """ "are you a bot?": honestly, and how to reach a person (the button and the words chat/handoff.py knows)."""
+    return pick(
+        language,
+        "我是游戏的自动客服助手，不是真人。想找客服同事的话，随时点“转人工客服”，或者直接发“转人工”。",
+        "I'm the game's automated support assistant, not a person. To talk to someone from the support team, "
+        'tap "Talk to a human" or write "talk to a human" at any time.',
+    )
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,

@@ -524,12 +524,44 @@ _ASKED_IN_CHINESE = re.compile(
 )
 
 
+_WHAT_ANSWERS = (
+    r"(?:a\s+|an\s+)?(?:real\s+|live\s+|actual\s+)?"
+    r"(?:bot|robot|chat\s?bot|ai|a\.i\.|machine|computer|program|human(?:\s+being)?|person)"
+)
+# "are you a bot?", "is this an AI", "am I talking to a real person?", "are you human or a bot?"
+_WHO_ANSWERS_IN_ENGLISH = re.compile(
+    rf"""^\W*(?:(?:hi|hello|hey|so|wait|sorry|excuse\ me)\W+)?
+    (?:(?:are|r)\s+(?:you|u)|is\s+this|am\s+i\s+(?:talking|chatting|speaking)\s+(?:to|with))\s+
+    (?:just\s+|even\s+|really\s+)?{_WHAT_ANSWERS}(?:\s+or\s+(?:just\s+)?{_WHAT_ANSWERS})?
+    (?:\s+or\s+not)?[\s?!.？！。]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "你是机器人吗", "你是真人吗", "对面是真人还是机器人？"
+_WHO_ANSWERS_IN_CHINESE = re.compile(
+    r"^\W*(?:请问|那个|你好)?[，,\s]*(?:你|您|对面|这边|这个|这)?(?:是不是|是)(?:个|一个)?"
+    r"(?:机器人|真人|真的人|人工智能|AI|ai|自动回复|人)(?:还是(?:个|一个)?(?:机器人|真人|人工智能|AI|ai|人))?"
+    r"[吗嘛吧啊呀呢]*[\s?!。？！]*$"
+)
+
+
+def asks_who_answers(text: str) -> bool:
+    """The whole message asks whether a bot or a person is answering ("are you a bot?", "你是真人吗").
+
+    A question, not a request: the bot says what it is (agents/pipeline/prompt.py).
+    """
+    text = text.strip()
+    return bool(_WHO_ANSWERS_IN_ENGLISH.match(text) or _WHO_ANSWERS_IN_CHINESE.match(text))
+
+
 def wants_human(text: str) -> bool:
     """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...).
 
     Checked before the bot answers: a match sends the chat to the queue and the bot
     stays silent, so a game word mistaken for a request costs the player their answer.
+    "are you a real person?" asks what answers, and gets an answer that says how to ask.
     """
+    if asks_who_answers(text):
+        return False
     return bool(_ASKED_IN_CHINESE.search(text) or _ASKED_IN_ENGLISH.search(text.strip()))
 
 

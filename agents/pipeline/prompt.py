@@ -19,6 +19,7 @@ from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
+from chat.handoff import asks_who_answers
 
 SYSTEM_PROMPT = {
     "zh-hans": (
@@ -75,7 +76,7 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, awaiting_facts, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, who_answers, awaiting_facts, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -98,9 +99,14 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     local = settings.LLM_PROVIDER == "local"
     catalogue = get_catalogue()
     human = {"label": answers.offer_human(lang), "intent": "human"} if "human" in catalogue.intents else None
-    if mood.escalate or (intent.spec and intent.spec.action == "handoff"):
-        reason = "sentiment" if mood.escalate else "player_request"
-        return Reply("handoff", body=answers.handover(lang, reason=reason), escalate=reason)
+    if mood.escalate:
+        return Reply("handoff", body=answers.handover(lang, reason="sentiment"), escalate="sentiment")
+    if asks_who_answers(context.question):
+        # "are you a bot?": "bot" would find the article on botting bans, and "真人" the handoff
+        # intent; the player asks what answers, and learns how to reach a person.
+        return Reply("who_answers", body=answers.who_answers(lang), quick_replies=[human] if human else [])
+    if intent.spec and intent.spec.action == "handoff":
+        return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, level=mood.current.level) if mood.upset and local else ""
     notes = _mood_notes(lang) if mood.upset and not local else ""
     result = knowledge.tool_result

@@ -177,6 +177,30 @@ async def test_the_form_shown_again_after_an_ok_brings_the_order_status(lin):
     assert "SL2025061202" in answer.text and "月卡" in answer.text and "处理中" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("are you a bot?", "I'm the game's automated support assistant, not a person."),
+        ("are you a real person?", "I'm the game's automated support assistant, not a person."),
+        ("is this an AI", "I'm the game's automated support assistant, not a person."),
+        ("你是机器人吗", "我是游戏的自动客服助手，不是真人。"),
+        ("你是真人吗", "我是游戏的自动客服助手，不是真人。"),
+    ],
+)
+async def test_asked_whether_it_is_a_bot_the_bot_says_so_and_how_to_reach_a_person(visitor, question, says):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert answer.text.startswith(says)
+    assert "Talk to a human" in answer.text or "转人工客服" in answer.text
+    assert "ban" not in answer.text.lower() and "封号" not in answer.text
+    assert [option["intent"] for option in answer.quick_replies] == ["human"]
+    # A question, not a request: the chat stays with the bot until the player asks for a person.
+    conversation = await conversation_of(visitor)
+    assert conversation.state == Conversation.State.BOT
+    assert not (await answer.meta()).get("escalate")
+
+
 async def test_a_quick_reply_click_starts_that_intent_and_the_bot_asks_for_what_it_needs(lin):
     async with Chat(lin) as chat:
         await chat.say("你好")

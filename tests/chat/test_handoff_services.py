@@ -291,6 +291,11 @@ def test_a_waiting_chat_goes_to_the_next_agent_who_comes_online(settings, chat, 
         ("the secret agent quest won't finish", False),
         ("which race is better, human or elf?", False),
         ("人工智能队友太笨了", False),
+        # Asking what answers is a question, not a request (the bot says how to ask).
+        ("are you a real person?", False),
+        ("am I talking to a real person?", False),
+        ("你是真人吗", False),
+        ("are you a real person? I want to talk to one", True),
     ],
 )
 def test_the_player_can_ask_for_a_human_in_words(text, wanted):
