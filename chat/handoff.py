@@ -544,13 +544,21 @@ _WHO_ANSWERS_IN_CHINESE = re.compile(
 )
 
 
+# "who am I talking to?", "who is this", "你是谁", "对面是哪位"
+_WHO_IS_IT = re.compile(
+    r"""^\W*(?:(?:hi|hello|hey|so|sorry)\W+)?who\s+(?:am\s+i\s+(?:talking|chatting|speaking)\s+(?:to|with)|is\s+this|are\s+you)[\s?!.]*$"""
+    r"|^\W*(?:请问|你好)?[，,\s]*(?:你|您|对面|这边)(?:是谁|是哪位|哪位)[呀啊呢吗]*[\s?!。？！]*$",
+    re.IGNORECASE,
+)
+
+
 def asks_who_answers(text: str) -> bool:
     """The whole message asks whether a bot or a person is answering ("are you a bot?", "你是真人吗").
 
     A question, not a request: the bot says what it is (agents/pipeline/prompt.py).
     """
     text = text.strip()
-    return bool(_WHO_ANSWERS_IN_ENGLISH.match(text) or _WHO_ANSWERS_IN_CHINESE.match(text))
+    return bool(_WHO_ANSWERS_IN_ENGLISH.match(text) or _WHO_ANSWERS_IN_CHINESE.match(text) or _WHO_IS_IT.match(text))
 
 
 def wants_human(text: str) -> bool:

@@ -295,6 +295,7 @@ def test_a_waiting_chat_goes_to_the_next_agent_who_comes_online(settings, chat, 
         ("are you a real person?", False),
         ("am I talking to a real person?", False),
         ("你是真人吗", False),
+        ("who am I talking to?", False),
         ("are you a real person? I want to talk to one", True),
     ],
 )
