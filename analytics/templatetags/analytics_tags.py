@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django import template
 from django.utils import formats
-from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
 from analytics.services.alerts import alert_description
+from chat.admin_words import language_words
 from chat.handoff import reason_label
 
 register = template.Library()
@@ -72,9 +72,4 @@ def reason(code: str) -> str:
 def language_name(code: str) -> str:
     """A language code ("zh-hans") as its name in the reader's language ("Simplified Chinese", "简体中文");
     a code Django does not know as it is, none as a dash."""
-    if not code:
-        return DASH
-    try:
-        return get_language_info(code)["name_translated"]
-    except KeyError:
-        return code
+    return language_words(code) or DASH
