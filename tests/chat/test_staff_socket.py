@@ -599,7 +599,8 @@ async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(
     await first.connect()
     await second.connect()
     await second.send({"type": "status", "status": "away"})
-    await first.receive_until(lambda f: f.get("type") == "agents" and not roster_entry(f, "Bob")["online"])
+    # Bob's status, not only `online`: a roster from before his socket was counted also says offline.
+    await first.receive_until(lambda f: f.get("type") == "agents" and roster_entry(f, "Bob")["status"] == "away")
     await first.send({"type": "take_over", "conversation_id": cid})
     await first.receive_until(lambda f: f.get("type") == "ok")
     await first.send({"type": "transfer", "conversation_id": cid, "to": bob.pk})
