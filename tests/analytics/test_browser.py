@@ -174,3 +174,33 @@ def test_sentiment_over_time_reads_on_its_whole_scale_so_a_small_dip_looks_small
 
     assert ranges["sentiment/chart-over-time"] == [-1, 1]
     assert ranges["sentiment/chart-per-server"][0] == 0  # a share, in %, from 0
+
+
+LINE_PIECES = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).flatMap((c) => {
+  const canvas = c;
+  const chart = Chart.getChart(canvas);
+  return chart.data.datasets.map((d, i) => [canvas.dataset.chart + " " + d.label,
+    chart.getDatasetMeta(i).type === "line" ? chart.getDatasetMeta(i).dataset.segments.length : null]);
+}))"""
+
+
+def test_a_rate_is_not_drawn_across_hours_without_chats(transactional_db, live_server, players):
+    # Chats at 10:00, 11:00, 14:00 and 15:00: the rates and first-token lines used to run straight
+    # over 12:00 and 13:00 as if those hours had been measured. They are now drawn in two pieces.
+    from analytics.services.aggregation import aggregate_dirty
+    from analytics.tasks import on_conversation_closed
+    from tests.analytics.conftest import T0
+    from tests.analytics.factories import Chat
+
+    for hour in (0, 1, 4, 5):
+        chat = Chat(players[hour % 5], T0 + timedelta(hours=hour)).player(0, "充值没到账").bot(2).close(60)
+        on_conversation_closed(chat.pk)
+    aggregate_dirty()
+    manager()
+
+    pieces = read_charts(live_server, ["?start=2025-03-03&end=2025-03-03"], LINE_PIECES)
+
+    page = "?start=2025-03-03&end=2025-03-03"
+    assert pieces[f"{page}chart-rates Handoff rate"] == 2
+    assert pieces[f"{page}chart-ttft TTFT p50 (ms)"] == 2
+    assert pieces[f"{page}chart-volume Resolved by the bot"] is None  # bars: a quiet hour is a 0

@@ -22,7 +22,9 @@
       } else {
         out.borderColor = colour(i);
         out.backgroundColor = kind === "line" ? colour(i, 0.15) : colour(i, 0.8);
-        out.spanGaps = true;
+        // A bucket with no value (a rate or an average of no chats) is a gap, not a straight
+        // line drawn over the quiet hours as if they had been measured; counts are 0, not null.
+        out.spanGaps = false;
         out.pointRadius = ds.data.length > 60 ? 0 : 2;
         out.tension = 0.25;
       }
