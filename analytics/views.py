@@ -72,8 +72,7 @@ def intents(request: HttpRequest) -> HttpResponse:
         return exports.breakdown("intent", rng, rows, labels=labels)
     total = sum(k["conversations"] for _key, k in rows)
     shares = [
-        (key, selectors.intent_label(key, labels), k, charts.pct(k["conversations"] / total) if total else None)
-        for key, k in rows
+        (key, selectors.intent_label(key, labels), k, k["conversations"] / total if total else None) for key, k in rows
     ]
     return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows, labels))
 

@@ -259,6 +259,8 @@ LOGIN_REDIRECT_URL = "/staff/"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("简体中文"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own number formats before Django's: Chinese numbers get their thousands separator (csbot/formats).
+FORMAT_MODULE_PATH = ["csbot.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 # The language of the alerts POSTed to ALERT_WEBHOOK_URL: a webhook has no reader to ask, and

@@ -204,3 +204,49 @@ def test_a_rate_is_not_drawn_across_hours_without_chats(transactional_db, live_s
     assert pieces[f"{page}chart-rates Handoff rate"] == 2
     assert pieces[f"{page}chart-ttft TTFT p50 (ms)"] == 2
     assert pieces[f"{page}chart-volume Resolved by the bot"] is None  # bars: a quiet hour is a 0
+
+
+TICK_LABELS = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).map((canvas) => {
+  const chart = Chart.getChart(canvas);
+  const axis = chart.options.indexAxis === "y" ? "x" : "y";
+  return [canvas.dataset.chart, chart.scales[axis] ? chart.scales[axis].ticks.map((t) => t.label) : []];
+}))"""
+RATE_TOOLTIP = """() => Chart.getChart(document.querySelector('canvas[data-chart="chart-rates"]'))
+  .options.plugins.tooltip.callbacks.label({dataset: {label: "Handoff rate"}, parsed: {x: 0, y: 38.5}})"""
+
+
+@pytest.mark.parametrize("browser_language, page_language", [("de-DE", "en"), ("zh-CN", "zh-hans")])
+def test_the_charts_write_thousands_as_the_pages_language_does_whatever_the_browsers(
+    transactional_db, live_server, players, browser_language, page_language
+):
+    # A German browser wrote the English page's 12,345 chats as "12.000" on the axis.
+    from analytics.models import Aggregate
+    from analytics.services.aggregation import aggregate_dirty
+    from analytics.tasks import on_conversation_closed
+    from tests.analytics.conftest import T0
+    from tests.analytics.factories import Chat
+
+    chat = Chat(players[0], T0).player(0, "充值没到账").bot(2).close(60)
+    on_conversation_closed(chat.pk)
+    aggregate_dirty()
+    Aggregate.objects.filter(dimension=Aggregate.Dimension.ALL).update(conversations=12345, bot_resolved=12345)
+    manager()
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale=browser_language, viewport={"width": 1280, "height": 900})
+            context.add_cookies([{"name": "django_language", "value": page_language, "url": live_server.url}])
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            sign_in(page, f"{live_server.url}/analytics/?start=2025-03-03&end=2025-03-03")
+            page.wait_for_function(ALL_DRAWN)
+            ticks = page.evaluate(TICK_LABELS)["chart-volume"]
+            tooltip = page.evaluate(RATE_TOOLTIP)
+        finally:
+            browser.close()
+
+    assert ticks[-1] in {"12,000", "14,000"}, ticks
+    assert tooltip == "Handoff rate: 38.5%"  # the unit its axis has

@@ -11,6 +11,15 @@
     return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
   }
 
+  // The page's language, not the browser's: on a German browser the axes read "12.000" beside the
+  // page's 12,345. Ticks and tooltips format their numbers in it (Intl.NumberFormat groups
+  // thousands with a comma in en and zh-Hans alike, as the tables do: csbot/formats).
+  var LOCALE = document.documentElement.lang || undefined;
+
+  function number(value) {
+    return new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 }).format(value);
+  }
+
   function build(spec) {
     var opts = spec.options || {};
     var round = spec.type === "doughnut" || spec.type === "pie";
@@ -31,6 +40,7 @@
       return out;
     });
     var options = {
+      locale: LOCALE,
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
@@ -53,7 +63,16 @@
       }
       if (opts.percent) {
         options.scales[valueAxis].suggestedMax = 100;
-        options.scales[valueAxis].ticks = { callback: function (v) { return v + "%"; } };
+        options.scales[valueAxis].ticks = { callback: function (v) { return number(v) + "%"; } };
+        // The tooltip said "Handoff rate: 38.5", without the unit its axis has.
+        options.plugins.tooltip = {
+          callbacks: {
+            label: function (item) {
+              var value = opts.horizontal ? item.parsed.x : item.parsed.y;
+              return item.dataset.label + ": " + number(value) + "%";
+            }
+          }
+        };
       }
       if (opts.y2) {
         options.scales.y2 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: opts.y2 } };
