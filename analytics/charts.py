@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from analytics.models import Alert
@@ -80,7 +81,7 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
         ),
         "reasons": chart(
             "doughnut",
-            [reason_label(key) for key, _n in reasons],
+            [capfirst(reason_label(key)) for key, _n in reasons],
             [dataset(_("Handoffs"), [n for _k, n in reasons])],
         ),
         "csat": chart("bar", ["1", "2", "3", "4", "5"], [dataset(_("Ratings"), data["csat_hist"])], counts=True),
@@ -114,7 +115,7 @@ def sentiment(rng: DateRange, points: list[tuple[datetime, Metrics]], servers: l
         ),
         "per_server": chart(
             "bar",
-            [key or _("unknown") for key, _k in servers[:20]],
+            [key or _("Unknown") for key, _k in servers[:20]],
             [dataset(share, [pct(k["negative_share"]) for _key, k in servers[:20]])],
             percent=True,
         ),

@@ -218,10 +218,10 @@ class Alert(models.Model):
 
     class Kind(models.TextChoices):
         LLM_ERRORS = "llm_errors", _("LLM error rate")
-        TTFT_P95 = "ttft_p95", _("time to first token p95")
-        HANDOFF_SURGE = "handoff_surge", _("handoff surge")
-        NEGATIVE_SENTIMENT = "negative_sentiment", _("negative sentiment surge")
-        QUEUE_WAIT = "queue_wait", _("queue waiting time")
+        TTFT_P95 = "ttft_p95", _("Time to first token p95")
+        HANDOFF_SURGE = "handoff_surge", _("Handoff surge")
+        NEGATIVE_SENTIMENT = "negative_sentiment", _("Negative sentiment surge")
+        QUEUE_WAIT = "queue_wait", _("Queue waiting time")
         WORKER_STOPPED = "worker_stopped", _("Celery worker stopped")
 
     class State(models.TextChoices):

@@ -244,8 +244,8 @@ def intent_labels() -> dict[str, str]:
 
 
 def intent_label(key: str, labels: dict[str, str]) -> str:
-    """The label of an intent key; the key itself for an intent no longer defined, "unknown" for none."""
-    return labels.get(key, key) if key else str(_("unknown"))
+    """The label of an intent key; the key itself for an intent no longer defined, "Unknown" for none."""
+    return labels.get(key, key) if key else str(_("Unknown"))
 
 
 def agents(rng: DateRange) -> list[tuple[str, dict[str, Any]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils import formats
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from analytics.services.alerts import alert_description
@@ -64,8 +65,9 @@ def alert_text(alert) -> str:
 
 @register.filter
 def reason(code: str) -> str:
-    """A handoff reason as staff read it (chat/handoff.py)."""
-    return reason_label(code)
+    """A handoff reason as staff read it (chat/handoff.py), as a label: "The player asked for a person".
+    The dashboard's lowercase words read mid-sentence there; here each starts a table row or a legend."""
+    return capfirst(reason_label(code))
 
 
 @register.filter

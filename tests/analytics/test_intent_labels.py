@@ -45,8 +45,8 @@ def test_the_intents_page_names_intents_in_english(chats, client, mia):
     client.force_login(mia)
     page = client.get("/analytics/intents/" + RANGE, HTTP_ACCEPT_LANGUAGE="en")
 
-    assert table(page) == ["Account security", "unknown", "old_promo"]
-    assert chart_labels(page) == ["Account security", "unknown", "old_promo"]
+    assert table(page) == ["Account security", "Unknown", "old_promo"]
+    assert chart_labels(page) == ["Account security", "Unknown", "old_promo"]
     html = page.content.decode()
     assert ">Account security</td>" in html and "account_security</td>" not in html
 

@@ -161,7 +161,7 @@ def test_the_overview_shows_a_manager_the_known_figures(day, client, mia):
     assert kpis["llm_error_rate"] == pytest.approx(1 / 8)
     html = page.content.decode()
     assert "66.7%" in html and "16.7%" in html and "4.50" in html
-    assert "the LLM failed" in html  # the handoff reason upstream_error, in words
+    assert "The LLM failed" in html  # the handoff reason upstream_error, in words
     in_chinese = client.get("/analytics/" + RANGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "大模型出错" in in_chinese
 
