@@ -181,10 +181,28 @@ def alert_publish(alert: Alert, event: str) -> None:
         async_to_sync(layer.group_send)(STAFF_ALERTS_GROUP, {"type": "relay", "frame": frame, "frames": frames})
 
 
+def alert_title(alert: Alert, event: str, language: str | None = None) -> str:
+    """A one-line headline of the news, in `language` (the active one by default): "Alert: Queue waiting
+    time", "Cleared: Negative sentiment surge · s1". By the event, not the state: a "raised" POST retried
+    after the alert cleared still announces the raise."""
+    with translation.override(language or translation.get_language()):
+        signal = alert.get_kind_display() + (f" · {alert.key}" if alert.key else "")
+        if event == "cleared":
+            return _("Cleared: %(signal)s") % {"signal": signal}
+        return _("Alert: %(signal)s") % {"signal": signal}
+
+
 def webhook_post(alert: Alert, event: str, *, url: str) -> None:
-    """POST the alert as JSON, described in ALERT_LANGUAGE (the language of the team that reads the
-    webhook's chat tool); raises WebhookError, permanent when a retry cannot help (4xx)."""
-    body = {"event": f"alert.{event}", "alert": alert_payload(alert, settings.ALERT_LANGUAGE)}
+    """POST the alert as JSON, titled and described in ALERT_LANGUAGE (the language of the team that
+    reads the webhook's chat tool); raises WebhookError, permanent when a retry cannot help (4xx).
+
+    The title is what a chat tool's card or notification shows above the text: with the
+    description alone, every alert read as one long sentence with nothing to scan for."""
+    language = settings.ALERT_LANGUAGE
+    body = {
+        "event": f"alert.{event}",
+        "alert": {"title": alert_title(alert, event, language), **alert_payload(alert, language)},
+    }
     try:
         response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:

@@ -219,8 +219,10 @@ def test_raising_and_clearing_post_to_the_webhook_and_the_staff_sockets(
         "raised_at": now.isoformat(),
         "cleared_at": None,
     }
+    # The title is what the ops team's chat tool shows above the description.
+    titled = {"title": "Alert: LLM error rate", **expected}
     assert webhook == [
-        {"path": "/hooks/csbot", "type": "application/json", "json": {"event": "alert.raised", "alert": expected}}
+        {"path": "/hooks/csbot", "type": "application/json", "json": {"event": "alert.raised", "alert": titled}}
     ]
     event = staff_socket()
     assert event["type"] == "relay"
@@ -230,6 +232,7 @@ def test_raising_and_clearing_post_to_the_webhook_and_the_staff_sockets(
     with django_capture_on_commit_callbacks(execute=True):
         anomalies_detect(now=later)
     assert webhook[1]["json"]["event"] == "alert.cleared"
+    assert webhook[1]["json"]["alert"]["title"] == "Cleared: LLM error rate"
     assert webhook[1]["json"]["alert"]["state"] == "cleared"
     assert webhook[1]["json"]["alert"]["cleared_at"] == later.isoformat()
     assert json.loads(staff_socket()["frame"])["event"] == "cleared"
@@ -245,11 +248,21 @@ def test_the_webhook_speaks_the_ops_teams_language(
     with django_capture_on_commit_callbacks(execute=True):
         anomalies_detect(now=now + timedelta(minutes=12))
 
+    assert [hook["json"]["alert"]["title"] for hook in webhook] == ["告警：LLM 错误率", "已恢复：LLM 错误率"]
     raised, cleared = (hook["json"]["alert"]["description"] for hook in webhook)
     assert raised.startswith("LLM 错误：最近 10 分钟内 12 条机器人回答中有 6 条失败（50%）")
     assert cleared == raised
     # The stored text, the fallback for an alert without its numbers, stays in LANGUAGE_CODE.
     assert Alert.objects.get().description.startswith("LLM errors: 6 of 12 bot answers failed")
+
+
+def test_a_servers_alert_is_titled_with_its_signal_and_server_in_either_language():
+    from analytics.services.alerts import alert_title
+
+    alert = Alert(kind=Alert.Kind.NEGATIVE_SENTIMENT, key="s7")
+
+    assert alert_title(alert, "raised", "en") == "Alert: Negative sentiment surge · s7"
+    assert alert_title(alert, "cleared", "zh-hans") == "已恢复：负面情绪激增 · s7"
 
 
 def test_a_staff_socket_that_connects_later_gets_the_alerts_still_active(normal_day, players, now):
