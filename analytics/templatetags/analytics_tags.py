@@ -64,6 +64,13 @@ def alert_text(alert) -> str:
 
 
 @register.filter
+def other_than(examples: list[str], label: str) -> list[str]:
+    """A gap group's phrasings beside its label: the column of similar questions repeated the
+    question in the first column, and for a group of one phrasing said nothing else."""
+    return [q for q in examples if q != label]
+
+
+@register.filter
 def reason(code: str) -> str:
     """A handoff reason as staff read it (chat/handoff.py), as a label: "The player asked for a person".
     The dashboard's lowercase words read mid-sentence there; here each starts a table row or a legend."""

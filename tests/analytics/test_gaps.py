@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -173,3 +174,15 @@ def test_a_batch_that_is_rolled_back_leaves_its_groups_as_they_were(monkeypatch)
     )
     assert after == (before[0], {t: v for t, v in before[1].items() if v})
     assert KnowledgeGap.objects.count() == 1 and GapCluster.objects.count() == 1
+
+
+def test_the_similar_questions_column_does_not_repeat_the_question_itself(client, mia):
+    for question in ["宠物怎么进化", "宠物进化需要什么材料", "兑换码在哪里输入"]:
+        knowledge_gap_record(question=question, language="zh-hans")
+    client.force_login(mia)
+
+    html = client.get("/analytics/gaps/").content.decode()
+    rows = html.split('data-testid="gaps-table"')[1].split("<tbody>")[1].split("</tr>")[:-1]
+    similar = [" ".join(re.sub(r"<[^>]+>", " ", row.split("<td>")[3]).split()) for row in rows]
+
+    assert similar == ["宠物进化需要什么材料", "–"]  # a group asked one way only has nothing else to list
