@@ -4,8 +4,9 @@ Only data and labels: colours and common options live in the script. Options:
 stacked (bool), percent (value axis in %), counts (the value axis counts whole
 things: chats, ratings, alerts; its ticks are whole numbers), y2 (title of a
 right-hand axis), horizontal (bars along x), polarity (the value axis is a
-sentiment score: always -1 to 1, so that a dip reads as large as it is), empty (the
-words shown over a chart with nothing to plot).
+sentiment score: always -1 to 1, so that a dip reads as large as it is), top (the
+value axis ends there: the top of a rating's scale, 5), empty (the words shown over a
+chart with nothing to plot).
 """
 
 from __future__ import annotations
@@ -23,8 +24,20 @@ from chat.handoff import reason_label
 Metrics = dict[str, Any]
 
 
-def dataset(label: str, data: list, *, kind: str | None = None, axis: str | None = None, stack: str | None = None):
+def dataset(
+    label: str,
+    data: list,
+    *,
+    kind: str | None = None,
+    axis: str | None = None,
+    stack: str | None = None,
+    joined: bool = True,
+):
+    """`joined=False`: points without a line between them, for values of separate things (agents),
+    where a line would read as a trend from one to the next."""
     out: dict[str, Any] = {"label": str(label), "data": data}
+    if not joined:
+        out["showLine"] = False
     if kind:
         out["type"] = kind
     if axis:
@@ -131,12 +144,18 @@ def agents(rows: list[tuple[str, Metrics]]) -> dict[str, dict]:
             labels,
             [
                 dataset(_("Chats handled"), [k["conversations"] for _n, k in rows]),
-                dataset(first_response, [_round(k["first_response_avg_s"]) for _n, k in rows], kind="line", axis="y2"),
+                dataset(
+                    first_response,
+                    [_round(k["first_response_avg_s"]) for _n, k in rows],
+                    kind="line",
+                    axis="y2",
+                    joined=False,
+                ),
             ],
             y2=first_response,
             counts=True,
         ),
-        "csat": chart("bar", labels, [dataset(_("CSAT"), [_round(k["csat_avg"], 2) for _n, k in rows])]),
+        "csat": chart("bar", labels, [dataset(_("CSAT"), [_round(k["csat_avg"], 2) for _n, k in rows])], top=5),
     }
 
 

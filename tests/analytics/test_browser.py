@@ -250,3 +250,33 @@ def test_the_charts_write_thousands_as_the_pages_language_does_whatever_the_brow
 
     assert ticks[-1] in {"12,000", "14,000"}, ticks
     assert tooltip == "Handoff rate: 38.5%"  # the unit its axis has
+
+
+AGENT_CHARTS = """() => {
+  const handled = Chart.getChart(document.querySelector('canvas[data-chart="chart-handled"]'));
+  const csat = Chart.getChart(document.querySelector('canvas[data-chart="chart-csat"]'));
+  return {firstResponseJoined: handled.getDatasetMeta(1).controller.options.showLine, csatTop: csat.scales.y.max};
+}"""
+
+
+def test_the_agents_charts_do_not_draw_a_trend_between_agents_and_rate_csat_out_of_5(
+    transactional_db, live_server, players
+):
+    # A curve ran from one agent's first response time to the next, as if it were a trend, and
+    # CSATs of 4.0 and 4.2 stood on an axis ending at 4.5.
+    from analytics.services.aggregation import aggregate_dirty
+    from analytics.tasks import on_conversation_closed
+    from tests.analytics.conftest import T0
+    from tests.analytics.factories import Chat
+
+    for n, name in enumerate(["alice", "bob", "carol"]):
+        agent = User.objects.create_user(name, first_name=name.title())
+        chat = Chat(players[n], T0).player(0, "转人工").escalate(2).take_over(10, agent).agent(30 + 30 * n, agent)
+        on_conversation_closed(chat.close(300, by=agent).pk)
+    aggregate_dirty()
+    manager()
+
+    read = read_charts(live_server, ["agents/?start=2025-03-03&end=2025-03-03"], AGENT_CHARTS)
+
+    assert read == {"agents/?start=2025-03-03&end=2025-03-03firstResponseJoined": False,
+                    "agents/?start=2025-03-03&end=2025-03-03csatTop": 5}  # fmt: skip

@@ -34,7 +34,8 @@
         // A bucket with no value (a rate or an average of no chats) is a gap, not a straight
         // line drawn over the quiet hours as if they had been measured; counts are 0, not null.
         out.spanGaps = false;
-        out.pointRadius = ds.data.length > 60 ? 0 : 2;
+        // Points alone (showLine false) are the values themselves: large enough to see.
+        out.pointRadius = ds.showLine === false ? 5 : ds.data.length > 60 ? 0 : 2;
         out.tension = 0.25;
       }
       return out;
@@ -61,6 +62,8 @@
         options.scales[valueAxis].min = -1;
         options.scales[valueAxis].max = 1;
       }
+      // A CSAT of 4.1 on an axis ending at 4.5 read as nearly the best; its scale ends at 5.
+      if (opts.top !== undefined) options.scales[valueAxis].max = opts.top;
       if (opts.percent) {
         options.scales[valueAxis].suggestedMax = 100;
         options.scales[valueAxis].ticks = { callback: function (v) { return number(v) + "%"; } };
