@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import template
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.text import capfirst
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
 from analytics.services.alerts import alert_description
@@ -61,6 +64,15 @@ def num(value: float | None, digits: int = 0) -> str:
 def alert_text(alert) -> str:
     """The alert's description in the reader's language (stored text if the data is incomplete)."""
     return alert_description(alert)
+
+
+@register.filter
+def ago(moment: datetime) -> str:
+    """How long ago, for a worker's last beat: "3 minutes ago", "just now" under a minute, where
+    timesince said "0 minutes ago" of a worker that beat a second before."""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return _("just now")
+    return _("%(ago)s ago") % {"ago": timesince(moment)}
 
 
 @register.filter

@@ -68,3 +68,24 @@ def test_a_chat_with_no_server_or_intent_is_listed_as_unknown_with_a_capital(
 
     assert cells(sentiment.content.decode(), "servers-table")[0] == "Unknown"
     assert sentiment.context["charts"]["per_server"]["labels"] == ["Unknown"]
+
+
+@pytest.mark.parametrize(
+    "language, now_words, earlier_words",
+    [("en", "just now", "3 minutes ago"), ("zh-hans", "刚刚", "3 分钟前")],
+)
+def test_a_worker_that_just_beat_reads_just_now_not_0_minutes_ago(client, mia, language, now_words, earlier_words):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.services.anomalies import heartbeat_record
+
+    heartbeat_record(hostname="celery@a", now=timezone.now() - timedelta(seconds=5))
+    heartbeat_record(hostname="celery@b", now=timezone.now() - timedelta(minutes=3, seconds=5))
+    client.force_login(mia)
+
+    html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    workers = html.split("celery@", 1)[1].replace("\xa0", " ")  # timesince keeps "3 minutes" on one line
+    assert f"({now_words})" in workers and f"({earlier_words})" in workers, workers[:600]
