@@ -160,3 +160,11 @@ def test_the_alerts_csv_speaks_the_managers_language(mia, client):
 
     assert description("zh-hans") == CHINESE
     assert description("en") == ENGLISH
+
+
+def test_the_long_queue_alert_reads_without_a_stray_space_in_chinese():
+    # "平时玩家约等待 1.6 分钟 后由人工接入": a space before 后, as if a word were missing.
+    data = {"waiting": 7, "oldest_s": 912, "baseline_s": 95}
+    with translation.override("zh-hans"):
+        said = describe(Alert.Kind.QUEUE_WAIT, "", data)
+    assert said == "排队过长：7 位玩家在等待人工，最长已等待 15.2 分钟（平时玩家约等待 1.6 分钟后由人工接入）。"
