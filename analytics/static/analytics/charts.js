@@ -34,8 +34,14 @@
         // A bucket with no value (a rate or an average of no chats) is a gap, not a straight
         // line drawn over the quiet hours as if they had been measured; counts are 0, not null.
         out.spanGaps = false;
-        // Points alone (showLine false) are the values themselves: large enough to see.
-        out.pointRadius = ds.showLine === false ? 5 : ds.data.length > 60 ? 0 : 2;
+        out.pointRadius = ds.data.length > 60 ? 0 : 2;
+        if (ds.showLine === false) {
+          // Points alone are the values themselves: large, solid and drawn over the bars, where a
+          // line's pale fill left them hidden inside them.
+          out.pointRadius = 6;
+          out.pointBackgroundColor = colour(i);
+          out.order = -1;
+        }
         out.tension = 0.25;
       }
       return out;
