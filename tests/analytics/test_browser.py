@@ -176,6 +176,27 @@ def test_sentiment_over_time_reads_on_its_whole_scale_so_a_small_dip_looks_small
     assert ranges["sentiment/chart-per-server"][0] == 0  # a share, in %, from 0
 
 
+CURVES = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).flatMap((c) => {
+  const chart = Chart.getChart(c);
+  return chart.data.datasets.map((d, i) => [c.dataset.chart + " " + d.label,
+    chart.getDatasetMeta(i).type === "line" ? chart.getDatasetMeta(i).dataset.options.cubicInterpolationMode : null]);
+}))"""
+
+
+def test_sentiment_reads_against_its_neutral_zero_and_curves_never_pass_their_points(transactional_db, live_server):
+    # The axis read 1.0, 0.6, 0.2, -0.2 … with no 0, and the curves swung past the hours' values.
+    HistoryGenerator(conversations=60, days=2, seed=3).run(batch=60, log=lambda _line: None)
+    manager()
+
+    ticks = read_charts(live_server, ["sentiment/"], VALUE_TICKS)
+    curves = read_charts(live_server, ["sentiment/", ""], CURVES)
+
+    assert ticks["sentiment/chart-over-time"] == [-1, -0.5, 0, 0.5, 1]
+    lines = {name: mode for name, mode in curves.items() if mode is not None}
+    assert "sentiment/chart-over-time First message" in lines and "chart-rates Handoff rate" in lines
+    assert set(lines.values()) == {"monotone"}, lines
+
+
 LINE_PIECES = """() => Object.fromEntries(Array.from(document.querySelectorAll('canvas[data-chart]')).flatMap((c) => {
   const canvas = c;
   const chart = Chart.getChart(canvas);

@@ -42,7 +42,9 @@
           out.pointBackgroundColor = colour(i);
           out.order = -1;
         }
-        out.tension = 0.25;
+        // Monotone: a curve through the points that never swings past them, where a plain
+        // tension drew peaks and dips (a sentiment below its lowest hour) no hour had.
+        out.cubicInterpolationMode = "monotone";
       }
       return out;
     });
@@ -67,6 +69,8 @@
         options.scales[valueAxis].beginAtZero = false;
         options.scales[valueAxis].min = -1;
         options.scales[valueAxis].max = 1;
+        // Steps of 0.5, so that 0, the neutral line, is a tick: in steps of 0.4 it was not.
+        options.scales[valueAxis].ticks = { stepSize: 0.5 };
       }
       // A CSAT of 4.1 on an axis ending at 4.5 read as nearly the best; its scale ends at 5.
       if (opts.top !== undefined) options.scales[valueAxis].max = opts.top;
