@@ -3,6 +3,7 @@ range longer than the pages cover was shortened."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from analytics.models import DirtyHour
 from analytics.services import aggregation
 from analytics.services.stats import stats_compute_many
+from analytics.tasks import on_conversation_closed
 from tests.analytics.factories import Chat
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +56,26 @@ def test_the_page_says_its_figures_are_as_old_as_the_oldest_close_not_yet_counte
 
     aggregation.aggregate_dirty()  # aggregate_recent ran: everything written is counted
     assert client.get("/analytics/").context["as_of"] > written + timedelta(seconds=49)
+
+
+@pytest.mark.parametrize(
+    "language, said",
+    [
+        ("en", "Resolved by the bot – Known 24 h after a chat closes"),
+        ("zh-hans", "机器人解决 – 会话关闭满 24 小时后才能判定"),
+    ],
+)
+def test_a_day_too_recent_to_judge_says_when_the_bot_resolution_will_be_known(
+    client, mia, players, language, said, django_capture_on_commit_callbacks
+):
+    # Today's chats: the dash stood over "of 0 chats closed over 24 h ago".
+    chat = Chat(players[0], timezone.now() - timedelta(hours=1)).player(0, "充值没到账").bot(2).close(60)
+    with django_capture_on_commit_callbacks(execute=True):
+        on_conversation_closed(chat.pk)
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+
+    page = client.get("/analytics/?start={0}&end={0}".format(timezone.localdate()), HTTP_ACCEPT_LANGUAGE=language)
+
+    kpi = re.search(r'data-testid="kpi-bot-resolution">(.*?)</div>', page.content.decode(), re.S).group(1)
+    assert " ".join(re.sub(r"<[^>]+>", " ", kpi).split()) == said
