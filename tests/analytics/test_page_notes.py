@@ -79,3 +79,25 @@ def test_a_day_too_recent_to_judge_says_when_the_bot_resolution_will_be_known(
 
     kpi = re.search(r'data-testid="kpi-bot-resolution">(.*?)</div>', page.content.decode(), re.S).group(1)
     assert " ".join(re.sub(r"<[^>]+>", " ", kpi).split()) == said
+
+
+@pytest.mark.parametrize(
+    "language, csat, ttft",
+    [
+        ("en", "CSAT – No ratings in this period", "Time to first token –"),
+        ("zh-hans", "满意度 – 此期间没有评分", "首字响应时间 –"),
+    ],
+)
+def test_a_period_without_chats_says_there_were_no_ratings_rather_than_dashes_and_zeros(
+    client, mia, language, csat, ttft
+):
+    # It read "– satisfied, 0 ratings" and "p95 –" under the dashes.
+    client.force_login(mia)
+
+    html = client.get("/analytics/?start=2025-03-03&end=2025-03-09", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    def kpi(testid: str) -> str:
+        found = re.search(rf'data-testid="{testid}">(.*?)</div>', html, re.S).group(1)
+        return " ".join(re.sub(r"<[^>]+>", " ", found).split())
+
+    assert (kpi("kpi-csat"), kpi("kpi-ttft")) == (csat, ttft)
