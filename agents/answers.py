@@ -94,9 +94,10 @@ def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
     )
 
 
-def soothe(language: str, *, level: str) -> str:
-    """An acknowledgement (and apology) for an upset player, before the concrete answer."""
-    if level in ("angry", "extreme"):
+def soothe(language: str, *, strong: bool) -> str:
+    """An acknowledgement (and apology) for an upset player, before the concrete answer;
+    `strong` for a player who is very frustrated ("this is ridiculous", CAPS)."""
+    if strong:
         return pick(
             language,
             "非常抱歉给你带来这么糟糕的体验，我理解你现在很生气。我们马上一起把它解决：",

@@ -6,11 +6,18 @@ score is what analytics stores (Message.meta["sentiment"]); the level says what
 the bot does about it:
 
 - calm:   answer as usual;
-- upset:  acknowledge, apologise where it fits, give a concrete next step; after
-          UPSET_STREAK upset messages in a row, call a human;
-- angry:  at or below settings.ESCALATE_SENTIMENT_AT (abuse, threats to complain
-          publicly or charge back): call a human now. The same threshold is what
-          chat/handoff.py checks after every answer.
+- upset:  acknowledge, apologise where it fits, give a concrete next step. This
+          is every frustrated message, however strongly put ("this is ridiculous",
+          "垃圾游戏", CAPS): the bot soothes and helps first. A human is called when
+          the player stays upset: UPSET_STREAK upset messages in a row, or a message
+          at or below settings.ESCALATE_SENTIMENT_AT while one of their last few
+          was upset already (the help did not help);
+- angry:  at or below ESCALATE_SENTIMENT_AT with words that need staff (abuse of
+          people, accusations of fraud, threats to complain, sue or charge back):
+          call a human now.
+
+The verdict goes with the player's message (`Mood.as_meta()["escalate"]`), and
+chat/handoff.py follows it after the answer.
 """
 
 from __future__ import annotations
@@ -46,6 +53,17 @@ _EN = {
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
     "helpful": 0.5, "solved": 0.5, "appreciate": 0.5,
 }
+# Words that make anger a case for staff, not only a mood to soothe: abuse of people,
+# fraud, threats to complain, go public, sue or charge back. Frustration with the game
+# ("ridiculous", "garbage", "垃圾", "退游") is not among them, however strong.
+_NEEDS_STAFF = frozenset({
+    "骗子", "骗钱", "欺骗", "傻逼", "sb", "去死", "智障", "废物", "投诉", "举报你们", "消协", "工商", "律师",
+    "起诉", "曝光", "差评", "忍无可忍",
+    "scam", "scammers", "fraud", "idiots", "lawyer", "sue", "chargeback", "complaint", "complain",
+    "robbed", "stole",
+})  # fmt: skip
+# Of the player's messages before this one, how many are looked at for earlier upset.
+RECENT = 3
 _ZH_LONGEST_FIRST = sorted((w for w in _ZH if not w.isascii()), key=len, reverse=True)
 _INTENSIFIERS_ZH = ("太", "真", "非常", "特别", "超级", "简直", "到底")
 _INTENSIFIERS_EN = frozenset({"so", "very", "really", "extremely", "totally", "absolutely", "fucking"})
@@ -96,7 +114,7 @@ def score_text(text: str) -> Sentiment:
     if total < 0:
         total *= _shouting(raw)
     score = max(-1.0, min(1.0, total))
-    return Sentiment(round(score, 3), _level(score), tuple(found))
+    return Sentiment(round(score, 3), _level(score, found), tuple(found))
 
 
 def _shouting(text: str) -> float:
@@ -109,8 +127,8 @@ def _shouting(text: str) -> float:
     return factor
 
 
-def _level(score: float) -> str:
-    if score <= escalation_threshold():
+def _level(score: float, found: list[str]) -> str:
+    if score <= escalation_threshold() and any(word in _NEEDS_STAFF for word in found):
         return "angry"
     if score <= UPSET:
         return "upset"
@@ -124,11 +142,15 @@ def escalation_threshold() -> float:
 
 
 def should_escalate(current: Sentiment, earlier_scores: list[float]) -> bool:
-    """Anger now, or UPSET_STREAK upset messages in a row (the current one last)."""
+    """Anger that needs staff now; strong frustration again after an upset message among
+    the last RECENT (the bot's help did not help); or UPSET_STREAK upset messages in a row
+    (the current one last). A first outburst of frustration alone gets soothed and helped."""
     if current.level == "angry":
         return True
     if current.score > UPSET:
         return False
+    if current.score <= escalation_threshold() and any(score <= UPSET for score in earlier_scores[-RECENT:]):
+        return True
     streak = 1
     for score in reversed(earlier_scores):
         if score > UPSET:

@@ -620,6 +620,19 @@ def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str
     return Reason.DONT_KNOW
 
 
+def _sentiment_verdict(meta: dict[str, Any]) -> bool | None:
+    """What agents/ decided about the player's mood (meta["sentiment"]["escalate"]), or None.
+
+    Its verdict stands over the bare score: a player who writes "this is ridiculous" once
+    scores low, and the bot soothes and helps rather than hand them over at once
+    (agents/sentiment.py). Only a score with no verdict is held against the threshold.
+    """
+    sentiment = meta.get("sentiment")
+    if isinstance(sentiment, dict) and isinstance(sentiment.get("escalate"), bool):
+        return sentiment["escalate"]
+    return None
+
+
 def _upset(conversation: Conversation) -> bool:
     """The player's latest message is strongly negative (or agents/ says a human should step in)."""
     meta = (
@@ -628,9 +641,9 @@ def _upset(conversation: Conversation) -> bool:
         .values_list("meta", flat=True)
         .first()
     ) or {}
-    sentiment = meta.get("sentiment")
-    if isinstance(sentiment, dict) and sentiment.get("escalate"):
-        return True
+    verdict = _sentiment_verdict(meta)
+    if verdict is not None:
+        return verdict
     score = staff_selectors.sentiment_score(meta)
     score = conversation.sentiment if score is None else score
     return score is not None and score <= settings.ESCALATE_SENTIMENT_AT
@@ -657,11 +670,11 @@ def escalation_possible(
         return True
     if answer_meta.get("escalate"):
         return True
-    sentiment = answer_meta.get("sentiment")
-    if isinstance(sentiment, dict) and sentiment.get("escalate"):
+    verdict = _sentiment_verdict(answer_meta)
+    if verdict:
         return True
     score = staff_selectors.sentiment_score(answer_meta)
-    if score is None or score <= settings.ESCALATE_SENTIMENT_AT:
+    if score is None or (verdict is None and score <= settings.ESCALATE_SENTIMENT_AT):
         return True
     needed = settings.ESCALATE_AFTER_DONT_KNOW
     if needed <= 0 or not _dont_know({"status": status, "error": error, "meta": answer_meta}):

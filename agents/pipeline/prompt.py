@@ -107,7 +107,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         return Reply("who_answers", body=answers.who_answers(lang), quick_replies=[human] if human else [])
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
-    prefix = answers.soothe(lang, level=mood.current.level) if mood.upset and local else ""
+    prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
     notes = _mood_notes(lang) if mood.upset and not local else ""
     result = knowledge.tool_result
     if result is not None and result.error != "not_verified":

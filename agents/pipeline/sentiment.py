@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.pipeline.context import Context
-from agents.sentiment import Sentiment, score_text, should_escalate
+from agents.sentiment import Sentiment, escalation_threshold, score_text, should_escalate
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,11 @@ class Mood:
     @property
     def upset(self) -> bool:
         return self.current.level != "calm"
+
+    @property
+    def strong(self) -> bool:
+        """Very frustrated, though not a case for staff yet: the bot's apology says so."""
+        return self.current.score <= escalation_threshold()
 
     def as_meta(self) -> dict:
         return {**self.current.as_meta(), "escalate": self.escalate}

@@ -355,17 +355,54 @@ async def test_an_upset_player_gets_an_apology_and_a_next_step(lin):
     assert player_message.meta["sentiment"]["score"] < -0.3  # what analytics reads
 
 
-async def test_sustained_anger_escalates_to_a_human(lin):
-    async with Chat(lin) as chat:
-        await chat.say("怎么还没到账，有点着急")
-        await chat.say("等了一个小时了还没到，好烦")
-        third = await chat.say("到底什么时候到，真失望")
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        # Upset three times in a row.
+        (["怎么还没到账，有点着急", "等了一个小时了还没到，好烦", "到底什么时候到，真失望"], "人工客服"),
+        # Still this frustrated after the bot's help (the crash guidance, the details noted).
+        (
+            [
+                "the game crashes every time I open the shop, this is ridiculous",
+                "iPhone, S2",
+                "still crashing. this is ridiculous",
+            ],
+            "human agent",
+        ),
+    ],
+)
+async def test_a_player_who_stays_upset_after_the_bots_help_gets_a_person(visitor, messages, says):
+    async with Chat(visitor) as chat:
+        for message in messages:
+            last = await chat.say(message)
 
-    assert "人工客服" in third.text
-    assert any(f.get("type") == "state" and f["state"] == "waiting" for f in third.frames)
-    conversation = await conversation_of(lin)
+    assert says in last.text
+    assert any(f.get("type") == "state" and f["state"] == "waiting" for f in last.frames)
+    conversation = await conversation_of(visitor)
     assert conversation.state == "waiting" and conversation.handoff_reason == "sentiment"
     assert await sync_to_async(ConversationEvent.objects.filter(kind="escalated", reason="sentiment").exists)()
+
+
+@pytest.mark.parametrize(
+    ("complaint", "sorry", "guidance"),
+    [
+        (
+            "the game crashes every time I open the shop, this is ridiculous",
+            "I'm really sorry about this. I understand how frustrating it is",
+            "Reporting a bug, crash or error",
+        ),
+        ("游戏一直闪退，太离谱了", "非常抱歉给你带来这么糟糕的体验", "反馈游戏 bug、闪退和报错"),
+    ],
+)
+async def test_a_frustrated_crash_report_is_soothed_and_helped_not_handed_over(visitor, complaint, sorry, guidance):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(complaint)
+
+    assert answer.text.startswith(sorry)
+    assert guidance in answer.text  # what to try, and where to report it
+    assert [f["name"] for f in answer.form["fields"]] == ["device", "server"]  # the facts a bug report needs
+    assert not any(f.get("type") == "state" for f in answer.frames)
+    assert (await conversation_of(visitor)).state == "bot"
 
 
 async def test_extreme_anger_escalates_at_once(visitor):

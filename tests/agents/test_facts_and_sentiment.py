@@ -134,7 +134,13 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("怎么还没到账，有点着急", "upset"),
         ("i'm annoyed, where are my crystals", "upset"),
         ("你们这破游戏太垃圾了，骗钱！！", "angry"),
-        ("THIS IS RIDICULOUS, still no crystals", "angry"),
+        ("this is a SCAM, I'll do a chargeback", "angry"),
+        # Frustration, however strongly put, is soothed and helped, not handed over at once.
+        ("THIS IS RIDICULOUS, still no crystals", "upset"),
+        ("the game crashes every time I open the shop, this is ridiculous", "upset"),
+        ("you guys are useless", "upset"),
+        ("每次打开商城就闪退，太离谱了", "upset"),
+        ("垃圾游戏", "upset"),
     ],
 )
 def test_sentiment_levels(text, level):
@@ -147,3 +153,20 @@ def test_anger_escalates_at_once_and_being_upset_after_three_messages():
     assert not should_escalate(upset, [])
     assert not should_escalate(upset, [0.2, -0.4])
     assert should_escalate(upset, [-0.4, -0.5])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the game crashes every time I open the shop, this is ridiculous",
+        "THIS GAME IS GARBAGE, IT CRASHED AGAIN!!",
+        "每次打开商城就闪退，太离谱了",
+        "垃圾游戏，又闪退了",
+    ],
+)
+def test_frustration_is_helped_first_and_handed_over_when_it_lasts(text):
+    frustrated = score_text(text)
+    assert not should_escalate(frustrated, [])  # a first outburst: soothe and help
+    assert not should_escalate(frustrated, [-0.5, 0.0, 0.0, 0.2])  # upset long ago, calm since
+    # Still this frustrated after an upset message and the bot's help: a person takes over.
+    assert should_escalate(frustrated, [-0.5, 0.0])

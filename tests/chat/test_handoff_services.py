@@ -344,6 +344,16 @@ def test_a_mildly_unhappy_player_stays_with_the_bot(chat):
     assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
 
 
+def test_a_frustrated_player_the_bot_chose_to_help_is_not_handed_over_for_their_score(chat):
+    # "the game crashes every time I open the shop, this is ridiculous": a low score, and
+    # agents/ answered with help, not a human (agents/sentiment.py).
+    frustrated = {"score": -0.75, "level": "upset", "words": ["ridiculous"], "escalate": False}
+    message_append(conversation_id=chat.pk, sender="player", text="this is ridiculous", meta={"sentiment": frustrated})
+    answer = _answer(chat, [{"n": 1, "title": "Reporting a bug", "source_id": "x"}], sentiment=frustrated)
+    assert handoff.auto_escalation_reason(conversation_id=chat.pk) is None
+    assert handoff.escalation_possible(answer.status, answer.error, answer.meta) is False
+
+
 def test_the_bot_escalates_when_the_upstream_fails_or_agents_asks(chat):
     assert handoff.auto_escalation_reason(conversation_id=chat.pk, status="failed", error="qps limit") == (
         "upstream_error"
@@ -416,7 +426,7 @@ def test_a_second_dont_know_in_a_row_is_checked(settings):
 
 
 def test_the_sentiment_threshold_is_the_one_the_checks_use(settings):
-    meta = {**ANSWERED, "sentiment": {"score": -0.5, "level": "upset", "escalate": False}}
+    meta = {**ANSWERED, "sentiment": {"score": -0.5, "level": "upset"}}  # a score, and no verdict
     assert handoff.escalation_possible("done", "", meta) is False
     settings.ESCALATE_SENTIMENT_AT = -0.5
     assert handoff.escalation_possible("done", "", meta) is True
