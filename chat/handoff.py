@@ -523,6 +523,60 @@ _ASKED_IN_CHINESE = re.compile(
     r"转人工|人工客服|人工服务|真人客服|找客服|联系客服|找人工|要人工(?!智能)|有没有真人|^\W*人工\W*$"
 )
 
+# A person named by the job they do, not as "a human": "whoever handles refunds", "the
+# person in charge of bans", "your manager", "the refund team". Only after a request
+# ("talk to", "put me through to", "I want"), so "the ban team said…" asks for nobody.
+_STAFF_ROLE = r"""
+    (?:whoever|(?:the|a|an|some|your)\s+(?:one|person|people|guy|guys|staff|team|department)\s+(?:who|that)
+      |(?:someone|somebody|anyone|anybody)\s+(?:who|that))
+    \s+(?:handles?|deals?\s+with|(?:is|are|'s)\s+(?:in\s+charge|responsible)|takes?\s+care\s+of|manages?|decides?)\b
+    | (?:the|a|your)\s+person\s+(?:in\s+charge|responsible)\b
+    | (?:your|the|a)\s+(?:manager|supervisor|boss)s?\b
+    | (?:the|your)\s+(?:refunds?|bans?|billing|payments?|appeals?|support|customer\s+service)\s+
+      (?:team|department|staff|people|guys?)\b
+"""
+_ASKED_FOR_A_ROLE = re.compile(
+    rf"""
+    \b(?:talk|speak|chat|get\ through)\s+(?:to|with)\s+(?:{_STAFF_ROLE})
+    | \b(?:connect|transfer|put|pass|forward|send)\s+(?:me|this|my\ chat)\s+(?:through\s+|over\s+)?(?:to|with)\s+
+      (?:{_STAFF_ROLE})
+    | \b(?:want|need|get\ me|(?:can|could|may)\ i\ (?:have|get))\s+(?:{_STAFF_ROLE})(?:{_REQUEST_ENDS}|(?=\s+of\b))
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# "who's in charge of bans? I want to talk to them": "them" is whoever the message asked
+# about. Game groups have people in charge too ("who runs the guild?"): not staff.
+_ASKS_WHO_IS_IN_CHARGE = re.compile(
+    r"\bwho(?:'s|\s+is|\s+are|'re)?\s+(?:in\s+charge|responsible|handl\w*|deal\w*\s+with|tak\w+\s+care|manag\w*)"
+    r"(?!\s+(?:of|for)?\s*(?:the\s+|my\s+|our\s+|this\s+|that\s+)?(?:guild|clan|party|raid|alliance|faction)\b)",
+    re.IGNORECASE,
+)
+_TALK_TO_THEM = re.compile(
+    r"\b(?:talk|speak|chat|get\s+through)\s+(?:to|with)\s+(?:them|him|her)\b"
+    r"|\b(?:connect|transfer|put|pass|send)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:them|him|her)\b",
+    re.IGNORECASE,
+)
+# 找负责封号的人, 让你们经理来, 联系管退款的同事, 谁负责封号？我要找他. The verb comes right before
+# (你们 aside): 公会负责人 is a guild's leader, and "的人物" a character, not a person.
+_ASKED_FOR_A_ROLE_IN_CHINESE = re.compile(
+    r"(?:找|叫|让|要|请|联系|转给|转接给?)(?:一下|下)?(?:你们的?)?"
+    r"(?:(?:负责|管|处理)[\u4e00-\u9fff]{0,8}?的(?:人(?![物气偶设数口])|同事|客服|工作人员)"
+    r"|负责人|主管|经理|领导|上级|老板|管理员|GM)",
+    re.IGNORECASE,
+)
+_ASKS_WHO_IS_IN_CHARGE_IN_CHINESE = re.compile(r"谁(?:负责|管|处理)")
+_TALK_TO_THEM_IN_CHINESE = re.compile(r"(?:找|跟|和|同|联系)(?:他|她|他们|她们)(?:说|谈|聊|沟通|反映)?")
+
+
+def _asks_for_a_role(text: str) -> bool:
+    """The player asks for the person who handles something, named by their job or as "them"."""
+    if _ASKED_FOR_A_ROLE.search(text) or _ASKED_FOR_A_ROLE_IN_CHINESE.search(text):
+        return True
+    return bool(
+        (_ASKS_WHO_IS_IN_CHARGE.search(text) and _TALK_TO_THEM.search(text))
+        or (_ASKS_WHO_IS_IN_CHARGE_IN_CHINESE.search(text) and _TALK_TO_THEM_IN_CHINESE.search(text))
+    )
+
 
 _WHAT_ANSWERS = (
     r"(?:a\s+|an\s+)?(?:real\s+|live\s+|actual\s+)?"
@@ -562,7 +616,8 @@ def asks_who_answers(text: str) -> bool:
 
 
 def wants_human(text: str) -> bool:
-    """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...).
+    """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...),
+    or for the one who handles their case ("can I talk to whoever handles refunds?", "找负责封号的人").
 
     Checked before the bot answers: a match sends the chat to the queue and the bot
     stays silent, so a game word mistaken for a request costs the player their answer.
@@ -570,7 +625,8 @@ def wants_human(text: str) -> bool:
     """
     if asks_who_answers(text):
         return False
-    return bool(_ASKED_IN_CHINESE.search(text) or _ASKED_IN_ENGLISH.search(text.strip()))
+    text = text.strip()
+    return bool(_ASKED_IN_CHINESE.search(text) or _ASKED_IN_ENGLISH.search(text) or _asks_for_a_role(text))
 
 
 # --- When the bot asks for a human by itself ---------------------------------------

@@ -405,6 +405,19 @@ async def test_a_frustrated_crash_report_is_soothed_and_helped_not_handed_over(v
     assert (await conversation_of(visitor)).state == "bot"
 
 
+@pytest.mark.parametrize(
+    "request_for_a_person",
+    ["who's in charge of bans? I want to talk to them", "can I talk to whoever handles refunds?", "找负责封号的人"],
+)
+async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(visitor, request_for_a_person):
+    async with Chat(visitor) as chat:
+        await chat.sock.send({"type": "send", "client_id": "ask-for-them", "text": request_for_a_person})
+        await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "waiting")
+
+    conversation = await conversation_of(visitor)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "player_request")
+
+
 async def test_extreme_anger_escalates_at_once(visitor):
     async with Chat(visitor) as chat:
         answer = await chat.say("this is a SCAM, you fucking thieves!!")
