@@ -34,6 +34,10 @@ class Context:
     last_bot: dict = field(default_factory=dict)
     # Facts the bot has asked for in this conversation: it never asks twice.
     asked: set[str] = field(default_factory=set)
+    # What the bot's latest answer asked for, while this message is the player's first
+    # since it; [] once they wrote something else in between (asked for a person, wrote
+    # to the queue): an "ok" now answers that, not the request (pipeline/prompt.py).
+    awaiting: list[str] = field(default_factory=list)
     # The intent of the bot's latest answer that had one: what the chat is about.
     topic: str = ""
 
@@ -92,14 +96,18 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
     last_bot: dict = {}
     asked: set[str] = set()
     topic = ""
+    written_since = 0  # player messages since the bot's latest answer, this one included
     for row in rows:
         if row["sender"] == Message.Sender.BOT and row["status"] != Message.Status.STREAMING:
             last_bot = {"status": row["status"], "error": row["error"], "meta": row["meta"]}
             asked.update(row["meta"].get("asked", ()))
             topic = (row["meta"].get("intent") or {}).get("name") or topic
+            written_since = 0
         elif row["sender"] == Message.Sender.AGENT:
             # A person has spoken since: what the bot was asking for is no longer pending.
             last_bot = {}
+        elif row["sender"] == Message.Sender.PLAYER:
+            written_since += 1
         if row["meta"].get("flagged"):
             flagged.add(row["id"])
             continue
@@ -130,6 +138,7 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
         last_bot_meta=last_bot.get("meta", {}),
         last_bot=last_bot,
         asked=asked,
+        awaiting=list(last_bot.get("meta", {}).get("asked", ())) if written_since <= 1 else [],
         topic=topic,
     )
 

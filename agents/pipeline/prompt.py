@@ -207,9 +207,10 @@ def _is_acknowledgement(question: str) -> bool:
 
 
 def _still_awaited(context: Context, facts: FactsResult) -> list[FactSpec]:
-    """The details the bot's previous answer asked for that the player has not given yet."""
+    """The details the bot's previous answer asked for that the player has not given yet
+    (none once the player wrote something else since that answer)."""
     catalogue = get_catalogue()
-    asked = [catalogue.facts[name] for name in context.last_bot_meta.get("asked", ()) if name in catalogue.facts]
+    asked = [catalogue.facts[name] for name in context.awaiting if name in catalogue.facts]
     return [spec for spec in asked if not facts.values.get(spec.name)]
 
 

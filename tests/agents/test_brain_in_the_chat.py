@@ -167,6 +167,37 @@ async def test_an_ok_to_a_request_for_details_is_not_taken_for_the_end_of_the_to
     assert answer.form["fields"] == asked.form["fields"]
 
 
+@pytest.mark.parametrize(
+    ("question", "person", "other_topic", "ok", "acknowledged"),
+    [
+        (
+            "my top-up did not arrive",
+            "talk to a human",
+            "how do I rename my character",
+            "ok",
+            "Great! If anything else comes up, just ask here.",
+        ),
+        ("充值了月卡但是没到账", "转人工", "怎么改名字", "好的", "好的！还有其他问题的话，随时在这里问我。"),
+    ],
+)
+async def test_an_ok_after_the_player_moved_on_from_a_request_for_details_does_not_repeat_it(
+    lin, question, person, other_topic, ok, acknowledged
+):
+    async with Chat(lin) as chat:
+        await chat.say(question)  # the bot asks for the order number
+        await chat.sock.send({"type": "send", "client_id": "a-person", "text": person})
+        await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "waiting")
+        # Nobody answers yet: the player writes about something else, then goes on with the bot.
+        await chat.sock.send({"type": "send", "client_id": "meanwhile", "text": other_topic})
+        await chat.sock.receive_until(lambda f: f.get("type") == "ack" and f["client_id"] == "meanwhile")
+        await chat.sock.send({"type": "back_to_bot"})
+        await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "bot")
+        answer = await chat.say(ok)
+
+    assert answer.text == acknowledged
+    assert answer.form is None
+
+
 async def test_the_form_shown_again_after_an_ok_brings_the_order_status(lin):
     async with Chat(lin) as chat:
         await chat.say("充值了月卡但是没到账")
