@@ -582,17 +582,22 @@ _WHAT_ANSWERS = (
     r"(?:a\s+|an\s+)?(?:real\s+|live\s+|actual\s+)?"
     r"(?:bot|robot|chat\s?bot|ai|a\.i\.|machine|computer|program|human(?:\s+being)?|person)"
 )
-# "are you a bot?", "is this an AI", "am I talking to a real person?", "are you human or a bot?"
+# "are you a bot?", "is this an AI", "am I talking to a real person?", "are you human or a bot?",
+# "is your support a bot?"
 _WHO_ANSWERS_IN_ENGLISH = re.compile(
     rf"""^\W*(?:(?:hi|hello|hey|so|wait|sorry|excuse\ me)\W+)?
-    (?:(?:are|r)\s+(?:you|u)|is\s+this|am\s+i\s+(?:talking|chatting|speaking)\s+(?:to|with))\s+
-    (?:just\s+|even\s+|really\s+)?{_WHAT_ANSWERS}(?:\s+or\s+(?:just\s+)?{_WHAT_ANSWERS})?
+    (?:(?:are|r)\s+(?:you|u)|is\s+this|am\s+i\s+(?:talking|chatting|speaking)\s+(?:to|with)
+      # "is your support a bot?", "are your agents bots?"
+      |is\s+(?:your|the)\s+(?:support|customer\ (?:service|support)|chat|help\ ?desk)
+      |(?:are|r)\s+(?:your|the)\s+(?:support\s+)?(?:agents|staff|reps))\s+
+    (?:just\s+|even\s+|really\s+|all\s+)?(?:{_WHAT_ANSWERS})s?(?:\s+or\s+(?:just\s+)?(?:{_WHAT_ANSWERS})s?)?
     (?:\s+or\s+not)?[\s?!.？！。]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-# "你是机器人吗", "你是真人吗", "对面是真人还是机器人？"
+# "你是机器人吗", "你是真人吗", "对面是真人还是机器人？", "你们客服是机器人吗"
 _WHO_ANSWERS_IN_CHINESE = re.compile(
-    r"^\W*(?:请问|那个|你好)?[，,\s]*(?:你|您|对面|这边|这个|这)?(?:是不是|是)(?:个|一个)?"
+    r"^\W*(?:请问|那个|你好)?[，,\s]*(?:(?:你们|您们)?的?(?:客服|在线客服)|你们|你|您|对面|这边|这个|这)?"
+    r"(?:都)?(?:是不是|是)(?:个|一个)?"
     r"(?:机器人|真人|真的人|人工智能|AI|ai|自动回复|人)(?:还是(?:个|一个)?(?:机器人|真人|人工智能|AI|ai|人))?"
     r"[吗嘛吧啊呀呢]*[\s?!。？！]*$"
 )

@@ -218,6 +218,8 @@ async def test_the_form_shown_again_after_an_ok_brings_the_order_status(lin):
         ("你是真人吗", "我是游戏的自动客服助手，不是真人。"),
         ("who am I talking to?", "I'm the game's automated support assistant, not a person."),
         ("你是谁", "我是游戏的自动客服助手，不是真人。"),
+        ("你们客服是机器人吗", "我是游戏的自动客服助手，不是真人。"),
+        ("is your support a bot?", "I'm the game's automated support assistant, not a person."),
     ],
 )
 async def test_asked_whether_it_is_a_bot_the_bot_says_so_and_how_to_reach_a_person(visitor, question, says):
