@@ -1,7 +1,9 @@
 """How upset a player sounds: a score in [-1, 1] from a small zh/en lexicon, offline.
 
 Negative words add up, intensifiers ("really", "太") and shouting ("!!!", CAPS)
-make them count more, a negation right before a positive word flips it. The
+make them count more, a negation right before a positive word flips it. Shouting
+with no such word ("WHERE IS MY TOP UP???") is upset too, and a threat to complain
+in public ("I'll leave a 1 star review") counts like the words that need staff. The
 score is what analytics stores (Message.meta["sentiment"]); the level says what
 the bot does about it:
 
@@ -45,7 +47,7 @@ _EN = {
     "scam": -0.9, "scammers": -0.9, "fraud": -0.9, "garbage": -0.8, "trash": -0.7, "useless": -0.6,
     "terrible": -0.7, "awful": -0.7, "horrible": -0.7, "worst": -0.8, "ridiculous": -0.6, "pathetic": -0.8,
     "angry": -0.6, "furious": -0.9, "frustrating": -0.5, "annoying": -0.5, "disappointing": -0.5,
-    "pissed": -0.8, "annoyed": -0.5, "frustrated": -0.5, "upset": -0.5,
+    "pissed": -0.8, "annoyed": -0.5, "frustrated": -0.5, "upset": -0.5, "bullshit": -0.8,
     "disappointed": -0.5, "unacceptable": -0.7, "sick": -0.4, "tired": -0.3, "hate": -0.7, "stupid": -0.7,
     "wtf": -0.8, "fuck": -1.0, "fucking": -1.0, "shit": -0.8, "damn": -0.5, "crap": -0.6, "idiots": -0.9,
     "lawyer": -0.8, "sue": -0.8, "chargeback": -0.8, "complaint": -0.5, "complain": -0.5, "quit": -0.4,
@@ -53,15 +55,26 @@ _EN = {
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
     "helpful": 0.5, "solved": 0.5, "appreciate": 0.5,
 }
+# Threats to complain in public, as phrases: "star" alone is a game word (Star Crystals,
+# a level's stars), "report" too (reporting a cheater).
+_PUBLIC_COMPLAINT = re.compile(
+    r"\breport(?:ing)?\s+(?:you|this\s+company|your\s+company)\b|\bbad\s+reviews?\b|\bone-star\b"
+    r"|\b(?:1|one)[\s-]star\s+(?:review|rating)s?\b"
+    r"|\b(?:leave|leaving|give|giving|rate|rating)\s+(?:it\s+|you\s+|this(?:\s+game)?\s+)?(?:a\s+)?(?:1|one)[\s-]?stars?\b"
+)
+PUBLIC_COMPLAINT_WEIGHT = -0.7
 # Words that make anger a case for staff, not only a mood to soothe: abuse of people,
-# fraud, threats to complain, go public, sue or charge back. Frustration with the game
-# ("ridiculous", "garbage", "垃圾", "退游") is not among them, however strong.
+# fraud, threats to complain, go public, sue or charge back (and _PUBLIC_COMPLAINT).
+# Frustration with the game ("ridiculous", "garbage", "垃圾", "退游") is not among them,
+# however strong.
 _NEEDS_STAFF = frozenset({
     "骗子", "骗钱", "欺骗", "傻逼", "sb", "去死", "智障", "废物", "投诉", "举报你们", "消协", "工商", "律师",
     "起诉", "曝光", "差评", "忍无可忍",
     "scam", "scammers", "fraud", "idiots", "lawyer", "sue", "chargeback", "complaint", "complain",
     "robbed", "stole",
 })  # fmt: skip
+# Shouting with no word of the lexicon ("WHERE IS MY TOP UP???") is upset too, if only just.
+SHOUTED = -0.35
 # Of the player's messages before this one, how many are looked at for earlier upset.
 RECENT = 3
 _ZH_LONGEST_FIRST = sorted((w for w in _ZH if not w.isascii()), key=len, reverse=True)
@@ -111,10 +124,17 @@ def score_text(text: str) -> Sentiment:
             weight *= 1.3
         total += weight
         found.append(word)
+    for match in _PUBLIC_COMPLAINT.finditer(lowered):
+        total += PUBLIC_COMPLAINT_WEIGHT
+        found.append(match.group(0))
+    shouting = _shouting(raw)
     if total < 0:
-        total *= _shouting(raw)
+        total *= shouting
+    if total <= 0 and shouting > 1:
+        total = min(total, SHOUTED)
     score = max(-1.0, min(1.0, total))
-    return Sentiment(round(score, 3), _level(score, found), tuple(found))
+    needs_staff = any(word in _NEEDS_STAFF or _PUBLIC_COMPLAINT.fullmatch(word) for word in found)
+    return Sentiment(round(score, 3), _level(score, needs_staff), tuple(found))
 
 
 def _shouting(text: str) -> float:
@@ -127,8 +147,8 @@ def _shouting(text: str) -> float:
     return factor
 
 
-def _level(score: float, found: list[str]) -> str:
-    if score <= escalation_threshold() and any(word in _NEEDS_STAFF for word in found):
+def _level(score: float, needs_staff: bool) -> str:
+    if score <= escalation_threshold() and needs_staff:
         return "angry"
     if score <= UPSET:
         return "upset"

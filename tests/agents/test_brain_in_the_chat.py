@@ -451,6 +451,23 @@ async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(vi
     assert (conversation.state, conversation.handoff_reason) == ("waiting", "player_request")
 
 
+async def test_a_shouted_question_is_met_with_an_apology_before_the_answer(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("WHERE IS MY TOP UP???")
+
+    assert answer.text.startswith("Sorry for the trouble, I understand.")
+    assert "Recharge (top-up) not received" in answer.text
+    assert (await conversation_of(visitor)).state == "bot"
+
+
+async def test_a_threat_of_a_public_complaint_gets_a_person_at_once(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("fix my top-up or I'll leave a 1 star review")
+
+    assert "human agent" in answer.text
+    assert (await conversation_of(visitor)).state == "waiting"
+
+
 async def test_extreme_anger_escalates_at_once(visitor):
     async with Chat(visitor) as chat:
         answer = await chat.say("this is a SCAM, you fucking thieves!!")

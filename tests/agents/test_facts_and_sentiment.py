@@ -135,6 +135,17 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("i'm annoyed, where are my crystals", "upset"),
         ("你们这破游戏太垃圾了，骗钱！！", "angry"),
         ("this is a SCAM, I'll do a chargeback", "angry"),
+        ("I'll report you to the app store and leave 1 star", "angry"),
+        ("giving this a one-star review", "angry"),
+        # Shouting says it even without a word of the lexicon.
+        ("WHERE IS MY TOP UP???", "upset"),
+        ("还没到！！！", "upset"),
+        ("this is bullshit, I want a refund NOW", "upset"),
+        # Stars and reports of the game itself.
+        ("how do I get 1 star crystals", "calm"),
+        ("I have 1 star on level 3, how to get 3 stars?", "calm"),
+        ("how do I report a cheater", "calm"),
+        ("THANK YOU SO MUCH!!", "calm"),
         # Frustration, however strongly put, is soothed and helped, not handed over at once.
         ("THIS IS RIDICULOUS, still no crystals", "upset"),
         ("the game crashes every time I open the shop, this is ridiculous", "upset"),
