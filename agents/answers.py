@@ -52,6 +52,17 @@ def who_answers(language: str) -> str:
     )
 
 
+def tell_me_what_happened(language: str) -> str:
+    """After a message that only vents: what the bot needs to help, and the way to a person."""
+    return pick(
+        language,
+        "跟我说说发生了什么：你当时在做什么、哪里出了问题？我来帮你解决。也可以点下面的问题类型，"
+        "或者点“转人工客服”找客服同事。",
+        "Tell me what happened: what were you doing, and what went wrong? I'll help you sort it out. "
+        'You can also tap a topic below, or "Talk to a human" to reach someone from the support team.',
+    )
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,

@@ -40,6 +40,7 @@ _ZH = {
     "退游": -0.6, "卸载": -0.4, "曝光": -0.7, "差评": -0.6, "气死": -0.8, "生气": -0.5, "愤怒": -0.7,
     "烦死": -0.5, "烦": -0.3, "无语": -0.35, "失望": -0.4, "太差": -0.6, "很差": -0.5, "离谱": -0.5,
     "坑": -0.4, "急": -0.25, "着急": -0.35, "怎么还": -0.2, "还没": -0.15, "到底": -0.25, "一直": -0.1,
+    "破游戏": -0.5, "傻": -0.6,
     "不满意": -0.5, "没用": -0.5, "废物": -0.8, "智障": -0.8, "欺骗": -0.8, "忍无可忍": -0.9,
     "谢谢": 0.4, "感谢": 0.5, "太好了": 0.6, "好的": 0.2, "满意": 0.5, "不错": 0.4, "厉害": 0.4, "解决了": 0.5,
 }
@@ -53,7 +54,7 @@ _EN = {
     "lawyer": -0.8, "sue": -0.8, "chargeback": -0.8, "complaint": -0.5, "complain": -0.5, "quit": -0.4,
     "uninstall": -0.4, "still": -0.1, "again": -0.1, "waiting": -0.1, "robbed": -0.8, "stole": -0.7,
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
-    "helpful": 0.5, "solved": 0.5, "appreciate": 0.5,
+    "helpful": 0.5, "solved": 0.5, "appreciate": 0.5, "uninstalling": -0.4, "quitting": -0.4,
 }
 # Threats to complain in public, as phrases: "star" alone is a game word (Star Crystals,
 # a level's stars), "report" too (reporting a cheater).

@@ -76,7 +76,8 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, noted, guidance, thanks, acknowledged, who_answers, awaiting_facts, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, awaiting_facts,
+    # handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -108,6 +109,17 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
+    if mood.upset and _only_venting(context.question, mood):
+        # "FUCK THIS GAME", "垃圾游戏": nothing to look up but the mood, and its words would find
+        # an article on anything ("game"). The player hears they are heard, and is asked what
+        # went wrong, with the topics and a person to choose from.
+        options = _topic_options(intent, catalogue, lang)
+        return Reply(
+            "vented",
+            body=answers.tell_me_what_happened(lang),
+            prefix=answers.soothe(lang, strong=mood.strong),
+            quick_replies=options + ([human] if human else []),
+        )
     notes = _mood_notes(lang) if mood.upset and not local else ""
     result = knowledge.tool_result
     if result is not None and result.error != "not_verified":
@@ -155,9 +167,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         else:
             notes += _ask_notes(lang, answers.verify_first(lang))
     if not knowledge.passages and not intent.name and not facts.to_ask:
-        likely = [catalogue.intents[n] for n in intent.likely if n in catalogue.intents and n != "human"]
-        others = [spec for spec in catalogue.intents.values() if spec not in likely and spec.name != "human"]
-        options = [{"label": spec.label(lang), "intent": spec.name} for spec in (likely + others)[:4]]
+        options = _topic_options(intent, catalogue, lang)
         if _is_thanks(context.question):
             # "Which of these is it about?" with a menu of topics is no reply to a thank-you.
             return Reply("thanks", body=answers.you_are_welcome(lang), prefix=prefix)
@@ -178,6 +188,24 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
     return reply
+
+
+def _topic_options(intent: IntentResult, catalogue, lang: str) -> list[dict]:
+    """Quick replies for four topics, the likely ones first."""
+    likely = [catalogue.intents[n] for n in intent.likely if n in catalogue.intents and n != "human"]
+    others = [spec for spec in catalogue.intents.values() if spec not in likely and spec.name != "human"]
+    return [{"label": spec.label(lang), "intent": spec.name} for spec in (likely + others)[:4]]
+
+
+# Words that name nothing to help with when the rest of a message is only its mood.
+_NOTHING_TO_LOOK_UP = frozenset(tokenize("game games this you your guys all 游戏 你们 客服 什么 这 破"))
+
+
+def _only_venting(question: str, mood: Mood) -> bool:
+    """The message says how the player feels and nothing else: no words but the mood's
+    ("fuck", "垃圾") and the game or the team it is aimed at."""
+    said = set(tokenize(question)) - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
+    return not said
 
 
 _THANKS = re.compile(

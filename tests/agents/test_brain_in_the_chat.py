@@ -451,6 +451,27 @@ async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(vi
     assert (conversation.state, conversation.handoff_reason) == ("waiting", "player_request")
 
 
+@pytest.mark.parametrize(
+    ("outburst", "heard", "asked"),
+    [
+        ("FUCK THIS GAME", "I'm really sorry about this.", "Tell me what happened: what were you doing"),
+        ("you guys are useless", "I'm really sorry about this.", "Tell me what happened: what were you doing"),
+        ("I'm done with this game, uninstalling", "Sorry for the trouble", "Tell me what happened"),
+        ("垃圾游戏", "非常抱歉给你带来这么糟糕的体验", "跟我说说发生了什么"),
+        ("什么破游戏", "抱歉让你着急了", "跟我说说发生了什么"),
+    ],
+)
+async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(visitor, outburst, heard, asked):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(outburst)
+
+    assert answer.text.startswith(heard) and asked in answer.text
+    assert "help center" not in answer.text and "帮助中心" not in answer.text  # no article found by "game"
+    assert answer.quick_replies[-1]["intent"] == "human" and len(answer.quick_replies) == 5
+    assert answer.form is None
+    assert (await conversation_of(visitor)).state == "bot"
+
+
 async def test_a_shouted_question_is_met_with_an_apology_before_the_answer(visitor):
     async with Chat(visitor) as chat:
         answer = await chat.say("WHERE IS MY TOP UP???")
