@@ -94,7 +94,7 @@ def _understand(conversation_id: int, known: dict | None) -> _Understood:
 def _rest(context: Context, understood: IntentResult, timings: dict[str, float], *, store: bool) -> PreparedAnswer:
     """Sync: steps 2b-5 (sentiment, facts, storing them, retrieval, the reply)."""
     timer = _Timer(timings)
-    mood, known = _mood_and_facts(context, understood, timer, store=store)
+    mood, known, understood = _mood_and_facts(context, understood, timer, store=store)
     knowledge = timer.step("retrieval", retrieval.gather, context, understood, known, mood)
     reply = timer.step("prompt", prompt.compose, context, understood, known, mood, knowledge)
     meta: dict[str, Any] = {
@@ -119,13 +119,18 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
 
 def _mood_and_facts(
     context: Context, understood: IntentResult, timer: _Timer, *, store: bool
-) -> tuple[sentiment.Mood, facts.FactsResult]:
-    """Sync: steps 2b-3 (sentiment, facts) and, with `store`, keeping them for staff."""
+) -> tuple[sentiment.Mood, facts.FactsResult, IntentResult]:
+    """Sync: steps 2b-3 (sentiment, facts) and, with `store`, keeping them for staff.
+
+    Returns the intent too: an outburst names none ("this game is garbage" reads as a bug
+    report to the classifier), and the chat's topic stays the one before it."""
     mood = timer.step("sentiment", sentiment.assess, context)
+    if understood.source not in ("quick_reply", "form") and prompt.only_venting(context.question, mood):
+        understood = replace(understood, name="", spec=None, source="none")
     known = timer.step("facts", facts.collect, context, understood)
     if store and context.conversation_id:
         timer.step("store", _remember, context, understood, known, mood)
-    return mood, known
+    return mood, known, understood
 
 
 def understanding_only(conversation_id: int, known: dict | None = None) -> None:

@@ -109,7 +109,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
-    if mood.upset and _only_venting(context.question, mood):
+    if only_venting(context.question, mood):
         # "FUCK THIS GAME", "垃圾游戏": nothing to look up but the mood, and its words would find
         # an article on anything ("game"). The player hears they are heard, and is asked what
         # went wrong, with the topics and a person to choose from.
@@ -201,9 +201,11 @@ def _topic_options(intent: IntentResult, catalogue, lang: str) -> list[dict]:
 _NOTHING_TO_LOOK_UP = frozenset(tokenize("game games this you your guys all 游戏 你们 客服 什么 这 破"))
 
 
-def _only_venting(question: str, mood: Mood) -> bool:
+def only_venting(question: str, mood: Mood) -> bool:
     """The message says how the player feels and nothing else: no words but the mood's
     ("fuck", "垃圾") and the game or the team it is aimed at."""
+    if not mood.upset:
+        return False
     said = set(tokenize(question)) - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
     return not said
 

@@ -472,6 +472,16 @@ async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(vi
     assert (await conversation_of(visitor)).state == "bot"
 
 
+async def test_an_outburst_is_not_taken_for_a_topic(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("this game is garbage")
+
+    # The classifier would read "garbage" as a bug report: staff would see one, and the bot
+    # would go on asking for a device and a server.
+    assert (await answer.meta())["intent"]["name"] == ""
+    assert (await conversation_of(visitor)).intent == ""
+
+
 async def test_a_shouted_question_is_met_with_an_apology_before_the_answer(visitor):
     async with Chat(visitor) as chat:
         answer = await chat.say("WHERE IS MY TOP UP???")
