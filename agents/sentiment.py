@@ -64,6 +64,9 @@ _PUBLIC_COMPLAINT = re.compile(
     r"|\b(?:leave|leaving|give|giving|rate|rating)\s+(?:it\s+|you\s+|this(?:\s+game)?\s+)?(?:a\s+)?(?:1|one)[\s-]?stars?\b"
 )
 PUBLIC_COMPLAINT_WEIGHT = -0.7
+# Swearing with its letters starred out ("f***", "f**king", "sh*t") says as much as spelled out.
+_MASKED_SWEARING = re.compile(r"\bf[*#@$]+(?:k|ck|ing|kin[g']?|cking)?(?![\w*#@$])|\bsh[*#@$]+t\b")
+MASKED_SWEARING_WEIGHT = -0.8
 # Words that make anger a case for staff, not only a mood to soothe: abuse of people,
 # fraud, threats to complain, go public, sue or charge back (and _PUBLIC_COMPLAINT).
 # Frustration with the game ("ridiculous", "garbage", "垃圾", "退游") is not among them,
@@ -125,6 +128,9 @@ def score_text(text: str) -> Sentiment:
             weight *= 1.3
         total += weight
         found.append(word)
+    for match in _MASKED_SWEARING.finditer(lowered):
+        total += MASKED_SWEARING_WEIGHT
+        found.append(match.group(0))
     for match in _PUBLIC_COMPLAINT.finditer(lowered):
         total += PUBLIC_COMPLAINT_WEIGHT
         found.append(match.group(0))

@@ -198,7 +198,10 @@ def _topic_options(intent: IntentResult, catalogue, lang: str) -> list[dict]:
 
 
 # Words that name nothing to help with when the rest of a message is only its mood.
-_NOTHING_TO_LOOK_UP = frozenset(tokenize("game games this you your guys all 游戏 你们 客服 什么 这 破"))
+# A goodbye ("我要退游了，再见") asks for nothing either.
+_NOTHING_TO_LOOK_UP = frozenset(
+    tokenize("game games this you your guys all bye goodbye 游戏 你们 客服 什么 这 破 我要 再见 拜拜")
+)
 
 
 def only_venting(question: str, mood: Mood) -> bool:

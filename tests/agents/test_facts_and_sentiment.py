@@ -141,6 +141,9 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("WHERE IS MY TOP UP???", "upset"),
         ("还没到！！！", "upset"),
         ("this is bullshit, I want a refund NOW", "upset"),
+        ("F*** this", "upset"),
+        ("this is sh*t", "upset"),
+        ("I need 5* gear", "calm"),
         # Stars and reports of the game itself.
         ("how do I get 1 star crystals", "calm"),
         ("I have 1 star on level 3, how to get 3 stars?", "calm"),
