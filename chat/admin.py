@@ -16,7 +16,9 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from chat import admin_words
@@ -234,9 +236,20 @@ class ConversationAdmin(StaffNames, LanguageWords, admin.ModelAdmin):
         return response
 
 
+# What the messages list shows of a text: enough to tell messages apart; the whole text is
+# its tooltip and, a click away, on the message's own page.
+LIST_TEXT_CHARS = 160
+
+
 @admin.register(Message)
 class MessageAdmin(StaffNames, admin.ModelAdmin):
-    list_display = ("conversation", "seq", "sender", "author_name", "short_text", "status", "internal", "created_at")
+    # At 1280 px the admin's menu and filters leave the list ~630 px, where eight columns left
+    # the text ~75 px: answers wrapped a word a line. The text takes the width now; the other
+    # columns keep to one line (chat/static/chat/admin_messages.css): the author and "internal"
+    # join the sender, the time is short, the number in the chat is on the message's page
+    # (the list stays in that order), and the text, not the chat's name, opens the message.
+    list_display = ("chat", "sender_and_author", "short_text", "status", "sent_at")
+    list_display_links = ("short_text",)
     list_filter = ("sender", "status", "internal", "created_at")
     search_fields = ("text", "conversation__player__game_player_id", "=conversation__id")
     list_select_related = ("conversation__player", "author")
@@ -273,9 +286,32 @@ class MessageAdmin(StaffNames, admin.ModelAdmin):
     def raw_meta(self, obj: Message) -> str:
         return _raw(obj.meta)
 
+    class Media:
+        css = {"all": ("chat/admin_messages.css",)}
+
+    @admin.display(description=Message._meta.get_field("conversation").verbose_name, ordering="conversation")
+    def chat(self, obj: Message) -> str:
+        """The chat by its number and player, a link to it; its state now says nothing of this message."""
+        conversation = obj.conversation
+        url = reverse("admin:chat_conversation_change", args=[conversation.pk])
+        return format_html('<a href="{}">#{} {}</a>', url, conversation.pk, conversation.player)
+
+    @admin.display(description=Message._meta.get_field("sender").verbose_name, ordering="sender")
+    def sender_and_author(self, obj: Message) -> str:
+        """ "player", "bot", or the colleague who wrote it ("Alice (agent)"); "internal" when players never saw it."""
+        sender = _staff_name(obj.author) if obj.author_id else obj.get_sender_display()
+        if not obj.internal:
+            return sender
+        return format_html('{}<br><span class="message-internal">{}</span>', sender, _("internal"))
+
+    @admin.display(description=Message._meta.get_field("created_at").verbose_name, ordering="created_at")
+    def sent_at(self, obj: Message) -> str:
+        return date_format(localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
+
     @admin.display(description=_("text"))
     def short_text(self, obj: Message) -> str:
-        return obj.text if len(obj.text) <= 80 else obj.text[:80] + "…"
+        shown = obj.text if len(obj.text) <= LIST_TEXT_CHARS else obj.text[:LIST_TEXT_CHARS] + "…"
+        return format_html('<span class="message-text" title="{}">{}</span>', obj.text, shown or "-")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -131,7 +131,7 @@ def labels(page) -> list[str]:
     [
         ("/admin/chat/conversation/", ["状态", "负责客服", "更新时间", "以 创建时间"]),
         ("/admin/chat/conversation/{chat}/change/", ["开始等待时间", "最新消息序号", "操作人", "序号", "发送方"]),
-        ("/admin/chat/message/", ["序号", "发送方", "仅内部可见", "以 发送方"]),
+        ("/admin/chat/message/", ["会话", "发送方", "文本", "以 仅内部可见", "以 发送方"]),
         ("/admin/chat/message/{answer}/change/", ["序号", "首字延迟（毫秒）", "输入 token 数", "客户端 ID", "元数据"]),
     ],
 )
@@ -186,3 +186,33 @@ def test_staff_on_a_chat_are_named_as_on_the_dashboard_with_their_username(reade
     for url in pages:
         shown, _ = seen(reader.get(url))
         assert "Alice (alice)" in shown, url
+
+
+def test_the_messages_list_shows_a_long_text_in_short_with_the_whole_of_it_a_hover_and_a_click_away(
+    reader, chat, alice
+):
+    """At 1280 px the list's eight columns left the text ~75 px; it has five now, the text
+    the only wide one (tests/e2e/test_admin_browser.py measures it), and a note says so
+    under its author."""
+    alice.first_name = "Alice"
+    alice.save()
+    long_answer = "Your top-up is on its way. " * 12
+    answer = message_append(conversation_id=chat.pk, sender="bot", text=long_answer)
+    message_append(conversation_id=chat.pk, sender="agent", author_id=alice.pk, text="VIP", internal=True)
+
+    page = reader.get("/admin/chat/message/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    headings = re.findall(r'<th[^>]*class="[^"]*column-([a-z_]+)', page)
+    assert headings == ["chat", "sender_and_author", "short_text", "status", "sent_at"]
+    text_cell = re.search(
+        rf'<th class="field-short_text"><a href="/admin/chat/message/{answer.pk}/change/[^"]*">(.*?)</a>', page
+    )
+    assert text_cell, "the text opens the message"
+    shown = html.unescape(text_cell.group(1))
+    assert f'title="{long_answer}"' in shown  # the whole text, on hover
+    assert shown.endswith(long_answer[:160] + "…</span>")
+    assert (
+        f'<a href="/admin/chat/conversation/{chat.pk}/change/">#{chat.pk} Lin</a>' in page
+    )  # the chat, not the message
+    shown_note, _raw = seen(reader.get("/admin/chat/message/?q=VIP"))
+    assert f"#{chat.pk} Lin Alice (alice) internal VIP done" in shown_note
