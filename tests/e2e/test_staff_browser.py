@@ -822,3 +822,22 @@ def test_a_waiting_chats_time_never_blinks_out_when_the_list_changes(open_contex
     shown = agent.evaluate("window.__waitingShown")
     assert len(shown) > 4
     assert [text for text in shown if not text.startswith("waiting ")] == []
+
+
+def test_an_empty_list_says_so_where_its_first_row_would_be(open_context, staff_server):
+    """ "No conversations here." sat at the foot of the pane, a screen away from the filters
+    and the search that emptied it."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    agent.get_by_test_id("search").fill("no player is called this")
+
+    empty = agent.locator("#list-empty")
+    expect(empty).to_be_visible()
+    expect(agent.get_by_test_id("conversation-row")).to_have_count(0)
+    gap = agent.evaluate(
+        """() => document.getElementById('list-empty').getBoundingClientRect().top
+                 - document.getElementById('search').getBoundingClientRect().bottom"""
+    )
+    assert 0 <= gap < 40, f"the empty list's words are {gap} px below the search box"
