@@ -841,3 +841,34 @@ def test_an_empty_list_says_so_where_its_first_row_would_be(open_context, staff_
                  - document.getElementById('search').getBoundingClientRect().bottom"""
     )
     assert 0 <= gap < 40, f"the empty list's words are {gap} px below the search box"
+
+
+def test_after_an_action_the_keyboard_goes_on_where_the_next_step_is(open_context, staff_server):
+    """Take over hid its own button and the focus fell to the page: what the agent typed next
+    went nowhere, and after Hand back or Close a keyboard user started again from the top."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, QUESTION)
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+
+    agent.get_by_test_id("take-over").click()
+    expect(agent.get_by_test_id("agent-input")).to_be_focused()
+    agent.keyboard.type("Hi, I'm Alice.")
+    agent.keyboard.press("Enter")
+    expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_have_count(1)
+
+    agent.get_by_test_id("hand-back").click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
+    expect(agent.get_by_test_id("conv-title")).to_be_focused()  # just before the chat's actions
+    agent.keyboard.press("Tab")
+    expect(agent.get_by_test_id("take-over")).to_be_focused()
+    agent.keyboard.press("Enter")  # take it over again, from the keyboard
+    expect(agent.get_by_test_id("agent-input")).to_be_focused()
+
+    close_chat(agent)
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+    expect(agent.get_by_test_id("conv-title")).to_be_focused()

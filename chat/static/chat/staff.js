@@ -461,6 +461,23 @@
     ends.forEach(onEnd);
   }
 
+  /** After an action on this chat: a chat just made mine is for writing in; an action whose
+   *  button went leaves the focus on the chat's title, just before its remaining actions. */
+  function refocus(c, mine) {
+    if (!actedFrom || actedFrom.id !== c.id) return;
+    var from = actedFrom.el, focus = document.activeElement;
+    // The agent has gone on elsewhere (the note box, the list): their focus is theirs.
+    if (focus !== from && focus !== document.body) { actedFrom = null; return; }
+    if (from === btnTake) {
+      if (mine) { actedFrom = null; input.focus(); return; }
+      // The state says "human" before the `case` saying who holds it: wait for that.
+      if (c.state === "human" && !c.assignee) return;
+    }
+    if (from && from.offsetParent !== null) return;   // still there (a refusal): it stays
+    actedFrom = null;
+    titleEl.focus();
+  }
+
   function mayAct(c) { return c.assignee && c.assignee.id === me.id || IS_MANAGER; }
 
   /** What the reply box says it is for: "take the chat over" only where a click can. */
@@ -491,6 +508,7 @@
     confirmClose.hidden = !confirming;
     input.disabled = sendBtn.disabled = !mine;
     input.placeholder = composerHint(c, mine);
+    refocus(c, mine);
 
     $("case-player").textContent = c.player.name;
     $("case-game-id").textContent = c.player.game_id || "—";
@@ -740,9 +758,16 @@
     errorEl.removeAttribute("data-for");
   }
 
+  // The button an action was clicked on often goes with it (Take over, Hand back, Close),
+  // and the browser drops the focus to the page: the agent who took over typed into nothing,
+  // and a keyboard user started again from the top. Once the chat shows the action's outcome,
+  // the focus goes where the next step is (`refocus`, from renderCase).
+  var actedFrom = null;
+
   function act(type, extra) {
     if (!watched) return;
     hideError();
+    actedFrom = { id: watched.id, el: document.activeElement };
     var frame = { type: type, conversation_id: watched.id };
     if (extra) Object.keys(extra).forEach(function (k) { frame[k] = extra[k]; });
     send(frame);
