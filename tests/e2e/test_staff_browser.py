@@ -872,3 +872,36 @@ def test_after_an_action_the_keyboard_goes_on_where_the_next_step_is(open_contex
     close_chat(agent)
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
     expect(agent.get_by_test_id("conv-title")).to_be_focused()
+
+
+def test_a_filter_just_clicked_does_not_say_it_is_empty_before_its_list_arrives(open_context, staff_server):
+    """Each click on a filter showed "No conversations here." until the server's list came:
+    on a slow line, a flash of an empty queue before its chats."""
+    from playwright.sync_api import expect
+
+    held: list[tuple[object, dict]] = []
+    holding = {"on": False}
+
+    def hold_lists(frame, ws, server):
+        if holding["on"] and frame.get("type") == "list":
+            held.append((ws, frame))
+            return True
+        return False
+
+    agent = open_context()
+    agent.route_web_socket("**/ws/staff/", lambda ws: relay(ws, [], hold_lists))
+    sign_in_as_agent(agent, staff_server.url)
+    agent.get_by_test_id("search").fill("no player is called this")
+    empty = agent.locator("#list-empty")
+    expect(empty).to_be_visible()
+
+    holding["on"] = True
+    agent.get_by_test_id("filter-closed").click()
+    expect(agent.get_by_test_id("conversation-list")).to_have_attribute("aria-busy", "true")
+    agent.wait_for_timeout(300)
+    expect(empty).to_be_hidden()
+
+    holding["on"] = False
+    for ws, frame in held:
+        ws.send(json.dumps(frame))
+    expect(empty).to_be_visible()  # the closed chats' list came, and none matches

@@ -260,7 +260,8 @@
   function renderList() {
     listEl.textContent = "";
     sorted().forEach(function (c) { listEl.appendChild(rowEl(c)); });
-    listEmpty.hidden = rows.size > 0;
+    // Not while the list is on its way: a filter just clicked is not known to be empty.
+    listEmpty.hidden = rows.size > 0 || listEl.getAttribute("aria-busy") === "true";
     tick();   // new rows' waiting times now, not blank until the next second
   }
 
@@ -309,8 +310,8 @@
         x.setAttribute("aria-selected", x === b ? "true" : "false");
       });
       rows.clear();
-      renderList();
       requestList();
+      renderList();
     });
   });
 
