@@ -905,3 +905,26 @@ def test_a_filter_just_clicked_does_not_say_it_is_empty_before_its_list_arrives(
     for ws, frame in held:
         ws.send(json.dumps(frame))
     expect(empty).to_be_visible()  # the closed chats' list came, and none matches
+
+
+def test_a_keyboard_user_on_a_row_keeps_their_place_while_other_chats_change(open_context, staff_server):
+    """The list is rebuilt whenever any chat changes: the focused row went with it, the focus
+    fell to the page, and Enter opened nothing."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    quiet, busy = open_context(viewport=(420, 860)), open_context(viewport=(420, 860))
+    quiet_chat = open_player(quiet, staff_server.url)
+    ask(quiet, "How do I get a refund?")
+    open_player(busy, staff_server.url)
+    ask(busy, QUESTION)
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{quiet_chat}"]')
+    expect(row).to_be_visible()
+
+    row.focus()
+    ask(busy, "还有一个问题")  # another chat changes: the list is built again
+    expect(agent.locator('[data-testid="conversation-row"]').first.get_by_text("还有一个问题")).to_be_visible()
+    expect(row).to_be_focused()
+    agent.keyboard.press("Enter")
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{quiet_chat} ")

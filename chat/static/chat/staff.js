@@ -258,8 +258,18 @@
   }
 
   function renderList() {
+    // The rows are built anew whenever any chat changes (several times a second while answers
+    // stream): a keyboard user on a row keeps their place on that chat's new row, or, the chat
+    // gone from this filter, on the row that took its place.
+    var focused = document.activeElement && document.activeElement.parentNode === listEl ? document.activeElement : null;
+    var focusedAt = focused ? Array.prototype.indexOf.call(listEl.children, focused) : -1;
     listEl.textContent = "";
     sorted().forEach(function (c) { listEl.appendChild(rowEl(c)); });
+    if (focused) {
+      var again = listEl.querySelector('[data-id="' + focused.getAttribute("data-id") + '"]') ||
+        listEl.children[Math.min(focusedAt, listEl.children.length - 1)] || searchEl;
+      again.focus({ preventScroll: true });
+    }
     // Not while the list is on its way: a filter just clicked is not known to be empty.
     listEmpty.hidden = rows.size > 0 || listEl.getAttribute("aria-busy") === "true";
     tick();   // new rows' waiting times now, not blank until the next second
