@@ -928,3 +928,33 @@ def test_a_keyboard_user_on_a_row_keeps_their_place_while_other_chats_change(ope
     expect(row).to_be_focused()
     agent.keyboard.press("Enter")
     expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{quiet_chat} ")
+
+
+def test_taking_over_keeps_the_players_latest_message_in_view(open_context, staff_server):
+    """Take over brings Hand back, Transfer and Close, which wrap the chat's header onto a
+    second line (at 1024 px, two): the history lost that height at its foot, and the player's
+    latest message, the one to answer, slid out of view."""
+    from playwright.sync_api import expect
+
+    agent = open_context(viewport=(1024, 768))
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, "How do I get a refund?")
+    expect(player.locator(PLAYER_BOT).last).to_have_attribute("data-status", "done", timeout=60_000)
+    ask(player, "It was the monthly card")
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    latest = agent.locator('#messages [data-sender="player"]').last
+    expect(latest).to_contain_text("It was the monthly card")
+
+    agent.get_by_test_id("take-over").click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    expect(agent.get_by_test_id("hand-back")).to_be_visible()
+    agent.wait_for_timeout(300)
+    below = agent.evaluate(
+        """() => { const last = document.querySelector('#messages').lastElementChild;
+                   const history = document.getElementById('history');
+                   return last.getBoundingClientRect().bottom - history.getBoundingClientRect().bottom; }"""
+    )
+    assert below <= 0, f"the chat's last message ends {below} px below the visible history"
+    close_chat(agent)  # room for the chats of the tests after this one

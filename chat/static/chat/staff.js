@@ -418,6 +418,7 @@
     } else {
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       msgList.textContent = "";
+      atFoot = true;
       $("case-connection").textContent = "—";
       $("case-connection").removeAttribute("data-online");
       hideError();
@@ -682,6 +683,21 @@
     msgList.insertBefore(rec.el, ref ? ref.nextSibling : msgList.firstChild);
   }
 
+  // The history keeps to its foot when it loses height, as it follows new messages there:
+  // Take over's buttons wrap the chat's header onto a second line, and the player's latest
+  // message, the one to answer, slid out of view under the reply box.
+  var atFoot = true, lastTop = 0;
+  function nearFoot() { return history.scrollHeight - history.scrollTop - history.clientHeight < 80; }
+  history.addEventListener("scroll", function () {
+    // Only the agent scrolls up. Our own scroll to the foot can land after the history shrank
+    // (its event comes later), which reads as far from the foot but is not leaving it.
+    atFoot = nearFoot() || (atFoot && history.scrollTop >= lastTop);
+    lastTop = history.scrollTop;
+  });
+  if (typeof window.ResizeObserver === "function") {
+    new window.ResizeObserver(function () { if (atFoot) history.scrollTop = history.scrollHeight; }).observe(history);
+  }
+
   var dirty = new Set(), raf = 0;
   function paintSoon(rec) {
     dirty.add(rec);
@@ -695,7 +711,9 @@
   }
 
   function paint(rec) {
-    var pinned = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+    // Where the agent was before this message grew the history, not after (a tall one at once
+    // would read as scrolled away).
+    var pinned = atFoot;
     // What the bot and agents write (notes too) is Markdown, shown as on the player's page.
     if (rec.sender === "bot" || rec.sender === "agent") window.csbotMarkdown.render(rec.body, rec.raw);
     else rec.body.textContent = rec.raw;
