@@ -633,6 +633,13 @@ def test_a_chat_is_offered_for_transfer_only_to_colleagues_who_can_take_it(open_
     targets = alice.get_by_test_id("transfer-to")
     expect(targets.locator("option")).to_have_text(["No colleague online with room"])  # Mia is offline
     expect(alice.get_by_test_id("transfer")).to_be_disabled()
+    # It read "No colleague online with ro": the box was narrower than its words.
+    room = targets.evaluate(
+        """box => { const pen = document.createElement('canvas').getContext('2d');
+                    pen.font = getComputedStyle(box).font;
+                    return box.clientWidth - pen.measureText(box.options[box.selectedIndex].text).width; }"""
+    )
+    assert room > 20, f"the transfer box is {room} px short of its words and its arrow"
 
     mia = open_context()
     sign_in_as_manager(mia, staff_server.url)
