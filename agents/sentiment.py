@@ -141,7 +141,7 @@ def score_text(text: str) -> Sentiment:
         total = min(total, SHOUTED)
     score = max(-1.0, min(1.0, total))
     needs_staff = any(word in _NEEDS_STAFF or _PUBLIC_COMPLAINT.fullmatch(word) for word in found)
-    return Sentiment(round(score, 3), _level(score, needs_staff), tuple(found))
+    return Sentiment(round(score, 3), level_of(score, needs_staff=needs_staff), tuple(found))
 
 
 def _shouting(text: str) -> float:
@@ -154,7 +154,9 @@ def _shouting(text: str) -> float:
     return factor
 
 
-def _level(score: float, needs_staff: bool) -> str:
+def level_of(score: float, *, needs_staff: bool) -> str:
+    """calm, upset or angry: what the bot does about a message, and how staff read it (the case
+    panel). Angry needs words that need staff (abuse, fraud, threats) as well as the score."""
     if score <= escalation_threshold() and needs_staff:
         return "angry"
     if score <= UPSET:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
+from agents.sentiment import level_of
 from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.previews import plain_preview
 from chat.roles import display_name
@@ -187,15 +188,21 @@ def event_payload(event: ConversationEvent) -> dict[str, Any]:
     }
 
 
-def _player_sentiment(conversation: Conversation) -> float | None:
-    if conversation.sentiment is not None:
-        return conversation.sentiment
+def _player_sentiment(conversation: Conversation) -> tuple[float | None, str | None]:
+    """The player's latest score and the level the bot read it as (calm, upset, angry).
+
+    The level is the one stored with the message: angry depends on the words, not the score
+    alone (agents/sentiment.py). A message stored before levels were gets one by its score."""
     metas = Message.objects.filter(conversation=conversation, sender=Message.Sender.PLAYER).order_by("-seq")
     for meta in metas.values_list("meta", flat=True)[:5]:
         score = sentiment_score(meta)
         if score is not None:
-            return score
-    return None
+            stored = (meta or {}).get("sentiment")
+            level = stored.get("level") if isinstance(stored, dict) else None
+            return score, level or level_of(score, needs_staff=False)
+    if conversation.sentiment is not None:
+        return conversation.sentiment, level_of(conversation.sentiment, needs_staff=False)
+    return None, None
 
 
 def sentiment_score(meta: dict | None) -> float | None:
@@ -226,6 +233,7 @@ def case_of(conversation_id: int) -> dict[str, Any]:
     case = _summaries([conversation])[0]
     player = conversation.player
     events = ConversationEvent.objects.filter(conversation_id=conversation_id).select_related("actor")
+    sentiment, sentiment_level = _player_sentiment(conversation)
     case.update(
         {
             "player": {
@@ -237,7 +245,8 @@ def case_of(conversation_id: int) -> dict[str, Any]:
             },
             "facts": conversation.facts,
             "labels": _names_in_words(conversation),
-            "sentiment": _player_sentiment(conversation),
+            "sentiment": sentiment,
+            "sentiment_level": sentiment_level,
             "sources": _sources_used(conversation_id),
             "events": [event_payload(e) for e in events],
             "closed": conversation.closed_at.isoformat() if conversation.closed_at else None,

@@ -110,6 +110,17 @@ def take_over_a_new_chat(agent, player, base_url: str) -> str:
     return cid
 
 
+def an_agent_watching_a_new_chat(open_context, base_url: str, question: str):
+    """Alice signed in; a new player asks `question`; she opens the chat. (agent, player, its id)"""
+    agent = open_context()
+    sign_in_as_agent(agent, base_url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, base_url)
+    ask(player, question)
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    return agent, player, cid
+
+
 def agent_answer_lengths(page, seconds: float) -> list[int]:
     """The watched bot answer's visible length, sampled while it streams."""
     lengths: list[int] = []
@@ -429,6 +440,7 @@ def test_the_case_names_the_intent_and_facts_in_the_agents_language(open_context
     facts = agent.get_by_test_id("case-facts")
     expect(facts.locator("dt")).to_have_text(["订单号"])
     expect(facts.locator("dd")).to_have_text(["SL2025061201"])
+    expect(agent.get_by_test_id("case-sentiment")).to_have_text("平静 (0.00)")
 
 
 def test_a_reply_leaves_the_box_only_once_the_server_has_it(open_context, staff_server):
@@ -855,12 +867,7 @@ def test_after_an_action_the_keyboard_goes_on_where_the_next_step_is(open_contex
     went nowhere, and after Hand back or Close a keyboard user started again from the top."""
     from playwright.sync_api import expect
 
-    agent = open_context()
-    sign_in_as_agent(agent, staff_server.url)
-    player = open_context(viewport=(420, 860))
-    cid = open_player(player, staff_server.url)
-    ask(player, QUESTION)
-    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    agent, player, _cid = an_agent_watching_a_new_chat(open_context, staff_server.url, QUESTION)
 
     agent.get_by_test_id("take-over").click()
     expect(agent.get_by_test_id("agent-input")).to_be_focused()
@@ -965,3 +972,16 @@ def test_taking_over_keeps_the_players_latest_message_in_view(open_context, staf
     )
     assert below <= 0, f"the chat's last message ends {below} px below the visible history"
     close_chat(agent)  # room for the chats of the tests after this one
+
+
+def test_the_case_says_how_the_player_feels_in_words_beside_the_score(open_context, staff_server):
+    """It said "-1.00": the agent had to know the scale, and where the bot calls a human."""
+    from playwright.sync_api import expect
+
+    agent, _player, _cid = an_agent_watching_a_new_chat(
+        open_context, staff_server.url, "This is a scam, you stole my money!!!"
+    )
+
+    mood = agent.get_by_test_id("case-sentiment")
+    expect(mood).to_have_text("angry (-1.00)")
+    expect(mood).to_have_attribute("data-level", "angry")  # in red

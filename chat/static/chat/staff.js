@@ -537,7 +537,11 @@
     var intentEl = $("case-intent");
     intentEl.textContent = c.intent ? inWords(labels.intent, c.intent) : "—";
     intentEl.title = c.intent || "";
-    $("case-sentiment").textContent = typeof c.sentiment === "number" ? c.sentiment.toFixed(2) : "—";
+    // "-0.45" alone left the agent to guess the scale: the level the bot acts on comes first.
+    var mood = $("case-sentiment");
+    mood.textContent = typeof c.sentiment !== "number" ? "—" :
+      (c.sentiment_level ? t("sentiment_" + c.sentiment_level) + " (" + c.sentiment.toFixed(2) + ")" : c.sentiment.toFixed(2));
+    mood.setAttribute("data-level", c.sentiment_level || "");
     var facts = $("case-facts");
     facts.textContent = "";
     Object.keys(c.facts || {}).forEach(function (k) {
