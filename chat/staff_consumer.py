@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import get_supported_language_variant
+from django.utils.translation import get_supported_language_variant, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
@@ -317,6 +317,14 @@ class StaffConsumer(SocketConsumer):
                     if holder
                     else _("Someone else changed this chat a moment ago. Try again.")
                 )
+            elif isinstance(exc, handoff.AtCapacity) and exc.user.pk == self.user.pk:
+                # Take over at capacity: "Alice already holds 5 chats" read to Alice as about
+                # someone else, and did not say what would let her take this one.
+                text = ngettext(
+                    "You already hold %(max)s chat, the most allowed: close or hand back one to take another.",
+                    "You already hold %(max)s chats, the most allowed: close or hand back one to take another.",
+                    exc.max_chats,
+                ) % {"max": exc.max_chats}
             elif isinstance(exc, handoff.AtCapacity):
                 text = _("%(name)s already holds %(max)s chats, the most allowed.") % {
                     "name": display_name(exc.user),

@@ -615,6 +615,27 @@ async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(
     assert (conversation.state, conversation.assignee.username) == ("human", "alice")
 
 
+async def test_an_agent_at_capacity_who_takes_over_is_told_it_is_them_and_what_frees_a_place(lin, kai, alice):
+    """She read "Alice already holds 1 chats, the most allowed.", as if about someone else."""
+    from chat.models import AgentProfile
+
+    first, first_id = await player_chatting(lin)
+    second, second_id = await player_chatting(kai)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await sync_to_async(AgentProfile.objects.filter(user=alice).update)(max_chats=1)
+    await agent.send({"type": "take_over", "conversation_id": first_id})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    await agent.send({"type": "take_over", "conversation_id": second_id})
+    refused = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    await first.close()
+    await second.close()
+    await agent.close()
+
+    assert (refused["type"], refused["code"]) == ("error", "at_capacity")
+    assert refused["message"] == "You already hold 1 chat, the most allowed: close or hand back one to take another."
+
+
 def roster_entry(frame: dict, name: str) -> dict:
     return next(agent for agent in frame["agents"] if agent["name"] == name)
 
