@@ -287,6 +287,9 @@ class StaffConsumer(SocketConsumer):
             await self._send(ack_frame(client_id, note.pk, note.seq, not created))
         if created:
             await publish(cid, message_frame(note), internal=True)
+            # The list shows a chat's latest message, a note too (in italics): without this
+            # the row kept the reply before it until the dashboard was loaded again.
+            await row_changed(cid)
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()

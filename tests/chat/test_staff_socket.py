@@ -490,6 +490,19 @@ async def test_internal_notes_reach_staff_only(lin, alice, demo_kb):
     assert pong == {"type": "pong"}  # nothing else was queued for the player
 
 
+async def test_a_note_shows_on_the_chats_row_as_its_latest_message_at_once(lin, alice, demo_kb):
+    """The row kept the reply before the note until the dashboard was loaded again."""
+    player, cid = await player_chatting(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await agent.send({"type": "note", "conversation_id": cid, "text": "checking billing", "client_id": "n1"})
+    row = await row_update(agent, lambda row: row["id"] == cid and (row["last_message"] or {}).get("internal"))
+    await player.close()
+    await agent.close()
+
+    assert row["last_message"]["text"] == "checking billing"
+
+
 async def test_a_dashboard_list_follows_new_chats_and_messages_live(lin, kai, alice, demo_kb, settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
     agent = await StaffSocket.of(alice)
