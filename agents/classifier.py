@@ -22,6 +22,8 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from agents.knowledge.phrasing import same_thing
+
 # Below this a message is not clearly about any intent: the bot offers choices.
 MIN_CONFIDENCE = 0.15
 # A message whose best two intents are this close is ambiguous.
@@ -33,7 +35,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _EN_SUFFIXES = ("ing", "ed", "es", "s")
 _EN_STOPWORDS = frozenset(
     """a an the i i'm im my me to of is it in on for and or do does did be am are was can you there this that
-    what how with please pls hi hello hey so just""".split()
+    what how with please pls hi hello hey so just was were been has have had got get""".split()
 )
 # Characters too common in chat to say anything about the intent on their own.
 _ZH_STOPCHARS = frozenset("的了吗我你是在有么呢啊吧一个这那什怎")
@@ -43,7 +45,8 @@ CHAR_GRAM_WEIGHT = 0.5
 
 def features(text: str) -> Counter:
     """The n-grams of a message, with counts."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    # "my account was stolen" and "号被人偷了" meet the examples' "hacked" and "被盗", as in a search.
+    text = same_thing(unicodedata.normalize("NFKC", text)).lower()
     grams: Counter = Counter()
     for run in _CJK_RUN.findall(text):
         grams.update(ch for ch in run if ch not in _ZH_STOPCHARS)

@@ -52,7 +52,7 @@ _EN = {
     "disappointed": -0.5, "unacceptable": -0.7, "sick": -0.4, "tired": -0.3, "hate": -0.7, "stupid": -0.7,
     "wtf": -0.8, "fuck": -1.0, "fucking": -1.0, "shit": -0.8, "damn": -0.5, "crap": -0.6, "idiots": -0.9,
     "lawyer": -0.8, "sue": -0.8, "chargeback": -0.8, "complaint": -0.5, "complain": -0.5, "quit": -0.4,
-    "uninstall": -0.4, "still": -0.1, "again": -0.1, "waiting": -0.1, "robbed": -0.8, "stole": -0.7,
+    "uninstall": -0.4, "still": -0.1, "again": -0.1, "waiting": -0.1, "robbed": -0.8, "stole": -0.4,
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
     "helpful": 0.5, "solved": 0.5, "appreciate": 0.5, "uninstalling": -0.4, "quitting": -0.4,
 }

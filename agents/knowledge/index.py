@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from array import array
@@ -24,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from agents.knowledge.phrasing import in_the_help_centers_words
 from agents.knowledge.tokenize import TOKENIZER_VERSION, tokenize
 
 K1 = 1.5
@@ -44,9 +44,6 @@ UNSEEN_WEIGHT = 0.5
 # question than one in the title (the title says what the article is about).
 BODY_ONLY_COVERAGE = 0.75
 CHECK_SECONDS = 5.0
-# Chat idioms whose words are no topic: "hey whats up" is no "top-up", "any event right now?"
-# no "reset your password right away". Left out of a question ("level up" keeps its "up").
-_IDIOMS = re.compile(r"\bwhat'?s\s+up\b|\bwass?up\b|\bright\s+(?:now|away)\b", re.IGNORECASE)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +89,8 @@ class Hit:
     title_coverage: float = 0.0
     # How many of the question's words the chunk holds.
     words: int = 0
+    # Where the chunk is in BM25Index.chunks (the chunk before it in its document is the one before).
+    position: int = -1
 
 
 def stored_terms(title: str, text: str) -> dict:
@@ -175,15 +174,21 @@ class BM25Index:
             if chunk.document_id in seen_documents:
                 continue
             seen_documents.add(chunk.document_id)
-            hits.append(Hit(chunk, score, matched[position] / total, titled[position] / total, words[position]))
+            coverage, title_coverage = matched[position] / total, titled[position] / total
+            hits.append(Hit(chunk, score, coverage, title_coverage, words[position], position))
             if len(hits) == k:
                 break
         return hits
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """What each of the query's terms adds to a passage that holds it (its idf, less for a
+        misspelt word); a word the knowledge base never uses adds nothing."""
+        return {term.term: term.idf * term.weight for term in self._query_terms(query) if term.weight}
+
     def _query_terms(self, query: str) -> list[_QueryTerm]:
         out: list[_QueryTerm] = []
         seen: set[str] = set()
-        for term in tokenize(_IDIOMS.sub(" ", query)):
+        for term in tokenize(in_the_help_centers_words(query)):
             if term in seen:
                 continue
             seen.add(term)

@@ -20,13 +20,15 @@ passage must clear two bars besides ranking in the top k:
   get my money back…" ranks "Lost items" first and the refund policy, which says
   "money back" only in its body, no longer follows it.
 
-A passage is one chunk of its article: the one that matches best, or the article's
-introduction when the question is about the article as a whole (_about_it_all).
+A passage is one chunk of its article: the one that matches best, narrowed to the section
+of it that the question is about (_focused), or the article's introduction when the
+question is about the article as a whole (_about_it_all).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 from django.conf import settings
@@ -36,6 +38,8 @@ from agents.providers.base import Passage
 from csbot.db import in_worker
 
 MIN_COVERAGE = 0.3
+# Where a section of a chunk starts: a Markdown heading at the start of a line.
+_SECTION_START = re.compile(r"\n+(?=#{1,6}\s)")
 MIN_RELATIVE_SCORE = 0.5
 UNTITLED_MIN_RELATIVE_SCORE = 0.8
 # A question matched by its title words alone, and sharing less than this with the knowledge
@@ -82,9 +86,49 @@ def _hits(
     return [
         replace(hit, chunk=built.openings[hit.chunk.document_id])
         if whole_articles or _about_it_all(hit, query, built.openings[hit.chunk.document_id])
-        else hit
+        else _focused(built, hit, query)
         for hit in hits
     ]
+
+
+def _focused(built: index.BM25Index, hit: index.Hit, query: str) -> index.Hit:
+    """The hit narrowed to the one section of its chunk that the question is about.
+
+    A chunk holds several short sections ("When the event ends" and "Reward not received?"),
+    and the answer quotes a passage from its start: "庆典活动奖励没收到" would read first what
+    happens to leftover shards. The section holding most of the question's weight is the
+    passage, unless another holds as much (then the question is about all of them).
+    """
+    chunk = _with_its_sections_start(built, hit)
+    sections = _SECTION_START.split(chunk.text.strip())
+    if len(sections) < 2:
+        return replace(hit, chunk=chunk)
+    # Tokenized here, not at import: only the few chunks a question finds need it.
+    weights = built.term_weights(query)
+    shares = [sum(weights.get(term, 0.0) for term in set(tokenize.tokenize(section))) for section in sections]
+    best = max(shares)
+    if not best or shares.count(best) > 1:
+        return hit
+    return replace(hit, chunk=replace(chunk, text=sections[shares.index(best)]))
+
+
+def _with_its_sections_start(built: index.BM25Index, hit: index.Hit) -> index.IndexedChunk:
+    """A chunk that goes on with the section the chunk before it ended in (it starts with a
+    copy of that heading, agents/knowledge/chunking.py), with the section's start put back.
+
+    Alone, the last line of "Reward not received?" ("Next season's event…", under a copy of
+    the heading) outranks the section it ends, being shorter, and would be all the answer says.
+    """
+    heading = hit.chunk.text.lstrip().split("\n", 1)[0]
+    if hit.position < 1 or not _SECTION_START.match("\n" + heading):
+        return hit.chunk
+    before = built.chunks[hit.position - 1]
+    if before.document_id != hit.chunk.document_id:
+        return hit.chunk
+    start = _SECTION_START.split(before.text.strip())[-1]
+    if start.split("\n", 1)[0] != heading:
+        return hit.chunk  # the chunk starts a section of its own
+    return replace(hit.chunk, text=start + hit.chunk.text.lstrip()[len(heading) :])
 
 
 def _about_it_all(hit: index.Hit, query: str, opening: index.IndexedChunk) -> bool:

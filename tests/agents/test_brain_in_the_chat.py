@@ -112,6 +112,40 @@ async def test_small_talk_gets_the_topics_to_choose_from_not_an_article(visitor)
 
 
 @pytest.mark.parametrize(
+    ("question", "steps"),
+    [
+        ("我号被盗了，怎么办？", "**账号被盗怎么办**\n1. 立即修改密码。"),
+        ("账号被人盗了登不上", "**账号被盗怎么办**\n1. 立即修改密码。"),
+        ("my account got hacked", "**If your account was hacked**\n1. Reset your password right away."),
+        # Not handed to a human on the spot for the word "stole", as if the player were furious.
+        ("someone stole my account", "**If your account was hacked**\n1. Reset your password right away."),
+    ],
+)
+async def test_a_player_whose_account_was_stolen_reads_what_to_do_first(visitor, question, steps):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert steps in answer.text
+    assert "appeal" not in answer.text.split("\n\n")[1] and "申诉" not in answer.text.split("\n\n")[1]
+    meta = await answer.meta()
+    assert meta["intent"]["name"] == "account_security" and meta["reply"] != "handoff"
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("庆典活动奖励没收到", "**活动奖励没收到**\n活动奖励会在 **24 小时内通过邮件** 发放"),
+        ("I didn't get the anniversary event reward", "**Reward not received?**\nEvent rewards are sent by"),
+    ],
+)
+async def test_a_missing_event_reward_is_answered_from_reward_not_received(visitor, question, section):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert answer.text.split("\n\n", 1)[1].startswith(section)
+
+
+@pytest.mark.parametrize(
     ("question", "closing", "reply", "kind"),
     [
         (

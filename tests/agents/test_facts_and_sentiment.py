@@ -133,6 +133,8 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("thanks, that helped", "calm"),
         ("怎么还没到账，有点着急", "upset"),
         ("i'm annoyed, where are my crystals", "upset"),
+        # What happened to them, not anger at us: help, not a handoff on the spot.
+        ("someone stole my account", "upset"),
         ("你们这破游戏太垃圾了，骗钱！！", "angry"),
         ("this is a SCAM, I'll do a chargeback", "angry"),
         ("I'll report you to the app store and leave 1 star", "angry"),

@@ -45,6 +45,29 @@ def test_no_phrase_of_the_held_out_set_is_an_admin_example(demo_brain):
     assert not examples & {phrase for phrase, _ in HELD_OUT}
 
 
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "my account got hacked",  # not "my account got banned": "got" says nothing
+        "someone stole my account",
+        "my account was compromised",
+        "my account was stolen",
+        "我号被盗了，怎么办？",
+        "号被人偷了",
+        "有人盗了我的号",
+        "账号让人盗了",
+    ],
+)
+def test_a_stolen_account_is_an_account_security_question(demo_brain, phrase):
+    assert get_catalogue().classifier.classify(phrase).intent == "account_security"
+
+
+def test_a_ban_is_still_a_ban_and_a_secret_purchase_a_refund(demo_brain):
+    classifier = get_catalogue().classifier
+    assert classifier.classify("my account got banned").intent == "ban_appeal"
+    assert classifier.classify("小孩偷偷充值了可以退吗").intent == "refund"
+
+
 def test_the_classifier_learns_a_new_intent_from_its_examples():
     classifier = IntentClassifier(
         {"guild_war": ["公会战什么时候开始", "guild war schedule"], "events": ["现在有什么活动", "current events"]}

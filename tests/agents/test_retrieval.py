@@ -168,6 +168,53 @@ def test_a_question_about_an_article_as_a_whole_is_answered_from_its_introductio
     assert search(question, language=language)[0].text.startswith(passage)
 
 
+@pytest.mark.parametrize(
+    ("question", "section", "says"),
+    [
+        # The section sits in one chunk with "When the event ends", which came first.
+        ("庆典活动奖励没收到", "## 活动奖励没收到", "24 小时内通过邮件"),
+        ("活动奖励没领到", "## 活动奖励没收到", "24 小时内通过邮件"),
+        ("签到奖励一直领不到", "## 活动奖励没收到", "24 小时内通过邮件"),
+        # "didn't get" is all stopwords: the help center says "not received".
+        ("I didn't get the anniversary event reward", "## Reward not received?", "mail within 24 hours"),
+        ("never received my festival reward", "## Reward not received?", "mail within 24 hours"),
+        ("still haven't got my event rewards", "## Reward not received?", "mail within 24 hours"),
+        # The section sits in one chunk with "Phishing and scams"; 盗 or 偷 alone is no word of it.
+        ("我号被盗了，怎么办？", "## 账号被盗怎么办", "立即修改密码"),
+        ("账号被人盗了登不上", "## 账号被盗怎么办", "立即修改密码"),
+        ("号被人偷了", "## 账号被盗怎么办", "立即修改密码"),
+        ("有人盗了我的号", "## 账号被盗怎么办", "立即修改密码"),
+    ],
+)
+def test_the_passage_is_the_section_the_question_is_about(demo_articles, question, section, says):
+    language = "zh-hans" if any("\u4e00" <= ch <= "\u9fff" for ch in question) else "en"
+
+    best = search(question, language=language)[0]
+
+    assert best.text.startswith(section) and says in best.text
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("someone stole my account", "account-security.en"),
+        ("my account was compromised", "account-security.en"),
+        ("a hacker took my account", "account-security.en"),
+    ],
+)
+def test_a_stolen_account_finds_what_to_do_if_hacked(demo_articles, question, found):
+    passages = search(question, language="en")
+
+    assert found in stems(passages, demo_articles)
+    hacked = passages[stems(passages, demo_articles).index(found)]
+    assert hacked.text.startswith("## If your account was hacked")
+
+
+def test_pirated_or_secretly_is_no_stolen_account(demo_articles):
+    # 偷偷 is "secretly": a child's purchase, not a theft.
+    assert stems(search("小孩偷偷充值了可以退吗", language="zh-hans"), demo_articles)[0] == "refund.zh"
+
+
 @pytest.mark.django_db
 def test_an_empty_knowledge_base_finds_nothing():
     assert search("充值没到账") == []

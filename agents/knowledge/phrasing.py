@@ -1,0 +1,60 @@
+"""The question in the help center's words: how players say what the articles word otherwise.
+
+Only the question is rewritten (BM25Index._query_terms), never an article: the stored
+terms of the knowledge base stay as they are, and an edit here needs no re-import.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Chat idioms whose words are no topic: "hey whats up" is no "top-up", "any event right now?"
+# no "reset your password right away". Left out of a question ("level up" keeps its "up").
+_IDIOMS = re.compile(r"\bwhat'?s\s+up\b|\bwass?up\b|\bright\s+(?:now|away)\b", re.IGNORECASE)
+
+# Words players use for the articles' own word, wherever they stand: no article says "stolen
+# account" or 偷, they say "If your account was hacked" and "账号被盗怎么办".
+_SAME_THING = [
+    # "someone stole my account", "my account was compromised"
+    (
+        re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked|hackers?)\b", re.IGNORECASE),
+        " hacked ",
+    ),
+    # "账号被人盗了", "我被盗号了", "号被偷了", "有人盗我号"; not 偷偷 ("secretly") nor 盗版 ("pirated")
+    (re.compile(r"(?:被人?|让人|给人)?(?:盗号|盗走|偷走|偷号|盗(?!版)|(?<!偷)偷(?!偷))"), "被盗"),
+]
+
+# Phrasings of "not received": "didn't get" is all stopwords, so "I didn't get the event
+# reward" found "When the event ends" rather than "Reward not received?".
+_NOT_RECEIVED = [
+    (
+        re.compile(
+            r"\b(?:didn'?t|did\s+not|haven'?t|have\s+not|hasn'?t|has\s+not|never|not|still\s+no)\s+"
+            r"(?:(?:yet|even|ever)\s+)?(?:get|got|gotten|receive|received|recieve|recieved)\b",
+            re.IGNORECASE,
+        ),
+        " not received ",
+    ),
+    # "签到奖励没领到", "奖励没拿到", "领不到奖励": the articles say 没收到
+    (re.compile(r"没有?(?:领|拿)到|(?:领|拿)不到|没有收到"), "没收到"),
+]
+
+
+def same_thing(text: str) -> str:
+    """The text with players' words for a thing in the articles' word ("stolen" -> "hacked").
+
+    The intent classifier reads messages (and its examples) through this too. Not the
+    phrasings of "not received": its examples word them already, and "never got my login
+    reward" read as "not received" leant towards "i didn't get the login code".
+    """
+    for pattern, replacement in _SAME_THING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def in_the_help_centers_words(question: str) -> str:
+    """The question to search with: chat idioms left out, players' phrasings in the articles' words."""
+    question = same_thing(_IDIOMS.sub(" ", question))
+    for pattern, replacement in _NOT_RECEIVED:
+        question = pattern.sub(replacement, question)
+    return question
