@@ -339,12 +339,10 @@ INTENTS = [
         "answer",
         None,
         [],
-        "Passwords, two-step verification, phishing and hacked accounts.",
+        "Passwords, two-step verification, phishing and scams.",
         """忘记密码了怎么办
         怎么修改密码
         二次验证怎么开
-        账号被盗了
-        有人登录了我的账号
         收到钓鱼链接怎么办
         绑定的手机号换了
         怎么换绑邮箱
@@ -353,12 +351,34 @@ INTENTS = [
         forgot my password
         how do i change my password
         how to turn on 2fa
-        my account was hacked
-        someone logged into my account
         is this free crystals link a scam
         change the email on my account
         i didn't get the login code
         reset password""",
+    ),
+    (
+        "account_hacked",
+        "Hacked account",
+        "账号被盗",
+        "answer",
+        None,
+        # What staff need to restore a hacked account's e-mail or items (demo_kb/account-security.*.md).
+        ["player_id", "server"],
+        "Someone else got into the account: stolen, password or bound e-mail changed, a login the player did not make.",
+        """账号被盗了
+        我的号被盗了怎么办
+        有人登录了我的账号
+        号被别人盗了
+        绑定的邮箱被人改了
+        我的密码被别人改了
+        盗号的把我装备转走了
+        有陌生设备登录了我的号
+        my account was hacked
+        someone logged into my account
+        someone changed my password and i can't log in
+        the e-mail on my account was changed by someone else
+        a hacker took my items
+        there is a login from a device i don't know""",
     ),
     (
         "human",

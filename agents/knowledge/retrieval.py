@@ -75,7 +75,19 @@ def search_topic(name: str, *, language: str | None = None) -> list[Passage]:
     """
     built = index.get_index()
     hits = _hits(built, name, k=settings.KB_TOP_K, language=language, whole_articles=True)
+    # An article that names the whole topic in its title or a heading comes first (the rest keep
+    # their order): "Hacked account" is "If your account was hacked" (under "Password reset,
+    # two-step verification and phishing"), not a line of "Account banned or suspended".
+    hits.sort(key=lambda hit: not _names_it(built, hit, name))
     return [_passage(hit.chunk, hit.score) for hit in hits]
+
+
+def _names_it(built: index.BM25Index, hit: index.Hit, name: str) -> bool:
+    """The article's title or a heading of the chunk found has every word of the topic's name."""
+    found = built.chunks[hit.position]  # hit.chunk is the article's opening by now
+    headings = [line for line in found.text.split("\n") if _SECTION_START.match("\n" + line)]
+    words = set(tokenize.tokenize(" ".join([hit.chunk.title, *headings])))
+    return all(term in words for term in built.term_weights(name))
 
 
 def _hits(

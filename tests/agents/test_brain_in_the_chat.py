@@ -9,6 +9,7 @@ visitor who is not signed in.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -125,10 +126,33 @@ async def test_a_player_whose_account_was_stolen_reads_what_to_do_first(visitor,
     async with Chat(visitor) as chat:
         answer = await chat.say(question)
 
-    assert steps in answer.text
-    assert "appeal" not in answer.text.split("\n\n")[1] and "申诉" not in answer.text.split("\n\n")[1]
+    quoted = re.split(r"[:：]\n\n", answer.text, maxsplit=1)[1]  # after "Here's what our help center says…:"
+    assert quoted.startswith(steps)
     meta = await answer.meta()
-    assert meta["intent"]["name"] == "account_security" and meta["reply"] != "handoff"
+    assert meta["intent"]["name"] == "account_hacked" and meta["reply"] != "handoff"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "asks", "server"),
+    [
+        ("我号被盗了，怎么办？", "二服", "玩家ID、服务器", "S2"),
+        ("someone changed my password and the email, i can't get in", "S3", "Player ID, Server", "S3"),
+    ],
+)
+async def test_a_hacked_account_collects_what_staff_restore_it_with_and_offers_a_person(
+    visitor, question, reply, asks, server
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+        details = await chat.say(reply)
+
+    # The steps first, then what staff need to restore a changed e-mail or stolen items.
+    assert asks in answer.text
+    assert [field["name"] for field in answer.form["fields"]] == ["player_id", "server"]
+    assert server in details.text and ("转人工客服" in details.text or "Talk to a human" in details.text)
+    assert [option["intent"] for option in details.quick_replies] == ["human"]
+    conversation = await conversation_of(visitor)
+    assert (conversation.intent, conversation.facts["server"]) == ("account_hacked", server)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +166,7 @@ async def test_a_missing_event_reward_is_answered_from_reward_not_received(visit
     async with Chat(visitor) as chat:
         answer = await chat.say(question)
 
-    assert answer.text.split("\n\n", 1)[1].startswith(section)
+    assert re.split(r"[:：]\n\n", answer.text, maxsplit=1)[1].startswith(section)
 
 
 @pytest.mark.parametrize(

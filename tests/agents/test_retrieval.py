@@ -137,6 +137,9 @@ def test_articles_about_the_question_too_are_related_sources(demo_articles, ques
     [
         ("Lost items", "en", "An item is gone from your bag"),
         ("物品丢失", "zh-hans", "背包里的装备、坐骑、材料或星晶不见了？"),
+        # "If your account was hacked" names it; "Account banned…" only shares "account" with it.
+        ("Hacked account", "en", "Keep your account safe"),
+        ("账号被盗", "zh-hans", "保护账号安全"),
     ],
 )
 def test_a_topics_article_found_by_its_name_is_quoted_from_its_introduction(demo_articles, topic, language, opening):

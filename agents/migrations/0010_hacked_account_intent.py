@@ -1,0 +1,64 @@
+"""The demo's hacked-account topic (agents/demo_brain.py), apart from account security.
+
+"我号被盗了" was one of many account-security questions (forgotten passwords, 2FA,
+phishing) and collected nothing; a hacked account needs what staff restore it with
+(the player ID and server) and a person when the steps don't do. Only a brain still
+with the demo's account_security and no account_hacked of its own gets it, and only
+the demo's own hacked phrases move over: a manager's examples stay where they are.
+"""
+
+from django.db import migrations
+from django.db.models import F
+
+MOVED = ["账号被盗了", "有人登录了我的账号", "my account was hacked", "someone logged into my account"]
+SEEDED_DESCRIPTION = "Passwords, two-step verification, phishing and hacked accounts."
+
+
+def _demo_row(name):
+    from agents.demo_brain import INTENTS
+
+    return next(row for row in INTENTS if row[0] == name)
+
+
+def forwards(apps, schema_editor):
+    Intent = apps.get_model("agents", "Intent")
+    Fact = apps.get_model("agents", "Fact")
+    security = Intent.objects.filter(name="account_security").first()
+    if security is None or Intent.objects.filter(name="account_hacked").exists():
+        return
+    name, label_en, label_zh, action, _tool, needs, description, examples = _demo_row("account_hacked")
+    Intent.objects.filter(position__gt=security.position).update(position=F("position") + 1)
+    hacked = Intent.objects.create(
+        name=name,
+        label_en=label_en,
+        label_zh=label_zh,
+        action=action,
+        description=description,
+        examples="\n".join(line.strip() for line in examples.strip().splitlines()),
+        position=security.position + 1,
+    )
+    hacked.required_facts.set(Fact.objects.filter(name__in=needs))
+    security.examples = "\n".join(line for line in security.examples.splitlines() if line.strip() not in MOVED)
+    if security.description == SEEDED_DESCRIPTION:
+        security.description = _demo_row("account_security")[6]
+    security.save(update_fields=["examples", "description"])
+
+
+def backwards(apps, schema_editor):
+    Intent = apps.get_model("agents", "Intent")
+    hacked = Intent.objects.filter(name="account_hacked").first()
+    if hacked is None:
+        return
+    hacked.delete()
+    Intent.objects.filter(position__gt=hacked.position).update(position=F("position") - 1)
+    security = Intent.objects.filter(name="account_security").first()
+    if security is not None:
+        kept = security.examples.splitlines()
+        security.examples = "\n".join(kept + [line for line in MOVED if line not in kept])
+        security.save(update_fields=["examples"])
+
+
+class Migration(migrations.Migration):
+    dependencies = [("agents", "0009_field_labels")]
+
+    operations = [migrations.RunPython(forwards, backwards)]
