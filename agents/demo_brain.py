@@ -347,11 +347,13 @@ INTENTS = [
         绑定的手机号换了
         怎么换绑邮箱
         有人送免费星晶让我点链接
+        有人自称官方客服找我要密码
         登录验证码收不到
         forgot my password
         how do i change my password
         how to turn on 2fa
         is this free crystals link a scam
+        someone pretending to be support asked for my verification code
         change the email on my account
         i didn't get the login code
         reset password""",
@@ -375,7 +377,7 @@ INTENTS = [
         有陌生设备登录了我的号
         my account was hacked
         someone logged into my account
-        someone changed my password and i can't log in
+        someone changed my password
         the e-mail on my account was changed by someone else
         a hacker took my items
         there is a login from a device i don't know""",

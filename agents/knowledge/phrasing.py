@@ -20,6 +20,21 @@ _SAME_THING = [
         re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked|hackers?)\b", re.IGNORECASE),
         " hacked ",
     ),
+    # "someone pretending to be support", "a guy claiming to be a GM": what the articles call
+    # phishing, and say of "our staff": they never ask for a password or a code.
+    (
+        re.compile(
+            r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?|impersonat(?:e|es|ed|ing))\s+(?:to\s+be\s+)?"
+            r"(?:an?\s+|the\s+)?(?:official\s+)?(?:gm|game\s*master|staff|support|admin|moderator|customer\s+service)\b",
+            re.IGNORECASE,
+        ),
+        " scam staff ",
+    ),
+    # "有人冒充客服", "自称官方的人", "假客服"
+    (
+        re.compile(r"(?:冒充|自称|假冒|假装是?|假)(?:是)?(?:官方)?(?:客服|官方|工作人员|GM|管理员)", re.IGNORECASE),
+        "诈骗 官方工作人员",
+    ),
     # "账号被人盗了", "我被盗号了", "号被偷了", "有人盗我号"; not 偷偷 ("secretly") nor 盗版 ("pirated")
     (re.compile(r"(?:被人?|让人|给人)?(?:盗号|盗走|偷走|偷号|盗(?!版)|(?<!偷)偷(?!偷))"), "被盗"),
 ]

@@ -132,6 +132,15 @@ async def test_a_player_whose_account_was_stolen_reads_what_to_do_first(visitor,
     assert meta["intent"]["name"] == "account_hacked" and meta["reply"] != "handoff"
 
 
+async def test_someone_posing_as_support_is_warned_of_not_handed_to_the_queue(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("有人冒充客服找我要验证码")
+
+    assert "**钓鱼和诈骗**\n- 官方工作人员 **绝不会** 索要你的密码或验证码。" in answer.text
+    assert (await answer.meta())["reply"] == "answer"
+    assert (await conversation_of(visitor)).state == Conversation.State.BOT
+
+
 @pytest.mark.parametrize(
     ("question", "reply", "asks", "server"),
     [

@@ -70,6 +70,25 @@ def test_a_ban_is_still_a_ban_a_secret_purchase_a_refund_and_a_lost_password_no_
     assert classifier.classify("how do i reset my password").intent == "account_security"
 
 
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "有人冒充客服找我要验证码",  # its 客服 is no request for a person
+        "有个自称客服的人加我好友要我账号密码",
+        "a guy claiming to be a GM wants my password",
+    ],
+)
+def test_someone_posing_as_support_is_a_scam_to_warn_of_not_a_request_for_a_person(demo_brain, phrase):
+    assert get_catalogue().classifier.classify(phrase).intent == "account_security"
+
+
+def test_a_player_who_cannot_log_in_is_not_taken_for_hacked(demo_brain):
+    classifier = get_catalogue().classifier
+    assert classifier.classify("I can't log in").intent != "account_hacked"
+    assert classifier.classify("密码忘了登不上").intent == "account_security"
+    assert classifier.classify("我要人工客服").intent == "human"
+
+
 def test_the_classifier_learns_a_new_intent_from_its_examples():
     classifier = IntentClassifier(
         {"guild_war": ["公会战什么时候开始", "guild war schedule"], "events": ["现在有什么活动", "current events"]}

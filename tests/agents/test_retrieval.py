@@ -187,6 +187,9 @@ def test_a_question_about_an_article_as_a_whole_is_answered_from_its_introductio
         ("账号被人盗了登不上", "## 账号被盗怎么办", "立即修改密码"),
         ("号被人偷了", "## 账号被盗怎么办", "立即修改密码"),
         ("有人盗了我的号", "## 账号被盗怎么办", "立即修改密码"),
+        # Someone posing as support: the articles say "official staff" and "phishing".
+        ("有人冒充客服找我要验证码", "## 钓鱼和诈骗", "绝不会"),
+        ("a guy claiming to be a GM wants my password", "## Phishing and scams", "will **never** ask"),
     ],
 )
 def test_the_passage_is_the_section_the_question_is_about(demo_articles, question, section, says):
