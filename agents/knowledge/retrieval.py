@@ -27,6 +27,7 @@ question is about the article as a whole (_about_it_all).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import replace
@@ -86,8 +87,15 @@ def _names_it(built: index.BM25Index, hit: index.Hit, name: str) -> bool:
     """The article's title or a heading of the chunk found has every word of the topic's name."""
     found = built.chunks[hit.position]  # hit.chunk is the article's opening by now
     headings = [line for line in found.text.split("\n") if _SECTION_START.match("\n" + line)]
-    words = set(tokenize.tokenize(" ".join([hit.chunk.title, *headings])))
+    words = _terms_of(" ".join([hit.chunk.title, *headings]))
     return all(term in words for term in built.term_weights(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _terms_of(text: str) -> frozenset[str]:
+    """A section's or a heading's words, tokenized when a question first finds them, not at
+    import (only the few chunks questions find need it), and kept: the same few are found often."""
+    return frozenset(tokenize.tokenize(text))
 
 
 def _hits(
@@ -115,9 +123,8 @@ def _focused(built: index.BM25Index, hit: index.Hit, query: str) -> index.Hit:
     sections = _SECTION_START.split(chunk.text.strip())
     if len(sections) < 2:
         return replace(hit, chunk=chunk)
-    # Tokenized here, not at import: only the few chunks a question finds need it.
     weights = built.term_weights(query)
-    shares = [sum(weights.get(term, 0.0) for term in set(tokenize.tokenize(section))) for section in sections]
+    shares = [sum(weights.get(term, 0.0) for term in _terms_of(section)) for section in sections]
     best = max(shares)
     if not best or shares.count(best) > 1:
         return hit
