@@ -35,7 +35,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _EN_SUFFIXES = ("ing", "ed", "es", "s")
 _EN_STOPWORDS = frozenset(
     """a an the i i'm im my me to of is it in on for and or do does did be am are was can you there this that
-    what how with please pls hi hello hey so just was were been has have had got get""".split()
+    what how with please pls hi hello hey so just were been has have had got get""".split()
 )
 # Characters too common in chat to say anything about the intent on their own.
 _ZH_STOPCHARS = frozenset("的了吗我你是在有么呢啊吧一个这那什怎")

@@ -39,8 +39,6 @@ from agents.providers.base import Passage
 from csbot.db import in_worker
 
 MIN_COVERAGE = 0.3
-# Where a section of a chunk starts: a Markdown heading at the start of a line.
-_SECTION_START = re.compile(r"\n+(?=#{1,6}\s)")
 MIN_RELATIVE_SCORE = 0.5
 UNTITLED_MIN_RELATIVE_SCORE = 0.8
 # A question matched by its title words alone, and sharing less than this with the knowledge
@@ -52,6 +50,8 @@ WHOLE_ARTICLE_MAX_COVERAGE = 0.4
 # and the RRF constant (60 in the original paper; small lists need less).
 MIN_SIMILARITY = 0.5
 RRF_K = 10
+# Where a section of a chunk starts: a Markdown heading at the start of a line.
+_SECTION_START = re.compile(r"\n+(?=#{1,6}\s)")
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _focused(built: index.BM25Index, hit: index.Hit, query: str) -> index.Hit:
     shares = [sum(weights.get(term, 0.0) for term in _terms_of(section)) for section in sections]
     best = max(shares)
     if not best or shares.count(best) > 1:
-        return hit
+        return replace(hit, chunk=chunk)
     return replace(hit, chunk=replace(chunk, text=sections[shares.index(best)]))
 
 
