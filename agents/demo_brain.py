@@ -383,6 +383,27 @@ INTENTS = [
         there is a login from a device i don't know""",
     ),
     (
+        "report_player",
+        "Report a player",
+        "举报玩家",
+        "answer",
+        None,
+        [],
+        "The player wants to report someone else: cheating, bots, harassment or a scam.",
+        """举报外挂
+        有人开挂怎么举报
+        怎么举报骂人的玩家
+        有人用脚本刷副本
+        这个人开挂了
+        有玩家骗了我的东西要举报
+        how do i report a cheater
+        report someone for cheating
+        someone is cheating in arena
+        this guy is botting
+        someone keeps harassing me in chat
+        report someone for scamming me""",
+    ),
+    (
         "human",
         "Talk to a human",
         "转人工",

@@ -15,9 +15,9 @@ _IDIOMS = re.compile(r"\bwhat'?s\s+up\b|\bwass?up\b|\bright\s+(?:now|away)\b", r
 # Words players use for the articles' own word, wherever they stand: no article says "stolen
 # account" or 偷, they say "If your account was hacked" and "账号被盗怎么办".
 _SAME_THING = [
-    # "someone stole my account", "my account was compromised"
+    # "someone stole my account", "my account was compromised" (not "a hacker": players call a cheater that)
     (
-        re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked|hackers?)\b", re.IGNORECASE),
+        re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked)\b", re.IGNORECASE),
         " hacked ",
     ),
     # "someone pretending to be support", "a guy claiming to be a GM": what the articles call

@@ -142,6 +142,22 @@ async def test_someone_posing_as_support_is_warned_of_not_handed_to_the_queue(vi
 
 
 @pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("how do I report a cheater", "Tap the player's name, choose Report"),
+        ("我要举报一个开挂的", "点击该玩家的名字，选择举报"),
+    ],
+)
+async def test_reporting_a_cheater_is_answered_without_asking_for_the_reporters_device(visitor, question, says):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert says in answer.text
+    assert answer.form is None and "Device" not in answer.text and "设备" not in answer.text
+    assert (await answer.meta())["intent"]["name"] == "report_player"
+
+
+@pytest.mark.parametrize(
     ("question", "reply", "asks", "server"),
     [
         ("我号被盗了，怎么办？", "二服", "玩家ID、服务器", "S2"),

@@ -89,6 +89,20 @@ def test_a_player_who_cannot_log_in_is_not_taken_for_hacked(demo_brain):
     assert classifier.classify("我要人工客服").intent == "human"
 
 
+@pytest.mark.parametrize(
+    "phrase",
+    ["我要举报一个开挂的", "how can I report someone who is cheating", "how do i report a player who is harassing me"],
+)
+def test_reporting_another_player_is_no_bug_report(demo_brain, phrase):
+    assert get_catalogue().classifier.classify(phrase).intent == "report_player"
+
+
+def test_a_bug_report_and_a_ban_stay_what_they_were_beside_reporting_a_player(demo_brain):
+    classifier = get_catalogue().classifier
+    assert classifier.classify("how do i report a bug").intent == "bug_report"
+    assert classifier.classify("我没开挂为什么被封").intent == "ban_appeal"
+
+
 def test_the_classifier_learns_a_new_intent_from_its_examples():
     classifier = IntentClassifier(
         {"guild_war": ["公会战什么时候开始", "guild war schedule"], "events": ["现在有什么活动", "current events"]}

@@ -205,7 +205,7 @@ def test_the_passage_is_the_section_the_question_is_about(demo_articles, questio
     [
         ("someone stole my account", "account-security.en"),
         ("my account was compromised", "account-security.en"),
-        ("a hacker took my account", "account-security.en"),
+        ("my account was hijacked", "account-security.en"),
     ],
 )
 def test_a_stolen_account_finds_what_to_do_if_hacked(demo_articles, question, found):
