@@ -448,24 +448,28 @@ def seed(apps, schema_editor=None) -> None:
             "timeout_seconds": TOOL_TIMEOUT_SECONDS,
         }
         tools[row["name"]], _ = Tool.objects.update_or_create(name=row["name"], defaults=defaults)
-    for position, (name, label_en, label_zh, action, tool, needs, description, examples) in enumerate(INTENTS):
-        intent, _ = Intent.objects.update_or_create(
-            name=name,
-            defaults={
-                "label_en": label_en,
-                "label_zh": label_zh,
-                "action": action,
-                "tool": tools.get(tool),
-                "description": description,
-                "examples": "\n".join(line.strip() for line in examples.strip().splitlines()),
-                "position": position,
-            },
-        )
+    for position, row in enumerate(INTENTS):
+        name, tool, needs = row[0], row[4], row[5]
+        defaults = {**intent_fields(name), "tool": tools.get(tool), "position": position}
+        intent, _ = Intent.objects.update_or_create(name=name, defaults=defaults)
         intent.required_facts.set([facts[n] for n in needs])
 
     from agents import catalogue
 
     catalogue.invalidate()
+
+
+def intent_fields(name: str) -> dict:
+    """The demo intent's own fields (not its tool, facts or position), as the Intent model has them:
+    for seeding, and for the migrations that add an intent to a brain seeded before it."""
+    _, label_en, label_zh, action, _tool, _needs, description, examples = next(row for row in INTENTS if row[0] == name)
+    return {
+        "label_en": label_en,
+        "label_zh": label_zh,
+        "action": action,
+        "description": description,
+        "examples": "\n".join(line.strip() for line in examples.strip().splitlines()),
+    }
 
 
 def seed_if_empty() -> bool:

@@ -14,33 +14,21 @@ MOVED = ["账号被盗了", "有人登录了我的账号", "my account was hacke
 SEEDED_DESCRIPTION = "Passwords, two-step verification, phishing and hacked accounts."
 
 
-def _demo_row(name):
-    from agents.demo_brain import INTENTS
-
-    return next(row for row in INTENTS if row[0] == name)
-
-
 def forwards(apps, schema_editor):
+    from agents.demo_brain import intent_fields
+
     Intent = apps.get_model("agents", "Intent")
     Fact = apps.get_model("agents", "Fact")
     security = Intent.objects.filter(name="account_security").first()
     if security is None or Intent.objects.filter(name="account_hacked").exists():
         return
-    name, label_en, label_zh, action, _tool, needs, description, examples = _demo_row("account_hacked")
     Intent.objects.filter(position__gt=security.position).update(position=F("position") + 1)
-    hacked = Intent.objects.create(
-        name=name,
-        label_en=label_en,
-        label_zh=label_zh,
-        action=action,
-        description=description,
-        examples="\n".join(line.strip() for line in examples.strip().splitlines()),
-        position=security.position + 1,
-    )
-    hacked.required_facts.set(Fact.objects.filter(name__in=needs))
+    fields = intent_fields("account_hacked")
+    hacked = Intent.objects.create(name="account_hacked", position=security.position + 1, **fields)
+    hacked.required_facts.set(Fact.objects.filter(name__in=["player_id", "server"]))
     security.examples = "\n".join(line for line in security.examples.splitlines() if line.strip() not in MOVED)
     if security.description == SEEDED_DESCRIPTION:
-        security.description = _demo_row("account_security")[6]
+        security.description = intent_fields("account_security")["description"]
     security.save(update_fields=["examples", "description"])
 
 

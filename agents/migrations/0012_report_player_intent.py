@@ -11,29 +11,18 @@ from django.db.models import F
 
 
 def forwards(apps, schema_editor):
-    from agents.demo_brain import INTENTS
+    from agents.demo_brain import intent_fields
 
     Intent = apps.get_model("agents", "Intent")
     if not Intent.objects.filter(name="bug_report").exists() or Intent.objects.filter(name="report_player").exists():
         return
-    name, label_en, label_zh, action, _tool, _needs, description, examples = next(
-        row for row in INTENTS if row[0] == "report_player"
-    )
     human = Intent.objects.filter(name="human").first()
     if human is not None:
         position = human.position
         Intent.objects.filter(position__gte=position).update(position=F("position") + 1)
     else:
         position = (Intent.objects.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-    Intent.objects.create(
-        name=name,
-        label_en=label_en,
-        label_zh=label_zh,
-        action=action,
-        description=description,
-        examples="\n".join(line.strip() for line in examples.strip().splitlines()),
-        position=position,
-    )
+    Intent.objects.create(name="report_player", position=position, **intent_fields("report_player"))
 
 
 def backwards(apps, schema_editor):
