@@ -50,7 +50,7 @@ processes), and never publishes to the channel layer: on the embedded default
 the layer lives in the web process, so callers publish after the call returns,
 as they already do (chat/services.py). A helper that dies fails its call and
 is replaced; helpers exit when their web process does, even when it is killed
-outright (their pipe closes).
+outright (their pipe closes), and even while they are still setting up.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
@@ -102,8 +102,14 @@ def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
+    set_up = threading.Event()
+    threading.Thread(target=_exit_if_orphaned, args=(conn, set_up), name="csbot-helper-orphan", daemon=True).start()
     _set_up(databases, modules)
-    conn.send_bytes(READY)
+    set_up.set()
+    try:
+        conn.send_bytes(READY)
+    except OSError:  # the web process went just as we finished setting up
+        return
     while True:
         try:
             request = conn.recv_bytes()
@@ -114,6 +120,20 @@ def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str
             conn.send_bytes(reply)
         except OSError:  # gone while we worked
             return
+
+
+def _exit_if_orphaned(conn: Connection, set_up: threading.Event) -> None:
+    """Exit at once when the web process goes while this helper is still setting up.
+
+    Setting up takes a second or two, but at HELPER_NICE on a busy machine more than ten:
+    a web process killed outright meanwhile left its helpers loading Django and the index
+    for nobody, each then failing on READY with a BrokenPipeError. The web
+    process writes no call before READY, so until then the pipe turns readable only when
+    it closes.
+    """
+    wait([conn])
+    if not set_up.is_set():
+        os._exit(0)
 
 
 def _set_up(databases: dict, modules: list[str]) -> None:

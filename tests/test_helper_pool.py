@@ -4,6 +4,7 @@ other processes, at a lower CPU priority, and the answer path works through them
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -256,6 +257,24 @@ def test_helpers_exit_when_their_web_process_is_killed_outright(tmp_path):
     while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in helpers)
+
+
+def test_a_helper_still_setting_up_exits_at_once_when_its_web_process_goes(settings):
+    """At a low priority on a busy machine, setting up took more than ten seconds, all for a
+    web process already gone; the helper then failed on READY with a BrokenPipeError."""
+    context = multiprocessing.get_context("spawn")
+    web_end, helper_end = context.Pipe()
+    slow = ["tests.helper_slow_setup"]  # a minute to set up
+    helper = context.Process(target=helper_pool._helper_main, args=(helper_end, 0, settings.DATABASES, slow))
+    helper.start()
+    helper_end.close()
+    try:
+        web_end.close()  # as when the web process is killed: its end of the pipe closes
+        helper.join(10)
+        assert helper.exitcode == 0  # it exited, quietly
+    finally:
+        helper.kill()
+        helper.join()
 
 
 def _alive(pid: int) -> bool:
