@@ -52,8 +52,12 @@ async def publish_staff(frame: dict[str, Any]) -> None:
     await get_channel_layer().group_send(STAFF_GROUP, {"type": "relay", "frame": dumps(frame)})
 
 
+_describe = db_pool(handoff.describe)
+
+
 async def announce(change: Change | None) -> None:
-    """Publish a committed change; stop the bot's answer first when it must stop."""
+    """Publish a committed change; stop the bot's answer first when it must stop, then tell
+    the player, then staff."""
     while change is not None:
         cid = change.conversation_id
         if change.cancel:
@@ -64,6 +68,8 @@ async def announce(change: Change | None) -> None:
         await publish(cid, state)
         for message in change.messages:
             await publish(cid, message_frame(message), internal=message.internal)
+        if not change.described:  # a takeover or a close: its row and case panel are read only now
+            await _describe(change)
         await publish(cid, {"type": "case", "conversation": change.case}, internal=True)
         await publish_staff(change.row)
         rows().announced(cid)

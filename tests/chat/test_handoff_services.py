@@ -42,6 +42,9 @@ def test_a_takeover_gives_the_chat_to_the_agent_and_tells_the_player(chat, alice
     assert system_lines(chat) == ["Alice has joined the chat."]
     event = ConversationEvent.objects.get(conversation=chat)
     assert (event.kind, event.actor) == ("taken_over", alice)
+    # What the dashboards are told, read once the bot's answer has been told to stop (announce).
+    assert not change.described
+    handoff.describe(change)
     assert change.row["conversation"]["assignee"] == {"id": alice.pk, "name": "Alice"}
     assert [e["kind"] for e in change.case["events"]] == ["taken_over"]
 
@@ -116,7 +119,7 @@ def test_hand_back_transfer_and_close_are_audited_and_shown_to_the_player(chat, 
     chat.refresh_from_db()
     assert chat.state == "closed" and chat.closed_at is not None
     assert change.cancel is True
-    assert [e["actor"] for e in change.case["events"]] == ["Alice", "Alice", "Bob", "Bob", "Bob"]
+    assert [e["actor"] for e in handoff.describe(change).case["events"]] == ["Alice", "Alice", "Bob", "Bob", "Bob"]
 
 
 def test_only_the_holder_or_a_manager_can_hand_back_transfer_or_close(chat, alice, bob, mia):
