@@ -84,7 +84,7 @@ class JobRegistry:
         running = [task for task in self.tasks.values() if not task.done()]
         for conversation_id, task in self.tasks.items():
             if conversation_id not in self.claims and not task.done():
-                task.cancel()
+                _stop(task)
         if running:
             await asyncio.wait(running, timeout=grace)
         return len(running)
@@ -167,8 +167,16 @@ class JobRegistry:
         task = self.tasks.get(conversation_id)
         if task is None or task.done():
             return False
-        task.cancel()
+        _stop(task)
         return True
+
+
+def _stop(task: asyncio.Task) -> None:
+    """Cancel a job's task, once: a stop while it ends its answer after an earlier one (an
+    escalation and then the takeover of the agent it was assigned to, a takeover and then a
+    close) cancelled that ending, and the player's answer never ended, its row `streaming`."""
+    if not task.cancelling():
+        task.cancel()
 
 
 def _failed(future: asyncio.Future) -> bool:

@@ -407,6 +407,35 @@ async def test_closing_stops_the_answer_and_the_next_message_opens_a_new_chat(li
     assert welcome["conversation"]["id"] != cid
 
 
+async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, slow_ernie, monkeypatch):
+    """An escalation that an agent is assigned to at once stops the answer twice (the queue,
+    then the takeover), as does a close right after a takeover. The second stop cut the
+    first's ending short: the player's answer never ended and its row stayed `streaming`."""
+    from chat.streaming import jobs
+
+    ending, go_on, finish = asyncio.Event(), asyncio.Event(), jobs._finish
+
+    async def finish_once_told(**fields) -> bool:
+        ending.set()
+        await go_on.wait()
+        return await finish(**fields)
+
+    monkeypatch.setattr(jobs, "_finish", finish_once_told)
+    player, cid = await player_chatting(lin)
+    await player.say(QUESTION)
+    first = await player.receive_until(lambda f: f.get("t") == "d")
+    await jobs.cancel_answer(cid)
+    await asyncio.wait_for(ending.wait(), 10)
+    jobs.registry().cancel_local(cid)  # the second stop, as this process's control channel reads it
+    go_on.set()
+    frames = await player.receive_until(is_end)
+    await player.close()
+
+    assert frames[-1]["status"] == "interrupted"
+    stored = await sync_to_async(Message.objects.get)(pk=bot_id(first))
+    assert stored.status == "interrupted" and stored.text == answer_text(first + frames, stored.pk)
+
+
 async def test_the_handoff_button_queues_the_chat_and_dashboards_see_it(lin, alice, slow_ernie):
     agent = await StaffSocket.of(alice)
     await agent.connect()
