@@ -22,7 +22,13 @@ class KnowledgeDocumentAdmin(admin.ModelAdmin):
     list_filter = ["index_status", "language"]
     search_fields = ["title", "body", "source_key"]
     readonly_fields = [
-        "source_key", "index_status", "indexed_at", "index_error", "checksum", "created_at", "updated_at"
+        "source_key",
+        "index_status",
+        "indexed_at",
+        "index_error",
+        "checksum",
+        "created_at",
+        "updated_at",
     ]
     fields = ["title", "language", "body", *readonly_fields]
     actions = ["reindex"]

@@ -33,6 +33,7 @@ UPSET = -0.3
 UPSET_STREAK = 3
 
 # word: weight (negative = upset). Chinese entries are matched as substrings.
+# fmt: off
 _ZH = {
     "垃圾": -0.8, "骗子": -0.9, "骗钱": -0.9, "坑钱": -0.7, "黑心": -0.7, "恶心": -0.6, "滚": -0.7,
     "妈的": -1.0, "他妈": -1.0, "操": -0.9, "傻逼": -1.0, "sb": -0.8, "tm": -0.6, "尼玛": -0.9, "去死": -1.0,
@@ -56,6 +57,7 @@ _EN = {
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
     "helpful": 0.5, "solved": 0.5, "appreciate": 0.5, "uninstalling": -0.4, "quitting": -0.4,
 }
+# fmt: on
 # Threats to complain in public, as phrases: "star" alone is a game word (Star Crystals,
 # a level's stars), "report" too (reporting a cheater).
 _PUBLIC_COMPLAINT = re.compile(

@@ -1,4 +1,3 @@
-
 import pytest
 
 from agents.providers.sse import MAX_LINE_BYTES, SSEError, SSEParser

@@ -15,11 +15,7 @@ import cpucap  # noqa: E402
 
 # Two busy processes: the capped one, and a child it forks (as daphne starts its helpers)
 # that outlives it by half a second.
-BUSY = (
-    "import os, time\n"
-    "end = time.monotonic() + (1.5 if os.fork() == 0 else 1.0)\n"
-    "while time.monotonic() < end: pass"
-)
+BUSY = "import os, time\nend = time.monotonic() + (1.5 if os.fork() == 0 else 1.0)\nwhile time.monotonic() < end: pass"
 
 
 def test_a_capped_process_and_the_processes_it_starts_share_the_cap():
