@@ -33,6 +33,11 @@ _ANY_ITEM = (
 )
 ITEM_NAME = rf"(?!(?:(?:all|my|the|wrong|whole|legendary)\s+)*(?:{_ANY_ITEM}(?:\s*(?:and|和|与|、|,)\s*|$))+$).{{1,60}}"
 
+PLAYER_ID_EXTRACT = (
+    r"(?<![a-z])(?:uid|id)(?:\s*(?:number|no\.?|num|号码?|编号))?(?:\s*(?:'s|is|was)\b)?"
+    r"\s*(?:是|为|=|:|：|#)?\s*(\d{5,12})(?!\d)"
+)
+
 FACTS = [
     {
         "name": "player_id",
@@ -41,7 +46,9 @@ FACTS = [
         "question_en": "What is your player ID? You find it under Settings → Account.",
         "question_zh": "请告诉我你的玩家ID（在 设置 → 账号 里可以看到）。",
         "pattern": r"\d{5,12}",
-        "extract_pattern": r"(?:玩家\s*id|角色\s*id|player\s*id|uid|id)\s*(?:是|为|:|：|#)?\s*(\d{5,12})",
+        # "player ID: 10086", "my uid is 10086", "我的ID是10086", "角色ID号 10086"; not the "id" of
+        # "I paid 648000" (a letter before it), nor part of a longer number.
+        "extract_pattern": PLAYER_ID_EXTRACT,
         "placeholder": "10086",
     },
     {

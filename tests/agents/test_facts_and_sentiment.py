@@ -29,6 +29,16 @@ def facts(demo_brain):
         ("我在三服，用的安卓手机", "server", "S3"),
         ("I play on s2 with my iphone", "device", "iOS"),
         ("玩家ID：10086", "player_id", "10086"),
+        # A player id in the words players give it, with or without "is".
+        ("my uid is 55555555", "player_id", "55555555"),
+        ("uid: 55555555", "player_id", "55555555"),
+        ("My player ID is 55555555, server S2", "player_id", "55555555"),
+        ("my id's 55555555", "player_id", "55555555"),
+        ("my ID number is #55555555", "player_id", "55555555"),
+        ("我的ID是55555555", "player_id", "55555555"),
+        ("角色ID 55555555", "player_id", "55555555"),
+        ("我的uid是 55555555", "player_id", "55555555"),
+        ("玩家ID号码：55555555", "player_id", "55555555"),
         ("bought it 2025-06-12 20:15", "purchase_time", "2025-06-12 20:15"),
         ("I lost my Frostfang Sword", "item_name", "Frostfang Sword"),
         ("i accidentally sold my frostfang sword to a vendor yesterday", "item_name", "frostfang sword"),
@@ -86,6 +96,9 @@ def test_a_whole_reply_is_the_item_only_when_it_reads_as_one(facts, reply, value
 
 def test_a_fact_is_not_found_where_it_is_not(facts):
     assert extract(facts["order_no"], "my order number is 12345") is None
+    # The "id" of "paid" is no label, and a number with more digits than an id is another number.
+    assert extract(facts["player_id"], "I paid 648000 yesterday") is None
+    assert extract(facts["player_id"], "uid 1234567890123") is None
     assert extract(facts["order_no"], "a mysterious charge, order SF-2025") is None  # a word, a short number
     assert extract(facts["server"], "the class is OP") is None
     assert extract(facts["device"], "pcs of gear") is None
