@@ -528,17 +528,21 @@ _ASKED_IN_CHINESE = re.compile(
     r"转人工|人工客服|人工服务|真人客服|找客服|联系客服|找人工|要人工(?!智能)|有没有真人|^\W*人工\W*$"
 )
 
+# A team of staff named by what it does: "the refund team", "your billing department".
+_STAFF_TEAM = r"""
+    (?:the|your)\s+(?:refunds?|bans?|billing|payments?|appeals?|support|customer\s+service)\s+
+      (?:team|department|staff|people|guys?)\b
+"""
 # A person named by the job they do, not as "a human": "whoever handles refunds", "the
 # person in charge of bans", "your manager", "the refund team". Only after a request
 # ("talk to", "put me through to", "I want"), so "the ban team said…" asks for nobody.
-_STAFF_ROLE = r"""
+_STAFF_ROLE = rf"""
     (?:whoever|(?:the|a|an|some|your)\s+(?:one|person|people|guy|guys|staff|team|department)\s+(?:who|that)
       |(?:someone|somebody|anyone|anybody)\s+(?:who|that))
     \s+(?:handles?|deals?\s+with|(?:is|are|'s)\s+(?:in\s+charge|responsible)|takes?\s+care\s+of|manages?|decides?)\b
     | (?:the|a|your)\s+person\s+(?:in\s+charge|responsible)\b
     | (?:your|the|a)\s+(?:manager|supervisor|boss)s?\b
-    | (?:the|your)\s+(?:refunds?|bans?|billing|payments?|appeals?|support|customer\s+service)\s+
-      (?:team|department|staff|people|guys?)\b
+    | {_STAFF_TEAM}
 """
 _ASKED_FOR_A_ROLE = re.compile(
     rf"""
@@ -546,6 +550,11 @@ _ASKED_FOR_A_ROLE = re.compile(
     | \b(?:connect|transfer|put|pass|forward|send)\s+(?:me|this|my\ chat)\s+(?:through\s+|over\s+)?(?:to|with)\s+
       (?:{_STAFF_ROLE})
     | \b(?:want|need|get\ me|(?:can|could|may)\ i\ (?:have|get))\s+(?:{_STAFF_ROLE})(?:{_REQUEST_ENDS}|(?=\s+of\b))
+    # "can someone from the ban team look at my account?", "I need someone from your billing
+    # department": one of them, asked to act. "someone from the ban team said…" asks for nobody.
+    | \b(?:someone|somebody|anyone|anybody|a\ person|one\ of\ you)\s+(?:from|on|in|at)\s+(?:{_STAFF_TEAM})
+      (?:\s+(?:to\s+)?(?:look|check|review|see|help|handle|contact|call|reach|email|message|get\ back|fix|sort)\b
+        |{_REQUEST_ENDS})
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -566,7 +575,9 @@ _TALK_TO_THEM = re.compile(
 _ASKED_FOR_A_ROLE_IN_CHINESE = re.compile(
     r"(?:找|叫|让|要|请|联系|转给|转接给?)(?:一下|下)?(?:你们的?)?"
     r"(?:(?:负责|管|处理)[\u4e00-\u9fff]{0,8}?的(?:人(?![物气偶设数口])|同事|客服|工作人员)"
-    r"|负责人|主管|经理|领导|上级|老板|管理员|GM)",
+    r"|负责人|主管|经理|领导|上级|老板|管理员|GM"
+    # 让封号组的人看看, 找退款部门的同事: a team named by the work staff do, not a raid's 团队.
+    r"|(?:封号|退款|充值|申诉|账号安全|客服|运营|技术)(?:组|部门|团队)的?(?:人(?![物气偶设数口])|同事|工作人员)?)",
     re.IGNORECASE,
 )
 _ASKS_WHO_IS_IN_CHARGE_IN_CHINESE = re.compile(r"谁(?:负责|管|处理)")
@@ -627,7 +638,8 @@ def asks_who_answers(text: str) -> bool:
 
 def wants_human(text: str) -> bool:
     """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...),
-    or for the one who handles their case ("can I talk to whoever handles refunds?", "找负责封号的人").
+    or for the one who handles their case ("can I talk to whoever handles refunds?", "找负责封号的人",
+    "can someone from the ban team look at my account?").
 
     Checked before the bot answers: a match sends the chat to the queue and the bot
     stays silent, so a game word mistaken for a request costs the player their answer.

@@ -523,7 +523,13 @@ async def test_a_frustrated_crash_report_is_soothed_and_helped_not_handed_over(v
 
 @pytest.mark.parametrize(
     "request_for_a_person",
-    ["who's in charge of bans? I want to talk to them", "can I talk to whoever handles refunds?", "找负责封号的人"],
+    [
+        "who's in charge of bans? I want to talk to them",
+        "can I talk to whoever handles refunds?",
+        "找负责封号的人",
+        "can someone from the ban team look at my account?",
+        "能让封号组的人看看我的账号吗",
+    ],
 )
 async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(visitor, request_for_a_person):
     async with Chat(visitor) as chat:
