@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.facts import FactSpec
+from agents.facts import CLAIMED_PLAYER_ID, FactSpec
 from agents.tools import ToolResult
 
 
@@ -91,14 +91,20 @@ def ask_for_facts(specs: list[FactSpec], language: str) -> str:
 
 
 def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
-    """The details the player just gave, acknowledged, when there is nothing to look up with them."""
+    """The details the player just gave, acknowledged, when there is nothing to look up with them.
+
+    A player id they typed is noted as they gave it (claimed_player_id): staff check it."""
+
+    def value(spec: FactSpec) -> str:
+        return values.get(spec.name) or values.get(CLAIMED_PLAYER_ID, "")
+
     if _zh(language):
-        details = "，".join(f"{spec.label(language)}：{values[spec.name]}" for spec in specs)
+        details = "，".join(f"{spec.label(language)}：{value(spec)}" for spec in specs)
         return (
             f"好的，已记下：{details}。如果上面的方法没有解决问题，点“转人工客服”，"
             "同事接手时能看到这些信息，你不用再重复说明。"
         )
-    details = ", ".join(f"{spec.label(language)}: {values[spec.name]}" for spec in specs)
+    details = ", ".join(f"{spec.label(language)}: {value(spec)}" for spec in specs)
     return (
         f"Thanks, I've noted it: {details}. If the steps above don't solve it, tap \"Talk to a human\": "
         "a colleague will see these details, so you won't have to repeat them."

@@ -13,6 +13,9 @@ import unicodedata
 from dataclasses import dataclass, field
 
 PLAYER_ID = "player_id"
+# An id the player typed: theirs by their word only (the game token verifies one), kept for
+# staff and never given to a tool.
+CLAIMED_PLAYER_ID = "claimed_player_id"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,25 @@ def extract(spec: FactSpec, text: str) -> str | None:
         # The group that took part: a pattern may offer one shape per alternative.
         raw = next((group for group in match.groups() if group is not None), match.group(0))
         value = validate(spec, raw)
+        if value:
+            return value
+    return None
+
+
+# A run of letters, digits and the marks codes are made of, between spaces, CJK or punctuation.
+_CODE_LIKE = re.compile(r"[A-Za-z0-9_.#-]*\d[A-Za-z0-9_.#-]*")
+
+
+def lone_value(spec: FactSpec, text: str) -> str | None:
+    """In a reply to the question for this fact, a code standing alone among other words:
+    the 55555555 of "it's 55555555 on server S2 I think", asked for the player id.
+
+    Only for a fact whose pattern takes no plain word, so a loose one (an item's name) takes
+    nothing this way."""
+    if spec.choices or not spec.pattern or validate(spec, "word") is not None:
+        return None
+    for match in _CODE_LIKE.finditer(_normalise(text)):
+        value = validate(spec, match.group(0).lstrip("#").rstrip(".-"))
         if value:
             return value
     return None

@@ -4,7 +4,8 @@ Known facts (Conversation.facts) are kept; missing ones are looked for in every
 player message of the conversation, newest first, and in a submitted form. A
 reply to a question about one fact may be just the value ("S3", "the Frostfang
 Sword"). The verified player id always fills `player_id`; an id the player
-typed is kept apart as `claimed_player_id` and no tool uses it.
+typed is kept apart as `claimed_player_id` and no tool uses it, but the bot does
+not ask for an id the player gave.
 
 The bot asks for what is still missing, once: a fact it asked for before is
 never asked again (the answer goes on without it, and a human can follow up).
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from agents import facts as rules
 from agents.catalogue import get_catalogue
-from agents.facts import PLAYER_ID, FactSpec
+from agents.facts import CLAIMED_PLAYER_ID, PLAYER_ID, FactSpec
 from agents.pipeline.context import Context
 from agents.pipeline.intent import IntentResult
 
@@ -57,7 +58,7 @@ def collect(context: Context, intent: IntentResult) -> FactsResult:
     volunteered = [catalogue.facts[n] for n in VOLUNTEERED if n in catalogue.facts]
     open_facts = open_facts_of(context)
     for spec in {s.name: s for s in [*wanted, *volunteered]}.values():
-        key = "claimed_player_id" if spec.name == PLAYER_ID else spec.name
+        key = CLAIMED_PLAYER_ID if spec.name == PLAYER_ID else spec.name
         if spec.name == PLAYER_ID and context.verified_player_id:
             continue
         # What this message says wins over what an earlier one said ("no, it's SL…02").
@@ -66,9 +67,16 @@ def collect(context: Context, intent: IntentResult) -> FactsResult:
             value = _from_earlier_messages(spec, context)
         if value is not None and values.get(key) != value:
             values[key] = new[key] = value
-    missing = [spec for spec in wanted if not values.get(spec.name)]
+    missing = [spec for spec in wanted if not given(values, spec.name)]
     to_ask = [spec for spec in missing if spec.name not in context.asked]
     return FactsResult(values, new, missing, to_ask)
+
+
+def given(values: dict[str, str], name: str) -> bool:
+    """The player gave this fact. An id they typed counts: asking for it again would not make
+    it verified (only the game token does, and no tool takes a claimed id), and staff read it
+    as claimed."""
+    return bool(values.get(name) or (name == PLAYER_ID and values.get(CLAIMED_PLAYER_ID)))
 
 
 def open_facts_of(context: Context) -> list[str]:
@@ -78,6 +86,9 @@ def open_facts_of(context: Context) -> list[str]:
 
 def _from_this_message(spec: FactSpec, context: Context, open_facts: list[str]) -> str | None:
     value = rules.extract(spec, context.question)
+    if value is None and spec.name in open_facts:
+        # Asked for it: a code standing alone is it ("it's 55555555 on server S2").
+        value = rules.lone_value(spec, context.question)
     if value is None and open_facts == [spec.name]:
         # Only this fact was missing: the whole reply may be the value ("S3", "Frostfang Sword").
         value = rules.bare_value(spec, context.question)

@@ -97,7 +97,10 @@ def _from_the_conversation(
         return IntentResult(pending, 1.0, "form")
     missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
     needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
-    if any(fact_rules.extract(spec, context.question) for spec in needed):
+    # A detail the bot asked for, named or standing alone ("it's 55555555 on server S2").
+    if any(
+        fact_rules.extract(spec, context.question) or fact_rules.lone_value(spec, context.question) for spec in needed
+    ):
         return IntentResult(pending, 1.0, "follow_up")
     elsewhere = classified().intent
     if elsewhere and elsewhere != pending:

@@ -11,10 +11,10 @@ from django.conf import settings
 from agents import answers
 from agents import facts as fact_rules
 from agents.catalogue import get_catalogue
-from agents.facts import FactSpec
+from agents.facts import CLAIMED_PLAYER_ID, FactSpec
 from agents.knowledge.tokenize import tokenize
 from agents.pipeline.context import Context
-from agents.pipeline.facts import FactsResult
+from agents.pipeline.facts import FactsResult, given
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
@@ -244,17 +244,41 @@ def _still_awaited(context: Context, facts: FactsResult) -> list[FactSpec]:
     (none once the player wrote something else since that answer)."""
     catalogue = get_catalogue()
     asked = [catalogue.facts[name] for name in context.awaiting if name in catalogue.facts]
-    return [spec for spec in asked if not facts.values.get(spec.name)]
+    return [spec for spec in asked if not given(facts.values, spec.name)]
 
 
 def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -> list[FactSpec]:
     """The topic's details, known now, when this message only gave some the bot asked for
-    ("S2", "I'm on S2", "安卓，三服") and asks nothing; else []."""
+    ("S2", "I'm on S2", "安卓，三服", "it's 55555555 on server S2 I think") and asks nothing; else [].
+
+    The verified player id is no detail the player gave; an id they typed is."""
     if intent.source != "follow_up" or intent.spec is None or not facts.new:
         return []
-    if len(tokenize(context.question)) > 3 or fact_rules.is_a_question(context.question):
+    if _words_besides_the_details(context.question, facts.new) > 3 or fact_rules.is_a_question(context.question):
         return []
-    return [spec for spec in intent.spec.facts if spec.name != fact_rules.PLAYER_ID and facts.values.get(spec.name)]
+    known = [spec for spec in intent.spec.facts if given(facts.values, spec.name)]
+    return [spec for spec in known if spec.name != fact_rules.PLAYER_ID or CLAIMED_PLAYER_ID in facts.values]
+
+
+# What a player wraps details in: the facts' names and hedges ("server S2 I think", "应该是二服").
+_DETAIL_WRAPPING = frozenset(
+    tokenize(
+        "player id uid number no order server device it's it is my i'm on think guess maybe probably pretty sure"
+        " 玩家 角色 号码 订单号 服务器 区服 设备 应该 大概 好像 可能 吧"
+    )
+)
+
+
+def _words_besides_the_details(question: str, new: dict[str, str]) -> int:
+    """How many words of the message are neither a detail it gave (in any of its spellings,
+    "三服" for S3) nor the words around one."""
+    catalogue = get_catalogue()
+    spelled: set[str] = set(_DETAIL_WRAPPING)
+    for name, value in new.items():
+        spec = catalogue.facts.get(fact_rules.PLAYER_ID if name == CLAIMED_PLAYER_ID else name)
+        synonyms = spec.choices.get(value, []) if spec else []
+        spelled.update(tokenize(" ".join([str(value), *synonyms])))
+    return sum(1 for word in tokenize(question) if word not in spelled)
 
 
 def _is_vague(question: str) -> bool:

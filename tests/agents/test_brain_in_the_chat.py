@@ -406,6 +406,65 @@ async def test_details_given_for_a_bug_are_noted_not_answered_with_the_article_a
     assert [o.get("intent") for o in answer.quick_replies] == ["human"]
 
 
+@pytest.mark.parametrize(
+    ("problem", "reply", "noted"),
+    [
+        ("my account got hacked", "my uid is 55555555", "Thanks, I've noted it: Player ID: 55555555."),
+        ("我号被盗了，怎么办？", "我的ID是55555555", "好的，已记下：玩家ID：55555555。"),
+    ],
+)
+async def test_an_id_a_visitor_types_is_noted_not_asked_for_again_and_staff_see_it_unverified(
+    visitor, problem, reply, noted
+):
+    async with Chat(visitor) as chat:
+        asked = await chat.say(problem)
+        answer = await chat.say(reply)
+        later = await chat.say("S2")
+
+    assert [f["name"] for f in asked.form["fields"]] == ["player_id", "server"]
+    assert answer.text.startswith(noted) and answer.form is None
+    assert (await answer.meta())["facts"]["missing"] == ["server"]
+    assert "55555555" in later.text and later.form is None
+    # Only the game token verifies an id: the typed one is kept apart, and no tool gets it.
+    conversation = await conversation_of(visitor)
+    assert conversation.facts == {"claimed_player_id": "55555555", "server": "S2"}
+
+
+async def test_an_id_given_with_the_problem_is_not_asked_for(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("my account got hacked, my player ID is 55555555")
+
+    assert [f["name"] for f in answer.form["fields"]] == ["server"]
+    assert "Player ID" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("problem", "reply", "noted"),
+    [
+        (
+            "my account got hacked",
+            "it's 55555555 on server s2 I think",
+            "Thanks, I've noted it: Player ID: 55555555, Server: S2.",
+        ),
+        ("我号被盗了，怎么办？", "应该是55555555，在二服吧", "好的，已记下：玩家ID：55555555，服务器：S2。"),
+        (
+            "the game keeps crashing on my iphone",
+            "I'm pretty sure it's server S2",
+            "Thanks, I've noted it: Device: iOS, Server: S2.",
+        ),
+    ],
+)
+async def test_details_given_in_a_sentence_are_noted_not_answered_with_the_article_again(
+    visitor, problem, reply, noted
+):
+    async with Chat(visitor) as chat:
+        await chat.say(problem)
+        answer = await chat.say(reply)
+
+    assert answer.text.startswith(noted)
+    assert "help center" not in answer.text and "帮助中心" not in answer.text
+
+
 async def test_a_fact_the_player_already_wrote_is_not_asked_for(lin):
     async with Chat(lin) as chat:
         answer = await chat.say("订单SL2025061201的钻石没到账")

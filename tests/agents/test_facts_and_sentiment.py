@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.catalogue import get_catalogue
-from agents.facts import bare_value, check_form_values, extract, validate
+from agents.facts import bare_value, check_form_values, extract, lone_value, validate
 from agents.sentiment import score_text, should_escalate
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +92,24 @@ def test_an_item_is_not_taken_from_a_message_that_names_none(facts, text):
 )
 def test_a_whole_reply_is_the_item_only_when_it_reads_as_one(facts, reply, value):
     assert bare_value(facts["item_name"], reply) == value
+
+
+@pytest.mark.parametrize(
+    ("reply", "value"),
+    [
+        ("it's 55555555 on server s7 I think", "55555555"),
+        ("应该是55555555，在二服吧", "55555555"),
+        ("#55555555.", "55555555"),
+        ("I waited 30 minutes", None),
+        ("I paid 12.99", None),
+    ],
+)
+def test_asked_for_the_player_id_a_number_standing_alone_is_it(facts, reply, value):
+    assert lone_value(facts["player_id"], reply) == value
+
+
+def test_a_fact_that_takes_any_words_takes_nothing_standing_alone(facts):
+    assert lone_value(facts["item_name"], "it's the +12 one I think") is None
 
 
 def test_a_fact_is_not_found_where_it_is_not(facts):
