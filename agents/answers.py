@@ -63,6 +63,18 @@ def tell_me_what_happened(language: str) -> str:
     )
 
 
+def sorry_to_repeat(language: str) -> str:
+    """To a player who has asked before: the same answer again would not help them."""
+    return pick(
+        language,
+        "抱歉让你反复询问，之前的回答显然没有解决你的问题，我就不再重复了。"
+        "点下面的“转人工客服”，客服同事会接手并具体查看你的情况，能看到我们之前的对话，你不用再重复说明。",
+        "I'm sorry you've had to ask again: my earlier answer clearly didn't solve it, so I won't repeat it. "
+        'Tap "Talk to a human" below and a colleague will take over and look into your case; they can see '
+        "our conversation, so you won't have to explain it again.",
+    )
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,

@@ -1,7 +1,8 @@
 """How upset a player sounds: a score in [-1, 1] from a small zh/en lexicon, offline.
 
 Negative words add up, intensifiers ("really", "太") and shouting ("!!!", CAPS)
-make them count more, a negation right before a positive word flips it. Shouting
+make them count more, a negation right before a positive word flips it. Saying
+they asked before ("I've asked THREE TIMES", "我都问了三遍了") counts as upset. Shouting
 with no such word ("WHERE IS MY TOP UP???") is upset too, and a threat to complain
 in public ("I'll leave a 1 star review") counts like the words that need staff. The
 score is what analytics stores (Message.meta["sentiment"]); the level says what
@@ -66,6 +67,30 @@ _PUBLIC_COMPLAINT = re.compile(
     r"|\b(?:leave|leaving|give|giving|rate|rating)\s+(?:it\s+|you\s+|this(?:\s+game)?\s+)?(?:a\s+)?(?:1|one)[\s-]?stars?\b"
 )
 PUBLIC_COMPLAINT_WEIGHT = -0.7
+# A player who says they have asked before ("I asked for a refund 3 times already", "I've
+# asked THREE TIMES", "nothing. again.", "我都问了三遍了") is upset, however calm the words:
+# the help so far has not helped. Only asking, telling or contacting counts: "I refined my
+# sword 3 times" and "how many times can I reroll?" are game talk.
+_REPEATING = re.compile(
+    r"\b(?:asked|told|said|explained|contacted|messaged|wrote|emailed|requested|reported)\b[^.!?。！？]{0,40}?"
+    r"\b(?:\d+|two|three|four|five|six|ten|several|multiple|many|so\s+many|a\s+dozen)\s+times\b"
+    r"|\bfor\s+the\s+(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth|tenth|umpteenth|hundredth)\s+time\b"
+    r"|\bhow\s+many\s+times\s+(?:do|must|should|will)\s+i\s+(?:have\s+to\s+)?(?:ask|say|tell|explain|repeat)\b"
+    r"|\bi(?:'ve|\s+have)\s+already\s+(?:asked|told|said|explained)\b|\b(?:asked|told\s+you)\s+(?:this\s+)?already\b"
+    r"|\b(?:again\s+and\s+again|over\s+and\s+over)\b|\b(?:nothing|no\s+answer|same\s+answer)\W+again\b"
+    r"|(?:问|说|讲|提|反馈|联系|催|申请|发)了?(?:好|都)?(?:\d+|[一两二三四五六七八九十几好多]+)(?:遍|次)"
+    r"|(?:都|已经)(?:问|说|讲)(?:过|了)(?:好几|很多|多少|无数)(?:遍|次)|第(?:\d+|[二三四五六七八九十几]+)次(?:问|说|找|联系|反馈)"
+    r"|又是(?:这个|同样|一样)的?(?:回答|回复|答案)",
+    re.IGNORECASE,
+)
+REPEATING_WEIGHT = -0.5
+
+
+def repeats_themselves(text: str) -> re.Match | None:
+    """Where the player says they have asked or said it before, if they do."""
+    return _REPEATING.search(unicodedata.normalize("NFKC", text))
+
+
 # Swearing with its letters starred out ("f***", "f**king", "sh*t") says as much as spelled out.
 _MASKED_SWEARING = re.compile(r"\bf[*#@$]+(?:k|ck|ing|kin[g']?|cking)?(?![\w*#@$])|\bsh[*#@$]+t\b")
 MASKED_SWEARING_WEIGHT = -0.8
@@ -133,6 +158,9 @@ def score_text(text: str) -> Sentiment:
     for match in _MASKED_SWEARING.finditer(lowered):
         total += MASKED_SWEARING_WEIGHT
         found.append(match.group(0))
+    if repeated := repeats_themselves(lowered):
+        total += REPEATING_WEIGHT
+        found.append(repeated.group(0))
     for match in _PUBLIC_COMPLAINT.finditer(lowered):
         total += PUBLIC_COMPLAINT_WEIGHT
         found.append(match.group(0))

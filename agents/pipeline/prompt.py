@@ -19,6 +19,7 @@ from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
+from agents.sentiment import repeats_themselves
 from chat.handoff import asks_who_answers
 
 SYSTEM_PROMPT = {
@@ -77,7 +78,7 @@ class Reply:
     """
 
     kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, awaiting_facts,
-    # handoff
+    # repeated, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -109,6 +110,12 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
+    repeating = _repeats_themselves(context)
+    if repeating and (_only_says_so(context.question, mood) or _same_article_again(context, knowledge)):
+        # "I've asked THREE TIMES", or the article the last answer quoted once more: the same
+        # answer a second time would tell the player nobody listens. The bot owns it, and
+        # offers a person, who can look into the case itself.
+        return Reply("repeated", body=answers.sorry_to_repeat(lang), quick_replies=[human] if human else [])
     if only_venting(context.question, mood):
         # "FUCK THIS GAME", "垃圾游戏": nothing to look up but the mood, and its words would find
         # an article on anything ("game"). The player hears they are heard, and is asked what
@@ -181,6 +188,9 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     elif not knowledge.passages and knowledge.searched and not facts.to_ask:
         reply.kind, reply.knowledge_gap = "unknown", True
         reply.quick_replies = [human] if human else []
+    if repeating and human not in reply.quick_replies:
+        # An answer the player has not had yet, and a way to a person should it not help either.
+        reply.quick_replies.append(human)
     reply.quick_replies = [option for option in reply.quick_replies if option]
     reply.request = build_request(context, knowledge.passages, notes=notes.strip())
     if settings.LLM_PROVIDER == "ernie" and context.verified_player_id and not facts.to_ask:
@@ -211,6 +221,41 @@ def only_venting(question: str, mood: Mood) -> bool:
         return False
     said = set(tokenize(question)) - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
     return not said
+
+
+def _repeats_themselves(context: Context) -> bool:
+    """The player says they asked before ("I asked 3 times already", "我都问了三遍了"), or sends
+    the message before this one again."""
+    if repeats_themselves(context.question):
+        return True
+    earlier = context.player_texts[-2:-1]
+    return bool(earlier) and _as_said(earlier[0]) == _as_said(context.question) != ""
+
+
+def _as_said(text: str) -> str:
+    return " ".join(tokenize(text))
+
+
+# What wraps "I asked before" when nothing else is said: "I've asked THREE TIMES already".
+_REPEATING_WRAPPING = frozenset(tokenize("i i've already again still nothing now times asked 我 都 已经 了 还是 又"))
+
+
+def _only_says_so(question: str, mood: Mood) -> bool:
+    """The message says the player repeats themselves and nothing to look up ("nothing. again.")."""
+    found = repeats_themselves(question)
+    rest = question.replace(found.group(0), " ") if found else question
+    said = set(tokenize(rest)) - _REPEATING_WRAPPING - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
+    return not said
+
+
+def _same_article_again(context: Context, knowledge: Knowledge) -> bool:
+    """This answer would quote the article the previous one quoted first."""
+    before = context.last_bot_meta.get("sources") or []
+    tool = knowledge.tool_result
+    if not knowledge.passages or not before or (tool is not None and tool.error != "not_verified"):
+        # A lookup again is news (an order that has arrived since); only the article is not.
+        return False
+    return before[0].get("source_id") == knowledge.passages[0].source_id
 
 
 _THANKS = re.compile(

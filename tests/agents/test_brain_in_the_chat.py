@@ -559,6 +559,29 @@ async def test_a_player_who_stays_upset_after_the_bots_help_gets_a_person(visito
 
 
 @pytest.mark.parametrize(
+    ("question", "again", "sorry"),
+    [
+        ("my top-up didn't arrive", "I've asked THREE TIMES", "I'm sorry you've had to ask again"),
+        ("my top-up didn't arrive", "nothing. again.", "I'm sorry you've had to ask again"),
+        ("my top-up didn't arrive", "I asked for a refund 3 times already", "I'm sorry you've had to ask again"),
+        ("how do I appeal a ban", "how do I appeal a ban", "I'm sorry you've had to ask again"),
+        ("充值没到账", "我都问了三遍了", "抱歉让你反复询问"),
+        ("怎么申诉封号", "怎么申诉封号", "抱歉让你反复询问"),
+    ],
+)
+async def test_a_player_who_repeats_themselves_is_not_given_the_same_answer_again(visitor, question, again, sorry):
+    async with Chat(visitor) as chat:
+        first = await chat.say(question)
+        answer = await chat.say(again)
+
+    assert first.end["sources"]
+    assert answer.text.startswith(sorry)
+    assert "help center" not in answer.text and "帮助中心" not in answer.text  # not the article once more
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    assert (await answer.meta())["reply"] == "repeated"
+
+
+@pytest.mark.parametrize(
     ("complaint", "sorry", "guidance"),
     [
         (

@@ -188,6 +188,19 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("you guys are useless", "upset"),
         ("每次打开商城就闪退，太离谱了", "upset"),
         ("垃圾游戏", "upset"),
+        # A player who says they asked before is upset, in however calm words.
+        ("I asked for a refund 3 times already", "upset"),
+        ("I've asked THREE TIMES", "upset"),
+        ("nothing. again.", "upset"),
+        ("for the third time, where is my top-up", "upset"),
+        ("我都问了三遍了", "upset"),
+        ("第三次问了，还没到账", "upset"),
+        ("我已经说了好几遍了", "upset"),
+        # ... but doing a thing several times in the game is no complaint.
+        ("I refined my sword 3 times", "calm"),
+        ("how many times can I reroll?", "calm"),
+        ("I logged in again", "calm"),
+        ("我刷了三次副本", "calm"),
     ],
 )
 def test_sentiment_levels(text, level):
