@@ -30,11 +30,25 @@ def intent_words(code: str) -> str:
     return (intent.label(_language()) if intent else "") or code
 
 
-def facts_in_words(facts: dict) -> list[tuple[str, str]]:
-    """(label, value) for each fact, in the order stored, named as the admin names them."""
+def fact_labels(names: list[str], language: str) -> dict[str, str]:
+    """The facts' labels in `language`, as the admin names them. An id the player typed
+    (claimed_player_id) is named as the player id, claimed: staff must not read it as the
+    id the game vouches for."""
+    from agents.facts import CLAIMED_PLAYER_ID, PLAYER_ID
     from agents.models import Fact
 
-    labels = {f.name: f.label(_language()) for f in Fact.objects.filter(name__in=list(facts))}
+    rows = {f.name: f for f in Fact.objects.filter(name__in=[*names, PLAYER_ID])}
+    labels = {name: rows[name].label(language) for name in names if name in rows}
+    if CLAIMED_PLAYER_ID in names:
+        player_id = rows[PLAYER_ID].label(language) if PLAYER_ID in rows else PLAYER_ID
+        with translation.override(language):
+            labels[CLAIMED_PLAYER_ID] = _("%(fact)s (given by the player, not verified)") % {"fact": player_id}
+    return labels
+
+
+def facts_in_words(facts: dict) -> list[tuple[str, str]]:
+    """(label, value) for each fact, in the order stored, named as the admin names them."""
+    labels = fact_labels(list(facts), _language())
     return [(labels.get(name) or name, _shown(value)) for name, value in facts.items()]
 
 

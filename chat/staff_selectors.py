@@ -217,14 +217,18 @@ def _names_in_words(conversation: Conversation) -> dict[str, Any]:
     """The case's intent and fact names as the admin words them, in every language of the
     site: the case goes to each dashboard watching, whatever its language, and the words
     can change in the admin at any time, so they come with the case, not with the page."""
-    from agents.models import Fact, Intent
+    from agents.models import Intent
+    from chat.admin_words import fact_labels
 
     def words(named) -> dict[str, str]:
         return {code: named.label(code) for code, _name in settings.LANGUAGES}
 
     intent = Intent.objects.filter(name=conversation.intent).first() if conversation.intent else None
-    facts = Fact.objects.filter(name__in=list(conversation.facts or {}))
-    return {"intent": words(intent) if intent else None, "facts": {fact.name: words(fact) for fact in facts}}
+    names = list(conversation.facts or {})
+    in_each = {code: fact_labels(names, code) for code, _name in settings.LANGUAGES}
+    named = [name for name in names if all(name in labels for labels in in_each.values())]
+    facts = {name: {code: labels[name] for code, labels in in_each.items()} for name in named}
+    return {"intent": words(intent) if intent else None, "facts": facts}
 
 
 def case_of(conversation_id: int) -> dict[str, Any]:

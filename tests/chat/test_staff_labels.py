@@ -59,3 +59,20 @@ def test_the_case_names_its_intent_and_facts_as_the_admin_words_them_now(lin):
     }
     after = case_of(chat.pk)["labels"]
     assert after["intent"]["zh-hans"] == "充值没到账" and after["facts"]["order_no"]["en"] == "Order no."
+
+
+@pytest.mark.django_db
+def test_an_id_the_player_typed_reads_as_given_by_them_not_verified(lin):
+    from agents.models import Fact
+    from chat.admin_words import facts_in_words
+    from chat.models import Conversation
+    from chat.staff_selectors import case_of
+
+    Fact.objects.update_or_create(name="player_id", defaults={"label_en": "Player ID", "label_zh": "玩家ID"})
+    chat = Conversation.objects.create(player=lin, facts={"claimed_player_id": "55555555", "server": "S2"})
+
+    assert case_of(chat.pk)["labels"]["facts"]["claimed_player_id"] == {
+        "en": "Player ID (given by the player, not verified)",
+        "zh-hans": "玩家ID（玩家自述，未验证）",
+    }
+    assert ("Player ID (given by the player, not verified)", "55555555") in facts_in_words(chat.facts)
