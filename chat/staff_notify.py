@@ -208,7 +208,9 @@ async def after_answer(
         if handoff.escalation_possible(status, error, answer_meta, previous):
             reason = await _escalation_reason(conversation_id=conversation_id, status=status, error=error)
         if reason:
-            # This runs in the job's own task: cancelling would cancel us.
+            # This runs in the job's own task, its answer ended. An agent assigned at once still
+            # stops the conversation's answers: the job ignores that stop (JobRegistry.ending),
+            # which cut this announcement short, so the player never read who had joined.
             await escalate(conversation_id, reason, cancel=False)
         else:
             await row_changed(conversation_id)

@@ -61,6 +61,9 @@ class JobRegistry:
         self.claims: dict[int, AnswerClaim] = {}
         # Conversations with a player message that arrived while a job ran.
         self.pending: set[int] = set()
+        # Jobs whose answer is ending, or has ended and is being told to staff (after_answer):
+        # a stop drops their pending question and cancels nothing (cancel_local).
+        self.ending: set[int] = set()
         self._control_channel: str | None = None
         self._reader: asyncio.Task | None = None
         # Who here holds each conversation's jobs group (hold/release), and the last
@@ -83,7 +86,7 @@ class JobRegistry:
             claim.cancelled = True
         running = [task for task in self.tasks.values() if not task.done()]
         for conversation_id, task in self.tasks.items():
-            if conversation_id not in self.claims and not task.done():
+            if conversation_id not in self.claims and conversation_id not in self.ending and not task.done():
                 _stop(task)
         if running:
             await asyncio.wait(running, timeout=grace)
@@ -163,6 +166,10 @@ class JobRegistry:
         claim = self.claims.get(conversation_id)
         if claim is not None:
             claim.cancelled = True
+            return True
+        if conversation_id in self.ending:
+            # Cancelled, it would leave the answer `streaming` with no `end` for the player, or
+            # cut short the escalation it announces: the takeover it assigns sends this stop.
             return True
         task = self.tasks.get(conversation_id)
         if task is None or task.done():
@@ -288,6 +295,7 @@ async def _run_jobs(
                 claim = AnswerClaim(reg, conversation_id)
                 start = await _start(conversation_id, reply_to_id)
             await AnswerJob(conversation_id, reply_to_id, claim, start).run()
+            reg.ending.discard(conversation_id)
             claim, start = None, None
             if conversation_id not in reg.pending:
                 break
@@ -296,6 +304,7 @@ async def _run_jobs(
     finally:
         if claim is not None:
             claim.release()
+        reg.ending.discard(conversation_id)
         reg.tasks.pop(conversation_id, None)
         reg.release(conversation_id)
 
@@ -470,6 +479,8 @@ class AnswerJob:
         deadline = asyncio.timeout(settings.ANSWER_MAX_SECONDS)
         try:
             if self.claim.cancelled:  # while the row was being created
+                # Raised here, not by task.cancel(): only `ending` keeps a second stop off it.
+                registry().ending.add(self.conversation_id)
                 raise asyncio.CancelledError()
             async with deadline:
                 await self._stream(buffer, started, steps)
@@ -501,6 +512,9 @@ class AnswerJob:
             log.exception("answer %s crashed", self.message_id)
             status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
             player_error = self._player_error()
+        # The answer is over: a stop now (a takeover as it ends, or the one an escalation in
+        # after_answer assigns) must not cut short its ending or what the player is told next.
+        registry().ending.add(self.conversation_id)
         stored = await self._finalize(buffer, started, status, error=error, player_error=player_error)
         if stored and status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.

@@ -13,9 +13,10 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat import staff_notify, staff_selectors
+from chat import presence, staff_notify, staff_selectors
 from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.services import message_append
+from chat.streaming import jobs
 from tests.chat.socket_client import PlayerSocket, answer_text
 from tests.chat.staff_client import StaffSocket, session_cookie
 from tests.fake_ernie_fixtures import use_fake_ernie
@@ -407,12 +408,8 @@ async def test_closing_stops_the_answer_and_the_next_message_opens_a_new_chat(li
     assert welcome["conversation"]["id"] != cid
 
 
-async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, slow_ernie, monkeypatch):
-    """An escalation that an agent is assigned to at once stops the answer twice (the queue,
-    then the takeover), as does a close right after a takeover. The second stop cut the
-    first's ending short: the player's answer never ended and its row stayed `streaming`."""
-    from chat.streaming import jobs
-
+def held_ending(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The answer's final write waits for the second event once it has set the first."""
     ending, go_on, finish = asyncio.Event(), asyncio.Event(), jobs._finish
 
     async def finish_once_told(**fields) -> bool:
@@ -421,6 +418,14 @@ async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, s
         return await finish(**fields)
 
     monkeypatch.setattr(jobs, "_finish", finish_once_told)
+    return ending, go_on
+
+
+async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, slow_ernie, monkeypatch):
+    """An escalation that an agent is assigned to at once stops the answer twice (the queue,
+    then the takeover), as does a close right after a takeover. The second stop cut the
+    first's ending short: the player's answer never ended and its row stayed `streaming`."""
+    ending, go_on = held_ending(monkeypatch)
     player, cid = await player_chatting(lin)
     await player.say(QUESTION)
     first = await player.receive_until(lambda f: f.get("t") == "d")
@@ -434,6 +439,59 @@ async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, s
     assert frames[-1]["status"] == "interrupted"
     stored = await sync_to_async(Message.objects.get)(pk=bot_id(first))
     assert stored.status == "interrupted" and stored.text == answer_text(first + frames, stored.pk)
+
+
+async def test_a_second_stop_while_an_answer_stopped_before_its_text_ends_still_lets_it_end(
+    lin, slow_ernie, held_preparation, monkeypatch
+):
+    """The first stop came while the answer's row was being created, so the job stopped
+    itself; a second one (the takeover after an escalation) cut that ending short: the
+    player never got `end` and the row stayed `streaming` until the sweep."""
+    ending, go_on = held_ending(monkeypatch)
+    player, cid = await player_chatting(lin)
+    await player.say(QUESTION)
+    assert await asyncio.to_thread(held_preparation.preparing.wait, 10)
+    jobs.registry().cancel_local(cid)  # the first stop, while the row is being created
+    held_preparation.go_on.set()
+    await asyncio.wait_for(ending.wait(), 10)
+    jobs.registry().cancel_local(cid)  # the second, while the answer ends
+    go_on.set()
+    frames = await player.receive_until(is_end, timeout=5)
+    await player.close()
+
+    assert frames[-1]["status"] == "interrupted"
+    stored = await sync_to_async(Message.objects.get)(pk=bot_id(frames))
+    assert (stored.status, stored.text) == ("interrupted", "")
+
+
+async def test_an_agent_assigned_when_the_bot_gives_up_is_announced_in_full(
+    lin, alice, settings, fake_ernie_thread, demo_kb
+):
+    """The bot escalates after its answer, from the answer's job, and an agent is assigned
+    at once: that takeover stops the conversation's job, the very one announcing it, and
+    cut its own announcement short."""
+    use_fake_ernie(settings, fake_ernie_thread)
+    settings.LLM_MAX_ATTEMPTS = 1
+    settings.AUTO_ASSIGN = True
+    fake_ernie_thread.script("error_object", error_code=336100)
+    await sync_to_async(presence.presence_connect)(user=alice)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    player, cid = await player_chatting(lin)
+    await agent.watch(cid)
+    await player.say(QUESTION)
+    failed = await player.receive_until(is_end)
+    joined = await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == "taken_over", timeout=5)
+    case = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == "human")
+    row = await row_update(agent, lambda row: row["state"] == "human")
+    await player.close()
+    await agent.close()
+
+    assert failed[-1]["status"] == "failed"
+    assert {"type": "state", "state": "human", "agent": {"name": "Alice"}} in joined
+    assert joined[-1]["message"]["text"] == "Alice has joined the chat."
+    assert case["conversation"]["assignee"]["name"] == "Alice"
+    assert (row["id"], row["assignee"]["name"]) == (cid, "Alice")
 
 
 async def test_the_handoff_button_queues_the_chat_and_dashboards_see_it(lin, alice, slow_ernie):
