@@ -516,6 +516,32 @@ async def test_the_handoff_button_queues_the_chat_and_dashboards_see_it(lin, ali
     assert slow_ernie.requests == []
 
 
+@pytest.mark.parametrize("assigned", [False, True])
+async def test_asking_for_a_human_mid_answer_stops_it_before_the_player_is_told(
+    lin, alice, slow_ernie, settings, assigned
+):
+    """The escalation reads the dashboards' row and case panel (and, with AUTO_ASSIGN,
+    assigns the agent) before it stops the answer: the bot streams on meanwhile, but the
+    player is told only after the stop, so no bot text follows "in the queue" or "joined"."""
+    settings.AUTO_ASSIGN = assigned
+    await sync_to_async(presence.presence_connect)(user=alice)
+    player, cid = await player_chatting(lin)
+    await player.say(QUESTION)
+    before = await player.receive_until(lambda f: f.get("t") == "d")
+    await player.send({"type": "handoff"})
+    told = "taken_over" if assigned else "waiting"
+    after = await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == told)
+    if not any(is_end(f) for f in after):  # the answer's end may come before or after it
+        after += await player.receive_until(is_end)
+    await player.close()
+
+    notice = next(i for i, f in enumerate(after) if f.get("type") == "state")
+    assert not any(f.get("t") == "d" for f in after[notice:])
+    assert next(f for f in after if is_end(f))["status"] == "interrupted"
+    stored = await sync_to_async(Message.objects.get)(pk=bot_id(before))
+    assert stored.text == answer_text(before + after, stored.pk)
+
+
 @pytest.mark.parametrize("words", ["转人工", "I want a human"])
 async def test_asking_for_a_human_in_words_skips_the_llm(lin, slow_ernie, words):
     player, cid = await player_chatting(lin)
