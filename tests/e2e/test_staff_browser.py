@@ -414,6 +414,37 @@ def test_the_dashboard_resumes_when_the_end_says_the_answer_is_longer_than_it_ho
     expect(agent.locator('#messages [data-sender="bot"]').last.get_by_test_id("message-text")).to_have_text(shown)
 
 
+def test_the_tab_title_counts_the_chats_waiting_as_they_come_and_go(open_context, staff_server):
+    """An agent with the dashboard in a background tab and notifications off saw nothing of
+    players waiting: the tab's title now leads with their number, in both languages."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    badge = agent.get_by_test_id("queue-badge")
+    expect(badge).to_have_text(re.compile(r"\d+"))
+    before = int(badge.text_content())  # other tests on this server may have left chats waiting
+
+    def title(n: int, name: str = "Support dashboard") -> str:
+        return f"({n}) {name}" if n else name
+
+    expect(agent).to_have_title(title(before))
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    player.get_by_test_id("handoff").click()
+    expect(agent).to_have_title(title(before + 1))
+
+    in_chinese(agent, staff_server.url)
+    expect(agent).to_have_title(f"（{before + 1}）客服工作台")
+
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    agent.get_by_test_id("take-over").click()
+    expect(agent).to_have_title(f"（{before}）客服工作台" if before else "客服工作台")
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    close_chat(agent)  # Alice's place, for the tests after this one on the same server
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 def in_chinese(page, base_url: str) -> None:
     """The dashboard again, in Simplified Chinese (the language cookie the switcher sets)."""
     from playwright.sync_api import expect

@@ -235,10 +235,13 @@
     renderList();
   }
 
+  var TAB_TITLE = document.title;
   function setCounts(counts) {
     if (typeof counts.waiting === "number") {
       badge.textContent = String(counts.waiting);
       badge.hidden = counts.waiting === 0;
+      // The tab says it too: a dashboard in a background tab, notifications off, showed nothing.
+      document.title = counts.waiting ? t("tab_waiting", { n: counts.waiting, title: TAB_TITLE }) : TAB_TITLE;
       var w = root.querySelector('[data-count="waiting"]');
       if (w) w.textContent = counts.waiting ? String(counts.waiting) : "";
     }
