@@ -125,7 +125,8 @@ class Change:
     # Who holds the chat now, for the player's `state` frame.
     agent_name: str = ""
     # The dashboards' list row (a `conversation` frame) and the case panel, after the change
-    # (describe). A takeover's and a close's are read by announce(), after the answer's stop.
+    # (describe). A takeover's, a close's and an escalation's nobody was assigned to are read
+    # by announce(), after the answer's stop.
     row: dict[str, Any] = field(default_factory=dict)
     case: dict[str, Any] = field(default_factory=dict)
     described: bool = False
@@ -314,9 +315,14 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> C
                     _("No support agent is online right now. Leave a message here and the next agent will reply."),
                 )
             )
-    change = describe(Change(conversation_id, State.WAITING, notes, cancel=True))
-    if assignee is not None:
-        change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
+    change = Change(conversation_id, State.WAITING, notes, cancel=True)
+    if assignee is None:
+        # Described by announce(), after the answer's stop, as a takeover: read here they let
+        # the bot stream on to the player while staff's row and case panel were read.
+        return change
+    # Read before the agent's takeover commits: dashboards see the chat queued, then taken.
+    describe(change)
+    change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
     return change
 
 

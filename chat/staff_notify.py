@@ -68,7 +68,7 @@ async def announce(change: Change | None) -> None:
         await publish(cid, state)
         for message in change.messages:
             await publish(cid, message_frame(message), internal=message.internal)
-        if not change.described:  # a takeover or a close: its row and case panel are read only now
+        if not change.described:  # a takeover, a close, an escalation: its row and case panel are read only now
             await _describe(change)
         await publish(cid, {"type": "case", "conversation": change.case}, internal=True)
         await publish_staff(change.row)

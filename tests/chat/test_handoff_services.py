@@ -198,7 +198,8 @@ def test_with_no_agent_online_the_player_is_told_to_leave_a_message(chat):
     assert "No support agent is online" in change.messages[0].text
     event = ConversationEvent.objects.get(conversation=chat)
     assert (event.kind, event.reason) == ("escalated", "player_request")
-    assert change.row["queue"] == {"waiting": 1}
+    assert not change.described  # read by announce(), once the bot's answer is told to stop
+    assert handoff.describe(change).row["queue"] == {"waiting": 1}
     # Asking again changes nothing.
     assert handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST) is None
 

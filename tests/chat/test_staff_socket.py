@@ -109,7 +109,7 @@ async def test_a_takeover_stops_the_answer_at_once_and_keeps_its_partial_text(li
     await agent.close()
 
     # A wall-clock bound here only measured how busy the machine was (what the stop waits
-    # on is test_a_takeover_stops_the_answer_before_the_dashboards_hear_of_it).
+    # on is test_the_answer_stops_before_the_dashboards_hear_of_a_handoff).
     print(f"\ncancel latency (one process): {latency * 1000:.1f} ms")
     assert next(f for f in after if is_end(f))["status"] == "interrupted"
     # No bot text after the notice (and none can follow the end: the job sends it last).
@@ -125,9 +125,11 @@ async def test_a_takeover_stops_the_answer_at_once_and_keeps_its_partial_text(li
     assert ok == {"type": "ok", "action": "take_over", "conversation_id": cid}
 
 
-async def test_a_takeover_stops_the_answer_before_the_dashboards_hear_of_it(lin, alice, slow_ernie, monkeypatch):
+@pytest.mark.parametrize("by", ["takeover", "escalation"])
+async def test_the_answer_stops_before_the_dashboards_hear_of_a_handoff(lin, alice, slow_ernie, monkeypatch, by):
     """The stop must wait for nothing staff see: the bot streamed on while the dashboards'
-    row and case panel were read, 24-244 ms on a busy machine."""
+    row and case panel were read, 24-244 ms on a busy machine (a takeover's, then still a
+    player's request for a person's)."""
     player, cid = await player_chatting(lin)
     agent = await StaffSocket.of(alice)
     await agent.connect()
@@ -141,18 +143,25 @@ async def test_a_takeover_stops_the_answer_before_the_dashboards_hear_of_it(lin,
         return case_of(conversation_id)
 
     monkeypatch.setattr(staff_selectors, "case_of", case_read_after_the_answer_ended)
-    await agent.send({"type": "take_over", "conversation_id": cid})
+    if by == "takeover":
+        await agent.send({"type": "take_over", "conversation_id": cid})
+    else:
+        await player.send({"type": "handoff"})
     try:
         stopped = await player.receive_until(is_end, timeout=5)
     finally:
         ended.set()
-    # The dashboards hear of it after: the case panel, with the chat in the agent's hands.
-    case = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == "human")
+    # The dashboards hear of it after: the case panel, with the chat in the agent's hands or queued.
+    state = "human" if by == "takeover" else "waiting"
+    case = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == state)
     await player.close()
     await agent.close()
 
     assert stopped[-1]["status"] == "interrupted"
-    assert case["conversation"]["assignee"]["name"] == "Alice"
+    if by == "takeover":
+        assert case["conversation"]["assignee"]["name"] == "Alice"
+    else:
+        assert case["conversation"]["handoff_reason"] == "player_request"
 
 
 async def test_a_takeover_while_the_answer_is_prepared_stops_it_before_any_text(
