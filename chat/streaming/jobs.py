@@ -325,6 +325,11 @@ async def cancel_answer(conversation_id: int) -> None:
     Call after the state change is committed; the job also re-checks the state
     before each upstream call, so a takeover during a retry is not missed.
     """
+    # A job here stops now, before the caller tells the player: the group's message goes
+    # through Redis even to this process, and the notice reaches the player's sockets here
+    # directly, so the bot streamed on after "Alice has joined the chat." for that round
+    # trip. It stops once (cancel_local) when the message arrives too.
+    registry().cancel_local(conversation_id)
     await get_channel_layer().group_send(
         jobs_group(conversation_id), {"type": "answer.cancel", "conversation_id": conversation_id}
     )

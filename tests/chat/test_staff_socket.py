@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -58,6 +59,23 @@ async def row_update(agent: StaffSocket, predicate=lambda row: True) -> dict:
     """The first list row the dashboard gets that matches, whichever frame carries it."""
     frame = await agent.receive_until(lambda f: any(predicate(row) for row in rows_in(f)))
     return next(row for row in rows_in(frame) if predicate(row))
+
+
+async def told_and_ended(player: PlayerSocket, told) -> list[dict]:
+    """The player's frames up to the notice and the answer's end, which may come before or after it."""
+    after = await player.receive_until(told)
+    if not any(is_end(f) for f in after):
+        after += await player.receive_until(is_end)
+    return after
+
+
+async def assert_stopped_before_the_notice(before: list[dict], after: list[dict]) -> None:
+    """No bot text after the player is told (`state`); the answer is stored as they saw it."""
+    notice = next(i for i, f in enumerate(after) if f.get("type") == "state")
+    assert not any(f.get("t") == "d" for f in after[notice:])
+    assert next(f for f in after if is_end(f))["status"] == "interrupted"
+    stored = await sync_to_async(Message.objects.get)(pk=bot_id(before))
+    assert stored.text == answer_text(before + after, stored.pk)
 
 
 async def player_chatting(player) -> tuple[PlayerSocket, int]:
@@ -123,6 +141,43 @@ async def test_a_takeover_stops_the_answer_at_once_and_keeps_its_partial_text(li
     assert {"type": "state", "state": "human", "agent": {"name": "Alice"}} in after
     assert next(f for f in after if is_system(f))["message"]["text"] == "Alice has joined the chat."
     assert ok == {"type": "ok", "action": "take_over", "conversation_id": cid}
+
+
+@pytest.mark.parametrize("by", ["takeover", "escalation"])
+async def test_no_bot_text_follows_the_notice_when_the_stop_takes_its_round_trip(
+    lin, alice, slow_ernie, monkeypatch, by
+):
+    """In production the stop goes through Redis even to the process that sent it, while the
+    notice reaches the player's socket there directly: for that round trip (0.6 s here, to
+    catch the bot's next chunks) the bot streamed on after "Alice has joined the chat."."""
+    read_control = jobs.JobRegistry._read_control
+
+    async def round_trip(registry, layer, channel: str) -> None:
+        async def slow_receive(channel: str) -> dict:
+            event = await layer.receive(channel)
+            if event.get("type") == "answer.cancel":
+                await asyncio.sleep(0.6)
+            return event
+
+        await read_control(registry, SimpleNamespace(receive=slow_receive), channel)
+
+    monkeypatch.setattr(jobs.JobRegistry, "_read_control", round_trip)
+    player, cid = await player_chatting(lin)
+    await player.say(QUESTION)
+    before = await player.receive_until(lambda f: f.get("t") == "d")
+    if by == "takeover":
+        agent = await StaffSocket.of(alice)
+        await agent.connect()
+        await agent.send({"type": "take_over", "conversation_id": cid})
+    else:
+        await player.send({"type": "handoff"})
+    after = await told_and_ended(player, is_system)
+    await asyncio.sleep(0.7)  # the round trip's stop arrives, and changes nothing
+    await player.close()
+    if by == "takeover":
+        await agent.close()
+
+    await assert_stopped_before_the_notice(before, after)
 
 
 @pytest.mark.parametrize("by", ["takeover", "escalation"])
@@ -539,16 +594,10 @@ async def test_asking_for_a_human_mid_answer_stops_it_before_the_player_is_told(
     before = await player.receive_until(lambda f: f.get("t") == "d")
     await player.send({"type": "handoff"})
     told = "taken_over" if assigned else "waiting"
-    after = await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == told)
-    if not any(is_end(f) for f in after):  # the answer's end may come before or after it
-        after += await player.receive_until(is_end)
+    after = await told_and_ended(player, lambda f: is_system(f) and f["message"]["event"] == told)
     await player.close()
 
-    notice = next(i for i, f in enumerate(after) if f.get("type") == "state")
-    assert not any(f.get("t") == "d" for f in after[notice:])
-    assert next(f for f in after if is_end(f))["status"] == "interrupted"
-    stored = await sync_to_async(Message.objects.get)(pk=bot_id(before))
-    assert stored.text == answer_text(before + after, stored.pk)
+    await assert_stopped_before_the_notice(before, after)
 
 
 @pytest.mark.parametrize("words", ["转人工", "I want a human"])
