@@ -170,7 +170,9 @@ INTENTS = [
         purchase went through but nothing in my account
         check my order status
         where are my crystals i paid for
-        topup missing after payment""",
+        topup missing after payment
+        i paid an hour ago and got nothing
+        付款两个小时了还没到""",
     ),
     (
         "ban_appeal",
@@ -348,6 +350,8 @@ INTENTS = [
         [],
         "Passwords, two-step verification, phishing and scams.",
         """忘记密码了怎么办
+        忘了密码
+        密码不对登录不了
         怎么修改密码
         二次验证怎么开
         收到钓鱼链接怎么办
@@ -409,6 +413,67 @@ INTENTS = [
         this guy is botting
         someone keeps harassing me in chat
         report someone for scamming me""",
+    ),
+    (
+        "login_connection",
+        "Can't log in or lag",
+        "登录和网络问题",
+        "answer",
+        None,
+        [],
+        "The player cannot log in, keeps getting disconnected, or the game lags (high ping).",
+        """登录不了
+        服务器连不上
+        一直掉线
+        老是断线
+        游戏卡顿严重
+        画面一卡一卡的
+        延迟好高
+        网络卡顿
+        每天晚上都卡
+        i can't log in
+        can't login to the game
+        keeps disconnecting
+        i keep getting disconnected
+        the game is lagging
+        high ping
+        lagging every evening""",
+    ),
+    (
+        "account_trading",
+        "Buying or selling accounts",
+        "账号交易",
+        "answer",
+        None,
+        [],
+        "Whether an account may be sold, bought, shared or traded.",
+        """账号能交易吗
+        号能卖吗
+        可以买号吗
+        账号可以转让给别人吗
+        想把号卖了
+        can i sell my account
+        is it allowed to buy an account
+        can i trade accounts with a friend
+        can i give my account to someone else""",
+    ),
+    (
+        "contact_support",
+        "Contact support",
+        "联系客服",
+        "answer",
+        None,
+        [],
+        "How to reach support: a phone number, an e-mail, opening hours.",
+        """客服电话是多少
+        有没有客服电话
+        客服邮箱是什么
+        怎么联系你们
+        what's your support phone
+        can i call you
+        customer service hotline
+        support email address
+        how do i contact support""",
     ),
     (
         "human",
@@ -477,6 +542,20 @@ def intent_fields(name: str) -> dict:
         "description": description,
         "examples": "\n".join(line.strip() for line in examples.strip().splitlines()),
     }
+
+
+def add_intent(Intent, name: str):
+    """Create the demo intent `name` where the human handoff is (it moves down one), or last.
+    `Intent`: a migration's model; for the migrations that add a topic to a brain seeded before it."""
+    from django.db.models import F
+
+    human = Intent.objects.filter(name="human").first()
+    if human is not None:
+        position = human.position
+        Intent.objects.filter(position__gte=position).update(position=F("position") + 1)
+    else:
+        position = (Intent.objects.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    return Intent.objects.create(name=name, position=position, **intent_fields(name))
 
 
 def seed_if_empty() -> bool:

@@ -642,6 +642,24 @@ def asks_who_answers(text: str) -> bool:
     return bool(_WHO_ANSWERS_IN_ENGLISH.match(text) or _WHO_ANSWERS_IN_CHINESE.match(text) or _WHO_IS_IT.match(text))
 
 
+# "客服电话是多少", "有没有客服邮箱", "what's your support phone number", "how can I contact you": how
+# to reach support, which the help center answers; the player is offered a person besides. A
+# phone alone is the player's device ("my phone crashes").
+_HOW_TO_REACH_US = re.compile(
+    r"(?:客服|人工|官方|你们)的?(?:电话|热线|邮箱|邮件|QQ|qq|微信|联系方式)|(?:电话|热线)(?:客服|号码)"
+    r"|\b(?:phone|telephone)\s+(?:number|line|support)\b|\bhotline\b|\bcall\s+(?:you|support|customer\s+service)\b"
+    r"|\b(?:support|customer\s+(?:service|support)|contact|your)\s+(?:e-?mail|phone|number)\b"
+    r"|\b(?:how|where)\s+(?:do|can|could)\s+i\s+(?:contact|reach|call|e-?mail)\s+(?:you|your|the\s+support|support|customer)",
+    re.IGNORECASE,
+)
+
+
+def asks_how_to_reach_support(text: str) -> bool:
+    """The player asks how to reach support (a phone number, an e-mail): a question the help
+    center answers, not a request for a person, who is offered with the answer."""
+    return bool(_HOW_TO_REACH_US.search(text))
+
+
 def wants_human(text: str) -> bool:
     """The player asks for a person in words ("转人工", "talk to a human", "agent please", ...),
     or for the one who handles their case ("can I talk to whoever handles refunds?", "找负责封号的人",

@@ -11,6 +11,12 @@ import re
 # Chat idioms whose words are no topic: "hey whats up" is no "top-up", "any event right now?"
 # no "reset your password right away". Left out of a question ("level up" keeps its "up").
 _IDIOMS = re.compile(r"\bwhat'?s\s+up\b|\bwass?up\b|\bright\s+(?:now|away)\b", re.IGNORECASE)
+# When it happens says nothing of what happens: "每次打开商城就闪退" is a crash, and its 每次 found
+# the appeal's "每次处罚只需提交一次申诉"; "lagging every evening" is lag, not an event.
+_WHEN_IT_HAPPENS = re.compile(
+    r"每次|每回|每当|每天晚上|每晚|\b(?:every|each)\s+(?:time|night|evening|morning)\b|\bwhenever\b",
+    re.IGNORECASE,
+)
 
 # Words players use for the articles' own word, wherever they stand: no article says "stolen
 # account" or 偷, they say "If your account was hacked" and "账号被盗怎么办".
@@ -37,6 +43,14 @@ _SAME_THING = [
     ),
     # "账号被人盗了", "我被盗号了", "号被偷了", "有人盗我号"; not 偷偷 ("secretly") nor 盗版 ("pirated")
     (re.compile(r"(?:被人?|让人|给人)?(?:盗号|盗走|偷走|偷号|盗(?!版)|(?<!偷)偷(?!偷))"), "被盗"),
+    # "角色名可以改吗", "名字能不能改": the FAQ says 修改角色名 and 改名卡, and a lone 改 is
+    # neither, so the FAQ on moving a character (角色, 可以) came first.
+    (re.compile(r"名字?(?:可以|能不能|可不可以|能|怎么|咋|如何)?(?:修)?改"), "名 改名"),
+    # "登不上去", "登陆不了": the articles say 登录 (a lone 登 is no word of theirs)
+    (re.compile(r"登陆"), "登录"),
+    (re.compile(r"登不(?:上去?|进去?|了)"), "登录 "),
+    # "游戏好卡", "太卡了", "卡成PPT": the articles say 卡顿 (not 月卡, 卡住 or 改名卡)
+    (re.compile(r"(?:好|很|太|特别|超级?|有点|老是|总是|巨)卡(?![顿住死号片])|卡成"), "卡顿"),
 ]
 
 # Phrasings of "not received": "didn't get" is all stopwords, so "I didn't get the event
@@ -69,7 +83,7 @@ def same_thing(text: str) -> str:
 
 def in_the_help_centers_words(question: str) -> str:
     """The question to search with: chat idioms left out, players' phrasings in the articles' words."""
-    question = same_thing(_IDIOMS.sub(" ", question))
+    question = same_thing(_WHEN_IT_HAPPENS.sub(" ", _IDIOMS.sub(" ", question)))
     for pattern, replacement in _NOT_RECEIVED:
         question = pattern.sub(replacement, question)
     return question

@@ -6,7 +6,9 @@ passage must clear two bars besides ranking in the top k:
   words, title words counting more than body words), so "recommend me a good
   pasta recipe" finds nothing although one article says "(recommended)". On the
   demo knowledge base the player questions of tests/agents/retrieval_questions.py
-  reach 0.32 or more and the unrelated ones at most 0.26;
+  reach 0.32 or more and the unrelated ones at most 0.26; "I lost my Frostfang Sword",
+  two of whose three words no article has, 0.297 since the articles on logging in and lag
+  (a word no chunk has weighs more the more chunks there are);
 - the second and third passages, shown to the player as related sources, must be
   about the question too, not only mention its words in passing ("what events are
   on now" must not bring "Lost items" for its line on event items): each scores at
@@ -38,7 +40,7 @@ from agents.knowledge import embeddings, index, tokenize, vectors
 from agents.providers.base import Passage
 from csbot.db import in_worker
 
-MIN_COVERAGE = 0.3
+MIN_COVERAGE = 0.29
 MIN_RELATIVE_SCORE = 0.5
 UNTITLED_MIN_RELATIVE_SCORE = 0.8
 # A question matched by its title words alone, and sharing less than this with the knowledge

@@ -11,18 +11,12 @@ from django.db.models import F
 
 
 def forwards(apps, schema_editor):
-    from agents.demo_brain import intent_fields
+    from agents.demo_brain import add_intent
 
     Intent = apps.get_model("agents", "Intent")
     if not Intent.objects.filter(name="bug_report").exists() or Intent.objects.filter(name="report_player").exists():
         return
-    human = Intent.objects.filter(name="human").first()
-    if human is not None:
-        position = human.position
-        Intent.objects.filter(position__gte=position).update(position=F("position") + 1)
-    else:
-        position = (Intent.objects.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-    Intent.objects.create(name="report_player", position=position, **intent_fields("report_player"))
+    add_intent(Intent, "report_player")
 
 
 def backwards(apps, schema_editor):

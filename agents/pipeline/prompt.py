@@ -20,7 +20,7 @@ from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
 from agents.sentiment import repeats_themselves
-from chat.handoff import asks_who_answers
+from chat.handoff import asks_how_to_reach_support, asks_who_answers
 
 SYSTEM_PROMPT = {
     "zh-hans": (
@@ -153,6 +153,9 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         body = answers.noted(given, facts.values, lang)
         return Reply("noted", body=body, prefix=prefix, quick_replies=[human] if human else [])
     reply = Reply("answer", prefix=prefix)
+    if human and asks_how_to_reach_support(context.question):
+        # "客服电话是多少": the help center says how to reach support, and a person is a tap away.
+        reply.quick_replies = [human]
     if facts.to_ask:
         reply.kind = "ask"
         reply.asked = [spec.name for spec in facts.to_ask]

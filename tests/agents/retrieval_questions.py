@@ -36,6 +36,12 @@ QUESTIONS: list[tuple[str, str]] = [
     ("怎么改名字", "faq.zh"),
     ("可以转服吗", "faq.zh"),
     ("人工客服几点上班", "faq.zh"),
+    ("登录不了怎么办", "login-connection.zh"),
+    ("晚上玩一直掉线", "login-connection.zh"),
+    ("游戏好卡延迟好高", "login-connection.zh"),
+    ("角色名可以改吗", "faq.zh"),
+    ("账号能交易吗", "faq.zh"),
+    ("客服电话是多少", "faq.zh"),
     # --- English ---
     ("i paid for crystals 2 hours ago and still nothing in my account??", "recharge.en"),
     ("topup didnt arrive, money was taken from my card", "recharge.en"),
@@ -67,6 +73,11 @@ QUESTIONS: list[tuple[str, str]] = [
     ("how do i rename my character", "faq.en"),
     ("can i move my char to another server", "faq.en"),
     ("when is the weekly maintenance", "faq.en"),
+    ("i cant log in, what do i do", "login-connection.en"),
+    ("game keeps disconnecting every few minutes", "login-connection.en"),
+    ("high ping and lagging every evening", "login-connection.en"),
+    ("can i sell my account", "faq.en"),
+    ("is there a support phone number", "faq.en"),
 ]
 
 # Nothing in the knowledge base answers these: the bot must say it does not know.

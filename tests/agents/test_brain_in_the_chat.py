@@ -947,3 +947,91 @@ async def test_a_follow_up_after_an_answer_on_no_topic_goes_back_to_the_topic_be
     assert (await answer.meta())["intent"]["name"] == "refund"
     assert answer.end["sources"][0]["title"] == "退款政策和申请退款的方法"
     assert "**App Store**（iPhone、iPad）：由苹果处理退款" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("I can't log in", "**If you can't log in**\n1. Check the announcements"),
+        ("登录不了", "**登录不了怎么办**\n1. 先看公告"),
+        ("登不上去", "**登录不了怎么办**\n1. 先看公告"),
+        ("一直掉线", "**一直掉线**\n- 游戏时不要在 Wi-Fi 和移动数据之间来回切换"),
+        ("keeps disconnecting", "**Disconnects**\n- Stay on one network"),
+        ("游戏好卡", "**游戏卡顿、延迟高**\n- 屏幕右上角显示延迟"),
+        ("high ping", "**Lag and high ping**\n- Your ping is shown"),
+        ("lagging every evening", "**Lag and high ping**\n- Your ping is shown"),
+    ],
+)
+async def test_a_player_who_cannot_log_in_or_lags_reads_the_steps_for_it(visitor, question, section):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not "Can I play on more than one device?", lost items, or a bug report's form.
+    quoted = re.split(r"[:：]\n\n", answer.text, maxsplit=1)[1]
+    assert quoted.startswith(section)
+    assert answer.form is None
+    assert (await answer.meta())["intent"]["name"] == "login_connection"
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "asked"),
+    [
+        # Its 每次 ("every time") found the ban appeal's "每次处罚只需提交一次申诉".
+        ("每次打开商城就闪退", "关于“反馈游戏 bug、闪退和报错”", ["device", "server"]),
+        # A top-up that has not arrived, not the refund policy for its "paid".
+        ("I PAID 2 HOURS AGO", "about **Recharge (top-up) not received**", ["order_no"]),
+    ],
+)
+async def test_a_crash_and_a_late_top_up_get_their_own_article_and_form(visitor, question, article, asked):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    quoting = next(
+        line for line in answer.text.splitlines() if "help center says" in line or "帮助中心是这样说的" in line
+    )
+    assert article in quoting
+    assert [field["name"] for field in answer.form["fields"]] == asked
+
+
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("账号能交易吗", "关于“账号可以买卖或交易吗？能卖号吗？”，帮助中心是这样说的：\n\n不可以。"),
+        ("能不能卖号", "关于“账号可以买卖或交易吗？能卖号吗？”，帮助中心是这样说的：\n\n不可以。"),
+        (
+            "can I sell my account?",
+            "Here's what our help center says about **Can I sell, buy or trade my account?**:\n\nNo.",
+        ),
+        # The rename first, not the server transfer for its 角色 and 可以.
+        ("角色名可以改吗", "关于“怎么修改角色名？”，帮助中心是这样说的：\n\n使用改名卡"),
+    ],
+)
+async def test_selling_an_account_or_renaming_a_character_is_answered_not_taken_for_a_refund(visitor, question, says):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert answer.text.startswith(says)
+    assert answer.form is None  # no order number asked for
+
+
+@pytest.mark.parametrize(
+    ("question", "says", "person"),
+    [
+        ("客服电话是多少", "我们没有电话客服", "转人工客服"),
+        ("你们有客服邮箱吗", "我们没有电话客服", "转人工客服"),
+        ("what's your support phone number?", "We have no phone line", "Talk to a human"),
+        ("how can I contact you?", "We have no phone line", "Talk to a human"),
+    ],
+)
+async def test_asked_for_a_phone_number_the_bot_says_how_to_reach_support_and_offers_a_person(
+    visitor, question, says, person
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert says in answer.text
+    assert [option["label"] for option in answer.quick_replies] == [person]
+    # A question, not a request: the chat stays with the bot until the player taps for a person.
+    conversation = await conversation_of(visitor)
+    assert conversation.state == Conversation.State.BOT
+    assert not (await answer.meta()).get("escalate")

@@ -90,6 +90,34 @@ def test_a_player_who_cannot_log_in_is_not_taken_for_hacked(demo_brain):
 
 
 @pytest.mark.parametrize(
+    ("phrase", "intent"),
+    [
+        ("登录不了", "login_connection"),
+        ("一直登不上去", "login_connection"),
+        ("i cant log in to the game", "login_connection"),
+        ("游戏老是掉线", "login_connection"),
+        ("game keeps disconnecting me", "login_connection"),
+        ("游戏太卡了", "login_connection"),
+        ("my ping is so high", "login_connection"),
+        ("the game lags every night", "login_connection"),
+        ("I PAID 2 HOURS AGO", "recharge_not_arrived"),
+        ("付了钱半天了什么都没有", "recharge_not_arrived"),
+        ("账号能交易吗", "account_trading"),
+        ("我能把号卖给别人吗", "account_trading"),
+        ("can i sell my acount", "account_trading"),
+        ("客服电话是多少", "contact_support"),
+        ("你们有客服热线吗", "contact_support"),
+        ("what's your support phone number", "contact_support"),
+    ],
+)
+def test_logging_in_lag_a_late_top_up_selling_an_account_and_a_phone_number_find_their_topic(
+    demo_brain, phrase, intent
+):
+    # Not "playing on several devices", a bug report, a refund, or a handoff for the word 客服.
+    assert get_catalogue().classifier.classify(phrase).intent == intent
+
+
+@pytest.mark.parametrize(
     "phrase",
     ["我要举报一个开挂的", "how can I report someone who is cheating", "how do i report a player who is harassing me"],
 )
@@ -171,11 +199,12 @@ def test_the_indexed_scores_match_a_plain_dot_product_with_every_example(demo_br
     classifier = IntentClassifier(examples)
     for phrase in [*REFERENCE_PHRASES, *(phrase for phrase, _ in HELD_OUT), *VAGUE]:
         ranked = classifier.rank(phrase)
-        reference = reference_rank(examples, phrase)
-        assert [guess.intent for guess in ranked] == [name for name, _ in reference], phrase
-        for guess, (_, score) in zip(ranked, reference, strict=True):
-            assert guess.score == pytest.approx(round(score, 4), abs=1.01e-4), phrase
-        assert [guess.score for guess in ranked] == [round(score, 4) for _, score in reference], phrase
+        reference = dict(reference_rank(examples, phrase))
+        # Intents that tie (号 alone is as much a hacked account as a sold one) may come in either order.
+        assert [guess.score for guess in ranked] == sorted((guess.score for guess in ranked), reverse=True), phrase
+        assert {guess.intent for guess in ranked} == set(reference), phrase
+        for guess in ranked:
+            assert guess.score == pytest.approx(round(reference[guess.intent], 4), abs=1.01e-4), phrase
 
 
 def test_the_classifier_without_examples_or_grams_ranks_nothing():

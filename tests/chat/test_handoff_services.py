@@ -350,6 +350,29 @@ def test_the_player_can_ask_for_a_human_in_words(text, wanted):
     assert handoff.wants_human(text) is wanted
 
 
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("客服电话是多少", True),
+        ("有没有客服热线", True),
+        ("can I call you?", True),
+        ("你们客服邮箱是什么？", True),
+        ("what's your support phone number?", True),
+        ("is there a hotline", True),
+        ("how can I contact you", True),
+        ("support email?", True),
+        # Not a phone bought in the game, nor a request for a person.
+        ("my phone crashes when I open the map", False),
+        ("手机玩一直闪退", False),
+        ("how do I reach level 50", False),
+        ("转人工", False),
+    ],
+)
+def test_asking_how_to_reach_support_is_a_question_not_a_request_for_a_person(text, asks):
+    assert handoff.asks_how_to_reach_support(text) is asks
+    assert handoff.wants_human(text) is (text == "转人工")
+
+
 def _answer(conversation, sources, **meta):
     return message_append(conversation_id=conversation.pk, sender="bot", text="…", meta={"sources": sources, **meta})
 
