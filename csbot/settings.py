@@ -15,6 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from analytics.services.alert_formats import FORMATS as ALERT_WEBHOOK_FORMATS  # no Django imports
 from csbot.env import env_bool, env_float, env_int, env_list, env_str, env_str_or_off
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -228,8 +229,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 25},
     },
 }
-# Alerts are POSTed here as JSON (docs/metrics.md) when set.
+# Alerts are POSTed here (docs/metrics.md) when set, in the body the receiver accepts:
+# csbot's own JSON, or a WeCom / DingTalk group robot's or a Slack incoming webhook's.
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_FORMAT = env_str("ALERT_WEBHOOK_FORMAT", "json").strip().lower()
+if ALERT_WEBHOOK_FORMAT not in ALERT_WEBHOOK_FORMATS:
+    # A robot sent a body it does not accept drops every alert; better not to start.
+    raise ImproperlyConfigured(
+        f"ALERT_WEBHOOK_FORMAT is {ALERT_WEBHOOK_FORMAT!r}, a body csbot cannot post: "
+        f"set it to one of {', '.join(ALERT_WEBHOOK_FORMATS)}."
+    )
 # Knowledge gaps found while answering are sent to analytics as one task per batch
 # (analytics/gap_batch.py): this long after a batch's first gap, or at once at the max.
 KNOWLEDGE_GAP_BATCH_SECONDS = env_float("KNOWLEDGE_GAP_BATCH_SECONDS", 2.0)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from analytics.models import Alert
+from analytics.services.alert_formats import webhook_body
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +194,15 @@ def alert_title(alert: Alert, event: str, language: str | None = None) -> str:
 
 
 def webhook_post(alert: Alert, event: str, *, url: str) -> None:
-    """POST the alert as JSON, titled and described in ALERT_LANGUAGE (the language of the team that
-    reads the webhook's chat tool); raises WebhookError, permanent when a retry cannot help (4xx).
+    """POST the alert in ALERT_WEBHOOK_FORMAT (csbot's JSON or a chat tool's robot body), titled and
+    described in ALERT_LANGUAGE (the language of the team that reads it); raises WebhookError,
+    permanent when a retry cannot help (4xx).
 
     The title is what a chat tool's card or notification shows above the text: with the
     description alone, every alert read as one long sentence with nothing to scan for."""
     language = settings.ALERT_LANGUAGE
-    body = {
-        "event": f"alert.{event}",
-        "alert": {"title": alert_title(alert, event, language), **alert_payload(alert, language)},
-    }
+    title = alert_title(alert, event, language)
+    body = webhook_body(settings.ALERT_WEBHOOK_FORMAT, event, title, alert_payload(alert, language))
     try:
         response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:

@@ -256,6 +256,57 @@ def test_the_webhook_speaks_the_ops_teams_language(
     assert Alert.objects.get().description.startswith("LLM errors: 6 of 12 bot answers failed")
 
 
+def raise_llm_errors(players, now, capture):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    with capture(execute=True):
+        anomalies_detect(now=now)
+    return active("llm_errors")
+
+
+def test_a_wecom_group_robot_gets_the_alert_as_its_markdown_message(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_WEBHOOK_FORMAT = "wecom"
+    alert = raise_llm_errors(players, now, django_capture_on_commit_callbacks)
+
+    assert webhook == [
+        {
+            "path": "/hooks/csbot",
+            "type": "application/json",
+            "json": {"msgtype": "markdown", "markdown": {"content": f"**Alert: LLM error rate**\n{alert.description}"}},
+        }
+    ]
+
+
+def test_a_dingtalk_robot_gets_the_alert_titled_in_chinese_for_a_team_that_reads_it(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_WEBHOOK_FORMAT = "dingtalk"
+    settings.ALERT_LANGUAGE = "zh-hans"
+    raise_llm_errors(players, now, django_capture_on_commit_callbacks)
+
+    (hook,) = webhook
+    assert hook["json"]["msgtype"] == "markdown"
+    assert hook["json"]["markdown"]["title"] == "告警：LLM 错误率"
+    heading, description = hook["json"]["markdown"]["text"].split("\n\n")
+    assert heading == "### 告警：LLM 错误率"
+    assert description.startswith("LLM 错误：最近 10 分钟内 12 条机器人回答中有 6 条失败（50%）")
+
+
+def test_a_slack_channel_gets_the_alert_and_its_clearing_as_text(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_WEBHOOK_FORMAT = "slack"
+    alert = raise_llm_errors(players, now, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=now + timedelta(minutes=12))
+
+    assert [hook["json"] for hook in webhook] == [
+        {"text": f"*Alert: LLM error rate*\n{alert.description}"},
+        {"text": f"*Cleared: LLM error rate*\n{alert.description}"},
+    ]
+
+
 def test_a_servers_alert_is_titled_with_its_signal_and_server_in_either_language():
     from analytics.services.alerts import alert_title
 
