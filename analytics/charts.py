@@ -3,7 +3,8 @@
 Only data and labels: colours and common options live in the script. Options:
 stacked (bool), percent (value axis in %), counts (the value axis counts whole
 things: chats, ratings, alerts; its ticks are whole numbers), y2 (title of a
-right-hand axis), horizontal (bars along x), polarity (the value axis is a
+right-hand axis), y2percent (its ticks in %), horizontal (bars along x), clip (the
+labels are cut on their axis to this many characters and "…", whole in the tooltip), polarity (the value axis is a
 sentiment score: always -1 to 1, so that a dip reads as large as it is), top (the
 value axis ends there: the top of a rating's scale, 5), empty (the words shown over a
 chart with nothing to plot).
@@ -124,6 +125,7 @@ def sentiment(rng: DateRange, points: list[tuple[datetime, Metrics]], servers: l
                 dataset(share, [pct(k["negative_share"]) for _b, k in points], kind="bar", axis="y2"),
             ],
             y2=share,
+            y2percent=True,
             polarity=True,
         ),
         "per_server": chart(
@@ -164,10 +166,11 @@ def gaps(data: dict[str, Any]) -> dict[str, dict]:
     return {
         "per_group": chart(
             "bar",
-            [g["cluster"].label[:40] for g in top],
+            [g["cluster"].label for g in top],
             [dataset(_("Questions"), [g["count"] for g in top])],
             horizontal=True,
             counts=True,
+            clip=40,
         ),
         "per_day": chart(
             "bar",

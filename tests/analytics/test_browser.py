@@ -306,3 +306,53 @@ def test_the_agents_charts_do_not_draw_a_trend_between_agents_and_rate_csat_out_
     assert read["csatTop"] == 5
     # Solid, not the pale fill of a line's area, which left the points hidden inside the bars.
     assert read["pointFill"].startswith("#") and read["pointRadius"] >= 5
+
+
+QUESTION_LABELS = """() => {
+  const chart = Chart.getChart(document.querySelector('canvas[data-chart="chart-per-group"]'));
+  const titles = chart.data.labels.map((_label, index) => {
+    chart.tooltip.setActiveElements([{datasetIndex: 0, index}], {x: 0, y: 0});
+    chart.update();
+    return chart.tooltip.title.join(" ");
+  });
+  return {ticks: chart.scales.y.ticks.map((t) => t.label), tooltips: titles};
+}"""
+
+
+def test_a_long_unanswered_question_is_cut_with_an_ellipsis_and_read_whole_in_its_tooltip(
+    transactional_db, live_server
+):
+    # The chart cut its labels at 40 characters with no mark, so a cut question read as whole.
+    from analytics.models import GapCluster, KnowledgeGap
+
+    long_question = "Why did my season pass rewards disappear after the server merge last night?"
+    chinese = "昨晚合服之后我的赛季通行证奖励和限定皮肤全部都不见了，邮件里也没有补发，请问什么时候能找回来？"
+    for question, times in [(long_question, 3), (chinese, 2), ("How do I bind my email?", 1)]:
+        cluster = GapCluster.objects.create(label=question, language="en")
+        for _n in range(times):
+            KnowledgeGap.objects.create(cluster=cluster, question=question)
+    manager()
+
+    read = read_charts(live_server, ["gaps/"], QUESTION_LABELS)
+
+    assert read["gaps/ticks"] == [
+        "Why did my season pass rewards disappear…",
+        chinese[:40] + "…",
+        "How do I bind my email?",
+    ]
+    assert read["gaps/tooltips"] == [long_question, chinese, "How do I bind my email?"]
+
+
+SHARE_AXIS = """() => ({y2: Chart.getChart(document.querySelector('canvas[data-chart="chart-over-time"]'))
+  .scales.y2.ticks.map((t) => t.label)})"""
+
+
+def test_the_negative_share_axis_of_sentiment_over_time_reads_in_percent(transactional_db, live_server):
+    # Its title said "Negative share (%)", its ticks 0, 10, 20 beside the sentiment's -1 to 1.
+    HistoryGenerator(conversations=60, days=2, seed=3).run(batch=60, log=lambda _line: None)
+    manager()
+
+    ticks = read_charts(live_server, ["sentiment/"], SHARE_AXIS)["sentiment/y2"]
+
+    assert ticks and all(tick.endswith("%") for tick in ticks), ticks
+    assert ticks[0] == "0%"

@@ -20,6 +20,13 @@
     return new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 }).format(value);
   }
 
+  // The first `size` characters and "…" when there are more: a cut with no mark read as the
+  // whole question. By code point, so that a character outside the BMP is never split.
+  function clip(text, size) {
+    var chars = Array.from(String(text));
+    return chars.length > size ? chars.slice(0, size).join("") + "…" : String(text);
+  }
+
   function build(spec) {
     var opts = spec.options || {};
     var round = spec.type === "doughnut" || spec.type === "pie";
@@ -89,6 +96,16 @@
       }
       if (opts.y2) {
         options.scales.y2 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: opts.y2 } };
+        // Its title said "(%)" and its ticks 10, 20, 30, beside a sentiment axis of plain numbers.
+        if (opts.y2percent) options.scales.y2.ticks = { callback: function (v) { return number(v) + "%"; } };
+      }
+      // The labels come in full and are cut on the axis only: the tooltip's title, the label
+      // itself, shows the whole text.
+      if (opts.clip) {
+        var labelAxis = opts.horizontal ? "y" : "x";
+        options.scales[labelAxis].ticks = {
+          callback: function (value) { return clip(this.getLabelForValue(value), opts.clip); }
+        };
       }
     }
     return { type: spec.type, data: { labels: spec.labels, datasets: datasets }, options: options };
