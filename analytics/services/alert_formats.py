@@ -28,3 +28,22 @@ def webhook_body(fmt: str, event: str, title: str, payload: dict[str, Any]) -> d
         # Slack incoming webhook: mrkdwn bolds between single asterisks.
         return {"text": f"*{title}*\n{description}"}
     return {"event": f"alert.{event}", "alert": {"title": title, **payload}}
+
+
+# Their "too many messages" codes: a later retry gets through (WeCom 45009, DingTalk 130101).
+_RATE_LIMITED = {"wecom": {45009}, "dingtalk": {130101}}
+
+
+def robot_refusal(fmt: str, reply_json: Any) -> tuple[str, bool] | None:
+    """(why, permanent) when a WeCom or DingTalk robot refused the POST, else None.
+
+    Both answer HTTP 200 to a POST they refuse (a wrong key, a missing keyword, too many
+    messages), with a non-zero `errcode` in the reply: read as the status alone, a refused
+    alert was logged as delivered and never retried."""
+    if fmt not in _RATE_LIMITED or not isinstance(reply_json, dict):
+        return None
+    code = reply_json.get("errcode", 0)
+    if code in (0, None):
+        return None
+    why = f"webhook refused it: errcode {code} {reply_json.get('errmsg', '')}".rstrip()
+    return why, code not in _RATE_LIMITED[fmt]

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from analytics.models import Alert
-from analytics.services.alert_formats import webhook_body
+from analytics.services.alert_formats import robot_refusal, webhook_body
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def alert_title(alert: Alert, event: str, language: str | None = None) -> str:
 def webhook_post(alert: Alert, event: str, *, url: str) -> None:
     """POST the alert in ALERT_WEBHOOK_FORMAT (csbot's JSON or a chat tool's robot body), titled and
     described in ALERT_LANGUAGE (the language of the team that reads it); raises WebhookError,
-    permanent when a retry cannot help (4xx).
+    permanent when a retry cannot help (4xx, or a robot refusing it for its key or keywords).
 
     The title is what a chat tool's card or notification shows above the text: with the
     description alone, every alert read as one long sentence with nothing to scan for."""
@@ -209,6 +209,17 @@ def webhook_post(alert: Alert, event: str, *, url: str) -> None:
         raise WebhookError(f"webhook unreachable: {exc}") from exc
     if response.status_code >= 400:
         raise WebhookError(f"webhook answered {response.status_code}", permanent=response.status_code < 500)
+    refusal = robot_refusal(settings.ALERT_WEBHOOK_FORMAT, _json_or_none(response))
+    if refusal is not None:
+        why, permanent = refusal
+        raise WebhookError(why, permanent=permanent)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # an empty 204, or a receiver that answers in text
+        return None
 
 
 # --- Plain descriptions -----------------------------------------------------------

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from analytics.models import Alert
-from analytics.services import aggregation
+from analytics.services import aggregation, alerts
 from analytics.services.alerts import Signal
 from analytics.services.anomalies import anomalies_detect, heartbeat_record, worker_check
 from analytics.services.stats import stats_compute_many
@@ -166,12 +166,22 @@ def test_no_worker_alert_when_celery_runs_eagerly(db, now):
 
 class Hook(BaseHTTPRequestHandler):
     received: list[dict] = []
+    # What a chat tool's robot answers, as WeCom and DingTalk do: HTTP 200 and this JSON.
+    robot_reply: dict | None = None
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Hook.received.append({"path": self.path, "type": self.headers["Content-Type"], "json": json.loads(body)})
-        self.send_response(204)
+        if Hook.robot_reply is None:
+            self.send_response(204)
+            self.end_headers()
+            return
+        reply = json.dumps(Hook.robot_reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
+        self.wfile.write(reply)
 
     def log_message(self, *args):
         pass
@@ -180,6 +190,7 @@ class Hook(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook(settings):
     Hook.received = []
+    Hook.robot_reply = None
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -276,6 +287,41 @@ def test_a_wecom_group_robot_gets_the_alert_as_its_markdown_message(
             "json": {"msgtype": "markdown", "markdown": {"content": f"**Alert: LLM error rate**\n{alert.description}"}},
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reply", "permanent"),
+    [
+        ("wecom", {"errcode": 93000, "errmsg": "invalid webhook url"}, True),
+        ("dingtalk", {"errcode": 310000, "errmsg": "keywords not in content"}, True),
+        ("wecom", {"errcode": 45009, "errmsg": "api freq out of limit"}, False),
+        ("dingtalk", {"errcode": 130101, "errmsg": "send too fast"}, False),
+    ],
+)
+def test_a_robot_that_refuses_the_alert_with_http_200_is_not_taken_for_delivered(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks, fmt, reply, permanent
+):
+    """WeCom and DingTalk answer 200 with an errcode to a POST they refuse: a wrong key or a
+    missing keyword is for the operator to fix; too many messages is worth a retry."""
+    settings.ALERT_WEBHOOK_FORMAT = fmt
+    alert = raise_llm_errors(players, now, django_capture_on_commit_callbacks)
+    Hook.robot_reply = reply
+
+    with pytest.raises(alerts.WebhookError) as refused:
+        alerts.webhook_post(alert, "raised", url=settings.ALERT_WEBHOOK_URL)
+
+    assert f"errcode {reply['errcode']} {reply['errmsg']}" in str(refused.value)
+    assert refused.value.permanent is permanent
+
+
+def test_a_robot_that_took_the_alert_is_delivered(
+    normal_day, players, now, webhook, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_WEBHOOK_FORMAT = "dingtalk"
+    alert = raise_llm_errors(players, now, django_capture_on_commit_callbacks)
+    Hook.robot_reply = {"errcode": 0, "errmsg": "ok"}
+
+    alerts.webhook_post(alert, "raised", url=settings.ALERT_WEBHOOK_URL)  # raises nothing
 
 
 def test_a_dingtalk_robot_gets_the_alert_titled_in_chinese_for_a_team_that_reads_it(
