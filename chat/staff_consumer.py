@@ -329,10 +329,11 @@ class StaffConsumer(SocketConsumer):
                     exc.max_chats,
                 ) % {"max": exc.max_chats}
             elif isinstance(exc, handoff.AtCapacity):
-                text = _("%(name)s already holds %(max)s chats, the most allowed.") % {
-                    "name": display_name(exc.user),
-                    "max": exc.max_chats,
-                }
+                text = ngettext(
+                    "%(name)s already holds %(max)s chat, the most allowed.",
+                    "%(name)s already holds %(max)s chats, the most allowed.",
+                    exc.max_chats,
+                ) % {"name": display_name(exc.user), "max": exc.max_chats}
             elif isinstance(exc, handoff.NotAvailable):
                 name = {"name": display_name(exc.user)}
                 text = (

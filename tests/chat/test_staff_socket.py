@@ -811,6 +811,14 @@ async def test_a_transfer_hands_the_chat_to_a_colleague_and_the_player_sees_who(
     assert events[-1] == ("transferred", "alice", {"from": alice.pk, "to": bob.pk, "to_name": "Bob"})
 
 
+async def take_over_and_transfer(agent: StaffSocket, cid: int, to) -> dict:
+    """`agent` takes the chat over and transfers it to `to`: the answer to the transfer."""
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    await agent.send({"type": "transfer", "conversation_id": cid, "to": to.pk})
+    return await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+
+
 async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(lin, alice, bob, demo_kb):
     player, cid = await player_chatting(lin)
     first, second = await StaffSocket.of(alice), await StaffSocket.of(bob)
@@ -819,10 +827,7 @@ async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(
     await second.send({"type": "status", "status": "away"})
     # Bob's status, not only `online`: a roster from before his socket was counted also says offline.
     await first.receive_until(lambda f: f.get("type") == "agents" and roster_entry(f, "Bob")["status"] == "away")
-    await first.send({"type": "take_over", "conversation_id": cid})
-    await first.receive_until(lambda f: f.get("type") == "ok")
-    await first.send({"type": "transfer", "conversation_id": cid, "to": bob.pk})
-    refused = await first.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    refused = await take_over_and_transfer(first, cid, bob)
     await player.close()
     await first.close()
     await second.close()
@@ -852,6 +857,28 @@ async def test_an_agent_at_capacity_who_takes_over_is_told_it_is_them_and_what_f
 
     assert (refused["type"], refused["code"]) == ("error", "at_capacity")
     assert refused["message"] == "You already hold 1 chat, the most allowed: close or hand back one to take another."
+
+
+async def test_a_transfer_to_a_colleague_at_capacity_says_how_many_chats_they_hold(lin, kai, alice, bob):
+    """Alice read "Bob already holds 1 chats, the most allowed." """
+    from chat.models import AgentProfile
+
+    first, first_id = await player_chatting(lin)
+    second, second_id = await player_chatting(kai)
+    sender, colleague = await StaffSocket.of(alice), await StaffSocket.of(bob)
+    await sender.connect()
+    await colleague.connect()
+    await sync_to_async(AgentProfile.objects.filter(user=bob).update)(max_chats=1)
+    await colleague.send({"type": "take_over", "conversation_id": second_id})
+    await colleague.receive_until(lambda f: f.get("type") == "ok")
+    refused = await take_over_and_transfer(sender, first_id, bob)
+    await first.close()
+    await second.close()
+    await sender.close()
+    await colleague.close()
+
+    assert (refused["type"], refused["code"]) == ("error", "at_capacity")
+    assert refused["message"] == "Bob already holds 1 chat, the most allowed."
 
 
 def roster_entry(frame: dict, name: str) -> dict:
