@@ -110,13 +110,19 @@ def take_over_a_new_chat(agent, player, base_url: str) -> str:
     return cid
 
 
-def an_agent_watching_a_new_chat(open_context, base_url: str, question: str):
-    """Alice signed in; a new player asks `question`; she opens the chat. (agent, player, its id)"""
+def an_agent_and_a_new_chat(open_context, base_url: str, question: str):
+    """Alice signed in; a new player asks `question`. (agent, player, its id)"""
     agent = open_context()
     sign_in_as_agent(agent, base_url)
     player = open_context(viewport=(420, 860))
     cid = open_player(player, base_url)
     ask(player, question)
+    return agent, player, cid
+
+
+def an_agent_watching_a_new_chat(open_context, base_url: str, question: str):
+    """Alice signed in; a new player asks `question`; she opens the chat. (agent, player, its id)"""
+    agent, player, cid = an_agent_and_a_new_chat(open_context, base_url, question)
     agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
     return agent, player, cid
 
@@ -1016,3 +1022,49 @@ def test_the_case_says_how_the_player_feels_in_words_beside_the_score(open_conte
     mood = agent.get_by_test_id("case-sentiment")
     expect(mood).to_have_text("angry (-1.00)")
     expect(mood).to_have_attribute("data-level", "angry")  # in red
+
+
+def test_the_filters_are_one_tab_stop_and_the_arrow_keys_choose_among_them(open_context, staff_server):
+    """Each filter was its own Tab stop and the arrows did nothing: five Tabs from the filters
+    to the list, and no way to move along them the way tabs move."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    chosen = agent.get_by_test_id("filter-open")
+    chosen.focus()
+
+    agent.keyboard.press("ArrowRight")
+    expect(agent.get_by_test_id("filter-closed")).to_be_focused()
+    expect(agent.get_by_test_id("filter-closed")).to_have_attribute("aria-selected", "true")
+    expect(chosen).to_have_attribute("aria-selected", "false")
+    agent.keyboard.press("ArrowRight")  # past the last, round to the first
+    expect(agent.get_by_test_id("filter-waiting")).to_be_focused()
+    agent.keyboard.press("ArrowLeft")
+    expect(agent.get_by_test_id("filter-closed")).to_be_focused()
+    agent.keyboard.press("Home")
+    expect(agent.get_by_test_id("filter-waiting")).to_be_focused()
+    agent.keyboard.press("End")
+    expect(agent.get_by_test_id("filter-closed")).to_be_focused()
+    agent.keyboard.press("ArrowLeft")
+    agent.keyboard.press("ArrowLeft")
+    expect(agent.get_by_test_id("filter-mine")).to_have_attribute("aria-selected", "true")
+
+    agent.keyboard.press("Tab")  # one Tab leaves the filters
+    assert agent.evaluate("() => !document.activeElement.hasAttribute('data-filter')")
+    agent.keyboard.press("Shift+Tab")  # and one comes back, to the chosen filter
+    expect(agent.get_by_test_id("filter-mine")).to_be_focused()
+    agent.get_by_test_id("filter-open").click()
+
+
+def test_space_opens_a_row_as_enter_does(open_context, staff_server):
+    """A list row opened with Enter but not Space, which a keyboard user tries on a button."""
+    from playwright.sync_api import expect
+
+    agent, _player, cid = an_agent_and_a_new_chat(open_context, staff_server.url, "How do I get a refund?")
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+    expect(row).to_be_visible()
+
+    row.focus()
+    agent.keyboard.press(" ")
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid} ")

@@ -305,7 +305,12 @@
       li.appendChild(el("div", "row__last" + (lm.internal ? " row__last--note" : ""), lm.text || "…"));
     }
     li.addEventListener("click", function () { watch(c.id, false); });
-    li.addEventListener("keydown", function (e) { if (e.key === "Enter") watch(c.id, false); });
+    // A row is a button to a keyboard: Enter or Space opens it (Space without scrolling the list).
+    li.addEventListener("keydown", function (e) {
+      if (e.target !== li || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      watch(c.id, false);
+    });
     return li;
   }
 
@@ -316,15 +321,29 @@
     });
   }
 
-  Array.prototype.forEach.call(root.querySelectorAll("[data-filter]"), function (b) {
-    b.addEventListener("click", function () {
-      filter = b.getAttribute("data-filter");
-      Array.prototype.forEach.call(root.querySelectorAll("[data-filter]"), function (x) {
-        x.setAttribute("aria-selected", x === b ? "true" : "false");
-      });
-      rows.clear();
-      requestList();
-      renderList();
+  // The filters are ARIA tabs: one Tab stop (the chosen one), the arrows, Home and End move
+  // between them and choose as they go, so the list is a Tab away whichever filter is chosen.
+  var filterTabs = Array.prototype.slice.call(root.querySelectorAll("[data-filter]"));
+  function chooseFilter(b) {
+    filter = b.getAttribute("data-filter");
+    filterTabs.forEach(function (x) {
+      x.setAttribute("aria-selected", x === b ? "true" : "false");
+      x.tabIndex = x === b ? 0 : -1;
+    });
+    rows.clear();
+    requestList();
+    renderList();
+  }
+  filterTabs.forEach(function (b) {
+    b.tabIndex = b.getAttribute("aria-selected") === "true" ? 0 : -1;
+    b.addEventListener("click", function () { chooseFilter(b); });
+    b.addEventListener("keydown", function (e) {
+      var i = filterTabs.indexOf(b), last = filterTabs.length - 1;
+      var next = { ArrowLeft: i === 0 ? last : i - 1, ArrowRight: i === last ? 0 : i + 1, Home: 0, End: last }[e.key];
+      if (next === undefined) return;
+      e.preventDefault();
+      filterTabs[next].focus();
+      chooseFilter(filterTabs[next]);
     });
   });
 
