@@ -294,7 +294,14 @@ class MessageAdmin(StaffNames, admin.ModelAdmin):
         """The chat by its number and player, a link to it; its state now says nothing of this message."""
         conversation = obj.conversation
         url = reverse("admin:chat_conversation_change", args=[conversation.pk])
-        return format_html('<a href="{}">#{} {}</a>', url, conversation.pk, conversation.player)
+        # Each word kept whole (admin_messages.css): a narrow column breaks between "#1" and
+        # the name, never at the hyphen of "visitor-d3b2ac2a".
+        words = f"#{conversation.pk} {conversation.player}".split()
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            format_html_join(" ", '<span class="chat-word">{}</span>', ((w,) for w in words)),
+        )
 
     @admin.display(description=Message._meta.get_field("sender").verbose_name, ordering="sender")
     def sender_and_author(self, obj: Message) -> str:

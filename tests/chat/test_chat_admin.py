@@ -212,7 +212,8 @@ def test_the_messages_list_shows_a_long_text_in_short_with_the_whole_of_it_a_hov
     assert f'title="{long_answer}"' in shown  # the whole text, on hover
     assert shown.endswith(long_answer[:160] + "…</span>")
     assert (
-        f'<a href="/admin/chat/conversation/{chat.pk}/change/">#{chat.pk} Lin</a>' in page
+        f'<a href="/admin/chat/conversation/{chat.pk}/change/"><span class="chat-word">#{chat.pk}</span> '
+        '<span class="chat-word">Lin</span></a>' in page
     )  # the chat, not the message
     shown_note, _raw = seen(reader.get("/admin/chat/message/?q=VIP"))
     assert f"#{chat.pk} Lin Alice (alice) internal VIP done" in shown_note
