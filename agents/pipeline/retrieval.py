@@ -11,6 +11,7 @@ from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.sentiment import Mood
+from agents.process_questions import asks_about_the_process
 from agents.providers import Passage
 from agents.tools import ToolResult
 from csbot.db import in_worker
@@ -41,9 +42,13 @@ def gather(context: Context, intent: IntentResult, facts: FactsResult, mood: Moo
         return Knowledge()
     spec = intent.spec
     if spec and spec.action == "tool" and spec.tool and not facts.missing:
-        if _looked_up_just_now(context, spec.tool, facts) and search(context.question, language=context.language):
+        answered_by_the_article = _looked_up_just_now(context, spec.tool, facts) or asks_about_the_process(
+            context.question
+        )
+        if answered_by_the_article and search(context.question, language=context.language):
             # "how do I appeal" right after the ban lookup: the same lookup would only say the
-            # same again; the help center answers what the player asks now.
+            # same again; the help center answers what the player asks now. "封号申诉要多久" is
+            # about the appeal, not the player's own ban: "no ban record" would not answer it.
             return Knowledge(_passages(context, intent), searched=True)
         result = tools.call(spec.tool, facts=facts.values, verified_player_id=context.verified_player_id)
         if result.error != "not_verified":

@@ -1035,3 +1035,32 @@ async def test_asked_for_a_phone_number_the_bot_says_how_to_reach_support_and_of
     conversation = await conversation_of(visitor)
     assert conversation.state == Conversation.State.BOT
     assert not (await answer.meta()).get("escalate")
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "says"),
+    [
+        ("封号申诉要多久", "账号被封禁（封号）怎么申诉", "5 个工作日"),
+        ("申诉一般几天有结果", "账号被封禁（封号）怎么申诉", "5 个工作日"),
+        ("怎么申诉封号", "账号被封禁（封号）怎么申诉", "support.starfall.example/appeal"),
+        ("how long does a ban appeal take?", "Account banned or suspended: how to appeal", "appeal form"),
+        ("what's the appeal process for a ban", "Account banned or suspended: how to appeal", "appeal"),
+    ],
+)
+async def test_a_question_about_the_appeal_gets_the_help_center_not_the_ban_lookup(
+    lin, game_backend, question, article, says
+):
+    async with Chat(lin) as chat:
+        answer = await chat.say(question)
+
+    assert answer.end["sources"][0]["title"] == article, answer.text
+    assert says in answer.text, answer.text
+    assert game_backend.requests == []  # Lin is not banned: "no ban record" would not answer it
+
+
+@pytest.mark.parametrize("question", ["我的号为什么被封了", "is my account banned?", "why am I banned"])
+async def test_a_question_about_the_players_own_ban_is_looked_up(lin, game_backend, question):
+    async with Chat(lin) as chat:
+        await chat.say(question)
+
+    assert [r["path"] for r in game_backend.requests] == ["/api/players/10086/ban"]
