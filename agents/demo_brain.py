@@ -476,6 +476,25 @@ INTENTS = [
         how do i contact support""",
     ),
     (
+        "rename",
+        "Change character name",
+        "角色改名",
+        "answer",
+        None,
+        [],
+        "Changing the character's name: the Name Change Card, its price and limits.",
+        """怎么改名
+        怎么修改角色名
+        角色名可以改吗
+        想换个名字
+        改名卡在哪买
+        how do i change my name
+        how do i rename my character
+        can i change my character name
+        where do i get a name change card
+        i want a new name""",
+    ),
+    (
         "human",
         "Talk to a human",
         "转人工",
@@ -556,6 +575,16 @@ def add_intent(Intent, name: str):
     else:
         position = (Intent.objects.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     return Intent.objects.create(name=name, position=position, **intent_fields(name))
+
+
+def remove_intent(Intent, name: str) -> None:
+    """Delete the intent `name`, if any, moving the ones after it up: `add_intent` undone."""
+    from django.db.models import F
+
+    intent = Intent.objects.filter(name=name).first()
+    if intent is not None:
+        intent.delete()
+        Intent.objects.filter(position__gt=intent.position).update(position=F("position") - 1)
 
 
 def seed_if_empty() -> bool:

@@ -46,6 +46,8 @@ _SAME_THING = [
     # "角色名可以改吗", "名字能不能改": the FAQ says 修改角色名 and 改名卡, and a lone 改 is
     # neither, so the FAQ on moving a character (角色, 可以) came first.
     (re.compile(r"名字?(?:可以|能不能|可不可以|能|怎么|咋|如何)?(?:修)?改"), "名 改名"),
+    # "我想改个名字", "改一下名字": 改名, not the 名字 of the FAQ on reporting a player.
+    (re.compile(r"改(?:个|一下|一个)名字?"), "改名"),
     # "登不上去", "登陆不了": the articles say 登录 (a lone 登 is no word of theirs)
     (re.compile(r"登陆"), "登录"),
     (re.compile(r"登不(?:上去?|进去?|了)"), "登录 "),

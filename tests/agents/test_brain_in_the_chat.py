@@ -1064,3 +1064,16 @@ async def test_a_question_about_the_players_own_ban_is_looked_up(lin, game_backe
         await chat.say(question)
 
     assert [r["path"] for r in game_backend.requests] == ["/api/players/10086/ban"]
+
+
+@pytest.mark.parametrize(
+    ("question", "faq"),
+    [("how do i change my name", "How do I change my character name?"), ("我想改个名字", "怎么修改角色名？")],
+)
+async def test_changing_ones_name_is_answered_with_the_rename_faq(visitor, question, faq):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert (await answer.meta())["intent"]["name"] == "rename"
+    assert answer.end["sources"][0]["title"] == faq
+    assert "Password" not in answer.text and "密码" not in answer.text

@@ -119,6 +119,15 @@ def test_logging_in_lag_a_late_top_up_selling_an_account_and_a_phone_number_find
 
 @pytest.mark.parametrize(
     "phrase",
+    ["how do i change my name", "how can I change my character's name", "我想改个名字", "角色怎么改名"],
+)
+def test_changing_ones_name_is_the_rename_topic_not_account_security(demo_brain, phrase):
+    # "change my name" shares "how do i change my" with "how do i change my password".
+    assert get_catalogue().classifier.classify(phrase).intent == "rename"
+
+
+@pytest.mark.parametrize(
+    "phrase",
     ["我要举报一个开挂的", "how can I report someone who is cheating", "how do i report a player who is harassing me"],
 )
 def test_reporting_another_player_is_no_bug_report(demo_brain, phrase):
