@@ -107,6 +107,21 @@ def test_an_article_that_only_mentions_the_questions_words_is_not_a_related_sour
 
 
 @pytest.mark.parametrize(
+    ("question", "language", "found"),
+    [
+        # Their titles share one common word with the question: 号 (selling accounts), 充值
+        # (a top-up that did not arrive); the minors' limits on spending stay.
+        ("号被封了怎么解封", "zh-hans", ["ban-appeal.zh"]),
+        ("小孩偷偷充值了可以退吗", "zh-hans", ["refund.zh", "faq.zh"]),
+    ],
+)
+def test_a_title_sharing_only_a_common_word_with_the_question_is_not_a_related_source(
+    demo_articles, question, language, found
+):
+    assert stems(search(question, language=language), demo_articles) == found
+
+
+@pytest.mark.parametrize(
     ("question", "found"),
     [
         ("hey whats up", []),  # not "Recharge (top-up) not received"
