@@ -130,8 +130,10 @@ def _summary(passage: Passage, budget: int) -> str:
     """The first sentence or two of the passage's prose, within budget.
 
     Not a list item, nor a lead-in's "Please include:": out of their list they read as
-    fragments ("UID, server and character name;"). A passage that is all list is
-    summed up by its heading ("What we cannot restore"), else its first item.
+    fragments ("UID, server and character name;"). A passage that is all list, or opens
+    its section with the list, is summed up by its heading ("What we cannot restore",
+    "申诉结果"): a line after such a list is an aside ("用小号绕过封禁会加重处罚"), not what
+    the section is about. Else its first item.
     """
     body = _strip_title_echo(passage.text, passage.title)
     lines = [line.replace("**", "").strip() for line in body.split("\n")]
@@ -139,6 +141,8 @@ def _summary(passage: Passage, budget: int) -> str:
     lines = [line for line in lines if line and not line.startswith("#")]
     prose = [_without_lead_in(line) for line in lines if not _LIST_MARK.match(line)]
     prose = [line for line in prose if line]
+    if headings and lines and _LIST_MARK.match(lines[0]):
+        return _shortened(headings[0], budget)
     if prose:
         first = prose[0]
     elif headings:

@@ -112,11 +112,22 @@ CANNOT_RESTORE = Passage(
 )
 
 
+APPEAL_RESULT = Passage(
+    source_id="doc-41",
+    title="Lost or missing items and item recovery",
+    text="## Appeal results\n\n- We reply within **5 business days**.\n- A successful appeal lifts the penalty.\n\n"
+    "Creating new accounts to get around a ban makes the penalty longer.",
+    score=3.0,
+)
+
+
 @pytest.mark.parametrize(
     ("related", "summary"),
     [
         (WHAT_TO_SEND, "Recovery takes 3 to 5 business days. Restored items arrive in your mailbox."),
         (CANNOT_RESTORE, "What we cannot restore"),  # all list: its heading says what it is about
+        # The list opens the section: the line after it is an aside, not what it is about.
+        (APPEAL_RESULT, "Appeal results"),
     ],
 )
 async def test_a_related_source_is_summed_up_in_prose_not_by_a_list_item_out_of_its_list(related, summary):
@@ -124,6 +135,7 @@ async def test_a_related_source_is_summed_up_in_prose_not_by_a_list_item_out_of_
 
     assert f"- **Lost or missing items and item recovery**: {summary} [2]" in text
     assert "UID, server and character name;" not in text and "items you traded" not in text
+    assert "around a ban" not in text
 
 
 async def test_an_excerpt_that_must_be_cut_ends_between_words():
