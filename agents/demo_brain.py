@@ -587,6 +587,23 @@ def remove_intent(Intent, name: str) -> None:
         Intent.objects.filter(position__gt=intent.position).update(position=F("position") - 1)
 
 
+def add_examples(Intent, name: str, lines: list[str]) -> None:
+    """Teach the intent `name`, if any, the example phrases it lacks; a manager's own stay."""
+    intent = Intent.objects.filter(name=name).first()
+    if intent is not None:
+        kept = intent.examples.splitlines()
+        intent.examples = "\n".join(kept + [line for line in lines if line not in kept])
+        intent.save(update_fields=["examples"])
+
+
+def remove_examples(Intent, name: str, lines: list[str]) -> None:
+    """`add_examples` undone."""
+    intent = Intent.objects.filter(name=name).first()
+    if intent is not None:
+        intent.examples = "\n".join(line for line in intent.examples.splitlines() if line not in lines)
+        intent.save(update_fields=["examples"])
+
+
 def seed_if_empty() -> bool:
     """Seed with the live models unless intents exist already; True when it seeded."""
     from django.apps import apps

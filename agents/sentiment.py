@@ -161,16 +161,18 @@ def score_text(text: str) -> Sentiment:
     if repeated := repeats_themselves(lowered):
         total += REPEATING_WEIGHT
         found.append(repeated.group(0))
+    complains_in_public = False
     for match in _PUBLIC_COMPLAINT.finditer(lowered):
         total += PUBLIC_COMPLAINT_WEIGHT
         found.append(match.group(0))
+        complains_in_public = True
     shouting = _shouting(raw)
     if total < 0:
         total *= shouting
     if total <= 0 and shouting > 1:
         total = min(total, SHOUTED)
     score = max(-1.0, min(1.0, total))
-    needs_staff = any(word in _NEEDS_STAFF or _PUBLIC_COMPLAINT.fullmatch(word) for word in found)
+    needs_staff = complains_in_public or any(word in _NEEDS_STAFF for word in found)
     return Sentiment(round(score, 3), level_of(score, needs_staff=needs_staff), tuple(found))
 
 

@@ -112,15 +112,20 @@ def _hits(
 ) -> list[index.Hit]:
     hits = [hit for hit in built.search(query, k=k, language=language) if hit.coverage >= MIN_COVERAGE]
     hits = hits[:1] + [hit for hit in hits[1:] if _also_relevant(hit, hits[0])]
-    return [
-        replace(hit, chunk=built.openings[hit.chunk.document_id])
-        if whole_articles or _about_it_all(hit, query, built.openings[hit.chunk.document_id])
-        else _focused(built, hit, query)
-        for hit in hits
-    ]
+    weights: dict[str, float] | None = None  # the query's, once for all its hits, when one needs them
+    focused: list[index.Hit] = []
+    for hit in hits:
+        opening = built.openings[hit.chunk.document_id]
+        if whole_articles or _about_it_all(hit, query, opening):
+            focused.append(replace(hit, chunk=opening))
+            continue
+        if weights is None:
+            weights = built.term_weights(query)
+        focused.append(_focused(built, hit, weights))
+    return focused
 
 
-def _focused(built: index.BM25Index, hit: index.Hit, query: str) -> index.Hit:
+def _focused(built: index.BM25Index, hit: index.Hit, weights: dict[str, float]) -> index.Hit:
     """The hit narrowed to the one section of its chunk that the question is about.
 
     A chunk holds several short sections ("When the event ends" and "Reward not received?"),
@@ -132,7 +137,6 @@ def _focused(built: index.BM25Index, hit: index.Hit, query: str) -> index.Hit:
     sections = _SECTION_START.split(chunk.text.strip())
     if len(sections) < 2:
         return replace(hit, chunk=chunk)
-    weights = built.term_weights(query)
     shares = [sum(weights.get(term, 0.0) for term in _terms_of(section)) for section in sections]
     best = max(shares)
     if not best or shares.count(best) > 1:

@@ -12,19 +12,15 @@ ADDED = ["有人自称官方客服找我要密码", "someone pretending to be su
 
 
 def forwards(apps, schema_editor):
-    security = apps.get_model("agents", "Intent").objects.filter(name="account_security").first()
-    if security is None:
-        return
-    kept = security.examples.splitlines()
-    security.examples = "\n".join(kept + [line for line in ADDED if line not in kept])
-    security.save(update_fields=["examples"])
+    from agents.demo_brain import add_examples
+
+    add_examples(apps.get_model("agents", "Intent"), "account_security", ADDED)
 
 
 def backwards(apps, schema_editor):
-    security = apps.get_model("agents", "Intent").objects.filter(name="account_security").first()
-    if security is not None:
-        security.examples = "\n".join(line for line in security.examples.splitlines() if line not in ADDED)
-        security.save(update_fields=["examples"])
+    from agents.demo_brain import remove_examples
+
+    remove_examples(apps.get_model("agents", "Intent"), "account_security", ADDED)
 
 
 class Migration(migrations.Migration):

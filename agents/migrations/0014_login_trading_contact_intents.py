@@ -9,7 +9,6 @@ one without them of its own; a manager's examples stay as they are.
 """
 
 from django.db import migrations
-from django.db.models import F
 
 NEW = ["login_connection", "account_trading", "contact_support"]
 ADDED = {
@@ -20,7 +19,7 @@ ADDED = {
 
 
 def forwards(apps, schema_editor):
-    from agents.demo_brain import add_intent
+    from agents.demo_brain import add_examples, add_intent
 
     Intent = apps.get_model("agents", "Intent")
     if not Intent.objects.filter(name="bug_report").exists():
@@ -29,25 +28,17 @@ def forwards(apps, schema_editor):
         if not Intent.objects.filter(name=name).exists():
             add_intent(Intent, name)
     for name, added in ADDED.items():
-        intent = Intent.objects.filter(name=name).first()
-        if intent is not None:
-            kept = intent.examples.splitlines()
-            intent.examples = "\n".join(kept + [line for line in added if line not in kept])
-            intent.save(update_fields=["examples"])
+        add_examples(Intent, name, added)
 
 
 def backwards(apps, schema_editor):
+    from agents.demo_brain import remove_examples, remove_intent
+
     Intent = apps.get_model("agents", "Intent")
     for name in NEW:
-        intent = Intent.objects.filter(name=name).first()
-        if intent is not None:
-            intent.delete()
-            Intent.objects.filter(position__gt=intent.position).update(position=F("position") - 1)
+        remove_intent(Intent, name)
     for name, added in ADDED.items():
-        intent = Intent.objects.filter(name=name).first()
-        if intent is not None:
-            intent.examples = "\n".join(line for line in intent.examples.splitlines() if line not in added)
-            intent.save(update_fields=["examples"])
+        remove_examples(Intent, name, added)
 
 
 class Migration(migrations.Migration):

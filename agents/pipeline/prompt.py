@@ -220,10 +220,12 @@ _NOTHING_TO_LOOK_UP = frozenset(
 def only_venting(question: str, mood: Mood) -> bool:
     """The message says how the player feels and nothing else: no words but the mood's
     ("fuck", "垃圾") and the game or the team it is aimed at."""
-    if not mood.upset:
-        return False
-    said = set(tokenize(question)) - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
-    return not said
+    return mood.upset and _says_nothing_else(question, mood, _NOTHING_TO_LOOK_UP)
+
+
+def _says_nothing_else(text: str, mood: Mood, besides: frozenset[str]) -> bool:
+    """The text has no word but the mood's and those `besides`: nothing to look up."""
+    return not set(tokenize(text)) - besides - set(tokenize(" ".join(mood.current.words)))
 
 
 def _repeats_themselves(context: Context) -> bool:
@@ -240,15 +242,16 @@ def _as_said(text: str) -> str:
 
 
 # What wraps "I asked before" when nothing else is said: "I've asked THREE TIMES already".
-_REPEATING_WRAPPING = frozenset(tokenize("i i've already again still nothing now times asked 我 都 已经 了 还是 又"))
+_REPEATING_WRAPPING = _NOTHING_TO_LOOK_UP | frozenset(
+    tokenize("i i've already again still nothing now times asked 我 都 已经 了 还是 又")
+)
 
 
 def _only_says_so(question: str, mood: Mood) -> bool:
     """The message says the player repeats themselves and nothing to look up ("nothing. again.")."""
     found = repeats_themselves(question)
     rest = question.replace(found.group(0), " ") if found else question
-    said = set(tokenize(rest)) - _REPEATING_WRAPPING - _NOTHING_TO_LOOK_UP - set(tokenize(" ".join(mood.current.words)))
-    return not said
+    return _says_nothing_else(rest, mood, _REPEATING_WRAPPING)
 
 
 def _same_article_again(context: Context, knowledge: Knowledge) -> bool:
