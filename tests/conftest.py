@@ -23,6 +23,11 @@ settings.HELPER_PROCESSES = 0
 # by an earlier test in a thread it calls. tests/test_db_threads.py checks the kept ones.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# The in-process app's module runs django.setup() again, which configures logging again
+# and takes pytest's log capture off the root logger: the test that first imported it
+# saw nothing in caplog. Imported here, once, before any test captures.
+import csbot.asgi  # noqa: E402, F401
+
 pytest_plugins = ["tests.fake_ernie_fixtures"]
 
 
