@@ -88,7 +88,7 @@ class AtCapacity(HandoffError):
     code = "at_capacity"
 
     def __init__(self, user, max_chats: int) -> None:
-        super().__init__(f"{user} holds {max_chats} chats already")
+        super().__init__(f"{user} is at capacity ({max_chats} held)")  # for logs; staff read the code's words
         self.user = user
         self.max_chats = max_chats
 
