@@ -16,18 +16,37 @@ FORMATS = ("json", "wecom", "dingtalk", "slack")
 
 def webhook_body(fmt: str, event: str, title: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The body of one alert's POST in `fmt`; `title` and `payload["description"]` are already
-    in ALERT_LANGUAGE, so the chat formats only lay them out."""
-    description = payload["description"]
+    in ALERT_LANGUAGE, so the chat formats only lay them out, as text (`escape`)."""
+    if fmt == "json":
+        return {"event": f"alert.{event}", "alert": {"title": title, **payload}}
+    heading, description = escape(fmt, title), escape(fmt, payload["description"])
     if fmt == "wecom":
         # WeCom group robot, msgtype markdown: bold renders, headings too, on every client.
-        return {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{description}"}}
+        return {"msgtype": "markdown", "markdown": {"content": f"**{heading}**\n{description}"}}
     if fmt == "dingtalk":
         # DingTalk custom robot: `title` is what the notification and the chat list show.
-        return {"msgtype": "markdown", "markdown": {"title": title, "text": f"### {title}\n\n{description}"}}
-    if fmt == "slack":
-        # Slack incoming webhook: mrkdwn bolds between single asterisks.
-        return {"text": f"*{title}*\n{description}"}
-    return {"event": f"alert.{event}", "alert": {"title": title, **payload}}
+        return {"msgtype": "markdown", "markdown": {"title": heading, "text": f"### {heading}\n\n{description}"}}
+    # Slack incoming webhook: mrkdwn bolds between single asterisks.
+    return {"text": f"*{heading}*\n{description}"}
+
+
+# An alert quotes what players wrote (a game server is whatever the player said it was) and
+# hosts' names. Read as markup, `*`, `_` or `~` made them bold, italic or struck through, a
+# backtick code, `[x](y)` a link, `<@userid>` (WeCom) or `<!here>` (Slack) a ping, and a line
+# break let `#` or `>` start a heading or a quote. Neither robot has an escape its every client
+# honours, so each sign becomes its full-width twin, which reads the same and marks nothing up;
+# Slack's own escapes keep `&`, `<` and `>` as typed. Lines join: an alert is one paragraph.
+_PLAIN = {"*": "＊", "_": "＿", "~": "～", "`": "｀", "\r": " ", "\n": " "}
+_AS_TEXT = {
+    "markdown": str.maketrans({**_PLAIN, "[": "［", "]": "］", "<": "＜", ">": "＞"}),
+    "slack": str.maketrans({**_PLAIN, "&": "&amp;", "<": "&lt;", ">": "&gt;"}),
+}
+
+
+def escape(fmt: str, text: str) -> str:
+    """`text` as the chat tool of `fmt` (wecom, dingtalk or slack) shows it: nothing in it is
+    read as markup or a mention."""
+    return text.translate(_AS_TEXT["slack" if fmt == "slack" else "markdown"])
 
 
 # Their "too many messages" codes: a later retry gets through (WeCom 45009, DingTalk 130101).

@@ -353,6 +353,49 @@ def test_a_slack_channel_gets_the_alert_and_its_clearing_as_text(
     ]
 
 
+# A game server is named by the game backend or by what the player typed: "<!here>" or
+# "*VIP*" must reach the ops team's chat as the characters they are, not a ping or bold.
+ODD_SERVER = "s_1 *VIP* [x](https://evil.example) <!here> <@ops> `x` a&b"
+
+
+def unhappy_server_alert() -> Alert:
+    data = {"negative": 6, "chats": 6, "share": 1.0, "baseline": 0.0, "minutes": 10}
+    return Alert.objects.create(
+        kind="negative_sentiment", key=ODD_SERVER, value=1.0, threshold=0.3, raised_at=timezone.now(), data=data
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "server"),
+    [
+        ("wecom", "s＿1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
+        ("dingtalk", "s＿1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
+        ("slack", "s＿1 ＊VIP＊ [x](https://evil.example) &lt;!here&gt; &lt;@ops&gt; ｀x｀ a&amp;b"),
+    ],
+)
+def test_what_a_player_typed_reaches_the_ops_chat_as_text_not_markup_or_a_ping(db, webhook, settings, fmt, server):
+    settings.ALERT_WEBHOOK_FORMAT = fmt
+
+    alerts.webhook_post(unhappy_server_alert(), "raised", url=settings.ALERT_WEBHOOK_URL)
+
+    (hook,) = webhook
+    sent = json.dumps(hook["json"], ensure_ascii=False)
+    assert f"Alert: Negative sentiment surge · {server}" in sent
+    assert f"Unhappy players on server {server}: 6 of 6 active chats" in sent
+    for markup in ("*VIP*", "s_1", "<!here>", "<@ops>", "`x`"):
+        assert markup not in sent
+    # A Markdown link is markup to WeCom and DingTalk; Slack shows it as it is.
+    assert ("[x](" in sent) is (fmt == "slack")
+
+
+def test_a_json_receiver_still_gets_the_server_as_the_player_typed_it(db, webhook, settings):
+    alerts.webhook_post(unhappy_server_alert(), "raised", url=settings.ALERT_WEBHOOK_URL)
+
+    (hook,) = webhook
+    assert hook["json"]["alert"]["key"] == ODD_SERVER
+    assert hook["json"]["alert"]["title"] == f"Alert: Negative sentiment surge · {ODD_SERVER}"
+
+
 def test_a_servers_alert_is_titled_with_its_signal_and_server_in_either_language():
     from analytics.services.alerts import alert_title
 
