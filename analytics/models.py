@@ -108,7 +108,7 @@ class Aggregate(models.Model):
     bot_failures = models.PositiveIntegerField(default=0)
     ttft_count = models.PositiveIntegerField(default=0)
     ttft_sum_ms = models.FloatField(default=0)
-    # Counts per bin of analytics.services.histogram.TTFT_EDGES_MS.
+    # Answers per bin of analytics.services.histogram.TTFT_EDGES_MS, {upper edge: count} (histogram.stored).
     ttft_hist = models.JSONField(default=list, blank=True)
     first_response_count = models.PositiveIntegerField(default=0)
     first_response_sum_s = models.FloatField(default=0)

@@ -106,7 +106,9 @@ def _add_stats(totals: Totals, s: ConversationStats) -> None:
 def add_totals(into: Totals, other: Totals | Aggregate) -> Totals:
     for name in METRICS:
         value = other[name] if isinstance(other, dict) else getattr(other, name)
-        if name in _LISTS:
+        if name == "ttft_hist" and isinstance(other, Aggregate):
+            histogram.merge(into[name], histogram.dense(value))
+        elif name in _LISTS:
             histogram.merge(into[name], value or [])
         else:
             into[name] += value
@@ -154,7 +156,13 @@ def hours_mark_dirty(moments: Iterable[datetime | None]) -> None:
 def _write(period: str, buckets: list[datetime], rows: dict[tuple[datetime, str, str], Totals]) -> None:
     """Make the rows of these buckets exactly `rows`: upsert them, delete what is gone."""
     objects = [
-        Aggregate(period=period, bucket=bucket, dimension=dimension, key=key[:64], **totals)
+        Aggregate(
+            period=period,
+            bucket=bucket,
+            dimension=dimension,
+            key=key[:64],
+            **{**totals, "ttft_hist": histogram.stored(totals["ttft_hist"])},
+        )
         for (bucket, dimension, key), totals in rows.items()
     ]
     Aggregate.objects.bulk_create(

@@ -246,3 +246,43 @@ def test_a_chat_requeued_when_its_agent_left_counts_only_the_time_a_human_held_i
     conversation_closed(chat.pk)
     stats = ConversationStats.objects.get(pk=chat.pk)
     assert stats.handle_time_s == 200  # Alice 10-110 s, Bob 500-600 s: not the 390 s in the queue
+
+
+def answers_on(day: int, ttfts: list[int], players) -> None:
+    """One closed chat per answer, on the day'th day after T0, each answer's first token after `ttft` ms."""
+    for i, ttft in enumerate(ttfts):
+        start = T0 + timedelta(days=day, minutes=i)
+        chat = Chat(players[i % 5], start, intent="recharge").player(0, "充值没到账").bot(2, ttft_ms=ttft).close(60)
+        conversation_closed(chat.pk)
+
+
+def test_the_time_to_first_token_p50_moves_with_the_answers_not_in_steps(players, client, mia):
+    # Monday's answers start in 810-850 ms, Tuesday's in 850-890: the p50 a manager reads
+    # is each day's own median, not 900 ms both days.
+    answers_on(0, [810, 815, 822, 826, 830, 836, 841, 845, 850], players)
+    answers_on(1, [852, 858, 861, 866, 870, 874, 880, 885, 890], players)
+    settle()
+    client.force_login(mia)
+
+    page = client.get("/analytics/?start=2025-03-03&end=2025-03-09")
+
+    p50 = {label: k["ttft_p50_ms"] for label, k in page.context["points"]}
+    assert p50 == {"2025-03-03": 830, "2025-03-04": 870}
+    assert page.context["kpis"]["ttft_p50_ms"] == 850
+    assert "850 ms" in page.content.decode()
+
+
+def test_a_day_aggregated_before_the_finer_bins_still_reads_its_time_to_first_token(db, client, mia):
+    # Written as a list of counts per bin of the first edges: five answers in 800-900 ms, one in 2.5-3 s.
+    first_bins = [0] * 30
+    first_bins[8], first_bins[16] = 5, 1
+    Aggregate.objects.create(
+        period="day", bucket=T0.replace(hour=0), dimension="all", conversations=6, ttft_count=6, ttft_hist=first_bins
+    )
+    client.force_login(mia)
+
+    kpis = client.get("/analytics/?start=2025-03-03&end=2025-03-09").context["kpis"]
+
+    # Such a row knew no more than the bin: its answers read at its upper edge, as they did.
+    assert 890 < kpis["ttft_p50_ms"] <= 900
+    assert kpis["ttft_p95_ms"] == 3000
