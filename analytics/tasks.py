@@ -128,8 +128,10 @@ def knowledge_gap(question: str, conversation_id: int | None = None, language: s
 
 @shared_task(ignore_result=True)
 def aggregate_recent() -> int:
-    """Stats for closes nobody reported, then the hours they and others made dirty."""
+    """Stats for closes nobody reported, then the hours they and others made dirty (and the
+    days of another TIME_ZONE, once)."""
     stats.stats_sweep_missed()
+    aggregation.days_rezone()
     return aggregation.aggregate_dirty()
 
 

@@ -206,6 +206,38 @@ def rollup_days(days: Iterable[datetime]) -> None:
             _write(Period.DAY, [start], rows)
 
 
+# The TIME_ZONE this process last found every day row keyed in (days_rezone).
+_zone_checked: str | None = None
+
+
+def days_rezone() -> int:
+    """Re-key the day rows written under another TIME_ZONE; returns how many days were recomputed.
+
+    A day row is keyed by its local midnight, so after TIME_ZONE changed every earlier day
+    was keyed by a moment that is no midnight now: the pages, which look days up by their
+    midnight, showed 0 for all of them. Their hours (UTC) still hold the numbers: the days
+    they fall in now are recomputed from them and the old rows go. Looked at once per process
+    and time zone (TIME_ZONE changes only with a restart); running twice changes nothing.
+    """
+    global _zone_checked
+    zone = timezone.get_current_timezone_name()
+    if _zone_checked == zone:
+        return 0
+    starts = Aggregate.objects.filter(period=Period.DAY, dimension=Dim.ALL, key="").values_list("bucket", flat=True)
+    stale = [start for start in starts if day_start(start) != start]
+    days: set[datetime] = set()
+    for start in stale:
+        hours = Aggregate.objects.filter(
+            period=Period.HOUR, dimension=Dim.ALL, bucket__gte=start, bucket__lt=start + timedelta(hours=25)
+        ).values_list("bucket", flat=True)
+        days.update(day_start(hour) for hour in hours)
+    with transaction.atomic():
+        Aggregate.objects.filter(period=Period.DAY, bucket__in=stale).delete()
+        rollup_days(days)
+    _zone_checked = zone
+    return len(days)
+
+
 def aggregate_dirty(*, limit: int = 500) -> int:
     """Recompute the hours marked dirty (oldest first) and their days; returns how many hours.
 

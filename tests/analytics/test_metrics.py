@@ -19,7 +19,7 @@ import pytest
 from analytics.hooks import csat_record
 from analytics.models import Aggregate, ConversationStats
 from analytics.services import aggregation, resolution
-from analytics.tasks import conversation_closed, on_conversation_closed
+from analytics.tasks import aggregate_recent, conversation_closed, on_conversation_closed
 from chat.models import Message
 from tests.analytics.conftest import T0
 from tests.analytics.factories import Chat
@@ -286,3 +286,22 @@ def test_a_day_aggregated_before_the_finer_bins_still_reads_its_time_to_first_to
     # Such a row knew no more than the bin: its answers read at its upper edge, as they did.
     assert 890 < kpis["ttft_p50_ms"] <= 900
     assert kpis["ttft_p95_ms"] == 3000
+
+
+def test_after_time_zone_changes_the_days_counted_before_still_show(day, client, mia, settings, monkeypatch):
+    # Counted in Shanghai's days first: Monday 18:00 to Tuesday 00:05 there.
+    settings.TIME_ZONE = "Asia/Shanghai"
+    settle()
+    assert Aggregate.objects.filter(period="day", dimension="all").count() == 2
+    # The deployment moves to UTC and restarts; beat brings the figures up to date.
+    settings.TIME_ZONE = "UTC"
+    monkeypatch.setattr(aggregation, "_zone_checked", None, raising=False)  # a new process
+    aggregate_recent()
+    client.force_login(mia)
+
+    page = client.get("/analytics/?start=2025-03-03&end=2025-03-09")
+
+    assert [(label, k["conversations"]) for label, k in page.context["points"]] == [("2025-03-03", 6)]
+    assert page.context["kpis"]["conversations"] == 6
+    intents = client.get("/analytics/intents/?start=2025-03-03&end=2025-03-03").context["rows"]
+    assert sum(k["conversations"] for _key, _label, k, _share in intents) == 6
