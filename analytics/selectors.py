@@ -6,6 +6,7 @@ small tables. Metric definitions: docs/metrics.md.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -39,18 +40,22 @@ class DateRange:
     end: date
     # The start asked for when it was more than MAX_DAYS before the end: the page says so.
     asked_start: date | None = field(default=None, compare=False)
+    # What was typed for a date that is none ("2025-02-30"): the page says it was left out.
+    unreadable: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def parse(cls, params: Any, *, today: date | None = None) -> DateRange:
         today = today or timezone.localdate()
-        end = _parse_date(params.get("end")) or today
-        start = _parse_date(params.get("start")) or end - timedelta(days=DEFAULT_DAYS - 1)
+        typed = {name: (params.get(name) or "").strip() for name in ("start", "end")}
+        unreadable = tuple(text for text in typed.values() if text and _parse_date(text) is None)
+        end = _parse_date(typed["end"]) or today
+        start = _parse_date(typed["start"]) or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             start, end = end, start
         earliest = end - timedelta(days=MAX_DAYS - 1)
         if start < earliest:
-            return cls(earliest, end, asked_start=start)
-        return cls(start, end)
+            return cls(earliest, end, asked_start=start, unreadable=unreadable)
+        return cls(start, end, unreadable=unreadable)
 
     @property
     def since(self) -> datetime:
@@ -105,9 +110,15 @@ def figures_as_of(now: datetime | None = None) -> datetime:
     return min(waiting, now) if waiting else now
 
 
+# A date as a manager types it into the range's text boxes: 2025-03-04, 2025/3/4, 2025.3.4 or
+# 2025年3月4日, in ASCII or full-width digits (\d matches both, int() reads both).
+_TYPED_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
 def _parse_date(value: str | None) -> date | None:
+    found = _TYPED_DATE.fullmatch(value.strip()) if value else None
     try:
-        return date.fromisoformat(value) if value else None
+        return date(*(int(part) for part in found.groups())) if found else None
     except ValueError:
         return None
 

@@ -101,3 +101,43 @@ def test_a_period_without_chats_says_there_were_no_ratings_rather_than_dashes_an
         return " ".join(re.sub(r"<[^>]+>", " ", found).split())
 
     assert (kpi("kpi-csat"), kpi("kpi-ttft")) == (csat, ttft)
+
+
+@pytest.mark.parametrize(("language", "hint"), [("en", "YYYY-MM-DD"), ("zh-hans", "年-月-日")])
+def test_the_range_boxes_write_dates_as_the_page_does_whatever_the_browser(client, mia, language, hint):
+    # A date box showed the browser's own format: 03/03/2025 on an American browser over the Chinese page.
+    client.force_login(mia)
+
+    html = client.get("/analytics/?start=2025-03-03&end=2025-03-09", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    boxes = re.findall(r"<input [^>]*name=\"(?:start|end)\"[^>]*>", html)
+    assert len(boxes) == 2
+    for box, shown in zip(boxes, ["2025-03-03", "2025-03-09"], strict=True):
+        assert 'type="text"' in box and f'value="{shown}"' in box and f'placeholder="{hint}"' in box
+
+
+@pytest.mark.parametrize(
+    "typed", ["2025-03-04", "2025/3/4", "2025.03.04", "2025年3月4日", " 2025-3-4 ", "２０２５-０３-０４"]
+)
+def test_a_date_typed_the_usual_ways_is_read(client, mia, typed):
+    client.force_login(mia)
+
+    page = client.get("/analytics/", {"start": typed, "end": "2025-03-09"})
+
+    assert page.context["range"].start.isoformat() == "2025-03-04"
+    assert 'data-testid="range-unreadable"' not in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "“2025-02-30” is not a date (write it as YYYY-MM-DD), so this page shows 2025-02-08 to 2025-03-09."),
+        ("zh-hans", "“2025-02-30”不是日期（请写成 年-月-日），因此本页显示 2025-02-08 至 2025-03-09。"),
+    ],
+)
+def test_a_date_that_is_none_is_said_rather_than_silently_replaced(client, mia, language, said):
+    client.force_login(mia)
+
+    page = client.get("/analytics/", {"start": "2025-02-30", "end": "2025-03-09"}, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert said in page.content.decode()
