@@ -98,6 +98,10 @@ class DateRange:
     def query(self) -> str:
         return f"start={self.start.isoformat()}&end={self.end.isoformat()}"
 
+    def previous(self) -> DateRange:
+        """The as many days just before: what "this week against last" compares with."""
+        return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
 
 def figures_as_of(now: datetime | None = None) -> datetime:
     """The pages count every close written before this moment.
@@ -234,6 +238,14 @@ def overview(rng: DateRange) -> dict[str, Any]:
         "series": [(b, sums.kpis()) for b, sums in points],
         "reasons": [(key, sums.all["conversations"]) for key, sums in reasons],
     }
+
+
+def reasons_against(now: list[tuple[str, int]], before: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(reason, chats in the range, chats in the range before) for every reason of either, most now first:
+    why handoffs are up is the reason that grew, and one gone since still shows."""
+    earlier = dict(before)
+    rows = [(key, n, earlier.pop(key, 0)) for key, n in now]
+    return rows + sorted(((key, 0, n) for key, n in earlier.items()), key=lambda row: -row[2])
 
 
 def sentiment_series(rng: DateRange) -> list[tuple[datetime, dict[str, Any]]]:

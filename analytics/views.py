@@ -51,13 +51,15 @@ def overview(request: HttpRequest) -> HttpResponse:
     data = selectors.overview(rng)
     if _csv(request):
         return exports.overview(rng, data)
+    before = selectors.overview(rng.previous())
     return _page(
         request,
         "overview",
         rng,
         kpis=data["kpis"],
+        before=before["kpis"],
         points=[(rng.label(b), k) for b, k in data["series"] if k["conversations"]],
-        reasons=data["reasons"],
+        reasons=selectors.reasons_against(data["reasons"], before["reasons"]),
         charts=charts.overview(rng, data),
     )
 

@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from analytics.services.alerts import alert_description
 from chat.admin_words import language_words
@@ -21,6 +23,15 @@ DASH = "–"
 def _fmt(value: float, digits: int) -> str:
     # number_format truncates extra digits; round first so that 66.67 shows as 66.7.
     return formats.number_format(round(value, digits), digits, force_grouping=True)
+
+
+@register.simple_tag(takes_context=True)
+def before(context: template.Context, shown: str) -> str:
+    """A key figure of the as many days before the range, under this range's: "Previous 7 days: 52.1%".
+    A manager asks how the bot does this week against last; the page answered for one week only."""
+    days = context["range"].days
+    text = ngettext("Previous %(days)s day: %(value)s", "Previous %(days)s days: %(value)s", days)
+    return format_html('<small class="an-before">{}</small>', text % {"days": days, "value": shown})
 
 
 @register.filter

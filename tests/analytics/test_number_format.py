@@ -10,6 +10,7 @@ import pytest
 from analytics.models import Aggregate
 from analytics.services import aggregation, resolution
 from analytics.tasks import on_conversation_closed
+from tests.analytics.cards import card
 from tests.analytics.conftest import T0
 from tests.analytics.factories import Chat
 
@@ -40,8 +41,7 @@ def busy_day() -> None:
 
 
 def shown(html: str, testid: str) -> str:
-    kpi = re.search(rf'data-testid="{testid}">(.*?)</div>', html, re.S).group(1)
-    return " ".join(re.sub(r"<[^>]+>", " ", kpi).split())
+    return card(html, testid)
 
 
 @pytest.mark.parametrize(

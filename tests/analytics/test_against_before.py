@@ -1,0 +1,83 @@
+"""How this week compares with the last: the overview sets each key figure, and each handoff
+reason, beside the same figure for as many days just before its range."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from analytics.services import aggregation
+from analytics.tasks import conversation_closed
+from tests.analytics.cards import card
+from tests.analytics.conftest import T0
+from tests.analytics.factories import Chat
+
+pytestmark = pytest.mark.django_db
+
+THIS_WEEK = "?start=2025-03-10&end=2025-03-16"
+
+
+def chats(players, monday, *, bot: int, handed_off: dict[str, int]) -> None:
+    """A week's closed chats from Monday on: `bot` the bot answered, and per reason the handed-off ones."""
+    n = 0
+    for reason, count in {"": bot, **handed_off}.items():
+        for _ in range(count):
+            chat = Chat(players[n % 5], monday + timedelta(hours=n), intent="recharge").player(0, "充值没到账")
+            chat.bot(2, ttft_ms=800)
+            if reason:
+                chat.escalate(10, reason)
+            conversation_closed(chat.close(60).pk)
+            n += 1
+
+
+@pytest.fixture
+def two_weeks(players):
+    # The week before: 8 chats, 2 handed off because the player asked.
+    chats(players, T0, bot=6, handed_off={"player_request": 2})
+    # This week: 10 chats, 5 handed off, 3 of them because the LLM failed.
+    chats(players, T0 + timedelta(days=7), bot=5, handed_off={"player_request": 2, "upstream_error": 3})
+    aggregation.aggregate_dirty()
+
+
+@pytest.mark.parametrize(
+    ("language", "volume", "handoff", "reasons"),
+    [
+        (
+            "en",
+            "Conversations 10 Previous 7 days: 8",
+            "Handed to a human 50.0% Previous 7 days: 25.0%",
+            ["Reason Conversations Previous 7 days", "The LLM failed 3 0", "The player asked for a person 2 2"],
+        ),
+        (
+            "zh-hans",
+            "会话数 10 前 7 天：8",
+            "转人工 50.0% 前 7 天：25.0%",
+            ["原因 会话数 前 7 天", "大模型出错 3 0", "玩家要求人工 2 2"],
+        ),
+    ],
+)
+def test_this_week_reads_beside_the_week_before_and_the_reason_that_grew_shows(
+    two_weeks, client, mia, language, volume, handoff, reasons
+):
+    client.force_login(mia)
+
+    html = client.get("/analytics/" + THIS_WEEK, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert card(html, "kpi-conversations", before=True) == volume
+    assert card(html, "kpi-handoff", before=True) == handoff
+    table = re.search(r"<table class=\"an-table\">(.*?)</table>", html, re.S).group(1)
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+    assert rows == reasons
+
+
+def test_a_reason_gone_this_week_still_shows_what_it_was(players, client, mia):
+    chats(players, T0, bot=1, handed_off={"sentiment": 4})
+    chats(players, T0 + timedelta(days=7), bot=3, handed_off={})
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+
+    html = client.get("/analytics/" + THIS_WEEK).content.decode()
+
+    assert re.search(r"<td>The player is upset</td><td>0</td><td>4</td>", html)
