@@ -73,8 +73,16 @@ def intents(request: HttpRequest) -> HttpResponse:
     if _csv(request):
         return exports.breakdown("intent", rng, rows, labels=labels)
     total = sum(k["conversations"] for _key, k in rows)
+    # Why handoffs are up: the intent whose handoff rate rose against the days before.
+    before = dict(selectors.breakdown(rng.previous(), Dim.INTENT))
     shares = [
-        (key, selectors.intent_label(key, labels), k, k["conversations"] / total if total else None) for key, k in rows
+        (
+            key,
+            selectors.intent_label(key, labels),
+            {**k, "handoff_rate_before": before[key]["handoff_rate"] if key in before else None},
+            k["conversations"] / total if total else None,
+        )
+        for key, k in rows
     ]
     return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows, labels))
 

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.django_db
 THIS_WEEK = "?start=2025-03-10&end=2025-03-16"
 
 
-def chats(players, monday, *, bot: int, handed_off: dict[str, int]) -> None:
+def chats(players, monday, *, bot: int, handed_off: dict[str, int], intent: str = "recharge") -> None:
     """A week's closed chats from Monday on: `bot` the bot answered, and per reason the handed-off ones."""
     n = 0
     for reason, count in {"": bot, **handed_off}.items():
         for _ in range(count):
-            chat = Chat(players[n % 5], monday + timedelta(hours=n), intent="recharge").player(0, "充值没到账")
+            chat = Chat(players[n % 5], monday + timedelta(hours=n), intent=intent).player(0, "充值没到账")
             chat.bot(2, ttft_ms=800)
             if reason:
                 chat.escalate(10, reason)
@@ -81,3 +81,30 @@ def test_a_reason_gone_this_week_still_shows_what_it_was(players, client, mia):
     html = client.get("/analytics/" + THIS_WEEK).content.decode()
 
     assert re.search(r"<td>The player is upset</td><td>0</td><td>4</td>", html)
+
+
+@pytest.mark.parametrize(
+    ("language", "header", "recharge"),
+    [
+        ("en", "Handed off, previous 7 days", ["50.0%", "25.0%"]),
+        ("zh-hans", "前 7 天转人工", ["50.0%", "25.0%"]),
+    ],
+)
+def test_the_intent_whose_handoffs_rose_shows_its_rate_of_the_week_before(
+    two_weeks, players, client, mia, language, header, recharge
+):
+    # Refunds handed off as often as the week before: not where the rise came from.
+    chats(players, T0 + timedelta(days=1), bot=1, handed_off={"player_request": 1}, intent="refund")
+    chats(players, T0 + timedelta(days=8), bot=1, handed_off={"player_request": 1}, intent="refund")
+    # Asked about for the first time this week: nothing to set beside it.
+    chats(players, T0 + timedelta(days=9), bot=1, handed_off={}, intent="events")
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+
+    html = client.get("/analytics/intents/" + THIS_WEEK, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    table = re.search(r'data-testid="intents-table">(.*?)</table>', html, re.S).group(1)
+    headers = [" ".join(h.split()) for h in re.findall(r"<th>(.*?)</th>", table, re.S)]
+    assert headers[5] == header
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+    assert [row[4:6] for row in rows] == [recharge, ["50.0%", "50.0%"], ["0.0%", "–"]]
