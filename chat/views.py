@@ -52,7 +52,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 async def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve at full speed (a readiness probe): 503 until warmed up (csbot/readiness.py)."""
+    """Ready to serve at full speed (a readiness probe): 503 until warmed up, and while the
+    database or Redis can't be reached (csbot/readiness.py)."""
     state = await readiness()
     response = JsonResponse(state.as_dict(), status=200 if state.ready else 503)
     # A 503 here is the expected answer for a process's first seconds, polled every few

@@ -10,16 +10,24 @@ process meanwhile waited a second for first tokens (docs/benchmarks.md,
 "The tenth round"). A load balancer, a
 rolling deploy or the benchmark sends players once this says ready; /healthz
 only says the process is alive.
+
+Nor is a process ready while it can't reach its database or Redis
+(csbot/dependencies.py): each probe looks, and the log says when that changes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
 from csbot import helper_pool
+from csbot.dependencies import OK, database_state, redis_state
 from csbot.warm import warmed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,48 @@ class Readiness:
     warm: bool  # this process's warm-up has finished (or is turned off: WARM_UP_ON_START)
     helpers_ready: int
     helpers: int
+    database: str  # "ok", or why it can't be used
+    redis: str | None  # the same; None without REDIS_URL
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def unreachable(self) -> dict[str, str]:
+        return {
+            name: state
+            for name, state in (("database", self.database), ("redis", self.redis))
+            if state not in (OK, None)
+        }
+
+
+# What the last probe found unreachable, so that the log says when it changes, not at every probe.
+_last_unreachable: dict[str, str] = {}
+
 
 async def readiness() -> Readiness:
-    """Ready: warmed up, and every helper set up. A helper being replaced after a crash
-    makes the process not ready for its set-up's second or two: it serves meanwhile, at
-    less than its capacity."""
+    """Ready: warmed up, every helper set up, and the database and Redis answering. A
+    helper being replaced after a crash makes the process not ready for its set-up's
+    second or two: it serves meanwhile, at less than its capacity."""
     warm = warmed() or not settings.WARM_UP_ON_START
-    helpers_ready, helpers = await helper_pool.count_ready()
-    return Readiness(warm and helpers_ready == helpers, warm, helpers_ready, helpers)
+    (helpers_ready, helpers), database, redis = await asyncio.gather(
+        helper_pool.count_ready(), database_state(), redis_state()
+    )
+    dependencies_ok = database == OK and redis in (OK, None)
+    state = Readiness(
+        warm and helpers_ready == helpers and dependencies_ok, warm, helpers_ready, helpers, database, redis
+    )
+    _log_change(state.unreachable())
+    return state
+
+
+_NAMES = {"database": "the database", "redis": "Redis"}
+
+
+def _log_change(unreachable: dict[str, str]) -> None:
+    global _last_unreachable
+    for name, why in unreachable.items():
+        if _last_unreachable.get(name) != why:
+            log.warning("not ready: %s can't be reached: %s", _NAMES[name], why)
+    for name in _last_unreachable.keys() - unreachable.keys():
+        log.info("%s can be reached again", _NAMES[name])
+    _last_unreachable = unreachable

@@ -305,6 +305,7 @@ async def test_the_player_page_is_built_in_a_helper_for_new_returning_and_refuse
     assert refused.status_code == 403 and "not valid" in refused.text and "csbot_player" not in refused.cookies
 
 
+@pytest.mark.django_db
 async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, caplog):
     """/readyz: what a load balancer or a rolling deploy waits for before sending players
     (/healthz only says the process is alive)."""
@@ -320,7 +321,14 @@ async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, 
     assert starting.status_code == 503 and starting.json()["helpers_ready"] == 0
     assert "Service Unavailable" not in caplog.text  # expected at every start: not logged as an error
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "warm": True, "helpers_ready": 1, "helpers": 1}
+    assert ready.json() == {
+        "ready": True,
+        "warm": True,
+        "helpers_ready": 1,
+        "helpers": 1,
+        "database": "ok",
+        "redis": None,
+    }
 
 
 @pytest.mark.django_db

@@ -1,0 +1,60 @@
+"""Whether this web process can reach what every chat needs: its database and, with
+REDIS_URL, Redis (the channel layer and the answer buffer). Asked by the readiness probe
+(csbot/readiness.py).
+
+A process that has warmed up stays warm, but a database or a Redis that goes away
+afterwards stops every chat: pages fail and players' sockets close. A probe that did not
+look would keep the load balancer sending players to it, and tell the operator all is well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from chat.streaming.redis_client import redis_client
+
+OK = "ok"
+# A probe answers well within a balancer's own timeout (docker-compose.yml's: 30 s; a
+# Kubernetes probe's: 1 s by default), and a database that takes longer is as good as away.
+PROBE_TIMEOUT_SECONDS = 2.0
+
+# One thread of its own: while the database hangs, a probe's query waits up to
+# DB_POOL_TIMEOUT for a connection, and probes every few seconds must not take the
+# threads the chats' own database work runs in (csbot/db.py) one after another.
+_probe_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness")
+
+
+def _select_one() -> None:
+    close_old_connections()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        close_old_connections()
+
+
+async def database_state() -> str:
+    """ "ok", or why the database can't be used now."""
+    query = asyncio.get_running_loop().run_in_executor(_probe_thread, _select_one)
+    return await _state(query)
+
+
+async def redis_state() -> str | None:
+    """ "ok", or why Redis can't be used now; None without REDIS_URL (the embedded default)."""
+    if not settings.REDIS_URL:
+        return None
+    return await _state(redis_client().ping())
+
+
+async def _state(check) -> str:
+    try:
+        await asyncio.wait_for(check, PROBE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
+    except Exception as error:  # what the driver says: refused, unknown database, auth failed
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return OK

@@ -1,0 +1,81 @@
+"""/readyz (csbot/readiness.py) says a web process is not ready while it can't reach its
+database or Redis, and what the driver said: a process that warmed up and then lost Redis
+said ready while every player's socket closed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+import pytest
+from django.test import AsyncClient
+
+from tests import servers
+from tests.services import require_redis
+
+
+@pytest.fixture
+def warm_process(settings):
+    settings.HELPER_PROCESSES = 0
+    settings.WARM_UP_ON_START = False
+
+
+@pytest.mark.django_db
+async def test_a_process_that_reaches_its_database_and_redis_is_ready(warm_process, settings):
+    settings.REDIS_URL = require_redis()
+
+    response = await AsyncClient().get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "ready": True,
+        "warm": True,
+        "helpers_ready": 0,
+        "helpers": 0,
+        "database": "ok",
+        "redis": "ok",
+    }
+
+
+@pytest.mark.django_db
+async def test_a_process_whose_redis_is_down_is_not_ready_and_says_why(warm_process, settings, caplog):
+    port = servers.free_port()  # nothing listens there: Redis stopped
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+
+    with caplog.at_level(logging.WARNING, logger="csbot.readiness"):
+        first = await AsyncClient().get("/readyz")
+        again = await AsyncClient().get("/readyz")
+
+    assert first.status_code == again.status_code == 503
+    assert first.json()["ready"] is False and first.json()["database"] == "ok"
+    assert f"connecting to 127.0.0.1:{port}" in first.json()["redis"]
+    # Once in the log, not at every probe.
+    said = [r.getMessage() for r in caplog.records if r.name == "csbot.readiness"]
+    assert len(said) == 1 and said[0].startswith("not ready: Redis can't be reached: ")
+
+
+@pytest.mark.django_db
+async def test_on_the_embedded_default_there_is_no_redis_to_reach(warm_process, settings):
+    settings.REDIS_URL = ""
+
+    response = await AsyncClient().get("/readyz")
+
+    assert response.status_code == 200 and response.json()["redis"] is None
+
+
+def test_a_web_process_that_cannot_open_its_database_is_not_ready_and_says_why(tmp_path):
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "gone" / "db.sqlite3"), HELPER_PROCESSES="0")
+    server = servers.Daphne(env, tmp_path / "daphne.log").start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + "/readyz", timeout=10)
+        alive = urllib.request.urlopen(server.url + "/healthz", timeout=10)
+    finally:
+        server.stop()
+
+    assert refused.value.code == 503
+    assert json.loads(refused.value.read())["database"] == "unable to open database file"
+    assert alive.status == 200  # alive: a restart would not bring the database back
+    assert "not ready: the database can't be reached: unable to open database file" in server.log()
