@@ -69,3 +69,28 @@ def env_str_or_off(name: str, default: str) -> str:
     """
     raw = os.environ.get(name)
     return default if raw is None else raw.strip()
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...], unknown: str = "a value csbot does not know") -> str:
+    """The variable, lower-cased, which must be `default` or one of `choices`.
+
+    A name csbot does not know stops it at start-up, saying which it knows, rather than
+    read as something else or fail later where nobody looks: `LLM_PROVIDER=erine` started
+    a web process that said it was ready and failed every player's answer.
+    """
+    value = env_str(name, default).strip().lower()
+    if value != default and value not in choices:
+        raise ImproperlyConfigured(f"{name} is {value!r}, {unknown}: set it to one of {', '.join(choices)}.")
+    return value
+
+
+def require_set(names: tuple[str, ...], *, needed_by: str, without: str) -> None:
+    """Stop at start-up unless every one of `names` is set: `needed_by` can't work without
+    them, and `without` says what would happen instead (where only players would see it)."""
+    missing = [name for name in names if not env_str(name)]
+    if missing:
+        one = len(missing) == 1
+        raise ImproperlyConfigured(
+            f"{needed_by}, but {' and '.join(missing)} {'is' if one else 'are'} unset or empty: {without}. "
+            f"Set {'it' if one else 'them'} (README, Configuration)."
+        )

@@ -15,8 +15,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from agents.providers import PROVIDERS as LLM_PROVIDERS  # reads no setting on import
 from analytics.services.alert_formats import FORMATS as ALERT_WEBHOOK_FORMATS  # no Django imports
-from csbot.env import env_bool, env_float, env_int, env_list, env_str, env_str_or_off
+from csbot.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_str_or_off, require_set
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -232,13 +233,8 @@ CELERY_BEAT_SCHEDULE = {
 # Alerts are POSTed here (docs/metrics.md) when set, in the body the receiver accepts:
 # csbot's own JSON, or a WeCom / DingTalk group robot's or a Slack incoming webhook's.
 ALERT_WEBHOOK_URL = env_str("ALERT_WEBHOOK_URL")
-ALERT_WEBHOOK_FORMAT = env_str("ALERT_WEBHOOK_FORMAT", "json").strip().lower()
-if ALERT_WEBHOOK_FORMAT not in ALERT_WEBHOOK_FORMATS:
-    # A robot sent a body it does not accept drops every alert; better not to start.
-    raise ImproperlyConfigured(
-        f"ALERT_WEBHOOK_FORMAT is {ALERT_WEBHOOK_FORMAT!r}, a body csbot cannot post: "
-        f"set it to one of {', '.join(ALERT_WEBHOOK_FORMATS)}."
-    )
+# A robot sent a body it does not accept drops every alert; better not to start.
+ALERT_WEBHOOK_FORMAT = env_choice("ALERT_WEBHOOK_FORMAT", "json", ALERT_WEBHOOK_FORMATS, "a body csbot cannot post")
 # Knowledge gaps found while answering are sent to analytics as one task per batch
 # (analytics/gap_batch.py): this long after a batch's first gap, or at once at the max.
 KNOWLEDGE_GAP_BATCH_SECONDS = env_float("KNOWLEDGE_GAP_BATCH_SECONDS", 2.0)
@@ -274,12 +270,7 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 # The language of the alerts POSTed to ALERT_WEBHOOK_URL: a webhook has no reader to ask, and
 # the team reading it in its chat tool may not read LANGUAGE_CODE's English.
-ALERT_LANGUAGE = env_str("ALERT_LANGUAGE", LANGUAGE_CODE).strip().lower()
-if ALERT_LANGUAGE not in dict(LANGUAGES):
-    raise ImproperlyConfigured(
-        f"ALERT_LANGUAGE is {ALERT_LANGUAGE!r}, a language csbot does not speak: "
-        f"set it to one of {', '.join(code for code, _name in LANGUAGES)}."
-    )
+ALERT_LANGUAGE = env_choice("ALERT_LANGUAGE", LANGUAGE_CODE, tuple(dict(LANGUAGES)), "a language csbot does not speak")
 USE_TZ = True
 
 # --- Static -------------------------------------------------------------------
@@ -376,7 +367,7 @@ CLOSED_CHAT_SHOWN_SECONDS = env_int("CLOSED_CHAT_SHOWN_SECONDS", 24 * 3600)
 STAFF_ROW_BATCH_SECONDS = env_float("STAFF_ROW_BATCH_SECONDS", 0.3)
 
 # --- LLM ----------------------------------------------------------------------
-LLM_PROVIDER = env_str("LLM_PROVIDER", "local")
+LLM_PROVIDER = env_choice("LLM_PROVIDER", "local", LLM_PROVIDERS, "a provider csbot does not have")
 LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 5.0)
 # Longest silence allowed between two chunks (and before the first one).
 LLM_READ_TIMEOUT = env_float("LLM_READ_TIMEOUT", 60.0)
@@ -393,6 +384,14 @@ ERNIE_MODEL = env_str("ERNIE_MODEL", "completions_pro")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://qianfan.baidubce.com/v2")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "ernie-3.5-8k")
+# Without its keys the provider fails every player's answer, while the process looks
+# healthy: refuse to start instead, in every process (the worker's tasks ask it too).
+_PROVIDER_KEYS = {"ernie": ("ERNIE_API_KEY", "ERNIE_SECRET_KEY"), "openai": ("OPENAI_API_KEY",)}
+require_set(
+    _PROVIDER_KEYS.get(LLM_PROVIDER, ()),
+    needed_by=f"LLM_PROVIDER is {LLM_PROVIDER!r}",
+    without="every answer would fail",
+)
 
 # Seconds between chunks of the offline provider, so that it reads like a stream.
 LOCAL_PROVIDER_CHUNK_DELAY = env_float("LOCAL_PROVIDER_CHUNK_DELAY", 0.04)
@@ -402,11 +401,17 @@ KB_TOP_K = env_int("KB_TOP_K", 3)
 # Embeddings for hybrid retrieval (agents/knowledge/embeddings.py): "" (BM25 only),
 # "ernie" (Qianfan embedding endpoint, ERNIE_* credentials) or "openai" (any
 # OpenAI-compatible /embeddings API).
-EMBEDDING_PROVIDER = env_str("EMBEDDING_PROVIDER", "")
+EMBEDDING_PROVIDER = env_choice("EMBEDDING_PROVIDER", "", ("ernie", "openai"), "an embeddings API csbot does not know")
 EMBEDDING_BASE_URL = env_str("EMBEDDING_BASE_URL", "")
 EMBEDDING_API_KEY = env_str("EMBEDDING_API_KEY", "")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "embedding-v1")
 EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 5.0)
+_EMBEDDING_NEEDS = {"ernie": ("ERNIE_API_KEY", "ERNIE_SECRET_KEY"), "openai": ("EMBEDDING_BASE_URL",)}
+require_set(
+    _EMBEDDING_NEEDS.get(EMBEDDING_PROVIDER, ()),
+    needed_by=f"EMBEDDING_PROVIDER is {EMBEDDING_PROVIDER!r}",
+    without="every document would be indexed without embeddings",
+)
 
 # --- The bot's brain: intents, facts, tools (agents/) ---------------------------
 # Where the game's internal systems live; tool URLs say {GAME_BACKEND_URL}.
@@ -416,7 +421,7 @@ GAME_BACKEND_URL = env_str("GAME_BACKEND_URL", "http://127.0.0.1:8765")
 # the fallback when it fails or takes longer than INTENT_LLM_TIMEOUT: "always",
 # "unsure" (only when the offline classifier is not sure: the default, since
 # asking costs an extra upstream round trip before the first token) or "off".
-INTENT_LLM = env_str("INTENT_LLM", "unsure")
+INTENT_LLM = env_choice("INTENT_LLM", "unsure", ("always", "unsure", "off"))
 INTENT_LLM_TIMEOUT = env_float("INTENT_LLM_TIMEOUT", 1.0)
 # Load jieba and the knowledge index when the web process starts, not on the first question.
 WARM_UP_ON_START = env_bool("WARM_UP_ON_START", True)

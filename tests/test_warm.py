@@ -31,7 +31,9 @@ print(json.dumps({"before": before, "after": after}))
 def test_the_warm_up_loads_analytics_celery_and_the_provider_before_the_first_answer(tmp_path):
     """The first knowledge gap, the first batch of them and the first answer used to do it
     on the event loop, holding every stream for 10-15 ms, and 70 ms for the provider."""
-    env = servers.product_env(SQLITE_PATH=str(tmp_path / "warm.sqlite3"), LLM_PROVIDER="ernie")
+    env = servers.product_env(
+        SQLITE_PATH=str(tmp_path / "warm.sqlite3"), LLM_PROVIDER="ernie", ERNIE_API_KEY="k", ERNIE_SECRET_KEY="s"
+    )
     shown = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, cwd=servers.ROOT
     )

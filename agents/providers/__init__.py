@@ -46,9 +46,7 @@ def import_configured() -> None:
     session belongs to the event loop that first streams). At start-up: the first answer
     imported it on the event loop, holding every stream of the process for about 70 ms
     (docs/benchmarks.md, "The twelfth round")."""
-    dotted = PROVIDERS.get(settings.LLM_PROVIDER)
-    if dotted is not None:  # a wrong name is reported by the first answer, to its player
-        import_module(dotted.rsplit(".", 1)[0])
+    import_module(PROVIDERS[settings.LLM_PROVIDER].rsplit(".", 1)[0])  # a name it lacks: csbot/settings.py refuses
 
 
 def reset_providers() -> None:
