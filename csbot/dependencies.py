@@ -47,7 +47,11 @@ async def redis_state() -> str | None:
     """ "ok", or why Redis can't be used now; None without REDIS_URL (the embedded default)."""
     if not settings.REDIS_URL:
         return None
-    return await _state(redis_client().ping())
+
+    async def ping() -> None:
+        await redis_client().ping()  # the client itself may refuse the URL
+
+    return await _state(ping())
 
 
 async def _state(check) -> str:

@@ -158,6 +158,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, answer buffer, Celery -------------------------------
 REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    # Else the processes start and only the chats fail, each player's socket closing at once.
+    # Not the value itself in the message: it may hold Redis's password.
+    raise ImproperlyConfigured(
+        "REDIS_URL does not start with redis://, rediss:// or unix://: write it as a URL, "
+        "e.g. redis://127.0.0.1:6379/0 (README, Configuration)."
+    )
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
