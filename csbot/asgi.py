@@ -54,11 +54,13 @@ def _on_daphne() -> None:
 
     from chat.streaming import heartbeat, lifecycle
     from csbot import embedded_beat
+    from csbot.startup_summary import startup_summary
 
     started_at = timezone.now()
     tasks = set()  # the loop keeps only weak references to its tasks
 
     def on_start() -> None:
+        logging.getLogger(__name__).info("%s", startup_summary())
         loop = asyncio.get_event_loop()
         tasks.add(loop.create_task(heartbeat.beat_forever()))
         tasks.add(loop.create_task(lifecycle.sweep_forever(started_at)))

@@ -74,8 +74,9 @@ class JobRegistry:
         # The process is stopping (chat/streaming/lifecycle.py): a cancelled job fails its answer.
         self.stopping = False
 
-    async def stop(self, grace: float) -> int:
+    async def stop(self, grace: float) -> list[int]:
         """Fail every running answer (the process is stopping); wait up to `grace` seconds.
+        Returns their conversations' ids.
 
         Each job stores its text so far as `failed`, with a notice for the player, and
         publishes its `end`, instead of leaving its row `streaming` for the sweep.
@@ -84,13 +85,13 @@ class JobRegistry:
         self.pending.clear()
         for claim in self.claims.values():
             claim.cancelled = True
-        running = [task for task in self.tasks.values() if not task.done()]
-        for conversation_id, task in self.tasks.items():
-            if conversation_id not in self.claims and conversation_id not in self.ending and not task.done():
+        running = {conversation_id: task for conversation_id, task in self.tasks.items() if not task.done()}
+        for conversation_id, task in running.items():
+            if conversation_id not in self.claims and conversation_id not in self.ending:
                 _stop(task)
         if running:
-            await asyncio.wait(running, timeout=grace)
-        return len(running)
+            await asyncio.wait(running.values(), timeout=grace)
+        return sorted(running)
 
     async def hold(self, conversation_id: int) -> None:
         """Keep this process in the conversation's jobs group until `release`; returns once it is in.

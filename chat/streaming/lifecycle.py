@@ -54,8 +54,9 @@ async def stop_answers() -> int:
     """The process is stopping: fail its running answers, waiting for them a few seconds."""
     stopped = await registry().stop(settings.ANSWER_SHUTDOWN_GRACE_SECONDS)
     if stopped:
-        log.warning("stopping: %d running answers failed", stopped)
-    return stopped
+        # The chats by number, as staff see them: the log is where "why did #12 get cut off?" is answered.
+        log.warning("stopping: failed the running answers of chats %s, telling their players", _numbers(stopped))
+    return len(stopped)
 
 
 async def sweep(created_before: datetime) -> int:
@@ -75,12 +76,19 @@ async def sweep(created_before: datetime) -> int:
         if message is None:  # another process's sweep was first
             continue
         failed += 1
+        log.warning(
+            "failed the answer of chat #%d left streaming by web process %s, gone silent or stopped",
+            message.conversation_id,
+            message.meta.get("runner") or "(unnamed)",
+        )
         await buffer.finish(message_id)
         await publish(message.conversation_id, stored_end_frame(message, message.text))
         await _tell_staff(message)
-    if failed:
-        log.warning("failed %d orphaned answers (their web process stopped)", failed)
     return failed
+
+
+def _numbers(conversation_ids: list[int]) -> str:
+    return ", ".join(f"#{cid}" for cid in conversation_ids)
 
 
 async def _tell_staff(message: Message) -> None:

@@ -14,6 +14,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+# The sockets' app: importing it runs django.setup(), which sets logging up anew and would
+# drop a test's caplog handler; imported here, before any test adds one.
+import csbot.asgi  # noqa: F401
 from chat import services
 from chat.events import publish
 from chat.frames import stored_end_frame
@@ -38,7 +41,7 @@ def is_end(frame: dict) -> bool:
     return frame.get("type") == "end"
 
 
-async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(player, ernie_settings):
+async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(player, ernie_settings, caplog):
     ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
     ernie_settings.script("hang", after=1)  # one sentence, then nothing: still streaming
     sock = PlayerSocket(player.pk)
@@ -53,6 +56,8 @@ async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(
     bot = await sync_to_async(Message.objects.get)(sender="bot")
     assert bot.status == "failed" and bot.text == "充值到账通常需要五分钟。"
     assert bot.error.startswith("stopped:")  # what staff see
+    # The log names the chat as staff see it.
+    assert f"stopping: failed the running answers of chats #{bot.conversation_id}, telling their players" in caplog.text
     player_message = await sync_to_async(Message.objects.get)(sender="player")
     assert player_message.text == "充值没到账怎么办"
     await sock.close()
@@ -177,7 +182,7 @@ def heard_from(runner: str, *, seconds_ago: float) -> None:
 
 
 async def test_the_answer_of_a_web_process_gone_silent_fails_at_the_next_sweep_and_the_chat_goes_to_staff(
-    player, redis_layer, settings
+    player, redis_layer, settings, caplog
 ):
     settings.WEB_PROCESS_STALE_SECONDS = 30
     await sync_to_async(heard_from)("killed-host:17:dead", seconds_ago=31)
@@ -195,6 +200,10 @@ async def test_the_answer_of_a_web_process_gone_silent_fails_at_the_next_sweep_a
     assert (stored.status, stored.text, stored.error) == ("failed", "充值到账通常", services.ORPHANED)
     conversation = await sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
     assert conversation.handoff_reason == "bot_error"  # what staff read: "the bot failed"
+    assert (
+        f"failed the answer of chat #{conversation.pk} left streaming by web process killed-host:17:dead, "
+        "gone silent or stopped" in caplog.text
+    )
     await sock.close()
     await close_process()
 
