@@ -90,8 +90,9 @@ class ImportReport:
         return sum(f.deleted for f in self.files)
 
 
-def import_paths(paths: Iterable[str | Path]) -> ImportReport:
-    """Import files (a directory stands for its supported files, sorted by name).
+def import_paths(paths: Iterable[str | Path], *, index_now: bool = False) -> ImportReport:
+    """Import files (a directory stands for its supported files, sorted by name), indexed
+    by a worker, or by the caller with `index_now` (agents/knowledge/tasks.py: index_later).
 
     Raises KnowledgeImportError, before writing anything, if a file is missing,
     of an unsupported type, or lacks the expected content.
@@ -102,7 +103,7 @@ def import_paths(paths: Iterable[str | Path]) -> ImportReport:
     with transaction.atomic():
         for path, entries in parsed:
             report.files.append(_store(path, entries))
-        index_later([pk for file in report.files for pk in file.to_index])
+        index_later([pk for file in report.files for pk in file.to_index], now=index_now)
         transaction.on_commit(index.invalidate)
     # Also now: inside an outer transaction (tests, admin actions) on_commit waits,
     # but searches in this thread already see the new rows.

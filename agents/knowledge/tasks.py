@@ -14,15 +14,15 @@ def index_document(document_id: int) -> str:
     return document_index(document_id=document_id)
 
 
-def index_later(document_ids: list[int]) -> None:
+def index_later(document_ids: list[int], *, now: bool = False) -> None:
     """Index these documents in a worker once the transaction commits.
 
-    Eager (the embedded default): now, in this transaction, so that the caller
-    (an import, a test) finds the document searchable when it returns.
+    Eager (the embedded default), or `now`: now, in this transaction, so that the
+    caller (an import, a test) finds the document searchable when it returns.
     """
     if not document_ids:
         return
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if now or settings.CELERY_TASK_ALWAYS_EAGER:
         for document_id in document_ids:
             index_document.apply(args=(document_id,), throw=True)
         return

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 
 from agents.knowledge.chunking import MAX_CHARS, split_into_chunks
 from agents.knowledge.importing import KnowledgeImportError, import_paths
+from agents.knowledge.retrieval import search
 from agents.knowledge.tokenize import TOKENIZER_VERSION
 from agents.models import KnowledgeChunk, KnowledgeDocument
 
@@ -312,6 +313,20 @@ def test_the_command_prints_counts_for_each_file(tmp_path):
         f"{faq.resolve()}: 2 created, 0 updated, 0 unchanged, 0 deleted",
         "total: 2 created, 0 updated, 1 unchanged, 0 deleted",
     ]
+
+
+@pytest.mark.django_db
+def test_the_command_leaves_the_documents_searchable_without_a_worker(tmp_path, settings):
+    """In production (Celery not eager) README runs kb_import before any worker starts: the
+    documents stayed pending, found by no question, until a worker indexed them."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    md = tmp_path / "recharge.en.md"
+    md.write_text(RECHARGE_MD, encoding="utf-8")
+
+    call_command("kb_import", str(md), stdout=io.StringIO())
+
+    assert KnowledgeDocument.objects.get().index_status == "ready"
+    assert [p.title for p in search("my top-up has not arrived", language="en")] == ["Recharge not received"]
 
 
 def test_the_command_exits_non_zero_with_a_one_line_error_on_bad_input(tmp_path, capsys):

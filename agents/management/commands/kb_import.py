@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths: list[str], **options):
         try:
-            report = import_paths(paths)
+            # Indexed here, not by a worker: README runs this before any worker starts, and an
+            # operator who asks (`manage.py ask`) right after must find the documents.
+            report = import_paths(paths, index_now=True)
         except KnowledgeImportError as exc:
             # CommandError prints one line to stderr and exits with status 1.
             raise CommandError(str(exc)) from exc
