@@ -28,23 +28,47 @@ PROBE_TIMEOUT_SECONDS = 2.0
 _probe_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness")
 
 
-def _select_one() -> None:
+def _check_database() -> None:
     close_old_connections()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        _check_migrated()
     finally:
         close_old_connections()
 
 
+# Once the schema has caught up with the code, it stays so for this process's life.
+_migrated = False
+
+
+class NotMigrated(Exception):
+    pass
+
+
+def _check_migrated() -> None:
+    """A process whose code is newer than its database's schema (a deploy that started it
+    before `manage.py migrate` ran) fails every page and question that touches what changed."""
+    global _migrated
+    if _migrated:
+        return
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise NotMigrated(f"{len(pending)} migrations not applied: run manage.py migrate")
+    _migrated = True
+
+
 async def database_state() -> str:
-    """ "ok", or why the database can't be used now."""
-    query = asyncio.get_running_loop().run_in_executor(_probe_thread, _select_one)
+    """OK, or why the database can't be used now."""
+    query = asyncio.get_running_loop().run_in_executor(_probe_thread, _check_database)
     return await _state(query)
 
 
 async def redis_state() -> str | None:
-    """ "ok", or why Redis can't be used now; None without REDIS_URL (the embedded default)."""
+    """OK, or why Redis can't be used now; None without REDIS_URL (the embedded default)."""
     if not settings.REDIS_URL:
         return None
 

@@ -79,3 +79,21 @@ def test_a_web_process_that_cannot_open_its_database_is_not_ready_and_says_why(t
     assert json.loads(refused.value.read())["database"] == "unable to open database file"
     assert alive.status == 200  # alive: a restart would not bring the database back
     assert "not ready: the database can't be reached: unable to open database file" in server.log()
+
+
+def test_a_web_process_started_before_the_migrations_ran_is_not_ready_until_they_have(tmp_path):
+    """A deploy that starts the new code before `manage.py migrate` has run."""
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), HELPER_PROCESSES="0")
+    server = servers.Daphne(env, tmp_path / "daphne.log").start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as before:
+            urllib.request.urlopen(server.url + "/readyz", timeout=30)
+        servers.manage(env, "migrate", "--noinput")
+        after = json.loads(urllib.request.urlopen(server.url + "/readyz", timeout=30).read())
+    finally:
+        server.stop()
+
+    assert before.value.code == 503
+    said = json.loads(before.value.read())["database"]
+    assert said.endswith(" migrations not applied: run manage.py migrate") and int(said.split()[0]) > 10
+    assert after["database"] == "ok"
