@@ -117,3 +117,16 @@ def test_what_the_processes_write_goes_in_the_image_users_home():
     assert f'"--schedule={home}/celerybeat-schedule"' in compose  # beat's command
     assert f"find {home} -maxdepth 1 -name 'celerybeat-schedule*'" in compose  # beat's healthcheck
     assert f"SQLITE_PATH={home}/" in " ".join(dockerfile("ENV"))  # the embedded default's database
+
+
+def test_every_setting_reaches_the_composed_processes_from_dot_env():
+    """docker-compose.yml's `environment` lists a few settings; before, the others an
+    operator put in .env (OPENAI_MODEL, ALERT_WEBHOOK_URL, AUTO_ASSIGN) never reached the
+    processes, which ran on their defaults without a word."""
+    import yaml
+
+    app = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-app"]
+    assert app["env_file"] == [{"path": ".env", "required": False}]
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("migrate", "web", "worker", "beat"):
+        assert services[name]["env_file"] == app["env_file"], name
