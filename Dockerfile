@@ -29,12 +29,12 @@ COPY --from=build /app/staticfiles/vendor /app/node_modules
 # The bytecode is compiled here because the processes cannot write beside the code.
 RUN python -m compileall -q .
 # The processes run as csbot, not root, and can write only its home: beat's schedule
-# (docker-compose.yml) and, on the embedded default, the SQLite file. The code stays
+# (CELERY_BEAT_SCHEDULE_FILENAME) and, on the embedded default, the SQLite file. The code stays
 # root's, so a compromised process cannot change what the next one runs. The uid is
 # numeric in USER so that Kubernetes' runAsNonRoot can verify it. PYTHONNOUSERSITE: a
 # package dropped in that home (~/.local) must not be imported by the next process.
 RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/csbot --create-home csbot
-ENV SQLITE_PATH=/var/lib/csbot/db.sqlite3 PYTHONNOUSERSITE=1
+ENV SQLITE_PATH=/var/lib/csbot/db.sqlite3 CELERY_BEAT_SCHEDULE_FILENAME=/var/lib/csbot/celerybeat-schedule PYTHONNOUSERSITE=1
 USER 10001:10001
 EXPOSE 8000
 CMD ["python", "-m", "csbot.serve", "-b", "0.0.0.0", "-p", "8000", "csbot.asgi:application"]

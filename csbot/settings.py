@@ -197,6 +197,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Where beat keeps its schedule (its --schedule, when given, wins): the image's processes can
+# write only their home (Dockerfile), and beat started as README says would fail in /app.
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "celerybeat-schedule")
 # Run exactly one beat (on the embedded default the web process runs this schedule
 # itself: csbot/embedded_beat.py). Analytics: stats of missed closes and dirty hours,
 # honest resolution once its 24 h window passes, anomaly detection, the worker

@@ -66,7 +66,9 @@ def test_the_worker_and_beat_log_at_log_level_what_they_run_and_send(broker_url,
     )
     servers.manage(env, "migrate", "--noinput")
     worker = celery(env, tmp_path / "worker.log", "worker", "--pool=solo", "-n", "logging-test@%h")
-    beat = celery(env, tmp_path / "beat.log", "beat", "--schedule", str(tmp_path / "celerybeat-schedule"))
+    # As README starts it, without --schedule: the file goes where the setting says.
+    env["CELERY_BEAT_SCHEDULE_FILENAME"] = str(tmp_path / "celerybeat-schedule")
+    beat = celery(env, tmp_path / "beat.log", "beat")
     try:
         wait_for(line(r"celery\.apps\.worker", r"logging-test@\S+ ready\."), tmp_path / "worker.log")
         wait_for(
@@ -79,3 +81,4 @@ def test_the_worker_and_beat_log_at_log_level_what_they_run_and_send(broker_url,
         )
     finally:
         stop(worker, beat)
+    assert list(tmp_path.glob("celerybeat-schedule*"))

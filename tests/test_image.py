@@ -114,7 +114,7 @@ def test_what_the_processes_write_goes_in_the_image_users_home():
     home = image_user_home()
     compose = (ROOT / "docker-compose.yml").read_text()
 
-    assert f'"--schedule={home}/celerybeat-schedule"' in compose  # beat's command
+    assert f"CELERY_BEAT_SCHEDULE_FILENAME={home}/celerybeat-schedule" in " ".join(dockerfile("ENV"))  # beat's
     assert f"find {home} -maxdepth 1 -name 'celerybeat-schedule*'" in compose  # beat's healthcheck
     assert f"SQLITE_PATH={home}/" in " ".join(dockerfile("ENV"))  # the embedded default's database
 
