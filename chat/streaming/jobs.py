@@ -503,7 +503,7 @@ class AnswerJob:
             else:  # some other wait inside ran out: a bug, as below
                 error = f"internal error: {exc.__class__.__name__}"
             status, player_error = Message.Status.FAILED, self._player_error()
-            log.warning("answer %s failed: %s", self.message_id, error)
+            log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, error)
         except HumanTookOver:
             status = Message.Status.INTERRUPTED
         except SafetyBlocked:
@@ -513,9 +513,9 @@ class AnswerJob:
         except ProviderError as exc:
             status, error = Message.Status.FAILED, str(exc)
             player_error = self._player_error()
-            log.warning("answer %s failed: %s", self.message_id, exc)
+            log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, exc)
         except Exception as exc:  # a bug must still leave a finished, visible answer
-            log.exception("answer %s crashed", self.message_id)
+            log.exception("answer %s in chat #%s crashed", self.message_id, self.conversation_id)
             status, error = Message.Status.FAILED, f"internal error: {exc.__class__.__name__}"
             player_error = self._player_error()
         # The answer is over: a stop now (a takeover as it ends, or the one an escalation in

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
+# The sockets' app: importing it runs django.setup(), which sets logging up anew and would
+# drop a test's caplog handler; imported here, before any test adds one.
+import csbot.asgi  # noqa: F401
 from chat.models import Message, Player
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -29,7 +32,9 @@ async def ask(player: Player, question: str) -> list[dict]:
     return frames
 
 
-async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(player, ernie_settings):
+async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(
+    player, ernie_settings, caplog
+):
     ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
     ernie_settings.script("error_after_first_token", error_code=336100)
 
@@ -44,6 +49,8 @@ async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells
     assert stored.status == "failed" and stored.text == "充值到账通常需要五分钟。"
     assert "336100" in stored.error  # what staff see
     assert len(ernie_settings.requests) == 1  # no retry once the player has seen text
+    # The log names the chat as staff see it, by its number.
+    assert f"answer {stored.pk} in chat #{stored.conversation_id} failed: " in caplog.text
 
 
 async def test_a_qps_error_before_the_first_token_is_retried_unseen(player, ernie_settings, settings):
