@@ -95,8 +95,9 @@ def scenario_printed(env: dict[str, str], module: str):
 class Daphne:
     """A daphne process serving csbot."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *daphne_args: str) -> None:
         self.env = env
+        self.daphne_args = daphne_args  # before the bind, e.g. --proxy-headers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -106,7 +107,8 @@ class Daphne:
     def start(self) -> Daphne:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "csbot.serve", "-b", "127.0.0.1", "-p", str(self.port), "csbot.asgi:application"],
+            [sys.executable, "-m", "csbot.serve", *self.daphne_args, "-b", "127.0.0.1", "-p", str(self.port)]
+            + ["csbot.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,

@@ -180,3 +180,18 @@ def test_without_it_nothing_watches(served):
     assert get(base + "/hold") == b"held"
     time.sleep(0.3)
     assert "behind" not in log.read_text()
+
+
+def test_behind_a_proxy_with_proxy_headers_the_access_log_names_the_players_address(tmp_path):
+    """README, Production: `--proxy-headers` behind a proxy that sets X-Forwarded-For. Without
+    it every access line names the proxy, and a flood can't be traced to its sender."""
+    env = servers.product_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), HELPER_PROCESSES="0")
+    server = servers.Daphne(env, tmp_path / "daphne.log", "--proxy-headers").start()
+    try:
+        request = urllib.request.Request(server.url + "/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+        assert urllib.request.urlopen(request, timeout=30).status == 200
+        time.sleep(0.5)  # the access line follows the response
+    finally:
+        server.stop()
+
+    assert "203.0.113.7:0 - - [" in server.log() and '"GET /healthz" 200' in server.log()
