@@ -25,6 +25,9 @@ DEMO_SECRET_KEY = "csbot-embedded-default-insecure-key-change-me"
 DEMO_PLAYER_TOKEN_SECRET = "csbot-demo-player-token-secret"
 
 SECRET_KEY = env_str("SECRET_KEY", DEMO_SECRET_KEY)
+# Earlier keys, still accepted while what they signed ages out: rotating SECRET_KEY alone
+# signs every player out of their chat (their cookie, chat/identity.py) and staff out too.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -313,6 +316,11 @@ if not DEBUG:
                 f"{_name} is {_unset} and DEBUG is off: "
                 f"set {_name} to a long random secret of this deployment's own (README, Production)."
             )
+    if DEMO_SECRET_KEY in SECRET_KEY_FALLBACKS:
+        raise ImproperlyConfigured(
+            "SECRET_KEY_FALLBACKS holds the published demo value and DEBUG is off: anyone could forge "
+            "staff sessions with it. Remove it (README, Production)."
+        )
 PLAYER_COOKIE_NAME = "csbot_player"
 PLAYER_COOKIE_MAX_AGE = env_int("PLAYER_COOKIE_MAX_AGE", 60 * 60 * 24 * 365)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)

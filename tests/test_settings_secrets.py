@@ -4,6 +4,9 @@ bot's order, ban and mail tools with the other."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from csbot import settings as csbot_settings
@@ -31,3 +34,41 @@ def test_production_starts_with_secrets_of_its_own():
 
 def test_the_embedded_default_starts_on_the_demo_secrets():
     assert servers.setting_in_a_fresh_process("DEBUG", **DEMO) == "True"
+
+
+# A player's cookie made by a process on one SECRET_KEY, read by a process on another.
+MAKE_COOKIE = (
+    "import django; django.setup(); from chat.identity import player_cookie_value; print(player_cookie_value(42))"
+)
+READ_COOKIE = (
+    "import sys, django; django.setup(); from chat.identity import player_id_from_cookie; "
+    "print(player_id_from_cookie(sys.argv[1]))"
+)
+
+
+def run(script: str, *args: str, **env: str) -> str:
+    shown = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=servers.product_env(**env),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=servers.ROOT,
+    )
+    return shown.stdout.strip().splitlines()[-1]
+
+
+def test_after_the_key_is_rotated_a_player_keeps_their_chat_while_the_old_key_is_a_fallback():
+    old, new = "csbot-tests-old-secret-key", "csbot-tests-new-secret-key"
+    cookie = run(MAKE_COOKIE, SECRET_KEY=old)
+
+    assert run(READ_COOKIE, cookie, SECRET_KEY=new, SECRET_KEY_FALLBACKS=f"{old},an-older-one") == "42"
+    assert run(READ_COOKIE, cookie, SECRET_KEY=new) == "None"  # a new visitor, their chat gone
+
+
+def test_production_refuses_the_demo_key_as_a_fallback():
+    message = servers.refusal_to_start(DEBUG="false", SECRET_KEY_FALLBACKS=csbot_settings.DEMO_SECRET_KEY, **OURS)
+    assert message.endswith(
+        "SECRET_KEY_FALLBACKS holds the published demo value and DEBUG is off: anyone could forge "
+        "staff sessions with it. Remove it (README, Production)."
+    )
