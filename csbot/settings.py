@@ -30,6 +30,13 @@ SECRET_KEY = env_str("SECRET_KEY", DEMO_SECRET_KEY)
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+for _host in ALLOWED_HOSTS:
+    if "/" in _host:
+        # Django would answer every request 400 (and refuse every socket's origin) once players came.
+        raise ImproperlyConfigured(
+            f"ALLOWED_HOSTS holds {_host!r}, a URL: list host names only "
+            f"({_host.split('://')[-1].split('/')[0]!r}); origins go in CSRF_TRUSTED_ORIGINS."
+        )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Behind a proxy that terminates TLS, daphne sees plain http: Django would call an https

@@ -72,3 +72,11 @@ def test_cookies_are_secure_unless_debug_or_told_otherwise():
     plain_http = {**debug_off, "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}
     assert servers.setting_in_a_fresh_process("SESSION_COOKIE_SECURE", **plain_http) == "False"
     assert servers.setting_in_a_fresh_process("CSRF_COOKIE_SECURE", **plain_http) == "False"
+
+
+def test_csbot_refuses_to_start_on_a_url_in_allowed_hosts():
+    """ALLOWED_HOSTS=https://support.example.com started, then answered every player 400."""
+    assert servers.refusal_to_start(ALLOWED_HOSTS="https://support.example.com/") == (
+        "django.core.exceptions.ImproperlyConfigured: ALLOWED_HOSTS holds 'https://support.example.com/', "
+        "a URL: list host names only ('support.example.com'); origins go in CSRF_TRUSTED_ORIGINS."
+    )
