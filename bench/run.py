@@ -415,6 +415,8 @@ class Csbot(System):
             "SECRET_KEY": "bench-secret-key-not-for-production",
             # With DEBUG off csbot refuses the demo secret (csbot/settings.py).
             "PLAYER_TOKEN_SECRET": "bench-player-token-secret-not-for-production",
+            # ... and the demo game backend: the bench's questions call no tool.
+            "GAME_BACKEND_URL": "http://127.0.0.1:9",
             "LOG_LEVEL": "WARNING",
         }
         if self.postgres:

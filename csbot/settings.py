@@ -442,6 +442,15 @@ require_set(
 # Where the game's internal systems live; tool URLs say {GAME_BACKEND_URL}.
 # Tools send their auth header from the environment (Tool.auth_env, e.g. GAME_BACKEND_AUTH).
 GAME_BACKEND_URL = env_str("GAME_BACKEND_URL", "http://127.0.0.1:8765")
+if not DEBUG:
+    # The default is the demo backend, which only run.sh starts: in production every tool
+    # call would fail, and players read that their order could not be checked.
+    require_set(
+        ("GAME_BACKEND_URL",),
+        needed_by="DEBUG is off",
+        without="the bot's tools (orders, bans, mail) would call the demo backend on 127.0.0.1:8765, "
+        "which only run.sh starts",
+    )
 # With an LLM provider the LLM can name the intent, the offline classifier being
 # the fallback when it fails or takes longer than INTENT_LLM_TIMEOUT: "always",
 # "unsure" (only when the offline classifier is not sure: the default, since

@@ -48,10 +48,12 @@ def product_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-# Production settings (DEBUG off) refuse the demo secrets (csbot/settings.py): the tests' own.
+# Production settings (DEBUG off) refuse the demo secrets and the demo game backend
+# (csbot/settings.py): the tests' own (tests that call the backend set theirs).
 PRODUCTION_SECRETS = {
     "SECRET_KEY": "csbot-tests-secret-key-of-their-own",
     "PLAYER_TOKEN_SECRET": "csbot-tests-player-token-secret-of-their-own",
+    "GAME_BACKEND_URL": "http://127.0.0.1:9",
 }
 
 

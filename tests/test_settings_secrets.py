@@ -72,3 +72,12 @@ def test_production_refuses_the_demo_key_as_a_fallback():
         "SECRET_KEY_FALLBACKS holds the published demo value and DEBUG is off: anyone could forge "
         "staff sessions with it. Remove it (README, Production)."
     )
+
+
+def test_production_refuses_to_start_without_the_game_backend():
+    message = servers.refusal_to_start(DEBUG="false", **{**OURS, "GAME_BACKEND_URL": ""})
+    assert message == (
+        "django.core.exceptions.ImproperlyConfigured: DEBUG is off, but GAME_BACKEND_URL is unset or empty: "
+        "the bot's tools (orders, bans, mail) would call the demo backend on 127.0.0.1:8765, which only run.sh "
+        "starts. Set it (README, Configuration)."
+    )
