@@ -111,11 +111,20 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
     repeating = _repeats_themselves(context)
-    if repeating and (_only_says_so(context.question, mood) or _same_article_again(context, knowledge)):
+    only_says_so = repeating and _only_says_so(context.question, mood)
+    if only_says_so or (repeating and _same_article_again(context, knowledge)):
         # "I've asked THREE TIMES", or the article the last answer quoted once more: the same
         # answer a second time would tell the player nobody listens. The bot owns it, and
         # offers a person, who can look into the case itself.
-        return Reply("repeated", body=answers.sorry_to_repeat(lang), quick_replies=[human] if human else [])
+        offers = [human] if human else []
+        if local:
+            return Reply("repeated", body=answers.sorry_to_repeat(lang), quick_replies=offers)
+        # An LLM words it itself, from the chat it reads: told what happened rather than handed
+        # the offline bot's fixed lines, which read the same however the player put it. A message
+        # that only says so has nothing to look up: its search found no article of the case.
+        passages = [] if only_says_so else knowledge.passages
+        notes = _repeat_notes(lang, answers.offer_human(lang) if human else "")
+        return Reply("repeated", request=build_request(context, passages, notes=notes), quick_replies=offers)
     if only_venting(context.question, mood):
         # "FUCK THIS GAME", "垃圾游戏": nothing to look up but the mood, and its words would find
         # an article on anything ("game"). The player hears they are heard, and is asked what
@@ -341,6 +350,32 @@ def _mood_notes(lang: str) -> str:
     if lang == "zh-hans":
         return "玩家现在很不满或着急：先简短地表示理解并道歉，再给出明确、具体的下一步。"
     return "The player is upset: first acknowledge it briefly and apologise, then give one concrete next step."
+
+
+def _repeat_notes(lang: str, button: str) -> str:
+    """What the model is told of a player who asked before; `button` names the way to a person ("" for none)."""
+    if lang == "zh-hans":
+        person = (
+            f"最后告诉玩家可以点下面的“{button}”，客服同事会接手查看具体情况，能看到之前的对话，不用再重复说明。"
+            if button
+            else "最后建议玩家转人工客服。"
+        )
+        return (
+            "玩家说已经问过了，或者又发了一遍同样的问题：之前的回答没有解决问题。"
+            "先简短地为让玩家反复询问道歉，不要重复之前的回答；资料里如果有之前没说过的办法，简短地说出来，"
+            f"没有就坦白说明。{person}"
+        )
+    person = (
+        f'Then tell them they can tap "{button}" below: a colleague will take over, look into their case and '
+        "see this conversation, so they won't have to explain it again."
+        if button
+        else "Then offer a human agent."
+    )
+    return (
+        "The player says they have asked before, or sent the same question again: the earlier answer did not "
+        "solve it. Apologise briefly for making them ask again, and do not repeat the earlier answer. If the "
+        "passages hold something it did not say, say that briefly; otherwise say so plainly. " + person
+    )
 
 
 def _ask_notes(lang: str, request: str) -> str:

@@ -1,0 +1,52 @@
+"""The brain in a real chat with an LLM provider: what the model is told, and what the player reads.
+
+Through the player's socket (Channels' communicator) on the embedded default, with
+LLM_PROVIDER=ernie pointed at the fake ERNIE server over a real socket. The cast: a
+visitor who writes English, and one who writes Chinese.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.models import Player
+from tests.agents.test_brain_in_the_chat import Chat
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def visitor(demo_kb):
+    return Player.objects.create(language="en")
+
+
+MODEL_SAYS = "Sorry to keep you asking. Let's get a colleague on it."
+
+
+@pytest.mark.parametrize(
+    ("question", "again", "told"),
+    [
+        ("my top-up didn't arrive", "I've asked THREE TIMES", "The player says they have asked before"),
+        ("my top-up didn't arrive", "nothing. again.", "The player says they have asked before"),
+        ("how do I appeal a ban", "how do I appeal a ban", "The player says they have asked before"),
+        ("充值没到账", "我都问了三遍了", "玩家说已经问过了"),
+        ("充值没到账", "充值没到账", "玩家说已经问过了"),
+        ("怎么申诉封号", "怎么申诉封号", "玩家说已经问过了"),
+    ],
+)
+async def test_a_player_who_repeats_themselves_reads_the_models_words_guided_to_own_it(
+    visitor, ernie_settings, question, again, told
+):
+    async with Chat(visitor) as chat:
+        first = await chat.say(question)
+        ernie_settings.configure(reply=[MODEL_SAYS])
+        answer = await chat.say(again)
+
+    assert first.end["sources"]
+    # The model's own words, not the offline bot's fixed lines.
+    assert answer.text == MODEL_SAYS
+    system = ernie_settings.requests[-1].body["system"]
+    assert told in system
+    assert "转人工客服" in system or "Talk to a human" in system  # the button it points to
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    assert (await answer.meta())["reply"] == "repeated"
