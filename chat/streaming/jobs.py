@@ -535,7 +535,9 @@ class AnswerJob:
             raise steps.error
         prepared = await prepare.completed(steps)
         self.prepared = prepared
-        self.sources = prepared.sources
+        # Only an answer the provider writes from the passages cites them: the bot's own words
+        # ("I won't repeat it", "I'm the automated assistant") quote none of what the search found.
+        self.sources = prepared.sources if prepared.request is not None else []
         self.language = prepared.context.language
         self.meta = {
             **prepared.meta,

@@ -1077,3 +1077,21 @@ async def test_changing_ones_name_is_answered_with_the_rename_faq(visitor, quest
     assert (await answer.meta())["intent"]["name"] == "rename"
     assert answer.end["sources"][0]["title"] == faq
     assert "Password" not in answer.text and "密码" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "then"),
+    [
+        ("my top-up didn't arrive", "my top-up didn't arrive"),
+        ("充值没到账", "我都问了三遍了"),
+        ("how do I appeal a ban", "are you a bot?"),
+        ("my account got hacked", "垃圾游戏"),
+    ],
+)
+async def test_a_reply_in_the_bots_own_words_lists_no_sources_it_never_quoted(visitor, question, then):
+    async with Chat(visitor) as chat:
+        await chat.say(question)
+        answer = await chat.say(then)
+
+    assert (await answer.meta())["reply"] in {"repeated", "who_answers", "vented"}
+    assert "sources" not in answer.end  # nor after a reload: the stored answer has none
