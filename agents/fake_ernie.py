@@ -64,6 +64,7 @@ FAULTS = frozenset(
         "hang",  # after=0 chunks, then silence until the client leaves
         "error_after_first_token",  # one chunk, then a bare JSON error line: error_code=336100
         "need_clear_history",  # a single chunk flagging the input: ban_round=-1
+        "content_filter",  # after=1 chunk, the last chunk with finish_reason content_filter: the output was cut
     }
 )
 
@@ -314,6 +315,8 @@ class FakeErnieServer:
         if fault.kind == "error_after_first_token":
             code = fault.options.get("error_code", 336100)
             return normal[:1] + [("error_line", _error(code, fault.options.get("error_msg")))]
+        if fault.kind == "content_filter":
+            return normal[: 1 if after is None else after] + [("final", "content_filter")]
         if fault.kind == "need_clear_history":
             return [("blocked", fault.options.get("ban_round", -1))]
         raise AssertionError(fault.kind)
@@ -369,7 +372,7 @@ class _Stream:
                 self.completion_tokens += count_tokens(value)
                 await self._send_event(self._chunk(value, is_end=False))
             elif step == "final":
-                await self._send_event(self._chunk("", is_end=True))
+                await self._send_event(self._chunk("", is_end=True, finish_reason=value or "normal"))
             elif step == "blocked":
                 await self._send_event(self._chunk("", is_end=True, need_clear_history=True, ban_round=value))
             elif step == "raw":

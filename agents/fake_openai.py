@@ -30,6 +30,7 @@ FAULTS = frozenset(
         "http_429",  # a rate limit the way OpenAI itself reports it
         "no_done",  # the stream ends without `data: [DONE]`: finish=True to still send finish_reason
         "flagged",  # a chunk with Qianfan's `flag`: flag=3
+        "content_filter",  # the reply, then finish_reason content_filter: the output was cut
     }
 )
 
@@ -95,7 +96,8 @@ class FakeOpenAIServer:
             await _send(response, {**base, "choices": [], "flag": fault.options.get("flag", 3), "ban_round": -1})
         if fault and fault.kind == "no_done" and not fault.options.get("finish"):
             return response
-        await _send(response, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        finish_reason = "content_filter" if fault and fault.kind == "content_filter" else "stop"
+        await _send(response, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             completion = sum(len(text) for text in self.reply)
             usage = {"prompt_tokens": 7, "completion_tokens": completion, "total_tokens": 7 + completion}

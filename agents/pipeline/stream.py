@@ -20,10 +20,12 @@ from django.conf import settings
 from agents import tools
 from agents.catalogue import get_catalogue
 from agents.pipeline.prompt import Reply
-from agents.providers import ChatRequest, Delta, Finish, FunctionCall, get_provider
+from agents.providers import ChatRequest, Delta, Finish, FunctionCall, ProviderError, get_provider
 from agents.providers.base import StreamItem
 from agents.providers.local import estimate_tokens
 from agents.providers.retry import stream_with_retry
+
+CONTENT_FILTERED = "content_filter"
 
 
 async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[None]]) -> AsyncIterator[StreamItem]:
@@ -49,6 +51,11 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
                     finish = item
                 elif isinstance(item, Delta):
                     yield item
+        if finish.finish_reason == CONTENT_FILTERED:
+            # The provider's safety filter stopped its own output mid-answer (ERNIE and the
+            # OpenAI-compatible APIs say so only in the last chunk's finish_reason): what came
+            # is cut short, and ending it as done would pass a half sentence off as the answer.
+            raise ProviderError("the provider's content filter cut the answer short", code=CONTENT_FILTERED)
     else:
         await before_attempt()
         async for delta in _chunks(reply.body):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-# The sockets' app: importing it runs django.setup(), which sets logging up anew and would
-# drop a test's caplog handler; imported here, before any test adds one.
-import csbot.asgi  # noqa: F401
+from agents.fake_openai import FakeOpenAIServer
+from agents.providers import reset_providers
+from agents.providers.http import close_session
 from chat.models import Message, Player
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -108,3 +108,46 @@ async def test_a_crash_before_the_answer_starts_ends_it_failed_and_keeps_the_que
     stored = await sync_to_async(list)(asked_and_answered.order_by("seq"))
     assert [(m.sender, m.text) for m in stored] == [("player", "充值没到账怎么办"), ("bot", "")]
     assert stored[1].status == "failed" and "RuntimeError" in stored[1].error  # what staff see
+
+
+async def test_an_answer_ernies_content_filter_cut_short_is_not_passed_off_as_done(player, ernie_settings):
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "如果超过三十分钟，"])
+    ernie_settings.script("content_filter", after=1)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    bot = next(f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
+    end = frames[-1]
+    assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。"
+    assert end["status"] == "failed"
+    assert end["error"] == "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+    stored = await sync_to_async(Message.objects.get)(pk=bot["id"])
+    assert stored.status == "failed" and "content_filter" in stored.error  # what staff see
+    assert len(ernie_settings.requests) == 1  # the same question would be filtered again
+
+
+@pytest.fixture
+async def openai_upstream(settings):
+    reply = ["Top-ups usually arrive within five minutes. ", "If it takes longer"]
+    server = await FakeOpenAIServer(reply=reply).start()
+    settings.LLM_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = server.base_url
+    settings.OPENAI_API_KEY = server.api_key
+    reset_providers()
+    yield server
+    await close_session()
+    await server.stop()
+    reset_providers()
+
+
+async def test_an_answer_an_openai_compatible_filter_cut_short_is_not_passed_off_as_done(player, openai_upstream):
+    openai_upstream.script("content_filter")
+
+    frames = await ask(player, "my top-up didn't arrive")
+
+    end = frames[-1]
+    assert end["status"] == "failed"
+    assert end["error"] == "The answer was cut off by a problem on our side. You can ask again or ask for a human."
+    stored = await sync_to_async(Message.objects.get)(sender="bot")
+    assert stored.text == "Top-ups usually arrive within five minutes. If it takes longer"
+    assert stored.status == "failed" and "content_filter" in stored.error
