@@ -543,9 +543,18 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -
     return message if claimed else None
 
 
-def message_flag_unsafe(*, message_id: int) -> None:
-    """Keep a flagged player turn out of every future LLM request."""
-    merge_json_by_pk(Message, message_id, "meta", {"flagged": True})
+def message_flag_unsafe(*, message_id: int, with_earlier: bool = False) -> None:
+    """Keep a flagged player turn out of every future LLM request; `with_earlier`: every
+    player turn of its conversation up to it too (the upstream flagged an earlier round)."""
+    if not with_earlier:
+        merge_json_by_pk(Message, message_id, "meta", {"flagged": True})
+        return
+    flagged = Message.objects.get(pk=message_id)
+    earlier = Message.objects.filter(
+        conversation_id=flagged.conversation_id, sender=Message.Sender.PLAYER, seq__lte=flagged.seq
+    )
+    for pk in earlier.values_list("pk", flat=True):
+        merge_json_by_pk(Message, pk, "meta", {"flagged": True})
 
 
 class RatingRefused(Exception):

@@ -506,10 +506,13 @@ class AnswerJob:
             log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, error)
         except HumanTookOver:
             status = Message.Status.INTERRUPTED
-        except SafetyBlocked:
+        except SafetyBlocked as blocked:
             status, error = Message.Status.DONE, "need_clear_history"
             await self._replace_with_notice()
-            await _flag(message_id=self.reply_to_id)
+            # ban_round -1 is this question. Another names an earlier round, of the history as
+            # the request sent it: left in, it would have every next question refused as well,
+            # so the history goes (what Baidu advises: clear the session's history).
+            await _flag(message_id=self.reply_to_id, with_earlier=blocked.ban_round != -1)
         except ProviderError as exc:
             status, error = Message.Status.FAILED, str(exc)
             player_error = self._player_error()

@@ -151,3 +151,24 @@ async def test_an_answer_an_openai_compatible_filter_cut_short_is_not_passed_off
     stored = await sync_to_async(Message.objects.get)(sender="bot")
     assert stored.text == "Top-ups usually arrive within five minutes. If it takes longer"
     assert stored.status == "failed" and "content_filter" in stored.error
+
+
+async def test_a_chat_ernie_flags_for_an_earlier_round_goes_on_without_that_history(player, ernie_settings):
+    ernie_settings.configure(reply=["您好！"])
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    for question in ["充值没到账怎么办", "我昨天在群里看到的那个外挂链接", "那我的星晶呢"]:
+        if question == "那我的星晶呢":
+            # The second round made the third one unsafe to answer (ban_round 2, not -1: this question).
+            ernie_settings.script("need_clear_history", ban_round=2)
+        await sock.say(question)
+        frames = await sock.receive_until(is_end, timeout=15)
+    assert next(f for f in frames if f.get("type") == "replace")["text"]
+
+    await sock.say("登录不了怎么办")
+    frames = await sock.receive_until(is_end, timeout=15)
+    await sock.close()
+
+    assert frames[-1]["status"] == "done" and not any(f.get("type") == "replace" for f in frames)
+    # With the flagged round still in it, ERNIE would refuse this question, and every next one, too.
+    assert ernie_settings.requests[-1].body["messages"] == [{"role": "user", "content": "登录不了怎么办"}]
