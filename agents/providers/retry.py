@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from django.conf import settings
@@ -38,6 +39,7 @@ async def stream_with_retry(
     """
     attempts = max(1, attempts if attempts is not None else settings.LLM_MAX_ATTEMPTS)
     backoff = settings.LLM_RETRY_BACKOFF if backoff is None else backoff
+    began = time.monotonic()
     for attempt in range(1, attempts + 1):
         if before_attempt is not None:
             await before_attempt()
@@ -50,13 +52,19 @@ async def stream_with_retry(
                 except StopAsyncIteration:
                     return
                 except ProviderError as exc:
-                    if started or not exc.retryable or attempt == attempts:
+                    if started or not exc.retryable or attempt == attempts or _waited_enough(began):
                         raise
                     logger.warning("%s attempt %d/%d failed, retrying: %s", provider.name, attempt, attempts, exc)
                     break
                 started = started or isinstance(item, Delta)
                 yield item
         await asyncio.sleep(_delay(attempt, backoff))
+
+
+def _waited_enough(began: float) -> bool:
+    """The player has already waited a whole read timeout (an upstream that stayed silent):
+    another attempt could keep them looking at the typing dots as long again, each time."""
+    return time.monotonic() - began >= settings.LLM_READ_TIMEOUT
 
 
 def _delay(attempt: int, backoff: float) -> float:

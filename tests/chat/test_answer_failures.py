@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -172,3 +174,21 @@ async def test_a_chat_ernie_flags_for_an_earlier_round_goes_on_without_that_hist
     assert frames[-1]["status"] == "done" and not any(f.get("type") == "replace" for f in frames)
     # With the flagged round still in it, ERNIE would refuse this question, and every next one, too.
     assert ernie_settings.requests[-1].body["messages"] == [{"role": "user", "content": "登录不了怎么办"}]
+
+
+async def test_an_upstream_that_stays_silent_fails_after_one_read_timeout_not_one_per_attempt(
+    player, ernie_settings, settings
+):
+    settings.LLM_READ_TIMEOUT = 1.0
+    settings.LLM_RETRY_BACKOFF = 0.01
+    ernie_settings.script("hang", times=3)
+
+    started = time.monotonic()
+    frames = await ask(player, "充值没到账怎么办")
+    waited = time.monotonic() - started
+
+    assert frames[-1]["status"] == "failed"
+    assert frames[-1]["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    # LLM_READ_TIMEOUT is how long the player looks at the typing dots, not three times that.
+    assert waited < 2.0
+    assert len(ernie_settings.requests) == 1
