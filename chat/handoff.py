@@ -287,11 +287,12 @@ def conversation_close(*, conversation_id: int, actor) -> Change:
     return Change(conversation_id, State.CLOSED, [note], cancel=True)  # described after the stop, as a takeover
 
 
-def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> Change | None:
+def conversation_escalate(*, conversation_id: int, reason: str, actor=None, error: str = "") -> Change | None:
     """Put a chat the bot holds in the queue for a human; None when the bot no longer holds it.
 
     The player is told they are in the queue, or that no agent is online and they
     can leave a message. With AUTO_ASSIGN the least busy online agent takes it at once.
+    `error`: what failed, for a chat queued by a failed answer (the event's data, for staff).
     """
     with transaction.atomic():
         now = timezone.now()
@@ -301,7 +302,12 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None) -> C
         if updated != 1:
             return None
         conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
-        ConversationEvent.objects.create(conversation=conversation, kind=Kind.ESCALATED, actor=actor, reason=reason)
+        # The player read only that the assistant is unavailable; staff read why (a quota, a
+        # rate limit, a dropped connection), which says what to tell them and whom to call.
+        data = {"error": error[:300]} if error else {}
+        ConversationEvent.objects.create(
+            conversation=conversation, kind=Kind.ESCALATED, actor=actor, reason=reason, data=data
+        )
         assignee = presence.least_busy_agent() if settings.AUTO_ASSIGN else None
         notes = []
         if assignee is None and presence.any_agent_online():

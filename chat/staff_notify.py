@@ -35,6 +35,7 @@ from chat import handoff, staff_selectors
 from chat.events import publish
 from chat.frames import dumps, message_frame
 from chat.handoff import Change, Reason
+from chat.models import Message
 from chat.streaming import jobs
 from chat.streaming.loops import per_loop
 from chat.streaming.redis_client import redis_client
@@ -158,9 +159,9 @@ async def row_changed(conversation_id: int) -> None:
 _escalate = db_pool(handoff.conversation_escalate)
 
 
-async def escalate(conversation_id: int, reason: str, *, actor=None, cancel: bool = True) -> bool:
+async def escalate(conversation_id: int, reason: str, *, actor=None, cancel: bool = True, error: str = "") -> bool:
     """Queue the chat for a human if the bot holds it; False when it did not."""
-    change = await _escalate(conversation_id=conversation_id, reason=reason, actor=actor)
+    change = await _escalate(conversation_id=conversation_id, reason=reason, actor=actor, error=error)
     if change is None:
         return False
     change.cancel = cancel
@@ -211,7 +212,8 @@ async def after_answer(
             # This runs in the job's own task, its answer ended. An agent assigned at once still
             # stops the conversation's answers: the job ignores that stop (JobRegistry.ending),
             # which cut this announcement short, so the player never read who had joined.
-            await escalate(conversation_id, reason, cancel=False)
+            failure = error if status == Message.Status.FAILED else ""
+            await escalate(conversation_id, reason, cancel=False, error=failure)
         else:
             await row_changed(conversation_id)
     except Exception:  # the answer is stored and shown; never fail the job over this

@@ -84,6 +84,16 @@ async def player_chatting(player) -> tuple[PlayerSocket, int]:
     return sock, welcome["conversation"]["id"]
 
 
+async def watched_asking(agent_user, player_model) -> tuple[StaffSocket, PlayerSocket, int]:
+    """The agent's dashboard watches the player's chat as the player asks QUESTION."""
+    agent = await StaffSocket.of(agent_user)
+    await agent.connect()
+    player, cid = await player_chatting(player_model)
+    await agent.watch(cid)
+    await player.say(QUESTION)
+    return agent, player, cid
+
+
 async def test_a_watching_agent_sees_the_answer_grow_delta_by_delta_like_the_player(lin, alice, demo_kb, settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.02
     player, cid = await player_chatting(lin)
@@ -539,11 +549,7 @@ async def test_an_agent_assigned_when_the_bot_gives_up_is_announced_in_full(
     settings.AUTO_ASSIGN = True
     fake_ernie_thread.script("error_object", error_code=336100)
     await sync_to_async(presence.presence_connect)(user=alice)
-    agent = await StaffSocket.of(alice)
-    await agent.connect()
-    player, cid = await player_chatting(lin)
-    await agent.watch(cid)
-    await player.say(QUESTION)
+    agent, player, cid = await watched_asking(alice, lin)
     failed = await player.receive_until(is_end)
     joined = await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == "taken_over", timeout=5)
     case = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == "human")
@@ -1123,3 +1129,19 @@ async def test_an_angry_player_is_still_handed_to_a_human_after_the_answer(lin, 
     await agent.close()
 
     assert (row["id"], row["state"], row["handoff_reason"]) == (cid, "waiting", "sentiment")
+
+
+async def test_staff_read_why_the_bot_failed_in_the_chats_history(lin, alice, settings, fake_ernie_thread, demo_kb):
+    use_fake_ernie(settings, fake_ernie_thread)
+    fake_ernie_thread.script("error_object", error_code=17)  # the daily quota: no retry helps
+    agent, player, cid = await watched_asking(alice, lin)
+    failed = await player.receive_until(is_end)
+    case = await agent.receive_until(lambda f: f.get("type") == "case" and f["conversation"]["state"] == "waiting")
+    await player.close()
+    await agent.close()
+
+    # The player reads that the assistant is unavailable, not ERNIE's error.
+    assert failed[-1]["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    escalated = next(e for e in case["conversation"]["events"] if e["kind"] == "escalated")
+    assert escalated["reason"] == "upstream_error"
+    assert escalated["data"]["error"] == "ERNIE error 17: Open api daily request limit reached (code 17)"

@@ -12,6 +12,7 @@ import pytest
 
 from tests import servers
 from tests.e2e.socket_faults import relay, tail_lost
+from tests.fake_ernie_fixtures import fake_ernie_env
 
 QUESTION = "充值没到账怎么办"
 PLAYER_BOT = '[data-testid="message"][data-sender="bot"]'
@@ -1068,3 +1069,20 @@ def test_space_opens_a_row_as_enter_does(open_context, staff_server):
     row.focus()
     agent.keyboard.press(" ")
     expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid} ")
+
+
+def test_the_chats_history_tells_the_agent_why_the_bot_failed(open_context, fake_ernie_thread, tmp_path):
+    from playwright.sync_api import expect
+
+    fake_ernie_thread.script("error_object", error_code=17)  # ERNIE's daily quota is used up
+    server = servers.demo_daphne(tmp_path, **fake_ernie_env(fake_ernie_thread))
+    try:
+        agent, player, cid = an_agent_watching_a_new_chat(open_context, server.url, QUESTION)
+
+        expect(player.locator(PLAYER_BOT).last).to_contain_text("抱歉，智能助手暂时无法使用")
+        expect(agent.locator('#case-events [data-kind="escalated"]')).to_contain_text(
+            "ERNIE error 17: Open api daily request limit reached"
+        )
+        expect(player.locator(PLAYER_BOT).last).not_to_contain_text("ERNIE")
+    finally:
+        server.stop()

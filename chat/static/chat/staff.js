@@ -586,7 +586,8 @@
       li.appendChild(el("span", "event__time", fmtTime(e.at)));
       var to = e.data && e.data.to_name ? " → " + e.data.to_name : "";   // a transfer: to whom
       var what = codeLabel("event", e.kind) + (e.actor ? " · " + e.actor : "") + to +
-        (e.reason ? " (" + codeLabel("reason", e.reason) + ")" : "");
+        (e.reason ? " (" + codeLabel("reason", e.reason) + ")" : "") +
+        (e.data && e.data.error ? ": " + e.data.error : "");   // what failed, when an answer did
       li.appendChild(el("span", "event__what", what));
       events.appendChild(li);
     });
