@@ -619,6 +619,10 @@ class AnswerJob:
         text = "".join(self.parts)
         if player_error:
             self.meta["player_error"] = player_error
+        if not text and self.sources:
+            # An answer that failed or was stopped before its first word quotes nothing: a list
+            # of sources under "the assistant is unavailable" would cite articles nobody read.
+            self.sources = self.meta["sources"] = []
         stored = await _finish(
             message_id=self.message_id,
             text=text,

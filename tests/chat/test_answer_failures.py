@@ -192,3 +192,14 @@ async def test_an_upstream_that_stays_silent_fails_after_one_read_timeout_not_on
     # LLM_READ_TIMEOUT is how long the player looks at the typing dots, not three times that.
     assert waited < 2.0
     assert len(ernie_settings.requests) == 1
+
+
+async def test_an_answer_that_failed_before_its_first_word_lists_no_sources(player, ernie_settings):
+    ernie_settings.script("error_object", error_code=17)  # the daily quota: no retry helps
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    assert frames[-1]["status"] == "failed" and frames[-1]["n"] == 0
+    assert "sources" not in frames[-1]
+    stored = await sync_to_async(Message.objects.get)(sender="bot")
+    assert not stored.meta.get("sources")  # nor after a reload
