@@ -65,6 +65,7 @@ FAULTS = frozenset(
         "error_after_first_token",  # one chunk, then a bare JSON error line: error_code=336100
         "need_clear_history",  # a single chunk flagging the input: ban_round=-1
         "content_filter",  # after=1 chunk, the last chunk with finish_reason content_filter: the output was cut
+        "truncated",  # after=1 chunk, the last chunk with is_truncated: the output limit was reached
     }
 )
 
@@ -316,7 +317,10 @@ class FakeErnieServer:
             code = fault.options.get("error_code", 336100)
             return normal[:1] + [("error_line", _error(code, fault.options.get("error_msg")))]
         if fault.kind == "content_filter":
-            return normal[: 1 if after is None else after] + [("final", "content_filter")]
+            return normal[: 1 if after is None else after] + [("final", {"finish_reason": "content_filter"})]
+        if fault.kind == "truncated":
+            cut = normal[: 1 if after is None else after]
+            return cut + [("final", {"finish_reason": "length", "is_truncated": True})]
         if fault.kind == "need_clear_history":
             return [("blocked", fault.options.get("ban_round", -1))]
         raise AssertionError(fault.kind)
@@ -372,7 +376,7 @@ class _Stream:
                 self.completion_tokens += count_tokens(value)
                 await self._send_event(self._chunk(value, is_end=False))
             elif step == "final":
-                await self._send_event(self._chunk("", is_end=True, finish_reason=value or "normal"))
+                await self._send_event(self._chunk("", is_end=True, **(value or {})))
             elif step == "blocked":
                 await self._send_event(self._chunk("", is_end=True, need_clear_history=True, ban_round=value))
             elif step == "raw":

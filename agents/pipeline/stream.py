@@ -20,12 +20,16 @@ from django.conf import settings
 from agents import tools
 from agents.catalogue import get_catalogue
 from agents.pipeline.prompt import Reply
-from agents.providers import ChatRequest, Delta, Finish, FunctionCall, ProviderError, get_provider
+from agents.providers import ChatMessage, ChatRequest, Delta, Finish, FunctionCall, ProviderError, get_provider
 from agents.providers.base import StreamItem
 from agents.providers.local import estimate_tokens
 from agents.providers.retry import stream_with_retry
 
 CONTENT_FILTERED = "content_filter"
+# How many times a model that reached its output limit is asked to go on with its answer.
+MAX_CONTINUATIONS = 2
+# What it is asked with: the SDK's TruncatedContinuePrompt, and its English.
+CONTINUE = {"zh-hans": "继续", "en": "Continue"}
 
 
 async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[None]]) -> AsyncIterator[StreamItem]:
@@ -36,19 +40,29 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
             yield delta
     if reply.request is not None:
         called: FunctionCall | None = None
-        async for item in stream_with_retry(get_provider(), reply.request, before_attempt=before_attempt):
+        written: list[str] = []  # the provider's text so far
+        async for item in _provider_items(reply.request, written, before_attempt):
             if isinstance(item, Finish):
                 finish = item
             elif isinstance(item, FunctionCall):
                 called = item
             else:
                 yield item
+        request = reply.request
         if called is not None:
             # The model asked for a tool (ERNIE function calling): call it, then let it answer with the result.
-            follow_up = await _after_function_call(reply, called)
-            async for item in stream_with_retry(get_provider(), follow_up, before_attempt=before_attempt):
+            request = await _after_function_call(reply, called)
+        continued = 0
+        while called is not None or (finish.truncated and continued < MAX_CONTINUATIONS):
+            if called is None:
+                # The model stopped at its output limit mid-sentence (ERNIE is_truncated, finish_reason
+                # length): it is asked to go on, as Baidu's SDK does, so the player reads it whole.
+                continued += 1
+                request = _continuation(request, "".join(written))
+            called, before = None, finish
+            async for item in _provider_items(request, written, before_attempt):
                 if isinstance(item, Finish):
-                    finish = item
+                    finish = _added(before, item)
                 elif isinstance(item, Delta):
                     yield item
         if finish.finish_reason == CONTENT_FILTERED:
@@ -82,6 +96,31 @@ async def _after_function_call(reply: Reply, called: FunctionCall) -> ChatReques
         data = json.dumps(result.data if result.ok else {"error": result.error}, ensure_ascii=False)
         note = f"Result of the internal tool {spec.name} for this player (JSON): {data}"
     return replace(request, system=f"{request.system}\n\n{note}", functions=[])
+
+
+async def _provider_items(
+    request: ChatRequest, written: list[str], before_attempt: Callable[[], Awaitable[None]]
+) -> AsyncIterator[StreamItem]:
+    """The provider's stream (retried before its first token), its text also added to `written`."""
+    async for item in stream_with_retry(get_provider(), request, before_attempt=before_attempt):
+        if isinstance(item, Delta):
+            written.append(item.text)
+        yield item
+
+
+def _continuation(request: ChatRequest, written: str) -> ChatRequest:
+    """The request again, with the model's answer so far and the player's "go on" after it."""
+    going_on = [ChatMessage("assistant", written), ChatMessage("user", CONTINUE.get(request.language, "Continue"))]
+    return replace(request, messages=[*request.messages, *going_on], functions=[])
+
+
+def _added(before: Finish, after: Finish) -> Finish:
+    """The usage of an answer written in several requests, and how the last one ended."""
+    return replace(
+        after,
+        prompt_tokens=before.prompt_tokens + after.prompt_tokens,
+        completion_tokens=before.completion_tokens + after.completion_tokens,
+    )
 
 
 async def _chunks(text: str) -> AsyncIterator[Delta]:

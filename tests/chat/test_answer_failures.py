@@ -203,3 +203,23 @@ async def test_an_answer_that_failed_before_its_first_word_lists_no_sources(play
     assert "sources" not in frames[-1]
     stored = await sync_to_async(Message.objects.get)(sender="bot")
     assert not stored.meta.get("sources")  # nor after a reload
+
+
+async def test_an_answer_that_reached_the_models_output_limit_is_read_whole(player, ernie_settings):
+    def model(question: str) -> list[str]:
+        # Asked to go on, the model goes on where it stopped.
+        return ["，请联系人工客服。"] if question == "继续" else ["充值到账通常需要五分钟。", "超过三十分钟"]
+
+    ernie_settings.configure(reply=model)
+    ernie_settings.script("truncated", after=2)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    bot = next(f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
+    assert frames[-1]["status"] == "done"
+    assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。超过三十分钟，请联系人工客服。"
+    going_on = ernie_settings.requests[-1].body["messages"][-2:]
+    assert going_on == [
+        {"role": "assistant", "content": "充值到账通常需要五分钟。超过三十分钟"},
+        {"role": "user", "content": "继续"},
+    ]
