@@ -543,18 +543,30 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -
     return message if claimed else None
 
 
-def message_flag_unsafe(*, message_id: int, with_earlier: bool = False) -> None:
+def message_flag_unsafe(*, message_id: int, with_earlier: bool = False) -> Message:
     """Keep a flagged player turn out of every future LLM request; `with_earlier`: every
-    player turn of its conversation up to it too (the upstream flagged an earlier round)."""
-    if not with_earlier:
-        merge_json_by_pk(Message, message_id, "meta", {"flagged": True})
-        return
+    player turn of its conversation up to it too (the upstream flagged an earlier round).
+
+    Staff are told in an internal note, returned: all they would see otherwise is the bot
+    saying it can't help, as if it had judged the question itself.
+    """
     flagged = Message.objects.get(pk=message_id)
-    earlier = Message.objects.filter(
-        conversation_id=flagged.conversation_id, sender=Message.Sender.PLAYER, seq__lte=flagged.seq
-    )
-    for pk in earlier.values_list("pk", flat=True):
+    if with_earlier:
+        earlier = Message.objects.filter(
+            conversation_id=flagged.conversation_id, sender=Message.Sender.PLAYER, seq__lte=flagged.seq
+        )
+        pks = list(earlier.values_list("pk", flat=True))
+        which = "an earlier message of this chat; the player's messages up to the last one are"
+    else:
+        pks = [message_id]
+        which = "the player's last message; it is"
+    for pk in pks:
         merge_json_by_pk(Message, pk, "meta", {"flagged": True})
+    note = (
+        f"The LLM's safety check flagged {which} left out of what the LLM is sent from now on. "
+        "The player read that the bot can't help with that request."
+    )
+    return internal_event_record(conversation_id=flagged.conversation_id, text=note, code="flagged_by_llm")
 
 
 class RatingRefused(Exception):

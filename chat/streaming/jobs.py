@@ -512,7 +512,8 @@ class AnswerJob:
             # ban_round -1 is this question. Another names an earlier round, of the history as
             # the request sent it: left in, it would have every next question refused as well,
             # so the history goes (what Baidu advises: clear the session's history).
-            await _flag(message_id=self.reply_to_id, with_earlier=blocked.ban_round != -1)
+            note = await _flag(message_id=self.reply_to_id, with_earlier=blocked.ban_round != -1)
+            await publish(self.conversation_id, message_frame(note), internal=True)
         except ProviderError as exc:
             status, error = Message.Status.FAILED, str(exc)
             player_error = self._player_error()

@@ -1145,3 +1145,21 @@ async def test_staff_read_why_the_bot_failed_in_the_chats_history(lin, alice, se
     escalated = next(e for e in case["conversation"]["events"] if e["kind"] == "escalated")
     assert escalated["reason"] == "upstream_error"
     assert escalated["data"]["error"] == "ERNIE error 17: Open api daily request limit reached (code 17)"
+
+
+async def test_staff_read_that_the_llm_flagged_the_players_message_and_the_player_does_not(
+    lin, alice, settings, fake_ernie_thread, demo_kb
+):
+    use_fake_ernie(settings, fake_ernie_thread)
+    fake_ernie_thread.script("need_clear_history")
+    agent, player, cid = await watched_asking(alice, lin)
+    seen = await player.receive_until(is_end)
+    note = await agent.receive_until(lambda f: f.get("type") == "message" and f["message"].get("internal"))
+    await player.close()
+    await agent.close()
+
+    assert note["message"]["text"] == (
+        "The LLM's safety check flagged the player's last message; it is left out of what the LLM is sent "
+        "from now on. The player read that the bot can't help with that request."
+    )
+    assert not any(f.get("type") == "message" and f["message"].get("internal") for f in seen)
