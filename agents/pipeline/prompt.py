@@ -21,6 +21,7 @@ from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
 from agents.sentiment import repeats_themselves
 from chat.handoff import asks_how_to_reach_support, asks_who_answers
+from chat.models import Message
 
 SYSTEM_PROMPT = {
     "zh-hans": (
@@ -242,6 +243,10 @@ def _repeats_themselves(context: Context) -> bool:
     the message before this one again."""
     if repeats_themselves(context.question):
         return True
+    if context.last_bot.get("status") == Message.Status.FAILED:
+        # "The answer was cut off… you can ask again": the player does as told, and the
+        # answer they never got whole is no answer they are tired of.
+        return False
     earlier = context.player_texts[-2:-1]
     return bool(earlier) and _as_said(earlier[0]) == _as_said(context.question) != ""
 

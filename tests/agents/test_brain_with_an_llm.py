@@ -50,3 +50,22 @@ async def test_a_player_who_repeats_themselves_reads_the_models_words_guided_to_
     assert "转人工客服" in system or "Talk to a human" in system  # the button it points to
     assert [o["intent"] for o in answer.quick_replies] == ["human"]
     assert (await answer.meta())["reply"] == "repeated"
+
+
+@pytest.mark.parametrize("question", ["充值没到账怎么办", "my top-up didn't arrive"])
+async def test_asking_again_after_an_answer_that_was_cut_off_gets_the_whole_answer(visitor, ernie_settings, question):
+    ernie_settings.configure(reply=["Top-ups arrive within five minutes [1]. ", "If not, send us the order number."])
+    ernie_settings.script("drop_mid_stream", after=1)
+    async with Chat(visitor) as chat:
+        cut = await chat.say(question)
+        # Queued for a person after the failure, the player goes on with the bot and asks again, as told.
+        await chat.sock.send({"type": "back_to_bot"})
+        await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "bot")
+        answer = await chat.say(question)
+
+    assert cut.end["status"] == "failed"
+    assert answer.text == "Top-ups arrive within five minutes [1]. If not, send us the order number."
+    assert answer.end["sources"]
+    assert "asked before" not in ernie_settings.requests[-1].body["system"]
+    assert "问过了" not in ernie_settings.requests[-1].body["system"]
+    assert (await answer.meta())["reply"] != "repeated"
