@@ -14,9 +14,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-# The sockets' app: importing it runs django.setup(), which sets logging up anew and would
-# drop a test's caplog handler; imported here, before any test adds one.
-import csbot.asgi  # noqa: F401
 from chat import services
 from chat.events import publish
 from chat.frames import stored_end_frame
