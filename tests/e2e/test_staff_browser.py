@@ -1086,3 +1086,39 @@ def test_the_chats_history_tells_the_agent_why_the_bot_failed(open_context, fake
         expect(player.locator(PLAYER_BOT).last).not_to_contain_text("ERNIE")
     finally:
         server.stop()
+
+
+def test_a_player_who_left_while_the_dashboard_was_reconnecting_shows_as_disconnected(open_context, staff_server):
+    """Alice's socket dropped; Lin closed the game meanwhile. Back online, the case panel
+    still said "connected", and Alice went on writing to nobody."""
+    from playwright.sync_api import expect
+
+    state = {"down": False, "socket": None}
+
+    def staff_socket(ws):
+        if state["down"]:
+            ws.close()  # the dashboard tries again, with its back-off
+            return
+        state["socket"] = ws
+        relay(ws, [], lambda frame, ws, server: False)
+
+    agent = open_context()
+    agent.route_web_socket("**/ws/staff/", staff_socket)
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, staff_server.url)
+    ask(player, "How do I get a refund?")
+    agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    connection = agent.get_by_test_id("case-connection")
+    expect(connection).to_have_text("connected")
+
+    state["down"] = True
+    state["socket"].close()
+    expect(agent.get_by_test_id("connection")).to_have_text("Reconnecting…")
+    player.close()
+    agent.wait_for_timeout(500)  # the player's socket is closed on the server
+    state["down"] = False
+
+    expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open", timeout=20_000)
+    expect(connection).to_have_attribute("data-online", "0")
+    expect(connection).to_contain_text("disconnected at")

@@ -437,6 +437,11 @@
     if (again && watched && watched.id === id) {
       resumeFrom = { after_seq: watched.maxSeq, streams: streamingOffsets() };
       watched.ready = false;
+      // A player who left while this socket was down said so to nobody here: ask again, as
+      // on opening the chat, or the panel went on saying "connected" to an empty chat.
+      window.clearTimeout(watched.presenceTimer);
+      watched.presenceTimer = 0;
+      watched.presenceKnown = false;
     } else {
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       msgList.textContent = "";
