@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 
 from agents.sentiment import level_of
 from chat.models import Conversation, ConversationEvent, Message, Player
@@ -73,7 +74,34 @@ def _with_last_message(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
         .order_by("-seq")
         .values("pk")[:1]
     )
-    return qs.select_related("player", "assignee").annotate(last_message_id=Subquery(newest))
+    return (
+        qs.select_related("player", "assignee")
+        .annotate(last_message_id=Subquery(newest))
+        .annotate(reply_awaited_since=_reply_awaited_since())
+    )
+
+
+def _reply_awaited_since() -> Case:
+    """When the player of a held chat first wrote what nobody has answered yet (null when
+    the last word is the bot's or an agent's): an agent holding several chats sees which
+    players wait for them, and since when. A note is not an answer."""
+    answered = (
+        Message.objects.filter(
+            conversation=OuterRef(OuterRef("pk")),
+            sender__in=(Message.Sender.BOT, Message.Sender.AGENT),
+            internal=False,
+        )
+        .order_by("-seq")
+        .values("seq")[:1]
+    )
+    unanswered = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"), sender=Message.Sender.PLAYER, seq__gt=Coalesce(Subquery(answered), 0)
+        )
+        .order_by("seq")
+        .values("created_at")[:1]
+    )
+    return Case(When(state=Conversation.State.HUMAN, then=Subquery(unanswered)), default=None)
 
 
 def _summaries(conversations: list[Conversation]) -> list[dict[str, Any]]:
@@ -85,6 +113,7 @@ def _summaries(conversations: list[Conversation]) -> list[dict[str, Any]]:
 def summary_of(conversation: Conversation, last: Message | None) -> dict[str, Any]:
     """One row of the dashboard's list (docs/protocol.md, Staff socket)."""
     player = conversation.player
+    awaited = getattr(conversation, "reply_awaited_since", None)
     return {
         "id": conversation.pk,
         "state": conversation.state,
@@ -94,6 +123,7 @@ def summary_of(conversation: Conversation, last: Message | None) -> dict[str, An
         else None,
         "handoff_reason": conversation.handoff_reason,
         "waiting_since": conversation.waiting_since.isoformat() if conversation.waiting_since else None,
+        "reply_awaited_since": awaited.isoformat() if awaited else None,
         "updated": conversation.updated_at.isoformat(),
         "created": conversation.created_at.isoformat(),
         "intent": conversation.intent,

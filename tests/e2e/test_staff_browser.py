@@ -1122,3 +1122,47 @@ def test_a_player_who_left_while_the_dashboard_was_reconnecting_shows_as_disconn
     expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open", timeout=20_000)
     expect(connection).to_have_attribute("data-online", "0")
     expect(connection).to_contain_text("disconnected at")
+
+
+def test_a_held_chat_whose_player_wrote_last_says_it_awaits_a_reply(open_context, staff_server):
+    """Alice held a chat and read another; its player wrote, and its row looked like every
+    other row: nothing said who was waiting for her, or since when."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    held_player, other_player = open_context(viewport=(420, 860)), open_context(viewport=(420, 860))
+    held = take_over_a_new_chat(agent, held_player, staff_server.url)
+    reply(agent, "Hi, I'm Alice. Let me look.")
+    other = open_player(other_player, staff_server.url)
+    ask(other_player, "How do I get a refund?")
+    held_row = agent.locator(f'[data-testid="conversation-row"][data-id="{held}"]')
+    other_row = agent.locator(f'[data-testid="conversation-row"][data-id="{other}"]')
+    other_row.click()
+    expect(held_row.get_by_test_id("awaiting-reply")).to_have_count(0)
+
+    ask(held_player, "Are you still there?")  # while Alice reads the other chat
+    expect(held_row.get_by_test_id("awaiting-reply")).to_have_text(re.compile(r"^awaiting reply 0:0\d$"))
+    expect(other_row.get_by_test_id("awaiting-reply")).to_have_count(0)  # the bot answers that one
+
+    held_row.click()
+    agent.get_by_test_id("note-input").fill("Order is stuck at the payment provider")
+    agent.get_by_test_id("note-input").press("Enter")
+    expect(agent.locator('#messages [data-internal="1"]')).to_have_count(1)
+    expect(held_row.get_by_test_id("awaiting-reply")).to_be_visible()  # a note answers nobody
+    reply(agent, "Yes, still here: your order is on its way.")
+    expect(held_row.get_by_test_id("awaiting-reply")).to_have_count(0)
+
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+def reply(agent, text: str) -> None:
+    """Alice writes to the player of the chat she has open; it leaves the box once stored."""
+    from playwright.sync_api import expect
+
+    box = agent.get_by_test_id("agent-input")
+    expect(box).to_be_enabled()
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")

@@ -296,6 +296,15 @@
       wait.setAttribute("data-testid", "waiting-time");
       meta.appendChild(wait);
     }
+    // A held chat whose player wrote last waits for its agent: which of her chats to answer first.
+    if (c.state === "human" && c.reply_awaited_since) {
+      li.classList.add("row--awaiting");
+      var awaited = el("span", "row__wait");
+      awaited.setAttribute("data-since", c.reply_awaited_since);
+      awaited.setAttribute("data-label", "awaiting_reply");
+      awaited.setAttribute("data-testid", "awaiting-reply");
+      meta.appendChild(awaited);
+    }
     if (c.assignee) meta.appendChild(el("span", "row__assignee", c.assignee.name));
     if (c.handoff_reason) meta.appendChild(el("span", "row__reason", codeLabel("reason", c.handoff_reason)));
     meta.appendChild(el("span", "row__time", fmtTime(c.last_message ? c.last_message.created : c.updated)));
@@ -317,7 +326,8 @@
   function tick() {
     var now = Date.now();
     Array.prototype.forEach.call(document.querySelectorAll("[data-since]"), function (n) {
-      n.textContent = t("waiting_for", { time: fmtDuration(now - Date.parse(n.getAttribute("data-since"))) });
+      var label = n.getAttribute("data-label") || "waiting_for";
+      n.textContent = t(label, { time: fmtDuration(now - Date.parse(n.getAttribute("data-since"))) });
     });
   }
 
