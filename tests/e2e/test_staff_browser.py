@@ -1166,3 +1166,46 @@ def reply(agent, text: str) -> None:
     box.fill(text)
     box.press("Enter")
     expect(box).to_have_value("")
+
+
+# A chat closed five days ago, as the server's own shell would leave it.
+LAST_WEEKS_CHAT = """
+from datetime import timedelta
+from django.utils import timezone
+from chat.models import Conversation, ConversationEvent, Message, Player
+then = timezone.now() - timedelta(days=5)
+chat = Conversation.objects.create(player=Player.objects.create(), state="closed", last_seq=2, closed_at=then)
+Message.objects.create(conversation=chat, seq=1, sender="player", text="my pet phoenix vanished")
+Message.objects.create(conversation=chat, seq=2, sender="bot", text="Pets come back after a relog.")
+chat.messages.update(created_at=then)
+ConversationEvent.objects.create(conversation=chat, kind="closed")
+chat.events.update(created_at=then)
+Conversation.objects.filter(pk=chat.pk).update(created_at=then, updated_at=then)
+print(chat.pk)
+"""
+
+
+def test_an_old_chat_found_by_search_says_on_which_day_it_happened(open_context, staff_server):
+    """Alice searched the closed chats for a player's words and read "10:35" on a chat
+    from last week, in the list, on every message and in its history: as if it were today's."""
+    from playwright.sync_api import expect
+
+    old = servers.manage(staff_server.env, "shell", "-c", LAST_WEEKS_CHAT).stdout.split()[-1]
+    agent, _player, today = an_agent_and_a_new_chat(open_context, staff_server.url, "How do I get a refund?")
+    agent.get_by_test_id("filter-closed").click()
+    agent.get_by_test_id("search").fill("phoenix")
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{old}"]')
+    on_another_day = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{1,2}:\d{2}\s[AP]M$")  # "Dec 2, 10:35 AM"
+    expect(row.locator(".row__time")).to_have_text(on_another_day)
+
+    row.click()
+    labels = agent.locator("#messages .msg__label")
+    expect(labels).to_have_count(2)
+    for label in labels.all():
+        assert on_another_day.match(label.inner_text().split(" · ")[-1]), label.inner_text()
+    expect(agent.locator("#case-events .event__time")).to_have_text(on_another_day)
+
+    agent.get_by_test_id("search").fill("")
+    agent.get_by_test_id("filter-open").click()  # today's chat says only the time
+    today_row = agent.locator(f'[data-testid="conversation-row"][data-id="{today}"]')
+    expect(today_row.locator(".row__time")).to_have_text(re.compile(r"^\d{1,2}:\d{2}\s[AP]M$"))

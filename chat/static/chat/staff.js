@@ -69,10 +69,20 @@
   }
   function cpCount(s) { return Array.from(s).length; }
   function cpSlice(s, n) { return Array.from(s).slice(n).join(""); }
-  function fmtTime(iso) {
+  /** "10:35", or for another day "Dec 4, 10:35" (and the year, for another year): a chat
+   *  found in the closed list or a search read "10:35" for last week's. */
+  function fmtTime(iso, seconds) {
     if (!iso) return "";
     var d = new Date(iso);
-    return isNaN(d.getTime()) ? "" : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    if (isNaN(d.getTime())) return "";
+    var shown = { hour: "2-digit", minute: "2-digit" };
+    if (seconds) shown.second = "2-digit";
+    var now = new Date();
+    if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString(undefined, shown);
+    shown.month = "short";
+    shown.day = "numeric";
+    if (d.getFullYear() !== now.getFullYear()) shown.year = "numeric";
+    return d.toLocaleString(undefined, shown);
   }
   function fmtDuration(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
@@ -787,8 +797,7 @@
     if (!watched || f.conversation_id !== watched.id) return;
     watched.presenceKnown = true;
     var conn = $("case-connection");
-    var when = new Date(f.at);
-    var time = isNaN(when.getTime()) ? "" : when.toLocaleTimeString();
+    var time = fmtTime(f.at, true);
     conn.textContent = f.online ? t("player_connected") : t("player_disconnected", { time: time });
     conn.setAttribute("data-online", f.online ? "1" : "0");
   }
