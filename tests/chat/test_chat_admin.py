@@ -217,3 +217,20 @@ def test_the_messages_list_shows_a_long_text_in_short_with_the_whole_of_it_a_hov
     )  # the chat, not the message
     shown_note, _raw = seen(reader.get("/admin/chat/message/?q=VIP"))
     assert f"#{chat.pk} Lin Alice (alice) internal VIP done" in shown_note
+
+
+def test_a_past_chat_read_in_chinese_ends_on_a_link_back_to_the_list_not_on_one_to_close_it(reader, chat, alice):
+    """The view-only page's link back to the list read "结束对话" (end the chat), the
+    dashboard's word for closing one: an agent reading a past case took it for an action."""
+    page = reader.get(f"/admin/chat/conversation/{chat.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    back = re.search(r'<a href="/admin/chat/conversation/" class="closelink">(.*?)</a>', page)
+    assert back and back.group(1) == "关闭"
+    assert "结束对话" not in page
+
+    dashboard = Client()
+    dashboard.force_login(alice)
+    close = re.search(
+        r'data-testid="close" hidden>(.*?)</button>',
+        dashboard.get("/staff/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode(),
+    )
+    assert close and close.group(1) == "结束对话"  # where it does end the chat
