@@ -196,7 +196,8 @@ class ConversationEvent(models.Model):
         indexes = [models.Index(fields=["kind", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.conversation_id} {self.kind}"
+        # Staff read it above each event of a chat in the admin: in their words, not the code.
+        return f"{self.conversation_id} {self.get_kind_display()}"
 
 
 class AgentProfile(models.Model):

@@ -234,3 +234,11 @@ def test_a_past_chat_read_in_chinese_ends_on_a_link_back_to_the_list_not_on_one_
         dashboard.get("/staff/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode(),
     )
     assert close and close.group(1) == "结束对话"  # where it does end the chat
+
+
+def test_each_event_of_a_past_chat_is_headed_in_the_readers_words_not_its_code(reader, chat):
+    """Above each event of a chat the admin wrote "25 escalated", the code, in the Chinese admin too."""
+    page = reader.get(f"/admin/chat/conversation/{chat.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    headings = [h.strip() for h in re.findall(r'<td class="original">\s*<p>(.*?)</p>', page, re.S)]
+    assert f"{chat.pk} 已转人工" in headings
+    assert not any("escalated" in heading for heading in headings)
