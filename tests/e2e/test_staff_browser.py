@@ -1209,3 +1209,43 @@ def test_an_old_chat_found_by_search_says_on_which_day_it_happened(open_context,
     agent.get_by_test_id("filter-open").click()  # today's chat says only the time
     today_row = agent.locator(f'[data-testid="conversation-row"][data-id="{today}"]')
     expect(today_row.locator(".row__time")).to_have_text(re.compile(r"^\d{1,2}:\d{2}\s[AP]M$"))
+
+
+def test_the_list_is_one_tab_stop_and_the_arrow_keys_move_between_its_rows(open_context, staff_server):
+    """Every row was a Tab stop: a keyboard user who opened the first of the queue's chats
+    tabbed through every other row to reach Take over."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    queued = []
+    for _ in range(3):
+        player = open_context(viewport=(420, 860))
+        queued.append(open_player(player, staff_server.url))
+        ask(player, "转人工")
+    agent.get_by_test_id("filter-waiting").click()
+    first, second, third = (agent.locator(f'[data-testid="conversation-row"][data-id="{q}"]') for q in queued)
+    expect(third).to_be_visible()
+
+    first.focus()
+    agent.keyboard.press("ArrowDown")
+    expect(second).to_be_focused()
+    agent.keyboard.press("End")
+    expect(agent.get_by_test_id("conversation-row").last).to_be_focused()
+    agent.keyboard.press("Home")
+    expect(agent.get_by_test_id("conversation-row").first).to_be_focused()
+    third.focus()
+    agent.keyboard.press("ArrowUp")
+    expect(second).to_be_focused()
+    agent.keyboard.press("Enter")
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{queued[1]} ")
+
+    agent.keyboard.press("Tab")  # one Tab leaves the list, for the chat's first action
+    expect(agent.get_by_test_id("take-over")).to_be_focused()
+    agent.keyboard.press("Shift+Tab")  # and one comes back, to the chat it opened
+    expect(second).to_be_focused()
+
+    for row in (first, second, third):  # the queue as the tests after this one expect it
+        row.click()
+        close_chat(agent)
+        expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

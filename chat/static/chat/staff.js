@@ -278,6 +278,7 @@
     var focusedAt = focused ? Array.prototype.indexOf.call(listEl.children, focused) : -1;
     listEl.textContent = "";
     sorted().forEach(function (c) { listEl.appendChild(rowEl(c)); });
+    markListTabStop();
     if (focused) {
       var again = listEl.querySelector('[data-id="' + focused.getAttribute("data-id") + '"]') ||
         listEl.children[Math.min(focusedAt, listEl.children.length - 1)] || searchEl;
@@ -288,12 +289,35 @@
     tick();   // new rows' waiting times now, not blank until the next second
   }
 
+  // The list is one Tab stop, as the filters are: every row was one, and a keyboard user who
+  // opened a chat tabbed through every row after it to reach Take over. The arrows, Home and
+  // End move between rows; the stop is the row last focused, else the open chat's, else the first.
+  var listStopId = null;
+  function markListTabStop() {
+    var stop = (listStopId !== null && listEl.querySelector('[data-id="' + listStopId + '"]')) ||
+      (watched && listEl.querySelector('[data-id="' + watched.id + '"]')) || listEl.firstElementChild;
+    Array.prototype.forEach.call(listEl.children, function (li) { li.tabIndex = li === stop ? 0 : -1; });
+  }
+  function rowKeyTarget(li, key) {
+    switch (key) {
+      case "ArrowDown": return li.nextElementSibling;
+      case "ArrowUp": return li.previousElementSibling;
+      case "Home": return listEl.firstElementChild;
+      case "End": return listEl.lastElementChild;
+    }
+    return undefined;
+  }
+
   function rowEl(c) {
     var li = el("li", "row row--" + c.state);
     li.setAttribute("data-testid", "conversation-row");
     li.setAttribute("data-id", String(c.id));
     li.setAttribute("data-state", c.state);
-    li.tabIndex = 0;
+    li.tabIndex = -1;
+    li.addEventListener("focus", function () {
+      listStopId = c.id;
+      markListTabStop();
+    });
     if (watched && watched.id === c.id) li.classList.add("is-active");
     var top = el("div", "row__top");
     top.appendChild(el("span", "row__player", c.player.name + (c.player.game_id ? " · " + c.player.game_id : "")));
@@ -326,7 +350,14 @@
     li.addEventListener("click", function () { watch(c.id, false); });
     // A row is a button to a keyboard: Enter or Space opens it (Space without scrolling the list).
     li.addEventListener("keydown", function (e) {
-      if (e.target !== li || (e.key !== "Enter" && e.key !== " ")) return;
+      if (e.target !== li) return;
+      var to = rowKeyTarget(li, e.key);
+      if (to !== undefined) {
+        e.preventDefault();   // the arrows move the focus, not the list's scroll
+        if (to) to.focus();
+        return;
+      }
+      if (e.key !== "Enter" && e.key !== " ") return;
       e.preventDefault();
       watch(c.id, false);
     });
@@ -475,6 +506,7 @@
     Array.prototype.forEach.call(listEl.children, function (li) {
       li.classList.toggle("is-active", li.getAttribute("data-id") === String(id));
     });
+    markListTabStop();
     placeholder.hidden = true;
     convEl.hidden = false;
     casePane.hidden = false;
