@@ -1249,3 +1249,31 @@ def test_the_list_is_one_tab_stop_and_the_arrow_keys_move_between_its_rows(open_
         row.click()
         close_chat(agent)
         expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+def test_an_agent_is_told_when_a_colleague_hands_her_a_chat(open_context, staff_server):
+    """Mia transferred a chat to Alice while Alice read another: only "Mine" went up by one,
+    and the player waited on someone who did not know."""
+    from playwright.sync_api import expect
+
+    alice = open_context(init_script=FAKE_NOTIFICATIONS)
+    sign_in_as_agent(alice, staff_server.url)
+    own = take_over_a_new_chat(alice, open_context(viewport=(420, 860)), staff_server.url)
+    mia = open_context()
+    sign_in_as_manager(mia, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    handed = take_over_a_new_chat(mia, player, staff_server.url)
+    name = mia.get_by_test_id("case-player").inner_text()
+    to_alice = mia.locator('[data-testid="transfer-to"] option', has_text="Alice").get_attribute("value")
+    mia.get_by_test_id("transfer-to").select_option(to_alice)
+    mia.get_by_test_id("transfer").click()
+
+    alice.wait_for_function("() => window.__notes.some((n) => n.title.startsWith('A chat is now yours'))")
+    mine = [n for n in alice.evaluate("window.__notes") if n["title"].startswith("A chat is now yours")]
+    assert mine == [{"title": "A chat is now yours: its player is waiting for you", "body": name}]  # not her own
+
+    for chat in (handed, own):  # room for the chats of the tests after this one
+        alice.get_by_test_id("filter-mine").click()
+        alice.locator(f'[data-testid="conversation-row"][data-id="{chat}"]').click()
+        close_chat(alice)
+        expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

@@ -103,6 +103,7 @@
   var filter = "open", query = "";
   var rows = new Map();            // conversation id -> summary (the current list)
   var mineIds = new Set();         // the chats I hold, whatever the filter: the "Mine" count
+  var mineKnown = false;           // a list has said which they are
   var notified = new Set();        // "id:waiting_since" already notified
   var watched = null;              // { id, ready, case, msgs: Map, maxSeq, resumeInFlight, deferredEnds }
   var typingAt = 0, playerTypingTimer = 0;
@@ -203,7 +204,7 @@
   }
 
   function onList(f) {
-    if (Array.isArray(f.mine)) mineIds = new Set(f.mine);
+    if (Array.isArray(f.mine)) { mineIds = new Set(f.mine); mineKnown = true; }
     if (f.filter !== filter || (f.q || "") !== query) return;   // an answer to an older request
     rows.clear();
     listEl.setAttribute("aria-busy", "false");
@@ -213,8 +214,9 @@
   }
 
   /** Every row says who holds its chat now: the "Mine" count follows without asking. */
+  function isMine(c) { return c.state === "human" && c.assignee && c.assignee.id === me.id; }
   function trackMine(c) {
-    if (c.state === "human" && c.assignee && c.assignee.id === me.id) mineIds.add(c.id);
+    if (isMine(c)) mineIds.add(c.id);
     else mineIds.delete(c.id);
   }
 
@@ -222,7 +224,7 @@
     switch (filter) {
       case "waiting": return c.state === "waiting";
       case "bot": return c.state === "bot" && c.messages > 0;
-      case "mine": return c.state === "human" && c.assignee && c.assignee.id === me.id;
+      case "mine": return isMine(c);
       case "open": return c.state !== "closed" && c.messages > 0;
       case "closed": return c.state === "closed";
     }
@@ -236,9 +238,14 @@
   /** Rows of chats that changed (one after a handoff, several batched otherwise); the queue once. */
   function onRows(f) {
     var list = f.conversations || [];
+    // Not before the first list said which chats are mine already.
+    var handedToMe = !mineKnown ? [] : list.filter(function (c) {
+      return !mineIds.has(c.id) && isMine(c) && !(watched && watched.id === c.id);
+    });
     list.forEach(trackMine);
     setCounts({ waiting: f.queue ? f.queue.waiting : undefined, mine: mineIds.size });
     list.forEach(maybeNotify);
+    handedToMe.forEach(notifyHandedToMe);
     if (!list.length) return;
     if (query) { requestListSoon(); return; }   // the server does the text search
     list.forEach(function (c) { if (matches(c)) rows.set(c.id, c); else rows.delete(c.id); });
@@ -425,11 +432,19 @@
     if (notified.has(key)) return;
     notified.add(key);
     if (Date.now() - Date.parse(c.waiting_since) > 120000) return;   // an old one, not news
+    notify(c, t("new_waiting_title"), "csbot-waiting-");
+  }
+
+  /** A colleague's transfer, or AUTO_ASSIGN, made a chat mine while I looked elsewhere: only
+   *  the "Mine" count said so, and its player waited on someone who did not know. */
+  function notifyHandedToMe(c) { notify(c, t("new_mine_title"), "csbot-mine-"); }
+
+  function notify(c, title, tag) {
     if (!notificationsSupported() || window.Notification.permission !== "granted") return;
     try {
-      var n = new window.Notification(t("new_waiting_title"), {
+      var n = new window.Notification(title, {
         body: c.player.name + (c.handoff_reason ? " (" + codeLabel("reason", c.handoff_reason) + ")" : ""),
-        tag: "csbot-waiting-" + c.id
+        tag: tag + c.id
       });
       n.onclick = function () { window.focus(); watch(c.id, false); };
     } catch (e) { /* some browsers only allow notifications from a service worker */ }
