@@ -1277,3 +1277,17 @@ def test_an_agent_is_told_when_a_colleague_hands_her_a_chat(open_context, staff_
         alice.locator(f'[data-testid="conversation-row"][data-id="{chat}"]').click()
         close_chat(alice)
         expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+def test_a_chat_with_no_handoff_yet_says_its_history_is_empty(open_context, staff_server):
+    """Facts and Knowledge used said "none"; History, with nothing in it, was a blank that
+    read as still loading."""
+    from playwright.sync_api import expect
+
+    agent, _player, _cid = an_agent_watching_a_new_chat(open_context, staff_server.url, "How do I get a refund?")
+    expect(agent.get_by_test_id("case-events")).to_have_text("none")
+    agent.get_by_test_id("take-over").click()
+    expect(agent.get_by_test_id("case-events")).to_contain_text("taken over · Alice")
+    expect(agent.get_by_test_id("case-events")).not_to_contain_text("none")
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

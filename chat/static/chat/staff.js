@@ -663,6 +663,8 @@
       li.appendChild(el("span", "event__what", what));
       events.appendChild(li);
     });
+    // Said, as under Facts and Knowledge used: a blank read as still loading.
+    if (!events.children.length) events.appendChild(el("li", "muted case-none", t("none")));
     tick();
   }
 
