@@ -1291,3 +1291,39 @@ def test_a_chat_with_no_handoff_yet_says_its_history_is_empty(open_context, staf
     expect(agent.get_by_test_id("case-events")).not_to_contain_text("none")
     close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
+RAISE_ALERT = """
+from analytics.models import Alert
+alert = Alert.objects.create(kind="handoff_surge", value=8, baseline=0, threshold=5,
+    description="Handoff surge: 8 chats asked for a human in the last 10 minutes, where usually none does.")
+print(alert.pk)
+"""
+CLEAR_ALERTS = "from analytics.models import Alert; Alert.objects.update(state='cleared')"
+
+
+def test_an_agent_hides_an_alert_she_has_read_and_a_new_one_still_shows(open_context, staff_server):
+    """Two banners took a tenth of a 768 px screen from the chat for as long as the anomaly
+    lasted, with no way to put them away."""
+    from playwright.sync_api import expect
+
+    servers.manage(staff_server.env, "shell", "-c", RAISE_ALERT)
+    try:
+        agent = open_context(viewport=(1366, 768))
+        sign_in_as_agent(agent, staff_server.url)
+        banner = agent.get_by_test_id("alert")
+        expect(banner).to_have_count(1)
+        expect(banner).to_contain_text("Handoff surge: 8 chats")
+        banner.get_by_role("button", name="Hide this alert").click()
+        expect(banner).to_have_count(0)
+
+        agent.reload()  # hidden for the rest of the session, not until the next reconnect
+        expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open")
+        expect(banner).to_have_count(0)
+
+        servers.manage(staff_server.env, "shell", "-c", CLEAR_ALERTS)  # over, then raised again: news
+        servers.manage(staff_server.env, "shell", "-c", RAISE_ALERT)
+        agent.reload()
+        expect(banner).to_have_count(1)
+    finally:
+        servers.manage(staff_server.env, "shell", "-c", CLEAR_ALERTS)  # no banner for the tests after

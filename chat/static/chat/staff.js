@@ -485,15 +485,37 @@
   statusEl.addEventListener("change", function () { send({ type: "status", status: statusEl.value }); });
 
   // ------------------------------------------------------------ alerts --
+  // An agent can hide a banner she has read: two of them took a tenth of a 768 px screen
+  // from the chat for as long as the anomaly lasted. Hidden for this tab's session; an
+  // alert raised anew (another id or time) shows again.
+  var HIDDEN_ALERTS_KEY = "csbot-hidden-alerts";
+  var hiddenAlerts = new Set();
+  try { hiddenAlerts = new Set(JSON.parse(window.sessionStorage.getItem(HIDDEN_ALERTS_KEY)) || []); } catch (e) { /* none */ }
+  function alertKey(a) { return a.id + "@" + a.raised_at; }
+
   function onAlert(f) {
     var a = f.alert;
     if (!a) return;
     var existing = alertsEl.querySelector('[data-alert-id="' + a.id + '"]');
     if (f.event === "cleared" || a.state !== "active") { if (existing) existing.remove(); return; }
-    if (existing) return;
-    var div = el("div", "alert", a.description);
+    if (hiddenAlerts.has(alertKey(a))) return;
+    if (existing) { existing.firstChild.textContent = a.description; return; }   // sent again on a reconnect
+    var div = el("div", "alert");
     div.setAttribute("data-alert-id", String(a.id));
+    div.setAttribute("data-testid", "alert");
     div.setAttribute("role", "alert");
+    div.appendChild(el("span", "alert__text", a.description));
+    var hide = el("button", "alert__hide", "×");
+    hide.type = "button";
+    hide.setAttribute("aria-label", t("hide_alert"));
+    hide.title = t("hide_alert");
+    hide.setAttribute("data-testid", "hide-alert");
+    hide.addEventListener("click", function () {
+      hiddenAlerts.add(alertKey(a));
+      try { window.sessionStorage.setItem(HIDDEN_ALERTS_KEY, JSON.stringify(Array.from(hiddenAlerts))); } catch (e) { /* private mode */ }
+      div.remove();
+    });
+    div.appendChild(hide);
     alertsEl.appendChild(div);
   }
 
