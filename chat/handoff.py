@@ -596,9 +596,39 @@ _ASKS_WHO_IS_IN_CHARGE_IN_CHINESE = re.compile(r"谁(?:负责|管|处理)")
 _TALK_TO_THEM_IN_CHINESE = re.compile(r"(?:找|跟|和|同|联系)(?:他|她|他们|她们)(?:说|谈|聊|沟通|反映)?")
 
 
+# The game has people and jobs of its own: "the manager of the shop npc quest", "the boss of
+# the fire dungeon", "someone to carry me through the raid", "a person in game", "找老板npc交任务".
+# What follows a request's person naming the game makes it game talk, not a request for staff
+# ("someone from the refund team" and "your manager about my quest reward" still ask).
+_GAME_PLACE = (
+    r"(?:game|town|npcs?|quests?|missions?|dungeons?|raids?|guilds?|clans?|floors?|stages?|arenas?|taverns?"
+    r"|inns?|shops?|markets?|maps?|zones?|part(?:y|ies)|(?:my|our)\s+(?:team|group|squad))"
+)
+_NAMES_THE_GAME_AFTER = re.compile(
+    rf"""\s*(?:'s\b|npcs?(?![a-z])|quests?\b|(?:接|交|领|的)?任务)
+    | \s+to\s+(?:\w+\s+)?(?:play|duo|trio|carry|team\s+up|group\s+up|party|raid|farm|grind|level|trade|quest
+        |pvp|duel|fight)\b
+    | \s+(?:of|for|in|at|from|on|with)\s+(?:[\w-]+\s+){{0,3}}?{_GAME_PLACE}\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "the quest says talk to the manager": the game's instruction, quoted.
+_THE_GAME_SAYS_BEFORE = re.compile(
+    r"\b(?:quests?|npcs?|missions?|objectives?)\s+(?:says?|said|tells?\s+me|told\s+me|asks?\s+me)\s+(?:to\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _asked(pattern: re.Pattern, text: str) -> bool:
+    """The pattern finds a request in the text that is not about a person of the game."""
+    return any(
+        not _NAMES_THE_GAME_AFTER.match(text, found.end()) and not _THE_GAME_SAYS_BEFORE.search(text[: found.start()])
+        for found in pattern.finditer(text)
+    )
+
+
 def _asks_for_a_role(text: str) -> bool:
     """The player asks for the person who handles something, named by their job or as "them"."""
-    if _ASKED_FOR_A_ROLE.search(text) or _ASKED_FOR_A_ROLE_IN_CHINESE.search(text):
+    if _asked(_ASKED_FOR_A_ROLE, text) or _asked(_ASKED_FOR_A_ROLE_IN_CHINESE, text):
         return True
     return bool(
         (_ASKS_WHO_IS_IN_CHARGE.search(text) and _TALK_TO_THEM.search(text))
@@ -678,7 +708,7 @@ def wants_human(text: str) -> bool:
     if asks_who_answers(text):
         return False
     text = text.strip()
-    return bool(_ASKED_IN_CHINESE.search(text) or _ASKED_IN_ENGLISH.search(text) or _asks_for_a_role(text))
+    return bool(_ASKED_IN_CHINESE.search(text) or _asked(_ASKED_IN_ENGLISH, text) or _asks_for_a_role(text))
 
 
 # --- When the bot asks for a human by itself ---------------------------------------

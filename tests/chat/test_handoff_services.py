@@ -351,6 +351,49 @@ def test_the_player_can_ask_for_a_human_in_words(text, wanted):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # The game's own managers, bosses and people: a quest, a dungeon, company to play with.
+        "I want the manager of the shop npc quest",
+        "can I get the manager of the tavern to give me the quest?",
+        "how do I speak to the manager npc",
+        "the quest says talk to the manager",
+        "I need the boss of the fire dungeon",
+        "I need a manager for my guild",
+        "I want the person in charge of the guild",
+        "I need someone to carry me through the raid",
+        "I want a person to duo with",
+        "need somebody for my party",
+        "how do I talk to a person in game?",
+        "the quest says talk to someone in town",
+        "我要找经理npc的任务",
+        "找老板NPC交任务",
+    ],
+)
+def test_a_person_of_the_game_is_no_request_for_staff(text):
+    assert handoff.wants_human(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to talk to a manager",
+        "I want the manager",
+        "I need your manager",
+        "I want to talk to your manager about my quest reward",
+        "I want to talk to a human about my quest",
+        "I need someone to help me, my top-up is missing",
+        "put me through to someone in the refund team",
+        "找你们经理",
+        "找经理",
+        "叫你们经理来处理任务奖励的问题",
+    ],
+)
+def test_a_request_for_a_manager_or_a_person_still_reaches_staff(text):
+    assert handoff.wants_human(text) is True
+
+
+@pytest.mark.parametrize(
     ("text", "asks"),
     [
         ("客服电话是多少", True),
