@@ -2,10 +2,10 @@
 
 Negative words add up, intensifiers ("really", "太") and shouting ("!!!", CAPS)
 make them count more, a negation right before a positive word flips it. Saying
-they asked before ("I've asked THREE TIMES", "我都问了三遍了") counts as upset. Shouting
-with no such word ("WHERE IS MY TOP UP???") is upset too, and a threat to complain
-in public ("I'll leave a 1 star review") counts like the words that need staff. The
-score is what analytics stores (Message.meta["sentiment"]); the level says what
+they asked support before ("I've asked THREE TIMES", "我都问了三遍了") counts as upset
+(asking a friend does not). Shouting with no such word ("WHERE IS MY TOP UP???") is
+upset too, and a threat to complain in public ("I'll leave a 1 star review") counts
+like the words that need staff. The score is what analytics stores (Message.meta["sentiment"]); the level says what
 the bot does about it:
 
 - calm:   answer as usual;
@@ -70,25 +70,62 @@ PUBLIC_COMPLAINT_WEIGHT = -0.7
 # A player who says they have asked before ("I asked for a refund 3 times already", "I've
 # asked THREE TIMES", "nothing. again.", "我都问了三遍了") is upset, however calm the words:
 # the help so far has not helped. Only asking, telling or contacting counts: "I refined my
-# sword 3 times" and "how many times can I reroll?" are game talk.
+# sword 3 times" and "how many times can I reroll?" are game talk, and so is doing a thing
+# "for the third time" or "over and over" ("I died to the boss over and over"), unless it
+# is the asking ("I'm asking for the third time", "for the third time, where is my top-up").
+_SAYING = r"(?:ask|asking|asked|say|saying|said|tell|telling|told|explain|explaining|repeat|repeating)"
 _REPEATING = re.compile(
     r"\b(?:asked|told|said|explained|contacted|messaged|wrote|emailed|requested|reported)\b[^.!?。！？]{0,40}?"
-    r"\b(?:\d+|two|three|four|five|six|ten|several|multiple|many|so\s+many|a\s+dozen)\s+times\b"
-    r"|\bfor\s+the\s+(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth|tenth|umpteenth|hundredth)\s+time\b"
+    r"\b(?:(?:\d+|two|three|four|five|six|ten|several|multiple|many|so\s+many|a\s+dozen)\s+times|twice)\b"
+    rf"|(?:^|[.!?,;:]\s*|\b{_SAYING}\s+(?:you\s+|this\s+|it\s+|that\s+)?)"
+    r"for\s+the\s+(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth|tenth|umpteenth|hundredth)\s+time\b"
     r"|\bhow\s+many\s+times\s+(?:do|must|should|will)\s+i\s+(?:have\s+to\s+)?(?:ask|say|tell|explain|repeat)\b"
     r"|\bi(?:'ve|\s+have)\s+already\s+(?:asked|told|said|explained)\b|\b(?:asked|told\s+you)\s+(?:this\s+)?already\b"
-    r"|\b(?:again\s+and\s+again|over\s+and\s+over)\b|\b(?:nothing|no\s+answer|same\s+answer)\W+again\b"
-    r"|(?:问|说|讲|提|反馈|联系|催|申请|发)了?(?:好|都)?(?:\d+|[一两二三四五六七八九十几好多]+)(?:遍|次)"
+    rf"|\b{_SAYING}\b[^.!?]{{0,20}}?\b(?:again\s+and\s+again|over\s+and\s+over)\b"
+    r"|\b(?:nothing|no\s+answer|same\s+answer)\W+again\b"
+    r"|(?:问|说|讲|提|反馈|联系|催|申请|发)了?(?:你们|客服)?(?:好|都)?(?:\d+|[一两二三四五六七八九十几好多]+)(?:遍|次)"
     r"|(?:都|已经)(?:问|说|讲)(?:过|了)(?:好几|很多|多少|无数)(?:遍|次)|第(?:\d+|[二三四五六七八九十几]+)次(?:问|说|找|联系|反馈)"
     r"|又是(?:这个|同样|一样)的?(?:回答|回复|答案)",
     re.IGNORECASE,
 )
+# Whom the player asked, when it was not support: "I asked my friend 2 times", "my friend
+# asked 3 times", "my guildmate told me three times", "问朋友问了三遍", "跟会长说了好几次".
+# Looked for in the words just before and after the match, where a Chinese or an English
+# sentence names them.
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:my|his|her|their|our|a|the)\s+(?:\w+\s+)?(?:friends?|bro(?:ther)?|sis(?:ter)?|mom|mum|mother|dad|father"
+    r"|parents?|wife|husband|girlfriend|boyfriend|gf|bf|kids?|son|daughter|cousin|roommate|classmates?"
+    r"|guild(?:mates?|\s+(?:leader|master|members?))?|clan(?:mates?)?|team(?:mates?)?|party|npcs?|quest\s*giver"
+    r"|merchant|vendor|seller|buyer|players?|mates?)\b"
+    r"|\b(?:him|everyone|everybody|people|other\s+players)\b|\b(?:world|guild|global|team|party)\s+chat\b"
+    # Someone who told the player: "he told me three times".
+    r"|\b(?:told|asked|messaged|contacted|emailed)\s+me\b"
+    r"|朋友|好友|队友|兄弟|哥们|会长|公会|商人|爸|妈|老婆|老公|女朋友|男朋友|家人|同学|别人|其他玩家|npc",
+    re.IGNORECASE,
+)
+# How far around a match the one asked is looked for: "问朋友" before it, "my friend" in it,
+# "already asked my brother" after it.
+_ASKED_WHOM_CHARS = 20
+_CLAUSE_END = re.compile(r"[.!?,;。！？，；]")
 REPEATING_WEIGHT = -0.5
 
 
 def repeats_themselves(text: str) -> re.Match | None:
-    """Where the player says they have asked or said it before, if they do."""
-    return _REPEATING.search(unicodedata.normalize("NFKC", text))
+    """Where the player says they have asked or said it before, to support, if they do."""
+    text = unicodedata.normalize("NFKC", text)
+    for found in _REPEATING.finditer(text):
+        # Whom one reported or what one requested is no one asked: "I reported this player 3 times".
+        reported = found.group(0).lower().startswith(("reported", "requested"))
+        if reported or not _SOMEONE_ELSE.search(_clause_around(text, found)):
+            return found
+    return None
+
+
+def _clause_around(text: str, found: re.Match) -> str:
+    """The match and the few characters either side of it within its clause."""
+    before = _CLAUSE_END.split(text[max(0, found.start() - _ASKED_WHOM_CHARS) : found.start()])[-1]
+    after = _CLAUSE_END.split(text[found.end() : found.end() + _ASKED_WHOM_CHARS])[0]
+    return before + found.group(0) + after
 
 
 # Swearing with its letters starred out ("f***", "f**king", "sh*t") says as much as spelled out.

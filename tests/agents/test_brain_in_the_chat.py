@@ -582,6 +582,24 @@ async def test_a_player_who_repeats_themselves_is_not_given_the_same_answer_agai
 
 
 @pytest.mark.parametrize(
+    ("question", "article"),
+    [
+        ("I asked my friend 2 times how to join a guild and he doesn't know", "Gameplay guide"),
+        ("my guildmate told me three times to join a guild, how do I do it?", "Gameplay guide"),
+        ("问朋友问了三遍怎么加入公会，他也不知道", "玩法指南"),
+    ],
+)
+async def test_a_player_who_asked_someone_else_before_gets_the_answer_without_an_apology(visitor, question, article):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert article in answer.text
+    assert not answer.text.startswith(("Sorry", "I'm sorry", "抱歉", "非常抱歉"))
+    meta = await answer.meta()
+    assert meta["reply"] == "answer"
+
+
+@pytest.mark.parametrize(
     ("complaint", "sorry", "guidance"),
     [
         (

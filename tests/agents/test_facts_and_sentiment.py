@@ -201,6 +201,22 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("how many times can I reroll?", "calm"),
         ("I logged in again", "calm"),
         ("我刷了三次副本", "calm"),
+        # Asking someone else, or doing a thing in the game again, is no repeating to support ...
+        ("I asked my friend 2 times and he doesn't know how to finish the shop npc quest", "calm"),
+        ("my friend asked 3 times in world chat", "calm"),
+        ("I told my guild leader three times", "calm"),
+        ("I've already asked my brother", "calm"),
+        ("I'm doing the quest for the second time", "calm"),
+        ("I died to the boss over and over", "calm"),
+        ("我问朋友问了三遍", "calm"),
+        ("跟会长说了好几次还是不会", "calm"),
+        # ... while asking support again is, however it is put.
+        ("I've asked twice already", "upset"),
+        ("I'm asking for the third time", "upset"),
+        ("I told you 3 times", "upset"),
+        ("I reported this player 3 times", "upset"),
+        ("问了你们三遍了", "upset"),
+        ("我跟客服说了三次了", "upset"),
     ],
 )
 def test_sentiment_levels(text, level):
