@@ -114,7 +114,11 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
     if reply.knowledge_gap:
         meta["knowledge_gap"] = True
         meta["dont_know"] = True
-    return PreparedAnswer(context, reply, prompt.sources_for(knowledge.passages), timings, meta)
+    # Only an answer built on the passages cites them: under the bot's own words ("Tell me what
+    # happened" to "this game is garbage", which found the FAQ on the game's language) they are
+    # noise, and a reload, which reads the stored meta, showed none.
+    sources = prompt.sources_for(knowledge.passages) if reply.request is not None else []
+    return PreparedAnswer(context, reply, sources, timings, meta)
 
 
 def _mood_and_facts(

@@ -577,6 +577,7 @@ async def test_a_player_who_repeats_themselves_is_not_given_the_same_answer_agai
     assert first.end["sources"]
     assert answer.text.startswith(sorry)
     assert "help center" not in answer.text and "帮助中心" not in answer.text  # not the article once more
+    assert not answer.end.get("sources")  # nor listed under the answer
     assert [o["intent"] for o in answer.quick_replies] == ["human"]
     assert (await answer.meta())["reply"] == "repeated"
 
@@ -658,6 +659,7 @@ async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(vi
 
     assert answer.text.startswith(heard) and asked in answer.text
     assert "help center" not in answer.text and "帮助中心" not in answer.text  # no article found by "game"
+    assert not answer.end.get("sources")  # nor one listed under the answer
     assert answer.quick_replies[-1]["intent"] == "human" and len(answer.quick_replies) == 5
     assert answer.form is None
     assert (await conversation_of(visitor)).state == "bot"
