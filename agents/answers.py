@@ -75,6 +75,20 @@ def sorry_to_repeat(language: str) -> str:
     )
 
 
+def asked_again(title: str, language: str) -> str:
+    """To a calm player who sends the question the bot just answered with `title` once more:
+    no apology for a grievance they did not voice, but the answer did not fit their case, so
+    the bot asks what differs, and offers a person."""
+    return pick(
+        language,
+        f"这个问题我刚才用“{title}”回答过了，看来和你的情况对不上。告诉我哪里不一样：你试过哪些步骤、"
+        "游戏里显示了什么？我再帮你查。也可以点“转人工客服”，由客服同事接手。",
+        f"I answered that just above with **{title}**, so it seems it didn't fit your case. Tell me what's "
+        "different: which steps did you try, and what does the game show? I'll look again. Or tap "
+        '"Talk to a human" and a colleague will take it from here.',
+    )
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,
@@ -140,6 +154,14 @@ def soothe(language: str, *, strong: bool) -> str:
 
 
 def handover(language: str, *, reason: str) -> str:
+    if reason == "dont_know":
+        return pick(
+            language,
+            "看来我的回答帮不上这个问题，我请客服同事来接手。他们能看到我们之前的对话，你不用重复说明，"
+            "接入后会直接在这里回复你。",
+            "My answers haven't helped with this, so I'm bringing in a colleague from the support team. They "
+            "can see our conversation, so you won't have to repeat yourself; they'll reply right here.",
+        )
     if reason == "sentiment":
         return pick(
             language,

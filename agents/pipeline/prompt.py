@@ -112,13 +112,25 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
     repeating = _repeats_themselves(context)
+    if repeating and context.last_bot_meta.get("reply") == "repeated":
+        # Again after the bot owned that its answer did not help and offered a person: a third
+        # "I'm sorry" would read as scripted, the article again as not listening. A person
+        # takes it from here.
+        return Reply("handoff", body=answers.handover(lang, reason="dont_know"), escalate="dont_know")
     only_says_so = repeating and _only_says_so(context.question, mood)
-    if only_says_so or (repeating and _same_article_again(context, knowledge)):
+    same_article = repeating and _same_article_again(context, knowledge)
+    if only_says_so or same_article:
         # "I've asked THREE TIMES", or the article the last answer quoted once more: the same
-        # answer a second time would tell the player nobody listens. The bot owns it, and
-        # offers a person, who can look into the case itself.
+        # answer a second time would tell the player nobody listens. Offered a person, who can
+        # look into the case itself.
         offers = [human] if human else []
         if local:
+            # A player who says they asked before, or is upset, hears the bot own it; a calm
+            # one who only sent the question again, what the bot needs to look further (no
+            # apology for a grievance they did not voice).
+            if same_article and not mood.upset and not repeats_themselves(context.question):
+                title = context.last_bot_meta["sources"][0]["title"]
+                return Reply("repeated", body=answers.asked_again(title, lang), quick_replies=offers)
             return Reply("repeated", body=answers.sorry_to_repeat(lang), quick_replies=offers)
         # An LLM words it itself, from the chat it reads: told what happened rather than handed
         # the offline bot's fixed lines, which read the same however the player put it. A message

@@ -564,9 +564,9 @@ async def test_a_player_who_stays_upset_after_the_bots_help_gets_a_person(visito
         ("my top-up didn't arrive", "I've asked THREE TIMES", "I'm sorry you've had to ask again"),
         ("my top-up didn't arrive", "nothing. again.", "I'm sorry you've had to ask again"),
         ("my top-up didn't arrive", "I asked for a refund 3 times already", "I'm sorry you've had to ask again"),
-        ("how do I appeal a ban", "how do I appeal a ban", "I'm sorry you've had to ask again"),
+        ("WHERE IS MY TOP UP???", "WHERE IS MY TOP UP???", "I'm sorry you've had to ask again"),
         ("充值没到账", "我都问了三遍了", "抱歉让你反复询问"),
-        ("怎么申诉封号", "怎么申诉封号", "抱歉让你反复询问"),
+        ("充值还没到账，急", "充值还没到账，急", "抱歉让你反复询问"),
     ],
 )
 async def test_a_player_who_repeats_themselves_is_not_given_the_same_answer_again(visitor, question, again, sorry):
@@ -580,6 +580,58 @@ async def test_a_player_who_repeats_themselves_is_not_given_the_same_answer_agai
     assert not answer.end.get("sources")  # nor listed under the answer
     assert [o["intent"] for o in answer.quick_replies] == ["human"]
     assert (await answer.meta())["reply"] == "repeated"
+
+
+@pytest.mark.parametrize(
+    ("question", "again", "says"),
+    [
+        (
+            "how do I appeal a ban",
+            "How do I appeal a ban?",
+            "I answered that just above with **Account banned or suspended: how to appeal**, so it seems it "
+            "didn't fit your case. Tell me what's different",
+        ),
+        (
+            "forgot my password",
+            "forgot my password",
+            "I answered that just above with **Password reset, two-step verification and phishing**",
+        ),
+        ("怎么申诉封号", "怎么申诉封号？", "这个问题我刚才用“账号被封禁（封号）怎么申诉”回答过了，看来"),
+        ("活动奖励没收到", "活动奖励没收到", "这个问题我刚才用“当前活动：星落庆典”回答过了"),
+    ],
+)
+async def test_a_calm_player_who_sends_the_same_question_again_is_asked_what_differs_not_apologised_to(
+    visitor, question, again, says
+):
+    async with Chat(visitor) as chat:
+        first = await chat.say(question)
+        answer = await chat.say(again)
+
+    assert first.end["sources"]
+    assert answer.text.startswith(says)
+    assert "sorry" not in answer.text.lower() and "抱歉" not in answer.text  # they voiced no grievance
+    assert not answer.end.get("sources")  # not the article once more
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    assert (await answer.meta())["reply"] == "repeated"
+
+
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        (["how do I appeal a ban"] * 3, "My answers haven't helped with this, so I'm bringing in a colleague"),
+        (["how do I appeal a ban", "how do I appeal a ban", "I've asked twice already"], "My answers haven't helped"),
+        (["怎么申诉封号"] * 3, "看来我的回答帮不上这个问题，我请客服同事来接手。"),
+    ],
+)
+async def test_a_player_who_repeats_themselves_once_more_after_the_offer_of_a_person_gets_one(visitor, messages, says):
+    async with Chat(visitor) as chat:
+        for message in messages:
+            last = await chat.say(message)
+
+    assert last.text.startswith(says)
+    assert any(f.get("type") == "state" and f["state"] == "waiting" for f in last.frames)
+    conversation = await conversation_of(visitor)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "dont_know")
 
 
 @pytest.mark.parametrize(
