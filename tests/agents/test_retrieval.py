@@ -122,6 +122,27 @@ def test_a_title_sharing_only_a_common_word_with_the_question_is_not_a_related_s
 
 
 @pytest.mark.parametrize(
+    ("question", "language", "found"),
+    [
+        # The top-up's title shares only what went wrong (到账, "not received") with the question.
+        ("活动奖励没到账", "zh-hans", ["events.zh"]),
+        ("event rewards not received", "en", ["events.en"]),
+        ("didn't get my event reward", "en", ["events.en"]),
+        # "Can't log in" only points at the article found first: "Use **Forgot password**",
+        # "you can appeal from **Appeal a ban**".
+        ("forgot my password", "en", ["account-security.en"]),
+        ("i forgot my pw", "en", ["account-security.en"]),
+        ("how do I appeal a ban", "en", ["ban-appeal.en"]),
+        ("how to appeal my ban", "en", ["ban-appeal.en"]),
+    ],
+)
+def test_an_article_sharing_only_what_went_wrong_or_pointing_at_the_answer_is_not_a_related_source(
+    demo_articles, question, language, found
+):
+    assert stems(search(question, language=language), demo_articles) == found
+
+
+@pytest.mark.parametrize(
     ("question", "found"),
     [
         ("hey whats up", []),  # not "Recharge (top-up) not received"
