@@ -68,6 +68,8 @@ _NOT_RECEIVED = [
     ),
     # "签到奖励没领到", "奖励没拿到", "领不到奖励": the articles say 没收到
     (re.compile(r"没有?(?:领|拿)到|(?:领|拿)不到|没有收到"), "没收到"),
+    # "签到奖励没到账", "补偿还没到": a reward is 没收到 in the articles; 到账 is the top-up's word
+    (re.compile(r"(?<=奖励|补偿)(?:还|都|一直)?(?:没有?|未)到账?"), "没收到"),
 ]
 
 

@@ -126,6 +126,9 @@ def test_a_title_sharing_only_a_common_word_with_the_question_is_not_a_related_s
     [
         # The top-up's title shares only what went wrong (到账, "not received") with the question.
         ("活动奖励没到账", "zh-hans", ["events.zh"]),
+        # ... nor comes first: a reward that has not arrived is 没收到 in the articles.
+        ("签到奖励没到账", "zh-hans", ["events.zh"]),
+        ("排行榜奖励还没到", "zh-hans", ["events.zh"]),
         ("event rewards not received", "en", ["events.en"]),
         ("didn't get my event reward", "en", ["events.en"]),
         # "Can't log in" only points at the article found first: "Use **Forgot password**",
