@@ -42,7 +42,8 @@ _ZH = {
     "退游": -0.6, "卸载": -0.4, "曝光": -0.7, "差评": -0.6, "气死": -0.8, "生气": -0.5, "愤怒": -0.7,
     "烦死": -0.5, "烦": -0.3, "无语": -0.35, "失望": -0.4, "太差": -0.6, "很差": -0.5, "离谱": -0.5,
     "坑": -0.4, "急": -0.25, "着急": -0.35, "怎么还": -0.2, "还没": -0.15, "到底": -0.25, "一直": -0.1,
-    "破游戏": -0.5, "傻": -0.6,
+    "破游戏": -0.5, "傻": -0.6, "好慢": -0.35, "太慢": -0.35, "怎么这么慢": -0.4, "等了好久": -0.35,
+    "等了半天": -0.35, "等了很久": -0.35,
     "不满意": -0.5, "没用": -0.5, "废物": -0.8, "智障": -0.8, "欺骗": -0.8, "忍无可忍": -0.9,
     "谢谢": 0.4, "感谢": 0.5, "太好了": 0.6, "好的": 0.2, "满意": 0.5, "不错": 0.4, "厉害": 0.4, "解决了": 0.5,
 }
@@ -67,6 +68,13 @@ _PUBLIC_COMPLAINT = re.compile(
     r"|\b(?:leave|leaving|give|giving|rate|rating)\s+(?:it\s+|you\s+|this(?:\s+game)?\s+)?(?:a\s+)?(?:1|one)[\s-]?stars?\b"
 )
 PUBLIC_COMPLAINT_WEIGHT = -0.7
+# Impatience, as phrases: "forever", "slow" and "hurry" alone are game words too ("is the mount
+# forever?", "a slow debuff", "the Hurry buff"). "this is taking forever", "hurry up".
+_IMPATIENT = re.compile(
+    r"\btak(?:es|ing)\s+(?:so\s+)?(?:forever|ages|so\s+long)\b|^\W*hurry(?:\s+up)?\b|\bso\s+slow\W*$"
+    r"|\bstill\s+waiting\b|\bwhy\s+(?:is\s+)?(?:this|it)\s+(?:taking\s+)?so\s+long\b"
+)
+IMPATIENT_WEIGHT = -0.35
 # A player who says they have asked before ("I asked for a refund 3 times already", "I've
 # asked THREE TIMES", "nothing. again.", "我都问了三遍了") is upset, however calm the words:
 # the help so far has not helped. Only asking, telling or contacting counts: "I refined my
@@ -198,6 +206,9 @@ def score_text(text: str) -> Sentiment:
     if repeated := repeats_themselves(lowered):
         total += REPEATING_WEIGHT
         found.append(repeated.group(0))
+    if impatient := _IMPATIENT.search(lowered):
+        total += IMPATIENT_WEIGHT
+        found.append(impatient.group(0))
     complains_in_public = False
     for match in _PUBLIC_COMPLAINT.finditer(lowered):
         total += PUBLIC_COMPLAINT_WEIGHT

@@ -703,6 +703,10 @@ async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(vi
         ("什么破游戏", "抱歉让你着急了", "跟我说说发生了什么"),
         ("F*** this", "I'm really sorry about this.", "Tell me what happened"),
         ("我要退游了，再见", "非常抱歉给你带来这么糟糕的体验", "跟我说说发生了什么"),
+        # Impatience: no article found by "take" (Lost items) or "up" (the top-up).
+        ("this is taking forever", "Sorry for the trouble", "Tell me what happened"),
+        ("hurry up", "Sorry for the trouble", "Tell me what happened"),
+        ("好慢啊", "抱歉让你着急了", "跟我说说发生了什么"),
     ],
 )
 async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(visitor, outburst, heard, asked):

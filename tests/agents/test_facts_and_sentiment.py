@@ -217,6 +217,16 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("I reported this player 3 times", "upset"),
         ("问了你们三遍了", "upset"),
         ("我跟客服说了三次了", "upset"),
+        # Impatience is upset; "forever", "hurry" and "slow" in the game are not.
+        ("this is taking forever", "upset"),
+        ("hurry up", "upset"),
+        ("why is this taking so long", "upset"),
+        ("好慢啊", "upset"),
+        ("等了半天了", "upset"),
+        ("is the mount forever?", "calm"),
+        ("how do I get the hurry buff", "calm"),
+        ("the slow debuff is bugged", "calm"),
+        ("怎么快点升级", "calm"),
     ],
 )
 def test_sentiment_levels(text, level):
