@@ -51,6 +51,12 @@ _SAME_THING = [
     # "登不上去", "登陆不了": the articles say 登录 (a lone 登 is no word of theirs)
     (re.compile(r"登陆"), "登录"),
     (re.compile(r"登不(?:上去?|进去?|了)"), "登录 "),
+    # "任务做不了", "任务完成不了", "任务卡住了": the bug article says 任务无法完成, a bug (not the login
+    # article's 登录不了, nor the festival's daily 任务 to 完成)
+    (
+        re.compile(r"任务(?:一直|还是|老是)?(?:做不了|完成不了|做不完|交不了|没法完成|不能完成|卡住了?|卡着|卡在)"),
+        "任务无法完成 bug",
+    ),
     # "游戏好卡", "太卡了", "卡成PPT": the articles say 卡顿 (not 月卡, 卡住 or 改名卡)
     (re.compile(r"(?:好|很|太|特别|超级?|有点|老是|总是|巨)卡(?![顿住死号片])|卡成"), "卡顿"),
 ]

@@ -146,6 +146,15 @@ def test_an_article_sharing_only_what_went_wrong_or_pointing_at_the_answer_is_no
 
 
 @pytest.mark.parametrize(
+    "question",
+    ["任务做不了怎么办", "任务完成不了", "主线任务一直卡住了", "商店npc的任务交不了", "I can't finish the quest"],
+)
+def test_a_quest_that_cannot_be_finished_finds_the_bug_report_article_first(demo_articles, question):
+    language = "en" if question.isascii() else "zh-hans"
+    assert stems(search(question, language=language), demo_articles)[0] == f"bug-report.{language[:2]}"
+
+
+@pytest.mark.parametrize(
     ("question", "found"),
     [
         ("hey whats up", []),  # not "Recharge (top-up) not received"
