@@ -313,7 +313,11 @@ INTENTS = [
         anniversary rewards
         how to claim login rewards
         where do i redeem a code
-        is there double xp this weekend""",
+        is there double xp this weekend
+        event reward not received
+        活动奖励没到账
+        leaderboard reward didn't arrive
+        排行榜奖励没发""",
     ),
     (
         "refund",

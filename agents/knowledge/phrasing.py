@@ -74,8 +74,9 @@ _NOT_RECEIVED = [
     ),
     # "签到奖励没领到", "奖励没拿到", "领不到奖励": the articles say 没收到
     (re.compile(r"没有?(?:领|拿)到|(?:领|拿)不到|没有收到"), "没收到"),
-    # "签到奖励没到账", "补偿还没到": a reward is 没收到 in the articles; 到账 is the top-up's word
-    (re.compile(r"(?<=奖励|补偿)(?:还|都|一直)?(?:没有?|未)到账?"), "没收到"),
+    # "签到奖励没到账", "补偿还没到", "排行榜奖励还没发": 到账 is the top-up article's word, and a
+    # reward that did not arrive is the events article's 活动奖励没收到.
+    (re.compile(r"(奖励|宝箱|补偿)(?:还|一直|都)?(?:没有?|未)(?:到账|到|发放?|下发)"), r"\1没收到"),
 ]
 
 

@@ -1091,6 +1091,25 @@ async def test_selling_an_account_or_renaming_a_character_is_answered_not_taken_
 
 
 @pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("event reward not received", "**Reward not received?**\nEvent rewards are sent by **mail within 24 hours**"),
+        ("reward not received", "**Reward not received?**\nEvent rewards are sent by **mail within 24 hours**"),
+        ("奖励没到账", "**活动奖励没收到**\n活动奖励会在 **24 小时内通过邮件** 发放"),
+    ],
+)
+async def test_a_missing_event_reward_gets_where_rewards_arrive_not_a_request_for_an_order_number(
+    visitor, question, says
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert says in answer.text
+    assert answer.end["sources"][0]["title"] in ("Current event: Starfall Festival", "当前活动：星落庆典")
+    assert answer.form is None and "order number" not in answer.text and "订单号" not in answer.text
+
+
+@pytest.mark.parametrize(
     ("question", "says", "person"),
     [
         ("客服电话是多少", "我们没有电话客服", "转人工客服"),

@@ -119,6 +119,30 @@ def test_logging_in_lag_a_late_top_up_selling_an_account_and_a_phone_number_find
 
 @pytest.mark.parametrize(
     "phrase",
+    [
+        "event reward not received",
+        "reward not received",
+        "login reward didn't arrive",
+        "haven't received my leaderboard reward",
+        "奖励没到账",
+        "签到奖励没到账",
+        "活动奖励一直没收到",
+    ],
+)
+def test_a_reward_that_did_not_arrive_is_an_event_not_a_top_up(demo_brain, phrase):
+    # Its "not received" / 没到账 is the top-up examples' too.
+    assert get_catalogue().classifier.classify(phrase).intent == "events"
+
+
+@pytest.mark.parametrize(
+    "phrase", ["recharge not received", "top-up not received", "monthly card not received", "星晶没到账", "月卡没到账"]
+)
+def test_a_top_up_that_did_not_arrive_is_still_a_top_up_beside_event_rewards(demo_brain, phrase):
+    assert get_catalogue().classifier.classify(phrase).intent == "recharge_not_arrived"
+
+
+@pytest.mark.parametrize(
+    "phrase",
     ["how do i change my name", "how can I change my character's name", "我想改个名字", "角色怎么改名"],
 )
 def test_changing_ones_name_is_the_rename_topic_not_account_security(demo_brain, phrase):
