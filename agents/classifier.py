@@ -83,6 +83,10 @@ class Classification:
     intent: str
     confidence: float
 
+    def without(self, names: set[str]) -> Classification:
+        """The same ranking with these intents left out, and which of the rest is clear."""
+        return _decide([guess for guess in self.ranked if guess.intent not in names])
+
 
 class IntentClassifier:
     def __init__(self, examples: dict[str, list[str]]) -> None:
@@ -149,13 +153,17 @@ class IntentClassifier:
         return sorted(guesses, key=lambda g: g.score, reverse=True)
 
     def classify(self, text: str) -> Classification:
-        ranked = self.rank(text)
-        if not ranked:
-            return Classification([], "", 0.0)
-        best = ranked[0]
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        clear = best.score >= MIN_CONFIDENCE and best.score - runner_up >= MIN_MARGIN
-        return Classification(ranked, best.intent if clear else "", best.score)
+        return _decide(self.rank(text))
+
+
+def _decide(ranked: list[Guess]) -> Classification:
+    """The best guess when it is clear: confident enough, and ahead of the runner-up."""
+    if not ranked:
+        return Classification([], "", 0.0)
+    best = ranked[0]
+    runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+    clear = best.score >= MIN_CONFIDENCE and best.score - runner_up >= MIN_MARGIN
+    return Classification(ranked, best.intent if clear else "", best.score)
 
 
 def _damped(count: float) -> float:

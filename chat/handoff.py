@@ -690,10 +690,26 @@ _HOW_TO_REACH_US = re.compile(
 )
 
 
+# Whose phone or e-mail the player asks for, named with it: "有没有人工客服的电话", "真人客服的联系
+# 方式", "is there a phone number for human support?", "the email for a live agent", "a number I
+# can call to talk to a human". The person is what the question is about, not someone asked for.
+_A_PERSONS_CONTACT = re.compile(
+    rf"""
+    (?:人工客服|真人客服|人工|真人|客服|官方|你们)的?(?:客服)?(?:电话|热线|邮箱|邮件|QQ|微信|联系方式)(?:号码?|地址)?
+    | 联系(?:人工客服|真人客服|人工|真人)的?(?:方式|电话|邮箱)
+    | \b(?:(?:phone|telephone|contact)\s+(?:number|line|details|info)|number|e-?mail(?:\s+address)?|hotline)\s+
+      (?:(?:i|we)\s+can\s+(?:call|ring|dial|use|write\s+to)\s+)?
+      (?:for|of|to\s+(?:reach|call|contact|get(?:\s+hold\s+of)?|(?:talk|speak|chat)\s+(?:to|with)))\s+{_PERSON}
+    | {_PERSON}(?:'s|\s+support)?\s+(?:(?:phone|telephone|contact)\s+)?(?:number|line|e-?mail|hotline)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
 def asks_how_to_reach_support(text: str) -> bool:
     """The player asks how to reach support (a phone number, an e-mail): a question the help
     center answers, not a request for a person, who is offered with the answer."""
-    return bool(_HOW_TO_REACH_US.search(text))
+    return bool(_HOW_TO_REACH_US.search(text) or _A_PERSONS_CONTACT.search(text))
 
 
 def wants_human(text: str) -> bool:
@@ -707,7 +723,9 @@ def wants_human(text: str) -> bool:
     """
     if asks_who_answers(text):
         return False
-    text = text.strip()
+    # "有没有人工客服的电话" asks how to reach a person: the rest of it must ask for one ("转人工，
+    # 客服电话是多少" does).
+    text = _A_PERSONS_CONTACT.sub(" ", text).strip()
     return bool(_ASKED_IN_CHINESE.search(text) or _asked(_ASKED_IN_ENGLISH, text) or _asks_for_a_role(text))
 
 

@@ -30,6 +30,7 @@ from agents.facts import PLAYER_ID
 from agents.follow_ups import leans_on_the_topic
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
+from chat.handoff import asks_how_to_reach_support
 from csbot.db import in_worker
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
     result = _from_the_conversation(context, catalogue, classified)
     ask = False
     if result is None:
-        result = _classify(classified())
+        result = _classify(_as_asked(classified(), catalogue, context.question))
         if not result.name:
             result = _from_a_named_fact(context.question, catalogue, result) or result
         ask = _llm_wanted(result) and bool(context.question.strip())
@@ -77,7 +78,7 @@ def detect_offline(context: Context) -> tuple[IntentResult, Catalogue | None]:
 async def with_llm(context: Context, offline: IntentResult, catalogue: Catalogue) -> IntentResult:
     """The LLM names the intent; the offline classifier's result stands when it fails."""
     named = await _ask_llm(context, catalogue)
-    if named is None:
+    if named is None or named in _handoffs_asked_about(catalogue, context.question):
         return offline
     return IntentResult(named, 1.0 if named else 0.0, "llm", offline.likely, catalogue.intents.get(named))
 
@@ -149,6 +150,21 @@ def _from_a_named_fact(question: str, catalogue: Catalogue, unsure: IntentResult
     if len(topics) != 1:
         return None
     return IntentResult(topics.pop(), 1.0, "named_fact", unsure.likely)
+
+
+def _handoffs_asked_about(catalogue: Catalogue, question: str) -> set[str]:
+    """The handoff intents, when the question asks how to reach support ("有没有人工客服的电话",
+    "is there a phone number for a real person?"): its person is what it asks about, and the
+    help center answers it, with a person offered (agents/pipeline/prompt.py)."""
+    if not asks_how_to_reach_support(question):
+        return set()
+    return {spec.name for spec in catalogue.intents.values() if spec.action == "handoff"}
+
+
+def _as_asked(classified: Classification, catalogue: Catalogue, question: str) -> Classification:
+    """The classification, without a request for a person the question does not make."""
+    handoffs = _handoffs_asked_about(catalogue, question)
+    return classified.without(handoffs) if handoffs else classified
 
 
 def _classify(classified: Classification) -> IntentResult:

@@ -1116,6 +1116,11 @@ async def test_a_missing_event_reward_gets_where_rewards_arrive_not_a_request_fo
         ("你们有客服邮箱吗", "我们没有电话客服", "转人工客服"),
         ("what's your support phone number?", "We have no phone line", "Talk to a human"),
         ("how can I contact you?", "We have no phone line", "Talk to a human"),
+        # Whose phone: a person's, which is no request for one.
+        ("有没有人工客服的电话", "我们没有电话客服", "转人工客服"),
+        ("有人工客服电话吗", "我们没有电话客服", "转人工客服"),
+        ("do you have a phone number for a real person?", "We have no phone line", "Talk to a human"),
+        ("is there a number I can call to talk to a human?", "We have no phone line", "Talk to a human"),
     ],
 )
 async def test_asked_for_a_phone_number_the_bot_says_how_to_reach_support_and_offers_a_person(

@@ -409,11 +409,25 @@ def test_a_request_for_a_manager_or_a_person_still_reaches_staff(text):
         ("手机玩一直闪退", False),
         ("how do I reach level 50", False),
         ("转人工", False),
+        # The person named is whose phone or e-mail the player asks for.
+        ("有没有人工客服的电话", True),
+        ("人工客服的邮箱是什么", True),
+        ("真人客服的联系方式", True),
+        ("is there a phone number for human support?", True),
+        ("what's the phone number to reach a real person", True),
+        ("is there a number I can call to talk to a human?", True),
     ],
 )
 def test_asking_how_to_reach_support_is_a_question_not_a_request_for_a_person(text, asks):
     assert handoff.asks_how_to_reach_support(text) is asks
     assert handoff.wants_human(text) is (text == "转人工")
+
+
+@pytest.mark.parametrize(
+    "text", ["转人工，客服电话是多少", "我要人工客服", "I want a real person, what's your phone number?"]
+)
+def test_a_request_for_a_person_beside_a_question_about_the_phone_is_still_a_request(text):
+    assert handoff.wants_human(text)
 
 
 def _answer(conversation, sources, **meta):
