@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.facts import CLAIMED_PLAYER_ID, FactSpec
+from agents.facts import CLAIMED_PLAYER_ID, FactSpec, choice_list
 from agents.tools import ToolResult
 
 
@@ -105,15 +105,30 @@ def still_waiting(specs: list[FactSpec], language: str) -> str:
     return f"Sure — send me {labels} when you have {'it' if len(specs) == 1 else 'them'}."
 
 
-def ask_for_facts(specs: list[FactSpec], language: str) -> str:
+def ask_for_facts(specs: list[FactSpec], language: str, unknown: dict[str, str] | None = None) -> str:
+    """The question for the facts; `unknown`: what the player named that is none of a fact's
+    choices ("s7"), said first."""
     if len(specs) == 1:
-        return specs[0].question(language)
-    labels = ("、" if _zh(language) else ", ").join(spec.label(language) for spec in specs)
-    return pick(
-        language,
-        f"为了帮你查清楚，还需要这些信息：{labels}。可以直接告诉我，也可以填写下面的表格。",
-        f"To look into this I need a few details: {labels}. Tell me here, or fill in the form below.",
-    )
+        asked = specs[0].question(language)
+    else:
+        labels = ("、" if _zh(language) else ", ").join(spec.label(language) for spec in specs)
+        asked = pick(
+            language,
+            f"为了帮你查清楚，还需要这些信息：{labels}。可以直接告诉我，也可以填写下面的表格。",
+            f"To look into this I need a few details: {labels}. Tell me here, or fill in the form below.",
+        )
+    said = [_not_a_choice(spec, unknown[spec.name], language) for spec in specs if spec.name in (unknown or {})]
+    return ("" if _zh(language) else " ").join([*said, asked])
+
+
+def _not_a_choice(spec: FactSpec, value: str, language: str) -> str:
+    """ "s7" is no server: which ones there are, unless the question that follows names them all."""
+    label = spec.label(language)
+    listed = all(choice in spec.question(language) for choice in spec.choices)
+    if _zh(language):
+        return f"没有“{value}”这个{label}。" + ("" if listed else f"可选的有：{choice_list(spec, language)}。")
+    lowered = f"{label[:1].lower()}{label[1:]}"
+    return f'There is no {lowered} "{value}".' + ("" if listed else f" It is one of {choice_list(spec, language)}.")
 
 
 def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:

@@ -102,6 +102,47 @@ def extract(spec: FactSpec, text: str) -> str | None:
     return None
 
 
+# How a numbered choice is spelt with another number: "S1" as S and digits, "一服" as numerals and 服.
+_DIGITS = re.compile(r"\d+")
+_CJK_NUMERALS = "零一二两三四五六七八九十百"
+_CJK_NUMBER = re.compile(f"[{_CJK_NUMERALS}]+")
+
+
+def _shape(word: str) -> str | None:
+    """A pattern for the word with any number in place of its own ("s1" -> s\\d+), or None for a
+    word without one ("dawn")."""
+    parts = re.split(rf"(\d+|[{_CJK_NUMERALS}]+)", word.lower())
+    if len(parts) == 1:
+        return None
+    pattern = "".join(
+        r"\d+" if _DIGITS.fullmatch(part) else f"[{_CJK_NUMERALS}]+" if _CJK_NUMBER.fullmatch(part) else re.escape(part)
+        for part in parts
+    )
+    return rf"(?<![a-z0-9]){pattern}(?![a-z0-9])" if word.isascii() else pattern
+
+
+def unknown_choice(spec: FactSpec, text: str) -> str | None:
+    """A value spelt like the fact's numbered choices but none of them, as the player wrote it:
+    "s7" or "7服" when the servers are S1 to S4 ("1服", "一区"). None when the text names a
+    valid choice, or the choices have no numbers (a device)."""
+    if not spec.choices or extract(spec, text):
+        return None
+    text = _normalise(text)
+    words = {word for canonical, synonyms in spec.choices.items() for word in (canonical, *synonyms)}
+    shapes = {shape for shape in map(_shape, words) if shape}
+    found = (match for shape in shapes for match in re.finditer(shape, text.lower()))
+    first = min(found, key=lambda match: match.start(), default=None)
+    return text[first.start() : first.end()] if first else None
+
+
+def choice_list(spec: FactSpec, language: str) -> str:
+    """The fact's choices, for a sentence: "S1, S2, S3 and S4", "S1、S2、S3、S4"."""
+    choices = list(spec.choices)
+    if language.startswith("zh"):
+        return "、".join(choices)
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} and {choices[-1]}"
+
+
 # A run of letters, digits and the marks codes are made of, between spaces, CJK or punctuation.
 _CODE_LIKE = re.compile(r"[A-Za-z0-9_.#-]*\d[A-Za-z0-9_.#-]*")
 
@@ -158,6 +199,9 @@ def bare_value(spec: FactSpec, text: str) -> str | None:
 
 def _contains_word(text: str, word: str) -> bool:
     if not word.isascii():
+        if word[0].isdigit() or word[0] in _CJK_NUMERALS:
+            # "2服" is not inside "12服", nor "二服" inside "十二服": another server.
+            return re.search(rf"(?<![0-9{_CJK_NUMERALS}]){re.escape(word)}", text) is not None
         return word in text
     # "s1" must not match inside "ss10"; "pc" not inside "pcs".
     return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None

@@ -8,7 +8,8 @@ typed is kept apart as `claimed_player_id` and no tool uses it, but the bot does
 not ask for an id the player gave.
 
 The bot asks for what is still missing, once: a fact it asked for before is
-never asked again (the answer goes on without it, and a human can follow up).
+never asked again (the answer goes on without it, and a human can follow up),
+unless the player named a value that is none of its choices ("s7" for the server).
 """
 
 from __future__ import annotations
@@ -31,15 +32,20 @@ class FactsResult:
     # Taken from this message (or its form): shown to staff as new.
     new: dict[str, str] = field(default_factory=dict)
     missing: list[FactSpec] = field(default_factory=list)
-    # Missing and never asked before: the bot asks for these now.
+    # Missing and never asked before, or named as none of its choices: the bot asks for these now.
     to_ask: list[FactSpec] = field(default_factory=list)
+    # What this message named that is none of a missing fact's choices ("s7" for the server), by fact.
+    unknown: dict[str, str] = field(default_factory=dict)
 
     def as_meta(self) -> dict:
-        return {
+        meta = {
             "values": self.values,
             "new": self.new,
             "missing": [spec.name for spec in self.missing],
         }
+        if self.unknown:
+            meta["unknown"] = self.unknown
+        return meta
 
 
 def collect(context: Context, intent: IntentResult) -> FactsResult:
@@ -68,8 +74,16 @@ def collect(context: Context, intent: IntentResult) -> FactsResult:
         if value is not None and values.get(key) != value:
             values[key] = new[key] = value
     missing = [spec for spec in wanted if not given(values, spec.name)]
-    to_ask = [spec for spec in missing if spec.name not in context.asked]
-    return FactsResult(values, new, missing, to_ask)
+    # "s7" to "Which server do you play on?" when the servers are S1 to S4: the player answered,
+    # and is told it is no server and asked again, rather than their answer passing unseen. Only
+    # in reply to the question: in "crashes on my samsung s10" it is a phone.
+    unknown = {
+        spec.name: value
+        for spec in missing
+        if spec.name in open_facts and (value := rules.unknown_choice(spec, context.question))
+    }
+    to_ask = [spec for spec in missing if spec.name not in context.asked or spec.name in unknown]
+    return FactsResult(values, new, missing, to_ask, unknown)
 
 
 def given(values: dict[str, str], name: str) -> bool:

@@ -98,9 +98,13 @@ def _from_the_conversation(
         return IntentResult(pending, 1.0, "form")
     missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
     needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
-    # A detail the bot asked for, named or standing alone ("it's 55555555 on server S2").
+    # A detail the bot asked for, named or standing alone ("it's 55555555 on server S2"), or one
+    # that is none of its choices ("s7" for the server): an answer still, to be told so.
     if any(
-        fact_rules.extract(spec, context.question) or fact_rules.lone_value(spec, context.question) for spec in needed
+        fact_rules.extract(spec, context.question)
+        or fact_rules.lone_value(spec, context.question)
+        or fact_rules.unknown_choice(spec, context.question)
+        for spec in needed
     ):
         return IntentResult(pending, 1.0, "follow_up")
     elsewhere = classified().intent

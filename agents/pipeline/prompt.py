@@ -168,6 +168,16 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             prefix=prefix,
             form_fields=[fact_rules.form_field(spec, lang) for spec in awaited],
         )
+    if facts.unknown and intent.source == "follow_up":
+        # "s7" to "Which server do you play on?": the article once more would not say that
+        # there is no S7, and the player would wonder why their answer went unseen.
+        return Reply(
+            "ask",
+            body=answers.ask_for_facts(facts.to_ask, lang, facts.unknown),
+            prefix=prefix,
+            asked=[spec.name for spec in facts.to_ask],
+            form_fields=[fact_rules.form_field(spec, lang) for spec in facts.to_ask],
+        )
     given = _details_given(context, intent, facts) if local and result is None else []
     if given:
         # "S2" after "Which server do you play on?": quoting the article the question followed
@@ -186,12 +196,12 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             # Nothing to quote, only details to ask for: the offline provider would say "I
             # couldn't find anything about this" before the form. An LLM gets the request
             # in its notes and words both together.
-            reply.body = answers.ask_for_facts(facts.to_ask, lang)
+            reply.body = answers.ask_for_facts(facts.to_ask, lang, facts.unknown)
             return reply
         if local:
-            reply.suffix = answers.ask_for_facts(facts.to_ask, lang)
+            reply.suffix = answers.ask_for_facts(facts.to_ask, lang, facts.unknown)
         else:
-            notes += _ask_notes(lang, answers.ask_for_facts(facts.to_ask, lang))
+            notes += _ask_notes(lang, answers.ask_for_facts(facts.to_ask, lang, facts.unknown))
     elif result is not None:  # the tool needs a verified player
         reply.quick_replies = [human] if human else []
         if local:

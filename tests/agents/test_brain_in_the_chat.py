@@ -407,6 +407,63 @@ async def test_details_given_for_a_bug_are_noted_not_answered_with_the_article_a
 
 
 @pytest.mark.parametrize(
+    ("problem", "detail", "told", "then", "noted"),
+    [
+        (
+            "the game keeps crashing on my iphone",
+            "s7",
+            'There is no server "s7". Which server do you play on (S1 Dawn, S2 Tide, S3 Ember or S4 Frost)?',
+            "S2",
+            "Thanks, I've noted it: Device: iOS, Server: S2.",
+        ),
+        (
+            "the game keeps crashing on my iphone",
+            "I'm on server S12",
+            'There is no server "S12".',
+            "s2",
+            "Thanks, I've noted it: Device: iOS, Server: S2.",
+        ),
+        (
+            "游戏一直闪退，我用的安卓",
+            "7服",
+            "没有“7服”这个服务器。你在哪个服务器（S1 晨曦、S2 潮汐、S3 余烬、S4 霜语）？",
+            "三服",
+            "好的，已记下：设备：Android，服务器：S3。",
+        ),
+        (
+            "游戏一直闪退，我用的安卓",
+            "我在十二服",
+            "没有“十二服”这个服务器。",
+            "S3",
+            "好的，已记下：设备：Android，服务器：S3。",
+        ),
+    ],
+)
+async def test_a_server_that_is_none_of_the_games_is_told_so_and_asked_for_again(
+    visitor, problem, detail, told, then, noted
+):
+    async with Chat(visitor) as chat:
+        await chat.say(problem)
+        answer = await chat.say(detail)
+        after = await chat.say(then)
+
+    assert answer.text.startswith(told), answer.text
+    assert "help center" not in answer.text and "帮助中心" not in answer.text
+    assert answer.form["fields"] == [
+        {
+            "name": "server",
+            "label": "服务器" if "服" in detail else "Server",
+            "required": True,
+            "type": "select",
+            "options": ["S1", "S2", "S3", "S4"],
+        }
+    ]
+    assert after.text.startswith(noted), after.text
+    conversation = await conversation_of(visitor)
+    assert conversation.facts["server"] in noted  # kept for staff, as the noted line says
+
+
+@pytest.mark.parametrize(
     ("problem", "reply", "noted"),
     [
         ("my account got hacked", "my uid is 55555555", "Thanks, I've noted it: Player ID: 55555555."),

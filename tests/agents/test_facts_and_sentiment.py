@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.catalogue import get_catalogue
-from agents.facts import bare_value, check_form_values, extract, lone_value, validate
+from agents.facts import bare_value, check_form_values, extract, lone_value, unknown_choice, validate
 from agents.sentiment import score_text, should_escalate
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +120,25 @@ def test_a_fact_is_not_found_where_it_is_not(facts):
     assert extract(facts["order_no"], "a mysterious charge, order SF-2025") is None  # a word, a short number
     assert extract(facts["server"], "the class is OP") is None
     assert extract(facts["device"], "pcs of gear") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("s7", "s7"), ("it's on server S12", "S12"), ("7服", "7服"), ("我在七区", "七区"), ("十二服", "十二服")],
+)
+def test_a_server_spelt_like_ours_but_none_of_them_is_no_server(facts, text, named):
+    assert extract(facts["server"], text) is None
+    assert unknown_choice(facts["server"], text) == named
+
+
+@pytest.mark.parametrize(
+    ("text", "server"), [("S2", "S2"), ("应该是二服吧", "S2"), ("12服", None), ("my iphone 7 crashes", None)]
+)
+def test_a_real_server_or_none_at_all_is_no_unknown_server(facts, text, server):
+    # "12服" is not "2服" with a 1 before it.
+    assert extract(facts["server"], text) == server
+    assert unknown_choice(facts["server"], text) == (None if server or "服" not in text else text)
+    assert unknown_choice(facts["device"], "iphone 12") is None  # a device's choices have no numbers
 
 
 def test_a_value_is_checked_and_put_in_its_canonical_form(facts):
