@@ -128,7 +128,9 @@ def _not_a_choice(spec: FactSpec, value: str, language: str) -> str:
     if _zh(language):
         return f"没有“{value}”这个{label}。" + ("" if listed else f"可选的有：{choice_list(spec, language)}。")
     lowered = f"{label[:1].lower()}{label[1:]}"
-    return f'There is no {lowered} "{value}".' + ("" if listed else f" It is one of {choice_list(spec, language)}.")
+    # "server 7" names itself: "There is no server 7.", not "no server "server 7"".
+    named = value if value.lower().startswith(f"{lowered.lower()} ") else f'{lowered} "{value}"'
+    return f"There is no {named}." + ("" if listed else f" It is one of {choice_list(spec, language)}.")
 
 
 def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:

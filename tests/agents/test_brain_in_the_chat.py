@@ -437,6 +437,13 @@ async def test_details_given_for_a_bug_are_noted_not_answered_with_the_article_a
             "S3",
             "好的，已记下：设备：Android，服务器：S3。",
         ),
+        (
+            "the game keeps crashing on my iphone",
+            "I play on server 7",
+            "There is no server 7.",
+            "server 2",
+            "Thanks, I've noted it: Device: iOS, Server: S2.",
+        ),
     ],
 )
 async def test_a_server_that_is_none_of_the_games_is_told_so_and_asked_for_again(

@@ -124,7 +124,14 @@ def test_a_fact_is_not_found_where_it_is_not(facts):
 
 @pytest.mark.parametrize(
     ("text", "named"),
-    [("s7", "s7"), ("it's on server S12", "S12"), ("7服", "7服"), ("我在七区", "七区"), ("十二服", "十二服")],
+    [
+        ("s7", "s7"),
+        ("it's on server S12", "S12"),
+        ("I play on server 7", "server 7"),
+        ("7服", "7服"),
+        ("我在七区", "七区"),
+        ("十二服", "十二服"),
+    ],
 )
 def test_a_server_spelt_like_ours_but_none_of_them_is_no_server(facts, text, named):
     assert extract(facts["server"], text) is None
@@ -132,7 +139,8 @@ def test_a_server_spelt_like_ours_but_none_of_them_is_no_server(facts, text, nam
 
 
 @pytest.mark.parametrize(
-    ("text", "server"), [("S2", "S2"), ("应该是二服吧", "S2"), ("12服", None), ("my iphone 7 crashes", None)]
+    ("text", "server"),
+    [("S2", "S2"), ("it's server 2", "S2"), ("应该是二服吧", "S2"), ("12服", None), ("my iphone 7 crashes", None)],
 )
 def test_a_real_server_or_none_at_all_is_no_unknown_server(facts, text, server):
     # "12服" is not "2服" with a 1 before it.
