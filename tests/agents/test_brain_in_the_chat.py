@@ -968,6 +968,24 @@ async def test_asked_what_events_are_on_the_bot_says_which_event_runs_and_when(v
 
 
 @pytest.mark.parametrize(
+    ("question", "ends"),
+    [
+        ("when does the event end?", "The event ends on **January 10** (server time)"),
+        ("when does the festival end", "The event ends on **January 10** (server time)"),
+        ("活动什么时候结束", "活动在 **1 月 10 日**（服务器时间）结束"),
+        ("星落庆典几号结束？", "活动在 **1 月 10 日**（服务器时间）结束"),
+    ],
+)
+async def test_asked_when_the_event_ends_the_bot_says_the_day(visitor, question, ends):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not only what happens after it: the day it ends, and the shop's.
+    assert ends in answer.text
+    assert "January 13" in answer.text or "1 月 13 日" in answer.text
+
+
+@pytest.mark.parametrize(
     ("question", "follow_ups", "topic", "article"),
     [
         (
