@@ -499,6 +499,27 @@ INTENTS = [
         i want a new name""",
     ),
     (
+        "server_transfer",
+        "Server transfer",
+        "转服",
+        "answer",
+        None,
+        [],
+        "Moving a character to another server: when transfers open, the conditions and the price.",
+        """怎么转服
+        可以转服吗
+        转服需要什么条件
+        想把角色转到别的服务器
+        转服要多少星晶
+        什么时候开放转服
+        how do i transfer servers
+        can i transfer my character to another server
+        server transfer
+        move my character to a different server
+        how much does a server transfer cost
+        when do server transfers open""",
+    ),
+    (
         "human",
         "Talk to a human",
         "转人工",

@@ -1192,6 +1192,28 @@ async def test_a_missing_event_reward_gets_where_rewards_arrive_not_a_request_fo
 
 
 @pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("怎么转服", "转服功能在每月第一周开放。角色需要达到 40 级"),
+        ("我想转服", "每次转服需要 1500 星晶"),
+        ("can I move my character to another server?", "Server transfers open in the first week of every month."),
+        ("how do I switch servers", "A transfer costs 1,500 Star Crystals"),
+    ],
+)
+async def test_a_server_transfer_is_answered_from_the_help_center_not_handed_to_a_person(visitor, question, says):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    assert says in answer.text, answer.text
+    assert answer.end["sources"][0]["title"] in (
+        "Can I transfer my character to another server?",
+        "可以把角色转到其他服务器吗？",
+    )
+    conversation = await conversation_of(visitor)
+    assert conversation.state == Conversation.State.BOT
+
+
+@pytest.mark.parametrize(
     ("question", "says", "person"),
     [
         ("客服电话是多少", "我们没有电话客服", "转人工客服"),

@@ -143,6 +143,23 @@ def test_a_top_up_that_did_not_arrive_is_still_a_top_up_beside_event_rewards(dem
 
 @pytest.mark.parametrize(
     "phrase",
+    [
+        "怎么转服",
+        "我想转服",
+        "转服要多少钱",
+        "how do i switch servers",
+        "can i move my character to another server",
+        "how do i transfer to another server",
+    ],
+)
+def test_moving_to_another_server_is_a_server_transfer_not_a_request_for_a_person(demo_brain, phrase):
+    # 转服's 转 is 转人工's too.
+    assert get_catalogue().classifier.classify(phrase).intent == "server_transfer"
+    assert get_catalogue().classifier.classify("转人工").intent == "human"
+
+
+@pytest.mark.parametrize(
+    "phrase",
     ["how do i change my name", "how can I change my character's name", "我想改个名字", "角色怎么改名"],
 )
 def test_changing_ones_name_is_the_rename_topic_not_account_security(demo_brain, phrase):
