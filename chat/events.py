@@ -16,14 +16,23 @@ from chat.streaming.fanout import fanout
 __all__ = ["conversation_group", "jobs_group", "publish", "publish_delta", "staff_group"]
 
 
-async def publish(conversation_id: int, frame: dict[str, Any], *, internal: bool = False, exclude=None) -> None:
+async def publish(
+    conversation_id: int,
+    frame: dict[str, Any],
+    *,
+    internal: bool = False,
+    exclude=None,
+    stops_before: int | None = None,
+) -> None:
     """Send one frame to everyone following the conversation (staff only when `internal`).
 
     `exclude`: a socket of this process that must not get it (the sender of a
-    player message, which has its `ack`).
+    player message, which has its `ack`). `stops_before`: the frame announces a
+    handoff that stopped the answers with lower ids; no socket gets their text
+    after it (chat/streaming/stopped.py).
     """
     group = staff_group(conversation_id) if internal else conversation_group(conversation_id)
-    await fanout().publish(group, dumps(frame), exclude=exclude)
+    await fanout().publish(group, dumps(frame), exclude=exclude, stops_before=stops_before)
 
 
 async def publish_delta(

@@ -61,12 +61,16 @@ async def announce(change: Change | None) -> None:
     the player, then staff."""
     while change is not None:
         cid = change.conversation_id
+        stops_before = None
         if change.cancel:
             await jobs.cancel_answer(cid)
+            # The answer may run on another process, which hears of the stop a Redis round trip
+            # after the sockets here hear of the change: from this frame on, they get none of its text.
+            stops_before = _first_notice_id(change)
         state: dict[str, Any] = {"type": "state", "state": change.state}
         if change.agent_name:
             state["agent"] = {"name": change.agent_name}
-        await publish(cid, state)
+        await publish(cid, state, stops_before=stops_before)
         for message in change.messages:
             await publish(cid, message_frame(message), internal=message.internal)
         if not change.described:  # a takeover, a close, an escalation: its row and case panel are read only now
@@ -75,6 +79,16 @@ async def announce(change: Change | None) -> None:
         await publish_staff(change.row)
         rows().announced(cid)
         change = change.then
+
+
+def _first_notice_id(change: Change | None) -> int | None:
+    """The id of the change's first system message (or of a change that follows it, such as
+    the takeover an escalation auto-assigns): every answer begun before it is stopped."""
+    while change is not None:
+        if change.messages:
+            return change.messages[0].pk
+        change = change.then
+    return None
 
 
 _rows = db_pool(staff_selectors.rows_frame)

@@ -30,6 +30,10 @@ How it works, per process (per event loop, as tests run many loops):
   missed with `resume` (the database and the answer buffer), and a lost delta
   shows as a gap in the offsets, which the clients resume from
   (docs/protocol.md).
+- A handoff's `state` frame (`publish(..., stops_before=...)`) tells every
+  process following the group which answers it stopped; each drops their text
+  from then on (chat/streaming/stopped.py), as the process running the answer
+  hears of the stop a Redis round trip after the notice went out.
 With the in-memory layer (the embedded default: one process, one event loop
 serving every socket) there is nobody elsewhere: frames never touch the layer,
 whose group_send also scans every channel and group it holds.
@@ -47,6 +51,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat.streaming.loops import per_loop, receive_forever
 from chat.streaming.redis_client import redis_client
+from chat.streaming.stopped import StoppedAnswers
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,8 @@ class Fanout:
         self.members: dict[str, set[Follower]] = {}
         # For each group followed here: the channels of the other processes that follow it too.
         self.elsewhere: dict[str, set[str]] = {}
+        # For each group followed here whose answers a handoff stopped: which (stopped.py).
+        self.stopped: dict[str, StoppedAnswers] = {}
         self.layer = get_channel_layer()
         self.shared = not isinstance(self.layer, InMemoryChannelLayer)
         self._channel: str | None = None
@@ -95,6 +102,7 @@ class Fanout:
         followers.discard(follower)
         if not followers:
             del self.members[group]
+            self.stopped.pop(group, None)
             others = self.elsewhere.pop(group, set())
             if self.shared:
                 channel = await self.channel()
@@ -121,6 +129,7 @@ class Fanout:
         *,
         exclude: Follower | None = None,
         before_relay: Callable[[], Awaitable[object]] | None = None,
+        stops_before: int | None = None,
     ) -> bool:
         """A frame to every follower of `group`, in this process and others.
 
@@ -130,7 +139,13 @@ class Fanout:
         is sent text that a resume on it could not read yet (chat/streaming/buffer.py).
         Passed in rather than asked for with `followed_elsewhere` first, so that
         the check (an HLEN when nobody here follows) runs once per frame.
+
+        `stops_before`: the frame announces a handoff that stopped the group's answers
+        with lower ids; here and on every process that gets it, their text is dropped
+        from now on.
         """
+        if stops_before is not None:
+            self._stop(group, stops_before)
         await self._deliver(group, text, exclude)
         if not await self.followed_elsewhere(group):
             return False
@@ -138,10 +153,24 @@ class Fanout:
             await before_relay()
         # Tagged with our channel (if we have one: only then can we be in the group) to skip our own copy.
         event = {"type": "relay", "g": group, "frame": text, "from": self._channel}
+        if stops_before is not None:
+            event["stops_before"] = stops_before
         await self.layer.group_send(group, event)
         return True
 
+    def _stop(self, group: str, before: int) -> None:
+        if group not in self.members:
+            return  # nobody here to protect
+        if group in self.stopped:
+            self.stopped[group].stop_before(before)
+        else:
+            self.stopped[group] = StoppedAnswers(before)
+
     async def _deliver(self, group: str, text: str, exclude: Follower | None) -> None:
+        if self.stopped and group in self.stopped:
+            text = self.stopped[group].admit(text)
+            if text is None:
+                return
         for follower in list(self.members.get(group, ())):
             if follower is exclude:
                 continue
@@ -166,6 +195,8 @@ class Fanout:
         async for event in receive_forever(self.layer, channel, "fanout"):
             kind, group = event.get("type"), event.get("g")
             if kind == "relay" and event.get("from") != channel:  # our own: the local followers have it
+                if "stops_before" in event:
+                    self._stop(group, event["stops_before"])
                 await self._deliver(group, event["frame"], None)
             elif kind == "fanout.follow" and event["by"] != channel and group in self.members:
                 self.elsewhere.setdefault(group, set()).add(event["by"])
