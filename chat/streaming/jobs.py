@@ -489,7 +489,7 @@ class AnswerJob:
                 registry().ending.add(self.conversation_id)
                 raise asyncio.CancelledError()
             async with deadline:
-                await self._stream(buffer, started, steps)
+                await self._flag_unsafe_question(self._stream(buffer, started, steps))
         except asyncio.CancelledError:
             if registry().stopping:
                 status, error = Message.Status.FAILED, STOPPED
@@ -506,14 +506,9 @@ class AnswerJob:
             log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, error)
         except HumanTookOver:
             status = Message.Status.INTERRUPTED
-        except SafetyBlocked as blocked:
+        except SafetyBlocked:  # the player's question is marked already (_flag_unsafe_question)
             status, error = Message.Status.DONE, "need_clear_history"
-            await self._replace_with_notice()
-            # ban_round -1 is this question. Another names an earlier round, of the history as
-            # the request sent it: left in, it would have every next question refused as well,
-            # so the history goes (what Baidu advises: clear the session's history).
-            note = await _flag(message_id=self.reply_to_id, with_earlier=blocked.ban_round != -1)
-            await publish(self.conversation_id, message_frame(note), internal=True)
+            self._replace_with_notice()
         except ProviderError as exc:
             status, error = Message.Status.FAILED, str(exc)
             player_error = self._player_error()
@@ -533,6 +528,23 @@ class AnswerJob:
             await staff_notify.after_answer(
                 self.conversation_id, status=status, error=error, answer_meta=self.meta, previous=previous
             )
+
+    async def _flag_unsafe_question(self, stream) -> None:
+        """Run the stream; when the upstream flags the player's input, mark it before re-raising.
+
+        Marked here, inside the handling of a stop: marked in the SafetyBlocked handler, a
+        takeover or a close landing during the write escaped it, and the row stayed
+        `streaming`, with no `end` for the player, until the sweep for orphans.
+        """
+        try:
+            await stream
+        except SafetyBlocked as blocked:
+            # ban_round -1 is this question. Another names an earlier round, of the history as
+            # the request sent it: left in, it would have every next question refused as well,
+            # so the history goes (what Baidu advises: clear the session's history).
+            note = await _flag(message_id=self.reply_to_id, with_earlier=blocked.ban_round != -1)
+            await publish(self.conversation_id, message_frame(note), internal=True)
+            raise
 
     async def _stream(self, buffer, started: float, steps) -> None:
         if isinstance(steps, _PipelineFailed):
@@ -603,7 +615,7 @@ class AnswerJob:
         if state != Conversation.State.BOT:
             raise HumanTookOver()
 
-    async def _replace_with_notice(self) -> None:
+    def _replace_with_notice(self) -> None:
         """The upstream flagged the player's input: show a canned reply instead."""
         with translation.override(getattr(self, "language", "en")):
             notice = _("Sorry, I can't help with that request. Let's talk about something else about the game.")

@@ -515,6 +515,40 @@ async def test_a_second_stop_while_the_answer_is_ending_still_lets_it_end(lin, s
     assert stored.status == "interrupted" and stored.text == answer_text(first + frames, stored.pk)
 
 
+@pytest.mark.parametrize("stop", ["take_over", "close"])
+async def test_a_stop_while_the_bot_flags_an_unsafe_question_ends_the_answer_interrupted_at_once(
+    lin, alice, slow_ernie, monkeypatch, stop
+):
+    """The upstream flagged the player's input and the job was marking it when the agent
+    clicked: the stop escaped the job's handling, the player never got `end` and the row
+    stayed `streaming` until the sweep for orphans."""
+    slow_ernie.script("need_clear_history")
+    flagging, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_flag(**fields) -> None:
+        flagging.set()
+        await go_on.wait()
+
+    monkeypatch.setattr(jobs, "_flag", slow_flag)
+    player, cid = await player_chatting(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await player.say("一个不安全的问题")
+    await asyncio.wait_for(flagging.wait(), 10)
+    await agent.send({"type": stop, "conversation_id": cid})
+    try:
+        frames = await player.receive_until(is_end, timeout=5)
+    finally:
+        go_on.set()
+    await player.close()
+    await agent.close()
+
+    assert frames[-1]["status"] == "interrupted"
+    assert not any(f.get("type") == "replace" for f in frames)  # no canned reply after the notice
+    stored = await sync_to_async(Message.objects.get)(pk=bot_id(frames))
+    assert (stored.status, stored.text) == ("interrupted", "")
+
+
 async def test_a_second_stop_while_an_answer_stopped_before_its_text_ends_still_lets_it_end(
     lin, slow_ernie, held_preparation, monkeypatch
 ):
