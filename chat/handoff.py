@@ -122,6 +122,8 @@ class Change:
     messages: list[Message] = field(default_factory=list)
     # The bot's answer in flight must stop (takeover, close, escalation).
     cancel: bool = False
+    # ... in this process too: False when the caller is that answer's job (it escalates as it ends).
+    cancel_here: bool = True
     # Who holds the chat now, for the player's `state` frame.
     agent_name: str = ""
     # The dashboards' list row (a `conversation` frame) and the case panel, after the change

@@ -11,8 +11,9 @@ Where frames go (chat/events.py has the per-conversation groups):
 
 For agents/ (the bot's brain): to hand a chat to a human from async code,
 `await escalate(conversation_id, Reason.SENTIMENT)`; from sync code outside a
-transaction, `escalate_sync(...)`. From inside an answer job pass `cancel=False`:
-cancelling stops the job's own task. After each answer the job calls
+transaction, `escalate_sync(...)`. From inside an answer job pass
+`from_answer_job=True`: the answers of the chat's other processes stop, not the
+job's own task. After each answer the job calls
 `after_answer`, which escalates on an upstream failure, repeated "I don't know"
 and strong negative sentiment (Message.meta["sentiment"], Conversation.sentiment).
 Given the answer's meta it skips those checks' queries when no rule can fire
@@ -63,7 +64,7 @@ async def announce(change: Change | None) -> None:
         cid = change.conversation_id
         stops_before = None
         if change.cancel:
-            await jobs.cancel_answer(cid)
+            await jobs.cancel_answer(cid, here=change.cancel_here)
             # The answer may run on another process, which hears of the stop a Redis round trip
             # after the sockets here hear of the change: from this frame on, they get none of its text.
             stops_before = _first_notice_id(change)
@@ -173,12 +174,18 @@ async def row_changed(conversation_id: int) -> None:
 _escalate = db_pool(handoff.conversation_escalate)
 
 
-async def escalate(conversation_id: int, reason: str, *, actor=None, cancel: bool = True, error: str = "") -> bool:
-    """Queue the chat for a human if the bot holds it; False when it did not."""
+async def escalate(
+    conversation_id: int, reason: str, *, actor=None, from_answer_job: bool = False, error: str = ""
+) -> bool:
+    """Queue the chat for a human if the bot holds it; False when it did not.
+
+    The chat's answers stop, except, `from_answer_job`, the calling job's own: another
+    tab of the player's on another process may be streaming one.
+    """
     change = await _escalate(conversation_id=conversation_id, reason=reason, actor=actor, error=error)
     if change is None:
         return False
-    change.cancel = cancel
+    change.cancel_here = not from_answer_job
     await announce(change)
     return True
 
@@ -227,7 +234,7 @@ async def after_answer(
             # stops the conversation's answers: the job ignores that stop (JobRegistry.ending),
             # which cut this announcement short, so the player never read who had joined.
             failure = error if status == Message.Status.FAILED else ""
-            await escalate(conversation_id, reason, cancel=False, error=failure)
+            await escalate(conversation_id, reason, from_answer_job=True, error=failure)
         else:
             await row_changed(conversation_id)
     except Exception:  # the answer is stored and shown; never fail the job over this

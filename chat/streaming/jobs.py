@@ -152,7 +152,7 @@ class JobRegistry:
 
     async def _read_control(self, layer, channel: str) -> None:
         async for event in receive_forever(layer, channel, "answer control"):
-            if event.get("type") == "answer.cancel":
+            if event.get("type") == "answer.cancel" and event.get("from") != channel:  # ours: done at once
                 self.cancel_local(event["conversation_id"])
             elif event.get("type") == player_sockets.QUERY:  # a dashboard opened the chat
                 await player_sockets.answer_query(event["conversation_id"])
@@ -320,20 +320,23 @@ def _latest_player_message(conversation_id: int) -> int:
     )
 
 
-async def cancel_answer(conversation_id: int) -> None:
+async def cancel_answer(conversation_id: int, *, here: bool = True) -> None:
     """Stop the conversation's answer job, in whichever process runs it.
 
     Call after the state change is committed; the job also re-checks the state
     before each upstream call, so a takeover during a retry is not missed.
+    `here` False: not this process's job (the caller is that job, escalating as
+    its answer ends), only those of the other processes.
     """
     # A job here stops now, before the caller tells the player: the group's message goes
     # through Redis even to this process, and the notice reaches the player's sockets here
     # directly, so the bot streamed on after "Alice has joined the chat." for that round
-    # trip. It stops once (cancel_local) when the message arrives too.
-    registry().cancel_local(conversation_id)
-    await get_channel_layer().group_send(
-        jobs_group(conversation_id), {"type": "answer.cancel", "conversation_id": conversation_id}
-    )
+    # trip. The message comes back here too, and is skipped by its `from`.
+    reg = registry()
+    if here:
+        reg.cancel_local(conversation_id)
+    event = {"type": "answer.cancel", "conversation_id": conversation_id, "from": reg._control_channel}
+    await get_channel_layer().group_send(jobs_group(conversation_id), event)
 
 
 STOPPED = "stopped: the web process shut down while the answer streamed"

@@ -184,3 +184,24 @@ async def test_the_players_other_tab_and_the_agent_see_no_bot_text_after_the_age
     # The tab finishes the answer with what it showed before the notice: nothing to resume for.
     shown = answer_text([*before, *seen_by_tab], answer)
     assert 0 < end.get("n", len(shown)) <= len(shown)
+
+
+async def test_when_the_bot_gives_up_on_one_tabs_question_the_answer_in_the_other_tab_stops_too(
+    two_daphnes, slow_ernie
+):
+    """A proxy without sticky sessions put the player's two tabs on two processes, each
+    answering a question. The bot gave up on one (the upstream failed) and put the chat in
+    the queue from that answer's job: the other process's answer streamed on to the end."""
+    answering, other = two_daphnes
+    slow_ernie.configure(reply=MANY_CHUNKS, delay=0.02)
+    cookie = player_cookie(answering.url)
+    async with NetPlayer(answering.url, cookie) as failing_tab, NetPlayer(other.url, cookie) as streaming_tab:
+        await streaming_tab.say("充值没到账怎么办")
+        answer = (await streaming_tab.receive_until(is_delta))[-1]["i"]
+        slow_ernie.script("error_object", error_code=336100)  # the next question's request fails
+        await failing_tab.say("我的装备不见了")
+        seen = await told_and_ended(streaming_tab.receive_until, answer)
+
+    assert next(f for f in seen if is_system(f))["message"]["event"] == "no_agent"  # the chat is queued
+    assert not any(is_delta(f) for f in after_state(seen))
+    assert next(filter(is_end_of(answer), seen))["status"] == "interrupted"
