@@ -197,21 +197,29 @@ def _check_available(user) -> None:
 # --- Takeover and what follows ---------------------------------------------------
 
 
-def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> Change:
-    """Give the chat to `agent` if the bot or the queue still has it.
+def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> Change | None:
+    """Give the chat to `agent` if the bot or the queue still has it; None when `agent`
+    holds it already (nothing changes).
 
     Raises AlreadyTaken (with the holder) when another agent got there first,
     ConversationClosed, AtCapacity or NotStaff.
     """
     if not is_staff_member(agent):
         raise NotStaff("only staff can take over a chat")
+    if Conversation.objects.filter(pk=conversation_id, state=State.HUMAN, assignee=agent).exists():
+        # A double click: refused, the second click read "Alice has this chat already." to
+        # Alice herself (or, holding her last place, that she could take no more).
+        return None
     with transaction.atomic():
         _check_capacity(agent)
         updated = Conversation.objects.filter(pk=conversation_id, state__in=(State.BOT, State.WAITING)).update(
             state=State.HUMAN, assignee=agent, waiting_since=None, updated_at=timezone.now()
         )
         if updated != 1:
-            raise _refusal(conversation_id)
+            refusal = _refusal(conversation_id)
+            if isinstance(refusal, AlreadyTaken) and refusal.holder == agent:
+                return None  # both clicks at once, from two of the agent's dashboards
+            raise refusal
         conversation = Conversation.objects.select_related("player").get(pk=conversation_id)
         ConversationEvent.objects.create(conversation=conversation, kind=Kind.TAKEN_OVER, actor=agent, reason=reason)
         name = display_name(agent)

@@ -98,7 +98,7 @@ def _me(user) -> dict[str, Any]:
 
 
 @db_pool
-def _act(action: str, frame: dict, user) -> handoff.Change:
+def _act(action: str, frame: dict, user) -> handoff.Change | None:
     cid = frame["conversation_id"]
     if action == "take_over":
         return handoff.conversation_take_over(conversation_id=cid, agent=user)

@@ -15,7 +15,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import presence, staff_notify, staff_selectors
-from chat.models import Conversation, ConversationEvent, Message, Player
+from chat.models import AgentProfile, Conversation, ConversationEvent, Message, Player
 from chat.services import message_append
 from chat.streaming import jobs
 from tests.chat.socket_client import PlayerSocket, answer_text
@@ -415,6 +415,28 @@ async def test_the_agent_who_clicks_second_is_told_who_has_the_chat(lin, alice, 
     assert refused["code"] == "already_taken"
     assert refused["holder"]["name"] == winner
     assert refused["message"] == f"{winner} has this chat already."
+
+
+async def test_an_agent_who_clicks_take_over_twice_is_not_told_about_herself(lin, alice, demo_kb):
+    """The second click of a double click was refused as someone else's takeover: Alice read
+    "Alice has this chat already." under the chat she had just taken (and, holding her last
+    place, "You already hold 1 chat, the most allowed")."""
+    player, cid = await player_chatting(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await sync_to_async(AgentProfile.objects.filter(user=alice).update)(max_chats=1)
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    first = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    second = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    told = await player.receive_until(is_system)
+    await player.close()
+    await agent.close()
+
+    assert first == second == {"type": "ok", "action": "take_over", "conversation_id": cid}
+    assert told[-1]["message"]["text"] == "Alice has joined the chat."
+    notices = Message.objects.filter(conversation_id=cid, sender="system").values_list("text", flat=True)
+    assert await sync_to_async(list)(notices) == ["Alice has joined the chat."]  # joined once
 
 
 async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, settings):
@@ -880,8 +902,6 @@ async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(
 
 async def test_an_agent_at_capacity_who_takes_over_is_told_it_is_them_and_what_frees_a_place(lin, kai, alice):
     """She read "Alice already holds 1 chats, the most allowed.", as if about someone else."""
-    from chat.models import AgentProfile
-
     first, first_id = await player_chatting(lin)
     second, second_id = await player_chatting(kai)
     agent = await StaffSocket.of(alice)
@@ -901,8 +921,6 @@ async def test_an_agent_at_capacity_who_takes_over_is_told_it_is_them_and_what_f
 
 async def test_a_transfer_to_a_colleague_at_capacity_says_how_many_chats_they_hold(lin, kai, alice, bob):
     """Alice read "Bob already holds 1 chats, the most allowed." """
-    from chat.models import AgentProfile
-
     first, first_id = await player_chatting(lin)
     second, second_id = await player_chatting(kai)
     sender, colleague = await StaffSocket.of(alice), await StaffSocket.of(bob)
