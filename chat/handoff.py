@@ -229,10 +229,15 @@ def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> 
     return Change(conversation_id, State.HUMAN, [note], cancel=True, agent_name=name)
 
 
-def conversation_hand_back(*, conversation_id: int, agent) -> Change:
-    """Give a chat held by a person back to the bot; the next player message gets an answer."""
+def conversation_hand_back(*, conversation_id: int, agent) -> Change | None:
+    """Give a chat held by a person back to the bot; the next player message gets an answer.
+    None when the bot has it already (nothing changes)."""
     with transaction.atomic():
         conversation = _lock(conversation_id)
+        if conversation.state == State.BOT:
+            # A double click: refused, the second click told the agent who had just handed
+            # it back that only its holder could.
+            return None
         if conversation.state != State.HUMAN:
             raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
         if not _may_act_on(conversation, agent):

@@ -94,6 +94,16 @@ async def watched_asking(agent_user, player_model) -> tuple[StaffSocket, PlayerS
     return agent, player, cid
 
 
+async def taken_over_by(agent_user, player) -> tuple[PlayerSocket, int, StaffSocket]:
+    """The player's chat, held by the agent: the player's socket, the chat's id, the agent's socket."""
+    sock, cid = await player_chatting(player)
+    agent = await StaffSocket.of(agent_user)
+    await agent.connect()
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    return sock, cid, agent
+
+
 async def test_a_watching_agent_sees_the_answer_grow_delta_by_delta_like_the_player(lin, alice, demo_kb, settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.02
     player, cid = await player_chatting(lin)
@@ -441,11 +451,7 @@ async def test_an_agent_who_clicks_take_over_twice_is_not_told_about_herself(lin
 
 async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
-    player, cid = await player_chatting(lin)
-    agent = await StaffSocket.of(alice)
-    await agent.connect()
-    await agent.send({"type": "take_over", "conversation_id": cid})
-    await agent.receive_until(lambda f: f.get("type") == "ok")
+    player, cid, agent = await taken_over_by(alice, lin)
     await agent.send({"type": "hand_back", "conversation_id": cid})
     await agent.receive_until(lambda f: f.get("type") == "ok")
     handed = (await player.receive_until(lambda f: f.get("type") == "state" and f["state"] == "bot"))[-1]
@@ -458,6 +464,26 @@ async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, sett
     assert frames[-1]["status"] == "done"
     kinds = await sync_to_async(list)(ConversationEvent.objects.values_list("kind", flat=True))
     assert kinds == ["taken_over", "handed_back"]
+
+
+async def test_an_agent_who_clicks_hand_back_twice_is_not_told_she_may_not(lin, alice, demo_kb):
+    """The second click found the chat with the bot and was refused: Alice read "Only the
+    agent holding this chat (or a manager) can do that." under the chat she had just handed back."""
+    player, cid, agent = await taken_over_by(alice, lin)
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    first = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    second = await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == "handed_back")
+    await player.close()
+    await agent.close()
+
+    assert first == second == {"type": "ok", "action": "hand_back", "conversation_id": cid}
+    notices = Message.objects.filter(conversation_id=cid, sender="system").values_list("text", flat=True)
+    assert await sync_to_async(list)(notices) == [
+        "Alice has joined the chat.",
+        "You are chatting with our assistant again.",
+    ]
 
 
 async def test_a_player_waiting_with_nobody_online_can_go_on_with_the_bot(lin, demo_kb, settings):
