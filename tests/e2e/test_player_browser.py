@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests import servers
 from tests.e2e.socket_faults import relay, tail_lost
 
 QUESTION = "充值没到账怎么办"
@@ -330,3 +331,27 @@ def test_an_answer_cut_off_mid_markup_reads_as_formatted_text_not_as_asterisks(p
     # Whole text is shown as it is.
     whole = "**Done**: use `a**b`, then\n\n```\nx ** y\n```"
     assert shown(whole).count("<strong>") == 1 and "a**b" in shown(whole) and "x ** y" in shown(whole)
+
+
+def test_an_answer_stopped_before_it_said_anything_is_not_shown(page, chat_server):
+    """An agent who takes over while the bot prepares its answer stops it before its first
+    word: the player read an empty bubble "(answer stopped)" under "Alice has joined the chat.",
+    and above it on every reload."""
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    ask(page, "hello from the stopped-answer test")
+    expect(page.locator(BOT_MESSAGES).last).to_have_attribute("data-status", "done", timeout=30_000)
+    stop_the_next_answer_before_its_first_word = """
+from chat.models import Message
+from chat.services import message_append
+asked = Message.objects.get(text="hello from the stopped-answer test")
+message_append(conversation_id=asked.conversation_id, sender="bot", text="", status="interrupted")
+"""
+    servers.manage(chat_server.env, "shell", "-c", stop_the_next_answer_before_its_first_word)
+    page.reload()
+    expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
+
+    expect(page.locator(f'{BOT_MESSAGES}[data-status="done"]')).to_be_visible()
+    expect(page.locator(f'{BOT_MESSAGES}[data-status="interrupted"]')).to_be_hidden()
+    expect(page.get_by_text("(answer stopped)")).to_be_hidden()
