@@ -250,8 +250,9 @@ def conversation_hand_back(*, conversation_id: int, agent) -> Change | None:
     return describe(Change(conversation_id, State.BOT, [note]))
 
 
-def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Change:
-    """Hand a held chat to another staff member, who must be available and have room for it.
+def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Change | None:
+    """Hand a held chat to another staff member, who must be available and have room for it;
+    None when that member holds it already (nothing changes).
 
     Raises NotAvailable for someone away or offline: the player would wait on nobody.
     """
@@ -260,12 +261,14 @@ def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Ch
         raise NotStaff("the target is not a staff member")
     with transaction.atomic():
         conversation = _lock(conversation_id)
+        if conversation.state == State.HUMAN and conversation.assignee_id == target.pk:
+            # A double click: refused, the second click told the agent who had just transferred
+            # it that only its holder could.
+            return None
         if conversation.state != State.HUMAN:
             raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
         if not _may_act_on(conversation, agent):
             raise NotHolder("only the holder or a manager can transfer it")
-        if conversation.assignee_id == target.pk:
-            raise AlreadyTaken(target)
         _check_available(target)
         Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
             assignee=target, updated_at=timezone.now()

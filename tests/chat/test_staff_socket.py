@@ -907,6 +907,26 @@ async def take_over_and_transfer(agent: StaffSocket, cid: int, to) -> dict:
     return await agent.receive_until(lambda f: f.get("type") in ("ok", "error"))
 
 
+async def test_an_agent_who_clicks_transfer_twice_is_not_told_she_may_not(lin, alice, bob, demo_kb):
+    """The second click found the chat already Bob's and was refused: Alice read "Only the agent
+    holding this chat (or a manager) can do that." under the chat she had just transferred."""
+    player, cid = await player_chatting(lin)
+    first, second = await StaffSocket.of(alice), await StaffSocket.of(bob)
+    await first.connect()
+    await second.connect()
+    transferred = await take_over_and_transfer(first, cid, bob)
+    await first.send({"type": "transfer", "conversation_id": cid, "to": bob.pk})
+    again = await first.receive_until(lambda f: f.get("type") in ("ok", "error"))
+    await player.receive_until(lambda f: is_system(f) and "Bob" in f["message"]["text"])
+    await player.close()
+    await first.close()
+    await second.close()
+
+    assert transferred == again == {"type": "ok", "action": "transfer", "conversation_id": cid}
+    kinds = await sync_to_async(list)(ConversationEvent.objects.values_list("kind", flat=True))
+    assert kinds == ["taken_over", "transferred"]  # transferred once
+
+
 async def test_a_transfer_to_an_agent_who_is_away_is_refused_and_the_chat_stays(lin, alice, bob, demo_kb):
     player, cid = await player_chatting(lin)
     first, second = await StaffSocket.of(alice), await StaffSocket.of(bob)
