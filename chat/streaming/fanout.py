@@ -51,7 +51,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat.streaming.loops import per_loop, receive_forever
 from chat.streaming.redis_client import redis_client
-from chat.streaming.stopped import StoppedAnswers
+from chat.streaming.stopped import StoppedAnswers, is_delta
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ class Fanout:
         self.elsewhere: dict[str, set[str]] = {}
         # For each group followed here whose answers a handoff stopped: which (stopped.py).
         self.stopped: dict[str, StoppedAnswers] = {}
+        # For each group followed here: the last delta its sockets got, kept as it is (no parsing
+        # on the hot path), for what a stop says they were shown.
+        self.last_delta: dict[str, str] = {}
         self.layer = get_channel_layer()
         self.shared = not isinstance(self.layer, InMemoryChannelLayer)
         self._channel: str | None = None
@@ -103,6 +106,7 @@ class Fanout:
         if not followers:
             del self.members[group]
             self.stopped.pop(group, None)
+            self.last_delta.pop(group, None)
             others = self.elsewhere.pop(group, set())
             if self.shared:
                 channel = await self.channel()
@@ -161,16 +165,19 @@ class Fanout:
     def _stop(self, group: str, before: int) -> None:
         if group not in self.members:
             return  # nobody here to protect
+        last_delta = self.last_delta.get(group)
         if group in self.stopped:
-            self.stopped[group].stop_before(before)
+            self.stopped[group].stop_before(before, last_delta)
         else:
-            self.stopped[group] = StoppedAnswers(before)
+            self.stopped[group] = StoppedAnswers(before, last_delta)
 
     async def _deliver(self, group: str, text: str, exclude: Follower | None) -> None:
         if self.stopped and group in self.stopped:
             text = self.stopped[group].admit(text)
             if text is None:
                 return
+        if is_delta(text) and group in self.members:
+            self.last_delta[group] = text
         for follower in list(self.members.get(group, ())):
             if follower is exclude:
                 continue

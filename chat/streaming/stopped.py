@@ -7,8 +7,9 @@ deltas it sent meanwhile arrived after the notice, and the player read bot text
 after being told a person had joined. So the handoff's `state` frame goes out with
 the id of its first system message (in the relay's envelope, not to clients), and
 from then on this process hands its sockets no text of an answer older than that:
-deltas and a `replace` are dropped, and the answer's `end` comes without its length
-(`n`), so that no client resumes for the text its process stored after the notice.
+deltas and a `replace` are dropped, and the answer's `end` says the length they
+were shown (`n`), not the longer one its process stored, so that no client resumes
+for the rest; one that lost frames before the notice still resumes for those.
 """
 
 from __future__ import annotations
@@ -22,15 +23,28 @@ _REPLACE = '{"type":"replace",'
 _END = '{"type":"end",'
 
 
+def is_delta(text: str) -> bool:
+    return text.startswith(_DELTA)
+
+
 class StoppedAnswers:
     """The answers of one conversation stopped by a handoff: every answer below `before`."""
 
-    def __init__(self, before: int) -> None:
+    def __init__(self, before: int, last_delta: str | None) -> None:
         self.before = before
+        # The length of each answer the sockets here were shown when it was stopped: the end
+        # of the last delta they got. An answer none got a delta of here was shown nothing.
+        self.shown: dict[int, int] = {}
+        self.stop_before(before, last_delta)
 
-    def stop_before(self, before: int) -> None:
-        """A later handoff (an escalation's auto-assigned takeover) stops at least as much."""
+    def stop_before(self, before: int, last_delta: str | None) -> None:
+        """A (later) handoff stops the answers below `before`; `last_delta` is the last
+        delta the sockets here got."""
         self.before = max(self.before, before)
+        if last_delta is not None:
+            delta = json.loads(last_delta)
+            if delta["i"] < self.before:
+                self.shown.setdefault(delta["i"], delta["o"] + len(delta["d"]))
 
     def admit(self, text: str) -> str | None:
         """The frame to hand the sockets instead of `text`; None to drop it."""
@@ -40,9 +54,7 @@ class StoppedAnswers:
             return None if json.loads(text)["id"] < self.before else text
         if text.startswith(_END):
             end = json.loads(text)
-            if end["id"] < self.before and "n" in end:
-                # Its stored text can be longer than what was shown here; without `n` the
-                # client keeps what it shows rather than resume for the rest.
-                del end["n"]
-                return dumps(end)
+            shown = self.shown.get(end["id"], 0)
+            if end["id"] < self.before and end["n"] > shown:
+                return dumps({**end, "n": shown})
         return text
