@@ -137,7 +137,13 @@ def browser():
     in this thread while it is open, and async tests after it could not start theirs.
     """
     executable = require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # An assertion waits up to 15 s for the page to get there, as actions do (each context's
+    # default), not Playwright's 5 s: on CI's two cores, busy with daphne and Chromium, a whole
+    # answer at the servers' test pace took longer than 5 s to stream. A passing check returns
+    # as soon as the page matches, so this costs nothing when the page is quick.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
