@@ -538,6 +538,10 @@
       $("case-connection").removeAttribute("data-online");
       hideError();
       playerTyping.hidden = true;
+      // The last chat's buttons went on showing until this one's `case` came, and a click on
+      // them acted on this chat, unseen (Close threw, having no case to draw): none until then.
+      btnTake.hidden = btnBack.hidden = btnClose.hidden = transferBox.hidden = confirmClose.hidden = true;
+      input.disabled = sendBtn.disabled = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
     }
     Array.prototype.forEach.call(listEl.children, function (li) {
@@ -928,7 +932,7 @@
   btnBack.addEventListener("click", function () { act("hand_back"); });
   function askToClose(ask) {
     closingId = ask && watched ? watched.id : null;
-    if (watched) renderCase();
+    if (watched && watched.conv) renderCase();
     (ask ? $("act-close-confirm") : btnClose).focus();
   }
   btnClose.addEventListener("click", function () { askToClose(true); });
@@ -936,7 +940,7 @@
   $("act-close-confirm").addEventListener("click", function () {
     closingId = null;
     act("close");
-    if (watched) renderCase();
+    if (watched && watched.conv) renderCase();
   });
   confirmClose.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") askToClose(false);
