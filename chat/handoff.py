@@ -766,9 +766,7 @@ def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str
     True), or the player message's meta["sentiment"]["escalate"].
     """
     if status == Message.Status.FAILED:
-        # Our own failures (a bug, a web process that died mid-answer) are not the LLM's.
-        ours = error.startswith(("internal error", "orphaned"))
-        return Reason.BOT_ERROR if ours else Reason.UPSTREAM_ERROR
+        return failure_reason(error)
     conversation = Conversation.objects.only("state", "sentiment").get(pk=conversation_id)
     if conversation.state != State.BOT:
         return None
@@ -792,6 +790,13 @@ def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str
     if since is not None and rows[-1]["created_at"] <= since:
         return None
     return Reason.DONT_KNOW
+
+
+def failure_reason(error: str) -> str:
+    """Why a chat whose answer failed with `error` goes to the queue."""
+    # Our own failures (a bug, a web process that died mid-answer) are not the LLM's.
+    ours = error.startswith(("internal error", "orphaned"))
+    return Reason.BOT_ERROR if ours else Reason.UPSTREAM_ERROR
 
 
 def _sentiment_verdict(meta: dict[str, Any]) -> bool | None:

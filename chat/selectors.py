@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -47,6 +47,19 @@ def player_wrote_after(*, conversation_id: int, seq: int) -> bool:
     """Whether the player has sent a message since the message `seq` (they went on)."""
     later = Message.objects.filter(conversation_id=conversation_id, seq__gt=seq, sender=Message.Sender.PLAYER)
     return later.exists()
+
+
+def orphan_goes_to_staff(*, message_id: int, created_after: datetime) -> bool:
+    """Whether the sweep that fails this orphaned answer puts its chat in staff's queue, as
+    after any failed answer. Not when the player has asked again meanwhile (on another
+    process: the bot is answering them, and a notice that they are queued would be wrong),
+    nor when the answer is older than `created_after`, older than any answer can be (a
+    leftover the embedded default finds at its start: its player is long gone, and a queue
+    of old chats helps nobody)."""
+    answer = Message.objects.filter(pk=message_id).values("conversation_id", "seq", "created_at").first()
+    if answer is None or answer["created_at"] < created_after:
+        return False
+    return not player_wrote_after(conversation_id=answer["conversation_id"], seq=answer["seq"])
 
 
 def conversation_state(*, conversation_id: int) -> str:

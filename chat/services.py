@@ -476,9 +476,18 @@ def bot_message_finish(
     )
 
 
-def answer_failure_notice(*, language: str, partial: bool) -> str:
-    """What the player reads under an answer that failed (`meta["player_error"]`)."""
+def answer_failure_notice(*, language: str, partial: bool, queued: bool = False) -> str:
+    """What the player reads under an answer that failed (`meta["player_error"]`).
+
+    `queued`: the failure put the chat in staff's queue, whose note follows ("You are in the
+    queue", "No support agent is online right now. Leave a message"); a question sent now
+    waits for a person, so "try again" would be untrue.
+    """
     with translation.override(language or "en"):
+        if partial and queued:
+            return _("The answer was cut off by a problem on our side, so we've passed your chat to our support team.")
+        if queued:
+            return _("Sorry, the assistant is unavailable right now, so we've passed your chat to our support team.")
         if partial:
             return _("The answer was cut off by a problem on our side. You can ask again or ask for a human.")
         return _("Sorry, the assistant is unavailable right now. Please try again or ask for a human.")
@@ -513,9 +522,10 @@ def answers_orphaned(
     return list(streaming.filter(orphaned).order_by("pk").values_list("pk", flat=True)[:500])
 
 
-def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -> Message | None:
+def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None, queued: bool = False) -> Message | None:
     """Fail an orphaned answer, keeping the longer of its last checkpoint and `streamed_text`
-    (the answer buffer's copy, which is written more often).
+    (the answer buffer's copy, which is written more often); `queued`: the caller puts the
+    chat in staff's queue next (answer_failure_notice).
 
     A conditional UPDATE claims the row: when several processes sweep at once, one fails
     it (and announces it); the others get None.
@@ -531,7 +541,7 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None) -
     question = message.reply_to.text if message.reply_to else ""
     language = detect_language(question) if question.strip() else message.conversation.language
     message.status, message.error, message.finished_at = Message.Status.FAILED, ORPHANED, timezone.now()
-    notice = answer_failure_notice(language=language, partial=bool(message.text))
+    notice = answer_failure_notice(language=language, partial=bool(message.text), queued=queued)
     message.meta = {**message.meta, "player_error": notice}
     claimed = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
         text=message.text,

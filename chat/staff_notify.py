@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 STAFF_GROUP = "staff"
 STAFF_ALERTS_GROUP = "staff.alerts"  # the analytics engineer publishes here
 
-__all__ = ["Reason", "after_answer", "announce", "escalate", "escalate_sync", "row_changed"]
+__all__ = ["Reason", "after_answer", "announce", "escalate", "escalate_sync", "queue_failed_answer", "row_changed"]
 
 
 async def publish_staff(frame: dict[str, Any]) -> None:
@@ -188,6 +188,19 @@ async def escalate(
     change.cancel_here = not from_answer_job
     await announce(change)
     return True
+
+
+async def queue_failed_answer(conversation_id: int, *, error: str) -> Change | None:
+    """Put the chat whose answer just failed in the queue, from that answer's job; None when
+    the bot no longer holds it.
+
+    Committed, not announced: the job first tells the player what failed, in words that say
+    what happens next (someone will reply, or they can ask again), then announce()s it.
+    """
+    change = await _escalate(conversation_id=conversation_id, reason=handoff.failure_reason(error), error=error)
+    if change is not None:
+        change.cancel_here = False  # the caller is the answer's job, which is ending
+    return change
 
 
 _back_to_bot = db_pool(handoff.conversation_player_back_to_bot)

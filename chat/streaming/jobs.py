@@ -523,6 +523,9 @@ class AnswerJob:
         # The answer is over: a stop now (a takeover as it ends, or the one an escalation in
         # after_answer assigns) must not cut short its ending or what the player is told next.
         registry().ending.add(self.conversation_id)
+        if status == Message.Status.FAILED:
+            await self._fail_to_staff(buffer, started, error=error)
+            return
         stored = await self._finalize(buffer, started, status, error=error, player_error=player_error)
         if stored and status != Message.Status.INTERRUPTED:
             # Escalates on an upstream failure, repeated "I don't know", anger; updates dashboards.
@@ -531,6 +534,31 @@ class AnswerJob:
             await staff_notify.after_answer(
                 self.conversation_id, status=status, error=error, answer_meta=self.meta, previous=previous
             )
+
+    async def _fail_to_staff(self, buffer, started: float, *, error: str) -> None:
+        """A failed answer puts the chat in staff's queue; the player reads which it is.
+
+        Queued first, announced after the answer's end: "try again or ask for a human" above
+        "No support agent is online right now. Leave a message" told the player two things,
+        and a question asked again went to the queue unanswered. The queue's note follows.
+        """
+        try:
+            queued = await staff_notify.queue_failed_answer(self.conversation_id, error=error)
+        except Exception:  # the database may be away: the answer must still end, "try again" true
+            log.exception("could not queue chat #%s after its answer failed", self.conversation_id)
+            queued = None
+        stored = await self._finalize(
+            buffer, started, Message.Status.FAILED, error=error, player_error=self._player_error(queued=bool(queued))
+        )
+        try:
+            if queued is not None:
+                # Even when another process's sweep failed the answer first (not `stored`): it said
+                # so, and its own escalation finds the chat queued already.
+                await staff_notify.announce(queued)
+            elif stored:
+                await staff_notify.row_changed(self.conversation_id)
+        except Exception:  # the answer is stored and shown; never fail the job over this
+            log.exception("telling staff of chat #%s's failed answer failed", self.conversation_id)
 
     async def _flag_unsafe_question(self, stream) -> None:
         """Run the stream; when the upstream flags the player's input, mark it before re-raising.
@@ -626,8 +654,9 @@ class AnswerJob:
         self.sources = []
         self.meta["sources"] = []
 
-    def _player_error(self) -> str:
-        return services.answer_failure_notice(language=getattr(self, "language", "en"), partial=bool(self.parts))
+    def _player_error(self, *, queued: bool = False) -> str:
+        language = getattr(self, "language", "en")
+        return services.answer_failure_notice(language=language, partial=bool(self.parts), queued=queued)
 
     async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> bool:
         """Store the answer's end and publish it; False when another process had failed it

@@ -15,7 +15,8 @@ never ends and the dashboard shows the bot still typing.
   answer fails once it streams that long (a row stored before answers named their
   runner). Every web process looks for such rows every ORPHAN_SWEEP_SECONDS,
   fails them and publishes their `end` (one UPDATE per row settles which process
-  does), and tells staff (_tell_staff).
+  does), and tells staff, putting the chat in their queue
+  (selectors.orphan_goes_to_staff) unless its player has gone on or is long gone.
   On the embedded default there is one web process (the in-memory channel layer
   reaches no other), so at its start every `streaming` row is an orphan, whatever
   its age.
@@ -36,7 +37,6 @@ from django.utils import timezone
 from chat import selectors, services, staff_notify
 from chat.events import publish
 from chat.frames import stored_end_frame
-from chat.models import Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.heartbeat import runners_alive
 from chat.streaming.jobs import registry
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 _orphans = db_pool(services.answers_orphaned)
 _fail = db_pool(services.answer_orphaned_fail)
-_went_on = db_pool(selectors.player_wrote_after)
+_goes_to_staff = db_pool(selectors.orphan_goes_to_staff)
 
 
 async def stop_answers() -> int:
@@ -71,8 +71,11 @@ async def sweep(created_before: datetime) -> int:
         sweeper=runner_name(),
     )
     for message_id in orphans:
+        # Decided first, so that the player reads what happens next: "passed to our support
+        # team" above the queue's note, or "you can ask again".
+        queued = await _goes_to_staff(message_id=message_id, created_after=orphan_cutoff())
         # What the player saw may be past the row's last checkpoint: the buffer has it.
-        message = await _fail(message_id=message_id, streamed_text=await buffer.get(message_id))
+        message = await _fail(message_id=message_id, streamed_text=await buffer.get(message_id), queued=queued)
         if message is None:  # another process's sweep was first
             continue
         failed += 1
@@ -83,25 +86,16 @@ async def sweep(created_before: datetime) -> int:
         )
         await buffer.finish(message_id)
         await publish(message.conversation_id, stored_end_frame(message, message.text))
-        await _tell_staff(message)
+        if queued:
+            # As after any failed answer: the chat goes to staff's queue, and they see why.
+            await staff_notify.after_answer(message.conversation_id, status=message.status, error=message.error)
+        else:
+            await staff_notify.row_changed(message.conversation_id)
     return failed
 
 
 def _numbers(conversation_ids: list[int]) -> str:
     return ", ".join(f"#{cid}" for cid in conversation_ids)
-
-
-async def _tell_staff(message: Message) -> None:
-    """As after any failed answer, the chat goes to staff's queue (they see why) and its row
-    changes. Only the row when the player has asked again meanwhile (on another process:
-    the bot is answering them, and a notice that they are queued would be wrong), or when
-    the answer is older than any answer can be (a leftover the embedded default finds at
-    its start: its player is long gone, and a queue of old chats helps nobody)."""
-    cid = message.conversation_id
-    if message.created_at < orphan_cutoff() or await _went_on(conversation_id=cid, seq=message.seq):
-        await staff_notify.row_changed(cid)
-    else:
-        await staff_notify.after_answer(cid, status=message.status, error=message.error)
 
 
 def orphan_cutoff() -> datetime:

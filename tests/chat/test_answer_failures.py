@@ -10,7 +10,9 @@ from asgiref.sync import sync_to_async
 from agents.fake_openai import FakeOpenAIServer
 from agents.providers import reset_providers
 from agents.providers.http import close_session
+from chat import presence
 from chat.models import Message, Player
+from tests.chat.conftest import make_user
 from tests.chat.socket_client import PlayerSocket, answer_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,13 +27,23 @@ def is_end(frame: dict) -> bool:
     return frame.get("type") == "end"
 
 
-async def ask(player: Player, question: str) -> list[dict]:
+def is_system_line(frame: dict) -> bool:
+    return frame.get("type") == "message" and frame["message"]["sender"] == "system"
+
+
+async def ask(player: Player, question: str, *, until=is_end) -> list[dict]:
     sock = PlayerSocket(player.pk)
     await sock.connect()
     await sock.say(question)
-    frames = await sock.receive_until(is_end, timeout=15)
+    frames = await sock.receive_until(until, timeout=15)
     await sock.close()
     return frames
+
+
+def what_the_player_reads_after(frames: list[dict]) -> list[str]:
+    """The failed answer's notice, then the system lines under it."""
+    end = next(f for f in frames if is_end(f))
+    return [end["error"], *(f["message"]["text"] for f in frames[frames.index(end) :] if is_system_line(f))]
 
 
 async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells_the_player(
@@ -40,12 +52,15 @@ async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells
     ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
     ernie_settings.script("error_after_first_token", error_code=336100)
 
-    frames = await ask(player, "充值没到账怎么办")
+    frames = await ask(player, "充值没到账怎么办", until=is_system_line)
 
     bot = next(f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
-    end = frames[-1]
+    end = next(f for f in frames if is_end(f))
     assert end["status"] == "failed"
-    assert end["error"] == "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+    assert what_the_player_reads_after(frames) == [
+        "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。",
+        "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。",
+    ]
     assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。"
     stored = await sync_to_async(Message.objects.get)(pk=bot["id"])
     assert stored.status == "failed" and stored.text == "充值到账通常需要五分钟。"
@@ -76,7 +91,7 @@ async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_s
 
     end = frames[-1]
     assert end["status"] == "failed"
-    assert end["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    assert end["error"] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
     player_message = await sync_to_async(Message.objects.get)(sender="player")
     assert player_message.text == "充值没到账怎么办"  # the question is kept
     bot = await sync_to_async(Message.objects.get)(sender="bot")
@@ -105,7 +120,7 @@ async def test_a_crash_before_the_answer_starts_ends_it_failed_and_keeps_the_que
 
     end = frames[-1]
     assert end["status"] == "failed"
-    assert end["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    assert end["error"] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
     asked_and_answered = Message.objects.filter(conversation__player=player, sender__in=["player", "bot"])
     stored = await sync_to_async(list)(asked_and_answered.order_by("seq"))
     assert [(m.sender, m.text) for m in stored] == [("player", "充值没到账怎么办"), ("bot", "")]
@@ -122,7 +137,7 @@ async def test_an_answer_ernies_content_filter_cut_short_is_not_passed_off_as_do
     end = frames[-1]
     assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。"
     assert end["status"] == "failed"
-    assert end["error"] == "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+    assert end["error"] == "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。"
     stored = await sync_to_async(Message.objects.get)(pk=bot["id"])
     assert stored.status == "failed" and "content_filter" in stored.error  # what staff see
     assert len(ernie_settings.requests) == 1  # the same question would be filtered again
@@ -142,14 +157,17 @@ async def openai_upstream(settings):
     reset_providers()
 
 
-async def test_an_answer_an_openai_compatible_filter_cut_short_is_not_passed_off_as_done(player, openai_upstream):
+async def test_an_answer_an_openai_compatible_filter_cut_short_is_not_passed_off_as_done(demo_kb, openai_upstream):
     openai_upstream.script("content_filter")
+    player = await sync_to_async(Player.objects.create)(language="en")
 
-    frames = await ask(player, "my top-up didn't arrive")
+    frames = await ask(player, "my top-up didn't arrive", until=is_system_line)
 
-    end = frames[-1]
-    assert end["status"] == "failed"
-    assert end["error"] == "The answer was cut off by a problem on our side. You can ask again or ask for a human."
+    assert next(f for f in frames if is_end(f))["status"] == "failed"
+    assert what_the_player_reads_after(frames) == [
+        "The answer was cut off by a problem on our side, so we've passed your chat to our support team.",
+        "No support agent is online right now. Leave a message here and the next agent will reply.",
+    ]
     stored = await sync_to_async(Message.objects.get)(sender="bot")
     assert stored.text == "Top-ups usually arrive within five minutes. If it takes longer"
     assert stored.status == "failed" and "content_filter" in stored.error
@@ -188,7 +206,7 @@ async def test_an_upstream_that_stays_silent_fails_after_one_read_timeout_not_on
     waited = time.monotonic() - started
 
     assert frames[-1]["status"] == "failed"
-    assert frames[-1]["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    assert frames[-1]["error"] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
     # LLM_READ_TIMEOUT is how long the player looks at the typing dots, not three times that.
     assert waited < 2.0
     assert len(ernie_settings.requests) == 1
@@ -222,4 +240,56 @@ async def test_an_answer_that_reached_the_models_output_limit_is_read_whole(play
     assert going_on == [
         {"role": "assistant", "content": "充值到账通常需要五分钟。超过三十分钟"},
         {"role": "user", "content": "继续"},
+    ]
+
+
+async def test_a_player_whose_answer_failed_with_nobody_online_is_told_to_leave_a_message_not_to_ask_again(
+    player, ernie_settings
+):
+    ernie_settings.script("error_object", error_code=17)  # the daily quota: no retry helps
+
+    frames = await ask(player, "充值没到账怎么办", until=is_system_line)
+
+    assert what_the_player_reads_after(frames) == [
+        "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。",
+        "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。",
+    ]
+    assert next(f for f in frames if f.get("type") == "state")["state"] == "waiting"
+    # After a reload the answer says the same.
+    stored = await sync_to_async(Message.objects.get)(sender="bot")
+    assert stored.meta["player_error"] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
+
+
+async def test_a_failed_answer_whose_chat_could_not_be_queued_still_ends_and_says_to_try_again(
+    player, ernie_settings, monkeypatch
+):
+    async def database_away(**kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr("chat.staff_notify._escalate", database_away)
+    ernie_settings.script("error_object", error_code=17)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    assert frames[-1]["status"] == "failed"
+    assert frames[-1]["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+
+
+@pytest.fixture
+def alice_online(db):
+    alice = make_user("alice", "agent")
+    presence.presence_connect(user=alice)
+    return alice
+
+
+async def test_a_player_whose_answer_failed_with_an_agent_online_is_told_they_are_in_the_queue(
+    player, ernie_settings, alice_online
+):
+    ernie_settings.script("error_object", error_code=17)
+
+    frames = await ask(player, "充值没到账怎么办", until=is_system_line)
+
+    assert what_the_player_reads_after(frames) == [
+        "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。",
+        "您已进入人工客服排队，客服很快就来。",
     ]

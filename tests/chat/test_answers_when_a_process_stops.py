@@ -27,6 +27,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
 UNAVAILABLE_ZH = "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+# When the failure puts the chat in staff's queue: a question asked again waits for a person.
+CUT_OFF_QUEUED_ZH = "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。"
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ async def test_an_answer_still_streaming_after_its_deadline_fails(player, ernie_
 
     end = (await sock.receive_until(is_end, timeout=10))[-1]
 
-    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_QUEUED_ZH
     bot = await sync_to_async(Message.objects.get)(sender="bot")
     assert bot.status == "failed" and bot.error == "timeout: still streaming after 0.5 s"
     await sock.close()
@@ -191,7 +193,7 @@ async def test_the_answer_of_a_web_process_gone_silent_fails_at_the_next_sweep_a
 
     frames = await sock.receive_until(lambda f: f.get("type") == "state")
     end = next(f for f in frames if is_end(f))
-    assert end["id"] == answer.pk and end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert end["id"] == answer.pk and end["status"] == "failed" and end["error"] == CUT_OFF_QUEUED_ZH
     assert frames[-1]["state"] == "waiting"  # staff have the chat in their queue
     stored = await sync_to_async(Message.objects.get)(pk=answer.pk)
     assert (stored.status, stored.text, stored.error) == ("failed", "充值到账通常", services.ORPHANED)

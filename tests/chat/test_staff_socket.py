@@ -1239,7 +1239,7 @@ async def test_staff_read_why_the_bot_failed_in_the_chats_history(lin, alice, se
     await agent.close()
 
     # The player reads that the assistant is unavailable, not ERNIE's error.
-    assert failed[-1]["error"] == "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
+    assert failed[-1]["error"] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
     escalated = next(e for e in case["conversation"]["events"] if e["kind"] == "escalated")
     assert escalated["reason"] == "upstream_error"
     assert escalated["data"]["error"] == "ERNIE error 17: Open api daily request limit reached (code 17)"

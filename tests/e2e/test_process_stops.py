@@ -18,6 +18,8 @@ from tests.e2e.staff_client import NetStaff, staff_login
 from tests.fake_ernie_fixtures import fake_ernie_env
 
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
+# When the failure puts the chat in staff's queue: a question asked again waits for a person.
+CUT_OFF_QUEUED_ZH = "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。"
 
 
 @pytest.fixture
@@ -148,11 +150,11 @@ async def test_a_killed_processs_answer_ends_within_the_heartbeat_bound_for_the_
     bound = stale + sweep_every + 3  # + the slack of a busy test machine
     assert ended_after < bound, f"the answer ended {ended_after:.1f} s after the kill"
     end = next(f for f in seen if is_end(f))
-    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_QUEUED_ZH
     assert [f.get("type") for f in seen].count("end") == 1
     assert seen[-1]["state"] == "waiting"  # the player is told a person will see the chat
     status, text, error, player_error = stored_answer(env, answer)
-    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
+    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_QUEUED_ZH)
     assert error.startswith("orphaned:") and end["n"] == len(text)
     # The agent watching from the other process sees the answer end and the chat in the queue, and why.
     staff_end = next(f for f in staff_saw if is_end(f))
