@@ -43,6 +43,7 @@ MAX_CHARS = 20_000
 
 ERROR_MESSAGES = {
     2: "Service temporarily unavailable",
+    4: "Open api request limit reached",
     17: "Open api daily request limit reached",
     18: "Open api qps request limit reached",
     110: "Access token invalid or no longer valid",

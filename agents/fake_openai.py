@@ -27,7 +27,7 @@ DEFAULT_API_KEY = "fake-openai-key"
 FAULTS = frozenset(
     {
         "error_object",  # HTTP `status` (200) with {"error": {code, message, type}}
-        "http_429",  # a rate limit the way OpenAI itself reports it
+        "http_429",  # a rate limit the way OpenAI itself reports it: retry_after=seconds sends Retry-After
         "no_done",  # the stream ends without `data: [DONE]`: finish=True to still send finish_reason
         "flagged",  # a chunk with Qianfan's `flag`: flag=3
         "content_filter",  # the reply, then finish_reason content_filter: the output was cut
@@ -45,7 +45,7 @@ class FakeOpenAIServer:
     def __init__(self, *, api_key: str = DEFAULT_API_KEY, reply: list[str] | None = None) -> None:
         self.api_key = api_key
         self.reply = reply or ["你好！", "I can help ", "with that."]
-        self.requests: list[dict[str, Any]] = []  # {"headers": ..., "body": ...}
+        self.requests: list[dict[str, Any]] = []  # {"headers": ..., "body": ..., "at": time.monotonic()}
         self._faults: deque[_Fault] = deque()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -73,7 +73,7 @@ class FakeOpenAIServer:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append({"headers": dict(request.headers), "body": body})
+        self.requests.append({"headers": dict(request.headers), "body": body, "at": time.monotonic()})
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error_response(401, "invalid_api_key", "Incorrect API key provided", "invalid_request_error")
         fault = self._faults.popleft() if self._faults else None
@@ -82,7 +82,10 @@ class FakeOpenAIServer:
             kind = fault.options.get("type", "rate_limit_exceeded" if "rate_limit" in code else "invalid_request_error")
             return _error_response(fault.options.get("status", 200), code, f"fake {code}", kind)
         if fault and fault.kind == "http_429":
-            return _error_response(429, "rate_limit_exceeded", "Rate limit reached", "rate_limit_exceeded")
+            response = _error_response(429, "rate_limit_exceeded", "Rate limit reached", "rate_limit_exceeded")
+            if "retry_after" in fault.options:
+                response.headers["Retry-After"] = str(fault.options["retry_after"])
+            return response
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)

@@ -398,6 +398,9 @@ LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 5.0)
 LLM_READ_TIMEOUT = env_float("LLM_READ_TIMEOUT", 60.0)
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3)
 LLM_RETRY_BACKOFF = env_float("LLM_RETRY_BACKOFF", 0.5)
+# How long an answer waits out the provider's rate limit (its quota refreshes within a minute)
+# before the player is handed to staff: agents/providers/retry.py.
+LLM_RATE_LIMIT_WAIT = env_float("LLM_RATE_LIMIT_WAIT", 30.0)
 LLM_TEMPERATURE = env_float("LLM_TEMPERATURE", 0.3)
 LLM_HISTORY_CHARS = env_int("LLM_HISTORY_CHARS", 12000)
 

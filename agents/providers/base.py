@@ -71,13 +71,28 @@ StreamItem = Delta | FunctionCall | Finish
 
 
 class ProviderError(Exception):
-    """The upstream call failed. `retryable` says whether a retry can help."""
+    """The upstream call failed. `retryable` says whether a retry can help.
 
-    def __init__(self, message: str, *, retryable: bool = False, code: str | int | None = None) -> None:
+    `rate_limited`: a quota that refreshes by itself (a QPS, RPM or TPM limit, HTTP 429), so
+    retrying is a matter of waiting, not of luck (agents/providers/retry.py); `retry_after`:
+    the seconds the upstream asked us to wait (Retry-After), when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        code: str | int | None = None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.retryable = retryable
+        self.retryable = retryable or rate_limited
         self.code = code
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return f"{self.message} (code {self.code})" if self.code is not None else self.message

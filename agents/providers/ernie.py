@@ -35,7 +35,7 @@ from .base import (
     SafetyBlocked,
     StreamItem,
 )
-from .http import client_timeout, drain, get_session, network_error
+from .http import client_timeout, drain, get_session, network_error, retry_after
 from .reads import items_of_read
 from .sse import SSEError, SSEParser
 
@@ -49,6 +49,9 @@ MIN_QUESTION_CHARS = 2_000
 # The SDK's retry set (Python HEAD and Go). 15 is "app does not exist", which
 # sounds permanent, but both SDKs retry it; at worst it costs a few quick retries.
 RETRYABLE_CODES = frozenset({2, 15, 18, 336100, 336501, 336502})
+# Quotas that refresh by themselves, within 0-60 s (Baidu): the cluster's (4) and the app's
+# QPS (18), RPM (336501) and TPM (336502) limits. Not the daily (17) or total (19) quota.
+RATE_LIMIT_CODES = frozenset({4, 18, 336501, 336502})
 # Endpoints that reject `functions` (ERNIE Speed, Lite, Tiny, Character: the SDK's key sets).
 NO_FUNCTIONS_MODELS = ("ernie_speed", "ernie-speed", "eb-instant", "ernie-lite", "ernie-tiny", "ernie-char")
 TOKEN_REJECTED_CODES = frozenset({110, 111})
@@ -319,12 +322,14 @@ def _whole_reply(text: str) -> list[StreamItem]:
     return items
 
 
-def _api_error(payload: dict[str, Any], *, started: bool) -> Exception:
+def _api_error(payload: dict[str, Any], *, started: bool, wait: float | None = None) -> Exception:
     code = payload.get("error_code")
     error = ProviderError(
         f"ERNIE error {code}: {payload.get('error_msg', '')}",
         retryable=code in RETRYABLE_CODES,
         code=code,
+        rate_limited=code in RATE_LIMIT_CODES,
+        retry_after=wait,
     )
     if code in TOKEN_REJECTED_CODES and not started:
         return _TokenRejected(error)
@@ -333,10 +338,11 @@ def _api_error(payload: dict[str, Any], *, started: bool) -> Exception:
 
 async def _http_error(resp: aiohttp.ClientResponse) -> Exception:
     text = await resp.text(errors="replace")
+    wait = retry_after(resp.headers)
     with contextlib.suppress(ValueError):
         payload = json.loads(text)
         if isinstance(payload, dict) and "error_code" in payload:
-            error = _api_error(payload, started=False)
+            error = _api_error(payload, started=False, wait=wait)
             if isinstance(error, ProviderError) and resp.status >= 500:
                 error.retryable = True
             return error
@@ -346,6 +352,8 @@ async def _http_error(resp: aiohttp.ClientResponse) -> Exception:
     detail = f"{bce_code} {bce_message}".strip() if bce_code else text[:200]
     return ProviderError(
         f"ERNIE replied HTTP {resp.status}: {detail}",
-        retryable=resp.status >= 500 or resp.status == 429,
+        retryable=resp.status >= 500,
         code=bce_code or resp.status,
+        rate_limited=resp.status == 429,
+        retry_after=wait,
     )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+import email.utils
+import time
+from collections.abc import AsyncGenerator, Mapping
 
 import aiohttp
 from django.conf import settings
@@ -115,3 +117,22 @@ def network_error(exc: BaseException, what: str) -> ProviderError:
     if isinstance(exc, TimeoutError):
         return ProviderError(f"{what} timed out", retryable=True, code="timeout")
     return ProviderError(f"{what} failed: {type(exc).__name__}: {exc}", retryable=True, code="connection")
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The seconds a reply asks us to wait before the next request, or None when it doesn't say.
+
+    `Retry-After` is seconds or an HTTP date (RFC 9110); OpenAI's own API also sends
+    `retry-after-ms`, the more precise of the two.
+    """
+    with contextlib.suppress(ValueError, TypeError):
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(float(ms) / 1000, 0.0)
+    value = (headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(float(value), 0.0)
+    with contextlib.suppress(ValueError, TypeError):
+        return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    return None

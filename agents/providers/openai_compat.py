@@ -17,7 +17,7 @@ from django.conf import settings
 
 from .base import ChatRequest, Delta, Finish, Provider, ProviderError, SafetyBlocked, StreamItem
 from .ernie import build_ernie_messages
-from .http import client_timeout, drain, get_session, network_error
+from .http import client_timeout, drain, get_session, network_error, retry_after
 from .reads import items_of_read
 from .sse import SSEError, SSEParser
 
@@ -39,7 +39,7 @@ class OpenAICompatProvider(Provider):
                 url, json=_request_body(request), headers=headers, timeout=client_timeout()
             ) as resp:
                 if resp.status >= 300 or resp.content_type == "application/json":
-                    raise _error_reply(resp.status, await resp.text(errors="replace"))
+                    raise _error_reply(resp.status, await resp.text(errors="replace"), retry_after(resp.headers))
                 state = _StreamState()
                 parser = SSEParser()
                 async for chunk in resp.content.iter_any():
@@ -142,28 +142,33 @@ def _stray_line(text: str) -> list[StreamItem]:
     return []
 
 
-def _error_reply(status: int, text: str) -> ProviderError:
+def _error_reply(status: int, text: str, wait: float | None = None) -> ProviderError:
+    """`wait`: the reply's Retry-After, in seconds."""
     try:
         payload = json.loads(text)
     except ValueError:
         payload = None
     if isinstance(payload, dict) and "error" in payload:
-        return _api_error(payload["error"], status=status)
+        return _api_error(payload["error"], status=status, wait=wait)
     return ProviderError(
         f"HTTP {status}: {text[:200]}",
-        retryable=status == 429 or status >= 500,
+        retryable=status >= 500,
         code="malformed" if status < 300 else status,
+        rate_limited=status == 429,
+        retry_after=wait,
     )
 
 
-def _api_error(error: Any, *, status: int) -> ProviderError:
+def _api_error(error: Any, *, status: int, wait: float | None = None) -> ProviderError:
     if not isinstance(error, dict):
         error = {"message": str(error)}
     code = error.get("code") or status
     kind = str(error.get("type") or "")
-    rate_limited = "rate_limit" in str(code) or "rate_limit" in kind
     return ProviderError(
         f"{code}: {error.get('message', '')}",
-        retryable=rate_limited or status == 429 or status >= 500,
+        retryable=status >= 500,
         code=code,
+        # Qianfan says rpm_/tpm_rate_limit_exceeded, with HTTP 429 or 200 depending on the source.
+        rate_limited="rate_limit" in str(code) or "rate_limit" in kind or status == 429,
+        retry_after=wait,
     )

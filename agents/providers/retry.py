@@ -34,13 +34,20 @@ async def stream_with_retry(
 ) -> AsyncIterator[StreamItem]:
     """Yield the provider's stream, starting it again on a retryable error before the first Delta.
 
-    `before_attempt` is awaited before every upstream attempt (the answer job
-    checks that no human has taken over); whatever it raises propagates.
+    A rate limit is waited out for up to LLM_RATE_LIMIT_WAIT seconds, as long as the upstream
+    asks (Retry-After) or with a growing backoff: the quota refreshes within a minute, and a
+    player who waits a little longer for the bot is better served than one handed to the
+    queue, with every other player the limit hit at the same moment. Other retryable errors
+    get LLM_MAX_ATTEMPTS attempts. The waits are the task's sleeps: no thread is held.
+
+    `before_attempt` is awaited before every upstream attempt (the answer job checks that
+    no human has taken over); whatever it raises propagates.
     """
     attempts = max(1, attempts if attempts is not None else settings.LLM_MAX_ATTEMPTS)
     backoff = settings.LLM_RETRY_BACKOFF if backoff is None else backoff
     began = time.monotonic()
-    for attempt in range(1, attempts + 1):
+    failed = limited = 0  # attempts that failed, and those of them a rate limit refused
+    while True:
         if before_attempt is not None:
             await before_attempt()
         started = False
@@ -52,13 +59,45 @@ async def stream_with_retry(
                 except StopAsyncIteration:
                     return
                 except ProviderError as exc:
-                    if started or not exc.retryable or attempt == attempts or _waited_enough(began):
+                    if started or not exc.retryable:
                         raise
-                    logger.warning("%s attempt %d/%d failed, retrying: %s", provider.name, attempt, attempts, exc)
+                    limited += exc.rate_limited
+                    failed += not exc.rate_limited
+                    wait = _wait(exc, failed if not exc.rate_limited else limited, backoff)
+                    _give_up_unless_worth_it(exc, failed=failed, attempts=attempts, began=began, wait=wait)
+                    logger.warning("%s attempt failed, retrying in %.1f s: %s", provider.name, wait, exc)
                     break
                 started = started or isinstance(item, Delta)
                 yield item
-        await asyncio.sleep(_delay(attempt, backoff))
+        await asyncio.sleep(wait)
+
+
+def _wait(exc: ProviderError, failures: int, backoff: float) -> float:
+    """Seconds before the next attempt, the `failures`-th of its kind."""
+    if exc.retry_after is not None:
+        # Jitter: the players the same limit refused must not all come back in the same instant.
+        return exc.retry_after + random.uniform(0, backoff)
+    return _delay(failures, backoff)
+
+
+def _give_up_unless_worth_it(exc: ProviderError, *, failed: int, attempts: int, began: float, wait: float) -> None:
+    """Raise what the player's answer fails with when another attempt is not worth it.
+
+    The error says why for staff, who read it in the chat's history: a rate limit that
+    outlasted the wait says how long the player waited, and what to raise if it is the quota.
+    """
+    waited = time.monotonic() - began
+    if exc.rate_limited:
+        budget = settings.LLM_RATE_LIMIT_WAIT
+        if waited + wait > budget:
+            asked = f", asked to wait {exc.retry_after:.0f} s more" if exc.retry_after is not None else ""
+            raise ProviderError(
+                f"{exc.message}: still rate-limited after {waited:.1f} s{asked} "
+                f"(LLM_RATE_LIMIT_WAIT is {budget:g} s; the provider's quota may be too small)",
+                code=exc.code,
+            ) from exc
+    elif failed >= attempts or _waited_enough(began):
+        raise exc
 
 
 def _waited_enough(began: float) -> bool:

@@ -191,12 +191,23 @@ async def test_the_daily_limit_17_is_raised_at_once(ernie, fake_ernie):
 
 async def test_retries_stop_after_the_configured_attempts(ernie, fake_ernie, settings):
     settings.LLM_MAX_ATTEMPTS = 3
-    fake_ernie.script("error_object", error_code=336501, times=5)
+    fake_ernie.script("error_object", error_code=336100, times=5)  # server high load
 
     _, error = await collect(stream_with_retry(ernie, ask()))
 
-    assert error.code == 336501 and error.retryable
+    assert error.code == 336100 and error.retryable
     assert len(fake_ernie.requests) == 3
+
+
+@pytest.mark.parametrize("code", [4, 18, 336501, 336502])
+async def test_a_quota_that_refreshes_is_waited_out_beyond_the_configured_attempts(ernie, fake_ernie, settings, code):
+    settings.LLM_MAX_ATTEMPTS = 3
+    fake_ernie.script("error_object", error_code=code, times=5)
+
+    items, error = await collect(stream_with_retry(ernie, ask()))
+
+    assert error is None and text_of(items) == ANSWER
+    assert len(fake_ernie.requests) == 6
 
 
 async def test_an_error_after_the_first_token_keeps_that_token_and_is_not_retried(ernie, fake_ernie):

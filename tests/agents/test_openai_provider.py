@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from agents.fake_openai import FakeOpenAIServer
@@ -84,6 +87,40 @@ async def test_http_429_is_retryable(openai, fake_openai):
 
     assert items == []
     assert error.retryable and error.code == "rate_limit_exceeded"
+
+
+async def test_a_429_with_retry_after_is_tried_again_when_the_provider_said_not_sooner(openai, fake_openai):
+    fake_openai.script("http_429", retry_after=1)
+
+    items, error = await collect(stream_with_retry(openai, ask()))
+
+    assert error is None and "".join(i.text for i in items if isinstance(i, Delta)) == "".join(REPLY)
+    refused, answered = fake_openai.requests
+    assert answered["at"] - refused["at"] >= 1.0
+
+
+async def test_a_rate_limit_outlasting_the_answers_patience_fails_saying_so(openai, fake_openai, settings):
+    settings.LLM_RATE_LIMIT_WAIT = 1.0
+    settings.LLM_RETRY_BACKOFF = 0.05
+    fake_openai.script("error_object", code="rpm_rate_limit_exceeded", times=100)
+
+    started = time.monotonic()
+    _, error = await collect(stream_with_retry(openai, ask()))
+
+    assert time.monotonic() - started < 1.5
+    assert error.code == "rpm_rate_limit_exceeded" and not error.retryable
+    assert re.search(r"still rate-limited after \d+\.\d s \(LLM_RATE_LIMIT_WAIT is 1 s; the provider", str(error))
+    assert 3 < len(fake_openai.requests) < 100  # more than LLM_MAX_ATTEMPTS: a quota that refreshes
+
+
+async def test_a_retry_after_longer_than_the_answers_patience_fails_at_once(openai, fake_openai, settings):
+    settings.LLM_RATE_LIMIT_WAIT = 30
+    fake_openai.script("http_429", retry_after=120)
+
+    _, error = await collect(stream_with_retry(openai, ask()))
+
+    assert "asked to wait 120 s more" in str(error)
+    assert len(fake_openai.requests) == 1
 
 
 async def test_an_invalid_model_is_not_retried(openai, fake_openai):

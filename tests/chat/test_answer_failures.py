@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from agents.fake_openai import FakeOpenAIServer
 from agents.providers import reset_providers
 from agents.providers.http import close_session
 from chat import presence
-from chat.models import Message, Player
+from chat.models import ConversationEvent, Message, Player
 from tests.chat.conftest import make_user
 from tests.chat.socket_client import PlayerSocket, answer_text
 
@@ -80,6 +81,38 @@ async def test_a_qps_error_before_the_first_token_is_retried_unseen(player, erni
     assert frames[-1]["status"] == "done"
     assert len(ernie_settings.requests) == 2
     assert "".join(f["d"] for f in frames if f.get("t") == "d") == "好的，马上为您查询。"
+
+
+async def test_a_player_whose_question_met_ernies_qps_limit_for_a_while_gets_the_answer(
+    player, ernie_settings, settings
+):
+    settings.LLM_RETRY_BACKOFF = 0.02
+    ernie_settings.configure(reply=["好的，", "马上为您查询。"])
+    ernie_settings.script("error_object", error_code=18, times=5)  # more than LLM_MAX_ATTEMPTS
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    assert frames[-1]["status"] == "done"
+    assert "".join(f["d"] for f in frames if f.get("t") == "d") == "好的，马上为您查询。"
+    assert len(ernie_settings.requests) == 6
+
+
+async def test_staff_read_how_long_a_rate_limit_was_waited_out_before_the_chat_came_to_them(
+    player, ernie_settings, settings
+):
+    settings.LLM_RETRY_BACKOFF = 0.02
+    settings.LLM_RATE_LIMIT_WAIT = 0.3
+    ernie_settings.script("error_object", error_code=336501, times=100)
+
+    frames = await ask(player, "充值没到账怎么办", until=is_system_line)
+
+    assert what_the_player_reads_after(frames)[0] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
+    escalated = await sync_to_async(ConversationEvent.objects.get)(kind="escalated")
+    assert re.fullmatch(
+        r"ERNIE error 336501: Rate limit reached for RPM: still rate-limited after \d+\.\d s "
+        r"\(LLM_RATE_LIMIT_WAIT is 0\.3 s; the provider's quota may be too small\) \(code 336501\)",
+        escalated.data["error"],
+    )
 
 
 async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_settings, settings):
