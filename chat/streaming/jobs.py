@@ -592,8 +592,10 @@ class AnswerJob:
             "provider": settings.LLM_PROVIDER if prepared.request else "bot",
             **postprocess.offers(prepared.reply, message_id=self.message_id, intent=prepared.meta["intent"]["name"]),
         }
-        if prepared.request is not None:
-            # Only answers built on the knowledge base have (possibly no) sources; see chat/handoff.py.
+        if prepared.request is not None and prepared.reply.kind != "tool":
+            # Only answers built on the knowledge base have (possibly no) sources; see chat/handoff.py,
+            # where none means "I don't know". The model explaining the player's own record (a tool's)
+            # quotes no article, and two such answers in a row queued the chat as a streak of them.
             self.meta["sources"] = self.sources
         last_checkpoint = stream_started = time.monotonic()
         stream = answer_stream(prepared.reply, before_attempt=self._check_still_bot)

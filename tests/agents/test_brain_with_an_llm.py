@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import Player
-from tests.agents.test_brain_in_the_chat import Chat
+from tests.agents.test_brain_in_the_chat import Chat, conversation_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,3 +69,25 @@ async def test_asking_again_after_an_answer_that_was_cut_off_gets_the_whole_answ
     assert "asked before" not in ernie_settings.requests[-1].body["system"]
     assert "问过了" not in ernie_settings.requests[-1].body["system"]
     assert (await answer.meta())["reply"] != "repeated"
+
+
+@pytest.fixture
+def lin(demo_kb):
+    """A game player, signed in from the game: the bot may look up her orders."""
+    return Player.objects.create(game_player_id="10086", display_name="Lin", language="zh-hans")
+
+
+async def test_a_player_whose_orders_the_model_explains_one_after_the_other_stays_with_the_bot(
+    lin, ernie_settings, game_backend
+):
+    ernie_settings.configure(reply=["您的订单已查到，请看上面的状态。"])
+    async with Chat(lin) as chat:
+        first = await chat.say("我的月卡没到账，订单号SL2025061202")
+        second = await chat.say("还有订单SL2025061201也没到账")
+
+    # Two answers from the player's own records are no "I don't know" streak: no queue.
+    assert [first.text, second.text] == ["您的订单已查到，请看上面的状态。"] * 2
+    assert not any(f.get("type") == "state" for f in first.frames + second.frames)
+    assert (await conversation_of(lin)).state == "bot"
+    looked_up = [(await answer.meta())["tool_calls"][0]["params"]["order_no"] for answer in (first, second)]
+    assert looked_up == ["SL2025061202", "SL2025061201"]
