@@ -38,14 +38,31 @@ SYSTEM_PROMPT = {
 }
 
 
+# An answer from the player's own record (a tool's) has no passages: told to answer only from
+# passages and to say it doesn't know when they don't hold the answer, a model may do just that.
+RECORD_PROMPT = {
+    "zh-hans": (
+        "你是游戏《星落传说》的官方客服助手。根据下面从游戏系统查到的玩家本人记录回答玩家的问题，"
+        "不要编造记录里没有的内容；记录说明不了的，建议转人工客服。语气友好、简洁，使用简体中文。"
+    ),
+    "en": (
+        "You are the official support assistant of the game Starfall Legends. Answer from the player's "
+        "own record below, looked up in the game's systems, and add nothing the record does not say; "
+        "for what it cannot explain, offer a human agent. Be friendly and concise, and answer in English."
+    ),
+}
+
+
 def render_passages(passages: list[Passage]) -> str:
     return "\n\n".join(f"[{n}] {p.title}\n{p.text}" for n, p in enumerate(passages, start=1))
 
 
-def build_request(context: Context, passages: list[Passage], *, notes: str = "") -> ChatRequest:
+def build_request(
+    context: Context, passages: list[Passage], *, notes: str = "", prompt: dict[str, str] = SYSTEM_PROMPT
+) -> ChatRequest:
     """The provider request. `notes` are extra instructions for this answer (tool data, mood)."""
     lang = "zh-hans" if context.language.startswith("zh") else "en"
-    system = SYSTEM_PROMPT[lang]
+    system = prompt[lang]
     if notes:
         system = f"{system}\n\n{notes}"
     if passages:
@@ -155,7 +172,8 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         if result.ok and not local:
             data = json.dumps(result.data, ensure_ascii=False)
             notes += _tool_notes(lang, result.tool, data)
-            return Reply("tool", request=build_request(context, [], notes=notes.strip()), prefix=prefix)
+            request = build_request(context, [], notes=notes.strip(), prompt=RECORD_PROMPT)
+            return Reply("tool", request=request, prefix=prefix)
         extra = [human] if human and not result.ok else []
         return Reply("tool", body=answers.tool_answer(result, lang), prefix=prefix, quick_replies=extra)
     awaited = _still_awaited(context, facts) if _is_acknowledgement(context.question) else []

@@ -91,3 +91,17 @@ async def test_a_player_whose_orders_the_model_explains_one_after_the_other_stay
     assert (await conversation_of(lin)).state == "bot"
     looked_up = [(await answer.meta())["tool_calls"][0]["params"]["order_no"] for answer in (first, second)]
     assert looked_up == ["SL2025061202", "SL2025061201"]
+
+
+async def test_the_model_explaining_a_players_order_is_told_to_answer_from_the_record_not_from_articles(
+    lin, ernie_settings, game_backend
+):
+    async with Chat(lin) as chat:
+        await chat.say("我的月卡没到账，订单号SL2025061202")
+
+    system = ernie_settings.requests[-1].body["system"]
+    # No article is sent with it: "answer only from the passages, else say you don't know" would
+    # have the model tell the player it doesn't know, above their own order's record.
+    assert "知识库资料" not in system
+    assert system.startswith("你是游戏《星落传说》的官方客服助手。根据下面从游戏系统查到的玩家本人记录回答玩家的问题")
+    assert '"order_no": "SL2025061202"' in system and '"status": "pending"' in system
