@@ -41,7 +41,7 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
     if reply.request is not None:
         called: FunctionCall | None = None
         written: list[str] = []  # the provider's text so far
-        async for item in _provider_items(reply.request, written, before_attempt):
+        async for item in _provider_items(reply.request, written, before_attempt, require_text=True):
             if isinstance(item, Finish):
                 finish = item
             elif isinstance(item, FunctionCall):
@@ -59,8 +59,9 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
                 # length): it is asked to go on, as Baidu's SDK does, so the player reads it whole.
                 continued += 1
                 request = _continuation(request, "".join(written))
-            called, before = None, finish
-            async for item in _provider_items(request, written, before_attempt):
+            # After a tool's result the model owes the player an answer; going on, it may have none left.
+            require_text, called, before = called is not None, None, finish
+            async for item in _provider_items(request, written, before_attempt, require_text=require_text):
                 if isinstance(item, Finish):
                     finish = _added(before, item)
                 elif isinstance(item, Delta):
@@ -99,10 +100,14 @@ async def _after_function_call(reply: Reply, called: FunctionCall) -> ChatReques
 
 
 async def _provider_items(
-    request: ChatRequest, written: list[str], before_attempt: Callable[[], Awaitable[None]]
+    request: ChatRequest, written: list[str], before_attempt: Callable[[], Awaitable[None]], *, require_text: bool
 ) -> AsyncIterator[StreamItem]:
-    """The provider's stream (retried before its first token), its text also added to `written`."""
-    async for item in stream_with_retry(get_provider(), request, before_attempt=before_attempt):
+    """The provider's stream (retried before its first token), its text also added to `written`.
+
+    `require_text`: an empty answer fails (stream_with_retry), rather than end as an empty bubble.
+    """
+    provider = get_provider()
+    async for item in stream_with_retry(provider, request, before_attempt=before_attempt, require_text=require_text):
         if isinstance(item, Delta):
             written.append(item.text)
         yield item

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from django.conf import settings
 
-from .base import ChatRequest, Delta, Provider, ProviderError, StreamItem
+from .base import ChatRequest, Delta, Finish, FunctionCall, Provider, ProviderError, StreamItem
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,12 @@ async def stream_with_retry(
     attempts: int | None = None,
     backoff: float | None = None,
     before_attempt: Callable[[], Awaitable[object]] | None = None,
+    require_text: bool = False,
 ) -> AsyncIterator[StreamItem]:
     """Yield the provider's stream, starting it again on a retryable error before the first Delta.
+
+    `require_text`: a model that ends without a word (nor a function call) has failed, as an
+    error before its first token would: the player would read an empty answer.
 
     A rate limit is waited out for up to LLM_RATE_LIMIT_WAIT seconds, as long as the upstream
     asks (Retry-After) or with a growing backoff: the quota refreshes within a minute, and a
@@ -50,12 +54,14 @@ async def stream_with_retry(
     while True:
         if before_attempt is not None:
             await before_attempt()
-        started = False
+        started = spoke = False
         async with contextlib.aclosing(provider.stream(request)) as upstream:
             while True:
                 # Only errors of the upstream are caught, never one thrown in by our consumer.
                 try:
                     item = await anext(upstream)
+                    if require_text and not spoke and _ends_empty(item):
+                        raise _empty(provider)
                 except StopAsyncIteration:
                     return
                 except ProviderError as exc:
@@ -68,8 +74,19 @@ async def stream_with_retry(
                     logger.warning("%s attempt failed, retrying in %.1f s: %s", provider.name, wait, exc)
                     break
                 started = started or isinstance(item, Delta)
+                spoke = spoke or isinstance(item, Delta | FunctionCall)
                 yield item
         await asyncio.sleep(wait)
+
+
+def _empty(provider: Provider) -> ProviderError:
+    # Retryable: the same question sent again usually gets an answer.
+    return ProviderError(f"{provider.name} ended its answer without a word", retryable=True, code="empty")
+
+
+def _ends_empty(item: StreamItem) -> bool:
+    """A Finish before any text. Not the content filter's: that failure says what it is."""
+    return isinstance(item, Finish) and item.finish_reason != "content_filter"
 
 
 def _wait(exc: ProviderError, failures: int, backoff: float) -> float:

@@ -41,6 +41,13 @@ async def ask(player: Player, question: str, *, until=is_end) -> list[dict]:
     return frames
 
 
+async def answer_read(player: Player, question: str) -> str:
+    """The answer's text as the player read it, once it ended `done`."""
+    frames = await ask(player, question)
+    assert frames[-1]["status"] == "done"
+    return "".join(f["d"] for f in frames if f.get("t") == "d")
+
+
 def what_the_player_reads_after(frames: list[dict]) -> list[str]:
     """The failed answer's notice, then the system lines under it."""
     end = next(f for f in frames if is_end(f))
@@ -90,10 +97,7 @@ async def test_a_player_whose_question_met_ernies_qps_limit_for_a_while_gets_the
     ernie_settings.configure(reply=["好的，", "马上为您查询。"])
     ernie_settings.script("error_object", error_code=18, times=5)  # more than LLM_MAX_ATTEMPTS
 
-    frames = await ask(player, "充值没到账怎么办")
-
-    assert frames[-1]["status"] == "done"
-    assert "".join(f["d"] for f in frames if f.get("t") == "d") == "好的，马上为您查询。"
+    assert await answer_read(player, "充值没到账怎么办") == "好的，马上为您查询。"
     assert len(ernie_settings.requests) == 6
 
 
@@ -113,6 +117,31 @@ async def test_staff_read_how_long_a_rate_limit_was_waited_out_before_the_chat_c
         r"\(LLM_RATE_LIMIT_WAIT is 0\.3 s; the provider's quota may be too small\) \(code 336501\)",
         escalated.data["error"],
     )
+
+
+async def test_an_answer_the_model_ended_without_a_word_is_asked_again_not_shown_empty(
+    player, ernie_settings, settings
+):
+    settings.LLM_RETRY_BACKOFF = 0.01
+    replies = iter([[], ["充值到账通常需要五分钟。"]])
+    ernie_settings.configure(reply=lambda question: next(replies))
+
+    assert await answer_read(player, "充值没到账怎么办") == "充值到账通常需要五分钟。"
+    assert len(ernie_settings.requests) == 2
+
+
+async def test_a_model_that_keeps_answering_with_nothing_hands_the_player_to_staff_who_read_why(
+    player, ernie_settings, settings
+):
+    settings.LLM_RETRY_BACKOFF = 0.01
+    ernie_settings.configure(reply=[])
+
+    frames = await ask(player, "充值没到账怎么办", until=is_system_line)
+
+    assert next(f for f in frames if is_end(f))["status"] == "failed"
+    assert what_the_player_reads_after(frames)[0] == "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
+    escalated = await sync_to_async(ConversationEvent.objects.get)(kind="escalated")
+    assert escalated.data["error"] == "ernie ended its answer without a word (code empty)"
 
 
 async def test_an_upstream_that_hangs_fails_with_a_clear_message(player, ernie_settings, settings):
