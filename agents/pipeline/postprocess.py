@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from agents.pipeline.context import Context
 from agents.pipeline.prompt import Reply
@@ -30,6 +31,23 @@ def offers(reply: Reply, *, message_id: int, intent: str) -> dict:
     if reply.form_fields:
         meta["form"] = {"form_id": form_id_for(message_id), "intent": intent, "fields": reply.form_fields}
     return meta
+
+
+# "[2]", "[1][3]", "[1, 2]", and ERNIE's full-width "【2】" or "[1、2]".
+_CITATION = re.compile(r"[\[【]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]】]")
+
+
+def cited_sources(text: str, sources: list[dict]) -> list[dict]:
+    """The sources an answer cites ([n], as the prompt asks), or all of them when it cites none.
+
+    An LLM given three passages may answer from one: the player read "Sources: 1. Top-up not
+    received 2. Refunds 3. Selling accounts" under an answer about top-ups, and staff and
+    analytics counted the other two as used. A model that cites nothing may still have used
+    them: those stay.
+    """
+    numbers = {int(n) for group in _CITATION.findall(text) for n in re.findall(r"\d+", group)}
+    cited = [source for source in sources if source.get("n") in numbers]
+    return cited or sources
 
 
 def frames(message_id: int, meta: dict) -> list[dict]:

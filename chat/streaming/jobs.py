@@ -670,6 +670,8 @@ class AnswerJob:
             # An answer that failed or was stopped before its first word quotes nothing: a list
             # of sources under "the assistant is unavailable" would cite articles nobody read.
             self.sources = self.meta["sources"] = []
+        elif self.sources:
+            self.sources = self.meta["sources"] = postprocess.cited_sources(text, self.sources)
         stored = await _finish(
             message_id=self.message_id,
             text=text,

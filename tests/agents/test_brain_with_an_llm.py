@@ -105,3 +105,22 @@ async def test_the_model_explaining_a_players_order_is_told_to_answer_from_the_r
     assert "知识库资料" not in system
     assert system.startswith("你是游戏《星落传说》的官方客服助手。根据下面从游戏系统查到的玩家本人记录回答玩家的问题")
     assert '"order_no": "SL2025061202"' in system and '"status": "pending"' in system
+
+
+@pytest.mark.parametrize(
+    ("model_says", "listed"),
+    [
+        ("封号可以在官网提交申诉【1】。", [1]),
+        ("买卖账号会被封号 [2]。", [2]),
+        ("封号可以申诉[1][2]。", [1, 2]),
+        ("封号可以申诉。", [1, 2]),  # cites nothing: it may still have used both
+    ],
+)
+async def test_an_answer_lists_the_sources_the_model_cited(visitor, ernie_settings, model_says, listed):
+    ernie_settings.configure(reply=[model_says])
+    async with Chat(visitor) as chat:
+        answer = await chat.say("我的账号为什么被封了")
+
+    assert answer.text == model_says
+    assert [source["n"] for source in answer.end["sources"]] == listed
+    assert [source["n"] for source in (await answer.meta())["sources"]] == listed  # staff and analytics too
