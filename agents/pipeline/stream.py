@@ -10,6 +10,7 @@ the player the same way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -32,8 +33,17 @@ MAX_CONTINUATIONS = 2
 CONTINUE = {"zh-hans": "继续", "en": "Continue"}
 
 
-async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[None]]) -> AsyncIterator[StreamItem]:
-    """Delta items, then one Finish (with the provider's usage when it spoke)."""
+async def answer_stream(
+    reply: Reply,
+    *,
+    before_attempt: Callable[[], Awaitable[None]],
+    on_wait: Callable[[ProviderError, float], Awaitable[None]] | None = None,
+) -> AsyncIterator[StreamItem]:
+    """Delta items, then one Finish (with the provider's usage when it spoke).
+
+    `on_wait`: awaited before each wait for another attempt of the provider (retry.py).
+    """
+    retrying = functools.partial(_provider_items, before_attempt=before_attempt, on_wait=on_wait)
     finish = Finish()
     if reply.prefix:
         async for delta in _chunks(reply.prefix + ("\n\n" if reply.request or reply.body else "")):
@@ -41,7 +51,7 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
     if reply.request is not None:
         called: FunctionCall | None = None
         written: list[str] = []  # the provider's text so far
-        async for item in _provider_items(reply.request, written, before_attempt, require_text=True):
+        async for item in retrying(reply.request, written, require_text=True):
             if isinstance(item, Finish):
                 finish = item
             elif isinstance(item, FunctionCall):
@@ -61,7 +71,7 @@ async def answer_stream(reply: Reply, *, before_attempt: Callable[[], Awaitable[
                 request = _continuation(request, "".join(written))
             # After a tool's result the model owes the player an answer; going on, it may have none left.
             require_text, called, before = called is not None, None, finish
-            async for item in _provider_items(request, written, before_attempt, require_text=require_text):
+            async for item in retrying(request, written, require_text=require_text):
                 if isinstance(item, Finish):
                     finish = _added(before, item)
                 elif isinstance(item, Delta):
@@ -100,14 +110,13 @@ async def _after_function_call(reply: Reply, called: FunctionCall) -> ChatReques
 
 
 async def _provider_items(
-    request: ChatRequest, written: list[str], before_attempt: Callable[[], Awaitable[None]], *, require_text: bool
+    request: ChatRequest, written: list[str], *, require_text: bool, **retrying
 ) -> AsyncIterator[StreamItem]:
     """The provider's stream (retried before its first token), its text also added to `written`.
 
     `require_text`: an empty answer fails (stream_with_retry), rather than end as an empty bubble.
     """
-    provider = get_provider()
-    async for item in stream_with_retry(provider, request, before_attempt=before_attempt, require_text=require_text):
+    async for item in stream_with_retry(get_provider(), request, require_text=require_text, **retrying):
         if isinstance(item, Delta):
             written.append(item.text)
         yield item

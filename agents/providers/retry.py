@@ -32,6 +32,7 @@ async def stream_with_retry(
     backoff: float | None = None,
     before_attempt: Callable[[], Awaitable[object]] | None = None,
     require_text: bool = False,
+    on_wait: Callable[[ProviderError, float], Awaitable[object]] | None = None,
 ) -> AsyncIterator[StreamItem]:
     """Yield the provider's stream, starting it again on a retryable error before the first Delta.
 
@@ -45,7 +46,8 @@ async def stream_with_retry(
     get LLM_MAX_ATTEMPTS attempts. The waits are the task's sleeps: no thread is held.
 
     `before_attempt` is awaited before every upstream attempt (the answer job checks that
-    no human has taken over); whatever it raises propagates.
+    no human has taken over); whatever it raises propagates. `on_wait(error, seconds)` is
+    awaited before each wait for another attempt (the job tells a player it keeps waiting).
     """
     attempts = max(1, attempts if attempts is not None else settings.LLM_MAX_ATTEMPTS)
     backoff = settings.LLM_RETRY_BACKOFF if backoff is None else backoff
@@ -72,10 +74,13 @@ async def stream_with_retry(
                     wait = _wait(exc, failed if not exc.rate_limited else limited, backoff)
                     _give_up_unless_worth_it(exc, failed=failed, attempts=attempts, began=began, wait=wait)
                     logger.warning("%s attempt failed, retrying in %.1f s: %s", provider.name, wait, exc)
+                    failure = exc  # `exc` ends with its except clause
                     break
                 started = started or isinstance(item, Delta)
                 spoke = spoke or isinstance(item, Delta | FunctionCall)
                 yield item
+        if on_wait is not None:
+            await on_wait(failure, wait)
         await asyncio.sleep(wait)
 
 

@@ -456,6 +456,7 @@ class AnswerJob:
         self._checkpoint_task: asyncio.Task | None = None
         self.prepared = None
         self.state_at_start: str | None = None
+        self.told_busy = False
 
     def _checkpoint_later(self) -> None:
         """Save the text so far without holding up the stream (one write in flight at most).
@@ -598,7 +599,7 @@ class AnswerJob:
             # quotes no article, and two such answers in a row queued the chat as a streak of them.
             self.meta["sources"] = self.sources
         last_checkpoint = stream_started = time.monotonic()
-        stream = answer_stream(prepared.reply, before_attempt=self._check_still_bot)
+        stream = answer_stream(prepared.reply, before_attempt=self._check_still_bot, on_wait=self._tell_busy)
         async for item in stream:
             if isinstance(item, Finish):
                 self.usage = item
@@ -647,6 +648,14 @@ class AnswerJob:
             state = await _state(conversation_id=self.conversation_id)
         if state != Conversation.State.BOT:
             raise HumanTookOver()
+
+    async def _tell_busy(self, error: ProviderError, seconds: float) -> None:
+        """The provider's rate limit holds the answer back (agents/providers/retry.py waits it
+        out for up to LLM_RATE_LIMIT_WAIT): the player, looking at the typing dots, is told once
+        that the answer is coming, not left to think the bot has hung."""
+        if error.rate_limited and not self.told_busy:
+            self.told_busy = True
+            await publish(self.conversation_id, {"type": "busy", "id": self.message_id})
 
     def _replace_with_notice(self) -> None:
         """The upstream flagged the player's input: show a canned reply instead."""

@@ -101,6 +101,21 @@ async def test_a_player_whose_question_met_ernies_qps_limit_for_a_while_gets_the
     assert len(ernie_settings.requests) == 6
 
 
+async def test_a_player_whose_answer_waits_out_a_rate_limit_is_told_once_that_it_is_coming(
+    player, ernie_settings, settings
+):
+    settings.LLM_RETRY_BACKOFF = 0.02
+    ernie_settings.configure(reply=["好的，", "马上为您查询。"])
+    ernie_settings.script("error_object", error_code=18, times=3)
+
+    frames = await ask(player, "充值没到账怎么办")
+
+    bot = next(f["message"]["id"] for f in frames if f.get("type") == "message")
+    told = [i for i, f in enumerate(frames) if f.get("type") == "busy"]
+    assert [frames[i] for i in told] == [{"type": "busy", "id": bot}]
+    assert told[0] < next(i for i, f in enumerate(frames) if f.get("t") == "d")  # before the answer's text
+
+
 async def test_staff_read_how_long_a_rate_limit_was_waited_out_before_the_chat_came_to_them(
     player, ernie_settings, settings
 ):

@@ -13,6 +13,7 @@ import pytest
 
 from tests import servers
 from tests.e2e.socket_faults import relay, tail_lost
+from tests.fake_ernie_fixtures import fake_ernie_env
 
 QUESTION = "充值没到账怎么办"
 MESSAGES = '[data-testid="message"]'
@@ -355,3 +356,22 @@ message_append(conversation_id=asked.conversation_id, sender="bot", text="", sta
     expect(page.locator(f'{BOT_MESSAGES}[data-status="done"]')).to_be_visible()
     expect(page.locator(f'{BOT_MESSAGES}[data-status="interrupted"]')).to_be_hidden()
     expect(page.get_by_text("(answer stopped)")).to_be_hidden()
+
+
+def test_a_player_whose_answer_waits_out_the_llms_rate_limit_reads_that_it_is_coming(page, fake_ernie_thread, tmp_path):
+    from playwright.sync_api import expect
+
+    fake_ernie_thread.configure(reply=["Top-ups usually arrive within five minutes."])
+    fake_ernie_thread.script("error_object", error_code=18, times=3)  # ERNIE's QPS limit, for a second or two
+    server = servers.demo_daphne(tmp_path, LLM_RETRY_BACKOFF="0.3", **fake_ernie_env(fake_ernie_thread))
+    try:
+        open_chat(page, server.url)
+        ask(page, "my top-up didn't arrive")
+
+        busy = page.get_by_test_id("typing-busy")
+        expect(busy).to_be_visible()
+        expect(busy).to_have_text("Lots of players are asking right now. Your answer is on its way.")
+        expect(page.locator(BOT_MESSAGES).last).to_contain_text("Top-ups usually arrive within five minutes.")
+        expect(busy).to_be_hidden()
+    finally:
+        server.stop()

@@ -68,6 +68,7 @@
   var handoffBtn = $("handoff");
   var backToBotBtn = $("back-to-bot");
   var agentTypingEl = $("agent-typing");
+  var busyEl = $("typing-busy");
 
   // ------------------------------------------------------- code points --
   function isHigh(c) { return c >= 0xd800 && c <= 0xdbff; }
@@ -696,6 +697,21 @@
       typingEl.hidden = !show;
       if (pinned) scrollToBottom();
     }
+    // Under the dots while the answer that waits out the LLM's rate limit has said nothing yet.
+    var busy = busyFor ? msgs.get(busyFor) : null;
+    var waiting = !!(show && busy && busy.status === "streaming" && busy.cps === 0);
+    if (!waiting) busyFor = "";
+    if (busyEl && busyEl.hidden === waiting) {
+      busyEl.hidden = !waiting;
+      if (pinned) scrollToBottom();
+    }
+  }
+
+  var busyFor = "";  // the id of the answer the server said is held back by a busy LLM
+
+  function onBusy(f) {
+    busyFor = String(f.id);
+    updateTyping();
   }
 
   function updateIntro() {
@@ -1005,6 +1021,7 @@
       case "state": setState(f.state, f.agent); if (f.state === "closed") showCsat(convId); break;
       case "csat_thanks": onCsatThanks(f); break;
       case "typing": onTyping(f); break;
+      case "busy": onBusy(f); break;
       case "resumed": onResumed(f); break;
       case "error": onError(f); break;
       case "quick_replies": onOffer(f, "quickReplies", Array.isArray(f.options) ? f.options : []); break;
