@@ -31,15 +31,20 @@ def webhook_body(fmt: str, event: str, title: str, payload: dict[str, Any]) -> d
 
 
 # An alert quotes what players wrote (a game server is whatever the player said it was) and
-# hosts' names. Read as markup, `*`, `_` or `~` made them bold, italic or struck through, a
-# backtick code, `[x](y)` a link, `<@userid>` (WeCom) or `<!here>` (Slack) a ping, and a line
-# break let `#` or `>` start a heading or a quote. Neither robot has an escape its every client
-# honours, so each sign becomes its full-width twin, which reads the same and marks nothing up;
-# Slack's own escapes keep `&`, `<` and `>` as typed. Lines join: an alert is one paragraph.
-_PLAIN = {"*": "＊", "_": "＿", "~": "～", "`": "｀", "\r": " ", "\n": " "}
+# hosts' names. Read as markup, `*` made them bold or italic, a backtick code, `[x](y)` a link
+# (`![x](y)` an image), `<font>` a colour and `<@userid>` (WeCom) or `<!here>` (Slack) a ping,
+# and a line break let `#`, `>` or `-` start a heading, a quote or a list. Neither robot has an
+# escape its every client honours, so each sign it reads becomes its full-width twin, which reads
+# the same and marks nothing up; only those: WeCom and DingTalk read no `_` or `~` (their
+# markdown has no `_italic_` nor strike-through), and a server "s_1" sent as "s＿1" read as
+# another name. Slack reads `_italic_` and `~strike~`, and its own escapes keep `&`, `<` and
+# `>` as typed. Lines join: an alert is one paragraph.
+_LINES = {"\r": " ", "\n": " "}
 _AS_TEXT = {
-    "markdown": str.maketrans({**_PLAIN, "[": "［", "]": "］", "<": "＜", ">": "＞"}),
-    "slack": str.maketrans({**_PLAIN, "&": "&amp;", "<": "&lt;", ">": "&gt;"}),
+    "markdown": str.maketrans({**_LINES, "*": "＊", "`": "｀", "[": "［", "]": "］", "<": "＜", ">": "＞"}),
+    "slack": str.maketrans(
+        {**_LINES, "*": "＊", "_": "＿", "~": "～", "`": "｀", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    ),
 }
 
 

@@ -368,8 +368,8 @@ def unhappy_server_alert() -> Alert:
 @pytest.mark.parametrize(
     ("fmt", "server"),
     [
-        ("wecom", "s＿1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
-        ("dingtalk", "s＿1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
+        ("wecom", "s_1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
+        ("dingtalk", "s_1 ＊VIP＊ ［x］(https://evil.example) ＜!here＞ ＜@ops＞ ｀x｀ a&b"),
         ("slack", "s＿1 ＊VIP＊ [x](https://evil.example) &lt;!here&gt; &lt;@ops&gt; ｀x｀ a&amp;b"),
     ],
 )
@@ -382,10 +382,27 @@ def test_what_a_player_typed_reaches_the_ops_chat_as_text_not_markup_or_a_ping(d
     sent = json.dumps(hook["json"], ensure_ascii=False)
     assert f"Alert: Negative sentiment surge · {server}" in sent
     assert f"Unhappy players on server {server}: 6 of 6 active chats" in sent
-    for markup in ("*VIP*", "s_1", "<!here>", "<@ops>", "`x`"):
+    for markup in ("*VIP*", "<!here>", "<@ops>", "`x`"):
         assert markup not in sent
     # A Markdown link is markup to WeCom and DingTalk; Slack shows it as it is.
     assert ("[x](" in sent) is (fmt == "slack")
+
+
+@pytest.mark.parametrize("fmt", ["wecom", "dingtalk"])
+def test_a_server_with_an_underscore_reads_as_its_name_in_wecom_and_dingtalk(db, webhook, settings, fmt):
+    """Neither robot's markdown reads `_` or `~`: "s_1" sent as "s＿1" named no server the team knew."""
+    settings.ALERT_WEBHOOK_FORMAT = fmt
+    data = {"negative": 6, "chats": 6, "share": 1.0, "baseline": 0.0, "minutes": 10}
+    alert = Alert.objects.create(
+        kind="negative_sentiment", key="s_1 ~beta~", value=1.0, threshold=0.3, raised_at=timezone.now(), data=data
+    )
+
+    alerts.webhook_post(alert, "raised", url=settings.ALERT_WEBHOOK_URL)
+
+    (hook,) = webhook
+    sent = json.dumps(hook["json"], ensure_ascii=False)
+    assert "Alert: Negative sentiment surge · s_1 ~beta~" in sent
+    assert "Unhappy players on server s_1 ~beta~: 6 of 6 active chats" in sent
 
 
 def test_a_json_receiver_still_gets_the_server_as_the_player_typed_it(db, webhook, settings):
