@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from analytics.models import Aggregate, Alert, DirtyHour, GapCluster, KnowledgeGap
 from analytics.services import histogram
-from analytics.services.aggregation import Totals, add_totals, day_end, empty_totals
+from analytics.services.aggregation import Totals, add_totals, day_end, day_start, empty_totals, floor_hour
 from analytics.services.resolution import RETURN_WINDOW
 
 Period = Aggregate.Period
@@ -42,6 +42,8 @@ class DateRange:
     asked_start: date | None = field(default=None, compare=False)
     # What was typed for a date that is none ("2025-02-30"): the page says it was left out.
     unreadable: tuple[str, ...] = field(default=(), compare=False)
+    # Closes from this moment (a whole hour) on are not counted: see previous().
+    cut: datetime | None = None
 
     @classmethod
     def parse(cls, params: Any, *, today: date | None = None) -> DateRange:
@@ -98,9 +100,19 @@ class DateRange:
     def query(self) -> str:
         return f"start={self.start.isoformat()}&end={self.end.isoformat()}"
 
-    def previous(self) -> DateRange:
-        """The as many days just before: what "this week against last" compares with."""
-        return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+    def previous(self, now: datetime | None = None) -> DateRange:
+        """The as many days just before: what "this week against last" compares with.
+
+        A range that ends today has counted today only up to now, and set beside as many
+        whole days before, a morning's 40 chats read as a fall from yesterday's 120. So
+        those days are counted up to the same time of day (`cut`, to the nearest hour: the
+        aggregates are hourly), and both sides are as long."""
+        before = DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+        now = now or timezone.now()
+        if self.until <= now:
+            return before
+        same_time = floor_hour(now - timedelta(days=self.days) + timedelta(minutes=30))
+        return replace(before, cut=min(same_time, before.until))
 
 
 def figures_as_of(now: datetime | None = None) -> datetime:
@@ -159,11 +171,22 @@ class Sums:
         return kpis(self.all, self.settled)
 
 
+def _whole_rows(rng: DateRange, dimension: str) -> list[tuple[Aggregate, str]]:
+    """(row, its period) of every close in the range: day rows, and for a range cut short
+    (DateRange.cut) the day of the cut by its hours before the cut."""
+    if rng.cut is None:
+        return [(row, Period.DAY) for row in _rows(rng, dimension)]
+    cut_day = day_start(rng.cut)
+    days = _rows(rng, dimension).filter(bucket__lt=cut_day)
+    hours = _rows(rng, dimension, Period.HOUR).filter(bucket__gte=cut_day, bucket__lt=rng.cut)
+    return [(row, Period.DAY) for row in days] + [(row, Period.HOUR) for row in hours]
+
+
 def totals_by_key(rng: DateRange, dimension: str) -> dict[str, Sums]:
     out: dict[str, Sums] = defaultdict(Sums)
     cutoff = _cutoff()
-    for row in _rows(rng, dimension):
-        out[row.key].add(row, _settled(row.bucket, Period.DAY, cutoff))
+    for row, period in _whole_rows(rng, dimension):
+        out[row.key].add(row, _settled(row.bucket, period, cutoff))
     return dict(out)
 
 
@@ -236,6 +259,18 @@ def overview(rng: DateRange) -> dict[str, Any]:
         "kpis": total.kpis(),
         "csat_hist": total.all["csat_hist"],
         "series": [(b, sums.kpis()) for b, sums in points],
+        "reasons": [(key, sums.all["conversations"]) for key, sums in reasons],
+    }
+
+
+def before(rng: DateRange) -> dict[str, Any]:
+    """The overview's key figures and handoff reasons of the as many days just before `rng`
+    (DateRange.previous: cut at the same time of day when `rng` ends today)."""
+    previous = rng.previous()
+    reasons = sorted(totals_by_key(previous, Dim.REASON).items(), key=lambda kv: -kv[1].all["conversations"])
+    return {
+        "range": previous,
+        "kpis": totals_by_key(previous, Dim.ALL).get("", Sums()).kpis(),
         "reasons": [(key, sums.all["conversations"]) for key, sums in reasons],
     }
 

@@ -51,12 +51,13 @@ def overview(request: HttpRequest) -> HttpResponse:
     data = selectors.overview(rng)
     if _csv(request):
         return exports.overview(rng, data)
-    before = selectors.overview(rng.previous())
+    before = selectors.before(rng)
     return _page(
         request,
         "overview",
         rng,
         kpis=data["kpis"],
+        previous=before["range"],
         before=before["kpis"],
         points=[(rng.label(b), k) for b, k in data["series"] if k["conversations"]],
         reasons=selectors.reasons_against(data["reasons"], before["reasons"]),
@@ -74,7 +75,8 @@ def intents(request: HttpRequest) -> HttpResponse:
         return exports.breakdown("intent", rng, rows, labels=labels)
     total = sum(k["conversations"] for _key, k in rows)
     # Why handoffs are up: the intent whose handoff rate rose against the days before.
-    before = dict(selectors.breakdown(rng.previous(), Dim.INTENT))
+    previous = rng.previous()
+    before = dict(selectors.breakdown(previous, Dim.INTENT))
     shares = [
         (
             key,
@@ -84,7 +86,7 @@ def intents(request: HttpRequest) -> HttpResponse:
         )
         for key, k in rows
     ]
-    return _page(request, "intents", rng, rows=shares, charts=charts.intents(rows, labels))
+    return _page(request, "intents", rng, previous=previous, rows=shares, charts=charts.intents(rows, labels))
 
 
 @require_GET

@@ -4,9 +4,10 @@ reason, beside the same figure for as many days just before its range."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
+from django.utils import timezone
 
 from analytics.services import aggregation
 from analytics.tasks import conversation_closed
@@ -108,3 +109,76 @@ def test_the_intent_whose_handoffs_rose_shows_its_rate_of_the_week_before(
     assert headers[5] == header
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
     assert [row[4:6] for row in rows] == [recharge, ["50.0%", "50.0%"], ["0.0%", "–"]]
+
+
+@pytest.fixture
+def noon(settings):
+    """Now, in a time zone where it is about noon: today is half over, whatever the hour in UTC."""
+    offset = 12 - timezone.now().astimezone(UTC).hour  # -11..12 hours ahead of UTC
+    settings.TIME_ZONE = f"Etc/GMT{-offset:+d}"  # the sign is POSIX's: Etc/GMT-8 is UTC+8
+    return timezone.now()
+
+
+def closed(players, start, *, reason: str = "") -> None:
+    chat = Chat(players[0], start).player(0, "充值没到账").bot(2)
+    if reason:
+        chat.escalate(10, reason)
+    conversation_closed(chat.close(60).pk)
+
+
+@pytest.mark.parametrize(
+    ("language", "volume", "handoff", "note"),
+    [
+        (
+            "en",
+            "Conversations 6 Previous 7 days: 6",
+            "Handed to a human 0.0% Previous 7 days: 0.0%",
+            "Today is not over, so the previous 7 days are counted up to {time}, the same time of day: "
+            "both periods are as long.",
+        ),
+        (
+            "zh-hans",
+            "会话数 6 前 7 天：6",
+            "转人工 0.0% 前 7 天：0.0%",
+            "今天还没过完，前 7 天也只统计到同一时刻 {time}，两段时间一样长。",
+        ),
+    ],
+)
+def test_a_week_ending_today_is_set_beside_the_week_before_up_to_the_same_time_of_day(
+    noon, players, client, mia, language, volume, handoff, note
+):
+    week_ago = noon - timedelta(days=7)
+    for days_back in (1, 2, 3):  # this week, three chats on earlier days and three this morning
+        closed(players, noon - timedelta(days=days_back, hours=1))
+        closed(players, noon - timedelta(hours=days_back))
+    for hours_back in range(1, 7):  # the week before, six chats by the same time of day...
+        closed(players, week_ago - timedelta(hours=hours_back))
+    for hours_on in (1, 2, 3):  # ...and three more that afternoon, which this week has not had yet
+        closed(players, week_ago + timedelta(hours=hours_on), reason="sentiment")
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+
+    today = timezone.localdate()
+    seven_days = f"?start={today - timedelta(days=6)}&end={today}"  # the "7 days" button
+
+    html = client.get("/analytics/" + seven_days, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert card(html, "kpi-conversations", before=True) == volume
+    assert card(html, "kpi-handoff", before=True) == handoff
+    cut = timezone.localtime(week_ago + timedelta(minutes=30)).strftime("%Y-%m-%d %H:00")
+    shown = re.search(r'data-testid="previous-cut">(.*?)</p>', html, re.S).group(1)
+    assert " ".join(shown.split()) == note.format(time=cut)
+    assert "The player is upset" not in html and "玩家情绪激动" not in html
+    # The intents page too: the afternoon's handoffs are not this week's intents' "before".
+    intents = client.get("/analytics/intents/" + seven_days, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert 'data-testid="previous-cut"' in intents
+    row = re.search(r'data-testid="intents-table">.*?<tbody><tr>(.*?)</tr>', intents, re.S).group(1)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[4:6] == ["0.0%", "0.0%"]
+
+
+def test_a_week_that_ended_is_set_beside_whole_days(two_weeks, client, mia):
+    client.force_login(mia)
+
+    html = client.get("/analytics/" + THIS_WEEK).content.decode()
+
+    assert 'data-testid="previous-cut"' not in html
