@@ -93,7 +93,7 @@ def agents(rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpRespon
 def gaps(rng: DateRange, data: dict[str, Any]) -> HttpResponse:
     header = ["question", "count", "language", "first_seen", "last_seen", "examples"]
     rows = (
-        [g["cluster"].label, g["count"], g["cluster"].language, _moment(g["cluster"].first_seen),
+        [g["cluster"].label, g["count"], " | ".join(g["languages"]), _moment(g["cluster"].first_seen),
          _moment(g["cluster"].last_seen), " | ".join(g["examples"])]
         for g in data["groups"]
     )  # fmt: skip

@@ -326,6 +326,18 @@ def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dic
     ):
         if len(samples[cluster_id]) < examples and question not in samples[cluster_id]:
             samples[cluster_id].append(question)
+    # A group takes the same question in either language (gaps.py): the group's own language,
+    # its first question's, would call a group asked mostly in English "Simplified Chinese".
+    languages: dict[int, list[str]] = defaultdict(list)
+    for cluster_id, language in (
+        in_range.filter(cluster_id__in=clusters)
+        .exclude(language="")
+        .values("cluster_id", "language")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "language")
+        .values_list("cluster_id", "language")
+    ):
+        languages[cluster_id].append(language)
     per_day = dict(
         in_range.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day")
@@ -335,7 +347,12 @@ def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dic
     days = [rng.start + timedelta(days=i) for i in range(rng.days)]
     return {
         "groups": [
-            {"cluster": clusters[c["cluster_id"]], "count": c["n"], "examples": samples[c["cluster_id"]]}
+            {
+                "cluster": clusters[c["cluster_id"]],
+                "count": c["n"],
+                "examples": samples[c["cluster_id"]],
+                "languages": languages[c["cluster_id"]],
+            }
             for c in counts
         ],
         "total": in_range.count(),

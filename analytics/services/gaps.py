@@ -1,7 +1,9 @@
 """Knowledge gaps: questions the knowledge base found nothing for, grouped.
 
 Each question is cut into the same index terms retrieval uses
-(agents.knowledge.tokenize: jieba for Chinese, light stemming for English) and
+(agents.knowledge.tokenize: jieba for Chinese, light stemming for English), with
+the English words of support chats written as their Chinese first, so that the
+same question meets in either language (gap_words.py), and
 joins the group whose label it shares most terms with, when the Jaccard
 similarity of the two term sets reaches SIMILARITY; otherwise it starts a group.
 Simple and explainable: a manager can see why two questions were grouped.
@@ -28,9 +30,9 @@ MAX_QUESTION_CHARS = 1000
 
 
 def question_terms(question: str) -> list[str]:
-    from agents.knowledge.tokenize import tokenize
+    from analytics.services.gap_words import question_terms
 
-    return sorted(set(tokenize(question)))
+    return question_terms(question)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -65,8 +67,8 @@ class GapGroups:
 
     def best(self, terms: set[str], now: datetime) -> int | None:
         """The group a gap asked at `now` with these terms joins, or None for a new one."""
-        # No language filter: a Chinese question asked on an English page still has Chinese
-        # terms, and terms of different languages never overlap anyway.
+        # No language filter: a question and its twin in the other language share their
+        # terms (gap_words.py), and a Chinese question asked on an English page is Chinese.
         best, best_score = None, 0.0
         for pk in sorted({pk for term in terms for pk in self.by_term.get(term, ())}):
             group = self.groups[pk]

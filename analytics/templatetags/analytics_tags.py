@@ -105,3 +105,9 @@ def language_name(code: str) -> str:
     """A language code ("zh-hans") as its name in the reader's language ("Simplified Chinese", "简体中文");
     a code Django does not know as it is, none as a dash."""
     return language_words(code) or DASH
+
+
+@register.filter
+def language_names(codes: list[str]) -> str:
+    """A gap group's languages, most asked first: "Simplified Chinese / English"."""
+    return " / ".join(language_name(code) for code in codes) or DASH

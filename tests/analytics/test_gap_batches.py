@@ -30,7 +30,7 @@ QUESTIONS = [
     ("How do I transfer my character to another server?", "en"),
     ("can I transfer character to a different server", "en"),
 ]
-GROUPS = {"角色可以转服吗": 2, "公会战什么时候开始": 1, "How do I transfer my character to another server?": 2}
+GROUPS = {"角色可以转服吗": 4, "公会战什么时候开始": 1}
 
 
 @pytest.fixture
