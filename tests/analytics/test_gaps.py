@@ -195,6 +195,8 @@ def test_the_same_question_asked_in_chinese_and_in_english_is_one_gap_on_the_pag
     knowledge_gap_record(question="跨服战几点开始", language="zh-hans")
     knowledge_gap_record(question="where do I enter a redeem code", language="en")
     knowledge_gap_record(question="兑换码在哪里输入", language="zh-hans")
+    knowledge_gap_record(question="沙漠地图里怎么养龙", language="zh-hans")  # as the offline bot records them
+    knowledge_gap_record(question="how do I breed dragons in the desert zone", language="en")
     client.force_login(mia)
 
     html = client.get("/analytics/gaps/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -207,6 +209,7 @@ def test_the_same_question_asked_in_chinese_and_in_english_is_one_gap_on_the_pag
         ["how do pets evolve", "2", "宠物怎么进化", "English / Simplified Chinese"],
         ["when does the cross-server battle start", "2", "跨服战几点开始", "English / Simplified Chinese"],
         ["where do I enter a redeem code", "2", "兑换码在哪里输入", "English / Simplified Chinese"],
+        ["沙漠地图里怎么养龙", "2", "how do I breed dragons in the desert zone", "English / Simplified Chinese"],
     ]
 
 
