@@ -136,5 +136,7 @@ def anomalies_page(request: HttpRequest) -> HttpResponse:
         active=data["active"],
         history=data["history"],
         heartbeats=anomalies.heartbeats(),
+        # On the embedded default no worker ever reports, and "No worker has reported yet." read as a fault.
+        eager=settings.CELERY_TASK_ALWAYS_EAGER,
         charts=charts.alerts(data),
     )

@@ -137,3 +137,20 @@ def test_a_date_that_is_none_is_said_rather_than_silently_replaced(client, mia, 
     page = client.get("/analytics/", {"start": "2025-02-30", "end": "2025-03-09"}, HTTP_ACCEPT_LANGUAGE=language)
 
     assert said in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("eager", "language", "said"),
+    [
+        (True, "en", "This installation has no Celery worker to watch: the web process computes the figures itself."),
+        (True, "zh-hans", "此部署没有需要关注的 Celery worker：数据由 Web 进程自行计算。"),
+        (False, "en", "No worker has reported yet."),
+    ],
+)
+def test_the_workers_table_says_why_it_is_empty(client, mia, settings, eager, language, said):
+    settings.CELERY_TASK_ALWAYS_EAGER = eager
+    client.force_login(mia)
+
+    html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert re.search(r'data-testid="no-worker">(.*?)</td>', html).group(1) == said
