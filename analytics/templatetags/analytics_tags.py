@@ -43,6 +43,17 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 @register.filter
+def bot_rate(metrics: dict) -> str:
+    """A table row's bot resolution rate; for a row whose chats all closed within the last 24 h,
+    that it is not known yet. A dash there read as "no data" beside the row's chats and handoffs."""
+    if metrics["bot_resolution_rate"] is None and metrics["unsettled"]:
+        return format_html(
+            '<span class="muted" title="{}">{}</span>', _("Known 24 h after a chat closes"), _("Not known yet")
+        )
+    return pct(metrics["bot_resolution_rate"])
+
+
+@register.filter
 def ms(value: float | None) -> str:
     if value is None:
         return DASH

@@ -154,3 +154,28 @@ def test_the_workers_table_says_why_it_is_empty(client, mia, settings, eager, la
     html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
     assert re.search(r'data-testid="no-worker">(.*?)</td>', html).group(1) == said
+
+
+@pytest.mark.parametrize(
+    ("language", "today", "earlier"),
+    [("en", "Not known yet", "100.0%"), ("zh-hans", "尚未可知", "100.0%")],
+)
+def test_a_period_too_recent_to_judge_reads_not_known_yet_in_the_tables_rather_than_a_dash(
+    client, mia, players, language, today, earlier, django_capture_on_commit_callbacks
+):
+    for start in (timezone.now() - timedelta(days=3), timezone.now() - timedelta(hours=1)):
+        chat = Chat(players[0], start, intent="recharge").player(0, "充值没到账").bot(2).close(60)
+        with django_capture_on_commit_callbacks(execute=True):
+            on_conversation_closed(chat.pk)
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+    week = f"?start={timezone.localdate() - timedelta(days=6)}&end={timezone.localdate()}"
+
+    def resolved(page: str, table: str) -> list[str]:
+        html = client.get(page + week, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        rows = re.search(rf'data-testid="{table}">(.*?)</table>', html, re.S).group(1).split("</tr>")[1:-1]
+        cells = [row.split("<td>")[3].split("</td>")[0] for row in rows]
+        return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+    assert resolved("/analytics/", "overview-table") == [earlier, today]
+    assert resolved("/analytics/intents/", "intents-table") == [earlier]  # some of its chats are known
