@@ -38,7 +38,7 @@ class Signal:
 
     kind: str
     key: str
-    abnormal: bool
+    abnormal: bool | None  # None: too few samples to tell, the alert stays as it is
     value: float
     threshold: float
     baseline: float | None = None
@@ -57,6 +57,8 @@ def alert_sync(signal: Signal, *, now: datetime, inline: bool = False) -> str | 
     The news goes out after the commit through the alert_notify task, or `inline`
     in this process when no worker may be there to run it (the worker watchdog).
     """
+    if signal.abnormal is None:
+        return None
     active = Alert.objects.filter(kind=signal.kind, key=signal.key, state=Alert.State.ACTIVE).first()
     if signal.abnormal:
         fields = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,7 +40,8 @@ Event = ConversationEvent.Kind
 @dataclass(frozen=True)
 class Rules:
     """When a signal is off. A reading is abnormal at or above its threshold, which is
-    the larger of a fixed floor and a multiple of the baseline; too few samples is normal."""
+    the larger of a fixed floor and a multiple of the baseline; too few samples is normal,
+    except for the bot's answers (`unread_hold`)."""
 
     window: timedelta = timedelta(minutes=10)
     baseline: timedelta = timedelta(hours=24)
@@ -60,6 +61,11 @@ class Rules:
     queue_wait_factor: float = 3.0
     # The beat schedule runs the heartbeat every 30 s: four missed beats is a stopped worker.
     heartbeat_stale_s: float = 120.0
+    # Too few answers to read the LLM's health says nothing of it: an outage at a quiet hour
+    # (a few answers in ten minutes, most failing) cleared its alert and raised it again, and
+    # the ops team read "Cleared" twice in a two-hour outage. An active alert on the answers
+    # stays until a window with enough answers reads normal, or none has read off for this long.
+    unread_hold: timedelta = timedelta(minutes=30)
 
 
 RULES = Rules()
@@ -134,7 +140,7 @@ def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> 
     usual_answers, usual_failed = usual(_answers, periods)
     baseline = _ratio(usual_failed, usual_answers)
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
-    abnormal = answers >= rules.error_min_answers and rate is not None and rate >= threshold
+    abnormal = None if answers < rules.error_min_answers or rate is None else rate >= threshold
     data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _minutes(rules)}
     return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data)]
 
@@ -153,7 +159,7 @@ def detect_ttft_p95(now: datetime, periods: Periods, rules: Rules = RULES) -> li
     p95 = histogram.exact_percentile(values, 0.95)
     baseline = usual(_first_token_p95, periods)
     threshold = _threshold(rules.ttft_p95_floor_ms, rules.ttft_p95_factor, baseline)
-    abnormal = len(values) >= rules.ttft_min_answers and p95 is not None and p95 >= threshold
+    abnormal = None if len(values) < rules.ttft_min_answers or p95 is None else p95 >= threshold
     data = {"p95_ms": p95, "answers": len(values), "baseline_ms": baseline, "minutes": _minutes(rules)}
     return [Signal(Kind.TTFT_P95, "", abnormal, p95 or 0.0, threshold, baseline, data)]
 
@@ -317,7 +323,22 @@ def anomalies_detect(*, now: datetime | None = None, rules: Rules = RULES) -> li
         *detect_queue_wait(now, periods, rules),
         *detect_worker_stopped(now, rules),
     ]
-    return [(signal, alert_sync(signal, now=now)) for signal in signals]
+    return [(signal, alert_sync(_unread_held(signal, now, rules), now=now)) for signal in signals]
+
+
+def _unread_held(signal: Signal, now: datetime, rules: Rules) -> Signal:
+    """A signal with too few samples to read (`abnormal` None) leaves its alert as it is, unless
+    the alert has not read off for `rules.unread_hold`: then it reads normal."""
+    if signal.abnormal is not None:
+        return signal
+    last_off = (
+        Alert.objects.filter(kind=signal.kind, key=signal.key, state=Alert.State.ACTIVE)
+        .values_list("updated_at", flat=True)
+        .first()
+    )
+    if last_off is None or now - last_off >= rules.unread_hold:
+        return replace(signal, abnormal=False)
+    return signal
 
 
 def worker_check(*, now: datetime | None = None, rules: Rules = RULES) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -239,7 +239,7 @@ def test_raising_and_clearing_post_to_the_webhook_and_the_staff_sockets(
     assert event["type"] == "relay"
     assert json.loads(event["frame"]) == {"type": "alert", "event": "raised", "alert": expected}
 
-    later = now + timedelta(minutes=12)
+    later = answers_succeed_again(players, now)
     with django_capture_on_commit_callbacks(execute=True):
         anomalies_detect(now=later)
     assert webhook[1]["json"]["event"] == "alert.cleared"
@@ -257,7 +257,7 @@ def test_the_webhook_speaks_the_ops_teams_language(
     with django_capture_on_commit_callbacks(execute=True):
         anomalies_detect(now=now)
     with django_capture_on_commit_callbacks(execute=True):
-        anomalies_detect(now=now + timedelta(minutes=12))
+        anomalies_detect(now=answers_succeed_again(players, now))
 
     assert [hook["json"]["alert"]["title"] for hook in webhook] == ["告警：LLM 错误率", "已恢复：LLM 错误率"]
     raised, cleared = (hook["json"]["alert"]["description"] for hook in webhook)
@@ -265,6 +265,13 @@ def test_the_webhook_speaks_the_ops_teams_language(
     assert cleared == raised
     # The stored text, the fallback for an alert without its numbers, stays in LANGUAGE_CODE.
     assert Alert.objects.get().description.startswith("LLM errors: 6 of 12 bot answers failed")
+
+
+def answers_succeed_again(players, now) -> datetime:
+    """Twelve minutes on, twelve good answers: the LLM errors alert reads normal and clears."""
+    later = now + timedelta(minutes=12)
+    bot_answers(players[3], later - timedelta(minutes=6), good=12)
+    return later
 
 
 def raise_llm_errors(players, now, capture):
@@ -345,7 +352,7 @@ def test_a_slack_channel_gets_the_alert_and_its_clearing_as_text(
     settings.ALERT_WEBHOOK_FORMAT = "slack"
     alert = raise_llm_errors(players, now, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        anomalies_detect(now=now + timedelta(minutes=12))
+        anomalies_detect(now=answers_succeed_again(players, now))
 
     assert [hook["json"] for hook in webhook] == [
         {"text": f"*Alert: LLM error rate*\n{alert.description}"},
@@ -737,3 +744,27 @@ def test_the_baseline_is_read_again_once_its_day_has_moved_ten_minutes_on(normal
     assert error_baseline(now + timedelta(minutes=1)) == 0.0
     # Ten minutes on, the day is read again, with them: 12 failed of some 150 answers.
     assert error_baseline(now + BASELINE_REUSE + timedelta(minutes=1)) == pytest.approx(0.08)
+
+
+def test_an_llm_outage_at_a_quiet_hour_stays_one_alert_until_answers_succeed_again(normal_day, players, now):
+    """A two-hour outage read "raised", "cleared" and "raised" again: ten minutes with few
+    answers, most failing, read as normal."""
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+
+    quiet = now + timedelta(minutes=12)
+    bot_answers(players[3], quiet - timedelta(minutes=6), good=1, failed=3)  # too few to tell
+    assert changes(anomalies_detect(now=quiet)) == {}
+    assert active("llm_errors") is not None
+
+    back = quiet + timedelta(minutes=12)
+    bot_answers(players[4], back - timedelta(minutes=6), good=12)
+    assert changes(anomalies_detect(now=back)) == {("llm_errors", ""): "cleared"}
+
+
+def test_an_llm_alert_with_no_answers_to_read_for_half_an_hour_is_cleared(normal_day, players, now):
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    anomalies_detect(now=now)
+
+    assert changes(anomalies_detect(now=now + timedelta(minutes=29))) == {}
+    assert changes(anomalies_detect(now=now + timedelta(minutes=30))) == {("llm_errors", ""): "cleared"}
