@@ -46,6 +46,9 @@ class Rules:
     window: timedelta = timedelta(minutes=10)
     baseline: timedelta = timedelta(hours=24)
     error_min_answers: int = 10
+    # One failed answer of ten is 10%, the floor: a quiet night's single timeout raised the
+    # alert, posted to the ops team's chat, and held for unread_hold. Three failures are news.
+    error_min_failed: int = 3
     error_rate_floor: float = 0.10
     error_rate_factor: float = 3.0
     ttft_min_answers: int = 10
@@ -140,7 +143,10 @@ def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> 
     usual_answers, usual_failed = usual(_answers, periods)
     baseline = _ratio(usual_failed, usual_answers)
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
-    abnormal = None if answers < rules.error_min_answers or rate is None else rate >= threshold
+    if answers < rules.error_min_answers or rate is None:
+        abnormal = None
+    else:
+        abnormal = failed >= rules.error_min_failed and rate >= threshold
     data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _minutes(rules)}
     return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data)]
 

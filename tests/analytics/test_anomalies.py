@@ -768,3 +768,12 @@ def test_an_llm_alert_with_no_answers_to_read_for_half_an_hour_is_cleared(normal
 
     assert changes(anomalies_detect(now=now + timedelta(minutes=29))) == {}
     assert changes(anomalies_detect(now=now + timedelta(minutes=30))) == {("llm_errors", ""): "cleared"}
+
+
+def test_one_failed_answer_in_a_quiet_ten_minutes_is_no_llm_alert(normal_day, players, now):
+    """1 of 10 is the 10% floor: a night's single timeout was posted to the ops team as an outage."""
+    bot_answers(players[2], now - timedelta(minutes=8), good=9, failed=1)
+    assert changes(anomalies_detect(now=now)) == {}
+
+    bot_answers(players[3], now - timedelta(minutes=7), good=0, failed=2)  # three of twelve: that is news
+    assert changes(anomalies_detect(now=now + timedelta(seconds=30))) == {("llm_errors", ""): "raised"}
