@@ -329,22 +329,34 @@ def anomalies_detect(*, now: datetime | None = None, rules: Rules = RULES) -> li
         *detect_queue_wait(now, periods, rules),
         *detect_worker_stopped(now, rules),
     ]
-    return [(signal, alert_sync(_unread_held(signal, now, rules), now=now)) for signal in signals]
+    return [(signal, alert_sync(_held(signal, now, rules), now=now)) for signal in signals]
 
 
-def _unread_held(signal: Signal, now: datetime, rules: Rules) -> Signal:
-    """A signal with too few samples to read (`abnormal` None) leaves its alert as it is, unless
-    the alert has not read off for `rules.unread_hold`: then it reads normal."""
-    if signal.abnormal is not None:
+# Read over the last `Rules.window`, they hover at the threshold while a problem lasts: five
+# escalations in ten minutes one minute, four the next. A handoff surge in an outage read
+# "raised" and "cleared" three times in 45 minutes in the ops team's chat.
+_WINDOWED = {Kind.LLM_ERRORS, Kind.TTFT_P95, Kind.HANDOFF_SURGE, Kind.NEGATIVE_SENTIMENT}
+
+
+def _held(signal: Signal, now: datetime, rules: Rules) -> Signal:
+    """The reading as it bears on the signal's active alert: a windowed signal's alert clears
+    once it has not read off for a whole window, and one with too few samples to read
+    (`abnormal` None) once it has not read off for `rules.unread_hold`; until then the
+    reading leaves the alert as it is (`abnormal` None)."""
+    if signal.abnormal:
         return signal
     last_off = (
         Alert.objects.filter(kind=signal.kind, key=signal.key, state=Alert.State.ACTIVE)
         .values_list("updated_at", flat=True)
         .first()
     )
-    if last_off is None or now - last_off >= rules.unread_hold:
+    if signal.abnormal is None:
+        hold = rules.unread_hold
+    else:
+        hold = rules.window if signal.kind in _WINDOWED else timedelta(0)
+    if last_off is None or now - last_off >= hold:
         return replace(signal, abnormal=False)
-    return signal
+    return replace(signal, abnormal=None)
 
 
 def worker_check(*, now: datetime | None = None, rules: Rules = RULES) -> str | None:

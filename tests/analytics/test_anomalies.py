@@ -777,3 +777,18 @@ def test_one_failed_answer_in_a_quiet_ten_minutes_is_no_llm_alert(normal_day, pl
 
     bot_answers(players[3], now - timedelta(minutes=7), good=0, failed=2)  # three of twelve: that is news
     assert changes(anomalies_detect(now=now + timedelta(seconds=30))) == {("llm_errors", ""): "raised"}
+
+
+def test_a_handoff_surge_hovering_at_its_threshold_is_one_alert(normal_day, players, now):
+    """Five escalations in ten minutes one minute, four the next: the ops team read "raised" and
+    "cleared" three times in one outage."""
+    for i in range(5):
+        Chat(players[i % 5], now - timedelta(minutes=9, seconds=30)).player(0, "转人工").escalate(i, "player_request")
+
+    def surge(at: datetime) -> str | None:
+        return changes(anomalies_detect(now=at)).get(("handoff_surge", ""))  # (the queue has its own alert)
+
+    assert surge(now) == "raised"
+    for minute in range(1, 10):  # the first escalation has left the window: four, then none
+        assert surge(now + timedelta(minutes=minute)) is None
+    assert surge(now + timedelta(minutes=10)) == "cleared"
