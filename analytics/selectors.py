@@ -88,9 +88,14 @@ class DateRange:
             moment += timedelta(hours=1)
         return out
 
-    def label(self, bucket: datetime) -> str:
+    def label(self, bucket: datetime, now: datetime | None = None) -> str:
         local = timezone.localtime(bucket)
-        return local.strftime("%Y-%m-%d") if self.period == Period.DAY else local.strftime("%m-%d %H:00")
+        text = local.strftime("%Y-%m-%d") if self.period == Period.DAY else local.strftime("%m-%d %H:00")
+        end = bucket + timedelta(hours=1) if self.period == Period.HOUR else day_end(bucket)
+        if bucket <= (now or timezone.now()) < end:
+            # Today's bar beside whole days read as a fall in the evening's chats at noon.
+            return _("%(period)s (so far)") % {"period": text}
+        return text
 
     def iso(self, bucket: datetime) -> str:
         """The bucket for CSV: a date, or a local ISO time for hours."""

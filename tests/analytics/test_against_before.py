@@ -182,3 +182,17 @@ def test_a_week_that_ended_is_set_beside_whole_days(two_weeks, client, mia):
     html = client.get("/analytics/" + THIS_WEEK).content.decode()
 
     assert 'data-testid="previous-cut"' not in html
+
+
+@pytest.mark.parametrize(("language", "today"), [("en", "{} (so far)"), ("zh-hans", "{}（截至目前）")])
+def test_today_is_labelled_as_counted_so_far_in_the_table_and_the_charts(noon, players, client, mia, language, today):
+    closed(players, noon - timedelta(days=1))
+    closed(players, noon - timedelta(hours=1))
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+    day = timezone.localdate()
+
+    page = client.get(f"/analytics/?start={day - timedelta(days=6)}&end={day}", HTTP_ACCEPT_LANGUAGE=language)
+
+    assert [label for label, _k in page.context["points"]] == [str(day - timedelta(days=1)), today.format(day)]
+    assert page.context["charts"]["volume"]["labels"][-2:] == [str(day - timedelta(days=1)), today.format(day)]
