@@ -143,7 +143,7 @@ def test_a_date_that_is_none_is_said_rather_than_silently_replaced(client, mia, 
     ("eager", "language", "said"),
     [
         (True, "en", "This installation has no Celery worker to watch: the web process computes the figures itself."),
-        (True, "zh-hans", "此部署没有需要关注的 Celery worker：数据由 Web 进程自行计算。"),
+        (True, "zh-hans", "此部署没有需要关注的 Celery 工作进程：数据由 Web 进程自行计算。"),
         (False, "en", "No worker has reported yet."),
     ],
 )
