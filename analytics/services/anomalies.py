@@ -69,6 +69,10 @@ class Rules:
     # the ops team read "Cleared" twice in a two-hour outage. An active alert on the answers
     # stays until a window with enough answers reads normal, or none has read off for this long.
     unread_hold: timedelta = timedelta(minutes=30)
+    # ...and at a quiet hour the answers' window widens, a window at a time, up to this many,
+    # until it holds enough answers: a two-hour outage with six answers in ten minutes was
+    # never read at all (the description says how many minutes it read).
+    widen_up_to: int = 3
 
 
 RULES = Rules()
@@ -82,8 +86,8 @@ class Periods:
     before: dict[str, datetime]
 
     @classmethod
-    def of(cls, now: datetime, rules: Rules) -> Periods:
-        start = now - rules.window
+    def of(cls, now: datetime, rules: Rules, windows: int = 1) -> Periods:
+        start = now - rules.window * windows
         return cls(
             window={"created_at__gte": start, "created_at__lte": now},
             before={"created_at__gte": start - rules.baseline, "created_at__lt": start},
@@ -137,8 +141,23 @@ def _answers(**created_at: datetime) -> tuple[int, int]:
     return counts["answers"], counts["failed"]
 
 
+def _widened(read: Callable[..., T], enough: Callable[[T], bool], now: datetime, rules: Rules) -> tuple[T, Periods]:
+    """The reading of the last window, or of two, three… (up to `rules.widen_up_to`) while it
+    has too few samples; and the periods it read (its baseline: the 24 hours before them)."""
+    for windows in range(1, rules.widen_up_to + 1):
+        periods = Periods.of(now, rules, windows)
+        value = read(**periods.window)
+        if enough(value):
+            break
+    return value, periods
+
+
+def _span(periods: Periods) -> int:
+    return int((periods.window["created_at__lte"] - periods.window["created_at__gte"]).total_seconds() // 60)
+
+
 def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
-    answers, failed = _answers(**periods.window)
+    (answers, failed), periods = _widened(_answers, lambda read: read[0] >= rules.error_min_answers, now, rules)
     rate = _ratio(failed, answers)
     usual_answers, usual_failed = usual(_answers, periods)
     baseline = _ratio(usual_failed, usual_answers)
@@ -147,7 +166,7 @@ def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> 
         abnormal = None
     else:
         abnormal = failed >= rules.error_min_failed and rate >= threshold
-    data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _minutes(rules)}
+    data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _span(periods)}
     return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data)]
 
 
@@ -161,12 +180,12 @@ def _first_token_p95(**created_at: datetime) -> float | None:
 
 
 def detect_ttft_p95(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
-    values = _first_token_times(**periods.window)
+    values, periods = _widened(_first_token_times, lambda read: len(read) >= rules.ttft_min_answers, now, rules)
     p95 = histogram.exact_percentile(values, 0.95)
     baseline = usual(_first_token_p95, periods)
     threshold = _threshold(rules.ttft_p95_floor_ms, rules.ttft_p95_factor, baseline)
     abnormal = None if len(values) < rules.ttft_min_answers or p95 is None else p95 >= threshold
-    data = {"p95_ms": p95, "answers": len(values), "baseline_ms": baseline, "minutes": _minutes(rules)}
+    data = {"p95_ms": p95, "answers": len(values), "baseline_ms": baseline, "minutes": _span(periods)}
     return [Signal(Kind.TTFT_P95, "", abnormal, p95 or 0.0, threshold, baseline, data)]
 
 

@@ -792,3 +792,15 @@ def test_a_handoff_surge_hovering_at_its_threshold_is_one_alert(normal_day, play
     for minute in range(1, 10):  # the first escalation has left the window: four, then none
         assert surge(now + timedelta(minutes=minute)) is None
     assert surge(now + timedelta(minutes=10)) == "cleared"
+
+
+def test_an_llm_outage_at_a_quiet_hour_is_read_over_as_many_minutes_as_it_takes(normal_day, players, now):
+    """Six answers in ten minutes, most failing, for two hours: no window of ten minutes had the
+    ten answers a reading needs, and the outage raised nothing."""
+    for minutes_ago in (28, 18, 8):
+        bot_answers(players[2], now - timedelta(minutes=minutes_ago), good=1, failed=3)
+
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+    assert active("llm_errors").description == (
+        "LLM errors: 9 of 12 bot answers failed in the last 30 minutes (75%), against 0% over the previous 24 hours."
+    )
