@@ -166,7 +166,7 @@ def gaps(data: dict[str, Any]) -> dict[str, dict]:
     return {
         "per_group": chart(
             "bar",
-            [g["cluster"].label for g in top],
+            [g["label"] for g in top],
             [dataset(_("Questions"), [g["count"] for g in top])],
             horizontal=True,
             counts=True,

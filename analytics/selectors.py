@@ -326,11 +326,20 @@ def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dic
     counts = list(in_range.values("cluster_id").annotate(n=Count("pk")).order_by("-n", "cluster_id")[:limit])
     clusters = GapCluster.objects.in_bulk([c["cluster_id"] for c in counts])
     samples: dict[int, list[str]] = defaultdict(list)
-    for cluster_id, question in (
-        in_range.filter(cluster_id__in=clusters).order_by("-created_at").values_list("cluster_id", "question")
+    # A group is named by its first question, in whichever language that was asked: the Chinese
+    # page named a group asked mostly in Chinese by its English first. The reader gets the
+    # latest phrasing in their own language when the first is in the other.
+    reader = translation.get_language() or settings.LANGUAGE_CODE
+    in_readers: dict[int, str] = {}
+    for cluster_id, question, language in (
+        in_range.filter(cluster_id__in=clusters)
+        .order_by("-created_at")
+        .values_list("cluster_id", "question", "language")
     ):
         if len(samples[cluster_id]) < examples and question not in samples[cluster_id]:
             samples[cluster_id].append(question)
+        if language == reader:
+            in_readers.setdefault(cluster_id, question)
     # A group takes the same question in either language (gaps.py): the group's own language,
     # its first question's, would call a group asked mostly in English "Simplified Chinese".
     languages: dict[int, list[str]] = defaultdict(list)
@@ -354,6 +363,7 @@ def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dic
         "groups": [
             {
                 "cluster": clusters[c["cluster_id"]],
+                "label": _gap_label(clusters[c["cluster_id"]], reader, in_readers.get(c["cluster_id"])),
                 "count": c["n"],
                 "examples": samples[c["cluster_id"]],
                 "languages": languages[c["cluster_id"]],
@@ -363,6 +373,10 @@ def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dic
         "total": in_range.count(),
         "days": [(d, per_day.get(d, 0)) for d in days],
     }
+
+
+def _gap_label(cluster: GapCluster, reader: str, in_readers: str | None) -> str:
+    return in_readers if in_readers and cluster.language != reader else cluster.label
 
 
 def alerts(rng: DateRange) -> dict[str, Any]:

@@ -205,11 +205,12 @@ def test_the_same_question_asked_in_chinese_and_in_english_is_one_gap_on_the_pag
 
     both = "Simplified Chinese / English"
     assert cells == [
-        ["新版本安卓12闪退", "3", "crash on android 12 after update 安卓12一进游戏就闪退", both],
+        # named in the manager's language: its English phrasing, though first asked in Chinese
+        ["crash on android 12 after update", "3", "安卓12一进游戏就闪退 新版本安卓12闪退", both],
         ["how do pets evolve", "2", "宠物怎么进化", "English / Simplified Chinese"],
         ["when does the cross-server battle start", "2", "跨服战几点开始", "English / Simplified Chinese"],
         ["where do I enter a redeem code", "2", "兑换码在哪里输入", "English / Simplified Chinese"],
-        ["沙漠地图里怎么养龙", "2", "how do I breed dragons in the desert zone", "English / Simplified Chinese"],
+        ["how do I breed dragons in the desert zone", "2", "沙漠地图里怎么养龙", "English / Simplified Chinese"],
     ]
 
 
@@ -233,3 +234,26 @@ def test_an_english_group_from_before_the_upgrade_takes_the_same_question_in_chi
     chinese = knowledge_gap_record(question="新版本安卓12闪退", language="zh-hans")
 
     assert chinese.cluster == english
+
+
+@pytest.mark.parametrize(
+    ("language", "named", "similar"),
+    [
+        ("en", "crash on android 12 after update", ["安卓12一进游戏就闪退", "新版本安卓12闪退"]),
+        ("zh-hans", "安卓12一进游戏就闪退", ["新版本安卓12闪退", "crash on android 12 after update"]),
+    ],
+)
+def test_a_group_asked_in_both_languages_is_named_in_the_managers(client, mia, language, named, similar):
+    """First asked in English, then mostly in Chinese: the Chinese page named it in English."""
+    knowledge_gap_record(question="crash on android 12 after update", language="en")
+    knowledge_gap_record(question="新版本安卓12闪退", language="zh-hans", at=timezone.now() + timedelta(seconds=1))
+    knowledge_gap_record(question="安卓12一进游戏就闪退", language="zh-hans", at=timezone.now() + timedelta(seconds=2))
+    client.force_login(mia)
+
+    page = client.get("/analytics/gaps/", HTTP_ACCEPT_LANGUAGE=language)
+    html = page.content.decode()
+    row = html.split('data-testid="gaps-table"')[1].split("<tbody>")[1].split("</tr>")[0]
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in row.split("<td>")[1:4]]
+
+    assert cells == [named, "3", " ".join(similar)]
+    assert page.context["charts"]["per_group"]["labels"] == [named]
