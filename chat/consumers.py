@@ -47,6 +47,9 @@ _record = db_pool(services.internal_event_record)
 _rate = db_pool(services.conversation_rate)
 _state = db_pool(selectors.conversation_state)
 
+# The close code of a socket opened on a process that is stopping (docs/protocol.md).
+RESTARTING = 4503
+
 # A player's typing is relayed to staff at most this often.
 TYPING_EVERY_SECONDS = 2.0
 
@@ -56,6 +59,10 @@ class PlayerConsumer(SocketConsumer):
     conversation_id: int
 
     async def connect(self) -> None:
+        if registry().stopping:
+            # This process is about to exit (a deploy): the page reconnects, and finds one that stays.
+            await self.close(code=RESTARTING)
+            return
         cookie = self.scope.get("cookies", {}).get(settings.PLAYER_COOKIE_NAME)
         player_id = player_id_from_cookie(cookie)
         connected = await _connect(player_id=player_id) if player_id else None
@@ -163,6 +170,14 @@ class PlayerConsumer(SocketConsumer):
         await self._accept(frame["client_id"], text, meta)
 
     async def _accept(self, client_id: str, text: str, meta: dict | None) -> None:
+        if registry().stopping:
+            # Its answer would be cut off when the process exits. The page puts the message back
+            # in the box; closed (unless an answer of theirs is finishing here), it reconnects
+            # at once to a process that stays, where the player sends it again.
+            await self._reject(FrameError("restarting", "", client_id=client_id), tell_staff=False)
+            if not registry().busy(self.conversation_id):
+                await self.close(code=RESTARTING)
+            return
         # Claimed first, the answer is started by the same helper call that stores the
         # question (one wait for a helper, not two), and a takeover meanwhile still stops it.
         with answer_claim(self.conversation_id) as claim:

@@ -794,8 +794,8 @@ def auto_escalation_reason(*, conversation_id: int, status: str = "", error: str
 
 def failure_reason(error: str) -> str:
     """Why a chat whose answer failed with `error` goes to the queue."""
-    # Our own failures (a bug, a web process that died mid-answer) are not the LLM's.
-    ours = error.startswith(("internal error", "orphaned"))
+    # Our own failures (a bug, a web process that died or was stopped mid-answer) are not the LLM's.
+    ours = error.startswith(("internal error", "orphaned", "stopped"))
     return Reason.BOT_ERROR if ours else Reason.UPSTREAM_ERROR
 
 

@@ -32,6 +32,7 @@ def frame_error_text(code: str) -> str:
         "too_large": _("That message is too large to send."),
         "empty": _("Your message is empty."),
         "slow_down": _("You are sending messages very quickly. Please wait a moment, then send it again."),
+        "restarting": _("We are restarting a server. Your message was not sent: please send it again in a moment."),
     }.get(code, _("Your app sent something we could not read. Please reload the page."))
 
 

@@ -67,12 +67,35 @@ def _on_daphne() -> None:
         if embedded_beat.wanted():
             tasks.add(loop.create_task(embedded_beat.run_forever()))
 
+    stopping = asyncio.Event()
+
     def before_shutdown() -> Deferred:
         # The reactor waits for the Deferred: the answers are stored before the process exits.
-        return Deferred.fromFuture(asyncio.get_event_loop().create_task(lifecycle.stop_answers()))
+        stop = asyncio.get_event_loop().create_task(lifecycle.stop_answers())
+        stop.add_done_callback(lambda _: stopping.set())
+        return Deferred.fromFuture(stop)
 
     reactor.callWhenRunning(on_start)
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+    _kill_sockets_after(stopping)
+
+
+def _kill_sockets_after(answers_stopped: asyncio.Event) -> None:
+    """daphne cancels every connection's consumer as its shutdown begins (a shutdown trigger
+    of its own, called with ours): the players' sockets of the answers let finish then took
+    no frame from their pages, a question sent meanwhile neither refused nor answered, and
+    their last frames were lost now and then. Its cancelling waits for the answers here.
+    Patched on the class now: daphne binds the method when it registers the trigger."""
+    from daphne.server import Server
+    from twisted.internet.defer import Deferred
+
+    kill = Server.kill_all_applications
+
+    def kill_after_the_answers(server: Server) -> Deferred:
+        waited = Deferred.fromFuture(asyncio.ensure_future(answers_stopped.wait()))
+        return waited.addBoth(lambda _: kill(server))
+
+    Server.kill_all_applications = kill_after_the_answers
 
 
 # daphne runs no system checks: a redirect that would loop is told here, in the web process's log.

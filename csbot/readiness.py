@@ -13,6 +13,9 @@ only says the process is alive.
 
 Nor is a process ready while it can't reach its database or Redis
 (csbot/dependencies.py): each probe looks, and the log says when that changes.
+Nor once it is stopping (SIGTERM: chat/streaming/lifecycle.py): it lets its
+answers finish but takes no new question, so the balancer should send players
+elsewhere.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
+from chat.streaming.jobs import registry
 from csbot import helper_pool
 from csbot.dependencies import OK, database_state, redis_state
 from csbot.warm import warmed
@@ -38,6 +42,7 @@ class Readiness:
     helpers: int
     database: str  # "ok", or why it can't be used
     redis: str | None  # the same; None without REDIS_URL
+    stopping: bool  # SIGTERM came: finishing its answers, taking no new question
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -63,9 +68,9 @@ async def readiness() -> Readiness:
         helper_pool.count_ready(), database_state(), redis_state()
     )
     dependencies_ok = database == OK and redis in (OK, None)
-    state = Readiness(
-        warm and helpers_ready == helpers and dependencies_ok, warm, helpers_ready, helpers, database, redis
-    )
+    stopping = registry().stopping
+    ready = warm and helpers_ready == helpers and dependencies_ok and not stopping
+    state = Readiness(ready, warm, helpers_ready, helpers, database, redis, stopping)
     _log_change(state.unreachable())
     return state
 

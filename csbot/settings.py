@@ -357,13 +357,15 @@ ANSWER_CHECKPOINT_SECONDS = env_float("ANSWER_CHECKPOINT_SECONDS", 3.0)
 # that) has none either: the process died (chat/streaming/heartbeat.py). Every web
 # process looks for such rows every ORPHAN_SWEEP_SECONDS and fails them, telling
 # whoever follows the chat (chat/streaming/lifecycle.py). A web process that is stopped
-# (SIGTERM) first fails its running answers itself, waiting up to
-# ANSWER_SHUTDOWN_GRACE_SECONDS for them.
+# (SIGTERM) takes no new question and lets its running answers finish for up to
+# ANSWER_SHUTDOWN_GRACE_SECONDS, then fails those still running itself. 20 s: most
+# answers at ERNIE's pace end within it, and with the few seconds their storing takes it
+# fits the 30 s Kubernetes gives a pod before SIGKILL.
 ANSWER_MAX_SECONDS = env_float("ANSWER_MAX_SECONDS", 300.0)
 ORPHAN_MARGIN_SECONDS = env_float("ORPHAN_MARGIN_SECONDS", 120.0)
 ORPHAN_SWEEP_SECONDS = env_float("ORPHAN_SWEEP_SECONDS", 5.0)
 WEB_PROCESS_STALE_SECONDS = max(1.0, env_float("WEB_PROCESS_STALE_SECONDS", 30.0))
-ANSWER_SHUTDOWN_GRACE_SECONDS = env_float("ANSWER_SHUTDOWN_GRACE_SECONDS", 5.0)
+ANSWER_SHUTDOWN_GRACE_SECONDS = max(0.0, env_float("ANSWER_SHUTDOWN_GRACE_SECONDS", 20.0))
 ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 # The Redis answer buffer is written behind the stream (chat/streaming/buffer.py):
 # at least this often, and before any delta goes to another process. A resume on

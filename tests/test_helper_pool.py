@@ -328,6 +328,7 @@ async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, 
         "helpers": 1,
         "database": "ok",
         "redis": None,
+        "stopping": False,
     }
 
 

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 from django.test import AsyncClient
 
+from chat.streaming.jobs import registry
 from tests import servers
 from tests.services import require_redis
 
@@ -36,7 +37,18 @@ async def test_a_process_that_reaches_its_database_and_redis_is_ready(warm_proce
         "helpers": 0,
         "database": "ok",
         "redis": "ok",
+        "stopping": False,
     }
+
+
+@pytest.mark.django_db
+async def test_a_process_that_is_stopping_is_not_ready_so_the_balancer_sends_players_elsewhere(warm_process):
+    registry().stopping = True  # SIGTERM came: it finishes its answers (chat/streaming/lifecycle.py)
+
+    response = await AsyncClient().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["ready"] is False and response.json()["stopping"] is True
 
 
 @pytest.mark.django_db

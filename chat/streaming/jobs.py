@@ -71,27 +71,55 @@ class JobRegistry:
         self.holders: Counter[int] = Counter()
         self._membership: dict[int, asyncio.Future] = {}
         self._joined_at: dict[int, float] = {}
-        # The process is stopping (chat/streaming/lifecycle.py): a cancelled job fails its answer.
+        # The process is stopping (chat/streaming/lifecycle.py): no new question is taken here.
         self.stopping = False
+        # ... and its grace period is over: a job cancelled now fails its answer (STOPPED).
+        self.cutting_off = False
 
-    async def stop(self, grace: float) -> list[int]:
-        """Fail every running answer (the process is stopping); wait up to `grace` seconds.
-        Returns their conversations' ids.
+    async def stop(self, grace: float) -> Stopped:
+        """The process is stopping: take no new question (`stopping`, the consumer refuses
+        them), let the answers running or starting here finish for up to `grace` seconds,
+        then fail those still running, each telling its player, and wait for them to be stored.
 
-        Each job stores its text so far as `failed`, with a notice for the player, and
-        publishes its `end`, instead of leaving its row `streaming` for the sweep.
+        Why a grace period: a rolling deploy stops every web process in turn, and failing
+        their answers at once cut off every player who was reading one. An answer that
+        still streams at the end of it fails as before (STOPPED): its text so far is kept
+        as `failed`, its player told, and the chat goes to staff's queue.
         """
         self.stopping = True
-        self.pending.clear()
+        waited = self._answering()
+        await self._wait_for_answers(grace)
+        self.cutting_off = True
+        self.pending.clear()  # a question that waited gets no answer started now: it would be cut at once
+        cut = self._answering()
         for claim in self.claims.values():
             claim.cancelled = True
-        running = {conversation_id: task for conversation_id, task in self.tasks.items() if not task.done()}
-        for conversation_id, task in running.items():
-            if conversation_id not in self.claims and conversation_id not in self.ending:
+        for conversation_id, task in self.tasks.items():
+            if not task.done() and conversation_id not in self.claims and conversation_id not in self.ending:
                 _stop(task)
-        if running:
-            await asyncio.wait(running.values(), timeout=grace)
-        return sorted(running)
+        await self._wait_for_answers(STOP_WRITE_SECONDS)
+        return Stopped(finished=sorted(waited - cut), failed=sorted(cut))
+
+    def _answering(self) -> set[int]:
+        """The conversations with an answer starting or streaming here."""
+        return {cid for cid, task in self.tasks.items() if not task.done()} | set(self.claims)
+
+    def running_conversations(self) -> list[int]:
+        return sorted(self._answering())
+
+    async def _wait_for_answers(self, seconds: float) -> None:
+        """Until no answer starts or streams here, for up to `seconds`. A claim becomes a
+        task only when its question's call returns, so while one is out the wait looks again
+        every STOP_POLL_SECONDS."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self._answering() and (left := deadline - loop.time()) > 0:
+            running = [task for task in self.tasks.values() if not task.done()]
+            timeout = min(left, STOP_POLL_SECONDS) if self.claims or not running else left
+            if running:
+                await asyncio.wait(running, timeout=timeout)
+            else:
+                await asyncio.sleep(timeout)
 
     async def hold(self, conversation_id: int) -> None:
         """Keep this process in the conversation's jobs group until `release`; returns once it is in.
@@ -177,6 +205,18 @@ class JobRegistry:
             return False
         _stop(task)
         return True
+
+
+class Stopped(NamedTuple):
+    """The conversations whose answers a stopping process let finish, and those it failed."""
+
+    finished: list[int]
+    failed: list[int]
+
+
+# After the grace period, how long the answers failed then may take to be stored and ended.
+STOP_WRITE_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.1
 
 
 def _stop(task: asyncio.Task) -> None:
@@ -495,12 +535,15 @@ class AnswerJob:
             async with deadline:
                 await self._flag_unsafe_question(self._stream(buffer, started, steps))
         except asyncio.CancelledError:
-            if registry().stopping:
-                status, error = Message.Status.FAILED, STOPPED
-                await self._finalize(buffer, started, status, error=error, player_error=self._player_error())
-            else:  # a person took over, or the chat was closed
+            if not registry().cutting_off:  # a person took over, or the chat was closed
                 await self._finalize(buffer, started, Message.Status.INTERRUPTED)
-            raise
+                raise
+            # The process stopped and its grace period is over: the answer fails like any other
+            # (below), and the chat goes to staff's queue. The job goes on to store and tell it,
+            # so the cancellation is spent here.
+            asyncio.current_task().uncancel()
+            status, error, player_error = Message.Status.FAILED, STOPPED, self._player_error()
+            log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, error)
         except TimeoutError as exc:
             if deadline.expired():
                 error = f"timeout: still streaming after {settings.ANSWER_MAX_SECONDS:g} s"

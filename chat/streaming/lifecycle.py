@@ -5,9 +5,11 @@ An answer's job lives in the process that accepted the question
 the answer's row, and it would stay `streaming` for good: the player's bubble
 never ends and the dashboard shows the bot still typing.
 
-- **A stopping process** (SIGTERM: a deploy, a scale-down) fails its running
-  answers itself before it exits: each keeps the text so far as `failed`, with
-  a notice for the player, and publishes its `end` (JobRegistry.stop).
+- **A stopping process** (SIGTERM: a deploy, a scale-down) takes no new question
+  and lets its running answers finish, for up to ANSWER_SHUTDOWN_GRACE_SECONDS;
+  then it fails those still running itself before it exits: each keeps the text
+  so far as `failed`, with a notice for the player, publishes its `end`, and the
+  chat goes to staff's queue (JobRegistry.stop).
 - **A process that died** (SIGKILL, the OOM killer, a crash) could not. Its
   heartbeat stops (chat/streaming/heartbeat.py), so a row still `streaming` whose
   runner has not been heard from for WEB_PROCESS_STALE_SECONDS has no job; nor has
@@ -51,12 +53,27 @@ _goes_to_staff = db_pool(selectors.orphan_goes_to_staff)
 
 
 async def stop_answers() -> int:
-    """The process is stopping: fail its running answers, waiting for them a few seconds."""
-    stopped = await registry().stop(settings.ANSWER_SHUTDOWN_GRACE_SECONDS)
-    if stopped:
+    """The process is stopping: let its running answers finish, for up to
+    ANSWER_SHUTDOWN_GRACE_SECONDS, then fail those still running. Returns how many it failed."""
+    grace = settings.ANSWER_SHUTDOWN_GRACE_SECONDS
+    reg = registry()
+    if running := reg.running_conversations():
+        log.warning(
+            "stopping: taking no new questions, letting the answers of chats %s finish (up to %g s)",
+            _numbers(running),
+            grace,
+        )
+    stopped = await reg.stop(grace)
+    if stopped.finished:
+        log.warning("stopping: the answers of chats %s finished", _numbers(stopped.finished))
+    if stopped.failed:
         # The chats by number, as staff see them: the log is where "why did #12 get cut off?" is answered.
-        log.warning("stopping: failed the running answers of chats %s, telling their players", _numbers(stopped))
-    return len(stopped)
+        log.warning(
+            "stopping: failed the answers of chats %s, still running after %g s, telling their players",
+            _numbers(stopped.failed),
+            grace,
+        )
+    return len(stopped.failed)
 
 
 async def sweep(created_before: datetime) -> int:

@@ -40,38 +40,107 @@ def is_end(frame: dict) -> bool:
     return frame.get("type") == "end"
 
 
-async def test_a_stopping_process_fails_its_running_answer_and_tells_the_player(player, ernie_settings, caplog):
-    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
-    ernie_settings.script("hang", after=1)  # one sentence, then nothing: still streaming
+async def answer_still_streaming(player: Player, ernie) -> PlayerSocket:
+    """The player's socket, their answer streaming: one sentence, then nothing."""
+    ernie.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"])
+    ernie.script("hang", after=1)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    await sock.receive_until(is_delta)
+    return sock
+
+
+async def test_a_stopping_process_lets_a_running_answer_finish_and_the_player_reads_all_of_it(
+    player, ernie_settings, settings, caplog
+):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 10
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。", "谢谢。"], delay=0.3)
     sock = PlayerSocket(player.pk)
     await sock.connect()
     await sock.say("充值没到账怎么办")
     await sock.receive_until(is_delta)
 
-    assert await lifecycle.stop_answers() == 1
+    assert await lifecycle.stop_answers() == 0  # none failed
 
     end = (await sock.receive_until(is_end))[-1]
+    assert end["status"] == "done" and "error" not in end
+    bot = await sync_to_async(Message.objects.get)(sender="bot")
+    assert (bot.status, bot.text, bot.error) == ("done", "充值到账通常需要五分钟。请耐心等待。谢谢。", "")
+    cid = bot.conversation_id
+    assert f"stopping: taking no new questions, letting the answers of chats #{cid} finish (up to 10 s)" in caplog.text
+    assert f"stopping: the answers of chats #{cid} finished" in caplog.text
+    await sock.close()
+
+
+async def test_an_answer_still_streaming_at_the_end_of_the_grace_period_fails_and_the_chat_goes_to_staff(
+    player, ernie_settings, settings, caplog
+):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 0.5
+    sock = await answer_still_streaming(player, ernie_settings)
+
+    assert await lifecycle.stop_answers() == 1
+
+    frames = await sock.receive_until(lambda f: f.get("type") == "state")
+    end = next(f for f in frames if is_end(f))
     assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert frames[-1]["state"] == "waiting"  # the player is told a person will see the chat
     bot = await sync_to_async(Message.objects.get)(sender="bot")
     assert bot.status == "failed" and bot.text == "充值到账通常需要五分钟。"
     assert bot.error.startswith("stopped:")  # what staff see
+    conversation = await sync_to_async(Conversation.objects.get)(pk=bot.conversation_id)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
     # The log names the chat as staff see it.
-    assert f"stopping: failed the running answers of chats #{bot.conversation_id}, telling their players" in caplog.text
+    failed = f"stopping: failed the answers of chats #{bot.conversation_id}, still running after 0.5 s"
+    assert failed in caplog.text
     player_message = await sync_to_async(Message.objects.get)(sender="player")
     assert player_message.text == "充值没到账怎么办"
     await sock.close()
 
 
-async def test_an_answer_being_prepared_when_the_process_stops_is_failed_not_left_streaming(
-    player, ernie_settings, held_preparation
+async def test_a_question_asked_while_the_process_stops_is_refused_and_given_back(player, ernie_settings, settings):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 10
+    answered = await answer_still_streaming(player, ernie_settings)
+    other_player = await sync_to_async(Player.objects.create)(language="en")
+    other = PlayerSocket(other_player.pk)
+    await other.connect()
+
+    stopping = asyncio.create_task(lifecycle.stop_answers())
+    await asyncio.sleep(0.1)
+    client_id = await other.say("my top-up is missing")
+
+    refused = await other.receive()
+    assert refused == {
+        "type": "error",
+        "code": "restarting",
+        "message": "We are restarting a server. Your message was not sent: please send it again in a moment.",
+        "client_id": client_id,
+    }
+    assert (await other.comm.receive_output())["code"] == 4503  # the page reconnects to another process
+    late = PlayerSocket(other_player.pk)
+    connected, code = await late.comm.connect()
+    assert (connected, code) == (False, 4503)
+    assert not await sync_to_async(Message.objects.filter(conversation__player=other_player).exists)()
+
+    for task in jobs.registry().tasks.values():  # the first player's answer hangs: stop it sooner
+        task.cancel()
+    await stopping
+    await answered.close()
+
+
+async def test_an_answer_being_prepared_at_the_end_of_the_grace_period_is_failed_not_left_streaming(
+    player, ernie_settings, held_preparation, settings
 ):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 0.2
     # Its row is created by the question's call (a helper, in production), which runs on.
     sock = PlayerSocket(player.pk)
     await sock.connect()
     await sock.say("充值没到账怎么办")
     assert await asyncio.to_thread(held_preparation.preparing.wait, 10)
-    await lifecycle.stop_answers()
+    stopping = asyncio.create_task(lifecycle.stop_answers())
+    await asyncio.sleep(0.5)  # the grace period is over: the answer is to fail once its row exists
     held_preparation.go_on.set()
+    assert await stopping == 1
 
     frames = await sock.receive_until(is_end)
     assert frames[-1]["status"] == "failed" and frames[-1]["error"] == UNAVAILABLE_ZH  # nothing was said yet

@@ -1,13 +1,16 @@
 """A web process stops mid-answer, on the production path (PostgreSQL, Redis, real daphne
-processes): a deploy's SIGTERM, and a SIGKILL that leaves nothing to clean up. Either way
-the player's answer ends with a notice instead of streaming forever, and staff see why
-(chat/streaming/lifecycle.py)."""
+processes): a deploy's SIGTERM, which lets the answer finish within its grace period, and a
+SIGKILL that leaves nothing to clean up. An answer that can't finish ends with a notice
+instead of streaming forever, and staff see why (chat/streaming/lifecycle.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
+import urllib.error
+import urllib.request
 
 import psycopg
 import pytest
@@ -17,6 +20,7 @@ from tests.e2e.player_client import NetPlayer, player_cookie
 from tests.e2e.staff_client import NetStaff, staff_login
 from tests.fake_ernie_fixtures import fake_ernie_env
 
+RESTARTING_EN = "We are restarting a server. Your message was not sent: please send it again in a moment."
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
 # When the failure puts the chat in staff's queue: a question asked again waits for a person.
 CUT_OFF_QUEUED_ZH = "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。"
@@ -57,12 +61,61 @@ def is_end(frame: dict) -> bool:
     return frame.get("type") == "end"
 
 
-async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env, tmp_path):
-    daphne = servers.Daphne(env, tmp_path / "daphne.log").start()
+SLOW_ANSWER = ["充值到账通常需要五分钟。", "请耐心等待。", "如果超过一小时仍未到账，", "请提供订单号。"]
+
+
+@pytest.fixture
+def slow_ernie_env(production_env, fake_ernie_thread):
+    """An answer that takes a few seconds to stream, and ends."""
+    fake_ernie_thread.configure(reply=SLOW_ANSWER, delay=0.8)
+    upstream = {"LLM_MAX_ATTEMPTS": "1", "INTENT_LLM": "off", "ANSWER_SHUTDOWN_GRACE_SECONDS": "20"}
+    return {**production_env, **fake_ernie_env(fake_ernie_thread), **upstream}
+
+
+def readyz(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
+
+
+async def test_a_process_stopped_by_sigterm_lets_a_streaming_answer_finish_and_takes_no_new_question(
+    slow_ernie_env, tmp_path
+):
+    daphne = servers.Daphne(slow_ernie_env, tmp_path / "daphne.log").start()
+    try:
+        cookie, other_cookie = player_cookie(daphne.url), player_cookie(daphne.url)
+        async with NetPlayer(daphne.url, cookie) as player, NetPlayer(daphne.url, other_cookie) as other:
+            answer, _ = await ask_and_see_it_stream(player)
+            daphne.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            # The balancer sends nobody new here, and a question here is given back.
+            status, ready = await asyncio.to_thread(readyz, daphne.url)
+            client_id = await other.say("my top-up is missing")
+            refused = await other.receive()
+            frames = await player.receive_until(is_end)
+        assert daphne.proc.wait(timeout=30) == 0, daphne.log()
+    finally:
+        daphne.stop()
+
+    assert (status, ready["ready"], ready["stopping"]) == (503, False, True)
+    assert (refused["code"], refused["client_id"]) == ("restarting", client_id)
+    assert refused["message"] == RESTARTING_EN
+    end = frames[-1]
+    assert end["id"] == answer and end["status"] == "done" and "error" not in end
+    assert "".join(f["d"] for f in frames if f.get("t") == "d") == "".join(SLOW_ANSWER[1:])
+    status, text, error, player_error = stored_answer(slow_ernie_env, answer)
+    assert (status, text, error, player_error) == ("done", "".join(SLOW_ANSWER), "", None)
+
+
+async def test_a_process_stopped_by_sigterm_fails_what_still_streams_after_its_grace_period(env, tmp_path):
+    daphne = servers.Daphne({**env, "ANSWER_SHUTDOWN_GRACE_SECONDS": "1"}, tmp_path / "daphne.log").start()
     try:
         cookie = player_cookie(daphne.url)
         async with NetPlayer(daphne.url, cookie) as player:
             answer, _ = await ask_and_see_it_stream(player)
+            cid = player.welcome["conversation"]["id"]
             daphne.proc.send_signal(signal.SIGTERM)
             end = (await player.receive_until(is_end))[-1]
         assert daphne.proc.wait(timeout=15) == 0, daphne.log()
@@ -73,6 +126,11 @@ async def test_a_process_stopped_by_sigterm_ends_its_answers_before_it_exits(env
     status, text, error, player_error = stored_answer(env, answer)
     assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
     assert error.startswith("stopped:")
+    # Staff have the chat in their queue, as "the bot failed" (the player's page, reconnected
+    # elsewhere, reads that a person will see it).
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        row = conn.execute("SELECT state, handoff_reason FROM chat_conversation WHERE id = %s", [cid]).fetchone()
+    assert row == ("waiting", "bot_error")
 
 
 async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_player_sees_it(env, tmp_path):
