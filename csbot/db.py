@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ from typing import ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -81,3 +83,32 @@ def db_pool(fn: Callable[P, R]) -> Callable[P, asyncio.Future[R]]:  # noqa: F821
         return await in_worker(fn, *args, **kwargs)
 
     return run
+
+
+class RepeatedFailure:
+    """The log of a loop that retries a database call (a heartbeat, a sweep): its first
+    failure in a row, not each one.
+
+    While PostgreSQL was away each such loop logged a seventy-line traceback every few
+    seconds, which buried everything else; the outage itself is told once, with a reminder
+    and when it is over, by csbot.db (csbot/log_filters.py, DatabaseOutage). A failure that
+    is not the database being away (a bug) keeps its traceback, every time.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.logger = logger
+        self.what = what
+        self.failing = False
+
+    def failed(self) -> None:
+        """Call in the `except` block."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (OperationalError, InterfaceError)):
+            self.logger.exception("%s failed", self.what)
+        elif not self.failing:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            self.logger.warning("%s failed: %s (said once while the database is away)", self.what, first_line)
+        self.failing = True
+
+    def succeeded(self) -> None:
+        self.failing = False

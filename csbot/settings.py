@@ -465,22 +465,32 @@ INTENT_LLM_TIMEOUT = env_float("INTENT_LLM_TIMEOUT", 1.0)
 # Load jieba and the knowledge index when the web process starts, not on the first question.
 WARM_UP_ON_START = env_bool("WARM_UP_ON_START", True)
 
+# While PostgreSQL can't be reached, each process logs so once, then again this often,
+# and once when it can (csbot/log_filters.py, DatabaseOutage).
+DB_UNREACHABLE_LOG_SECONDS = max(1.0, env_float("DB_UNREACHABLE_LOG_SECONDS", 60.0))
+
 # --- Logging ------------------------------------------------------------------
 # Everything goes to the root's one handler. Django's own default config gives the
 # `django` logger an unformatted console handler of its own when DEBUG is on: every
 # django.request line came out twice. And a 403 is routine (an agent opening a manager's
 # page): its line says so, without PermissionDenied's traceback (csbot/log_filters.py).
+# psycopg's pool, with PostgreSQL down, says so in three lines, not several a second (ibid.).
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"no_permission_denied_traceback": {"()": "csbot.log_filters.NoPermissionDeniedTraceback"}},
+    "filters": {
+        "no_permission_denied_traceback": {"()": "csbot.log_filters.NoPermissionDeniedTraceback"},
+        "database_outage": {"()": "csbot.log_filters.DatabaseOutage", "level": LOG_LEVEL},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": [], "level": "INFO"},
         "django.request": {"filters": ["no_permission_denied_traceback"]},
         "daphne": {"level": "WARNING"},
         "jieba": {"level": "WARNING"},
+        "psycopg.pool": {"level": "INFO", "filters": ["database_outage"]},
     },
 }

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Now
 
 from chat.models import Runner
-from csbot.db import db_pool
+from csbot.db import RepeatedFailure, db_pool
 from csbot.runner import runner_name
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ async def beat_forever() -> None:
         await _forget()
     except Exception:
         log.exception("forgetting long-silent web processes failed")
+    failures = RepeatedFailure(log, "this web process's heartbeat")
     while True:
         try:
             await _beat(name=runner_name())
         except Exception:  # the database may be away for a while: the next beat tries again
-            log.exception("this web process's heartbeat failed")
+            failures.failed()
+        else:
+            failures.succeeded()
         await asyncio.sleep(settings.WEB_PROCESS_STALE_SECONDS / 6)

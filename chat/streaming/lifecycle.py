@@ -42,7 +42,7 @@ from chat.frames import stored_end_frame
 from chat.streaming.buffer import get_buffer
 from chat.streaming.heartbeat import runners_alive
 from chat.streaming.jobs import registry
-from csbot.db import db_pool
+from csbot.db import RepeatedFailure, db_pool
 from csbot.runner import runner_name
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,13 @@ def only_process() -> bool:
 async def sweep_forever(started_at: datetime) -> None:
     """Sweep now, then every ORPHAN_SWEEP_SECONDS, for the life of the process."""
     cutoff = started_at if only_process() else orphan_cutoff()
+    failures = RepeatedFailure(log, "the sweep for orphaned answers")
     while True:
         try:
             await sweep(cutoff)
         except Exception:  # the database may be away for a while: try again next time
-            log.exception("the sweep for orphaned answers failed")
+            failures.failed()
+        else:
+            failures.succeeded()
         await asyncio.sleep(settings.ORPHAN_SWEEP_SECONDS)
         cutoff = orphan_cutoff()
