@@ -130,15 +130,31 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL and not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    # Else dj_database_url's own error ("Scheme '://' is unknown", "Did you install
+    # mysqlclient?") suggested another database would do. Not the value itself in the
+    # message: it may hold the database's password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL does not start with postgres:// or postgresql://: csbot runs on PostgreSQL "
+        "(e.g. postgres://csbot:PASSWORD@127.0.0.1:5432/csbot), or on SQLite with DATABASE_URL unset "
+        "(README, Configuration)."
+    )
 if DATABASE_URL:
     # Under ASGI every sync_to_async thread keeps its own persistent connection
     # (CONN_MAX_AGE): measured here, 80 page loads left 79 connections open and
     # PostgreSQL refused clients at N=500. A per-process psycopg pool instead.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        pool_min, pool_max = env_int("DB_POOL_MIN", 2), env_int("DB_POOL_MAX", 20)
+        if not 0 <= pool_min <= pool_max or pool_max < 1:
+            # Else every process started and then failed every request at its first query.
+            raise ImproperlyConfigured(
+                f"DB_POOL_MIN ({pool_min}) and DB_POOL_MAX ({pool_max}) must be 0 <= DB_POOL_MIN <= DB_POOL_MAX, "
+                "and DB_POOL_MAX at least 1."
+            )
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DB_POOL_MIN", 2),
-            "max_size": env_int("DB_POOL_MAX", 20),
+            "min_size": pool_min,
+            "max_size": pool_max,
             "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
         }
 else:
@@ -475,7 +491,8 @@ DB_UNREACHABLE_LOG_SECONDS = max(1.0, env_float("DB_UNREACHABLE_LOG_SECONDS", 60
 # django.request line came out twice. And a 403 is routine (an agent opening a manager's
 # page): its line says so, without PermissionDenied's traceback (csbot/log_filters.py).
 # psycopg's pool, with PostgreSQL down, says so in three lines, not several a second (ibid.).
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# Else logging's own "Unable to configure root logger" did not say which variable was wrong.
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
