@@ -56,6 +56,7 @@ outright (their pipe closes), and even while they are still setting up.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib
 import logging
 import multiprocessing
@@ -98,8 +99,12 @@ def _helper_main(conn: Connection, nice: int, databases: dict, modules: list[str
     """A helper's life: set up, then run one call at a time until the pipe closes."""
     if runner:  # the rows of answers it stores name its web process, which runs them (csbot/runner.py)
         runner_adopt(runner)
-    # Ctrl-C reaches the whole process group; the web process stops its helpers itself.
+    # Ctrl-C reaches the whole process group, and so does a stop's SIGTERM from systemd (its
+    # default KillMode) or `kill -- -PGID`; the web process stops its helpers itself. Killed
+    # by that SIGTERM, they took with them the calls of the answers the web process was
+    # letting finish (chat/streaming/lifecycle.py), and were started again for its last seconds.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if nice:
         os.nice(nice)
     set_up = threading.Event()
@@ -357,6 +362,9 @@ def _get() -> _Pool:
         with _lock:
             if _pool is None:
                 _pool = _Pool(settings.HELPER_PROCESSES)
+                # Before multiprocessing's own exit handler (atexit runs the last registered
+                # first), which would SIGTERM them, which they ignore, and wait for them forever.
+                atexit.register(shutdown)
     return _pool
 
 
@@ -394,7 +402,7 @@ async def count_ready() -> tuple[int, int]:
 
 
 def shutdown() -> None:
-    """Stop the helpers (tests; at exit, their pipes close and they stop by themselves)."""
+    """Stop the helpers: their pipes close and they exit (tests; and at the web process's exit)."""
     global _pool
     with _lock:
         pool, _pool = _pool, None

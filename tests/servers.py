@@ -97,8 +97,11 @@ def scenario_printed(env: dict[str, str], module: str):
 class Daphne:
     """A daphne process serving csbot."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *daphne_args: str) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *daphne_args: str, own_group: bool = False) -> None:
         self.env = env
+        # In a process group of its own, with its helpers: a signal can reach them all, as
+        # systemd's stop does (its default KillMode).
+        self.own_group = own_group
         self.daphne_args = daphne_args  # before the bind, e.g. --proxy-headers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -115,6 +118,7 @@ class Daphne:
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_group,
         )
         try:
             wait_for_port(self.port, proc=self.proc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 import urllib.error
@@ -107,6 +108,24 @@ async def test_a_process_stopped_by_sigterm_lets_a_streaming_answer_finish_and_t
     assert "".join(f["d"] for f in frames if f.get("t") == "d") == "".join(SLOW_ANSWER[1:])
     status, text, error, player_error = stored_answer(slow_ernie_env, answer)
     assert (status, text, error, player_error) == ("done", "".join(SLOW_ANSWER), "", None)
+
+
+async def test_an_answer_finishes_when_sigterm_reaches_the_web_process_and_its_helpers_alike(slow_ernie_env, tmp_path):
+    # systemd's stop (KillMode=control-group) signals every process of the service.
+    daphne = servers.Daphne(slow_ernie_env, tmp_path / "daphne.log", own_group=True).start()
+    try:
+        cookie = player_cookie(daphne.url)
+        async with NetPlayer(daphne.url, cookie) as player:
+            answer, _ = await ask_and_see_it_stream(player)
+            os.killpg(daphne.proc.pid, signal.SIGTERM)
+            end = (await player.receive_until(is_end))[-1]
+        assert daphne.proc.wait(timeout=30) == 0, daphne.log()
+    finally:
+        daphne.stop()
+
+    assert end["id"] == answer and end["status"] == "done"
+    assert stored_answer(slow_ernie_env, answer)[:2] == ("done", "".join(SLOW_ANSWER))
+    assert "helper process" not in daphne.log()  # none died, none was started again for the last seconds
 
 
 async def test_a_process_stopped_by_sigterm_fails_what_still_streams_after_its_grace_period(env, tmp_path):
