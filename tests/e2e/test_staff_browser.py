@@ -975,10 +975,144 @@ def test_after_an_action_the_keyboard_goes_on_where_the_next_step_is(open_contex
     expect(agent.get_by_test_id("take-over")).to_be_focused()
     agent.keyboard.press("Enter")  # take it over again, from the keyboard
     expect(agent.get_by_test_id("agent-input")).to_be_focused()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    expect(agent.get_by_test_id("agent-input")).to_have_value("")  # not the Enter's new line
 
     close_chat(agent)
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
     expect(agent.get_by_test_id("conv-title")).to_be_focused()
+
+
+def held_while(slow: dict):
+    """A relay's `drop` that holds every frame to the page while `slow["on"]`, for release()."""
+
+    def hold(frame, ws, server):
+        if slow["on"]:
+            slow["held"].append((ws, json.dumps(frame)))
+        return slow["on"]
+
+    return hold
+
+
+def release(slow: dict) -> None:
+    """The held frames reach the page, in order."""
+    slow["on"] = False
+    for ws, frame in slow["held"]:
+        ws.send(frame)
+    slow["held"].clear()
+
+
+def a_new_chat_on_a_slow_dashboard(open_context, base_url: str, sign_in_staff):
+    """A staff member signed in (`sign_in_staff`) has a new player's chat open, on a socket
+    whose frames to the page are held while `slow["on"]` (release()). (page, player, id, slow)"""
+    slow = {"on": False, "held": []}
+
+    def route(ws):
+        relay(ws, [], held_while(slow))
+
+    return (*a_new_chat_on_a_routed_dashboard(open_context, base_url, sign_in_staff, route), slow)
+
+
+def a_new_chat_on_a_routed_dashboard(open_context, base_url: str, sign_in_staff, route):
+    """A staff member signed in (`sign_in_staff`) has a new player's chat open, their staff
+    socket through `route` (a page.route_web_socket handler). (page, player, id)"""
+    from playwright.sync_api import expect
+
+    page = open_context()
+    page.route_web_socket("**/ws/staff/", route)
+    sign_in_staff(page, base_url)
+    player = open_context(viewport=(420, 860))
+    cid = open_player(player, base_url)
+    ask(player, QUESTION)
+    page.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    expect(page.get_by_test_id("take-over")).to_be_visible()
+    return page, player, cid
+
+
+def test_what_the_agent_types_at_once_after_take_over_reaches_the_player(open_context, staff_server):
+    """The reply box unlocked only once the server said the chat was hers: an agent who typed
+    as she clicked Take over lost her first characters ("'m Alice." for "Hi, I'm Alice.")."""
+    from playwright.sync_api import expect
+
+    agent, player, _cid, slow = a_new_chat_on_a_slow_dashboard(open_context, staff_server.url, sign_in_as_agent)
+
+    slow["on"] = True  # a busy server: its answers come after she has typed
+    agent.get_by_test_id("take-over").click()
+    agent.keyboard.type("Hi, I'm Alice.")
+    agent.keyboard.press("Enter")
+    expect(agent.get_by_test_id("agent-input")).to_have_value("Hi, I'm Alice.")
+    release(slow)
+
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    lines = player.locator('[data-testid="message"]:is([data-sender="system"], [data-sender="agent"])')
+    expect(lines.last).to_contain_text("Hi, I'm Alice.")
+    expect(lines.nth(-2)).to_contain_text("Alice has joined the chat.")
+    expect(agent.get_by_test_id("agent-input")).to_have_value("")
+
+
+def test_a_take_over_refused_keeps_what_the_agent_typed_in_a_locked_box(open_context, staff_server):
+    """Alice was quicker: what Mia began typing as she clicked stays in her box, unsent."""
+    from playwright.sync_api import expect
+
+    mia, player, cid, slow = a_new_chat_on_a_slow_dashboard(open_context, staff_server.url, sign_in_as_manager)
+    alice = open_context()
+    sign_in_as_agent(alice, staff_server.url)
+    slow["on"] = True  # Mia's screen still shows the chat with the bot when she clicks
+    alice.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
+    alice.get_by_test_id("take-over").click()
+    expect(alice.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+
+    mia.get_by_test_id("take-over").click()
+    mia.keyboard.type("Hello from Mia")
+    mia.keyboard.press("Enter")
+    release(slow)
+
+    expect(mia.get_by_test_id("action-error")).to_have_text("Alice has this chat already.")
+    expect(mia.get_by_test_id("case-assignee")).to_have_text("Alice")
+    box = mia.get_by_test_id("agent-input")
+    expect(box).to_be_disabled()
+    expect(box).to_have_value("Hello from Mia")
+    alice.get_by_test_id("agent-input").fill("Alice here.")
+    alice.get_by_test_id("agent-input").press("Enter")
+    expect(player.get_by_text("Alice here.")).to_be_visible()
+    expect(player.get_by_text("Hello from Mia")).to_have_count(0)
+
+
+def test_a_take_over_lost_with_the_socket_leaves_the_box_locked_with_what_was_typed(open_context, staff_server):
+    """The socket dropped with Alice's Take over on it: the box stayed open for a chat the
+    bot still had, and her Enter waited for ever for a chat that would never be hers."""
+    from playwright.sync_api import expect
+
+    cut = {"done": False}
+
+    def route(ws):
+        if cut["done"]:  # the dashboard's next socket goes through
+            relay(ws, [], lambda frame, ws, server: False)
+            return
+        server = ws.connect_to_server()
+
+        def to_server(message):
+            if json.loads(message).get("type") == "take_over":
+                cut["done"] = True
+                ws.close()  # lost on the way, with the socket
+                return
+            server.send(message)
+
+        server.on_message(ws.send)
+        ws.on_message(to_server)
+
+    agent, _player, _cid = a_new_chat_on_a_routed_dashboard(open_context, staff_server.url, sign_in_as_agent, route)
+    agent.get_by_test_id("take-over").click()
+    agent.keyboard.type("Hi")
+    agent.keyboard.press("Enter")
+
+    expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "reconnecting")
+    expect(agent.locator("#staff-app")).to_have_attribute("data-connection", "open")
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "bot")
+    box = agent.get_by_test_id("agent-input")
+    expect(box).to_be_disabled()
+    expect(box).to_have_value("Hi")
+    expect(agent.get_by_test_id("take-over")).to_be_visible()
 
 
 def test_a_filter_just_clicked_does_not_say_it_is_empty_before_its_list_arrives(open_context, staff_server):

@@ -107,6 +107,11 @@
   var notified = new Set();        // "id:waiting_since" already notified
   var watched = null;              // { id, ready, case, msgs: Map, maxSeq, resumeInFlight, deferredEnds }
   var typingAt = 0, playerTypingTimer = 0;
+  // The chat a Take over was clicked on, until the chat shows whose it is (or the click is
+  // refused). Its reply box opens at the click: an agent types as she clicks, and the keys
+  // that came before the server's answer went to a locked box and were lost. Enter meanwhile
+  // sends once the chat is hers.
+  var takingOver = null, sendWhenMine = false;
 
   // --------------------------------------------------------- the socket --
   function wsUrl() { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + WS_PATH; }
@@ -179,6 +184,10 @@
   }
 
   function onHello(f) {
+    // A Take over whose answer was lost with the old socket: the chat's case says whose it is
+    // now, and the box opens only if it is hers (what she typed stays in it).
+    takingOver = null;
+    sendWhenMine = false;
     ready = true;
     attempt = 0;
     setConn("open");
@@ -532,6 +541,8 @@
       watched.presenceKnown = false;
     } else {
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
+      takingOver = null;
+      sendWhenMine = false;
       msgList.textContent = "";
       atFoot = true;
       $("case-connection").textContent = "—";
@@ -638,9 +649,16 @@
     var confirming = closable && closingId === c.id;
     btnClose.hidden = !closable || confirming;
     confirmClose.hidden = !confirming;
-    input.disabled = sendBtn.disabled = !mine;
+    // Settled once the chat is mine, or someone else's (a colleague was quicker) or closed.
+    if (takingOver === c.id && (mine || c.state === "closed" || (held && c.assignee))) takingOver = null;
+    input.disabled = !mine && takingOver !== c.id;
+    sendBtn.disabled = !mine;
     input.placeholder = composerHint(c, mine);
     refocus(c, mine);
+    if (sendWhenMine && takingOver === null) {
+      sendWhenMine = false;
+      if (mine) submitTo("send", input);
+    }
 
     $("case-player").textContent = c.player.name;
     $("case-game-id").textContent = c.player.game_id || "—";
@@ -888,7 +906,8 @@
   }
 
   input.addEventListener("input", function () {
-    if (!watched || input.disabled) return;
+    // Not before the chat is mine: the player would read "Alice is typing" above "Alice has joined".
+    if (!watched || input.disabled || takingOver !== null) return;
     var now = Date.now();
     if (now - typingAt < TYPING_SEND_MS) return;
     typingAt = now;
@@ -925,10 +944,23 @@
     actedFrom = { id: watched.id, el: document.activeElement };
     var frame = { type: type, conversation_id: watched.id };
     if (extra) Object.keys(extra).forEach(function (k) { frame[k] = extra[k]; });
-    send(frame);
+    return send(frame);
   }
 
-  btnTake.addEventListener("click", function () { act("take_over"); });
+  function takeOver() {
+    // Not sent (the socket is down): nothing to wait for, the box stays locked.
+    if (!watched || !act("take_over")) return;
+    takingOver = watched.id;
+    input.disabled = false;
+    input.focus();
+  }
+  btnTake.addEventListener("click", takeOver);
+  // Enter's own keypress would follow the focus into the box, as a new line there.
+  btnTake.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    takeOver();
+  });
   btnBack.addEventListener("click", function () { act("hand_back"); });
   function askToClose(ask) {
     closingId = ask && watched ? watched.id : null;
@@ -960,6 +992,7 @@
   function submitTo(kind, box) {
     var text = box.value.trim();
     if (!text || !watched || box.hasAttribute("data-pending")) return;
+    if (box === input && takingOver === watched.id) { sendWhenMine = true; return; }
     var n = cpCount(text);
     if (n > MAX_CHARS) {
       showError(t("too_long", { count: n, max: MAX_CHARS }));
@@ -997,6 +1030,11 @@
 
   function onError(f) {
     settle(f.client_id);             // refused: the text stays in its box
+    if (f.action === "take_over" && watched && f.conversation_id === watched.id) {
+      takingOver = null;             // what was typed stays, in a box locked again
+      sendWhenMine = false;
+      renderCase();
+    }
     // "Alice has this chat already" describes the chat as Alice holds it, even when the
     // frames saying so come after this one.
     showError(f.message || f.code, f.holder ? "human:" + f.holder.id : caseKey());
