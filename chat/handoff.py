@@ -344,7 +344,8 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None, erro
         # Described by announce(), after the answer's stop, as a takeover: read here they let
         # the bot stream on to the player while staff's row and case panel were read.
         return change
-    # Read before the agent's takeover commits: dashboards see the chat queued, then taken.
+    # Read before the agent's takeover commits: its watchers see the chat queued, then taken
+    # (the dashboards' list only taken: staff_notify.announce).
     describe(change)
     change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
     return change

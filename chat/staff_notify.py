@@ -77,9 +77,18 @@ async def announce(change: Change | None) -> None:
         if not change.described:  # a takeover, a close, an escalation: its row and case panel are read only now
             await _describe(change)
         await publish(cid, {"type": "case", "conversation": change.case}, internal=True)
-        await publish_staff(change.row)
-        rows().announced(cid)
+        if not _taken_at_once(change):
+            await publish_staff(change.row)
+            rows().announced(cid)
         change = change.then
+
+
+def _taken_at_once(change: Change) -> bool:
+    """An agent was assigned the chat as it was queued (AUTO_ASSIGN): its row in the queue
+    was never anyone's to pick up. Sent, it made every dashboard announce a chat waiting,
+    and told its agent twice in a row; the dashboards get only the row of the takeover."""
+    then = change.then
+    return then is not None and then.conversation_id == change.conversation_id and then.state == handoff.State.HUMAN
 
 
 def _first_notice_id(change: Change | None) -> int | None:

@@ -1489,6 +1489,30 @@ def test_an_agent_is_told_when_a_colleague_hands_her_a_chat(open_context, staff_
         expect(bea.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
+def test_with_auto_assign_the_agent_given_a_chat_is_told_once(open_context, tmp_path):
+    """A player asked for a person and AUTO_ASSIGN gave the chat to Alice: her dashboard
+    announced a new chat in the queue, then at once that a chat was hers: two notifications
+    for one chat, the first of them for a chat nobody could pick up."""
+    from playwright.sync_api import expect
+
+    server = servers.demo_daphne(tmp_path, AUTO_ASSIGN="true")
+    try:
+        alice = open_context(init_script=FAKE_NOTIFICATIONS)
+        sign_in_as_agent(alice, server.url)
+        player = open_context(viewport=(420, 860))
+        open_player(player, server.url)
+        ask(player, "转人工")
+        expect(player.locator(PLAYER_SYSTEM).last).to_contain_text("Alice")
+
+        alice.wait_for_function("() => window.__notes.length > 0")
+        alice.wait_for_timeout(1000)  # time for a second one
+        titles = [n["title"] for n in alice.evaluate("window.__notes")]
+        assert titles == ["A chat is now yours: its player is waiting for you"]
+        expect(alice.get_by_test_id("queue-badge")).to_be_hidden()
+    finally:
+        server.stop()
+
+
 def test_a_chat_with_no_handoff_yet_says_its_history_is_empty(open_context, staff_server):
     """Facts and Knowledge used said "none"; History, with nothing in it, was a blank that
     read as still loading."""
