@@ -1048,6 +1048,7 @@ def test_what_the_agent_types_at_once_after_take_over_reaches_the_player(open_co
     expect(lines.last).to_contain_text("Hi, I'm Alice.")
     expect(lines.nth(-2)).to_contain_text("Alice has joined the chat.")
     expect(agent.get_by_test_id("agent-input")).to_have_value("")
+    close_chat(agent)  # Alice's places are for the module's other tests
 
 
 def test_a_take_over_refused_keeps_what_the_agent_typed_in_a_locked_box(open_context, staff_server):
@@ -1076,6 +1077,7 @@ def test_a_take_over_refused_keeps_what_the_agent_typed_in_a_locked_box(open_con
     alice.get_by_test_id("agent-input").press("Enter")
     expect(player.get_by_text("Alice here.")).to_be_visible()
     expect(player.get_by_text("Hello from Mia")).to_have_count(0)
+    close_chat(alice)
 
 
 def test_a_take_over_lost_with_the_socket_leaves_the_box_locked_with_what_was_typed(open_context, staff_server):
@@ -1511,6 +1513,47 @@ def test_with_auto_assign_the_agent_given_a_chat_is_told_once(open_context, tmp_
         expect(alice.get_by_test_id("queue-badge")).to_be_hidden()
     finally:
         server.stop()
+
+
+def test_a_reply_half_typed_to_one_player_stays_with_their_chat(open_context, staff_server):
+    """Bea began a reply to Lin, opened Kai's chat to look something up and wrote there: the
+    box still held Lin's words, and her Enter sent them to Kai (a note, into Kai's case)."""
+    from playwright.sync_api import expect
+
+    servers.manage(staff_server.env, "shell", "-c", NEW_AGENT_BEA)
+    bea = open_context()
+    sign_in(bea, staff_server.url, "bea", "bea-demo-2026")
+    lin, kai = open_context(viewport=(420, 860)), open_context(viewport=(420, 860))
+    lins = take_over_a_new_chat(bea, lin, staff_server.url)
+    kais = take_over_a_new_chat(bea, kai, staff_server.url)
+    reply, note = bea.get_by_test_id("agent-input"), bea.get_by_test_id("note-input")
+
+    bea.locator(f'[data-testid="conversation-row"][data-id="{lins}"]').click()
+    expect(bea.get_by_test_id("conv-title")).to_contain_text(f"#{lins} ")
+    reply.fill("Your refund is on its way.")
+    note.fill("Refund approved by finance.")
+    bea.locator(f'[data-testid="conversation-row"][data-id="{kais}"]').click()
+    expect(bea.get_by_test_id("conv-title")).to_contain_text(f"#{kais} ")
+    expect(reply).to_have_value("")
+    expect(note).to_have_value("")
+    reply.fill("Hi Kai, one moment please.")
+    reply.press("Enter")
+    expect(reply).to_have_value("")
+
+    bea.locator(f'[data-testid="conversation-row"][data-id="{lins}"]').click()
+    expect(reply).to_have_value("Your refund is on its way.")
+    expect(note).to_have_value("Refund approved by finance.")
+    reply.press("Enter")
+    note.press("Enter")
+    expect(lin.get_by_text("Your refund is on its way.")).to_be_visible()
+    expect(bea.locator('#messages [data-internal="1"]')).to_contain_text("Refund approved by finance.")
+    expect(kai.locator('[data-testid="message"][data-sender="agent"]')).to_have_text(
+        [re.compile("Hi Kai, one moment please.")]
+    )
+    close_chat(bea)
+    bea.locator(f'[data-testid="conversation-row"][data-id="{kais}"]').click()
+    expect(bea.get_by_test_id("conv-title")).to_contain_text(f"#{kais} ")
+    close_chat(bea)
 
 
 def test_a_chat_with_no_handoff_yet_says_its_history_is_empty(open_context, staff_server):

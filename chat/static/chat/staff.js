@@ -540,7 +540,9 @@
       watched.presenceTimer = 0;
       watched.presenceKnown = false;
     } else {
+      keepDraft();
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
+      restoreDraft(id);
       takingOver = null;
       sendWhenMine = false;
       msgList.textContent = "";
@@ -1007,6 +1009,25 @@
     box.setAttribute("data-pending", "1");
   }
 
+  // What the agent began writing belongs to its chat: a reply half-typed to one player stayed
+  // in the box when she opened another chat, and Enter sent it to the wrong player (a note,
+  // into the wrong case). Each chat keeps its own, for as long as the page is open.
+  var drafts = new Map();          // conversation id -> { reply, note }
+
+  function keepDraft() {
+    if (!watched) return;
+    if (input.value || noteInput.value) drafts.set(watched.id, { reply: input.value, note: noteInput.value });
+    else drafts.delete(watched.id);
+  }
+
+  function restoreDraft(id) {
+    var draft = drafts.get(id) || { reply: "", note: "" };
+    drafts.delete(id);
+    input.value = draft.reply;
+    noteInput.value = draft.note;
+    counters.forEach(function (counter, box) { updateCounter(box); });
+  }
+
   function resendOutbox() {
     outbox.forEach(function (sent) { send(sent.frame); });
   }
@@ -1021,11 +1042,18 @@
 
   function onAck(f) {
     var sent = settle(f.client_id);
-    // Only what was sent goes: words typed since the send stay.
-    if (sent && sent.box.value.trim() === sent.frame.text) {
-      sent.box.value = "";
-      updateCounter(sent.box);
+    if (!sent) return;
+    // Only what was sent goes: words typed since the send stay (in its chat's draft, when
+    // the agent has opened another chat meanwhile).
+    if (watched && watched.id === sent.frame.conversation_id) {
+      if (sent.box.value.trim() === sent.frame.text) {
+        sent.box.value = "";
+        updateCounter(sent.box);
+      }
+      return;
     }
+    var draft = drafts.get(sent.frame.conversation_id), kind = sent.box === input ? "reply" : "note";
+    if (draft && draft[kind].trim() === sent.frame.text) draft[kind] = "";
   }
 
   function onError(f) {
