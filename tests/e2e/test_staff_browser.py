@@ -1543,6 +1543,7 @@ def test_a_reply_half_typed_to_one_player_stays_with_their_chat(open_context, st
     bea.locator(f'[data-testid="conversation-row"][data-id="{lins}"]').click()
     expect(reply).to_have_value("Your refund is on its way.")
     expect(note).to_have_value("Refund approved by finance.")
+    expect(reply).to_be_enabled()  # the chat has come: not before it says it is hers
     reply.press("Enter")
     note.press("Enter")
     expect(lin.get_by_text("Your refund is on its way.")).to_be_visible()
@@ -1554,6 +1555,31 @@ def test_a_reply_half_typed_to_one_player_stays_with_their_chat(open_context, st
     bea.locator(f'[data-testid="conversation-row"][data-id="{kais}"]').click()
     expect(bea.get_by_test_id("conv-title")).to_contain_text(f"#{kais} ")
     close_chat(bea)
+
+
+def test_a_chat_just_opened_offers_no_action_before_the_server_says_what_it_is(open_context, staff_server):
+    """On a slow line, Alice opened Kai's chat and, before it came, still saw Lin's title,
+    case and buttons: her click on Close (meant for Lin, she thought) closed Kai's chat."""
+    from playwright.sync_api import expect
+
+    agent, _lin, _lins, slow = a_new_chat_on_a_slow_dashboard(open_context, staff_server.url, sign_in_as_agent)
+    kai = open_context(viewport=(420, 860))
+    kais = open_player(kai, staff_server.url)
+    ask(kai, QUESTION)
+    kai_row = agent.locator(f'[data-testid="conversation-row"][data-id="{kais}"]')
+    expect(kai_row).to_be_visible()
+
+    slow["on"] = True
+    kai_row.click()
+    expect(agent.get_by_test_id("conv-title")).to_have_text("")  # not Lin's
+    for action in ("take-over", "close", "hand-back", "transfer"):
+        expect(agent.get_by_test_id(action)).to_be_hidden()
+    expect(agent.get_by_test_id("case-player")).not_to_be_visible()  # not Lin's
+    release(slow)
+
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{kais} · visitor-")
+    expect(agent.get_by_test_id("take-over")).to_be_visible()
+    expect(agent.get_by_test_id("case-player")).to_be_visible()
 
 
 def test_a_chat_with_no_handoff_yet_says_its_history_is_empty(open_context, staff_server):

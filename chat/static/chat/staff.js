@@ -550,6 +550,7 @@
       $("case-connection").textContent = "—";
       $("case-connection").removeAttribute("data-online");
       hideError();
+      showLoading();
       playerTyping.hidden = true;
       // The last chat's buttons went on showing until this one's `case` came, and a click on
       // them acted on this chat, unseen (Close threw, having no case to draw): none until then.
@@ -567,6 +568,18 @@
     if (exportLink) exportLink.href = "/staff/c/" + id + "/export.json";
     watched.resumeInFlight = true;
     send({ type: "watch", conversation_id: id, after_seq: resumeFrom.after_seq, streams: resumeFrom.streams });
+  }
+
+  /** Until the chat's `case` says what it is: the previous chat's title, case and actions stayed
+   *  up meanwhile, and on a slow line a click on its Close (or Take over) acted on this one. */
+  function showLoading() {
+    titleEl.textContent = "";
+    stateEl.textContent = "";
+    stateEl.className = "state-chip";
+    stateEl.removeAttribute("data-state");
+    [btnTake, btnBack, transferBox, btnClose, confirmClose].forEach(function (b) { b.hidden = true; });
+    input.disabled = sendBtn.disabled = true;
+    casePane.classList.add("is-loading");
   }
 
   function streamingOffsets() {
@@ -635,6 +648,8 @@
 
   function renderCase() {
     var c = watched.conv;
+    if (!c) return;   // its `case` is on its way (showLoading)
+    casePane.classList.remove("is-loading");
     titleEl.textContent = "#" + c.id + " · " + c.player.name;
     stateEl.textContent = t("state_" + c.state);
     stateEl.className = "state-chip state-chip--" + c.state;
