@@ -10,6 +10,25 @@ from then on this process hands its sockets no text of an answer older than that
 deltas and a `replace` are dropped, and the answer's `end` says the length they
 were shown (`n`), not the longer one its process stored, so that no client resumes
 for the rest; one that lost frames before the notice still resumes for those.
+
+What this leaves: the answer's process stores its text when it hears of the stop,
+a Redis round trip after the notice, so a reload (or a later `watch`) can show a
+few characters more than streamed before it (docs/protocol.md). It is left so,
+because no process knows where to cut it:
+- the notice reaches each process at its own moment, so each showed its sockets
+  another length (`shown`, here), and the answer's process hears of none of them;
+- the one exact cut, the answer stopped everywhere before the notice goes out,
+  makes every handoff wait for the stop's reply from each process in the
+  conversation's jobs group, and a process that died stays a member of it until
+  the channel layer expires it (a day): each handoff of its players' chats would
+  wait out a timeout;
+- a fence in Redis checked before each delta leaves its process cuts what other
+  processes get, but the process's own sockets are handed the delta before that
+  check (chat/streaming/fanout.py), so they would lose on a reload text they saw
+  before the notice; checking first puts a Redis round trip on every relayed
+  delta's path to its own player.
+The extra characters come before the notice in the history (seq order), and no
+socket is sent them after it.
 """
 
 from __future__ import annotations
