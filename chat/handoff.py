@@ -134,6 +134,8 @@ class Change:
     described: bool = False
     # A change that followed at once, e.g. an auto-assignment after an escalation.
     then: Change | None = None
+    # The player's message the bot answers now (a hand-back while it was unanswered).
+    answer: int | None = None
 
 
 # --- Helpers --------------------------------------------------------------------
@@ -230,8 +232,9 @@ def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> 
 
 
 def conversation_hand_back(*, conversation_id: int, agent) -> Change | None:
-    """Give a chat held by a person back to the bot; the next player message gets an answer.
-    None when the bot has it already (nothing changes)."""
+    """Give a chat held by a person back to the bot; None when the bot has it already (nothing
+    changes). A player message nobody answered gets the bot's answer (`change.answer`), the
+    next one in any case."""
     with transaction.atomic():
         conversation = _lock(conversation_id)
         if conversation.state == State.BOT:
@@ -247,7 +250,22 @@ def conversation_hand_back(*, conversation_id: int, agent) -> Change | None:
         )
         ConversationEvent.objects.create(conversation=conversation, kind=Kind.HANDED_BACK, actor=agent)
         note = _system_note(conversation, "handed_back", _("You are chatting with our assistant again."))
-    return describe(Change(conversation_id, State.BOT, [note]))
+        # Handed back with the player's question unanswered, the chat went silent: the bot
+        # answers only what comes next, and the player waited on it.
+        unanswered = _unanswered_player_message(conversation_id)
+    return describe(Change(conversation_id, State.BOT, [note], answer=unanswered))
+
+
+def _unanswered_player_message(conversation_id: int) -> int | None:
+    """The player's newest message, when neither the bot nor an agent has written since (notes
+    and system lines answer nothing)."""
+    said = Message.objects.filter(
+        conversation_id=conversation_id,
+        internal=False,
+        sender__in=[Message.Sender.PLAYER, Message.Sender.BOT, Message.Sender.AGENT],
+    )
+    last = said.order_by("-seq").values_list("pk", "sender").first()
+    return last[0] if last is not None and last[1] == Message.Sender.PLAYER else None
 
 
 def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Change | None:

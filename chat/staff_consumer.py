@@ -32,6 +32,7 @@ from chat.roles import display_name, roles_of
 from chat.socket_base import SocketConsumer
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
 from chat.streaming.fanout import fanout
+from chat.streaming.jobs import start_answer
 from chat.validation import FrameError, frame_error_text
 from csbot.db import db_pool
 
@@ -256,6 +257,8 @@ class StaffConsumer(SocketConsumer):
             return
         # announce() stops the bot's answer first: that is what the player waits on.
         await announce(change)
+        if change is not None and change.answer is not None:
+            start_answer(change.conversation_id, change.answer)  # after "You are chatting with our assistant again."
         await self._send({"type": "ok", "action": action, "conversation_id": frame["conversation_id"]})
         if action != "take_over":
             await self._assign_waiting()  # room for one more chat

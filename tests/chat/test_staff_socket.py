@@ -466,6 +466,40 @@ async def test_after_a_hand_back_the_bot_answers_again(lin, alice, demo_kb, sett
     assert kinds == ["taken_over", "handed_back"]
 
 
+async def test_a_question_left_unanswered_when_the_agent_hands_back_gets_the_bots_answer(lin, alice, demo_kb, settings):
+    """Lin asked while Alice held the chat, and Alice handed it back: the bot answered only
+    what came next, and Lin waited on a chat gone silent."""
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
+    player, cid, agent = await taken_over_by(alice, lin)
+    await player.say("How do I get a refund?")
+    await player.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    frames = await player.receive_until(is_end)
+    await player.close()
+    await agent.close()
+
+    notice = next(i for i, f in enumerate(frames) if is_system(f) and f["message"]["event"] == "handed_back")
+    answer = [f["message"] for f in frames[notice:] if f.get("type") == "message" and f["message"]["sender"] == "bot"]
+    assert len(answer) == 1 and frames[-1]["status"] == "done"
+    assert "refund" in answer_text(frames, answer[0]["id"]).lower()
+
+
+async def test_a_hand_back_after_the_agent_answered_starts_no_answer(lin, alice, demo_kb, settings):
+    player, cid, agent = await taken_over_by(alice, lin)
+    await player.say("How do I get a refund?")
+    await player.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "send", "conversation_id": cid, "client_id": "a1", "text": "Sent you the form."})
+    await agent.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == "handed_back")
+    await asyncio.sleep(0.5)
+    await player.close()
+    await agent.close()
+
+    senders = Message.objects.filter(conversation_id=cid).order_by("seq").values_list("sender", flat=True)
+    assert await sync_to_async(list)(senders) == ["system", "player", "agent", "system"]
+
+
 async def test_an_agent_who_clicks_hand_back_twice_is_not_told_she_may_not(lin, alice, demo_kb):
     """The second click found the chat with the bot and was refused: Alice read "Only the
     agent holding this chat (or a manager) can do that." under the chat she had just handed back."""

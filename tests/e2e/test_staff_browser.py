@@ -201,8 +201,11 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     expect(agent.locator('#messages [data-internal="1"]')).to_contain_text("checking with billing")
     player.wait_for_timeout(300)
     expect(player.get_by_text("checking with billing")).to_have_count(0)
+    box.fill("Found it: your top-up has arrived.")
+    box.press("Enter")
+    expect(from_agent).to_have_count(2)
 
-    # Hand back: the bot answers the next question again.
+    # Hand back, the player answered: the bot answers the next question again.
     agent.get_by_test_id("hand-back").click()
     expect(player.locator(PLAYER_SYSTEM).last).to_have_text("You are chatting with our assistant again.")
     expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with our assistant")
