@@ -52,6 +52,7 @@ _roster = db_pool(presence.roster)
 _list = db_pool(staff_selectors.conversation_list)
 _counts = db_pool(staff_selectors.queue_counts)
 _mine = db_pool(staff_selectors.my_chat_ids)
+_elsewhere = db_pool(staff_selectors.search_found_elsewhere)
 _case = db_pool(staff_selectors.case_of)
 _assign_waiting = db_pool(handoff.assign_waiting)
 _agent_send = db_pool(handoff.agent_message_send)
@@ -170,16 +171,17 @@ class StaffConsumer(SocketConsumer):
         rows = await _list(user=self.user, filter=frame["filter"], q=frame["q"])
         counts = await _counts(user=self.user)
         mine = await _mine(user=self.user)
-        await self._send(
-            {
-                "type": "list",
-                "filter": frame["filter"],
-                "q": frame["q"],
-                "conversations": rows,
-                "counts": counts,
-                "mine": mine,
-            }
-        )
+        listed = {
+            "type": "list",
+            "filter": frame["filter"],
+            "q": frame["q"],
+            "conversations": rows,
+            "counts": counts,
+            "mine": mine,
+        }
+        if frame["q"].strip() and not rows:
+            listed["elsewhere"] = await _elsewhere(user=self.user, filter=frame["filter"], q=frame["q"])
+        await self._send(listed)
 
     async def on_agents(self, frame: dict) -> None:
         await self._send({"type": "agents", "agents": await _roster()})

@@ -147,6 +147,20 @@ def conversation_list(*, user, filter: str = "open", q: str = "", limit: int = L
     return _summaries(list(_with_last_message(qs).order_by(*_order(filter))[:limit]))
 
 
+def search_found_elsewhere(*, user, filter: str, q: str) -> dict[str, int]:
+    """For a search that found nothing under `filter`: how many chats it finds among the open
+    ones and among the closed ones (not `filter`'s own), none counted as 0 left out. An agent
+    who looked up an order number under "All open" read "No conversations here." about a chat
+    closed an hour before."""
+    found = {}
+    for other in ("open", "closed"):
+        if other != filter:
+            count = Conversation.objects.filter(_filter_q(other, user)).filter(_search_q(q)).count()
+            if count:
+                found[other] = count
+    return found
+
+
 def conversation_summary(conversation_id: int) -> dict[str, Any]:
     return _summaries([_with_last_message(Conversation.objects.filter(pk=conversation_id)).get()])[0]
 

@@ -1405,6 +1405,28 @@ def test_an_old_chat_found_by_search_says_on_which_day_it_happened(open_context,
     expect(today_row.locator(".row__time")).to_have_text(re.compile(r"^\d{1,2}:\d{2}\s[AP]M$"))
 
 
+def test_a_search_that_finds_nothing_in_this_list_says_where_it_found_chats(open_context, staff_server):
+    """Alice looked up a player's order number under "All open" and read "No conversations
+    here.": the chat about it had been closed an hour before, and she told the player so."""
+    from playwright.sync_api import expect
+
+    agent, _player, cid = an_agent_watching_a_new_chat(open_context, staff_server.url, "My order ZX-40417 is missing")
+    expect(agent.get_by_test_id("close")).to_be_visible()
+    close_chat(agent)
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+    agent.get_by_test_id("filter-open").click()
+    agent.get_by_test_id("search").fill("ZX-40417")
+    expect(agent.get_by_test_id("list-empty")).to_have_text("No conversations here. 1 in Closed")
+    agent.get_by_test_id("found-in-closed").click()
+
+    expect(agent.get_by_test_id("filter-closed")).to_have_attribute("aria-selected", "true")
+    expect(agent.get_by_test_id("conversation-row")).to_have_count(1)
+    expect(agent.get_by_test_id("conversation-row")).to_have_attribute("data-id", cid)
+    expect(agent.get_by_test_id("list-empty")).to_be_hidden()
+    agent.get_by_test_id("search").fill("")
+
+
 def test_the_list_is_one_tab_stop_and_the_arrow_keys_move_between_its_rows(open_context, staff_server):
     """Every row was a Tab stop: a keyboard user who opened the first of the queue's chats
     tabbed through every other row to reach Take over."""

@@ -212,9 +212,12 @@
     listTimer = window.setTimeout(function () { listTimer = 0; requestList(); }, 400);
   }
 
+  var elsewhere = {};               // a search that found nothing here: filter -> chats it finds there
+
   function onList(f) {
     if (Array.isArray(f.mine)) { mineIds = new Set(f.mine); mineKnown = true; }
     if (f.filter !== filter || (f.q || "") !== query) return;   // an answer to an older request
+    elsewhere = f.elsewhere || {};
     rows.clear();
     listEl.setAttribute("aria-busy", "false");
     (f.conversations || []).forEach(function (c) { rows.set(c.id, c); });
@@ -302,6 +305,7 @@
     }
     // Not while the list is on its way: a filter just clicked is not known to be empty.
     listEmpty.hidden = rows.size > 0 || listEl.getAttribute("aria-busy") === "true";
+    renderElsewhere();
     tick();   // new rows' waiting times now, not blank until the next second
   }
 
@@ -380,6 +384,21 @@
     return li;
   }
 
+  /** A search that found nothing in this list says which lists it found chats in, a click away. */
+  function renderElsewhere() {
+    var where = $("list-elsewhere");
+    where.textContent = "";
+    filterTabs.forEach(function (tab) {
+      var n = query && !rows.size ? elsewhere[tab.getAttribute("data-filter")] : 0;
+      if (!n) return;
+      var go = el("button", "link-btn", t("found_in", { n: n, list: tab.firstChild.textContent.trim() }));
+      go.type = "button";
+      go.setAttribute("data-testid", "found-in-" + tab.getAttribute("data-filter"));
+      go.addEventListener("click", function () { tab.focus(); chooseFilter(tab); });
+      where.appendChild(go);
+    });
+  }
+
   function tick() {
     var now = Date.now();
     Array.prototype.forEach.call(document.querySelectorAll("[data-since]"), function (n) {
@@ -398,6 +417,7 @@
       x.tabIndex = x === b ? 0 : -1;
     });
     rows.clear();
+    elsewhere = {};
     requestList();
     renderList();
   }
