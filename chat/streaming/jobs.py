@@ -437,6 +437,11 @@ def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, An
         # Still read for staff: the agent who picks it up sees the mood, intent and facts.
         # Here, before the consumer's escalation, so its case panel already has them.
         _understand_for_staff(received.conversation_id)
+    elif received.created and received.state in (Conversation.State.HUMAN, Conversation.State.WAITING):
+        # No answer reads it: the case panel kept the mood and facts of before the handoff,
+        # "calm" beside a player now furious, the order number they gave the agent unseen.
+        # Here, before the message is published: the dashboard that asks on seeing it finds them.
+        _understand_for_staff(received.conversation_id)
     if received.reply is None:
         return received, None
     player = receive["player"]

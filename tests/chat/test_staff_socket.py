@@ -759,6 +759,24 @@ async def test_a_chat_that_asks_for_a_person_reaches_staff_already_read(lin, ali
     assert "bot" not in senders
 
 
+async def test_what_the_player_tells_the_agent_reaches_her_case_panel(lin, alice, slow_ernie):
+    """Lin, calm when Alice took over, grew furious with her and gave her the order number:
+    the panel still said "calm" with no order, since only the bot's answers read messages."""
+    player, cid, agent = await taken_over_by(alice, lin)
+    await agent.watch(cid)
+    await player.say("THIS IS RIDICULOUS, still nothing!!! The order is SL2024060101")
+    await agent.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "player")
+    await agent.send({"type": "case", "conversation_id": cid})  # as the dashboard does on a player's message
+    panel = (await agent.receive_until(lambda f: f.get("type") == "case"))["conversation"]
+    await player.close()
+    await agent.close()
+
+    assert panel["state"] == "human"
+    assert panel["sentiment_level"] in ("upset", "angry") and panel["sentiment"] < 0
+    assert panel["facts"]["order_no"] == "SL2024060101"
+    assert slow_ernie.requests == []  # the bot stayed out of it
+
+
 async def test_the_bot_hands_over_when_the_upstream_fails(lin, settings, fake_ernie_thread, demo_kb):
     use_fake_ernie(settings, fake_ernie_thread)
     settings.LLM_MAX_ATTEMPTS = 1

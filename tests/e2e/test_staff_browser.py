@@ -192,6 +192,7 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     player.get_by_test_id("composer-input").press("Enter")
     from_player = agent.locator('#messages [data-sender="player"] [data-testid="message-text"]')
     expect(from_player.last).to_have_text("Thanks! It is order SL2025061201")
+    expect(agent.get_by_test_id("case-facts")).to_contain_text("SL2025061201")  # read for her, not the bot
     player.wait_for_timeout(400)
     expect(player.locator(PLAYER_BOT)).to_have_count(1)  # the bot stayed out of it
 

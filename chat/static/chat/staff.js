@@ -774,6 +774,8 @@
       }
     }
     if (m.sender === "agent" || m.sender === "player") playerTyping.hidden = true;
+    // What the player writes to a person is read for the case too (mood, facts): not only answers.
+    if (m.sender === "player" && !watched.resumeInFlight) refreshCaseSoon();
     paint(rec);
   }
 
