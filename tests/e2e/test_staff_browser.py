@@ -687,51 +687,6 @@ def test_the_mine_count_follows_take_over_transfer_hand_back_and_close(open_cont
     expect(held).to_have_count(before)
 
 
-def test_a_chat_just_opened_offers_no_action_until_the_agent_can_see_it(open_context, staff_server):
-    """Opening another chat left the last one's Hand back and Close on screen until the new
-    chat's case came: a click acted on a chat the agent had not seen yet (Close threw)."""
-    from playwright.sync_api import expect
-
-    held_back: list[str] = []
-    state = {"hold": None}
-
-    def hold_its_case(frame, ws, server) -> bool:
-        conversation = frame.get("conversation") or {}
-        if frame.get("type") == "case" and conversation.get("id") == state["hold"]:
-            held_back.append(json.dumps(frame))
-            state["ws"] = ws
-            return True
-        return False
-
-    agent = open_context()
-    agent.route_web_socket("**/ws/staff/", lambda ws: relay(ws, [], hold_its_case))
-    sign_in_as_agent(agent, staff_server.url)
-    held = take_over_a_new_chat(agent, open_context(viewport=(420, 860)), staff_server.url)
-    expect(agent.get_by_test_id("hand-back")).to_be_visible()
-    player = open_context(viewport=(420, 860))
-    other = open_player(player, staff_server.url)
-    ask(player, QUESTION)
-    expect(agent.locator(f'[data-testid="conversation-row"][data-id="{other}"]')).to_be_visible()
-
-    state["hold"] = int(other)
-    agent.locator(f'[data-testid="conversation-row"][data-id="{other}"]').click()
-    deadline = time.monotonic() + 15
-    while not held_back and time.monotonic() < deadline:
-        agent.wait_for_timeout(50)
-    assert held_back, "the chat's case never came"
-    for action in ("take-over", "hand-back", "close"):
-        expect(agent.get_by_test_id(action)).to_be_hidden()
-    expect(agent.get_by_test_id("agent-input")).to_be_disabled()
-
-    state["hold"] = None
-    state["ws"].send(held_back[0])
-    expect(agent.get_by_test_id("take-over")).to_be_visible()
-    expect(agent.get_by_test_id("hand-back")).to_be_hidden()
-    agent.locator(f'[data-testid="conversation-row"][data-id="{held}"]').click()
-    close_chat(agent)  # Alice's place, for the tests after this one on the same server
-    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
-
-
 def test_a_chat_is_offered_for_transfer_only_to_colleagues_who_can_take_it(open_context, staff_server):
     """The dropdown defaulted to "root — offline": it listed every staff member."""
     from playwright.sync_api import expect

@@ -572,10 +572,6 @@
       hideError();
       showLoading();
       playerTyping.hidden = true;
-      // The last chat's buttons went on showing until this one's `case` came, and a click on
-      // them acted on this chat, unseen (Close threw, having no case to draw): none until then.
-      btnTake.hidden = btnBack.hidden = btnClose.hidden = transferBox.hidden = confirmClose.hidden = true;
-      input.disabled = sendBtn.disabled = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
     }
     Array.prototype.forEach.call(listEl.children, function (li) {
@@ -1003,7 +999,7 @@
   btnBack.addEventListener("click", function () { act("hand_back"); });
   function askToClose(ask) {
     closingId = ask && watched ? watched.id : null;
-    if (watched && watched.conv) renderCase();
+    if (watched && watched.conv) renderCase();   // none yet: its case draws the confirmation
     (ask ? $("act-close-confirm") : btnClose).focus();
   }
   btnClose.addEventListener("click", function () { askToClose(true); });
