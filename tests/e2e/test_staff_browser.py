@@ -1142,12 +1142,16 @@ def test_taking_over_keeps_the_players_latest_message_in_view(open_context, staf
     sign_in_as_agent(agent, staff_server.url)
     player = open_context(viewport=(420, 860))
     cid = open_player(player, staff_server.url)
-    ask(player, "How do I get a refund?")
-    expect(player.locator(PLAYER_BOT).last).to_have_attribute("data-status", "done", timeout=60_000)
-    ask(player, "It was the monthly card")
+    player.get_by_test_id("handoff").click()  # waiting for a person: no answer to wait for
+    story = "I bought the monthly card on Monday and got nothing in game, not even the daily gems. " * 12
+    ask(player, story + "I want a refund. It was the monthly card")
     agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
     latest = agent.locator('#messages [data-sender="player"]').last
     expect(latest).to_contain_text("It was the monthly card")
+    # A history taller than its pane, as a real chat's is: at its foot, with room to slide.
+    assert agent.evaluate(
+        "() => { const h = document.getElementById('history'); return h.scrollHeight > h.clientHeight; }"
+    )
 
     agent.get_by_test_id("take-over").click()
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
