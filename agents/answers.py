@@ -105,6 +105,15 @@ def still_waiting(specs: list[FactSpec], language: str) -> str:
     return f"Sure — send me {labels} when you have {'it' if len(specs) == 1 else 'them'}."
 
 
+def needed_to_go_on(specs: list[FactSpec], language: str) -> str:
+    """To "hurry up" while the bot waits for details: what it needs to go on, and where to give it."""
+    if _zh(language):
+        labels = "和".join(spec.label(language) for spec in specs)
+        return f"我这边还差{labels}，发给我或者填写下面的表格，我马上接着帮你查。"
+    labels = " and ".join(f"your {spec.label(language)[:1].lower()}{spec.label(language)[1:]}" for spec in specs)
+    return f"To go on I need {labels}: tell me here or fill in the form below, and I'll look into it right away."
+
+
 def ask_for_facts(specs: list[FactSpec], language: str, unknown: dict[str, str] | None = None) -> str:
     """The question for the facts; `unknown`: what the player named that is none of a fact's
     choices ("s7"), said first."""
@@ -152,6 +161,11 @@ def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
         f"Thanks, I've noted it: {details}. If the steps above don't solve it, tap \"Talk to a human\": "
         "a colleague will see these details, so you won't have to repeat them."
     )
+
+
+def sorry_for_the_wait(language: str) -> str:
+    """For a player who hurries the bot along: the wait, not "the trouble", is what they feel."""
+    return pick(language, "抱歉让你久等了。", "Sorry for the wait.")
 
 
 def soothe(language: str, *, strong: bool) -> str:

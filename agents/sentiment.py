@@ -70,9 +70,14 @@ _PUBLIC_COMPLAINT = re.compile(
 PUBLIC_COMPLAINT_WEIGHT = -0.7
 # Impatience, as phrases: "forever", "slow" and "hurry" alone are game words too ("is the mount
 # forever?", "a slow debuff", "the Hurry buff"). "this is taking forever", "hurry up".
+# "快点" alone, or asked for ("能不能快点啊"): in a question it is the game's "faster" ("怎么快点升级").
 _IMPATIENT = re.compile(
-    r"\btak(?:es|ing)\s+(?:so\s+)?(?:forever|ages|so\s+long)\b|^\W*hurry(?:\s+up)?\b|\bso\s+slow\W*$"
-    r"|\bstill\s+waiting\b|\bwhy\s+(?:is\s+)?(?:this|it)\s+(?:taking\s+)?so\s+long\b"
+    r"\btak(?:es|ing)\s+(?:so\s+)?(?:forever|ages|so\s+long)\b|^\W*hurry(?:\s+up)?\b|\bhurry\s+up\b"
+    r"|\bso\s+slow\W*$|\bstill\s+waiting\b|\bwhy\s+(?:is\s+)?(?:this|it)\s+(?:taking\s+)?so\s+long\b"
+    r"|^\W*(?:come\s+on|c'?mon)\W*$|^\W*(?:be\s+)?(?:quick(?:er)?|faster)(?:\s+please)?\W*$"
+    r"|^\W*(?:你们?)?(?:能不能|可不可以|能|麻烦|请)?(?:快点|快一点|快些|赶紧|赶快)(?:儿)?"
+    r"(?:吧|啊|呀|的|好不好|行不行|可以吗|好吗|行吗|处理|回复|回我)*\W*$"
+    r"|^\W*(?:还要|要)等多久(?:啊|呀)?\W*$"
 )
 IMPATIENT_WEIGHT = -0.35
 # A player who says they have asked before ("I asked for a refund 3 times already", "I've
@@ -134,6 +139,11 @@ def _clause_around(text: str, found: re.Match) -> str:
     before = _CLAUSE_END.split(text[max(0, found.start() - _ASKED_WHOM_CHARS) : found.start()])[-1]
     after = _CLAUSE_END.split(text[found.end() : found.end() + _ASKED_WHOM_CHARS])[0]
     return before + found.group(0) + after
+
+
+def hurries(text: str) -> bool:
+    """The player hurries the bot along ("hurry up", "快点啊")."""
+    return _IMPATIENT.search(unicodedata.normalize("NFKC", text).lower()) is not None
 
 
 # Swearing with its letters starred out ("f***", "f**king", "sh*t") says as much as spelled out.

@@ -19,7 +19,7 @@ from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import ChatRequest, Passage
-from agents.sentiment import repeats_themselves
+from agents.sentiment import hurries, repeats_themselves
 from chat.handoff import asks_how_to_reach_support, asks_who_answers
 from chat.models import Message
 
@@ -129,6 +129,23 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
     repeating = _repeats_themselves(context)
+    hurrying = hurries(context.question) and not repeats_themselves(context.question)
+    # A nudge sent twice is still a nudge; any other message sent again, or "I've asked THREE
+    # TIMES", is the player telling the bot its answer did not help (below).
+    nudged = only_venting(context.question, mood) and (hurrying or not repeating)
+    needed = _still_awaited(context, facts) if nudged else []
+    if needed:
+        # "hurry up" or "快点" to "What is the order number?": the bot knows what happened, and
+        # asking the player to tell it again would read as not listening. What it still needs
+        # to go on is the quickest way forward, with the form again (asked, so a second nudge
+        # is met the same way).
+        return Reply(
+            "awaiting_facts",
+            body=answers.needed_to_go_on(needed, lang),
+            prefix=(answers.sorry_for_the_wait(lang) if hurrying else prefix) if local else "",
+            asked=[spec.name for spec in needed],
+            form_fields=[fact_rules.form_field(spec, lang) for spec in needed],
+        )
     if repeating and context.last_bot_meta.get("reply") == "repeated":
         # Again after the bot owned that its answer did not help and offered a person: a third
         # "I'm sorry" would read as scripted, the article again as not listening. A person

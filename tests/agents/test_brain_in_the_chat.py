@@ -785,6 +785,33 @@ async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(vi
     assert (await conversation_of(visitor)).state == "bot"
 
 
+@pytest.mark.parametrize(
+    ("problem", "nudge", "reminded", "field"),
+    [
+        ("my topup didn't arrive", "hurry up", "Sorry for the wait.\n\nTo go on I need your order number", "order_no"),
+        ("my topup didn't arrive", "can you hurry up??", "To go on I need your order number", "order_no"),
+        ("the game keeps crashing on my iphone", "come on", "To go on I need your server", "server"),
+        ("充值没到账", "快点", "抱歉让你久等了。\n\n我这边还差订单号", "order_no"),
+        ("充值没到账", "能不能快点啊！！", "我这边还差订单号", "order_no"),
+        ("游戏一直闪退，我用的安卓", "还要等多久", "我这边还差服务器", "server"),
+    ],
+)
+async def test_hurrying_the_bot_while_it_waits_for_a_detail_is_reminded_what_it_needs(
+    visitor, problem, nudge, reminded, field
+):
+    async with Chat(visitor) as chat:
+        asked = await chat.say(problem)
+        answer = await chat.say(nudge)
+        again = await chat.say(nudge)
+
+    assert [f["name"] for f in asked.form["fields"]] == [field]
+    for reply in (answer, again):
+        assert reminded in reply.text, reply.text
+        assert "Tell me what happened" not in reply.text and "跟我说说发生了什么" not in reply.text
+        assert [f["name"] for f in reply.form["fields"]] == [field]
+    assert (await conversation_of(visitor)).state == "bot"
+
+
 async def test_an_outburst_is_not_taken_for_a_topic(visitor):
     async with Chat(visitor) as chat:
         answer = await chat.say("this game is garbage")
@@ -1297,5 +1324,5 @@ async def test_a_reply_in_the_bots_own_words_lists_no_sources_it_never_quoted(vi
         await chat.say(question)
         answer = await chat.say(then)
 
-    assert (await answer.meta())["reply"] in {"repeated", "who_answers", "vented"}
+    assert (await answer.meta())["reply"] in {"repeated", "who_answers", "vented", "awaiting_facts"}
     assert "sources" not in answer.end  # nor after a reload: the stored answer has none

@@ -250,10 +250,16 @@ def test_a_form_names_the_fields_to_correct(facts):
         ("why is this taking so long", "upset"),
         ("好慢啊", "upset"),
         ("等了半天了", "upset"),
+        ("快点", "upset"),
+        ("能不能快点啊", "upset"),
+        ("can you hurry up", "upset"),
+        ("come on!!", "upset"),
         ("is the mount forever?", "calm"),
         ("how do I get the hurry buff", "calm"),
         ("the slow debuff is bugged", "calm"),
         ("怎么快点升级", "calm"),
+        ("快点升级的方法", "calm"),
+        ("come on, how do I get the mount", "calm"),
     ],
 )
 def test_sentiment_levels(text, level):
