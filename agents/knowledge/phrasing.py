@@ -7,6 +7,9 @@ terms of the knowledge base stay as they are, and an edit here needs no re-impor
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from agents.sentiment import repeats_themselves
 
 # Chat idioms whose words are no topic: "hey whats up" is no "top-up", "any event right now?"
 # no "reset your password right away". Left out of a question ("level up" keeps its "up").
@@ -80,13 +83,47 @@ _NOT_RECEIVED = [
 ]
 
 
+# In "I asked support 3 times about my missing sword", what says it was asked before: the asking,
+# whom and how often. Its "support" found the FAQ on contacting support, and "asked" the
+# hacked-account article's "Ask for item recovery"; the sword is what it is about.
+_ASKING_BEFORE = re.compile(
+    r"\b(?:asked|asking|told|telling|said|saying|explained|explaining|contacted|messaged|wrote|emailed"
+    r"|repeat(?:ed|ing)?|already|again|you(?:\s+guys)?|your\s+team|support|customer\s+(?:service|support)"
+    r"|(?:\d+|two|three|four|five|six|ten|several|multiple|many|so\s+many|a\s+dozen)\s+times|twice"
+    r"|for\s+the\s+\w+\s+time|how\s+many\s+times|do|must|should|will|have\s+to)\b",
+    re.IGNORECASE,
+)
+
+# What follows it and says no answer came: "I told you 3 times already", "… and nothing".
+_NO_ANSWER_SINCE = re.compile(
+    r"^\W*(?:already|again|now)\b|\b(?:and\s+|but\s+|still\s+)*(?:nothing|no\s+(?:answer|reply|help))"
+    r"(?:\s+(?:happened|came|yet))?\W*$",
+    re.IGNORECASE,
+)
+
+
+def without_asking_before(text: str) -> str:
+    """The text without the words that say the player asked support before (agents/sentiment.py):
+    they say how the player feels, not what about. A Chinese one ("问了客服三次") goes whole."""
+    text = unicodedata.normalize("NFKC", text)
+    found = repeats_themselves(text)
+    if found is None:
+        return text
+    said = found.group(0)
+    rest = _ASKING_BEFORE.sub(" ", said) if re.search(r"[A-Za-z]", said) else " "
+    after = _NO_ANSWER_SINCE.sub(" ", text[found.end() :], count=1)
+    return f"{text[: found.start()]}{rest}{after}"
+
+
 def same_thing(text: str) -> str:
-    """The text with players' words for a thing in the articles' word ("stolen" -> "hacked").
+    """The text with players' words for a thing in the articles' word ("stolen" -> "hacked"),
+    and without their saying they asked before.
 
     The intent classifier reads messages (and its examples) through this too. Not the
     phrasings of "not received": its examples word them already, and "never got my login
     reward" read as "not received" leant towards "i didn't get the login code".
     """
+    text = without_asking_before(text)
     for pattern, replacement in _SAME_THING:
         text = pattern.sub(replacement, text)
     return text

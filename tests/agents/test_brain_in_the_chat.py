@@ -701,6 +701,26 @@ async def test_a_player_who_repeats_themselves_once_more_after_the_offer_of_a_pe
 @pytest.mark.parametrize(
     ("question", "article"),
     [
+        ("I asked support 3 times about my missing sword", "Lost or missing items and item recovery"),
+        ("I've contacted you twice about my lost sword and nothing", "Lost or missing items and item recovery"),
+        ("I messaged support 3 times about my missing mount, still nothing", "Lost or missing items and item recovery"),
+        ("I've asked you guys 4 times why my account is banned", "Account banned or suspended: how to appeal"),
+        ("我问了客服三次了，我的剑还是没找回来", "道具丢失、装备不见了怎么找回"),
+        ("我都问了三遍了，我的装备丢了", "道具丢失、装备不见了怎么找回"),
+    ],
+)
+async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_their_case(visitor, question, article):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not the FAQ on contacting support, nor "If your account was hacked" for its "Ask for item recovery".
+    assert answer.end["sources"][0]["title"] == article, answer.end["sources"]
+    assert [o["intent"] for o in answer.quick_replies][-1:] == ["human"]
+
+
+@pytest.mark.parametrize(
+    ("question", "article"),
+    [
         ("I asked my friend 2 times how to join a guild and he doesn't know", "Gameplay guide"),
         ("my guildmate told me three times to join a guild, how do I do it?", "Gameplay guide"),
         ("问朋友问了三遍怎么加入公会，他也不知道", "玩法指南"),
