@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.facts import CLAIMED_PLAYER_ID, FactSpec, choice_list
+from agents.facts import CLAIMED_PLAYER_ID, FactSpec, choice_list, is_a_phone
 from agents.tools import ToolResult
 
 
@@ -134,9 +134,13 @@ def _not_a_choice(spec: FactSpec, value: str, language: str) -> str:
     """ "s7" is no server: which ones there are, unless the question that follows names them all."""
     label = spec.label(language)
     listed = all(choice in spec.question(language) for choice in spec.choices)
+    lowered = f"{label[:1].lower()}{label[1:]}"
+    if is_a_phone(value):
+        # "samsung s10" to "Which server do you play on?": "There is no server s10" would read
+        # as if the bot had not understood them; the player took the question for the device's.
+        return pick(language, f"“{value}”是手机型号，不是{label}。", f'"{value}" is a phone, not a {lowered}.')
     if _zh(language):
         return f"没有“{value}”这个{label}。" + ("" if listed else f"可选的有：{choice_list(spec, language)}。")
-    lowered = f"{label[:1].lower()}{label[1:]}"
     # "server 7" names itself: "There is no server 7.", not "no server "server 7"".
     named = value if value.lower().startswith(f"{lowered.lower()} ") else f'{lowered} "{value}"'
     return f"There is no {named}." + ("" if listed else f" It is one of {choice_list(spec, language)}.")

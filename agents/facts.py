@@ -132,7 +132,25 @@ def unknown_choice(spec: FactSpec, text: str) -> str | None:
     shapes = {shape for shape in map(_shape, words) if shape}
     found = (match for shape in shapes for match in re.finditer(shape, text.lower()))
     first = min(found, key=lambda match: match.start(), default=None)
-    return text[first.start() : first.end()] if first else None
+    if first is None:
+        return None
+    # "samsung s10": the whole phone, so the player is told it is one (agents/answers.py).
+    phone = _PHONE_MAKER.search(text[: first.start()])
+    return text[phone.start() if phone else first.start() : first.end()]
+
+
+# A phone's maker or line just before a model spelt like a server ("samsung s10", "三星S10",
+# "galaxy s9"): the player named the phone they play on, not a server.
+_PHONE = (
+    r"(?<![a-z])(?:samsung|galaxy|xiaomi|redmi|huawei|honor|oppo|vivo|oneplus|pixel|realme|motorola|moto"
+    r"|三星|小米|红米|华为|荣耀|一加)(?:\s*(?:galaxy|note))?\s*"
+)
+_PHONE_MAKER = re.compile(f"{_PHONE}$", re.IGNORECASE)
+
+
+def is_a_phone(value: str) -> bool:
+    """ "samsung s10", as unknown_choice gives it: a phone, not a server."""
+    return re.match(f"{_PHONE}\\S", _normalise(value), flags=re.IGNORECASE) is not None
 
 
 def choice_list(spec: FactSpec, language: str) -> str:
@@ -203,8 +221,11 @@ def _contains_word(text: str, word: str) -> bool:
             # "2服" is not inside "12服", nor "二服" inside "十二服": another server.
             return re.search(rf"(?<![0-9{_CJK_NUMERALS}]){re.escape(word)}", text) is not None
         return word in text
-    # "s1" must not match inside "ss10"; "pc" not inside "pcs".
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+    # "s1" must not match inside "ss10"; "pc" not inside "pcs"; nor "s3" the phone "samsung s3".
+    return any(
+        not _PHONE_MAKER.search(text[: found.start()])
+        for found in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text)
+    )
 
 
 def form_field(spec: FactSpec, language: str) -> dict:

@@ -444,6 +444,21 @@ async def test_details_given_for_a_bug_are_noted_not_answered_with_the_article_a
             "server 2",
             "Thanks, I've noted it: Device: iOS, Server: S2.",
         ),
+        # A phone model is no server: the player took the question for the device's.
+        (
+            "the game keeps crashing",
+            "samsung galaxy s10",
+            '"samsung galaxy s10" is a phone, not a server. Which server do you play on',
+            "server 2",
+            "Thanks, I've noted it: Device: Android, Server: S2.",
+        ),
+        (
+            "游戏一直闪退",
+            "我用的三星S10",
+            "“三星S10”是手机型号，不是服务器。你在哪个服务器",
+            "二服",
+            "好的，已记下：设备：Android，服务器：S2。",
+        ),
     ],
 )
 async def test_a_server_that_is_none_of_the_games_is_told_so_and_asked_for_again(
@@ -459,7 +474,7 @@ async def test_a_server_that_is_none_of_the_games_is_told_so_and_asked_for_again
     assert answer.form["fields"] == [
         {
             "name": "server",
-            "label": "服务器" if "服" in detail else "Server",
+            "label": "服务器" if re.search("[\u4e00-\u9fff]", detail) else "Server",
             "required": True,
             "type": "select",
             "options": ["S1", "S2", "S3", "S4"],

@@ -139,6 +139,16 @@ def test_a_server_spelt_like_ours_but_none_of_them_is_no_server(facts, text, nam
 
 
 @pytest.mark.parametrize(
+    ("text", "named"),
+    [("samsung s10", "samsung s10"), ("Samsung Galaxy S3", "Samsung Galaxy S3"), ("我用的三星S10", "三星S10")],
+)
+def test_a_phone_named_like_a_server_is_no_server_but_a_phone(facts, text, named):
+    assert extract(facts["server"], text) is None  # "samsung s3" is not S3
+    assert unknown_choice(facts["server"], text) == named
+    assert extract(facts["device"], text) == "Android"
+
+
+@pytest.mark.parametrize(
     ("text", "server"),
     [("S2", "S2"), ("it's server 2", "S2"), ("应该是二服吧", "S2"), ("12服", None), ("my iphone 7 crashes", None)],
 )
