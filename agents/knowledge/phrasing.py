@@ -60,6 +60,24 @@ _SAME_THING = [
         re.compile(r"任务(?:一直|还是|老是)?(?:做不了|完成不了|做不完|交不了|没法完成|不能完成|卡住了?|卡着|卡在)"),
         "任务无法完成 bug",
     ),
+    # "转服要多少钱", "改名收费吗": the FAQs give a price in 星晶 ("每次转服需要 1500 星晶"); 多少 found
+    # the contact FAQ's "客服电话是多少" instead.
+    (
+        re.compile(r"(?:要|需要|得|花)?(?:多少钱|几个钱|多少星晶)|收费|费用(?:是)?(?:多少)?|价格|价钱|要钱|贵不贵"),
+        " 星晶 ",
+    ),
+    # "转区", "换服": the FAQ says 转服
+    (re.compile(r"转区|换区|换服(?!务)"), "转服"),
+    # "how much is a transfer", "what does renaming cost": the FAQs say "costs"
+    (re.compile(r"\bhow\s+much\b|\bprice\b|\bfee\b", re.IGNORECASE), " cost "),
+    # "change servers", "move to another server": a server transfer, not the rename FAQ's "change"
+    (
+        re.compile(
+            r"\b(?:change|switch|move)\s+(?:my\s+|to\s+(?:another|a\s+different|a\s+new|other)\s+)?servers?\b",
+            re.IGNORECASE,
+        ),
+        " transfer server ",
+    ),
     # "游戏好卡", "太卡了", "卡成PPT": the articles say 卡顿 (not 月卡, 卡住 or 改名卡)
     (re.compile(r"(?:好|很|太|特别|超级?|有点|老是|总是|巨)卡(?![顿住死号片])|卡成"), "卡顿"),
 ]

@@ -1260,6 +1260,12 @@ async def test_a_missing_event_reward_gets_where_rewards_arrive_not_a_request_fo
         ("我想转服", "每次转服需要 1500 星晶"),
         ("can I move my character to another server?", "Server transfers open in the first week of every month."),
         ("how do I switch servers", "A transfer costs 1,500 Star Crystals"),
+        # What it costs: not the contact FAQ's "客服电话是多少", nor the rename FAQ's "change".
+        ("转服要多少钱", "每次转服需要 1500 星晶"),
+        ("转服收费吗", "每次转服需要 1500 星晶"),
+        ("转区多少钱", "每次转服需要 1500 星晶"),
+        ("how much to change servers", "A transfer costs 1,500 Star Crystals"),
+        ("what's the fee to move servers?", "A transfer costs 1,500 Star Crystals"),
     ],
 )
 async def test_a_server_transfer_is_answered_from_the_help_center_not_handed_to_a_person(visitor, question, says):
@@ -1334,7 +1340,12 @@ async def test_a_question_about_the_players_own_ban_is_looked_up(lin, game_backe
 
 @pytest.mark.parametrize(
     ("question", "faq"),
-    [("how do i change my name", "How do I change my character name?"), ("我想改个名字", "怎么修改角色名？")],
+    [
+        ("how do i change my name", "How do I change my character name?"),
+        ("我想改个名字", "怎么修改角色名？"),
+        ("改名要多少钱", "怎么修改角色名？"),
+        ("how much is a name change", "How do I change my character name?"),
+    ],
 )
 async def test_changing_ones_name_is_answered_with_the_rename_faq(visitor, question, faq):
     async with Chat(visitor) as chat:
