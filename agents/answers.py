@@ -89,6 +89,29 @@ def asked_again(title: str, language: str) -> str:
     )
 
 
+def did_not_help(missing: list[FactSpec], language: str, *, offer_human: bool) -> str:
+    """To "still doesn't work" after an answer: what the bot needs to look further (the
+    `missing` details, else what the player sees now), and the way to a person."""
+    if _zh(language):
+        if missing:
+            labels = "和".join(spec.label(language) for spec in missing)
+            further = f"为了进一步排查，还需要你的{labels}：可以直接告诉我，也可以填写下面的表格。"
+        else:
+            further = "告诉我你试了哪些步骤、现在是什么情况，我再帮你查。"
+        person = "也可以点“转人工客服”，客服同事会接手查看你的情况，能看到我们之前的对话，你不用再重复说明。"
+        return f"抱歉，这个办法没能解决你的问题。{further}{person if offer_human else ''}"
+    if missing:
+        labels = " and ".join(f"{spec.label(language)[:1].lower()}{spec.label(language)[1:]}" for spec in missing)
+        further = f"To look further I need your {labels}: tell me here or fill in the form below."
+    else:
+        further = "Tell me what you tried and what you see now, and I'll look again."
+    person = (
+        ' Or tap "Talk to a human" and a colleague will look into your case; they can see our conversation, '
+        "so you won't have to explain it again."
+    )
+    return f"Sorry that didn't fix it. {further}{person if offer_human else ''}"
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,

@@ -28,6 +28,7 @@ from agents.catalogue import Catalogue, IntentSpec, get_catalogue
 from agents.classifier import Classification
 from agents.facts import PLAYER_ID
 from agents.follow_ups import leans_on_the_topic
+from agents.not_helped import says_it_did_not_help
 from agents.pipeline.context import Context
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
 from chat.handoff import asks_how_to_reach_support
@@ -89,6 +90,10 @@ def _from_the_conversation(
     chosen = context.message_meta.get("intent")
     if isinstance(chosen, str) and chosen in catalogue.intents:
         return IntentResult(chosen, 1.0, "quick_reply")
+    topic = catalogue.intents.get(context.topic)
+    if topic is not None and topic.action != "handoff" and says_it_did_not_help(context.question):
+        # "still doesn't work" is about what the chat was on: its "work" is no Monthly Card.
+        return IntentResult(topic.name, 1.0, "topic")
     pending = (context.last_bot_meta.get("intent") or {}).get("name", "")
     if pending not in catalogue.intents:
         # "那苹果的呢" after an answer about no topic ("谷歌商店买的" found a FAQ): the topic

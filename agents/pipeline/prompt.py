@@ -13,6 +13,7 @@ from agents import facts as fact_rules
 from agents.catalogue import get_catalogue
 from agents.facts import CLAIMED_PLAYER_ID, FactSpec
 from agents.knowledge.tokenize import tokenize
+from agents.not_helped import says_it_did_not_help
 from agents.pipeline.context import Context
 from agents.pipeline.facts import FactsResult, given
 from agents.pipeline.intent import IntentResult
@@ -96,7 +97,7 @@ class Reply:
     """
 
     kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, awaiting_facts,
-    # repeated, handoff
+    # repeated, not_helped, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -146,6 +147,8 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             asked=[spec.name for spec in needed],
             form_fields=[fact_rules.form_field(spec, lang) for spec in needed],
         )
+    if context.last_bot and says_it_did_not_help(context.question):
+        return _not_helped(context, facts, lang, human)
     if repeating and context.last_bot_meta.get("reply") == "repeated":
         # Again after the bot owned that its answer did not help and offered a person: a third
         # "I'm sorry" would read as scripted, the article again as not listening. A person
@@ -268,6 +271,25 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
     return reply
+
+
+def _not_helped(context: Context, facts: FactsResult, lang: str, human: dict | None) -> Reply:
+    """ "still doesn't work" after an answer: its words would find another article ("work": the
+    Monthly Card), and the same one again would not help either. The player hears what the bot
+    needs to look further, the topic's details still missing, and is offered a person; said
+    again after that, a person takes it."""
+    if context.last_bot_meta.get("reply") == "not_helped":
+        return Reply("handoff", body=answers.handover(lang, reason="dont_know"), escalate="dont_know")
+    topic = get_catalogue().intents.get(context.topic)
+    missing = [spec for spec in topic.facts if not given(facts.values, spec.name)] if topic else []
+    missing = [spec for spec in missing if spec.name != fact_rules.PLAYER_ID or not context.verified_player_id]
+    return Reply(
+        "not_helped",
+        body=answers.did_not_help(missing, lang, offer_human=human is not None),
+        quick_replies=[human] if human else [],
+        asked=[spec.name for spec in missing],
+        form_fields=[fact_rules.form_field(spec, lang) for spec in missing],
+    )
 
 
 def _topic_options(intent: IntentResult, catalogue, lang: str) -> list[dict]:

@@ -734,6 +734,66 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
 
 
 @pytest.mark.parametrize(
+    ("question", "stuck", "says"),
+    [
+        ("i cant login", "still doesnt work", "Sorry that didn't fix it. Tell me what you tried and what you see now"),
+        ("i never got my event reward", "that didn't help", "Sorry that didn't fix it."),
+        ("i cant login", "nope, still not working", "Sorry that didn't fix it."),
+        ("登录不了怎么办", "试过了，还是不行", "抱歉，这个办法没能解决你的问题。告诉我你试了哪些步骤"),
+        ("活动奖励没收到", "没用啊", "抱歉，这个办法没能解决你的问题。"),
+    ],
+)
+async def test_a_player_the_answer_did_not_help_is_asked_what_they_see_and_offered_a_person(
+    visitor, question, stuck, says
+):
+    async with Chat(visitor) as chat:
+        first = await chat.say(question)
+        answer = await chat.say(stuck)
+        again = await chat.say(stuck)
+
+    assert first.end["sources"]
+    assert answer.text.startswith(says), answer.text
+    assert "Monthly Card" not in answer.text and not answer.end.get("sources")  # no article its words found
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    # Said again after the offer: a person takes it.
+    assert again.text.startswith(("My answers haven't helped", "看来我的回答帮不上这个问题"))
+    conversation = await conversation_of(visitor)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "dont_know")
+
+
+@pytest.mark.parametrize(
+    ("problem", "stuck", "says", "detail", "noted"),
+    [
+        (
+            "the game keeps crashing",
+            "tried that, didn't help",
+            "Sorry that didn't fix it. To look further I need your device and server",
+            "android, s2",
+            "Thanks, I've noted it: Device: Android, Server: S2.",
+        ),
+        (
+            "游戏一直闪退",
+            "试过了，还是不行",
+            "抱歉，这个办法没能解决你的问题。为了进一步排查，还需要你的设备和服务器",
+            "安卓，二服",
+            "好的，已记下：设备：Android，服务器：S2。",
+        ),
+    ],
+)
+async def test_a_player_the_answer_did_not_help_is_asked_for_the_details_still_missing(
+    visitor, problem, stuck, says, detail, noted
+):
+    async with Chat(visitor) as chat:
+        await chat.say(problem)
+        answer = await chat.say(stuck)
+        after = await chat.say(detail)
+
+    assert answer.text.startswith(says), answer.text
+    assert [f["name"] for f in answer.form["fields"]] == ["device", "server"]
+    assert after.text.startswith(noted), after.text
+
+
+@pytest.mark.parametrize(
     ("question", "article"),
     [
         ("I asked my friend 2 times how to join a guild and he doesn't know", "Gameplay guide"),
