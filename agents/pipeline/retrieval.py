@@ -91,6 +91,13 @@ def _passages(context: Context, intent: IntentResult | None = None) -> list[Pass
     # "游戏一直闪退，用的苹果手机" shares 苹果 and 手机 with the FAQ on binding an Apple
     # account: the article of the recognised topic (crashes) comes first when it was found.
     ours = [passage for passage in found if topic and passage.source_id == topic[0].source_id]
+    if topic and not ours and intent.name == context.topic:
+        # "i never cheated" after the ban article, read as the same topic: its "never" found the
+        # phishing section ("our staff will **never** ask"). With the topic's name the question
+        # finds what the topic's article says of it, if anything.
+        again = search(f"{context.question} {intent.spec.label(context.language)}", language=context.language)
+        if again and again[0].source_id == topic[0].source_id:
+            return again
     return ours + [passage for passage in found if passage not in ours]
 
 

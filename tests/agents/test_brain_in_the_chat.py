@@ -734,6 +734,23 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
 
 
 @pytest.mark.parametrize(
+    ("question", "denial", "article"),
+    [
+        ("my account got banned for no reason!!!", "i never cheated", "Account banned or suspended: how to appeal"),
+        ("my account got banned for no reason!!!", "I didn't cheat", "Account banned or suspended: how to appeal"),
+        ("我的号被封了", "我没开挂啊", "账号被封禁（封号）怎么申诉"),
+    ],
+)
+async def test_a_banned_player_who_says_they_did_not_cheat_stays_on_the_ban_article(visitor, question, denial, article):
+    async with Chat(visitor) as chat:
+        await chat.say(question)
+        answer = await chat.say(denial)
+
+    # Not the phishing section for its "never", nor the FAQ on reporting a cheater.
+    assert answer.end["sources"][0]["title"] == article, answer.end["sources"]
+
+
+@pytest.mark.parametrize(
     ("question", "stuck", "says"),
     [
         ("i cant login", "still doesnt work", "Sorry that didn't fix it. Tell me what you tried and what you see now"),
