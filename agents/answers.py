@@ -195,6 +195,15 @@ def sorry_for_the_wait(language: str) -> str:
     return pick(language, "抱歉让你久等了。", "Sorry for the wait.")
 
 
+def sorry_you_asked_again(language: str) -> str:
+    """Before the answer to a player who says they asked before, and brings their case."""
+    return pick(
+        language,
+        "抱歉让你反复询问，这次我们一起把它解决。",
+        "I'm sorry you've had to ask more than once. Let's get this sorted now.",
+    )
+
+
 def soothe(language: str, *, strong: bool) -> str:
     """An acknowledgement (and apology) for an upset player, before the concrete answer;
     `strong` for a player who is very frustrated ("this is ridiculous", CAPS)."""

@@ -128,7 +128,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         return Reply("who_answers", body=answers.who_answers(lang), quick_replies=[human] if human else [])
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
-    prefix = answers.soothe(lang, strong=mood.strong) if mood.upset and local else ""
+    prefix = _soothing(context.question, mood, lang) if mood.upset and local else ""
     repeating = _repeats_themselves(context)
     hurrying = hurries(context.question) and not repeats_themselves(context.question)
     # A nudge sent twice is still a nudge; any other message sent again, or "I've asked THREE
@@ -271,6 +271,15 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
     return reply
+
+
+def _soothing(question: str, mood: Mood, lang: str) -> str:
+    """What an upset player hears first. One who says they asked support before ("I asked
+    support 3 times about my missing sword") hears that, not "Sorry for the trouble, I
+    understand", which reads as if the bot had not heard it."""
+    if repeats_themselves(question):
+        return answers.sorry_you_asked_again(lang)
+    return answers.soothe(lang, strong=mood.strong)
 
 
 def _not_helped(context: Context, facts: FactsResult, lang: str, human: dict | None) -> Reply:

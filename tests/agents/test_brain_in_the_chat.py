@@ -730,6 +730,10 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
 
     # Not the FAQ on contacting support, nor "If your account was hacked" for its "Ask for item recovery".
     assert answer.end["sources"][0]["title"] == article, answer.end["sources"]
+    # Heard, in so many words, rather than "Sorry for the trouble, I understand".
+    assert answer.text.startswith(("I'm sorry you've had to ask more than once.", "抱歉让你反复询问，这次")), (
+        answer.text
+    )
     assert [o["intent"] for o in answer.quick_replies][-1:] == ["human"]
 
 
