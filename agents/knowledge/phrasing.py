@@ -29,6 +29,9 @@ _SAME_THING = [
         re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked)\b", re.IGNORECASE),
         " hacked ",
     ),
+    # "where is my stuff", "all my stuff is gone": the articles say items; "stuff" was read as a
+    # misspelt "staff" and found the phishing section ("Our staff will never ask…").
+    (re.compile(r"\b(?:stuff|belongings)\b", re.IGNORECASE), " items "),
     # "someone pretending to be support", "a guy claiming to be a GM": what the articles call
     # phishing, and say of "our staff": they never ask for a password or a code.
     (

@@ -737,6 +737,16 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
     assert [o["intent"] for o in answer.quick_replies][-1:] == ["human"]
 
 
+@pytest.mark.parametrize("question", ["where is my stuff", "my stuff is gone", "all my belongings disappeared"])
+async def test_a_player_whose_stuff_is_gone_gets_the_article_on_lost_items(visitor, question):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not the phishing section, for "stuff" read as a misspelt "staff".
+    assert answer.end["sources"][0]["title"] == "Lost or missing items and item recovery", answer.end["sources"]
+    assert "phishing" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("question", "denial", "article"),
     [
