@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from agents.sentiment import UPSET, score_text
+
 PLAYER_ID = "player_id"
 # An id the player typed: theirs by their word only (the game token verifies one), kept for
 # staff and never given to a tool.
@@ -211,6 +213,9 @@ def bare_value(spec: FactSpec, text: str) -> str | None:
     words = len(text.split())
     cjk = sum(1 for char in text if "\u3400" <= char <= "\u9fff")
     if words > BARE_VALUE_MAX_WORDS or cjk > BARE_VALUE_MAX_CJK or is_a_question(text) or _NON_ANSWER.fullmatch(text):
+        return None
+    if score_text(text).score <= UPSET:
+        # "快点", "this is useless": how the player feels, not an item's name.
         return None
     return validate(spec, text)
 

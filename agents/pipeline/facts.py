@@ -2,8 +2,9 @@
 
 Known facts (Conversation.facts) are kept; missing ones are looked for in every
 player message of the conversation, newest first, and in a submitted form. A
-reply to a question about one fact may be just the value ("S3", "the Frostfang
-Sword"). The verified player id always fills `player_id`; an id the player
+reply to a question about facts may be just the value of one ("S3", "the Frostfang
+Sword", "霜牙之剑" to 物品名称、服务器), unless it names another's or only says how the player
+feels ("快点"). The verified player id always fills `player_id`; an id the player
 typed is kept apart as `claimed_player_id` and no tool uses it, but the bot does
 not ask for an id the player gave.
 
@@ -103,10 +104,21 @@ def _from_this_message(spec: FactSpec, context: Context, open_facts: list[str]) 
     if value is None and spec.name in open_facts:
         # Asked for it: a code standing alone is it ("it's 55555555 on server S2").
         value = rules.lone_value(spec, context.question)
-    if value is None and open_facts == [spec.name]:
-        # Only this fact was missing: the whole reply may be the value ("S3", "Frostfang Sword").
+    if value is None and spec.name in open_facts and not _names_another(spec, context.question, open_facts):
+        # The whole reply may be the value ("S3", "Frostfang Sword"), also when the bot asked for
+        # more than this one ("霜牙之剑" to "物品名称、服务器"), unless it names another of them ("二服").
         value = rules.bare_value(spec, context.question)
     return value
+
+
+def _names_another(spec: FactSpec, question: str, open_facts: list[str]) -> bool:
+    """The reply names a value (or a non-value, "s7") of another fact the bot asked for."""
+    catalogue = get_catalogue()
+    others = [catalogue.facts[name] for name in open_facts if name != spec.name and name in catalogue.facts]
+    return any(
+        rules.extract(other, question) or rules.lone_value(other, question) or rules.unknown_choice(other, question)
+        for other in others
+    )
 
 
 def _from_earlier_messages(spec: FactSpec, context: Context) -> str | None:

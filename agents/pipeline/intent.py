@@ -121,8 +121,8 @@ def _from_the_conversation(
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
         return IntentResult(pending, 1.0, "follow_up")
-    if len(needed) == 1 and not elsewhere and fact_rules.bare_value(needed[0], context.question):
-        # One fact was still missing and this reads as its value ("the Frostfang Sword").
+    if not elsewhere and any(fact_rules.bare_value(spec, context.question) for spec in needed):
+        # A fact was still missing and this reads as its value ("the Frostfang Sword", "霜牙之剑").
         return IntentResult(pending, 1.0, "follow_up")
     return None
 

@@ -737,6 +737,23 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
     assert [o["intent"] for o in answer.quick_replies][-1:] == ["human"]
 
 
+@pytest.mark.parametrize(
+    ("problem", "item", "noted"),
+    [
+        ("我的装备不见了", "霜牙之剑", "好的，已记下：物品名称：霜牙之剑。"),
+        ("我的装备不见了", "霜牙之剑吧", "好的，已记下：物品名称：霜牙之剑"),
+    ],
+)
+async def test_an_item_named_alone_in_reply_to_the_item_and_server_question_is_noted(visitor, problem, item, noted):
+    async with Chat(visitor) as chat:
+        asked = await chat.say(problem)
+        answer = await chat.say(item)
+
+    assert [f["name"] for f in asked.form["fields"]] == ["item_name", "server"]
+    assert answer.text.startswith(noted), answer.text  # not "which of these is it about?"
+    assert (await conversation_of(visitor)).facts["item_name"].startswith("霜牙之剑")
+
+
 @pytest.mark.parametrize("question", ["where is my stuff", "my stuff is gone", "all my belongings disappeared"])
 async def test_a_player_whose_stuff_is_gone_gets_the_article_on_lost_items(visitor, question):
     async with Chat(visitor) as chat:
