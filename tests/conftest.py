@@ -89,8 +89,7 @@ def chat_server(tmp_path_factory, demo_backend_server):
         GAME_BACKEND_URL=demo_backend_server.url,
         GAME_BACKEND_AUTH=DEMO_BACKEND_AUTH,
     )
-    servers.manage(env, "migrate", "--noinput")
-    servers.manage(env, "demo_setup")
+    servers.demo_database(tmp / "db.sqlite3")
     server = servers.Daphne(env, tmp / "daphne.log").start()
     yield server
     server.stop()

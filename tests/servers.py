@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,12 +144,28 @@ class Daphne:
             self._log.close()
 
 
+_demo_template: Path | None = None
+
+
+def demo_database(path: Path) -> None:
+    """A SQLite file at `path` with the demo data and accounts, as `./run.sh`'s migrate and
+    demo_setup leave it. Those take 7 s, longer on CI's busy cores, and a dozen tests start a
+    server of their own: the test run makes the file once and copies it for each."""
+    global _demo_template
+    if _demo_template is None:
+        template = Path(tempfile.mkdtemp(prefix="csbot-demo-db-")) / "db.sqlite3"
+        env = product_env(SQLITE_PATH=str(template))
+        manage(env, "migrate", "--noinput")
+        manage(env, "demo_setup")
+        _demo_template = template
+    shutil.copyfile(_demo_template, path)
+
+
 def demo_daphne(tmp: Path, **env: str) -> Daphne:
     """daphne on the embedded default, its SQLite file in `tmp`, with the demo data and
     accounts (`./run.sh`'s setup), started; `env` overrides the product's environment."""
+    demo_database(tmp / "db.sqlite3")
     product = product_env(SQLITE_PATH=str(tmp / "db.sqlite3"), **env)
-    manage(product, "migrate", "--noinput")
-    manage(product, "demo_setup")
     return Daphne(product, tmp / "daphne.log").start()
 
 

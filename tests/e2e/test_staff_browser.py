@@ -39,8 +39,7 @@ def staff_server(tmp_path_factory):
     env = servers.product_env(
         SQLITE_PATH=str(tmp / "db.sqlite3"), LOCAL_PROVIDER_CHUNK_DELAY="0.15", LOCAL_PROVIDER_CHUNK_CHARS="4"
     )
-    servers.manage(env, "migrate", "--noinput")
-    servers.manage(env, "demo_setup")
+    servers.demo_database(tmp / "db.sqlite3")
     server = servers.Daphne(env, tmp / "daphne.log").start()
     yield server
     server.stop()
