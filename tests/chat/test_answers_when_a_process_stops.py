@@ -26,9 +26,9 @@ from tests.chat.socket_client import PlayerSocket, is_delta
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CUT_OFF_ZH = "由于我们这边的问题，回答被中断了。您可以重新提问，或转人工客服。"
-UNAVAILABLE_ZH = "抱歉，智能助手暂时无法使用。请稍后重试，或转人工客服。"
 # When the failure puts the chat in staff's queue: a question asked again waits for a person.
 CUT_OFF_QUEUED_ZH = "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。"
+UNAVAILABLE_QUEUED_ZH = "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。"
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def test_an_answer_still_streaming_at_the_end_of_the_grace_period_fails_an
 
     frames = await sock.receive_until(lambda f: f.get("type") == "state")
     end = next(f for f in frames if is_end(f))
-    assert end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert end["status"] == "failed" and end["error"] == CUT_OFF_QUEUED_ZH
     assert frames[-1]["state"] == "waiting"  # the player is told a person will see the chat
     bot = await sync_to_async(Message.objects.get)(sender="bot")
     assert bot.status == "failed" and bot.text == "充值到账通常需要五分钟。"
@@ -143,7 +143,7 @@ async def test_an_answer_being_prepared_at_the_end_of_the_grace_period_is_failed
     assert await stopping == 1
 
     frames = await sock.receive_until(is_end)
-    assert frames[-1]["status"] == "failed" and frames[-1]["error"] == UNAVAILABLE_ZH  # nothing was said yet
+    assert frames[-1]["status"] == "failed" and frames[-1]["error"] == UNAVAILABLE_QUEUED_ZH  # nothing was said yet
     assert not any(is_delta(f) for f in frames)
     bot = await sync_to_async(Message.objects.get)(sender="bot")
     assert bot.status == "failed" and bot.error.startswith("stopped:")
