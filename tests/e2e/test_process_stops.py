@@ -141,9 +141,9 @@ async def test_a_process_stopped_by_sigterm_fails_what_still_streams_after_its_g
     finally:
         daphne.stop()
 
-    assert end["id"] == answer and end["status"] == "failed" and end["error"] == CUT_OFF_ZH
+    assert end["id"] == answer and end["status"] == "failed" and end["error"] == CUT_OFF_QUEUED_ZH
     status, text, error, player_error = stored_answer(env, answer)
-    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_ZH)
+    assert (status, text, player_error) == ("failed", "充值到账通常需要五分钟。", CUT_OFF_QUEUED_ZH)
     assert error.startswith("stopped:")
     # Staff have the chat in their queue, as "the bot failed" (the player's page, reconnected
     # elsewhere, reads that a person will see it).
