@@ -45,6 +45,9 @@ def _fresh_process_state(settings):
     # Tests that need an answer still streaming set a slower pace themselves; the rest wait
     # for every chunk of the answers they read, and at 5 ms those waits made a sixth of the run.
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
+    # Staff logins hashed with PBKDF2's 10^6 rounds took 0.26 s each: demo_setup's two were half
+    # the setup of every test on the demo data. Django's advice for tests; servers keep PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reset_providers()
     reset_buffer()
     invalidate()
