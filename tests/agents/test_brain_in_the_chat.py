@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 
 from agents.demo_brain import ORDER_NO
 from chat.models import Conversation, ConversationEvent, Message, Player
+from chat.streaming import jobs
 from tests.chat.socket_client import PlayerSocket, answer_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,8 +53,13 @@ class Chat:
     async def exchange(self, frame: dict) -> Answer:
         await self.sock.send(frame)
         frames = await self.sock.receive_until(lambda f: f.get("type") == "end", timeout=15)
-        # Quick replies, a form, a state change follow the end.
-        while not await self.sock.comm.receive_nothing(timeout=0.4):
+        # Quick replies, a form, a handoff follow the end, all from the answer's job: once it is
+        # over they are on their way, and a short silence says they have come. (A fixed 0.4 s of
+        # silence after each answer was two thirds of this file's time.)
+        running = [task for task in jobs.registry().tasks.values() if not task.done()]
+        if running:
+            await asyncio.wait(running, timeout=15)
+        while not await self.sock.comm.receive_nothing(timeout=0.1):
             frames.append(await self.sock.receive())
         return Answer(frames)
 
