@@ -11,7 +11,7 @@ itself, the grouping and its writes: that runs in a helper process
 (csbot/helper_pool.py), behind every player's call, because in a thread here
 it takes the GIL from the loop relaying every answer's chunks. At ERNIE pace,
 1,000 chats, that moved the embedded default's first-token p95 from 68 to 33
-ms (docs/benchmarks.md, "The sixteenth round").
+ms (docs/benchmarks-history.md, "The sixteenth round").
 
 What can be lost, acceptable for a statistic: the gaps still waiting in a
 process that dies or stops (at most KNOWLEDGE_GAP_BATCH_SECONDS' worth; nothing
@@ -101,7 +101,7 @@ class GapBatcher:
 def _enqueue(batch: list[list]) -> None:
     # The task is looked up here, in the worker thread, not on the loop: the first lookup
     # in a process finalizes the Celery app (imports, its built-in tasks), which held the
-    # event loop for 10-15 ms the first time a process sent gaps (docs/benchmarks.md,
+    # event loop for 10-15 ms the first time a process sent gaps (docs/benchmarks-history.md,
     # "The seventh round"). csbot/warm.py finalizes it at start-up too.
     tasks.knowledge_gaps.delay(batch)
 

@@ -4,7 +4,7 @@
 (csbot's with its helpers, the floor's, gradio's) in a cgroup of its own, limited
 to 0.5 of a core. On a 2-core machine that is how the scale-out target can be
 measured at all: uncapped, one csbot process and its helpers already use both
-cores, so a second process can only share them (docs/benchmarks.md, "The eighth
+cores, so a second process can only share them (docs/benchmarks-history.md, "The eighth
 round"). Capped, each process stands for a machine of its own size, and the
 rest of the cores are left to what is shared (PostgreSQL, Redis) and to the
 harness (the upstream, the load).

@@ -91,7 +91,7 @@ class Proc:
     autogroups, `/proc/sys/kernel/sched_autogroup_enabled`), each then gets the
     same share when the cores are busy; before 2026-11-30 csbot's daphne shared
     the load client's group while the floor and gradio had their own
-    (docs/benchmarks.md, "The eighth round").
+    (docs/benchmarks-history.md, "The eighth round").
     """
 
     def __init__(
@@ -238,7 +238,7 @@ class Daphne:
         A load sent before measures the start-up: the helpers' set-up (jieba's dictionary,
         2 s of CPU each) on both cores, and calls in threads meanwhile. Before the tenth
         round only the port was awaited, and on a slow machine every token-pace load's
-        burst landed in it (docs/benchmarks.md, "The tenth round"). A product older than
+        burst landed in it (docs/benchmarks-history.md, "The tenth round"). A product older than
         /readyz (an A/B worktree) answers 404: the port is all there is to wait for.
         """
         started = time.monotonic()
@@ -536,7 +536,7 @@ class HostBusy:
     The run's averages hide the first-token burst, when every process of the run
     (the servers, the load, the upstream, PostgreSQL, Redis) wants a core at once. On a
     2-core machine, two capped servers can leave the shared parts too little then, and a
-    scale-out reading is the machine's, not the product's (docs/benchmarks.md, "The
+    scale-out reading is the machine's, not the product's (docs/benchmarks-history.md, "The
     thirteenth round").
     """
 

@@ -230,7 +230,7 @@ def player_message_receive(
     UPDATE (the seqs, the resend check, the state, the context's columns), then
     the INSERTs; on PostgreSQL the three are one statement. Each statement was a
     round trip costing the helper and PostgreSQL about 0.3 ms of CPU, and the
-    transaction's BEGIN and COMMIT two more (docs/benchmarks.md, "The fourteenth
+    transaction's BEGIN and COMMIT two more (docs/benchmarks-history.md, "The fourteenth
     round").
     """
     fields = {"sender": Message.Sender.PLAYER, "text": text, "client_id": client_id, "meta": meta or {}}

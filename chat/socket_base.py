@@ -7,7 +7,7 @@ never query on that thread's connections without a sweep of their own: every
 query goes through csbot/db.py, whose pool threads close stale connections
 around each call, or through `database_sync_to_async`, which does the same. So
 for us the sweep was a thread hop per frame, about 4% of a daphne process's GIL
-time at ERNIE pace, N = 1,000 (docs/benchmarks.md, "The fourth round").
+time at ERNIE pace, N = 1,000 (docs/benchmarks-history.md, "The fourth round").
 
 The two methods below are Channels' own (channels/consumer.py and
 channels/generic/websocket.py, 4.3) without that call;

@@ -159,7 +159,7 @@ async def dashboards_open() -> bool:
     """Whether any staff socket, on any process, is in the `staff` group.
 
     With none, list rows would be computed (three queries) for nobody: 3.6% of a
-    process's GIL time at ERNIE pace, N = 1,000 (docs/benchmarks.md, "The fourth
+    process's GIL time at ERNIE pace, N = 1,000 (docs/benchmarks-history.md, "The fourth
     round"). Skipping them loses nothing: a dashboard joins the group before it
     reads its list (chat/staff_consumer.py), and this is asked after the change
     was committed, so a dashboard this misses reads the change in its list. A

@@ -22,7 +22,7 @@ _page = helper_pool(player_page_build)
 async def player_page(request: HttpRequest) -> HttpResponse:
     # Async, with the page's queries and rendering in ONE helper call: a sync view
     # under ASGI costs a hop of Django's own, and every player loads this page
-    # (docs/benchmarks.md, "The sixth round").
+    # (docs/benchmarks-history.md, "The sixth round").
     page = await _page(
         token=request.GET.get("token"),
         cookie=request.COOKIES.get(settings.PLAYER_COOKIE_NAME),

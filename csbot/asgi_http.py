@@ -8,7 +8,7 @@ joins from yet another new thread at its end. The player page is async, yet
 the signals alone started two threads per load, and starting one blocks the
 event loop until the new thread runs (`Thread.start` waits for it): under a
 burst of players, a fifth of the web process's event-loop samples
-(docs/benchmarks.md, "The eighteenth round"), while every answer in the
+(docs/benchmarks-history.md, "The eighteenth round"), while every answer in the
 process waited on that loop.
 
 Here a request borrows a single-thread executor for its whole length and

@@ -3,7 +3,7 @@
 autobahn builds the arguments of its debug lines before the logger decides
 whether debug lines are written at all, and nobody reads them in production:
 - on every WebSocket connection, its 29 settings through `pprint.pformat`:
-  0.17 ms of the event loop's CPU per player's connect (docs/benchmarks.md,
+  0.17 ms of the event loop's CPU per player's connect (docs/benchmarks-history.md,
   "The fourteenth round");
 - on every frame it writes (`sendData`) and every read (`dataReceived`), the
   method's name and the peer coloured for a terminal (`hltype`, `hlval`, each

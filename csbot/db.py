@@ -9,7 +9,7 @@ connections like Channels does, since pool threads outlive requests.
 Why not asgiref's sync_to_async(thread_sensitive=False): on every call it walks
 the whole contextvars context twice to carry asgiref `Local` values into the
 thread and back (asgiref 3.13's `_restore_context`), which was the largest
-single overhead of a chat's ~40 hops (docs/benchmarks.md, "The third round").
+single overhead of a chat's ~40 hops (docs/benchmarks-history.md, "The third round").
 Nothing called through here needs the caller's `Local` values (the active
 translation, the URL prefix): these functions take the language as an argument.
 They still see the caller's plain contextvars (a copy), and async_to_sync inside

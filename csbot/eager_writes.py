@@ -8,7 +8,7 @@ to sockets that are almost always writable, so every delta cost each socket two
 system calls and a loop turn of delay. asyncio's own transports (and the
 `websockets` server the benchmarks' floor uses) try `send` first and queue only
 what the kernel did not take; this does the same for twisted's TCP connections
-(docs/benchmarks.md, "The seventh round").
+(docs/benchmarks-history.md, "The seventh round").
 
 Order and back-pressure are kept: a write goes straight out only when nothing
 written before it is still queued, and whatever the kernel does not take is

@@ -2,7 +2,7 @@
 
 Why: on the answer path Django spends 0.3–0.4 ms of CPU building and compiling
 each query, against about 0.08 ms to send it and read the reply
-(docs/benchmarks.md, "The third round"), and an answer runs about a dozen.
+(docs/benchmarks-history.md, "The third round"), and an answer runs about a dozen.
 These helpers build their SQL once per (model, columns, database vendor) and
 prepare values with the model fields' own get_db_prep_save, so JSON, dates and
 UUIDs are stored exactly as the ORM stores them. Table and column names come

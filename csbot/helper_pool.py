@@ -7,7 +7,7 @@ arrival (the page, the socket's connect and resume). In csbot/db.py's
 thread pool that CPU takes the web process's GIL from the event loop, which
 relays every running answer's chunks. When many questions arrive at once, a
 loop sharing the GIL with six busy threads gets a seventh of it, and the
-chunks of answers already streaming wait (docs/benchmarks.md, "The fifth
+chunks of answers already streaming wait (docs/benchmarks-history.md, "The fifth
 round": chunk delay p99 36-71 ms at 100 players, 3-6 ms with helpers). A
 thread can't be given a lower priority than the loop; a process can.
 
@@ -157,7 +157,7 @@ def _set_up(databases: dict, modules: list[str]) -> None:
     django.setup()
     # Otherwise a call's unpickling imports its function's module (chat/streaming/jobs.py
     # and all it imports: 10-20 ms) at the helper's first call of it, in the middle of a
-    # burst of questions, after every start (docs/benchmarks.md, "The eighth round").
+    # burst of questions, after every start (docs/benchmarks-history.md, "The eighth round").
     for name in modules:
         try:
             importlib.import_module(name)

@@ -7,7 +7,7 @@ plus one for CSRF's `process_view`, on every page load. Each hop walks the
 request's context twice (asgiref's `_restore_context`) and the first one of a
 request starts a thread of its own (`ThreadSensitiveContext`); together they
 were about a third of the CPU of loading the player page
-(docs/benchmarks.md, "The sixth round").
+(docs/benchmarks-history.md, "The sixth round").
 
 These methods are plain CPU work on the request and response objects (reading
 cookies and headers, setting headers, activating a language, lazy session and

@@ -6,7 +6,7 @@ and the knowledge index, in its warm-up thread) and its helper processes are
 setting up (csbot/helper_pool.py); meanwhile their calls run in its threads,
 which compete with the event loop for the GIL. On a slow 2-core machine that
 took about 5 s after the port opened, and a burst of players sent to the
-process meanwhile waited a second for first tokens (docs/benchmarks.md,
+process meanwhile waited a second for first tokens (docs/benchmarks-history.md,
 "The tenth round"). A load balancer, a
 rolling deploy or the benchmark sends players once this says ready; /healthz
 only says the process is alive.

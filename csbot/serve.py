@@ -3,7 +3,7 @@
 The arguments are daphne's own (`--help`). Why uvloop: a daphne process spends
 much of its CPU in the event loop itself (asyncio's `_run_once`, selectors, the
 wake-ups of worker-thread results); on uvloop the same load ran with about a
-seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks.md,
+seventh less CPU per chunk and a fraction of the queueing (docs/benchmarks-history.md,
 "The fourth round"). daphne makes its loop when `daphne.server` is imported
 (twisted's asyncio reactor runs on it), so the policy must be set before that
 import, which daphne's own `daphne` script can't do. Its sockets write eagerly
@@ -56,7 +56,7 @@ def _grow_fd_table(slots: int = FD_TABLE_SLOTS) -> None:
     libuv's) then waits for an RCU grace period in that `socket()` or `accept()`: the
     event loop, and every stream in the process, stopped 8-10 ms when a burst of
     questions took the process past 256 descriptors, and again at 512, 1,024...
-    (docs/benchmarks.md, "The twelfth round"). The table never shrinks, so growing it
+    (docs/benchmarks-history.md, "The twelfth round"). The table never shrinks, so growing it
     once here (a `dup2` to the highest slot wanted, closed at once) costs that grace
     period never, and 8 bytes a slot.
     """

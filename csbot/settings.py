@@ -166,7 +166,7 @@ else:
             "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"csbot-test-{os.getpid()}.sqlite3")},
             # Kept open by each thread and helper process. Opening one (its PRAGMAs, Django's
             # SQL functions) and closing it (the last one out checkpoints the WAL) on every
-            # call was a third of the embedded default's CPU under load (docs/benchmarks.md,
+            # call was a third of the embedded default's CPU under load (docs/benchmarks-history.md,
             # "The seventh round"). SQLite has no server to run out of connections; requests
             # borrow pooled threads (csbot/asgi_http.py), and a thread that ends closes its
             # connection, lock file included, when its locals go (csbot/sqlite/base.py).
@@ -286,7 +286,7 @@ HELPER_NICE = env_int("HELPER_NICE", 10)
 # at once rather than wait for the event loop to hand it the next (0: none). On SQLite
 # that brought first tokens sooner; on PostgreSQL it did not, and the busier helpers'
 # queries, run by PostgreSQL's un-niced backends, delayed the streams' chunks
-# (docs/benchmarks.md, "The seventeenth round").
+# (docs/benchmarks-history.md, "The seventeenth round").
 HELPER_QUESTIONS_AHEAD = env_int("HELPER_QUESTIONS_AHEAD", 1 if DATABASES["default"]["ENGINE"] == "csbot.sqlite" else 0)
 
 # --- Auth ---------------------------------------------------------------------
@@ -387,7 +387,7 @@ ANSWER_BUFFER_TTL_SECONDS = env_int("ANSWER_BUFFER_TTL_SECONDS", 3600)
 # at least this often, and before any delta goes to another process. A resume on
 # another process reads text at most about this old (0: write every delta); like
 # the row's checkpoint by default: at ERNIE pace (a chunk every 0.5-1 s) 1 s meant
-# a write on most chunks (docs/benchmarks.md, "The fourth round").
+# a write on most chunks (docs/benchmarks-history.md, "The fourth round").
 ANSWER_BUFFER_FLUSH_SECONDS = env_float("ANSWER_BUFFER_FLUSH_SECONDS", 3.0)
 
 # --- Staff and handoff (chat/handoff.py, chat/presence.py) ---------------------

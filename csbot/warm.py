@@ -26,7 +26,7 @@ def warm_and_freeze() -> None:
 
     It lives as long as the process (Django, the index, jieba: ~135,000 objects), so it is
     kept out of the garbage collector's full passes, which otherwise walk it again every
-    few seconds under load and stop every stream while they do (docs/benchmarks.md,
+    few seconds under load and stop every stream while they do (docs/benchmarks-history.md,
     "The fifth round": chunk p99 136-204 -> 8-12 ms at 1,000 chats).
     """
     from django.db import close_old_connections
@@ -51,7 +51,7 @@ def _load_what_answers_load_late() -> None:
     The first knowledge gap imports analytics (agents/pipeline/postprocess.py), and the
     first batch of gaps finalizes the Celery app (its built-in tasks, their imports): done
     in the middle of the answers streaming then, each held the event loop for 10-15 ms
-    (docs/benchmarks.md, "The seventh round"). The first answer imported the LLM
+    (docs/benchmarks-history.md, "The seventh round"). The first answer imported the LLM
     provider's module (aiohttp's client, the SSE parser): 70 ms ("The twelfth round").
     """
     try:
@@ -72,7 +72,7 @@ def _load_the_broker_client(app) -> None:
     The first task a web process sends (its first batch of knowledge gaps, from a
     worker thread) imported kombu's Redis transport and Celery's result backend:
     about 50 ms of the GIL taken from the event loop, in the middle of a burst of
-    answers (docs/benchmarks.md, "The nineteenth round"). No connection is made here:
+    answers (docs/benchmarks-history.md, "The nineteenth round"). No connection is made here:
     a broker that is down must not hold up the process's readiness, and the first
     send connects in a few milliseconds. Eager Celery (the embedded default) sends nothing.
     """

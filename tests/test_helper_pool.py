@@ -122,7 +122,7 @@ async def test_a_lone_question_is_not_held_behind_a_long_call_when_another_helpe
 
 
 def test_helpers_hold_questions_ahead_on_sqlite_and_not_on_postgresql():
-    """On PostgreSQL holding them only delayed chunks (docs/benchmarks.md, "The seventeenth round")."""
+    """On PostgreSQL holding them only delayed chunks (docs/benchmarks-history.md, "The seventeenth round")."""
     postgres = "postgres://postgres@127.0.0.1:5432/postgres"
     assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD") == "1"
     assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD", DATABASE_URL=postgres) == "0"

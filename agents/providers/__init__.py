@@ -45,7 +45,7 @@ def import_configured() -> None:
     """Import the configured provider's module without making the instance (its HTTP
     session belongs to the event loop that first streams). At start-up: the first answer
     imported it on the event loop, holding every stream of the process for about 70 ms
-    (docs/benchmarks.md, "The twelfth round")."""
+    (docs/benchmarks-history.md, "The twelfth round")."""
     import_module(PROVIDERS[settings.LLM_PROVIDER].rsplit(".", 1)[0])  # a name it lacks: csbot/settings.py refuses
 
 

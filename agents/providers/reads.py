@@ -5,7 +5,7 @@ chunk. When the process is behind (a burst of players on a busy machine), one re
 holds several, and relaying them as one delta costs one frame, one buffer write and
 one JSON encoding instead of several, while the same text reaches the player no
 later. So under load the CPU per chunk falls instead of the delays growing
-(docs/benchmarks.md, "The eleventh round").
+(docs/benchmarks-history.md, "The eleventh round").
 """
 
 from __future__ import annotations

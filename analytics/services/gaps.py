@@ -54,7 +54,7 @@ class GapGroups:
     similarity of SIMILARITY needs one), not with every active group: reading and
     comparing all of them for each gap made a batch cost its size times the number of
     groups, and a game's unanswered questions make thousands of groups in ACTIVE_FOR
-    (docs/benchmarks.md, "The tenth round"). Made per batch (analytics/tasks.py, history
+    (docs/benchmarks-history.md, "The tenth round"). Made per batch (analytics/tasks.py, history
     imports), it follows the groups the batch creates and joins.
     """
 
@@ -153,7 +153,7 @@ def knowledge_gaps_record(asked: list[AskedGap], *, groups: GapGroups) -> tuple[
 
     One at a time, each gap was a transaction of three statements the ORM builds: about
     3 ms of CPU a gap on SQLite. On the embedded default that ran in the web process
-    every few seconds, beside the streams (docs/benchmarks.md, "The sixteenth round").
+    every few seconds, beside the streams (docs/benchmarks-history.md, "The sixteenth round").
     Here the groups are planned in Python, then written with a few bulk statements.
     Raises on a database error, with nothing written and `groups` as it was: the caller
     may go on one gap at a time.

@@ -92,7 +92,7 @@ class RedisAnswerBuffer:
     Why one task, not a write inside `append`: answers that start together would
     all write at the same moment, each on the stream's path. 500 answers at once
     on PostgreSQL (token pace) had chunks wait up to 1.2 s for their write, three
-    seconds in (docs/benchmarks.md, "The twentieth round").
+    seconds in (docs/benchmarks-history.md, "The twentieth round").
 
     Each write is SETRANGE at the bytes Redis already has, so a write that failed
     half-way (the text in, the EXPIRE not) is repeated whole without doubling text.

@@ -3,7 +3,7 @@
 Why not a channel-layer group per socket: with channels_redis, every frame to a
 group costs Redis round trips per member, and all of a process's sockets read
 their frames from one capped list per process, so a burst of deltas could drop
-frames silently (docs/benchmarks.md, "What the profiles show"). An answer job
+frames silently (docs/benchmarks-history.md, "What the profiles show"). An answer job
 runs in the process that holds the player's socket (design-notes §1), so its
 deltas almost never need to leave the process.
 

@@ -126,7 +126,7 @@ class JobRegistry:
 
         Why sockets hold it from their connect: an answer then starts with the process
         already in the group, not with a group_add before and a group_discard after
-        (three Redis round trips on every answer's path, docs/benchmarks.md "The
+        (three Redis round trips on every answer's path, docs/benchmarks-history.md "The
         fourth round"). The job holds it too, as the player may leave mid-answer.
         """
         self.holders[conversation_id] += 1
@@ -400,7 +400,7 @@ def _start_and_prepare(conversation_id: int, reply_to_id: int) -> AnswerStart:
     """In a helper process: the answer's row, then the pipeline's steps 1-5, in one call.
 
     One call instead of two because under load every hop costs CPU and a place in
-    the pool's queue (docs/benchmarks.md, "The fourth round"); a helper process,
+    the pool's queue (docs/benchmarks-history.md, "The fourth round"); a helper process,
     not a thread, so that it never takes the GIL from the streams (csbot/helper_pool.py).
     """
     message, state = services.bot_message_start(conversation_id=conversation_id, reply_to_id=reply_to_id)
@@ -427,7 +427,7 @@ def _receive_and_start(*, start: bool, **receive) -> tuple[services.Received, An
 
     Two calls (the question, then its answer) waited twice for a helper: at 100 new
     questions a second, when the helpers fell behind, a question's second wait grew from
-    4 to 188 ms (docs/benchmarks.md, "The eleventh round"). One transaction instead of
+    4 to 188 ms (docs/benchmarks-history.md, "The eleventh round"). One transaction instead of
     two saved four statements (the fourteenth round).
     """
     # A request for a human goes to staff, not to the bot (the consumer escalates it).
@@ -471,7 +471,7 @@ def _answer_write(fn, *, priority: int):
     1,000 chats, its chunk p99 went from 51-207 to 19-21 ms. On SQLite, whose writers take
     turns across processes (csbot/sqlite/base.py), a helper waiting for its turn can't take
     a question meanwhile, and first tokens came later (p95 40 -> 61-68 ms at 300 chats):
-    docs/benchmarks.md, "The tenth round".
+    docs/benchmarks-history.md, "The tenth round".
     """
     if settings.DATABASES["default"]["ENGINE"] == "csbot.sqlite":
         return db_pool(fn)

@@ -6,7 +6,7 @@ waits in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25,
 writes from several threads and processes (the embedded default's web process
 and its helpers), an unlucky writer keeps waking to a taken lock and sleeping
 longer. At ERNIE pace, 1,000 chats over 10 s, that was one first token in
-twenty waiting 130-180 ms, with a median of 4 ms (docs/benchmarks.md, "The
+twenty waiting 130-180 ms, with a median of 4 ms (docs/benchmarks-history.md, "The
 eighth round").
 
 Here every write (a transaction, which the settings begin IMMEDIATE, or a

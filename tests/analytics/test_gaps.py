@@ -127,7 +127,7 @@ def test_a_batch_groups_its_gaps_as_one_at_a_time_would_on_postgresql(production
 
 def test_a_batch_costs_a_few_statements_whatever_its_size():
     """One at a time, each gap was a transaction of three statements: about 3 ms of CPU a
-    gap, which on the embedded default ran beside the streams (docs/benchmarks.md, "The
+    gap, which on the embedded default ran beside the streams (docs/benchmarks-history.md, "The
     sixteenth round")."""
     knowledge_gap_record(question="宠物怎么进化", language="zh-hans")
     batch = [[f"zork{i} blip{i} quux{i}", None, "en", timezone.now().isoformat()] for i in range(40)]
