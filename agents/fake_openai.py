@@ -7,6 +7,11 @@ chunk, a usage chunk when `stream_options.include_usage` is set, then
 
     server = await FakeOpenAIServer(reply=["Hello", " there"]).start()
     server.script("error_object", code="rpm_rate_limit_exceeded")  # HTTP 200 + error body
+    server.script("tool_calls", calls=[{"name": "order_status", "arguments": '{"order_no": "SL1"}'}])
+
+`reply` may also be a function of the request's body returning the chunks (a model
+that answers from the `tool` messages it was sent). Like OpenAI, the fake refuses
+(HTTP 400) a conversation whose tool calls and `tool` messages don't match.
     ... OPENAI_BASE_URL = server.base_url ...
     await server.stop()
 """
@@ -17,6 +22,7 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +37,14 @@ FAULTS = frozenset(
         "no_done",  # the stream ends without `data: [DONE]`: finish=True to still send finish_reason
         "flagged",  # a chunk with Qianfan's `flag`: flag=3
         "content_filter",  # the reply, then finish_reason content_filter: the output was cut
+        # The model calls tools instead of answering, as OpenAI and Qianfan v2 stream it:
+        # calls=[{"name", "arguments": a JSON string}], each call's arguments sent `piece`
+        # characters a chunk (the calls' fragments interleaved), after `said` (text first).
+        "tool_calls",
     }
 )
+
+ReplyChunks = list[str] | Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass
@@ -42,7 +54,7 @@ class _Fault:
 
 
 class FakeOpenAIServer:
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, reply: list[str] | None = None) -> None:
+    def __init__(self, *, api_key: str = DEFAULT_API_KEY, reply: ReplyChunks | None = None) -> None:
         self.api_key = api_key
         self.reply = reply or ["你好！", "I can help ", "with that."]
         self.requests: list[dict[str, Any]] = []  # {"headers": ..., "body": ..., "at": time.monotonic()}
@@ -87,11 +99,18 @@ class FakeOpenAIServer:
                 response.headers["Retry-After"] = str(fault.options["retry_after"])
             return response
 
+        if problem := _unanswered_tool_calls(body.get("messages") or []):
+            return _error_response(400, "invalid_request_error", problem, "invalid_request_error")
+
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         base = {"id": f"as-{secrets.token_hex(5)}", "object": "chat.completion.chunk", "created": int(time.time())}
         base["model"] = body.get("model", "")
-        for text in self.reply:
+        if fault and fault.kind == "tool_calls":
+            await _send_tool_calls(response, base, body, **fault.options)
+            return response
+        reply = self.reply(body) if callable(self.reply) else self.reply
+        for text in reply:
             await _send(
                 response, {**base, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
             )
@@ -102,12 +121,64 @@ class FakeOpenAIServer:
         finish_reason = "content_filter" if fault and fault.kind == "content_filter" else "stop"
         await _send(response, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
         if (body.get("stream_options") or {}).get("include_usage"):
-            completion = sum(len(text) for text in self.reply)
+            completion = sum(len(text) for text in reply)
             usage = {"prompt_tokens": 7, "completion_tokens": completion, "total_tokens": 7 + completion}
             await _send(response, {**base, "choices": [], "usage": usage})
         if not (fault and fault.kind == "no_done"):
             await response.write(b"data: [DONE]\n\n")
         return response
+
+
+async def _send_tool_calls(
+    response: web.StreamResponse,
+    base: dict[str, Any],
+    body: dict[str, Any],
+    *,
+    calls: list[dict[str, str]],
+    piece: int = 4,
+    said: str = "",
+) -> None:
+    """The wire format of a model that calls tools: for each call a first chunk with its index,
+    id, type and name (arguments ""), then its arguments' fragments, then finish_reason tool_calls."""
+
+    async def delta(payload: dict[str, Any], finish_reason: str | None = None) -> None:
+        await _send(response, {**base, "choices": [{"index": 0, "delta": payload, "finish_reason": finish_reason}]})
+
+    if said:
+        await delta({"role": "assistant", "content": said})
+    for index, call in enumerate(calls):
+        # The name as scripted, offered in `tools` or not: a model may make one up.
+        function = {"name": call["name"], "arguments": ""}
+        start = {"index": index, "id": f"call_{secrets.token_hex(6)}", "type": "function", "function": function}
+        await delta({"role": "assistant", "content": None, "tool_calls": [start]})
+    fragments = [
+        [call["arguments"][at : at + piece] for at in range(0, len(call["arguments"]), piece)] for call in calls
+    ]
+    for round_ in range(max((len(f) for f in fragments), default=0)):
+        for index, pieces in enumerate(fragments):
+            if round_ < len(pieces):
+                await delta({"tool_calls": [{"index": index, "function": {"arguments": pieces[round_]}}]})
+    await delta({}, finish_reason="tool_calls")
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
+        await _send(response, {**base, "choices": [], "usage": usage})
+    await response.write(b"data: [DONE]\n\n")
+
+
+def _unanswered_tool_calls(messages: list[dict[str, Any]]) -> str:
+    """What OpenAI refuses: an assistant message's tool calls not each answered by a `tool` message
+    right after it, or a `tool` message answering no call."""
+    expected: set[str] = set()
+    for message in messages:
+        if message.get("role") == "tool":
+            if message.get("tool_call_id") not in expected:
+                return f"tool message for unknown tool_call_id {message.get('tool_call_id')!r}"
+            expected.discard(message["tool_call_id"])
+            continue
+        if expected:
+            return f"tool_call_ids without a tool message: {sorted(expected)}"
+        expected = {call["id"] for call in message.get("tool_calls") or []}
+    return f"tool_call_ids without a tool message: {sorted(expected)}" if expected else ""
 
 
 async def _send(response: web.StreamResponse, chunk: dict[str, Any]) -> None:

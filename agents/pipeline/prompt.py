@@ -19,7 +19,7 @@ from agents.pipeline.facts import FactsResult, given
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
-from agents.providers import ChatRequest, Passage
+from agents.providers import TOOL_CALLING, ChatRequest, Passage
 from agents.sentiment import hurries, repeats_themselves
 from chat.handoff import asks_how_to_reach_support, asks_who_answers
 from chat.models import Message
@@ -108,7 +108,7 @@ class Reply:
     # Why a human is called after this answer ("" for no one).
     escalate: str = ""
     knowledge_gap: bool = False
-    # For a tool the model asks for while answering (ERNIE function calling, pipeline/stream.py).
+    # For a tool the model asks for while answering (function calling, pipeline/stream.py).
     facts: dict = field(default_factory=dict)
     verified_player_id: str | None = None
     # Tool calls made for this answer (Message.meta["tool_calls"]); the stream step appends to it.
@@ -266,7 +266,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.quick_replies.append(human)
     reply.quick_replies = [option for option in reply.quick_replies if option]
     reply.request = build_request(context, knowledge.passages, notes=notes.strip())
-    if settings.LLM_PROVIDER == "ernie" and context.verified_player_id and not facts.to_ask:
+    if settings.LLM_PROVIDER in TOOL_CALLING and context.verified_player_id and not facts.to_ask:
         # The model may look things up itself; tools only ever see the verified player id.
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id

@@ -19,10 +19,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from agents import tools
-from agents.catalogue import get_catalogue
+from agents.catalogue import Catalogue, get_catalogue
 from agents.pipeline.prompt import Reply
 from agents.providers import ChatMessage, ChatRequest, Delta, Finish, FunctionCall, ProviderError, get_provider
-from agents.providers.base import StreamItem
+from agents.providers.base import StreamItem, ToolOutcome, ToolRound
 from agents.providers.local import estimate_tokens
 from agents.providers.retry import stream_with_retry
 
@@ -31,6 +31,9 @@ CONTENT_FILTERED = "content_filter"
 MAX_CONTINUATIONS = 2
 # What it is asked with: the SDK's TruncatedContinuePrompt, and its English.
 CONTINUE = {"zh-hans": "继续", "en": "Continue"}
+# The most tools one answer calls: a model asking for more is told the rest were not called,
+# rather than have the game's systems queried a dozen times for one question.
+MAX_TOOL_CALLS = 4
 
 
 async def answer_stream(
@@ -49,28 +52,29 @@ async def answer_stream(
         async for delta in _chunks(reply.prefix + ("\n\n" if reply.request or reply.body else "")):
             yield delta
     if reply.request is not None:
-        called: FunctionCall | None = None
+        called: list[FunctionCall] = []
         written: list[str] = []  # the provider's text so far
         async for item in retrying(reply.request, written, require_text=True):
             if isinstance(item, Finish):
                 finish = item
             elif isinstance(item, FunctionCall):
-                called = item
+                called.append(item)
             else:
                 yield item
         request = reply.request
-        if called is not None:
-            # The model asked for a tool (ERNIE function calling): call it, then let it answer with the result.
-            request = await _after_function_call(reply, called)
+        if called:
+            # The model asked for tools (ERNIE function calling, OpenAI tool calls): call them,
+            # then let it answer with their results.
+            request = await _after_function_calls(reply, called, said="".join(written))
         continued = 0
-        while called is not None or (finish.truncated and continued < MAX_CONTINUATIONS):
-            if called is None:
+        while called or (finish.truncated and continued < MAX_CONTINUATIONS):
+            if not called:
                 # The model stopped at its output limit mid-sentence (ERNIE is_truncated, finish_reason
                 # length): it is asked to go on, as Baidu's SDK does, so the player reads it whole.
                 continued += 1
                 request = _continuation(request, "".join(written))
             # After a tool's result the model owes the player an answer; going on, it may have none left.
-            require_text, called, before = called is not None, None, finish
+            require_text, called, before = bool(called), [], finish
             async for item in retrying(request, written, require_text=require_text):
                 if isinstance(item, Finish):
                     finish = _added(before, item)
@@ -92,21 +96,40 @@ async def answer_stream(
     yield finish
 
 
-async def _after_function_call(reply: Reply, called: FunctionCall) -> ChatRequest:
-    """Run the tool the model named, for this conversation's verified player only."""
+async def _after_function_calls(reply: Reply, calls: list[FunctionCall], *, said: str) -> ChatRequest:
+    """Run the tools the model named, for this conversation's verified player only: the request
+    again, with their outcomes (each provider words them its own way: ERNIE v1 reads them in its
+    system prompt, the OpenAI-compatible APIs as `tool` messages) and no tools to call again."""
     catalogue = await sync_to_async(get_catalogue, thread_sensitive=False)()
-    spec = catalogue.tools.get(called.name)
     request = reply.request
     assert request is not None
+    # A model may ask for several at once (OpenAI's parallel tool calls); the player waits for
+    # the slowest only. Each call is answered, as the API requires, however many it asks for.
+    outcomes = await asyncio.gather(
+        *(_run_tool(reply, call, catalogue) for call in calls[:MAX_TOOL_CALLS]),
+    )
+    skipped = [
+        _outcome(reply, call, tools.ToolResult(call.name, ok=False, error="too_many_calls"))
+        for call in calls[MAX_TOOL_CALLS:]
+    ]
+    return replace(request, functions=[], tool_round=ToolRound(tuple([*outcomes, *skipped]), said=said))
+
+
+async def _run_tool(reply: Reply, call: FunctionCall, catalogue: Catalogue) -> ToolOutcome:
+    spec = catalogue.tools.get(call.name)
     if spec is None:
-        note = f"The tool {called.name!r} does not exist. Answer without it."
-    else:
-        facts = {**reply.facts, **tools.facts_from_function_call(spec, called.arguments, catalogue.facts)}
-        result = await tools.acall(spec, facts=facts, verified_player_id=reply.verified_player_id)
-        reply.tool_calls.append({**result.as_meta(), "requested_by": "llm"})
-        data = json.dumps(result.data if result.ok else {"error": result.error}, ensure_ascii=False)
-        note = f"Result of the internal tool {spec.name} for this player (JSON): {data}"
-    return replace(request, system=f"{request.system}\n\n{note}", functions=[])
+        # A name the model made up: it is told so and answers without it; staff see it tried.
+        return _outcome(reply, call, tools.ToolResult(call.name, ok=False, error="unknown_tool"))
+    facts = {**reply.facts, **tools.facts_from_function_call(spec, call.arguments, catalogue.facts)}
+    return _outcome(reply, call, await tools.acall(spec, facts=facts, verified_player_id=reply.verified_player_id))
+
+
+def _outcome(reply: Reply, call: FunctionCall, result: tools.ToolResult) -> ToolOutcome:
+    """Recorded for staff (Message.meta["tool_calls"]), and given back to the model: the data, or
+    the error (timeout, http_500, unknown_tool, …) for it to tell the player."""
+    reply.tool_calls.append({**result.as_meta(), "requested_by": "llm"})
+    data = result.data if result.ok else {"error": result.error}
+    return ToolOutcome(call, json.dumps(data, ensure_ascii=False))
 
 
 async def _provider_items(

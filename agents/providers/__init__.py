@@ -25,6 +25,9 @@ PROVIDERS = {
     "openai": "agents.providers.openai_compat.OpenAICompatProvider",
 }
 
+# The providers whose models may call the bot's tools (agents/tools.py) while answering.
+TOOL_CALLING = frozenset({"ernie", "openai"})
+
 _instances: dict[str, Provider] = {}
 
 
@@ -64,6 +67,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "SafetyBlocked",
+    "TOOL_CALLING",
     "get_provider",
     "reset_providers",
 ]

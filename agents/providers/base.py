@@ -40,9 +40,12 @@ class ChatRequest:
     user_id: str = ""
     language: str = "zh-hans"
     temperature: float | None = None
-    # Tools the model may call (ERNIE `functions`: name, description, JSON-schema parameters).
-    # Providers that cannot call functions ignore them.
+    # Tools the model may call (ERNIE `functions`: name, description, JSON-schema parameters;
+    # the OpenAI-compatible provider sends them as `tools`). Providers that cannot call functions
+    # ignore them.
     functions: list[dict] = field(default_factory=list)
+    # The tools the model called for this answer and what they returned, for it to answer with.
+    tool_round: ToolRound | None = None
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,32 @@ class Delta:
 
 @dataclass(frozen=True)
 class FunctionCall:
-    """The model asks for a tool (ERNIE `function_call`) instead of answering; a Finish follows."""
+    """The model asks for a tool (ERNIE `function_call`, OpenAI `tool_calls`); a Finish follows.
+
+    `id`: the OpenAI-compatible APIs' tool call id, which the tool's result must name (ERNIE v1
+    has none)."""
 
     name: str
     arguments: dict
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """A tool the model called, and what it returned: `content`, JSON for the model to read."""
+
+    call: FunctionCall
+    content: str
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """The model's tool calls and their outcomes, sent back with the request that asks it to answer.
+
+    `said`: what the model wrote before it called them (the player has read it already)."""
+
+    outcomes: tuple[ToolOutcome, ...]
+    said: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from .base import (
     ProviderError,
     SafetyBlocked,
     StreamItem,
+    ToolRound,
 )
 from .http import client_timeout, drain, get_session, network_error, retry_after
 from .reads import items_of_read
@@ -168,7 +169,7 @@ def _credentials() -> tuple[str, str]:
 
 
 def _request_body(request: ChatRequest) -> dict[str, Any]:
-    system = request.system
+    system = request.system + _tool_notes(request.tool_round)
     if len(system) > ERNIE_MAX_CHARS - MIN_QUESTION_CHARS:
         logger.warning("System prompt of %d chars cut to fit ERNIE's limit", len(system))
         system = system[: ERNIE_MAX_CHARS - MIN_QUESTION_CHARS]
@@ -188,6 +189,16 @@ def _request_body(request: ChatRequest) -> dict[str, Any]:
         # ERNIE accepts (0, 1]; 0 is an error rather than "greedy".
         body["temperature"] = min(max(float(temperature), 0.01), 1.0)
     return body
+
+
+def _tool_notes(tool_round: ToolRound | None) -> str:
+    """The tools' outcomes, for v1 in the system prompt: the record the model answers from."""
+    if tool_round is None:
+        return ""
+    return "".join(
+        f"\n\nResult of the internal tool {outcome.call.name} for this player (JSON): {outcome.content}"
+        for outcome in tool_round.outcomes
+    )
 
 
 async def _fetch_token(api_key: str, secret_key: str) -> _Token:

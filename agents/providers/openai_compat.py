@@ -4,6 +4,13 @@ Qianfan v2 reports errors as `{"error": {"code", "message", "type"}}`, with HTTP
 429 or with HTTP 200 depending on the source, so the body is checked whatever
 the status. The stream ends with `data: [DONE]`; usage arrives in the last
 chunk only because we ask for it (stream_options.include_usage).
+
+Tools go out as `tools` (function calling). A model that calls them streams
+`delta.tool_calls`: each call's `index`, then its `id` and name once, and its
+arguments as fragments of a JSON string spread over any number of chunks (several
+calls may interleave), ending with `finish_reason: "tool_calls"`. The calls are
+yielded whole once that finish arrives; their results go back as an assistant
+message naming them and one `tool` message per call (ChatRequest.tool_round).
 """
 
 from __future__ import annotations
@@ -15,7 +22,17 @@ from typing import Any
 import aiohttp
 from django.conf import settings
 
-from .base import ChatRequest, Delta, Finish, Provider, ProviderError, SafetyBlocked, StreamItem
+from .base import (
+    ChatRequest,
+    Delta,
+    Finish,
+    FunctionCall,
+    Provider,
+    ProviderError,
+    SafetyBlocked,
+    StreamItem,
+    ToolRound,
+)
 from .ernie import build_ernie_messages
 from .http import client_timeout, drain, get_session, network_error, retry_after
 from .reads import items_of_read
@@ -75,10 +92,12 @@ def _request_body(request: ChatRequest) -> dict[str, Any]:
     temperature = request.temperature if request.temperature is not None else settings.LLM_TEMPERATURE
     body: dict[str, Any] = {
         "model": settings.OPENAI_MODEL,
-        "messages": messages + history,
+        "messages": messages + history + _tool_messages(request.tool_round),
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    if request.functions:
+        body["tools"] = [{"type": "function", "function": function} for function in request.functions]
     if temperature is not None:
         body["temperature"] = min(max(float(temperature), 0.01), 1.0)
     if request.user_id:
@@ -86,22 +105,68 @@ def _request_body(request: ChatRequest) -> dict[str, Any]:
     return body
 
 
-class _StreamState:
-    """What the chunks so far have said: the finish reason, the usage, [DONE]."""
+def _tool_messages(tool_round: ToolRound | None) -> list[dict[str, Any]]:
+    """The model's tool calls as it made them, then each one's result, as the API requires."""
+    if tool_round is None:
+        return []
+    calls = [
+        {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": _json(call.arguments)}}
+        for call in (outcome.call for outcome in tool_round.outcomes)
+    ]
+    return [
+        {"role": "assistant", "content": tool_round.said or None, "tool_calls": calls},
+        *({"role": "tool", "tool_call_id": o.call.id, "content": o.content} for o in tool_round.outcomes),
+    ]
 
-    __slots__ = ("done", "finish_reason", "usage")
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _ToolCallParts:
+    """One tool call as its chunks have told it so far: the arguments come in fragments."""
+
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []
+
+    def add(self, delta: dict[str, Any]) -> None:
+        self.id = delta.get("id") or self.id
+        function = delta.get("function") or {}
+        # The name comes whole in one chunk; some servers repeat it in every chunk.
+        self.name = function.get("name") or self.name
+        if fragment := function.get("arguments"):
+            self.arguments.append(fragment)
+
+    def call(self, index: int) -> FunctionCall:
+        try:
+            arguments = json.loads("".join(self.arguments) or "{}")
+        except ValueError:
+            arguments = {}
+        # An id is what the result must name; a server that gives none gets one of ours.
+        return FunctionCall(self.name, arguments if isinstance(arguments, dict) else {}, self.id or f"call_{index}")
+
+
+class _StreamState:
+    """What the chunks so far have said: the finish reason, the usage, the tool calls, [DONE]."""
+
+    __slots__ = ("done", "finish_reason", "tool_calls", "usage")
 
     def __init__(self) -> None:
         self.done = False
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] = {}
+        self.tool_calls: dict[int, _ToolCallParts] = {}
 
     def read(self, kind: str, text: str) -> list[StreamItem]:
         if kind != "data":
             return _stray_line(text)
         if text == DONE:
             self.done = True
-            return [self.finish()]
+            return [*self._calls(), self.finish()]
         try:
             chunk = json.loads(text)
         except ValueError:
@@ -116,11 +181,20 @@ class _StreamState:
             self.usage = chunk["usage"]
         items: list[StreamItem] = []
         for choice in chunk.get("choices") or []:
-            if content := (choice.get("delta") or {}).get("content"):
+            delta = choice.get("delta") or {}
+            if content := delta.get("content"):
                 items.append(Delta(content))
+            for position, part in enumerate(delta.get("tool_calls") or []):
+                self.tool_calls.setdefault(part.get("index", position), _ToolCallParts()).add(part)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+                items.extend(self._calls())
         return items
+
+    def _calls(self) -> list[StreamItem]:
+        """The tool calls, whole, once the model has finished (and only once)."""
+        calls, self.tool_calls = self.tool_calls, {}
+        return [parts.call(index) for index, parts in sorted(calls.items()) if parts.name]
 
     def finish(self) -> Finish:
         return Finish(
