@@ -93,6 +93,7 @@ CONFIG_FIELDS = frozenset(
         "delay",  # seconds between chunks: a number or a (low, high) range
         "first_delay",  # seconds before the first chunk (model "thinking" time)
         "line_ending",  # "\n" or "\r\n"
+        "multiline_data",  # each chunk as indented JSON, one `data:` line per line of it (SSE joins them)
         "split_utf8",  # write each chunk in two packets, cut inside a multibyte character
         "split_crlf",  # write each chunk in two packets, cut between \r and \n
         "send_time",  # add time.time() at send to each chunk as `send_time`
@@ -139,6 +140,7 @@ class FakeErnieServer:
         self.delay: float | tuple[float, float] = 0.0
         self.first_delay = 0.0
         self.line_ending = "\n"
+        self.multiline_data = False
         self.split_utf8 = False
         self.split_crlf = False
         self.send_time = False
@@ -416,7 +418,7 @@ class _Stream:
         return chunk
 
     async def _send_event(self, chunk: dict[str, Any]) -> None:
-        data = b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + self.eol + self.eol
+        data = sse_event(chunk, self.eol, multiline=self.server.multiline_data)
         split_at = None
         if self.server.split_utf8:
             split_at = _inside_multibyte_char(data)
@@ -634,6 +636,13 @@ def _invalid_body(body: Any) -> dict[str, Any] | None:
 
 def _question(body: dict[str, Any]) -> str:
     return body["messages"][-1]["content"]
+
+
+def sse_event(chunk: dict[str, Any], eol: bytes = b"\n", *, multiline: bool = False) -> bytes:
+    """One SSE event carrying `chunk`: a `data:` line, or with `multiline` one per line of the
+    chunk's indented JSON, which a client joins with "\n" (the SSE spec) into the same JSON."""
+    text = json.dumps(chunk, ensure_ascii=False, indent=1 if multiline else None)
+    return b"".join(b"data: " + line.encode() + eol for line in text.split("\n")) + eol
 
 
 def _inside_multibyte_char(data: bytes) -> int | None:

@@ -18,7 +18,6 @@ that answers from the `tool` messages it was sent). Like OpenAI, the fake refuse
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import deque
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from agents.fake_ernie import sse_event
 
 DEFAULT_API_KEY = "fake-openai-key"
 
@@ -59,6 +60,8 @@ class FakeOpenAIServer:
         self.reply = reply or ["你好！", "I can help ", "with that."]
         self.requests: list[dict[str, Any]] = []  # {"headers": ..., "body": ..., "at": time.monotonic()}
         self._faults: deque[_Fault] = deque()
+        # Each chunk as indented JSON, one `data:` line per line of it (SSE joins them with "\n").
+        self.multiline_data = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -102,7 +105,8 @@ class FakeOpenAIServer:
         if problem := _unanswered_tool_calls(body.get("messages") or []):
             return _error_response(400, "invalid_request_error", problem, "invalid_request_error")
 
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response = _EventStream(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response.multiline_data = self.multiline_data
         await response.prepare(request)
         base = {"id": f"as-{secrets.token_hex(5)}", "object": "chat.completion.chunk", "created": int(time.time())}
         base["model"] = body.get("model", "")
@@ -129,8 +133,14 @@ class FakeOpenAIServer:
         return response
 
 
+class _EventStream(web.StreamResponse):
+    """The response, and how its events are written."""
+
+    multiline_data = False
+
+
 async def _send_tool_calls(
-    response: web.StreamResponse,
+    response: _EventStream,
     base: dict[str, Any],
     body: dict[str, Any],
     *,
@@ -142,7 +152,8 @@ async def _send_tool_calls(
     id, type and name (arguments ""), then its arguments' fragments, then finish_reason tool_calls."""
 
     async def delta(payload: dict[str, Any], finish_reason: str | None = None) -> None:
-        await _send(response, {**base, "choices": [{"index": 0, "delta": payload, "finish_reason": finish_reason}]})
+        chunk = {**base, "choices": [{"index": 0, "delta": payload, "finish_reason": finish_reason}]}
+        await _send(response, chunk)
 
     if said:
         await delta({"role": "assistant", "content": said})
@@ -181,8 +192,8 @@ def _unanswered_tool_calls(messages: list[dict[str, Any]]) -> str:
     return f"tool_call_ids without a tool message: {sorted(expected)}" if expected else ""
 
 
-async def _send(response: web.StreamResponse, chunk: dict[str, Any]) -> None:
-    await response.write(b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n")
+async def _send(response: _EventStream, chunk: dict[str, Any]) -> None:
+    await response.write(sse_event(chunk, multiline=response.multiline_data))
 
 
 def _error_response(status: int, code: str, message: str, kind: str) -> web.Response:

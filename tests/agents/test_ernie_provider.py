@@ -395,3 +395,14 @@ def test_one_provider_serves_one_event_loop_after_another(ernie_settings):
     # Each loop had its own pool, closed with the loop (asyncio.run's shutdown_asyncgens).
     assert ernie_settings.connections == 2
     assert not [loop for loop in http._sessions if loop.is_closed()]
+
+
+async def test_a_chunk_spread_over_several_data_lines_is_read_whole(ernie, fake_ernie):
+    # One event's `data:` lines are one document, joined with "\n" (the SSE spec).
+    fake_ernie.configure(multiline_data=True)
+
+    items, error = await collect(ernie.stream(ask()))
+
+    assert error is None
+    assert text_of(items) == ANSWER
+    assert isinstance(items[-1], Finish) and items[-1].completion_tokens

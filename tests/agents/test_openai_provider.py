@@ -164,3 +164,14 @@ async def test_a_flagged_reply_raises_safety_blocked(openai, fake_openai):
     _, error = await collect(openai.stream(ask()))
 
     assert isinstance(error, SafetyBlocked)
+
+
+async def test_a_chunk_spread_over_several_data_lines_is_read_whole(openai, fake_openai):
+    # One event's `data:` lines are one document, joined with "\n" (the SSE spec).
+    fake_openai.multiline_data = True
+
+    items, error = await collect(openai.stream(ask()))
+
+    assert error is None
+    assert "".join(item.text for item in items[:-1]) == "".join(REPLY)
+    assert items[-1] == Finish("stop", 7, len("".join(REPLY)))

@@ -75,3 +75,20 @@ def test_an_endless_line_raises_instead_of_eating_memory():
     with pytest.raises(SSEError):
         for _ in range(MAX_LINE_BYTES // 65536 + 2):
             parser.feed(b"x" * 65536)
+
+
+def test_the_data_lines_of_one_event_are_joined_with_a_newline():
+    stream = b'data: {"a":\ndata:  1}\n\ndata: second\r\ndata\r\n\r\n'
+    assert feed_all(SSEParser(), stream) == [("data", '{"a":\n 1}'), ("data", "second\n")]
+
+
+def test_an_event_whose_blank_line_has_not_come_yet_waits_for_it():
+    parser = SSEParser()
+    assert parser.feed(b"data: one\ndata: two\n") == []
+    assert parser.feed(b"\n") == [("data", "one\ntwo")]
+
+
+def test_a_last_event_without_its_blank_line_comes_back_from_flush():
+    parser = SSEParser()
+    assert parser.feed(b"data: [DONE]\n") == []
+    assert parser.flush() == [("data", "[DONE]")]
