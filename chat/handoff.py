@@ -146,9 +146,12 @@ def _lock(conversation_id: int) -> Conversation:
     return Conversation.objects.select_for_update().select_related("player").get(pk=conversation_id)
 
 
-def _system_note(conversation: Conversation, event: str, text: Promise, **params: str) -> Message:
-    """A line the player and staff see in the history, in the player's language."""
-    language = conversation.language or conversation.player.language or settings.LANGUAGE_CODE
+def _system_note(
+    conversation: Conversation, event: str, text: Promise, *, language: str = "", **params: str
+) -> Message:
+    """A line the player and staff see in the history, in the player's language: `language`
+    when the caller knows it (the answer it follows), else the chat's."""
+    language = language or conversation.language or conversation.player.language or settings.LANGUAGE_CODE
     with translation.override(language):
         shown = str(text) % params if params else str(text)
     return message_append(
@@ -323,12 +326,16 @@ def conversation_close(*, conversation_id: int, actor) -> Change:
     return Change(conversation_id, State.CLOSED, [note], cancel=True)  # described after the stop, as a takeover
 
 
-def conversation_escalate(*, conversation_id: int, reason: str, actor=None, error: str = "") -> Change | None:
+def conversation_escalate(
+    *, conversation_id: int, reason: str, actor=None, error: str = "", language: str = ""
+) -> Change | None:
     """Put a chat the bot holds in the queue for a human; None when the bot no longer holds it.
 
     The player is told they are in the queue, or that no agent is online and they
     can leave a message. With AUTO_ASSIGN the least busy online agent takes it at once.
     `error`: what failed, for a chat queued by a failed answer (the event's data, for staff).
+    `language`: the answer's that queued it, whose words the player has just read above
+    (chat/streaming/jobs.py); else the chat's.
     """
     with transaction.atomic():
         now = timezone.now()
@@ -348,13 +355,14 @@ def conversation_escalate(*, conversation_id: int, reason: str, actor=None, erro
         notes = []
         if assignee is None and presence.any_agent_online():
             queued = _("You are in the queue for a support agent. We'll be with you soon.")
-            notes.append(_system_note(conversation, "waiting", queued))
+            notes.append(_system_note(conversation, "waiting", queued, language=language))
         elif assignee is None:
             notes.append(
                 _system_note(
                     conversation,
                     "no_agent",
                     _("No support agent is online right now. Leave a message here and the next agent will reply."),
+                    language=language,
                 )
             )
     change = Change(conversation_id, State.WAITING, notes, cancel=True)

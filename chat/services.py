@@ -530,16 +530,12 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None, q
     A conditional UPDATE claims the row: when several processes sweep at once, one fails
     it (and announces it); the others get None.
     """
-    from agents.pipeline.context import detect_language
-
     message = Message.objects.select_related("conversation", "reply_to").filter(pk=message_id).first()
     if message is None or message.status != Message.Status.STREAMING:
         return None
     if streamed_text and len(streamed_text) > len(message.text):
         message.text = streamed_text
-    # In the language the answer was in: the question's, as the pipeline chose it.
-    question = message.reply_to.text if message.reply_to else ""
-    language = detect_language(question) if question.strip() else message.conversation.language
+    language = failed_answer_language(message)
     message.status, message.error, message.finished_at = Message.Status.FAILED, ORPHANED, timezone.now()
     notice = answer_failure_notice(language=language, partial=bool(message.text), queued=queued)
     message.meta = {**message.meta, "player_error": notice}
@@ -551,6 +547,15 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None, q
         meta=message.meta,
     )
     return message if claimed else None
+
+
+def failed_answer_language(message: Message) -> str:
+    """The language of a failed answer's notice and of the queue's line under it: the answer's,
+    the question's as the pipeline chose it (`message` with its conversation and reply_to)."""
+    from agents.pipeline.context import detect_language
+
+    question = message.reply_to.text if message.reply_to else ""
+    return detect_language(question) if question.strip() else message.conversation.language
 
 
 def message_flag_unsafe(*, message_id: int, with_earlier: bool = False) -> Message:

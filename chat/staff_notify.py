@@ -184,14 +184,23 @@ _escalate = db_pool(handoff.conversation_escalate)
 
 
 async def escalate(
-    conversation_id: int, reason: str, *, actor=None, from_answer_job: bool = False, error: str = ""
+    conversation_id: int,
+    reason: str,
+    *,
+    actor=None,
+    from_answer_job: bool = False,
+    error: str = "",
+    language: str = "",
 ) -> bool:
     """Queue the chat for a human if the bot holds it; False when it did not.
 
     The chat's answers stop, except, `from_answer_job`, the calling job's own: another
-    tab of the player's on another process may be streaming one.
+    tab of the player's on another process may be streaming one. `language`: the queue's
+    line's (handoff.conversation_escalate).
     """
-    change = await _escalate(conversation_id=conversation_id, reason=reason, actor=actor, error=error)
+    change = await _escalate(
+        conversation_id=conversation_id, reason=reason, actor=actor, error=error, language=language
+    )
     if change is None:
         return False
     change.cancel_here = not from_answer_job
@@ -199,14 +208,16 @@ async def escalate(
     return True
 
 
-async def queue_failed_answer(conversation_id: int, *, error: str) -> Change | None:
+async def queue_failed_answer(conversation_id: int, *, error: str, language: str = "") -> Change | None:
     """Put the chat whose answer just failed in the queue, from that answer's job; None when
     the bot no longer holds it.
 
     Committed, not announced: the job first tells the player what failed, in words that say
     what happens next (someone will reply, or they can ask again), then announce()s it.
+    `language`: the answer's, which its notice is in too, so the queue's line reads alike.
     """
-    change = await _escalate(conversation_id=conversation_id, reason=handoff.failure_reason(error), error=error)
+    reason = handoff.failure_reason(error)
+    change = await _escalate(conversation_id=conversation_id, reason=reason, error=error, language=language)
     if change is not None:
         change.cancel_here = False  # the caller is the answer's job, which is ending
     return change
@@ -239,13 +250,15 @@ async def after_answer(
     error: str = "",
     answer_meta: dict[str, Any] | None = None,
     previous: dict[str, Any] | None = None,
+    language: str = "",
 ) -> None:
     """The answer job calls this when an answer is finished (not when it was cancelled).
 
     `status`, `error` and `answer_meta` are the finished answer's (its Message.meta,
     with meta["sentiment"] from agents/pipeline); `previous` the bot answer before
     it (handoff.escalation_possible). With them, an answer that no escalation rule
-    can act on costs no query here, only a batched row update.
+    can act on costs no query here, only a batched row update. `language`: the answer's,
+    for the queue's line under it.
     """
     try:
         reason = None
@@ -256,7 +269,7 @@ async def after_answer(
             # stops the conversation's answers: the job ignores that stop (JobRegistry.ending),
             # which cut this announcement short, so the player never read who had joined.
             failure = error if status == Message.Status.FAILED else ""
-            await escalate(conversation_id, reason, from_answer_job=True, error=failure)
+            await escalate(conversation_id, reason, from_answer_job=True, error=failure, language=language)
         else:
             await row_changed(conversation_id)
     except Exception:  # the answer is stored and shown; never fail the job over this

@@ -581,7 +581,12 @@ class AnswerJob:
             # The answer before this one, as the pipeline read it: a broken "don't know" streak needs no query.
             previous = self.prepared.context.last_bot if self.prepared is not None else None
             await staff_notify.after_answer(
-                self.conversation_id, status=status, error=error, answer_meta=self.meta, previous=previous
+                self.conversation_id,
+                status=status,
+                error=error,
+                answer_meta=self.meta,
+                previous=previous,
+                language=self.language,
             )
 
     async def _fail_to_staff(self, buffer, started: float, *, error: str) -> None:
@@ -592,7 +597,8 @@ class AnswerJob:
         and a question asked again went to the queue unanswered. The queue's note follows.
         """
         try:
-            queued = await staff_notify.queue_failed_answer(self.conversation_id, error=error)
+            # The queue's line in the notice's language, the answer's: the player reads them together.
+            queued = await staff_notify.queue_failed_answer(self.conversation_id, error=error, language=self.language)
         except Exception:  # the database may be away: the answer must still end, "try again" true
             log.exception("could not queue chat #%s after its answer failed", self.conversation_id)
             queued = None

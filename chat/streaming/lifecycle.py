@@ -105,7 +105,12 @@ async def sweep(created_before: datetime) -> int:
         await publish(message.conversation_id, stored_end_frame(message, message.text))
         if queued:
             # As after any failed answer: the chat goes to staff's queue, and they see why.
-            await staff_notify.after_answer(message.conversation_id, status=message.status, error=message.error)
+            await staff_notify.after_answer(
+                message.conversation_id,
+                status=message.status,
+                error=message.error,
+                language=services.failed_answer_language(message),
+            )
         else:
             await staff_notify.row_changed(message.conversation_id)
     return failed

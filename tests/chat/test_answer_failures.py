@@ -359,6 +359,37 @@ def alice_online(db):
     return alice
 
 
+@pytest.mark.parametrize(
+    ("page", "question", "reads"),
+    [
+        (
+            "en",
+            "充值没到账怎么办",
+            ["抱歉，智能助手暂时无法使用，您的对话已转给人工客服。", "您已进入人工客服排队，客服很快就来。"],
+        ),
+        (
+            "zh-hans",
+            "my top-up didn't arrive",
+            [
+                "Sorry, the assistant is unavailable right now, so we've passed your chat to our support team.",
+                "You are in the queue for a support agent. We'll be with you soon.",
+            ],
+        ),
+    ],
+)
+async def test_a_player_writing_in_another_language_than_the_pages_reads_the_failure_and_the_queue_in_theirs(
+    demo_kb, ernie_settings, alice_online, page, question, reads
+):
+    # The bot answers in the language the player writes; what they read under its failed answer,
+    # the notice and the queue's line, is one message in that language, not two.
+    player = await sync_to_async(Player.objects.create)(language=page)
+    ernie_settings.script("error_object", error_code=17)
+
+    frames = await ask(player, question, until=is_system_line)
+
+    assert what_the_player_reads_after(frames) == reads
+
+
 async def test_a_player_whose_answer_failed_with_an_agent_online_is_told_they_are_in_the_queue(
     player, ernie_settings, alice_online
 ):

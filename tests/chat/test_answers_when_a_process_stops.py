@@ -276,6 +276,26 @@ async def test_the_answer_of_a_web_process_gone_silent_fails_at_the_next_sweep_a
     await close_process()
 
 
+async def test_a_player_on_an_english_page_whose_chinese_question_was_cut_off_reads_what_next_in_chinese(
+    demo_kb, redis_layer, settings
+):
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    player = await sync_to_async(Player.objects.create)(language="en")
+    await sync_to_async(heard_from)("killed-host:17:dead", seconds_ago=31)
+    await sync_to_async(left_by)(player, "killed-host:17:dead", age=timedelta(seconds=40))
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
+
+    frames = await sock.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
+    # The notice and the queue's line under it in the answer's language, the question's.
+    assert next(f for f in frames if is_end(f))["error"] == CUT_OFF_QUEUED_ZH
+    assert frames[-1]["message"]["text"] == "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。"
+    await sock.close()
+    await close_process()
+
+
 def test_the_sweep_leaves_the_answers_of_a_web_process_heard_from_lately(player, redis_layer, settings):
     settings.WEB_PROCESS_STALE_SECONDS = 30
     heard_from("busy-host:18:beef", seconds_ago=5)
