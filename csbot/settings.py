@@ -421,6 +421,9 @@ LLM_RETRY_BACKOFF = env_float("LLM_RETRY_BACKOFF", 0.5)
 LLM_RATE_LIMIT_WAIT = env_float("LLM_RATE_LIMIT_WAIT", 30.0)
 LLM_TEMPERATURE = env_float("LLM_TEMPERATURE", 0.3)
 LLM_HISTORY_CHARS = env_int("LLM_HISTORY_CHARS", 12000)
+# The model may call the bot's tools (orders, bans, mail) itself: function calling. Off for a
+# server or model that can't (one that refuses `tools` would fail every signed-in player's answer).
+LLM_TOOLS = env_bool("LLM_TOOLS", True)
 
 ERNIE_BASE_URL = env_str("ERNIE_BASE_URL", "https://aip.baidubce.com")
 ERNIE_API_KEY = env_str("ERNIE_API_KEY")

@@ -266,7 +266,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.quick_replies.append(human)
     reply.quick_replies = [option for option in reply.quick_replies if option]
     reply.request = build_request(context, knowledge.passages, notes=notes.strip())
-    if settings.LLM_PROVIDER in TOOL_CALLING and context.verified_player_id and not facts.to_ask:
+    if settings.LLM_PROVIDER in TOOL_CALLING and settings.LLM_TOOLS and context.verified_player_id and not facts.to_ask:
         # The model may look things up itself; tools only ever see the verified player id.
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id

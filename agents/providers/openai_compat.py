@@ -33,7 +33,7 @@ from .base import (
     StreamItem,
     ToolRound,
 )
-from .ernie import build_ernie_messages
+from .ernie import NO_FUNCTIONS_MODELS, build_ernie_messages
 from .http import client_timeout, drain, get_session, network_error, retry_after
 from .reads import items_of_read
 from .sse import SSEError, SSEParser
@@ -96,7 +96,9 @@ def _request_body(request: ChatRequest) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if request.functions:
+    # Qianfan v2 serves v1's models under their v2 names (ernie-speed-8k): those without functions
+    # on v1 are offered no tools here either.
+    if request.functions and not settings.OPENAI_MODEL.startswith(NO_FUNCTIONS_MODELS):
         body["tools"] = [{"type": "function", "function": function} for function in request.functions]
     if temperature is not None:
         body["temperature"] = min(max(float(temperature), 0.01), 1.0)

@@ -132,3 +132,21 @@ async def test_two_calls_whose_argument_fragments_interleave_across_chunks_come_
     ]
     assert all(isinstance(call, FunctionCall) and call.id.startswith("call_") for call in calls)
     assert isinstance(finish, Finish) and finish.finish_reason == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        {"LLM_TOOLS": False},  # the operator's server or model can't call functions
+        {"OPENAI_MODEL": "ernie-speed-8k"},  # nor can ERNIE Speed, as on v1
+    ],
+)
+async def test_a_model_that_cannot_call_tools_is_offered_none_and_still_answers(lin, fake_openai, settings, setup):
+    for name, value in setup.items():
+        setattr(settings, name, value)
+    async with Chat(lin) as chat:
+        answer = await chat.say(QUESTION)
+
+    assert answer.text == "改密码请在设置里点“修改密码”。"
+    [request] = fake_openai.requests
+    assert "tools" not in request["body"]
