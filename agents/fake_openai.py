@@ -18,6 +18,7 @@ that answers from the `tool` messages it was sent). Like OpenAI, the fake refuse
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import deque
@@ -62,6 +63,7 @@ class FakeOpenAIServer:
         self._faults: deque[_Fault] = deque()
         # Each chunk as indented JSON, one `data:` line per line of it (SSE joins them with "\n").
         self.multiline_data = False
+        self.delay = 0.0  # seconds between the reply's chunks
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -114,7 +116,9 @@ class FakeOpenAIServer:
             await _send_tool_calls(response, base, body, **fault.options)
             return response
         reply = self.reply(body) if callable(self.reply) else self.reply
-        for text in reply:
+        for position, text in enumerate(reply):
+            if position and self.delay:
+                await asyncio.sleep(self.delay)
             await _send(
                 response, {**base, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
             )

@@ -15,8 +15,10 @@ from asgiref.sync import sync_to_async
 from agents.catalogue import get_catalogue, invalidate
 from agents.fake_openai import FakeOpenAIServer
 from agents.models import Tool
+from agents.pipeline.prompt import Reply
+from agents.pipeline.stream import answer_stream
 from agents.providers import FunctionCall, get_provider
-from agents.providers.base import ChatMessage, ChatRequest, Finish
+from agents.providers.base import ChatMessage, ChatRequest, Delta, Finish
 from agents.providers.http import close_session
 from chat.admin_words import understood
 from chat.models import Player
@@ -82,6 +84,26 @@ async def test_the_model_looks_up_the_players_order_and_answers_from_it(lin, fak
     assert looked_up["requested_by"] == "llm"
     assert looked_up["params"] == {"player_id": "10086", "order_no": "SL2025061202"}
     assert ("Tool order_status", "succeeded") in await sync_to_async(understood)(meta)
+
+
+async def test_the_answer_after_a_lookup_streams_to_the_player_chunk_by_chunk(fake_openai, game_backend, demo_brain):
+    fake_openai.delay = 0.05
+    fake_openai.script("tool_calls", calls=[order_lookup("SL2025061202")])
+    tools = (await sync_to_async(get_catalogue)()).tools
+    request = ChatRequest(
+        system="你是客服。",
+        messages=[ChatMessage("user", QUESTION)],
+        functions=[spec.function_schema() for spec in tools.values()],
+    )
+    reply = Reply("answer", request=request, verified_player_id="10086")
+
+    async def go_ahead() -> None:
+        return None
+
+    deltas = [item.text async for item in answer_stream(reply, before_attempt=go_ahead) if isinstance(item, Delta)]
+
+    # Each chunk as it arrives, not the answer at once when it ends.
+    assert deltas == ["你的订单", "SL2025061202 ", "状态是 pending。"]
 
 
 @pytest.mark.parametrize(("order_no", "error"), [("SL0000000500", "http_500"), ("SL0000000408", "timeout")])
