@@ -9,13 +9,17 @@ An event's `data:` lines are joined with "\n" and the event handed back at the
 blank line that ends it, as the SSE spec says: a server (or a proxy re-framing its
 stream) may spread one JSON document over several `data:` lines, and read line by
 line each half was "malformed". The LLM APIs send one line per event, so an event
-still goes out as soon as its blank line arrives. `event:`, `id:`, `retry:` and
+still goes out as soon as its blank line arrives, and a `data:` line that is a
+whole JSON document (or `[DONE]`) already when a read ends, or when another `data:`
+line follows it, goes out without waiting for one: a server that leaves the blank
+lines out still streams, chunk by chunk. `event:`, `id:`, `retry:` and
 comment lines are skipped. Any other non-blank line is handed back at once as
 "other": ERNIE sends its errors as bare JSON lines in the middle of an SSE stream.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 LineKind = Literal["data", "other"]
@@ -50,6 +54,10 @@ class SSEParser:
         out: list[SSELine] = []
         for line in lines:
             self._line(line, out)
+        if self._data and self._whole():
+            # Its blank line is in the next read, or never comes (a server that leaves them out):
+            # a chunk the player would otherwise see only with the next one.
+            self._dispatch(out)
         return out
 
     def flush(self) -> list[SSELine]:
@@ -70,6 +78,8 @@ class SSEParser:
         try:
             if line.startswith(b"data:") or line == b"data":
                 payload = line[6:] if line[5:6] == b" " else line[5:]
+                if self._data and self._whole():  # no blank line came between two documents
+                    self._dispatch(out)
                 self._data_bytes += len(payload) + 1
                 if self._data_bytes > MAX_LINE_BYTES:
                     raise SSEError(f"SSE event longer than {MAX_LINE_BYTES} bytes")
@@ -78,6 +88,17 @@ class SSEParser:
                 out.append(("other", line.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise SSEError(f"SSE line is not UTF-8: {exc}") from None
+
+    def _whole(self) -> bool:
+        """Is the event so far a whole document? Asked only when its blank line is late."""
+        text = "\n".join(self._data)
+        if text == "[DONE]":
+            return True
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+        return True
 
     def _dispatch(self, out: list[SSELine]) -> None:
         if self._data:

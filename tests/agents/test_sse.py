@@ -90,5 +90,19 @@ def test_an_event_whose_blank_line_has_not_come_yet_waits_for_it():
 
 def test_a_last_event_without_its_blank_line_comes_back_from_flush():
     parser = SSEParser()
-    assert parser.feed(b"data: [DONE]\n") == []
-    assert parser.flush() == [("data", "[DONE]")]
+    assert parser.feed(b"data: the last\n") == []
+    assert parser.flush() == [("data", "the last")]
+
+
+def test_a_whole_document_whose_blank_line_is_late_goes_out_at_once():
+    parser = SSEParser()
+    assert parser.feed(b'data: {"result": "\xe4\xbd\xa0\xe5\xa5\xbd"}\n') == [("data", '{"result": "你好"}')]
+    assert parser.feed(b"\n") == []
+    assert parser.feed(b"data: [DONE]\n") == [("data", "[DONE]")]
+
+
+def test_a_server_that_leaves_out_the_blank_lines_still_streams_chunk_by_chunk():
+    parser = SSEParser()
+    assert parser.feed(b'data: {"a": 1}\ndata: {"b": 2}\n') == [("data", '{"a": 1}'), ("data", '{"b": 2}')]
+    assert parser.feed(b'data: {"c":\n') == []  # half a document waits for the rest
+    assert parser.feed(b"data:  3}\n\n") == [("data", '{"c":\n 3}')]
