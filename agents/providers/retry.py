@@ -36,7 +36,7 @@ async def stream_with_retry(
 ) -> AsyncIterator[StreamItem]:
     """Yield the provider's stream, starting it again on a retryable error before the first Delta.
 
-    `require_text`: a model that ends without a word (nor a function call) has failed, as an
+    `require_text`: a model that ends without a word (nor a call of a tool it was offered) has failed, as an
     error before its first token would: the player would read an empty answer.
 
     A rate limit is waited out for up to LLM_RATE_LIMIT_WAIT seconds, as long as the upstream
@@ -77,7 +77,9 @@ async def stream_with_retry(
                     failure = exc  # `exc` ends with its except clause
                     break
                 started = started or isinstance(item, Delta)
-                spoke = spoke or isinstance(item, Delta | FunctionCall)
+                # A call is an answer only when tools were offered: after a lookup the model is
+                # offered none, and a call then, with no word, would leave the player an empty bubble.
+                spoke = spoke or isinstance(item, Delta) or (isinstance(item, FunctionCall) and bool(request.functions))
                 yield item
         if on_wait is not None:
             await on_wait(failure, wait)

@@ -172,3 +172,16 @@ async def test_a_model_that_cannot_call_tools_is_offered_none_and_still_answers(
     assert answer.text == "改密码请在设置里点“修改密码”。"
     [request] = fake_openai.requests
     assert "tools" not in request["body"]
+
+
+async def test_a_model_that_only_calls_a_tool_again_after_the_lookup_is_asked_again(lin, fake_openai, game_backend):
+    # Offered no tools after the lookup, it calls one anyway and writes nothing: that is no
+    # answer, and the player must not be left with an empty bubble marked done.
+    fake_openai.script("tool_calls", calls=[order_lookup("SL2025061202")])
+    fake_openai.script("tool_calls", calls=[order_lookup("SL2025061202")])
+    async with Chat(lin) as chat:
+        answer = await chat.say(QUESTION)
+
+    assert answer.text == "你的订单SL2025061202 状态是 pending。"
+    assert answer.end["status"] == "done"
+    assert len(fake_openai.requests) == 3
