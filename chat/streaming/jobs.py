@@ -38,7 +38,7 @@ from agents.providers import Delta, Finish, ProviderError, SafetyBlocked
 from chat import player_sockets, selectors, services, staff_notify
 from chat.events import jobs_group, publish, publish_delta
 from chat.frames import delta_frame, dumps, end_frame, message_frame
-from chat.handoff import wants_human
+from chat.handoff import failure_reason, wants_human
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.loops import per_loop, receive_forever
@@ -89,8 +89,9 @@ class JobRegistry:
         self.stopping = True
         waited = self._answering()
         await self._wait_for_answers(grace)
+        # A question still waiting behind an answer gets none started now (it would be cut at
+        # once): its job hands the chat to staff instead (_run_jobs).
         self.cutting_off = True
-        self.pending.clear()  # a question that waited gets no answer started now: it would be cut at once
         cut = self._answering()
         for claim in self.claims.values():
             claim.cancelled = True
@@ -329,6 +330,9 @@ async def _run_jobs(
     try:
         while True:
             if start is None:
+                if reg.cutting_off:
+                    await _unanswered_to_staff(conversation_id)
+                    break
                 if reply_to_id is None:  # questions that waited: the newest is answered
                     if await _state(conversation_id=conversation_id) != Conversation.State.BOT:
                         break  # a human has it now (or the bot escalated): no more answers
@@ -342,12 +346,37 @@ async def _run_jobs(
                 break
             reg.pending.discard(conversation_id)
             reply_to_id = None
+    except asyncio.CancelledError:
+        if not (reg.cutting_off and claim is None and start is None):
+            raise
+        # The grace period ended as the job looked up the question that waited (the stop cancels
+        # a job between answers): that question is handed to staff all the same.
+        asyncio.current_task().uncancel()
+        await _unanswered_to_staff(conversation_id)
     finally:
         if claim is not None:
             claim.release()
         reg.ending.discard(conversation_id)
         reg.tasks.pop(conversation_id, None)
         reg.release(conversation_id)
+
+
+async def _unanswered_to_staff(conversation_id: int) -> None:
+    """The process is stopping and its grace period is over, with a question of the chat still
+    waiting behind the answer before it: the chat goes to staff's queue, as after a failed answer.
+
+    Dropped, the question stayed unanswered for good: the chat was still the bot's, and no other
+    process answers a question this one stored. Queued, the player reads that a person will reply
+    and staff see it. Nothing changes when the chat is no longer the bot's (the answer before it
+    failed and queued it already, or a person took it).
+    """
+    try:
+        if await staff_notify.escalate(
+            conversation_id, failure_reason(UNANSWERED), from_answer_job=True, error=UNANSWERED
+        ):
+            log.warning("stopping: chat #%s had a question waiting for an answer: passed to staff", conversation_id)
+    except Exception:  # the database may be away: the process exits anyway
+        log.exception("stopping: could not pass chat #%s's waiting question to staff", conversation_id)
 
 
 @db_pool
@@ -380,6 +409,7 @@ async def cancel_answer(conversation_id: int, *, here: bool = True) -> None:
 
 
 STOPPED = "stopped: the web process shut down while the answer streamed"
+UNANSWERED = "stopped: the web process shut down before the question was answered"
 
 
 class AnswerStart(NamedTuple):

@@ -14,7 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from chat import services
+from chat import services, staff_notify
 from chat.events import publish
 from chat.frames import stored_end_frame
 from chat.models import Conversation, Message, Player, Runner
@@ -374,3 +374,73 @@ async def test_a_player_who_asked_again_elsewhere_is_not_queued_when_the_dead_pr
     assert conversation.state == "bot"  # the bot is answering them: no "you are in the queue"
     assert (await sync_to_async(Message.objects.get)(pk=answer.pk)).status == "failed"
     await close_process()
+
+
+async def question_waiting_behind_an_answer(player: Player, ernie) -> PlayerSocket:
+    """The player's socket, a second question stored while their answer (a short one) streams."""
+    ernie.configure(reply=["充值到账通常需要五分钟。", "请耐心等待。"], delay=0.1)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    await sock.receive_until(is_delta)
+    client_id = await sock.say("我的账号被封了")  # waits for the answer streaming
+    await sock.receive_until(lambda f: f.get("type") == "ack" and f["client_id"] == client_id)
+    return sock
+
+
+async def test_a_question_waiting_behind_an_answer_when_the_grace_period_ends_goes_to_staff_not_unanswered(
+    player, ernie_settings, settings, monkeypatch, caplog
+):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 1
+    after_answer = staff_notify.after_answer
+
+    async def ending_as_the_grace_period_ends(*args, **kwargs):
+        # The first answer is ending (stored, being told to staff) just as the grace period ends.
+        while not jobs.registry().cutting_off:
+            await asyncio.sleep(0.01)
+        await after_answer(*args, **kwargs)
+
+    monkeypatch.setattr(staff_notify, "after_answer", ending_as_the_grace_period_ends)
+    sock = await question_waiting_behind_an_answer(player, ernie_settings)
+
+    await lifecycle.stop_answers()
+
+    frames = await sock.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
+    end = next(f for f in frames if is_end(f))
+    assert end["status"] == "done"  # the first answer finished
+    # The player is told a person will reply to the question that waited, which is kept for staff.
+    assert {"type": "state", "state": "waiting"} in frames
+    assert frames[-1]["message"]["event"] == "no_agent"
+    conversation = await sync_to_async(Conversation.objects.get)(player=player)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
+    texts = await sync_to_async(list)(
+        Message.objects.filter(conversation=conversation).order_by("seq").values_list("sender", "text")
+    )
+    assert texts[:3] == [
+        ("player", "充值没到账怎么办"),
+        ("bot", "充值到账通常需要五分钟。请耐心等待。"),
+        ("player", "我的账号被封了"),
+    ]
+    assert f"stopping: chat #{conversation.pk} had a question waiting for an answer: passed to staff" in caplog.text
+    await sock.close()
+
+
+async def test_a_question_being_looked_up_when_the_grace_period_ends_goes_to_staff_not_unanswered(
+    player, ernie_settings, settings, monkeypatch
+):
+    settings.ANSWER_SHUTDOWN_GRACE_SECONDS = 1
+
+    async def slow_state(**kwargs):  # the job looks up the question that waited, slowly
+        await asyncio.sleep(10)
+
+    monkeypatch.setattr(jobs, "_state", slow_state)
+    sock = await question_waiting_behind_an_answer(player, ernie_settings)
+
+    await lifecycle.stop_answers()
+
+    frames = await sock.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
+    assert next(f for f in frames if is_end(f))["status"] == "done"
+    assert {"type": "state", "state": "waiting"} in frames
+    conversation = await sync_to_async(Conversation.objects.get)(player=player)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
+    await sock.close()
