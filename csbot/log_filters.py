@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestAborted
 
 
 class NoPermissionDeniedTraceback(logging.Filter):
@@ -22,6 +22,27 @@ class NoPermissionDeniedTraceback(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class ClientGone(logging.Filter):
+    """A request whose client went away before its answer (Django's RequestAborted): one INFO
+    line, not an ERROR with its traceback.
+
+    A probe that gives up (a balancer's or compose's timeout), a player who closes the tab:
+    nothing is wrong with the process, but daphne ("Exception inside application") and
+    django.request log it as a crash, which pages whoever watches for ERROR. Every other
+    exception keeps its level and traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.exc_info and isinstance(record.exc_info[1], RequestAborted)):
+            return True
+        path = getattr(getattr(record, "request", None), "path", None)  # django.request's records name it
+        record.msg, record.args = "a client went away before its answer: %s", (path or "a request",)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info = record.exc_text = None
+        # The level was checked before this filter: LOG_LEVEL above INFO keeps the line out.
+        return logging.getLogger().isEnabledFor(logging.INFO)
 
 
 class DatabaseOutage(logging.Filter):

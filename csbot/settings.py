@@ -502,14 +502,17 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "filters": {
         "no_permission_denied_traceback": {"()": "csbot.log_filters.NoPermissionDeniedTraceback"},
+        "client_gone": {"()": "csbot.log_filters.ClientGone"},
         "database_outage": {"()": "csbot.log_filters.DatabaseOutage", "level": LOG_LEVEL},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": [], "level": "INFO"},
-        "django.request": {"filters": ["no_permission_denied_traceback"]},
+        "django.request": {"filters": ["no_permission_denied_traceback", "client_gone"]},
         "daphne": {"level": "WARNING"},
+        # Where daphne logs an exception the application raised ("Exception inside application").
+        "daphne.server": {"filters": ["client_gone"]},
         "jieba": {"level": "WARNING"},
         "psycopg.pool": {"level": "INFO", "filters": ["database_outage"]},
     },
