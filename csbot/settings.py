@@ -191,13 +191,15 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         "REDIS_URL does not start with redis://, rediss:// or unix://: write it as a URL, "
         "e.g. redis://127.0.0.1:6379/0 (README, Configuration)."
     )
+# The prefix of csbot's keys in Redis: deployments (and test runs) sharing one Redis each need their own.
+CHANNEL_PREFIX = env_str("CHANNEL_PREFIX", "csbot")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": env_str("CHANNEL_PREFIX", "csbot"),
+                "prefix": CHANNEL_PREFIX,
                 # A full channel makes group_send drop silently; clients resume
                 # from the answer buffer when they see a gap, but a roomy
                 # capacity keeps that rare.
@@ -226,7 +228,11 @@ CELERY_TIMEZONE = "UTC"
 # Where beat keeps its schedule (its --schedule, when given, wins): the image's processes can
 # write only their home (Dockerfile), and beat started as README says would fail in /app.
 CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", "celerybeat-schedule")
-# Run exactly one beat (on the embedded default the web process runs this schedule
+# However many beats run, only the one holding a lock in Redis sends (csbot/beat.py): another
+# waits, and takes over within BEAT_LOCK_SECONDS of the holder's death.
+CELERY_BEAT_SCHEDULER = "csbot.beat:SingleBeatScheduler"
+BEAT_LOCK_SECONDS = max(3.0, env_float("BEAT_LOCK_SECONDS", 30.0))
+# One beat sends it (csbot/beat.py; on the embedded default the web process runs this schedule
 # itself: csbot/embedded_beat.py). Analytics: stats of missed closes and dirty hours,
 # honest resolution once its 24 h window passes, anomaly detection, the worker
 # heartbeat. Each expires before its next run, so a stopped worker does not come back

@@ -1,0 +1,69 @@
+"""However many Celery beats run, one sends the schedule (csbot/beat.py): a second beat
+waits, sending nothing, and takes over when the first dies. Real beat processes, real Redis."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+
+import pytest
+
+from tests import servers
+from tests.services import require_redis
+from tests.test_celery_logging import celery, line, stop, wait_for
+
+SENDS = line(r"celery\.beat", r"Scheduler: Sending due task chat-requeue-abandoned ")
+
+
+def beat_env(tmp_path, name: str, prefix: str) -> dict[str, str]:
+    return servers.product_env(
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        REDIS_URL=require_redis(),  # the lock's, under this test's own prefix
+        CHANNEL_PREFIX=prefix,
+        # Each beat's tasks go nowhere: only who sends them matters here.
+        CELERY_BROKER_URL="memory://localhost/",
+        CELERY_RESULT_BACKEND="cache+memory://",
+        LOG_LEVEL="INFO",
+        HELD_CHAT_SWEEP_SECONDS="1",
+        BEAT_LOCK_SECONDS="3",
+        CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / f"{name}-schedule"),
+    )
+
+
+@pytest.fixture
+def two_beats(tmp_path):
+    """The first beat sending, then a second one started beside it, which has seen the first."""
+    prefix = f"csbot-test-{uuid.uuid4().hex[:8]}"
+    first = celery(beat_env(tmp_path, "first", prefix), tmp_path / "first.log", "beat")
+    second = None
+    try:
+        wait_for(SENDS, tmp_path / "first.log")
+        second = celery(beat_env(tmp_path, "second", prefix), tmp_path / "second.log", "beat")
+        wait_for(line(r"csbot\.beat", r"beat: another beat \(.+\) sends the schedule"), tmp_path / "second.log")
+        yield first, tmp_path / "second.log"
+    finally:
+        stop(*(p for p in (first, second) if p is not None))
+
+
+def test_a_second_beat_sends_nothing_while_the_first_runs_and_takes_over_when_it_dies(two_beats):
+    first, second_log = two_beats
+    time.sleep(3)  # three of the entry's intervals
+    assert "Sending due task" not in second_log.read_text()
+
+    first.send_signal(signal.SIGKILL)  # no goodbye: its lock expires
+    first.wait(10)
+    killed_at = time.monotonic()
+    wait_for(SENDS, second_log, timeout=15)
+
+    assert time.monotonic() - killed_at < 3 + 1 + 1.5  # the lock's lease, the second's look, a tick
+    assert "beat: this beat" in second_log.read_text()
+
+
+def test_a_beat_that_stops_hands_over_at_once(two_beats):
+    first, second_log = two_beats
+    stopped_at = time.monotonic()
+    stop(first)  # SIGTERM, as compose and systemd stop it
+    wait_for(SENDS, second_log, timeout=15)
+
+    assert time.monotonic() - stopped_at < 1 + 1.5  # the second's next look (every third of the lease), a tick
