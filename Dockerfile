@@ -14,16 +14,17 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm gett
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# collectstatic takes of node_modules only the files the pages load (csbot/vendor.py).
+# collectstatic takes of node_modules only the files the pages load (csbot/vendor.py), and
+# writes each file also under its content's hash, which the pages link (csbot/static_files.py).
 RUN python manage.py compilemessages && python manage.py collectstatic --noinput
 
 FROM base
 # .venv and node_modules stay out of the build context (.dockerignore).
 COPY . .
 COPY --from=build /app/locale /app/locale
-# staticfiles/ holds what a proxy serves when SERVE_STATIC=false. With it true the web
-# process serves the same files from the apps and node_modules, which here holds just
-# the vendor files collected (csbot/vendor.py finds them at the same paths).
+# staticfiles/ holds what the web process serves (SERVE_STATIC), its manifest there, or a
+# proxy when SERVE_STATIC=false. node_modules here holds just the vendor files collected
+# (csbot/vendor.py finds them at the same paths, and its check finds them there).
 COPY --from=build /app/staticfiles /app/staticfiles
 COPY --from=build /app/staticfiles/vendor /app/node_modules
 # The bytecode is compiled here because the processes cannot write beside the code.

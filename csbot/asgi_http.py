@@ -30,6 +30,8 @@ from asgiref.sync import ThreadSensitiveContext
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.handlers.asgi import ASGIHandler
 
+from csbot import static_files
+
 IDLE_KEPT = 32
 
 
@@ -79,6 +81,10 @@ class PooledThreadsASGIHandler(PooledThreadsMixin, ASGIHandler):
 
 class PooledThreadsStaticFilesHandler(PooledThreadsMixin, ASGIStaticFilesHandler):
     """Static files (when the app serves them, SERVE_STATIC) the same way."""
+
+    def serve(self, request):
+        # The hashed names collectstatic wrote, when the pages link them (csbot/static_files.py).
+        return static_files.serve(request, self.file_path(request.path))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and self._should_handle(scope["path"]):

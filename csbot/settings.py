@@ -317,7 +317,8 @@ USE_TZ = True
 
 # --- Static -------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and, once it has, the web process serves from: csbot/static_files.py).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Front-end libraries come from npm (package.json): of node_modules, only the files the
 # pages load are collected and served, at /static/vendor/ (csbot/vendor.py).
 STATICFILES_FINDERS = [
@@ -325,6 +326,12 @@ STATICFILES_FINDERS = [
     "csbot.vendor.VendorFinder",
 ]
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
+# collectstatic also writes each file under a name with its hash, and the pages link those
+# once it has run (DEBUG off): a deploy's new JS is a new URL (csbot/static_files.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "csbot.static_files.VersionedStaticFilesStorage"},
+}
 
 # --- Players ------------------------------------------------------------------
 # The game backend signs player tokens with this secret (docs/protocol.md).
