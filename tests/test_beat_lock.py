@@ -3,12 +3,15 @@ waits, sending nothing, and takes over when the first dies. Real beat processes,
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 import uuid
 
 import pytest
+from redis import Redis
 
+from csbot.beat import BeatLock
 from tests import servers
 from tests.services import require_redis
 from tests.test_celery_logging import celery, line, stop, wait_for
@@ -67,3 +70,25 @@ def test_a_beat_that_stops_hands_over_at_once(two_beats):
     wait_for(SENDS, second_log, timeout=15)
 
     assert time.monotonic() - stopped_at < 1 + 1.5  # the second's next look (every third of the lease), a tick
+
+
+def test_a_beat_that_cannot_reach_redis_sends_nothing_and_says_so_once(caplog):
+    unreachable = BeatLock(Redis(port=servers.free_port(), socket_connect_timeout=1), "csbot-test:beat", 3)
+
+    with caplog.at_level(logging.WARNING, logger="csbot.beat"):
+        assert [unreachable.hold(), unreachable.hold()] == [False, False]
+
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["beat: Redis can't be reached"]
+
+
+def test_a_beat_whose_lease_another_took_stops_sending_at_its_next_look():
+    client = Redis.from_url(require_redis())
+    key = f"csbot-test-{uuid.uuid4().hex[:8]}:beat"
+    mine = BeatLock(client, key, 3)
+    assert mine.hold()
+    client.set(key, "another-beat", px=3000)  # its lease ran out while it was stalled, and another took it
+
+    try:
+        assert mine.hold() is False
+    finally:
+        client.delete(key)
