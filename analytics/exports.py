@@ -80,12 +80,15 @@ def sentiment(rng: DateRange, points: list) -> HttpResponse:
     return response("sentiment", rng, header, rows)
 
 
-def agents(rng: DateRange, rows: list[tuple[str, dict[str, Any]]]) -> HttpResponse:
-    header = ["agent", "chats_handled", "first_response_avg_s", "handle_avg_s", "csat_avg", "csat_count"]
+def agents(rng: DateRange, rows: list[tuple[str, dict[str, Any]]], untaken: dict[str, Any]) -> HttpResponse:
+    """One row per agent, then the chats a human was asked for that nobody took, under an empty agent."""
+    header = ["agent", "chats_handled", "first_response_avg_s", "handle_avg_s", "queue_wait_avg_s", "csat_avg",
+              "csat_count"]  # fmt: skip
+    everyone = [*rows, ("", untaken)] if untaken["conversations"] else rows
     lines = (
-        [name, k["conversations"], _r(k["first_response_avg_s"], 1), _r(k["handle_avg_s"], 1), _r(k["csat_avg"], 2),
-         k["csat_count"]]
-        for name, k in rows
+        [name, k["conversations"], _r(k["first_response_avg_s"], 1), _r(k["handle_avg_s"], 1),
+         _r(k["queue_wait_avg_s"], 1), _r(k["csat_avg"], 2), k["csat_count"]]
+        for name, k in everyone
     )  # fmt: skip
     return response("agents", rng, header, lines)
 

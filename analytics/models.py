@@ -43,6 +43,8 @@ class ConversationStats(models.Model):
     )
     first_response_s = models.FloatField(null=True, blank=True)
     handle_time_s = models.FloatField(null=True, blank=True)
+    # Time in the queue with nobody holding it (services.stats._queue_wait); None: never queued.
+    queue_wait_s = models.FloatField(null=True, blank=True)
     # Time to first token of every bot answer, in order; the aggregates bin them.
     ttft_ms_values = models.JSONField(default=list, blank=True)
     ttft_avg_ms = models.FloatField(null=True, blank=True)
@@ -114,6 +116,8 @@ class Aggregate(models.Model):
     first_response_sum_s = models.FloatField(default=0)
     handle_count = models.PositiveIntegerField(default=0)
     handle_sum_s = models.FloatField(default=0)
+    queue_wait_count = models.PositiveIntegerField(default=0)
+    queue_wait_sum_s = models.FloatField(default=0)
     prompt_tokens = models.BigIntegerField(default=0)
     completion_tokens = models.BigIntegerField(default=0)
     csat_count = models.PositiveIntegerField(default=0)

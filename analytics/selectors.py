@@ -21,7 +21,15 @@ from django.utils.translation import gettext as _
 
 from analytics.models import Aggregate, Alert, DirtyHour, GapCluster, KnowledgeGap
 from analytics.services import histogram
-from analytics.services.aggregation import Totals, add_totals, day_end, day_start, empty_totals, floor_hour
+from analytics.services.aggregation import (
+    UNTAKEN,
+    Totals,
+    add_totals,
+    day_end,
+    day_start,
+    empty_totals,
+    floor_hour,
+)
 from analytics.services.resolution import RETURN_WINDOW
 
 Period = Aggregate.Period
@@ -242,6 +250,7 @@ def kpis(t: Totals, settled: Totals | None = None) -> dict[str, Any]:
         "llm_error_rate": _ratio(t["bot_failures"], t["bot_answers"]),
         "first_response_avg_s": _ratio(t["first_response_sum_s"], t["first_response_count"]),
         "handle_avg_s": _ratio(t["handle_sum_s"], t["handle_count"]),
+        "queue_wait_avg_s": _ratio(t["queue_wait_sum_s"], t["queue_wait_count"]),
         "duration_avg_s": _ratio(t["duration_s"], t["conversations"]),
         "turns_avg": _ratio(t["turns"], t["conversations"]),
         "tokens": t["prompt_tokens"] + t["completion_tokens"],
@@ -311,14 +320,19 @@ def intent_label(key: str, labels: dict[str, str]) -> str:
     return labels.get(key, key) if key else str(_("Unknown"))
 
 
-def agents(rng: DateRange) -> list[tuple[str, dict[str, Any]]]:
+def agents(rng: DateRange) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """Each agent's chats by name, and apart the chats a human was asked for that nobody
+    took: the players the agents' rows leave out (0 chats when there were none)."""
     rows = breakdown(rng, Dim.AGENT)
     users = get_user_model().objects.in_bulk([int(k) for k, _ in rows if k.isdigit()])
-    named = []
+    named, untaken = [], Sums().kpis()
     for key, metrics in rows:
+        if key == UNTAKEN:
+            untaken = metrics
+            continue
         user = users.get(int(key)) if key.isdigit() else None
         named.append((user.get_full_name() or user.get_username() if user else f"#{key}", metrics))
-    return named
+    return named, untaken
 
 
 def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dict[str, Any]:

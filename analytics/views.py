@@ -104,10 +104,10 @@ def sentiment(request: HttpRequest) -> HttpResponse:
 @manager_required
 def agents(request: HttpRequest) -> HttpResponse:
     rng = DateRange.parse(request.GET)
-    rows = selectors.agents(rng)
+    rows, untaken = selectors.agents(rng)
     if _csv(request):
-        return exports.agents(rng, rows)
-    return _page(request, "agents", rng, rows=rows, charts=charts.agents(rows))
+        return exports.agents(rng, rows, untaken)
+    return _page(request, "agents", rng, rows=rows, untaken=untaken, charts=charts.agents(rows))
 
 
 @require_GET

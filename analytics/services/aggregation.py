@@ -39,11 +39,13 @@ _OUTCOME_FIELD = {
 NEGATIVE_SENTIMENT = -0.3
 _STATS_FIELDS = [
     "closed_at", "resolution", "turns", "duration_s", "bot_answers", "bot_failures", "ttft_ms_values",
-    "first_response_s", "handle_time_s", "prompt_tokens", "completion_tokens", "csat_score",
+    "first_response_s", "handle_time_s", "queue_wait_s", "prompt_tokens", "completion_tokens", "csat_score",
     "sentiment_first", "sentiment_last", "intent", "server", "agent_id", "handed_off", "handoff_reason",
 ]  # fmt: skip
 
 Totals = dict[str, Any]
+# The agent key of the chats a human was asked for that nobody took (_dimensions).
+UNTAKEN = ""
 
 
 def empty_totals() -> Totals:
@@ -87,6 +89,9 @@ def _add_stats(totals: Totals, s: ConversationStats) -> None:
     if s.handle_time_s is not None:
         totals["handle_count"] += 1
         totals["handle_sum_s"] += s.handle_time_s
+    if s.queue_wait_s is not None:
+        totals["queue_wait_count"] += 1
+        totals["queue_wait_sum_s"] += s.queue_wait_s
     totals["prompt_tokens"] += s.prompt_tokens
     totals["completion_tokens"] += s.completion_tokens
     if s.csat_score:
@@ -116,12 +121,18 @@ def add_totals(into: Totals, other: Totals | Aggregate) -> Totals:
 
 
 def _dimensions(s: ConversationStats) -> Iterator[tuple[str, str]]:
-    """The rows a conversation counts in. Intent and server rows add up to the total."""
+    """The rows a conversation counts in. Intent and server rows add up to the total.
+
+    A chat a human was asked for that no agent took (the player gave up waiting, or it was
+    closed from the queue) counts under the agent key "" (UNTAKEN): the agents page listed
+    only the chats agents took, and the manager could not see the players nobody answered."""
     yield Dim.ALL, ""
     yield Dim.INTENT, s.intent
     yield Dim.SERVER, s.server
     if s.agent_id:
         yield Dim.AGENT, str(s.agent_id)
+    elif s.handed_off:
+        yield Dim.AGENT, UNTAKEN
     if s.handed_off:
         yield Dim.REASON, s.handoff_reason
 

@@ -26,6 +26,10 @@ Kind = ConversationEvent.Kind
 # Events after which a human holds the chat, and those after which nobody does.
 _HOLD = {Kind.TAKEN_OVER, Kind.TRANSFERRED}
 _RELEASE = {Kind.HANDED_BACK, Kind.CLOSED, Kind.REQUEUED}
+# Events that put a chat in the queue, and those that take it out (a human took it, the player
+# went back to the bot, or it was closed).
+_QUEUE = {Kind.ESCALATED, Kind.REQUEUED}
+_UNQUEUE = {Kind.TAKEN_OVER, Kind.TRANSFERRED, Kind.HANDED_BACK, Kind.CLOSED}
 
 # Fields written by bulk upsert: everything but the primary key.
 _FIELDS = [f.name for f in ConversationStats._meta.concrete_fields if not f.primary_key]
@@ -107,6 +111,7 @@ def stats_build(
         agent_id=_agent_id(conversation, events, agent),
         first_response_s=first_response_s,
         handle_time_s=_handle_time(events, agent, closed_at),
+        queue_wait_s=_queue_wait(events, closed_at),
         ttft_ms_values=ttfts,
         ttft_avg_ms=statistics.fmean(ttfts) if ttfts else None,
         ttft_p50_ms=float(statistics.median(ttfts)) if ttfts else None,
@@ -175,6 +180,25 @@ def _handle_time(events: Sequence[ConversationEvent], agent: Sequence[Message], 
         # No takeover recorded (older chats): the human held it from their first message.
         return max(0.0, (closed_at - agent[0].created_at).total_seconds())
     return None
+
+
+def _queue_wait(events: Sequence[ConversationEvent], closed_at: datetime) -> float | None:
+    """Seconds the chat sat in the queue with nobody holding it; None when it never joined it.
+
+    For a chat nobody took, the time the player waited before giving up (going back to the
+    bot) or the chat was closed from the queue: what the agents page reports for them."""
+    queued_since: datetime | None = None
+    total = 0.0
+    queued = False
+    for event in events:
+        if event.kind in _QUEUE and queued_since is None:
+            queued_since, queued = event.created_at, True
+        elif event.kind in _UNQUEUE and queued_since is not None:
+            total += (event.created_at - queued_since).total_seconds()
+            queued_since = None
+    if queued_since is not None:
+        total += (closed_at - queued_since).total_seconds()
+    return max(0.0, total) if queued else None
 
 
 def _intents(conversation: Conversation, messages: Sequence[Message]) -> list[str]:

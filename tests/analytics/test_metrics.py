@@ -19,6 +19,7 @@ import pytest
 from analytics.hooks import csat_record
 from analytics.models import Aggregate, ConversationStats
 from analytics.services import aggregation, resolution
+from analytics.services.stats import stats_compute_many
 from analytics.tasks import aggregate_recent, conversation_closed, on_conversation_closed
 from chat.models import Message
 from tests.analytics.conftest import T0
@@ -202,6 +203,41 @@ def test_the_agents_page_shows_alices_chats_first_response_handle_time_and_csat(
     assert (k["conversations"], k["first_response_avg_s"], k["handle_avg_s"], k["csat_avg"]) == (1, 90, 330, 4)
     html = page.content.decode()
     assert "1 min 30 s" in html and "5 min 30 s" in html
+
+
+def test_the_agents_page_counts_the_chats_nobody_took_and_how_long_their_players_waited(day, client, mia):
+    """A player who asked for a person and gave up, and one closed from the queue, were on no
+    agent's row: the page read as if every player who asked got someone."""
+    p1, p2 = day["a"].conversation.player, day["b"].conversation.player
+    gave_up = Chat(p1, T0 + timedelta(hours=5), intent="refund").player(0, "转人工").escalate(5)
+    gave_up.event(125, "handed_back", reason="player").player(130, "算了").bot(132).close(300)  # waited 2 min
+    closed_waiting = Chat(p2, T0 + timedelta(hours=7)).player(0, "人工").escalate(10).close(490)  # waited 8 min
+    stats_compute_many(conversation_ids=[gave_up.pk, closed_waiting.pk])
+    settle()
+    client.force_login(mia)
+
+    page = client.get("/analytics/agents/" + RANGE)
+    ((name, alice),) = page.context["rows"]
+    assert (name, alice["conversations"], alice["queue_wait_avg_s"]) == ("Alice", 1, 60)
+    assert (page.context["untaken"]["conversations"], page.context["untaken"]["queue_wait_avg_s"]) == (2, 300)
+    untaken = _text(page, "agents-untaken")
+    assert untaken.split() == ["Not", "taken", "by", "anyone", "2", "–", "–", "5", "min", "00", "s", "–", "0"]
+    assert "no agent took" in _text(page, "agents-counted")
+
+    csv = client.get("/analytics/agents/" + RANGE + "&format=csv").content.decode("utf-8-sig").splitlines()
+    assert csv[0].startswith("agent,chats_handled,first_response_avg_s,handle_avg_s,queue_wait_avg_s,")
+    assert csv[-1] == ",2,,,300.0,,0"
+
+    chinese = client.get("/analytics/agents/" + RANGE, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert _text(chinese, "agents-untaken").split()[:2] == ["无人接手", "2"]
+
+
+def _text(page, testid: str) -> str:
+    import re
+
+    html = page.content.decode()
+    found = re.search(rf'<(\w+)[^>]*data-testid="{testid}"[^>]*>(.*?)</\1>', html, re.S)
+    return re.sub(r"<[^>]+>", " ", found.group(2))
 
 
 def test_the_sentiment_page_shows_first_and_last_sentiment_per_server(day, client, mia):
