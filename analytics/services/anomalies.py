@@ -1,7 +1,8 @@
 """Anomaly detection: the last few minutes against a baseline (docs/metrics.md, "Alerts").
 
 Each signal is read twice by the same function from the same raw rows: over the
-window (the last few minutes) and over the 24 hours before it, the baseline. So
+window (the last few minutes) and over the 24 hours before it, the baseline (for the
+handoff surge, the same hour of the days before, when there are enough of them). So
 the two are alike in unit and population. The hourly aggregates would not do:
 they hold closed chats only, by their close, and only staff close a chat, so
 they leave out every chat the bot kept and count those a human took (asked for
@@ -56,6 +57,13 @@ class Rules:
     ttft_p95_factor: float = 2.0
     handoff_floor: int = 5
     handoff_factor: float = 3.0
+    # Players ask for a person by the time of day, not at a steady rate: against the 24-hour
+    # mean every evening peak read as a surge and a surge at night as calm. So the usual is the
+    # same hour (a bin this wide around the window's time) on each of the days before, up to
+    # handoff_days of them; with fewer than handoff_min_days of history, the 24 hours before.
+    handoff_days: int = 7
+    handoff_min_days: int = 3
+    handoff_bin: timedelta = timedelta(hours=1)
     sentiment_min_chats: int = 10
     sentiment_server_min_chats: int = 5
     sentiment_share_floor: float = 0.3
@@ -193,14 +201,45 @@ def _escalations(**created_at: datetime) -> int:
     return ConversationEvent.objects.filter(kind=Event.ESCALATED, **created_at).count()
 
 
+def _same_hour_escalations(periods: Periods, rules: Rules) -> list[int]:
+    """Escalations in the hour around the window's time of day on each earlier day with
+    history (the first chat is older than that day's hour), most recent day first.
+
+    One query over at most `handoff_days` hours of escalations: no day of rows to keep."""
+    start, end = periods.window["created_at__gte"], periods.window["created_at__lte"]
+    pad = max(timedelta(0), rules.handoff_bin - (end - start)) / 2
+    first = Conversation.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    bins = []
+    for day in range(1, rules.handoff_days + 1):
+        since = start - timedelta(days=day) - pad
+        if first is None or since < first:
+            break
+        bins.append(Q(created_at__gte=since, created_at__lt=end - timedelta(days=day) + pad))
+    if not bins:
+        return []
+    counts = ConversationEvent.objects.filter(kind=Event.ESCALATED).aggregate(
+        **{f"d{n}": Count("pk", filter=q) for n, q in enumerate(bins)}
+    )
+    return [counts[f"d{n}"] for n in range(len(bins))]
+
+
 def detect_handoff_surge(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
-    """Escalations in the window against escalations per window over the 24 hours before it.
+    """Escalations in the window against the usual number per window at this time of day: the
+    mean over the same hour of the days before, or, with less history than handoff_min_days,
+    over the 24 hours before the window.
 
     Takeovers nobody asked for are not escalations, so they never hide players asking."""
     count = _escalations(**periods.window)
-    expected = usual(_escalations, periods) * rules.window.total_seconds() / rules.baseline.total_seconds()
+    days = _same_hour_escalations(periods, rules)
+    window = periods.window["created_at__lte"] - periods.window["created_at__gte"]
+    if len(days) >= rules.handoff_min_days:
+        bin_length = max(rules.handoff_bin, window)
+        expected = statistics.fmean(days) * window / bin_length
+    else:
+        expected = usual(_escalations, periods) * window / rules.baseline
+        days = []
     threshold = _threshold(rules.handoff_floor, rules.handoff_factor, expected)
-    data = {"count": count, "expected": expected, "minutes": _minutes(rules)}
+    data = {"count": count, "expected": expected, "minutes": _minutes(rules), "days": len(days)}
     return [Signal(Kind.HANDOFF_SURGE, "", count >= threshold, count, threshold, expected, data)]
 
 

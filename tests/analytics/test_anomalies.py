@@ -542,6 +542,96 @@ def test_the_usual_escalations_are_those_of_the_24_hours_before_the_window(playe
     assert signal.baseline == pytest.approx(24 / 144)
 
 
+# Players asking for a person per hour of a game's day (UTC, the embedded TIME_ZONE): a few at
+# night, most in the evening, the peak three and a half times the day's mean.
+ASKED_PER_HOUR = [4, 2, 1, 1, 0, 0, 1, 2, 4, 6, 8, 10, 10, 10, 10, 10, 12, 16, 24, 36, 42, 42, 30, 10]
+DAY = timedelta(days=1)
+
+
+def days_of_asking(players, first_day: datetime, days: int) -> None:
+    """`days` days of escalations in the daily cycle above, spread evenly within each hour."""
+    from analytics.history import _keep_timestamps
+    from chat.models import Conversation, ConversationEvent
+
+    events = []
+    with _keep_timestamps():
+        for day in range(days):
+            midnight = first_day + day * DAY
+            chat = Conversation.objects.create(player=players[day % 5], created_at=midnight, updated_at=midnight)
+            for hour, asked in enumerate(ASKED_PER_HOUR):
+                events += [
+                    ConversationEvent(
+                        conversation=chat,
+                        kind="escalated",
+                        reason="player_request",
+                        created_at=midnight + timedelta(hours=hour, seconds=(n + 0.5) * 3600 / asked),
+                    )
+                    for n in range(asked)
+                ]
+        ConversationEvent.objects.bulk_create(events)
+
+
+def surges_over(day: datetime) -> list[str]:
+    """Every ten minutes of the day, what the handoff surge alert did: "20:10 raised"."""
+    seen = []
+    for slot in range(1, 24 * 6 + 1):
+        at = day + timedelta(minutes=10 * slot - 5)
+        event = changes(anomalies_detect(now=at)).get(("handoff_surge", ""))
+        if event:
+            seen.append(f"{timezone.localtime(at):%H:%M} {event}")
+    return seen
+
+
+def test_the_evening_peak_of_players_asking_for_a_person_is_no_surge(players):
+    """Against the mean of the 24 hours before, every evening raised "Handoff surge" at 20:00,
+    when players ask for a person most, and cleared after 22:00: the ops team learnt to ignore it."""
+    today = T0.replace(hour=0) + 7 * DAY
+    days_of_asking(players, today - 7 * DAY, days=8)
+
+    assert surges_over(today) == []
+    assert reading("handoff_surge", anomalies_detect(now=today + timedelta(hours=20, minutes=35))).data == {
+        "count": 8, "expected": pytest.approx(7, abs=0.2), "minutes": 10, "days": 7,
+    }  # fmt: skip
+
+
+def extra_asking(players, now: datetime, count: int) -> str | None:
+    """`count` more players ask for a person in the nine minutes before `now`: what the surge alert did."""
+    for i in range(count):
+        Chat(players[i % 5], now - timedelta(minutes=9)).player(0, "转人工").escalate(i * 30, "player_request")
+    return changes(anomalies_detect(now=now)).get(("handoff_surge", ""))
+
+
+def test_players_asking_for_a_person_three_times_as_often_as_at_this_hour_is_a_surge(players):
+    today = T0.replace(hour=0) + 7 * DAY
+    days_of_asking(players, today - 7 * DAY, days=8)
+
+    assert extra_asking(players, today + timedelta(hours=20, minutes=35), 15) == "raised"  # 23 where 7 is usual
+    assert active("handoff_surge").description == (
+        "Handoff surge: 23 chats asked for a human in the last 10 minutes, where about 7.0 usually do."
+    )
+
+
+def test_five_players_asking_for_a_person_at_night_is_a_surge(players):
+    """At 04:30 nobody asks, but against the day's mean (about 2 in ten minutes) five were calm."""
+    today = T0.replace(hour=0) + 7 * DAY
+    days_of_asking(players, today - 7 * DAY, days=8)
+
+    assert extra_asking(players, today + timedelta(hours=4, minutes=35), 5) == "raised"
+    assert active("handoff_surge").description == (
+        "Handoff surge: 5 chats asked for a human in the last 10 minutes, where usually none does."
+    )
+
+
+def test_with_two_days_of_history_a_surge_is_judged_against_the_24_hours_before(players):
+    """Two evenings are too few to know this hour's usual: the day before stands in for it."""
+    today = T0.replace(hour=0) + 2 * DAY
+    days_of_asking(players, today - 2 * DAY, days=3)
+
+    signal = reading("handoff_surge", anomalies_detect(now=today + timedelta(hours=20, minutes=35)))
+    assert signal.data["days"] == 0
+    assert signal.baseline == pytest.approx(sum(ASKED_PER_HOUR) / 144, abs=0.1)
+
+
 def test_failures_already_aggregated_in_the_current_hour_do_not_raise_their_own_threshold(players):
     # The chat closed at 10:27 and its hour was aggregated before the 10:30 check: its failures
     # are the window's, not what is usual.
