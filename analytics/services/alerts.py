@@ -43,6 +43,8 @@ class Signal:
     threshold: float
     baseline: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # False: off, but on too little evidence to raise an alert; it keeps an active one.
+    raises: bool = True
 
 
 class WebhookError(Exception):
@@ -71,6 +73,8 @@ def alert_sync(signal: Signal, *, now: datetime, inline: bool = False) -> str | 
         if active is not None:
             # Still off: keep the numbers current, without telling anyone again.
             Alert.objects.filter(pk=active.pk).update(**fields)
+            return None
+        if not signal.raises:
             return None
         with translation.override(settings.LANGUAGE_CODE):
             description = describe(signal.kind, signal.key, signal.data)

@@ -170,12 +170,13 @@ def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> 
     usual_answers, usual_failed = usual(_answers, periods)
     baseline = _ratio(usual_failed, usual_answers)
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
-    if answers < rules.error_min_answers or rate is None:
-        abnormal = None
-    else:
-        abnormal = failed >= rules.error_min_failed and rate >= threshold
+    abnormal = None if answers < rules.error_min_answers or rate is None else rate >= threshold
     data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _span(periods)}
-    return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data)]
+    # Fewer than error_min_failed failures are too few to raise the alert (a night's single
+    # timeout), but at this rate they are no recovery either: read as normal, two failures of
+    # ten (20%) in an outage at a quiet hour cleared its alert, and the third raised it again.
+    raises = failed >= rules.error_min_failed
+    return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data, raises=raises)]
 
 
 def _first_token_times(**created_at: datetime) -> list[int]:

@@ -852,6 +852,25 @@ def test_an_llm_outage_at_a_quiet_hour_stays_one_alert_until_answers_succeed_aga
     assert changes(anomalies_detect(now=back)) == {("llm_errors", ""): "cleared"}
 
 
+def test_two_failed_answers_of_ten_in_an_outage_keep_its_alert(normal_day, players, now):
+    """Replaying a generated two-hour outage at a quiet hour read "raised", "cleared", "raised":
+    two failures of ten (20%, twice the threshold) were too few to raise the alert, and so
+    read as a recovery."""
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+
+    quiet = now + timedelta(minutes=12)
+    bot_answers(players[3], quiet - timedelta(minutes=6), good=8, failed=2)
+    assert changes(anomalies_detect(now=quiet)) == {}
+    bot_answers(players[4], quiet - timedelta(minutes=2), good=0, failed=1)  # and the third
+    assert changes(anomalies_detect(now=quiet + timedelta(minutes=1))) == {}
+    assert Alert.objects.filter(kind="llm_errors").count() == 1
+
+    back = quiet + timedelta(minutes=12)
+    bot_answers(players[0], back - timedelta(minutes=6), good=12)
+    assert changes(anomalies_detect(now=back)) == {("llm_errors", ""): "cleared"}
+
+
 def test_an_llm_alert_with_no_answers_to_read_for_half_an_hour_is_cleared(normal_day, players, now):
     bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
     anomalies_detect(now=now)
