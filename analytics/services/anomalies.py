@@ -160,6 +160,20 @@ def _widened(read: Callable[..., T], enough: Callable[[T], bool], now: datetime,
     return value, periods
 
 
+def _before_the_alert(kind: str, periods: Periods, rules: Rules) -> Periods:
+    """The periods with, while the signal's alert is active, the baseline of the 24 hours before
+    the widest window that could have raised it: an outage's own failures, entering the 24 hours
+    before the window as it went on, lifted its threshold (10% to 14% in a two-hour one) until a
+    window at the outage's rate read normal, cleared the alert, and the next raised it again."""
+    raised_at = (
+        Alert.objects.filter(kind=kind, key="", state=Alert.State.ACTIVE).values_list("raised_at", flat=True).first()
+    )
+    if raised_at is None:
+        return periods
+    start = raised_at - rules.window * rules.widen_up_to
+    return replace(periods, before={"created_at__gte": start - rules.baseline, "created_at__lt": start})
+
+
 def _span(periods: Periods) -> int:
     return int((periods.window["created_at__lte"] - periods.window["created_at__gte"]).total_seconds() // 60)
 
@@ -167,7 +181,7 @@ def _span(periods: Periods) -> int:
 def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     (answers, failed), periods = _widened(_answers, lambda read: read[0] >= rules.error_min_answers, now, rules)
     rate = _ratio(failed, answers)
-    usual_answers, usual_failed = usual(_answers, periods)
+    usual_answers, usual_failed = usual(_answers, _before_the_alert(Kind.LLM_ERRORS, periods, rules))
     baseline = _ratio(usual_failed, usual_answers)
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
     abnormal = None if answers < rules.error_min_answers or rate is None else rate >= threshold
@@ -191,7 +205,7 @@ def _first_token_p95(**created_at: datetime) -> float | None:
 def detect_ttft_p95(now: datetime, periods: Periods, rules: Rules = RULES) -> list[Signal]:
     values, periods = _widened(_first_token_times, lambda read: len(read) >= rules.ttft_min_answers, now, rules)
     p95 = histogram.exact_percentile(values, 0.95)
-    baseline = usual(_first_token_p95, periods)
+    baseline = usual(_first_token_p95, _before_the_alert(Kind.TTFT_P95, periods, rules))
     threshold = _threshold(rules.ttft_p95_floor_ms, rules.ttft_p95_factor, baseline)
     abnormal = None if len(values) < rules.ttft_min_answers or p95 is None else p95 >= threshold
     data = {"p95_ms": p95, "answers": len(values), "baseline_ms": baseline, "minutes": _span(periods)}

@@ -871,6 +871,25 @@ def test_two_failed_answers_of_ten_in_an_outage_keep_its_alert(normal_day, playe
     assert changes(anomalies_detect(now=back)) == {("llm_errors", ""): "cleared"}
 
 
+def test_an_outage_that_goes_on_keeps_its_alert_though_its_failures_enter_the_24_hours_before(normal_day, players, now):
+    """The baseline is the 24 hours before the window: as an outage went on, its own failures
+    lifted its threshold until a window at the outage's rate read normal and cleared the alert."""
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    assert changes(anomalies_detect(now=now)) == {("llm_errors", ""): "raised"}
+
+    seen = []
+    for minute in range(1, 61):  # a quarter of the answers fail, four a minute, for an hour
+        at = now + timedelta(minutes=minute)
+        bot_answers(players[minute % 5], at - timedelta(seconds=61), good=3, failed=1)
+        seen += [f"{minute} {event}" for event in changes(anomalies_detect(now=at)).values()]
+    assert seen == []
+    assert active("llm_errors").threshold == pytest.approx(0.1)
+
+    back = now + timedelta(minutes=72)
+    bot_answers(players[0], back - timedelta(minutes=6), good=12)
+    assert changes(anomalies_detect(now=back)) == {("llm_errors", ""): "cleared"}
+
+
 def test_an_llm_alert_with_no_answers_to_read_for_half_an_hour_is_cleared(normal_day, players, now):
     bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
     anomalies_detect(now=now)
