@@ -76,7 +76,7 @@ _GAME_WORDS = """
 _SAYS_NOTHING = ("after", "before", "new")
 
 # Chinese words that only ask (什么时候, 几点, 需要): their English ("when", "need") are stopwords.
-_ASKING = frozenset({"时候", "几点", "需要"})
+ASKING = frozenset({"时候", "几点", "需要"})
 
 _LATIN = re.compile(r"[A-Za-z]")
 _ENGLISH_WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)?")
@@ -98,10 +98,16 @@ def _in_chinese(word: str) -> str:
     return word
 
 
+def has_english_words(question: str) -> bool:
+    """Whether in_chinese_words may write some of the question's words otherwise: without a Latin
+    letter (full-width ones count) its terms are tokenize's own, less the words that only ask."""
+    return bool(_LATIN.search(unicodedata.normalize("NFKC", question)))
+
+
 def in_chinese_words(question: str) -> str:
     """The question with the English words listed here written as players write them in Chinese."""
     text = unicodedata.normalize("NFKC", question)
-    if not _LATIN.search(text):
+    if not has_english_words(text):
         return text  # most questions: nothing to write otherwise
     text = _PHRASE.sub(lambda found: f" {_PHRASES[found.lastindex - 1][1]} ", text)
     return _ENGLISH_WORD.sub(lambda found: _in_chinese(found.group()), text)
@@ -109,4 +115,4 @@ def in_chinese_words(question: str) -> str:
 
 def question_terms(question: str) -> list[str]:
     """The terms a gap is grouped by: its index terms, in one vocabulary for both languages."""
-    return sorted(set(tokenize(in_chinese_words(question))) - _ASKING)
+    return sorted(set(tokenize(in_chinese_words(question))) - ASKING)

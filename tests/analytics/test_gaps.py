@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from analytics.hooks import knowledge_gap_record, on_knowledge_gap
 from analytics.models import GapCluster, KnowledgeGap
+from analytics.services.gap_words import question_terms
 from analytics.tasks import knowledge_gaps
 from chat.models import Conversation
 
@@ -234,6 +235,31 @@ def test_an_english_group_from_before_the_upgrade_takes_the_same_question_in_chi
     chinese = knowledge_gap_record(question="新版本安卓12闪退", language="zh-hans")
 
     assert chinese.cluster == english
+
+
+def test_upgrading_groups_asked_in_chinese_does_not_load_jieba_and_gives_them_their_new_terms(monkeypatch):
+    """Migrating loaded jieba (a second and some 100 MB in the release step) to cut again every
+    active group, though only a label with English words is cut otherwise now."""
+    from django.apps import apps
+
+    from agents.knowledge import tokenize
+
+    migration = importlib.import_module("analytics.migrations.0005_gap_terms_in_both_languages")
+    labels = ["跨服战什么时候开", "宠物进化需要什么材料", "兑换码在哪里输入"]
+    groups = [knowledge_gap_record(question=label, language="zh-hans").cluster for label in labels]
+    for group in groups:  # as the version before cut them: every term, the words that only ask too
+        GapCluster.objects.filter(pk=group.pk).update(terms=sorted(set(tokenize.tokenize(group.label))))
+    cut_before = {g.label: GapCluster.objects.get(pk=g.pk).terms for g in groups}
+    assert "时候" in cut_before["跨服战什么时候开"] and "需要" in cut_before["宠物进化需要什么材料"]
+
+    def no_jieba():
+        raise AssertionError("jieba was loaded")
+
+    monkeypatch.setattr(tokenize, "_jieba", no_jieba)
+    migration.reterm_active_groups(apps, None)
+    monkeypatch.undo()
+
+    assert {g.label: g.terms for g in GapCluster.objects.all()} == {label: question_terms(label) for label in labels}
 
 
 @pytest.mark.parametrize(
