@@ -232,6 +232,27 @@ def test_the_agents_page_counts_the_chats_nobody_took_and_how_long_their_players
     assert _text(chinese, "agents-untaken").split()[:2] == ["无人接手", "2"]
 
 
+def test_after_the_upgrade_the_chats_nobody_took_before_it_are_counted_with_their_wait(day, client, mia):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("analytics.migrations.0006_queue_wait")
+    closed_waiting = Chat(day["b"].conversation.player, T0 + timedelta(hours=7)).player(0, "人工").escalate(10)
+    stats_compute_many(conversation_ids=[closed_waiting.close(490).pk])
+    settle()
+    # As the version before left them: no wait, and no agent row for the chats nobody took.
+    ConversationStats.objects.update(queue_wait_s=None)
+    Aggregate.objects.filter(dimension="agent", key="").delete()
+
+    migration.untaken_backfill(apps, None)
+    aggregation.aggregate_dirty()
+    client.force_login(mia)
+
+    untaken = client.get("/analytics/agents/" + RANGE).context["untaken"]
+    assert (untaken["conversations"], untaken["queue_wait_avg_s"]) == (1, 480)
+
+
 def _text(page, testid: str) -> str:
     import re
 
