@@ -271,6 +271,15 @@ def _handoff_surge(d: dict[str, Any]) -> str:
             "where about %(expected)s usually do.",
             d["count"],
         )
+    if d.get("days"):
+        # The usual of the same hour on the days before (anomalies.py), not of the whole day's: said,
+        # so that a reader who knows evenings are busy knows the evening was allowed for.
+        # The space is the sentence's: Chinese needs none before its brackets.
+        text += ngettext(
+            " (The usual is this time of day on the day before.)",
+            " (The usual is this time of day on the %(days)s days before.)",
+            d["days"],
+        )
     return text % values
 
 

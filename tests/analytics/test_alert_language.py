@@ -168,3 +168,15 @@ def test_the_long_queue_alert_reads_without_a_stray_space_in_chinese():
     with translation.override("zh-hans"):
         said = describe(Alert.Kind.QUEUE_WAIT, "", data)
     assert said == "排队过长：7 位玩家在等待人工，最长已等待 15.2 分钟（平时玩家约等待 1.6 分钟后由人工接入）。"
+
+
+def test_a_handoff_surge_read_against_the_same_hour_of_the_days_before_says_so():
+    # The evening is busy every day: a manager reading "about 12 usually do" must know that is
+    # the evening's usual, not the whole day's.
+    data = {"count": 30, "expected": 12.4, "minutes": 10, "days": 7}
+    with translation.override("en"):
+        said = describe(Alert.Kind.HANDOFF_SURGE, "", data)
+    with translation.override("zh-hans"):
+        said_zh = describe(Alert.Kind.HANDOFF_SURGE, "", data)
+    assert said.endswith("where about 12 usually do. (The usual is this time of day on the 7 days before.)")
+    assert said_zh.endswith("平时约 12 个。（平时指前 7 天的同一时段。）")

@@ -608,6 +608,7 @@ def test_players_asking_for_a_person_three_times_as_often_as_at_this_hour_is_a_s
     assert extra_asking(players, today + timedelta(hours=20, minutes=35), 15) == "raised"  # 23 where 7 is usual
     assert active("handoff_surge").description == (
         "Handoff surge: 23 chats asked for a human in the last 10 minutes, where about 7.0 usually do."
+        " (The usual is this time of day on the 7 days before.)"
     )
 
 
@@ -619,6 +620,7 @@ def test_five_players_asking_for_a_person_at_night_is_a_surge(players):
     assert extra_asking(players, today + timedelta(hours=4, minutes=35), 5) == "raised"
     assert active("handoff_surge").description == (
         "Handoff surge: 5 chats asked for a human in the last 10 minutes, where usually none does."
+        " (The usual is this time of day on the 7 days before.)"
     )
 
 
