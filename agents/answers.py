@@ -169,21 +169,27 @@ def _not_a_choice(spec: FactSpec, value: str, language: str) -> str:
     return f"There is no {named}." + ("" if listed else f" It is one of {choice_list(spec, language)}.")
 
 
-def noted(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
+def noted(specs: list[FactSpec], values: dict[str, str], language: str, still: list[FactSpec] = ()) -> str:
     """The details the player just gave, acknowledged, when there is nothing to look up with them.
 
-    A player id they typed is noted as they gave it (claimed_player_id): staff check it."""
+    A player id they typed is noted as they gave it (claimed_player_id): staff check it.
+    `still`: the topic's details the player has not given yet, said next (the form asks for
+    them), rather than the way to a person: the player would not know what is left to give."""
 
     def value(spec: FactSpec) -> str:
         return values.get(spec.name) or values.get(CLAIMED_PLAYER_ID, "")
 
     if _zh(language):
         details = "，".join(f"{spec.label(language)}：{value(spec)}" for spec in specs)
+        if still:
+            return f"好的，已记下：{details}。{needed_to_go_on(still, language)}"
         return (
             f"好的，已记下：{details}。如果上面的方法没有解决问题，点“转人工客服”，"
             "同事接手时能看到这些信息，你不用再重复说明。"
         )
     details = ", ".join(f"{spec.label(language)}: {value(spec)}" for spec in specs)
+    if still:
+        return f"Thanks, I've noted it: {details}. {needed_to_go_on(still, language)}"
     return (
         f"Thanks, I've noted it: {details}. If the steps above don't solve it, tap \"Talk to a human\": "
         "a colleague will see these details, so you won't have to repeat them."

@@ -10,7 +10,9 @@ not ask for an id the player gave.
 
 The bot asks for what is still missing, once: a fact it asked for before is
 never asked again (the answer goes on without it, and a human can follow up),
-unless the player named a value that is none of its choices ("s7" for the server).
+unless the player named a value that is none of its choices ("s7" for the server),
+or has just given some of the details asked for: the bot then says which are still
+needed (pipeline/prompt.py), so the player knows what is left to give.
 """
 
 from __future__ import annotations

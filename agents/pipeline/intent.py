@@ -95,13 +95,17 @@ def _from_the_conversation(
         # "still doesn't work" is about what the chat was on: its "work" is no Monthly Card.
         return IntentResult(topic.name, 1.0, "topic")
     pending = (context.last_bot_meta.get("intent") or {}).get("name", "")
+    missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
+    if pending not in catalogue.intents and context.last_bot_meta.get("asked") and context.topic in catalogue.intents:
+        # "ok" or "hurry up" names no topic, but the bot's reply to it asked for the details
+        # still missing again ("send me the server when you have it"): "S3" next answers that.
+        pending, missing = context.topic, context.last_bot_meta["asked"]
     if pending not in catalogue.intents:
         # "那苹果的呢" after an answer about no topic ("谷歌商店买的" found a FAQ): the topic
         # the chat was on before it.
         return _on_the_topic(context, catalogue, context.topic, classified)
     if context.message_meta.get("form_id"):
         return IntentResult(pending, 1.0, "form")
-    missing = (context.last_bot_meta.get("facts") or {}).get("missing", ())
     needed = [catalogue.facts[n] for n in missing if n in catalogue.facts]
     # A detail the bot asked for, named or standing alone ("it's 55555555 on server S2"), or one
     # that is none of its choices ("s7" for the server): an answer still, to be told so.
@@ -121,8 +125,9 @@ def _from_the_conversation(
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
         return IntentResult(pending, 1.0, "follow_up")
-    if not elsewhere and any(fact_rules.bare_value(spec, context.question) for spec in needed):
-        # A fact was still missing and this reads as its value ("the Frostfang Sword", "霜牙之剑").
+    if any(fact_rules.bare_value(spec, context.question) for spec in needed):
+        # A fact was still missing and this reads as its value ("the Frostfang Sword", "霜牙之剑"),
+        # also when the classifier reads the topic itself in it ("sword": a lost item).
         return IntentResult(pending, 1.0, "follow_up")
     return None
 

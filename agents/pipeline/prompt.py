@@ -204,6 +204,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             "awaiting_facts",
             body=answers.still_waiting(awaited, lang),
             prefix=prefix,
+            asked=[spec.name for spec in awaited],
             form_fields=[fact_rules.form_field(spec, lang) for spec in awaited],
         )
     if facts.unknown and intent.source == "follow_up":
@@ -219,9 +220,18 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     given = _details_given(context, intent, facts) if local and result is None else []
     if given:
         # "S2" after "Which server do you play on?": quoting the article the question followed
-        # once more would only repeat it. (An LLM reads the chat and words this itself.)
-        body = answers.noted(given, facts.values, lang)
-        return Reply("noted", body=body, prefix=prefix, quick_replies=[human] if human else [])
+        # once more would only repeat it. (An LLM reads the chat and words this itself.) The
+        # details still missing ("霜牙之剑" to "物品名称、服务器": the server) are asked for
+        # again, with the form: asked once, they are not asked "twice" by saying what is left.
+        still = facts.missing
+        return Reply(
+            "noted",
+            body=answers.noted(given, facts.values, lang, still),
+            prefix=prefix,
+            quick_replies=[human] if human else [],
+            asked=[spec.name for spec in still],
+            form_fields=[fact_rules.form_field(spec, lang) for spec in still],
+        )
     reply = Reply("answer", prefix=prefix)
     if human and asks_how_to_reach_support(context.question):
         # "客服电话是多少": the help center says how to reach support, and a person is a tap away.

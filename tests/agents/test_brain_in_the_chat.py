@@ -180,7 +180,9 @@ async def test_a_hacked_account_collects_what_staff_restore_it_with_and_offers_a
     # The steps first, then what staff need to restore a changed e-mail or stolen items.
     assert asks in answer.text
     assert [field["name"] for field in answer.form["fields"]] == ["player_id", "server"]
-    assert server in details.text and ("转人工客服" in details.text or "Talk to a human" in details.text)
+    # The server noted, the player ID still needed, and a person a tap away.
+    assert server in details.text and ("还差玩家ID" in details.text or "need your player ID" in details.text)
+    assert [field["name"] for field in details.form["fields"]] == ["player_id"]
     assert [option["intent"] for option in details.quick_replies] == ["human"]
     conversation = await conversation_of(visitor)
     assert (conversation.intent, conversation.facts["server"]) == ("account_hacked", server)
@@ -384,14 +386,16 @@ async def test_facts_written_across_turns_are_kept_and_never_asked_for_twice(lin
         third = await chat.say("Frostfang Sword")
 
     assert {f["name"] for f in first.form["fields"]} == {"server", "item_name"}
-    assert second.form is None and third.form is None
+    # The server noted, the item still needed: said, with the form for it alone.
+    assert second.text.startswith("好的，已记下：服务器：S3。我这边还差物品名称"), second.text
+    assert [f["name"] for f in second.form["fields"]] == ["item_name"] and third.form is None
     # Named in English, shown by the game's Chinese name to a player who asks in Chinese.
     assert "**霜牙之剑**：物品恢复（工单 4411）" in third.text and "未领取" in third.text
     assert "Frostfang" not in third.text and "item restore" not in third.text
     conversation = await conversation_of(lin)
     assert conversation.facts["server"] == "S3" and conversation.facts["item_name"] == "Frostfang Sword"
     asked = [(await a.meta()).get("asked", []) for a in (first, second, third)]
-    assert asked == [["item_name", "server"], [], []]
+    assert asked == [["item_name", "server"], ["item_name"], []]
 
 
 @pytest.mark.parametrize(
@@ -507,7 +511,9 @@ async def test_an_id_a_visitor_types_is_noted_not_asked_for_again_and_staff_see_
         later = await chat.say("S2")
 
     assert [f["name"] for f in asked.form["fields"]] == ["player_id", "server"]
-    assert answer.text.startswith(noted) and answer.form is None
+    assert answer.text.startswith(noted)
+    # The server is still missing: asked for again, with the form (the id is not).
+    assert [f["name"] for f in answer.form["fields"]] == ["server"]
     assert (await answer.meta())["facts"]["missing"] == ["server"]
     assert "55555555" in later.text and later.form is None
     # Only the game token verifies an id: the typed one is kept apart, and no tool gets it.
@@ -758,6 +764,65 @@ async def test_an_item_named_alone_in_reply_to_the_item_and_server_question_is_n
     assert [f["name"] for f in asked.form["fields"]] == ["item_name", "server"]
     assert answer.text.startswith(noted), answer.text  # not "which of these is it about?"
     assert (await conversation_of(visitor)).facts["item_name"].startswith("霜牙之剑")
+
+
+@pytest.mark.parametrize(
+    ("problem", "detail", "says", "still"),
+    [
+        ("我的装备不见了", "霜牙之剑", "好的，已记下：物品名称：霜牙之剑。我这边还差服务器，发给我或者填写", "server"),
+        ("背包里的东西没了", "霜牙之剑", "好的，已记下：物品名称：霜牙之剑。我这边还差服务器", "server"),
+        ("我号被盗了，怎么办？", "二服", "好的，已记下：服务器：S2。我这边还差玩家ID，发给我或者", "player_id"),
+        (
+            "my stuff is gone",
+            "Frostfang Sword",
+            "Thanks, I've noted it: Item: Frostfang Sword. To go on I need",
+            "server",
+        ),
+        (
+            "the game keeps crashing",
+            "android",
+            "Thanks, I've noted it: Device: Android. To go on I need your",
+            "server",
+        ),
+        (
+            "my account got hacked",
+            "I'm on s2",
+            "Thanks, I've noted it: Server: S2. To go on I need your player",
+            "player_id",
+        ),
+    ],
+)
+async def test_a_player_who_gave_some_of_the_details_is_told_what_is_still_needed(
+    visitor, problem, detail, says, still
+):
+    async with Chat(visitor) as chat:
+        await chat.say(problem)
+        answer = await chat.say(detail)
+
+    assert answer.text.startswith(says), answer.text
+    assert [f["name"] for f in answer.form["fields"]] == [still]
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "item", "nudge", "server"),
+    [
+        ("my stuff is gone", "Frostfang Sword", "ok", "S3"),
+        ("我的装备不见了", "霜牙之剑", "好的", "三服"),
+        ("我的装备不见了", "霜牙之剑", "快点", "三服"),
+    ],
+)
+async def test_the_detail_still_needed_is_taken_after_an_ok_to_the_request(visitor, problem, item, nudge, server):
+    async with Chat(visitor) as chat:
+        await chat.say(problem)
+        await chat.say(item)
+        waiting = await chat.say(nudge)
+        answer = await chat.say(server)
+
+    assert [f["name"] for f in waiting.form["fields"]] == ["server"]
+    assert not answer.text.startswith(("I'd like to get this right", "我想更准确地帮到你")), answer.text
+    conversation = await conversation_of(visitor)
+    assert (conversation.intent, conversation.facts["server"]) == ("lost_items", "S3")
 
 
 @pytest.mark.parametrize("question", ["where is my stuff", "my stuff is gone", "all my belongings disappeared"])
