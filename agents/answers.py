@@ -226,6 +226,22 @@ def soothe(language: str, *, strong: bool) -> str:
     )
 
 
+def sorry_about_the_game(language: str, *, strong: bool) -> str:
+    """For a player angry at the game itself ("什么破游戏"): the game let them down, and that is
+    what they hear owned; "sorry for making you wait" would answer a grievance they never had."""
+    if strong:
+        return pick(
+            language,
+            "听得出来这游戏让你非常恼火，真的很抱歉让你玩得这么糟心。",
+            "I can tell the game has really got to you, and I'm truly sorry it's been such a bad experience.",
+        )
+    return pick(
+        language,
+        "听得出来这游戏让你挺窝火的，抱歉让你玩得不顺心。",
+        "I hear you: the game has been frustrating you, and I'm sorry it hasn't been fun.",
+    )
+
+
 def handover(language: str, *, reason: str) -> str:
     if reason == "dont_know":
         return pick(

@@ -53,7 +53,7 @@ _EN = {
     "angry": -0.6, "furious": -0.9, "frustrating": -0.5, "annoying": -0.5, "disappointing": -0.5,
     "pissed": -0.8, "annoyed": -0.5, "frustrated": -0.5, "upset": -0.5, "bullshit": -0.8,
     "disappointed": -0.5, "unacceptable": -0.7, "sick": -0.4, "tired": -0.3, "hate": -0.7, "stupid": -0.7,
-    "wtf": -0.8, "fuck": -1.0, "fucking": -1.0, "shit": -0.8, "damn": -0.5, "crap": -0.6, "idiots": -0.9,
+    "wtf": -0.8, "sucks": -0.6, "fuck": -1.0, "fucking": -1.0, "shit": -0.8, "damn": -0.5, "crap": -0.6, "idiots": -0.9,
     "lawyer": -0.8, "sue": -0.8, "chargeback": -0.8, "complaint": -0.5, "complain": -0.5, "quit": -0.4,
     "uninstall": -0.4, "still": -0.1, "again": -0.1, "waiting": -0.1, "robbed": -0.8, "stole": -0.4,
     "thanks": 0.4, "thank": 0.4, "great": 0.5, "good": 0.3, "awesome": 0.6, "perfect": 0.6, "love": 0.5,
@@ -144,6 +144,15 @@ def _clause_around(text: str, found: re.Match) -> str:
 def hurries(text: str) -> bool:
     """The player hurries the bot along ("hurry up", "快点啊")."""
     return _IMPATIENT.search(unicodedata.normalize("NFKC", text).lower()) is not None
+
+
+# The game itself as what the player is angry at: "什么破游戏", "垃圾游戏", "FUCK THIS GAME".
+_AT_THE_GAME = re.compile(r"游戏|\bgames?\b", re.IGNORECASE)
+
+
+def blames_the_game(text: str) -> bool:
+    """The player's anger names the game ("what a garbage game"), not the wait or the team."""
+    return _AT_THE_GAME.search(unicodedata.normalize("NFKC", text)) is not None
 
 
 # Swearing with its letters starred out ("f***", "f**king", "sh*t") says as much as spelled out.

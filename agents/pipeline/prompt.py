@@ -20,7 +20,7 @@ from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import TOOL_CALLING, ChatRequest, Passage
-from agents.sentiment import hurries, repeats_themselves
+from agents.sentiment import blames_the_game, hurries, repeats_themselves
 from chat.handoff import asks_how_to_reach_support, asks_who_answers
 from chat.models import Message
 
@@ -179,11 +179,13 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         # "FUCK THIS GAME", "垃圾游戏": nothing to look up but the mood, and its words would find
         # an article on anything ("game"). The player hears they are heard, and is asked what
         # went wrong, with the topics and a person to choose from.
+        # Anger at the game itself ("什么破游戏") hears the game owned, not "sorry for the wait".
         options = _topic_options(intent, catalogue, lang)
+        sorry = answers.sorry_about_the_game if blames_the_game(context.question) else answers.soothe
         return Reply(
             "vented",
             body=answers.tell_me_what_happened(lang),
-            prefix=answers.soothe(lang, strong=mood.strong),
+            prefix=sorry(lang, strong=mood.strong),
             quick_replies=options + ([human] if human else []),
         )
     notes = _mood_notes(lang) if mood.upset and not local else ""
@@ -321,7 +323,7 @@ def _topic_options(intent: IntentResult, catalogue, lang: str) -> list[dict]:
 # Words that name nothing to help with when the rest of a message is only its mood.
 # A goodbye ("我要退游了，再见") asks for nothing either.
 _NOTHING_TO_LOOK_UP = frozenset(
-    tokenize("game games this you your guys all bye goodbye 游戏 你们 客服 什么 这 破 我要 再见 拜拜")
+    tokenize("game games this you your guys all ever bye goodbye 游戏 你们 客服 什么 这 破 这破 没法玩 我要 再见 拜拜")
 )
 
 

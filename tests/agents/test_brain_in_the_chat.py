@@ -974,11 +974,11 @@ async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(vi
 @pytest.mark.parametrize(
     ("outburst", "heard", "asked"),
     [
-        ("FUCK THIS GAME", "I'm really sorry about this.", "Tell me what happened: what were you doing"),
+        ("FUCK THIS GAME", "I can tell the game has really got to you", "Tell me what happened: what were you doing"),
         ("you guys are useless", "I'm really sorry about this.", "Tell me what happened: what were you doing"),
-        ("I'm done with this game, uninstalling", "Sorry for the trouble", "Tell me what happened"),
-        ("垃圾游戏", "非常抱歉给你带来这么糟糕的体验", "跟我说说发生了什么"),
-        ("什么破游戏", "抱歉让你着急了", "跟我说说发生了什么"),
+        ("I'm done with this game, uninstalling", "I hear you: the game has been frustrating", "Tell me what happened"),
+        ("垃圾游戏", "听得出来这游戏让你非常恼火", "跟我说说发生了什么"),
+        ("什么破游戏", "听得出来这游戏让你挺窝火的", "跟我说说发生了什么"),
         ("F*** this", "I'm really sorry about this.", "Tell me what happened"),
         ("我要退游了，再见", "非常抱歉给你带来这么糟糕的体验", "跟我说说发生了什么"),
         # Impatience: no article found by "take" (Lost items) or "up" (the top-up).
@@ -997,6 +997,34 @@ async def test_an_outburst_with_nothing_else_is_heard_and_asked_what_happened(vi
     assert answer.quick_replies[-1]["intent"] == "human" and len(answer.quick_replies) == 5
     assert answer.form is None
     assert (await conversation_of(visitor)).state == "bot"
+
+
+@pytest.mark.parametrize(
+    ("outburst", "heard", "asked", "again"),
+    [
+        ("什么破游戏", "听得出来这游戏让你挺窝火的，抱歉让你玩得不顺心。", "跟我说说发生了什么", "还是垃圾"),
+        ("你们这破游戏", "听得出来这游戏让你挺窝火的", "跟我说说发生了什么", "垃圾"),
+        ("这破游戏没法玩了", "听得出来这游戏让你挺窝火的", "跟我说说发生了什么", "真垃圾"),
+        ("what a garbage game", "I can tell the game has really got to you", "Tell me what happened", "it's trash"),
+        ("this game sucks", "I can tell the game has really got to you", "Tell me what happened", "garbage"),
+        ("worst game ever", "I can tell the game has really got to you", "Tell me what happened", "useless"),
+    ],
+)
+async def test_anger_at_the_game_is_owned_and_met_with_help_then_a_person(visitor, outburst, heard, asked, again):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(outburst)
+        state = (await conversation_of(visitor)).state
+        after = await chat.say(again)
+
+    # The game let them down: not "sorry for making you wait" (抱歉让你着急了).
+    assert answer.text.startswith(heard), answer.text
+    assert "着急" not in answer.text and "Sorry for the trouble" not in answer.text
+    assert asked in answer.text and answer.quick_replies[-1]["intent"] == "human"
+    assert state == "bot"
+    # Still as angry after the offer of help: a person takes it, as for any upset player.
+    assert after.text.startswith(("非常抱歉让你这么不愉快", "I'm very sorry this has been so frustrating")), after.text
+    conversation = await conversation_of(visitor)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "sentiment")
 
 
 @pytest.mark.parametrize(
