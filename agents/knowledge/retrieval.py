@@ -40,6 +40,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from agents.knowledge import embeddings, index, tokenize, vectors
+from agents.knowledge.phrasing import in_the_help_centers_words
 from agents.providers.base import Passage
 from csbot.db import in_worker
 
@@ -179,7 +180,20 @@ def _about_it_all(hit: index.Hit, query: str, opening: index.IndexedChunk) -> bo
     """
     if hit.title_coverage < hit.coverage - 1e-9:
         return False
+    if hit.chunk == opening:
+        # "我的号被封了" finds the introduction's own chunk, and narrowed to the section that
+        # repeats the subject most ("永久封号") it lost the introduction ("登录时看到处罚通知…说明
+        # 账号…受到了限制"), which "my account got banned" reads, having found a later chunk.
+        # A section whose heading the question names ("登录不了" in "登录不了怎么办") is its answer.
+        return not _a_heading_names(opening, query)
     return hit.coverage < WHOLE_ARTICLE_MAX_COVERAGE or _heading_says_more(hit.chunk, query, opening)
+
+
+def _a_heading_names(chunk: index.IndexedChunk, query: str) -> bool:
+    """A section heading of the chunk has a word of the question, in the help center's words
+    ("登不上去" names "登录不了怎么办")."""
+    headings = [line for line in chunk.text.split("\n") if _SECTION_START.match("\n" + line)]
+    return bool(_terms_of(" ".join(headings)) & set(tokenize.tokenize(in_the_help_centers_words(query))))
 
 
 def _heading_says_more(chunk: index.IndexedChunk, query: str, opening: index.IndexedChunk) -> bool:

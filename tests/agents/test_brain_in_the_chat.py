@@ -836,6 +836,29 @@ async def test_a_player_whose_stuff_is_gone_gets_the_article_on_lost_items(visit
 
 
 @pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("我的号被封了", "登录时看到处罚通知、无法进入游戏，说明账号因违反用户协议受到了限制。"),
+        ("我被封号了", "登录时看到处罚通知、无法进入游戏，说明账号因违反用户协议受到了限制。"),
+        ("账号被封了怎么办", "登录时看到处罚通知、无法进入游戏，说明账号因违反用户协议受到了限制。"),
+        ("my account got banned", "If you cannot log in and see a penalty notice, your account has been restricted"),
+        ("I got banned", "If you cannot log in and see a penalty notice, your account has been restricted"),
+    ],
+)
+async def test_a_banned_player_reads_how_to_tell_their_account_is_restricted_in_either_language(
+    visitor, question, opening
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # The article's introduction first, in Chinese as in English, not only "处罚类型" (the
+    # section that says 封号 most), and how to show it is their account.
+    quoted = re.split(r"[:：]\n\n", answer.text, maxsplit=1)[1]
+    assert quoted.startswith(opening), quoted
+    assert "需要先确认是你本人" in answer.text or "I first need to know it's you" in answer.text
+
+
+@pytest.mark.parametrize(
     ("question", "denial", "article"),
     [
         ("my account got banned for no reason!!!", "i never cheated", "Account banned or suspended: how to appeal"),
