@@ -52,6 +52,19 @@ def who_answers(language: str) -> str:
     )
 
 
+def here_to_help(language: str) -> str:
+    """ "客服在吗", "is anyone from support there?": yes, and what happened (the button and the
+    words chat/handoff.py knows reach a person)."""
+    return pick(
+        language,
+        "在的！我是客服团队的智能助手，充值、封号、物品丢失、登录这些问题都可以先问我。遇到什么情况了？"
+        "直接告诉我就好。想找客服同事的话，点下面的“转人工客服”。",
+        "Yes, I'm here! I'm the support team's assistant, and I can help with top-ups, bans, lost items, "
+        "logging in and more. What happened? Just tell me here. If you'd rather talk to someone from the team, "
+        'tap "Talk to a human" below.',
+    )
+
+
 def tell_me_what_happened(language: str) -> str:
     """After a message that only vents: what the bot needs to help, and the way to a person."""
     return pick(

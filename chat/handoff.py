@@ -723,6 +723,40 @@ def asks_who_answers(text: str) -> bool:
     return bool(_WHO_ANSWERS_IN_ENGLISH.match(text) or _WHO_ANSWERS_IN_CHINESE.match(text) or _WHO_IS_IT.match(text))
 
 
+# "客服在吗", "有人吗", "is anyone from support there?", "hello, anyone there?": the opener most
+# Chinese players send before their question, asking whether anyone answers, not for a person.
+_ANYONE_THERE_IN_ENGLISH = re.compile(
+    r"""^\W*(?:(?:hi|hello|hey|excuse\ me|um+|so)\W+)*
+    (?:(?:is|are)\s+)?(?:there\s+)?
+    (?:any\s?one|any\s?body|some\s?one|some\s?body|you|support|customer\ (?:service|support))
+    (?:\s+(?:from|in|at|on)\s+(?:the\s+)?(?:support|customer\ (?:service|support)|help\ ?desk)(?:\s+team)?)?
+    (?:\s+(?:still\s+)?(?:there|here|around|online|available|awake))?
+    [\s?!.？！。]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ANYONE_THERE_IN_CHINESE = re.compile(
+    r"^\W*(?:(?:你好|您好|哈喽|hello|hi|喂|请问)[，,\s!！]*)*(?:客服|有人|你|您|亲)?[，,\s]*"
+    r"(?:在吗|在嘛|在么|在不在|在不|在线吗|有人吗|有人在吗|有没有人|有人没)[？?！!。~～\s]*$",
+    re.IGNORECASE,
+)
+
+
+def asks_if_anyone_is_there(text: str) -> bool:
+    """The whole message asks whether anyone is there ("客服在吗", "is anyone from support there?").
+
+    An opener, not a request: the bot says it is here and asks what happened, with a person
+    a tap away (agents/pipeline/prompt.py); "转人工" still hands over (`wants_human`).
+    """
+    text = text.strip()
+    if not text or wants_human(text):
+        return False
+    if _ANYONE_THERE_IN_CHINESE.match(text):
+        return True
+    # "you there?" and "support?" ask; a bare "you" or "support" does not.
+    found = _ANYONE_THERE_IN_ENGLISH.match(text)
+    return bool(found) and bool(re.search(r"\b(?:there|here|around|online|available|awake)\b|\?", text, re.I))
+
+
 # "客服电话是多少", "有没有客服邮箱", "what's your support phone number", "how can I contact you": how
 # to reach support, which the help center answers; the player is offered a person besides. A
 # phone alone is the player's device ("my phone crashes").

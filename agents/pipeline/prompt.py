@@ -21,7 +21,7 @@ from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
 from agents.providers import TOOL_CALLING, ChatRequest, Passage
 from agents.sentiment import blames_the_game, hurries, repeats_themselves
-from chat.handoff import asks_how_to_reach_support, asks_who_answers
+from chat.handoff import asks_how_to_reach_support, asks_if_anyone_is_there, asks_who_answers
 from chat.models import Message
 
 SYSTEM_PROMPT = {
@@ -96,8 +96,8 @@ class Reply:
     (agents/answers.py). Quick replies and a form go under the answer.
     """
 
-    kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, awaiting_facts,
-    # repeated, not_helped, handoff
+    kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, here,
+    # awaiting_facts, repeated, not_helped, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -126,6 +126,11 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         # "are you a bot?": "bot" would find the article on botting bans, and "真人" the handoff
         # intent; the player asks what answers, and learns how to reach a person.
         return Reply("who_answers", body=answers.who_answers(lang), quick_replies=[human] if human else [])
+    if asks_if_anyone_is_there(context.question):
+        # "客服在吗", the opener most players send before their question: the classifier reads a
+        # request for a person in it, and the queue would answer a greeting. They hear the bot
+        # is here, are asked what happened, and a person is a tap away.
+        return Reply("here", body=answers.here_to_help(lang), quick_replies=[human] if human else [])
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = _soothing(context.question, mood, lang) if mood.upset and local else ""

@@ -976,6 +976,32 @@ async def test_a_frustrated_crash_report_is_soothed_and_helped_not_handed_over(v
 
 
 @pytest.mark.parametrize(
+    ("opener", "says"),
+    [
+        ("客服在吗", "在的！我是客服团队的智能助手"),
+        ("在吗？", "在的！我是客服团队的智能助手"),
+        ("有人吗", "在的！我是客服团队的智能助手"),
+        ("你好，客服在不在", "在的！我是客服团队的智能助手"),
+        ("is anyone from support there?", "Yes, I'm here! I'm the support team's assistant"),
+        ("hello? anyone there", "Yes, I'm here! I'm the support team's assistant"),
+        ("are you there?", "Yes, I'm here! I'm the support team's assistant"),
+        ("is support online?", "Yes, I'm here! I'm the support team's assistant"),
+    ],
+)
+async def test_asking_whether_support_is_there_is_answered_with_what_happened_not_queued(visitor, opener, says):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(opener)
+
+    # The opener before the real question: the bot is here and asks for it, a person a tap away.
+    assert answer.text.startswith(says), answer.text
+    assert "遇到什么情况了" in answer.text or "What happened?" in answer.text
+    assert [option["intent"] for option in answer.quick_replies] == ["human"]
+    assert not any(f.get("type") == "state" for f in answer.frames)
+    conversation = await conversation_of(visitor)
+    assert (conversation.state, conversation.intent) == (Conversation.State.BOT, "")
+
+
+@pytest.mark.parametrize(
     "request_for_a_person",
     [
         "who's in charge of bans? I want to talk to them",
@@ -983,9 +1009,16 @@ async def test_a_frustrated_crash_report_is_soothed_and_helped_not_handed_over(v
         "找负责封号的人",
         "can someone from the ban team look at my account?",
         "能让封号组的人看看我的账号吗",
+        # A person outright, also with "is anyone there" (which alone the bot answers).
+        "转人工",
+        "I want a human",
+        "客服在吗？转人工",
+        "人工客服在吗",
     ],
 )
-async def test_asking_for_whoever_handles_the_case_puts_the_chat_in_the_queue(visitor, request_for_a_person):
+async def test_asking_for_a_person_or_whoever_handles_the_case_puts_the_chat_in_the_queue(
+    visitor, request_for_a_person
+):
     async with Chat(visitor) as chat:
         await chat.sock.send({"type": "send", "client_id": "ask-for-them", "text": request_for_a_person})
         await chat.sock.receive_until(lambda f: f.get("type") == "state" and f["state"] == "waiting")
