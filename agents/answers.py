@@ -125,6 +125,16 @@ def did_not_help(missing: list[FactSpec], language: str, *, offer_human: bool) -
     return f"Sorry that didn't fix it. {further}{person if offer_human else ''}"
 
 
+def sorry_it_did_not_work_out(language: str) -> str:
+    """To "ok whatever" or "算了" after an answer: the player gives up; a way on, not the menu."""
+    return pick(
+        language,
+        "好的，抱歉这次没能帮上你。需要的话点“转人工客服”，同事会接着帮你看；或者换个说法再跟我说一次，我再试试。",
+        "Okay, I'm sorry I couldn't sort it out this time. If you like, tap \"Talk to a human\" and a colleague "
+        "will pick it up, or tell me again in other words and I'll have another go.",
+    )
+
+
 def anything_else(language: str) -> str:
     return pick(
         language,

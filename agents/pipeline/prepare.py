@@ -37,7 +37,6 @@ from agents.pipeline.context import Context, context_for_conversation, context_f
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.prompt import Reply
 from agents.providers import ChatRequest
-from chat.handoff import asks_if_anyone_is_there
 from csbot.db import in_worker
 from csbot.helper_pool import in_helper
 
@@ -128,12 +127,10 @@ def _mood_and_facts(
     """Sync: steps 2b-3 (sentiment, facts) and, with `store`, keeping them for staff.
 
     Returns the intent too: an outburst names none ("this game is garbage" reads as a bug
-    report to the classifier), and the chat's topic stays the one before it."""
+    report to the classifier), nor does "客服在吗" (staff would read "Talk to a human" as its
+    topic) or "算了", and the chat's topic stays the one before it."""
     mood = timer.step("sentiment", sentiment.assess, context)
-    if understood.source not in ("quick_reply", "form") and (
-        prompt.only_venting(context.question, mood) or asks_if_anyone_is_there(context.question)
-    ):
-        # Nor does "客服在吗" ask for a person: staff would read "Talk to a human" as its topic.
+    if understood.source not in ("quick_reply", "form") and prompt.names_no_topic(context.question, mood):
         understood = replace(understood, name="", spec=None, source="none")
     known = timer.step("facts", facts.collect, context, understood)
     if store and context.conversation_id:

@@ -97,7 +97,7 @@ class Reply:
     """
 
     kind: str  # answer, unknown, ask, tool, noted, guidance, vented, thanks, acknowledged, who_answers, here,
-    # awaiting_facts, repeated, not_helped, handoff
+    # gave_up, awaiting_facts, repeated, not_helped, handoff
     request: ChatRequest | None = None
     body: str = ""
     prefix: str = ""
@@ -131,6 +131,10 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         # request for a person in it, and the queue would answer a greeting. They hear the bot
         # is here, are asked what happened, and a person is a tap away.
         return Reply("here", body=answers.here_to_help(lang), quick_replies=[human] if human else [])
+    if context.last_bot and gives_up(context.question):
+        # "ok whatever", "算了" after an answer: the menu of topics would ask them to start over
+        # as if nothing had gone wrong. A short, kind line: a person, or one more try.
+        return Reply("gave_up", body=answers.sorry_it_did_not_work_out(lang), quick_replies=[human] if human else [])
     if intent.spec and intent.spec.action == "handoff":
         return Reply("handoff", body=answers.handover(lang, reason="player_request"), escalate="player_request")
     prefix = _soothing(context.question, mood, lang) if mood.upset and local else ""
@@ -402,6 +406,28 @@ _ACK_WORD = (
 )
 # One or a few of them: "lol ok", "嗯嗯，知道了".
 _ACKNOWLEDGEMENT = re.compile(rf"{_ACK_WORD}(?:[\s,，、]*{_ACK_WORD})*[\s.。!！~～]*", re.IGNORECASE)
+
+
+# "ok whatever", "never mind", "算了", "算了吧，不用了": the player gives up on the answer. A lone
+# "不用了" is not among them: after "anything else?" it is "no, thanks".
+_GIVING_UP = re.compile(
+    r"(?:(?:ok(?:ay)?|fine|oh well|meh|ugh|好吧|行吧|哎|唉)[\s,，.。…]*)?"
+    r"(?:whatever|never\s?mind|nvm|forget\s+(?:about\s+)?it|doesn'?t\s+matter|don'?t\s+bother|i\s+give\s+up"
+    r"|算了(?:吧|算了)?|随便(?:吧|了)?|无所谓了?|懒得(?:说|弄|管)了|放弃了?)"
+    r"(?:[\s,，.。…]*(?:then|i guess|lol|算了|不用了|随便吧?))*[\s.。!！~～…]*",
+    re.IGNORECASE,
+)
+
+
+def gives_up(question: str) -> bool:
+    """ "ok whatever", "算了": the player gives up, and asks nothing."""
+    return _GIVING_UP.fullmatch(question.strip()) is not None
+
+
+def names_no_topic(question: str, mood: Mood) -> bool:
+    """The message is about no topic, whatever the classifier reads in it: an outburst ("this
+    game is garbage" reads as a bug report), "客服在吗" (a request for a person), "算了"."""
+    return only_venting(question, mood) or asks_if_anyone_is_there(question) or gives_up(question)
 
 
 def _is_acknowledgement(question: str) -> bool:

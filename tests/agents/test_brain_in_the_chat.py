@@ -904,6 +904,34 @@ async def test_a_player_the_answer_did_not_help_is_asked_what_they_see_and_offer
 
 
 @pytest.mark.parametrize(
+    ("question", "giving_up", "says"),
+    [
+        ("i cant login", "ok whatever", "Okay, I'm sorry I couldn't sort it out this time."),
+        ("my topup didn't arrive", "never mind", "Okay, I'm sorry I couldn't sort it out this time."),
+        ("how do I appeal a ban", "forget it", "Okay, I'm sorry I couldn't sort it out this time."),
+        ("登录不了怎么办", "算了", "好的，抱歉这次没能帮上你。"),
+        ("充值没到账", "算了吧", "好的，抱歉这次没能帮上你。"),
+        ("活动奖励没收到", "好吧，算了", "好的，抱歉这次没能帮上你。"),
+    ],
+)
+async def test_a_player_who_gives_up_after_an_answer_is_offered_a_person_or_another_try(
+    visitor, question, giving_up, says
+):
+    async with Chat(visitor) as chat:
+        await chat.say(question)
+        answer = await chat.say(giving_up)
+
+    # Not "Which of these is it about?" with the menu of topics, as if starting over.
+    assert answer.text.startswith(says), answer.text
+    assert ("Talk to a human" in answer.text and "tell me again" in answer.text) or (
+        "转人工客服" in answer.text and "再跟我说一次" in answer.text
+    )
+    assert [option["intent"] for option in answer.quick_replies] == ["human"]
+    assert (await answer.meta())["reply"] == "gave_up"
+    assert (await conversation_of(visitor)).state == Conversation.State.BOT
+
+
+@pytest.mark.parametrize(
     ("problem", "stuck", "says", "detail", "noted"),
     [
         (
