@@ -192,31 +192,40 @@ def _not_a_choice(spec: FactSpec, value: str, language: str) -> str:
     return f"There is no {named}." + ("" if listed else f" It is one of {choice_list(spec, language)}.")
 
 
-def noted(specs: list[FactSpec], values: dict[str, str], language: str, still: list[FactSpec] = ()) -> str:
-    """The details the player just gave, acknowledged, when there is nothing to look up with them.
+def said_back(specs: list[FactSpec], values: dict[str, str], language: str) -> str:
+    """The details the player gave, as they read them back ("物品名称：霜牙之剑，服务器：S3").
 
-    A player id they typed is noted as they gave it (claimed_player_id): staff check it.
-    `still`: the topic's details the player has not given yet, said next (the form asks for
-    them), rather than the way to a person: the player would not know what is left to give."""
+    A player id they typed is said as they gave it (claimed_player_id): staff check it."""
 
     def value(spec: FactSpec) -> str:
         return values.get(spec.name) or values.get(CLAIMED_PLAYER_ID, "")
 
-    if _zh(language):
-        details = "，".join(f"{spec.label(language)}：{value(spec)}" for spec in specs)
-        if still:
-            return f"好的，已记下：{details}。{needed_to_go_on(still, language)}"
-        return (
-            f"好的，已记下：{details}。如果上面的方法没有解决问题，点“转人工客服”，"
-            "同事接手时能看到这些信息，你不用再重复说明。"
-        )
-    details = ", ".join(f"{spec.label(language)}: {value(spec)}" for spec in specs)
-    if still:
-        return f"Thanks, I've noted it: {details}. {needed_to_go_on(still, language)}"
-    return (
-        f"Thanks, I've noted it: {details}. If the steps above don't solve it, tap \"Talk to a human\": "
-        "a colleague will see these details, so you won't have to repeat them."
+    return pick(language, "，", ", ").join(
+        f"{spec.label(language)}{pick(language, '：', ': ')}{value(spec)}" for spec in specs
     )
+
+
+def noted(
+    specs: list[FactSpec], values: dict[str, str], language: str, still: list[FactSpec] = (), *, verify: bool = False
+) -> str:
+    """The details the player just gave, acknowledged, when there is nothing to look up with them.
+
+    `still`: the topic's details the player has not given yet, said next (the form asks for
+    them), rather than the way to a person: the player would not know what is left to give.
+    `verify`: every detail is there, but the lookup needs the player signed in: what that takes."""
+    details = said_back(specs, values, language)
+    if still:
+        tail = needed_to_go_on(still, language)
+    elif verify:
+        tail = verify_first(language)
+    else:
+        tail = pick(
+            language,
+            "如果上面的方法没有解决问题，点“转人工客服”，同事接手时能看到这些信息，你不用再重复说明。",
+            'If the steps above don\'t solve it, tap "Talk to a human": a colleague will see these details, so '
+            "you won't have to repeat them.",
+        )
+    return pick(language, f"好的，已记下：{details}。{tail}", f"Thanks, I've noted it: {details}. {tail}")
 
 
 def sorry_for_the_wait(language: str) -> str:
@@ -294,13 +303,24 @@ def offer_human(language: str) -> str:
     return pick(language, "转人工客服", "Talk to a human")
 
 
-def verify_first(language: str) -> str:
-    return pick(
+def verify_first(language: str, given: str = "") -> str:
+    """What a lookup on the player's account needs: them signed in, which nothing typed in the
+    chat can stand for (a player id typed is anyone's). `given`: the details they gave, said
+    back first, so that they know those were not missed."""
+    heard = (
+        pick(language, f"你提供的信息我已经记下了（{given}）。", f"I've noted what you gave me ({given}). ")
+        if given
+        else ""
+    )
+    return heard + pick(
         language,
-        "要查询你账号里的订单、封号或邮件记录，需要先确认是你本人：请从游戏内的“客服”入口打开这个页面"
-        "（会自动验证身份），或者点“转人工客服”。",
-        "To look up orders, bans or mail on your account I first need to know it's you: please open this chat "
-        'from the Support button inside the game (that signs you in), or tap "Talk to a human".',
+        "要查询你账号里的订单、封号或邮件记录，需要先确认是你本人，在这里输入的信息（包括玩家ID）没法证明这一点："
+        "请在游戏内点 设置 → 客服中心 → 联系客服 打开客服聊天（会自动登录你的账号），再问我一次；"
+        "或者点“转人工客服”，同事会核实你的身份，也能看到你在这里提供的信息。",
+        "To look up orders, bans or mail on your account I first need to know it's you, and nothing typed here "
+        "(a player ID included) can show that: in the game, open Settings → Help Center → Contact Support, which "
+        'opens the support chat signed in to your account, and ask me again there. Or tap "Talk to a human": a '
+        "colleague will verify you, and sees the details you gave here.",
     )
 
 

@@ -228,7 +228,10 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             asked=[spec.name for spec in facts.to_ask],
             form_fields=[fact_rules.form_field(spec, lang) for spec in facts.to_ask],
         )
-    given = _details_given(context, intent, facts) if local and result is None else []
+    # A visitor's lookup waits for them to sign in (not_verified): the details they just gave
+    # are noted all the same, with what signing in takes, not the article again.
+    needs_them = result is not None
+    given = _details_given(context, intent, facts) if local else []
     if given:
         # "S2" after "Which server do you play on?": quoting the article the question followed
         # once more would only repeat it. (An LLM reads the chat and words this itself.) The
@@ -237,7 +240,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         still = facts.missing
         return Reply(
             "noted",
-            body=answers.noted(given, facts.values, lang, still),
+            body=answers.noted(given, facts.values, lang, still, verify=needs_them),
             prefix=prefix,
             quick_replies=[human] if human else [],
             asked=[spec.name for spec in still],
@@ -262,11 +265,14 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         else:
             notes += _ask_notes(lang, answers.ask_for_facts(facts.to_ask, lang, facts.unknown))
     elif result is not None:  # the tool needs a verified player
+        # "my order SL2025061201 didn't arrive" from a visitor: the order number is said back,
+        # so that "I first need to know it's you" does not read as if it went unseen.
         reply.quick_replies = [human] if human else []
+        verify = answers.verify_first(lang, answers.said_back(_details_known(intent, facts), facts.values, lang))
         if local:
-            reply.suffix = answers.verify_first(lang)
+            reply.suffix = verify
         else:
-            notes += _ask_notes(lang, answers.verify_first(lang))
+            notes += _ask_notes(lang, verify)
     if not knowledge.passages and not intent.name and not facts.to_ask:
         options = _topic_options(intent, catalogue, lang)
         if _is_thanks(context.question):
@@ -452,8 +458,18 @@ def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -
         return []
     if _words_besides_the_details(context.question, facts.new) > 3 or fact_rules.is_a_question(context.question):
         return []
-    known = [spec for spec in intent.spec.facts if given(facts.values, spec.name)]
-    return [spec for spec in known if spec.name != fact_rules.PLAYER_ID or CLAIMED_PLAYER_ID in facts.values]
+    return _details_known(intent, facts)
+
+
+def _details_known(intent: IntentResult, facts: FactsResult) -> list[FactSpec]:
+    """The topic's details the player gave, and an id they typed (a topic may not ask for one,
+    "my account got banned, my player id is 55555555"); never the verified player id."""
+    catalogue = get_catalogue()
+    wanted = list(intent.spec.facts) if intent.spec else []
+    if CLAIMED_PLAYER_ID in facts.values and fact_rules.PLAYER_ID in catalogue.facts:
+        wanted += [catalogue.facts[fact_rules.PLAYER_ID]]
+    known = {spec.name: spec for spec in wanted if given(facts.values, spec.name)}
+    return [spec for spec in known.values() if spec.name != fact_rules.PLAYER_ID or CLAIMED_PLAYER_ID in facts.values]
 
 
 # What a player wraps details in: the facts' names and hedges ("server S2 I think", "应该是二服").

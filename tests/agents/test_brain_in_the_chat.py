@@ -581,8 +581,36 @@ async def test_a_visitor_who_is_not_signed_in_gets_no_tool_call(visitor, game_ba
     async with Chat(visitor) as chat:
         answer = await chat.say("my top-up SL2025061201 didn't arrive")
 
-    assert "Support button inside the game" in answer.text
+    assert "Settings → Help Center → Contact Support" in answer.text
     assert answer.end["sources"]  # the help-center answer still comes
+    assert game_backend.requests == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "heard"),
+    [
+        (["my order SL2025061201 didn't arrive"], "I've noted what you gave me (Order number: SL2025061201)."),
+        (["my account got banned, my player id is 55555555"], "I've noted what you gave me (Player ID: 55555555)."),
+        (["订单SL2025061201的钻石没到账"], "你提供的信息我已经记下了（订单号：SL2025061201）。"),
+        (["充值没到账", "SL2025061201"], "好的，已记下：订单号：SL2025061201。"),
+        (["我的装备不见了", "霜牙之剑", "三服"], "好的，已记下：物品名称：霜牙之剑，服务器：S3。"),
+        (["my stuff is gone", "Frostfang Sword", "S3"], "Thanks, I've noted it: Item: Frostfang Sword, Server: S3."),
+    ],
+)
+async def test_a_visitor_who_gave_every_detail_hears_them_noted_and_exactly_how_to_be_verified(
+    visitor, game_backend, messages, heard
+):
+    async with Chat(visitor) as chat:
+        for text in messages:
+            answer = await chat.say(text)
+
+    # What they gave is not lost on the bot; what it lacks is them signed in, and how to do that.
+    assert heard in answer.text, answer.text
+    assert ("Settings → Help Center → Contact Support" in answer.text and "signed in" in answer.text) or (
+        "设置 → 客服中心 → 联系客服" in answer.text and "自动登录你的账号" in answer.text
+    )
+    assert "a player ID included" in answer.text or "包括玩家ID" in answer.text
+    assert [option["intent"] for option in answer.quick_replies] == ["human"]
     assert game_backend.requests == []
 
 
