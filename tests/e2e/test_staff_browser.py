@@ -1241,6 +1241,40 @@ def test_the_chats_history_tells_the_agent_why_the_bot_failed(open_context, fake
         server.stop()
 
 
+def test_an_agent_watching_an_answer_held_by_the_models_rate_limit_reads_why_it_stalls(
+    open_context, fake_ernie_thread, tmp_path
+):
+    """The player read "Lots of players are asking right now…" under the typing dots; Alice,
+    watching the same chat, saw an empty answer stall for seconds with no reason."""
+    from playwright.sync_api import expect
+
+    fake_ernie_thread.configure(reply=["Top-ups usually arrive within five minutes."])
+    fake_ernie_thread.script("error_object", error_code=18, times=4)  # ERNIE's QPS limit, for a few seconds
+    server = servers.demo_daphne(tmp_path, LLM_RETRY_BACKOFF="0.3", **fake_ernie_env(fake_ernie_thread))
+    try:
+        agent = open_context()
+        sign_in_as_agent(agent, server.url)
+        player = open_context(viewport=(420, 860))
+        cid = open_player(player, server.url)
+        agent.goto(f"{server.url}/staff/c/{cid}/")  # watching before the answer starts: `busy` is live only
+        expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid}")
+        ask(player, "my top-up didn't arrive")
+
+        answer = agent.locator('#messages [data-sender="bot"]').last
+        expect(answer.locator(".msg__note")).to_have_text(
+            "Waiting out the AI model's rate limit: the answer goes on when it frees up, else the chat "
+            "comes to the queue. The player is told their answer is on its way."
+        )
+        row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+        expect(row.get_by_test_id("row-model-busy")).to_have_text("AI model busy")
+
+        expect(answer).to_contain_text("Top-ups usually arrive within five minutes.")
+        expect(answer.locator(".msg__note")).not_to_contain_text("rate limit")
+        expect(row.get_by_test_id("row-model-busy")).to_be_hidden()
+    finally:
+        server.stop()
+
+
 def test_a_player_who_left_while_the_dashboard_was_reconnecting_shows_as_disconnected(open_context, staff_server):
     """Alice's socket dropped; Lin closed the game meanwhile. Back online, the case panel
     still said "connected", and Alice went on writing to nobody."""

@@ -173,6 +173,7 @@
       case "message": if (watched && watched.ready) onMessage(f.message); break;
       case "end": if (watched && watched.ready) { if (watched.resumeInFlight) watched.deferredEnds.push(f); else onEnd(f); } break;
       case "replace": if (watched && watched.ready) onReplace(f); break;
+      case "busy": if (watched && watched.ready) onBusy(f); break;
       case "resumed": if (watched) onResumed(); break;
       case "typing": onTyping(f); break;
       case "player_presence": onPlayerPresence(f); break;
@@ -361,6 +362,11 @@
     }
     if (c.assignee) meta.appendChild(el("span", "row__assignee", c.assignee.name));
     if (c.handoff_reason) meta.appendChild(el("span", "row__reason", codeLabel("reason", c.handoff_reason)));
+    if (modelBusy(c)) {
+      var busy = el("span", "row__busy", t("row_busy"));
+      busy.setAttribute("data-testid", "row-model-busy");
+      meta.appendChild(busy);
+    }
     meta.appendChild(el("span", "row__time", fmtTime(c.last_message ? c.last_message.created : c.updated)));
     li.appendChild(meta);
     if (c.last_message) {
@@ -561,6 +567,7 @@
       watched.presenceKnown = false;
     } else {
       keepDraft();
+      var leftBusy = watched && modelBusy(watched);   // its row goes back to a plain one
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       restoreDraft(id);
       takingOver = null;
@@ -574,6 +581,7 @@
       playerTyping.hidden = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
     }
+    if (leftBusy) renderList();
     Array.prototype.forEach.call(listEl.children, function (li) {
       li.classList.toggle("is-active", li.getAttribute("data-id") === String(id));
     });
@@ -772,7 +780,8 @@
     if (m.sender === "agent" || m.sender === "player") playerTyping.hidden = true;
     // What the player writes to a person is read for the case too (mood, facts): not only answers.
     if (m.sender === "player" && !watched.resumeInFlight) refreshCaseSoon();
-    paint(rec);
+    if (rec.busy && (rec.cps || rec.status !== "streaming")) setBusy(rec, false);   // a resume brought its text
+    else paint(rec);
   }
 
   /** A compact delta `{t: "d", i: id, o: offset, d: text}` (docs/protocol.md). */
@@ -805,6 +814,30 @@
     rec.raw += add;
     rec.cps += cpCount(add);
     paintSoon(rec);
+    if (rec.busy) setBusy(rec, false);   // the model answers again
+  }
+
+  /** The answer, still without text, waits out the LLM's rate limit (docs/protocol.md, `busy`):
+   *  the agent watching saw an answer stalled for up to LLM_RATE_LIMIT_WAIT with no reason, and
+   *  could not tell a model that is coming from a chat that hung. Said until its text or end. */
+  function onBusy(f) {
+    lastStreamFrameAt = Date.now();
+    var rec = watched.msgs.get(String(f.id));
+    if (rec && rec.status === "streaming" && !rec.cps) setBusy(rec, true);
+  }
+
+  function setBusy(rec, busy) {
+    rec.busy = busy;
+    paint(rec);
+    renderList();   // the chat's row says it too
+  }
+
+  /** The watched chat's answer is waiting for the model (only the watched chat's frames come). */
+  function modelBusy(c) {
+    if (!watched || watched.id !== c.id) return false;
+    var busy = false;
+    watched.msgs.forEach(function (rec) { if (rec.busy) busy = true; });
+    return busy;
   }
 
   var caseTimer = 0;
@@ -827,7 +860,8 @@
     rec.status = f.status || "done";
     rec.sources = f.sources || [];
     rec.error = f.error || "";
-    paint(rec);
+    if (rec.busy) setBusy(rec, false);
+    else paint(rec);
   }
 
   function onReplace(f) {
@@ -899,8 +933,10 @@
     else rec.body.textContent = rec.raw;
     rec.el.setAttribute("data-status", rec.status);
     rec.el.classList.toggle("is-streaming", rec.status === "streaming");
+    rec.el.classList.toggle("is-model-busy", !!rec.busy);
     var note = "";
-    if (rec.status === "interrupted") note = t("answer_stopped");
+    if (rec.busy) note = t("answer_busy");
+    else if (rec.status === "interrupted") note = t("answer_stopped");
     else if (rec.status === "failed") note = t("answer_failed") + (rec.error ? " " + rec.error : "");
     else if (rec.sources && rec.sources.length) {
       note = t("sources") + ": " + rec.sources.map(function (s) { return "[" + s.n + "] " + s.title; }).join(" · ");
