@@ -202,12 +202,16 @@ def _check_available(user) -> None:
 # --- Takeover and what follows ---------------------------------------------------
 
 
-def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> Change | None:
+def conversation_take_over(
+    *, conversation_id: int, agent, reason: str = "", if_available: bool = False
+) -> Change | None:
     """Give the chat to `agent` if the bot or the queue still has it; None when `agent`
     holds it already (nothing changes).
 
     Raises AlreadyTaken (with the holder) when another agent got there first,
-    ConversationClosed, AtCapacity or NotStaff.
+    ConversationClosed, AtCapacity or NotStaff. `if_available`: a chat given to the agent
+    rather than taken by her (AUTO_ASSIGN) also needs her online, checked under the lock on
+    her profile (NotAvailable): one who chose Away a moment after she was picked was given it.
     """
     if not is_staff_member(agent):
         raise NotStaff("only staff can take over a chat")
@@ -216,7 +220,7 @@ def conversation_take_over(*, conversation_id: int, agent, reason: str = "") -> 
         # Alice herself (or, holding her last place, that she could take no more).
         return None
     with transaction.atomic():
-        _check_capacity(agent)
+        (_check_available if if_available else _check_capacity)(agent)
         updated = Conversation.objects.filter(pk=conversation_id, state__in=(State.BOT, State.WAITING)).update(
             state=State.HUMAN, assignee=agent, waiting_since=None, updated_at=timezone.now()
         )
@@ -352,19 +356,7 @@ def conversation_escalate(
             conversation=conversation, kind=Kind.ESCALATED, actor=actor, reason=reason, data=data
         )
         assignee = presence.least_busy_agent() if settings.AUTO_ASSIGN else None
-        notes = []
-        if assignee is None and presence.any_agent_online():
-            queued = _("You are in the queue for a support agent. We'll be with you soon.")
-            notes.append(_system_note(conversation, "waiting", queued, language=language))
-        elif assignee is None:
-            notes.append(
-                _system_note(
-                    conversation,
-                    "no_agent",
-                    _("No support agent is online right now. Leave a message here and the next agent will reply."),
-                    language=language,
-                )
-            )
+        notes = [] if assignee is not None else [_queued_note(conversation, language=language)]
     change = Change(conversation_id, State.WAITING, notes, cancel=True)
     if assignee is None:
         # Described by announce(), after the answer's stop, as a takeover: read here they let
@@ -374,7 +366,31 @@ def conversation_escalate(
     # (the dashboards' list only taken: staff_notify.announce).
     describe(change)
     change.then = _try_take_over(conversation_id, assignee, reason="auto_assign")
+    if change.then is None:
+        # The agent went away or filled up since she was picked, or a colleague was quicker:
+        # the chat stays queued, and the player, told nothing, read no line at all.
+        change.messages.append(_queued_note(conversation, language=language))
+        describe(change)
     return change
+
+
+def _queued_note(conversation: Conversation, *, language: str = "") -> Message:
+    """The player is in the queue: told so, or that nobody is online to take it (leave a message).
+
+    `language`: the notes' (empty: the chat's), as _system_note takes it."""
+    if presence.any_agent_online():
+        return _system_note(
+            conversation,
+            "waiting",
+            _("You are in the queue for a support agent. We'll be with you soon."),
+            language=language,
+        )
+    return _system_note(
+        conversation,
+        "no_agent",
+        _("No support agent is online right now. Leave a message here and the next agent will reply."),
+        language=language,
+    )
 
 
 def conversation_player_back_to_bot(*, conversation_id: int) -> Change | None:
@@ -452,10 +468,11 @@ def _requeue_abandoned(conversation_id: int, holder_id: int) -> Change | None:
 
 
 def _try_take_over(conversation_id: int, agent, *, reason: str) -> Change | None:
+    """AUTO_ASSIGN's takeover for the agent least_busy_agent() picked, read before any lock."""
     try:
-        return conversation_take_over(conversation_id=conversation_id, agent=agent, reason=reason)
+        return conversation_take_over(conversation_id=conversation_id, agent=agent, reason=reason, if_available=True)
     except HandoffError:
-        return None  # someone else was quicker, or the agent filled up meanwhile
+        return None  # someone else was quicker, or the agent filled up or went away meanwhile
 
 
 def assign_waiting() -> list[Change]:

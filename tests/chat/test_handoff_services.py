@@ -238,6 +238,37 @@ def test_auto_assignment_gives_the_chat_to_the_least_busy_online_agent(settings,
     assert system_lines(fresh) == ["Bob has joined the chat."]
 
 
+def test_auto_assignment_gives_nothing_to_an_agent_who_went_away_after_she_was_picked(
+    settings, monkeypatch, chat, alice, bob
+):
+    """Alice chose Away in the moment AUTO_ASSIGN picked her (least_busy_agent reads no lock):
+    the chat was hers, with its player waiting on someone who had stepped away, and the
+    player read no line at all."""
+    settings.AUTO_ASSIGN = True
+    online(alice)
+    online(bob)  # still there: the player is queued for him
+    monkeypatch.setattr(presence, "least_busy_agent", lambda: alice)  # picked before...
+    presence.presence_set_status(user=alice, status="away")  # ...she went away
+
+    change = handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST)
+
+    chat.refresh_from_db()
+    assert (chat.state, chat.assignee) == ("waiting", None)
+    assert change.then is None
+    assert system_lines(chat) == ["You are in the queue for a support agent. We'll be with you soon."]
+    assert change.row["conversation"]["state"] == "waiting"  # the dashboards get the queued row
+
+
+def test_auto_assignment_skips_an_away_agent(settings, chat, alice, bob):
+    settings.AUTO_ASSIGN = True
+    online(alice)
+    online(bob)
+    presence.presence_set_status(user=alice, status="away")
+    handoff.conversation_escalate(conversation_id=chat.pk, reason=Reason.PLAYER_REQUEST)
+    chat.refresh_from_db()
+    assert (chat.state, chat.assignee) == ("human", bob)
+
+
 def test_auto_assignment_is_off_by_default(lin, alice):
     online(alice)
     chat = Conversation.objects.create(player=lin)
