@@ -452,6 +452,46 @@ def test_the_tab_title_counts_the_chats_waiting_as_they_come_and_go(open_context
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
+def test_an_agent_who_is_away_is_not_called_to_players_waiting(open_context, tmp_path):
+    """Alice chose Away (a break, a meeting): she takes no new chat, nor does AUTO_ASSIGN give
+    her one, yet each player who asked for a person popped up "A player is waiting" on her
+    desktop and in her tab's title, on every dashboard she had open."""
+    from playwright.sync_api import expect
+
+    server = servers.demo_daphne(tmp_path)
+    try:
+        alice = open_context(init_script=FAKE_NOTIFICATIONS)
+        sign_in_as_agent(alice, server.url)
+        second_tab = open_context(init_script=FAKE_NOTIFICATIONS)
+        sign_in_as_agent(second_tab, server.url)
+        alice.get_by_test_id("my-status").select_option("away")
+        expect(second_tab.get_by_test_id("my-status")).to_have_value("away")  # chosen in one, away in both
+
+        first = open_context(viewport=(420, 860))
+        open_player(first, server.url)
+        ask(first, "转人工")
+        expect(first.locator(PLAYER_SYSTEM).last).to_have_attribute("data-event", "no_agent")
+        for page in (alice, second_tab):
+            expect(page.get_by_test_id("queue-badge")).to_have_text("1")  # the queue is there to see
+            page.wait_for_timeout(500)  # time for a notification
+            assert page.evaluate("window.__notes") == []
+            assert page.title() == "Support dashboard"
+
+        # Back online: the tab counts the queue again, and the next player is announced.
+        alice.get_by_test_id("my-status").select_option("online")
+        expect(alice).to_have_title("(1) Support dashboard")
+        expect(second_tab).to_have_title("(1) Support dashboard")
+        later = open_context(viewport=(420, 860))
+        open_player(later, server.url)
+        ask(later, "转人工")
+        for page in (alice, second_tab):
+            page.wait_for_function("window.__notes.length >= 1")
+            assert [n["title"] for n in page.evaluate("window.__notes")] == ["A player is waiting for a human"]
+            expect(page).to_have_title("(2) Support dashboard")
+    finally:
+        server.stop()
+
+
 def expect_title_to_count_the_queue(page, waiting: str, none: str, at_least: int = 0) -> None:
     """The tab's title leads with the number the queue badge shows. The queue is the whole
     server's, and a chat another test on this server left can join it at any moment, so the

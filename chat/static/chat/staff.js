@@ -193,7 +193,8 @@
     attempt = 0;
     setConn("open");
     me = f.me || me;
-    statusEl.value = me.status || "online";
+    statusSent = null;
+    setMyStatus(me.status || "online");
     onAgents(f.agents || []);
     requestList();
     var reopen = watched ? watched.id : OPEN_FIRST;
@@ -265,13 +266,18 @@
     renderList();
   }
 
-  var TAB_TITLE = document.title;
+  var TAB_TITLE = document.title, queueWaiting = 0;
+  /** The tab says how many wait: a dashboard in a background tab, notifications off, showed
+   *  nothing. Not to an agent who is away: she takes no chat, and the tab called her anyway. */
+  function showTabTitle() {
+    document.title = queueWaiting && !isAway() ? t("tab_waiting", { n: queueWaiting, title: TAB_TITLE }) : TAB_TITLE;
+  }
   function setCounts(counts) {
     if (typeof counts.waiting === "number") {
       badge.textContent = String(counts.waiting);
       badge.hidden = counts.waiting === 0;
-      // The tab says it too: a dashboard in a background tab, notifications off, showed nothing.
-      document.title = counts.waiting ? t("tab_waiting", { n: counts.waiting, title: TAB_TITLE }) : TAB_TITLE;
+      queueWaiting = counts.waiting;
+      showTabTitle();
       var w = root.querySelector('[data-count="waiting"]');
       if (w) w.textContent = counts.waiting ? String(counts.waiting) : "";
     }
@@ -466,6 +472,7 @@
     var key = c.id + ":" + c.waiting_since;
     if (notified.has(key)) return;
     notified.add(key);
+    if (isAway()) return;   // she takes no chat now; back online, the badge and the tab show the queue
     if (Date.now() - Date.parse(c.waiting_since) > 120000) return;   // an old one, not news
     notify(c, t("new_waiting_title"), "csbot-waiting-");
   }
@@ -488,6 +495,7 @@
   // ------------------------------------------------------------ agents --
   function onAgents(list) {
     agents = list;
+    followMyStatus(list);
     var online = list.filter(function (a) { return a.online; }).length;
     onlineEl.textContent = online ? t("agents_online", { n: online }) : t("no_agents_online");
     onlineEl.setAttribute("data-online", String(online));
@@ -517,7 +525,29 @@
     btnTransfer.disabled = !targets.length;
   }
 
-  statusEl.addEventListener("change", function () { send({ type: "status", status: statusEl.value }); });
+  // ------------------------------------------------------------ my status --
+  // An agent who is Away takes no new chat (nor does AUTO_ASSIGN give her one), so "A player is
+  // waiting" is not for her: no desktop notification, no count in the tab's title.
+  var statusSent = null;           // my status as chosen here, until the roster says the server has it
+  function isAway() { return me.status === "away"; }
+  function setMyStatus(status) {
+    me.status = status;
+    statusEl.value = status;
+    showTabTitle();
+  }
+  /** The roster says my status as the server has it: my other dashboards' choice too. */
+  function followMyStatus(list) {
+    var mine = list.filter(function (a) { return a.id === me.id; })[0];
+    if (!mine) return;
+    if (statusSent !== null && mine.status !== statusSent) return;   // a roster from before my change
+    statusSent = null;
+    if (mine.status !== me.status) setMyStatus(mine.status);
+  }
+  statusEl.addEventListener("change", function () {
+    statusSent = statusEl.value;
+    setMyStatus(statusEl.value);
+    send({ type: "status", status: statusEl.value });
+  });
 
   // ------------------------------------------------------------ alerts --
   // An agent can hide a banner she has read: two of them took a tenth of a 768 px screen
