@@ -274,8 +274,8 @@ def _store_question(player: Player, conversation_id: int, fields: dict, *, with_
     row = _updated_row(update, params, select, conversation_id, returning=returning)
     if row is None:
         raise _NotStored()
-    seq, state, language, facts = row
-    answering = with_answer and state == bot
+    seq, state, language, facts, claim_free = row
+    answering = with_answer and state == bot and bool(claim_free)
     # Every message is stored here: the INSERTs are built once (csbot/fastsql.py).
     message = insert(Message, conversation_id=conversation_id, seq=seq - 1 if answering else seq, **fields)
     if not answering:
@@ -307,7 +307,7 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
         row = cursor.fetchone()
     if row is None:
         raise _NotStored()
-    seq, state, language, facts, question_pk, reply_pk = row
+    seq, state, language, facts, _claim_free, question_pk, reply_pk = row
     question.seq = seq - 1 if reply_pk is not None else seq
     stored(question, question_pk)
     if reply_pk is None:
@@ -335,7 +335,7 @@ def _question_in_one_sql(q_names: tuple[str, ...], r_names: tuple[str, ...]) -> 
 
     last_seq, state = column(Conversation, "last_seq"), column(Conversation, "state")
     # The question's seq is the answer's less one when there is an answer.
-    answers = f"c.{state} = %s AND %s"
+    answers = f"c.{state} = %s AND %s AND c.claim_free"
     q_exprs = {"seq": f"c.{last_seq} - CASE WHEN {answers} THEN 1 ELSE 0 END"}
     r_exprs = {"seq": f"c.{last_seq}", "reply_to_id": f"q.{pk}"}
     return (
@@ -367,15 +367,32 @@ def _question_seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
     pk, last_seq, updated_at, state, player, language, facts = (
         column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state", "player", "language", "facts")
     )
+    free = _claim_free_sql()
     update = (
-        f"UPDATE {c} SET {last_seq} = {last_seq} + CASE WHEN {state} = %s THEN %s ELSE 1 END, "
+        f"UPDATE {c} SET {last_seq} = {last_seq} + CASE WHEN {state} = %s AND {free} THEN %s ELSE 1 END, "
         f"{updated_at} = %s WHERE {pk} = %s AND {player} = %s AND {state} <> %s AND NOT EXISTS ("
         f"SELECT 1 FROM {m} JOIN {c} AS mine ON mine.{pk} = {m}.{column(Message, 'conversation')} "
         f"WHERE mine.{player} = %s AND {m}.{column(Message, 'client_id')} = %s)"
     )
-    columns = f"{last_seq}, {state}, {language}, {facts}"
+    columns = f"{last_seq}, {state}, {language}, {facts}, {free} AS claim_free"
     select = f"SELECT {columns} FROM {c} WHERE {pk} = %s"
     return (f"{update} RETURNING {columns}" if returning else update), select
+
+
+def _claim_free_sql() -> str:
+    """True unless an answer started apart from its question streams (Conversation.answer_claim):
+    the question then starts no answer of its own, its claim's job answers it (answer_start_apart).
+
+    Read in the conversation's UPDATE, so the claim is the one under the row lock. On PostgreSQL
+    the claim's row is read in the statement's snapshot: one committed while this statement
+    waited for the lock is not seen, and counts as streaming (it is), never as finished.
+    """
+    m, claim, status = table(Message), column(Conversation, "answer_claim"), column(Message, "status")
+    # Not `IS NULL`: in SQLite's (3.40) RETURNING it read false on a NULL. Ids start at 1.
+    return (
+        f"(COALESCE({claim}, 0) = 0 OR EXISTS (SELECT 1 FROM {m} "
+        f"WHERE {m}.{column(Message, 'id')} = {claim} AND {m}.{status} <> '{Message.Status.STREAMING.value}'))"
+    )
 
 
 @functools.cache
@@ -402,6 +419,46 @@ def internal_event_record(*, conversation_id: int, text: str, code: str) -> Mess
 def bot_message_start(*, conversation_id: int, reply_to_id: int | None) -> tuple[Message, str]:
     """The bot's answer, stored as `streaming`, and the conversation's state when it was stored."""
     return _append(conversation_id=conversation_id, **_answer_fields(reply_to_id))
+
+
+class _NotStarted(Exception):
+    """answer_start_apart found the question answered, passed or out of the bot's hands."""
+
+
+def answer_start_apart(*, conversation_id: int, reply_to_id: int | None) -> tuple[Message, str] | None:
+    """The bot's answer to a question stored earlier (a hand-back's unanswered one, or one that
+    waited for the answer before it), stored `streaming` as the conversation's answer claim;
+    None when the bot is not to answer it: the chat is not the bot's, the player has written
+    since (that message has its own answer, or waits for the claim's), an answer to it or after
+    it exists, or another claim streams (its job answers the newest question when it ends).
+
+    A hand-back on one process and the player's next message on another came at once, and the
+    chat got two answers streaming: the stale question's and the new one's. Settled under the
+    conversation's row lock, which every message's store takes too: the question stored first
+    is seen here, and one stored after sees this claim and starts nothing (_claim_free_sql).
+    """
+    try:
+        with transaction.atomic():
+            seq, state = _allocate_seq(conversation_id)  # the row lock, until commit
+            if state != Conversation.State.BOT or answered_or_passed(conversation_id, reply_to_id):
+                raise _NotStarted()
+            message = insert(Message, conversation_id=conversation_id, seq=seq, **_answer_fields(reply_to_id))
+            Conversation.objects.filter(pk=conversation_id).update(answer_claim=message.pk)
+    except _NotStarted:
+        return None  # rolled back: the seq taken is not used
+    return message, state
+
+
+def answered_or_passed(conversation_id: int, question_id: int | None) -> bool:
+    """A message of the player or the bot after the question, or an answer claim still streaming.
+    Call under the conversation's row lock to act on it (answer_start_apart); without, it is a look."""
+    question_seq = Message.objects.filter(pk=question_id).values("seq")[:1]
+    later = Message.objects.filter(
+        conversation_id=conversation_id, seq__gt=question_seq, sender__in=(Message.Sender.PLAYER, Message.Sender.BOT)
+    )
+    claim = Conversation.objects.filter(pk=conversation_id).values("answer_claim")[:1]
+    claiming = Message.objects.filter(pk=claim, status=Message.Status.STREAMING)
+    return later.exists() or claiming.exists()
 
 
 def _answer_fields(reply_to_id: int | None) -> dict:

@@ -329,20 +329,29 @@ async def _run_jobs(
         raise
     try:
         while True:
-            if start is None:
-                if reg.cutting_off:
-                    await _unanswered_to_staff(conversation_id)
-                    break
+            # An answer started apart from its question holds the conversation's answer claim:
+            # questions stored on other processes meanwhile started none, and wait for its end.
+            apart = start is None
+            if apart:
                 if reply_to_id is None:  # questions that waited: the newest is answered
                     if await _state(conversation_id=conversation_id) != Conversation.State.BOT:
                         break  # a human has it now (or the bot escalated): no more answers
                     reply_to_id = await _latest_player_message(conversation_id)
+                if reg.cutting_off:
+                    # The grace period is over and no answer starts now. A question still waiting
+                    # (here, or stored on another process while this one's claim streamed) goes
+                    # to staff; after an answer that was the last word, nothing does.
+                    if await _unanswered(conversation_id, reply_to_id):
+                        await _unanswered_to_staff(conversation_id)
+                    break
                 claim = AnswerClaim(reg, conversation_id)
                 start = await _start(conversation_id, reply_to_id)
+                if start is None:  # answered, passed by a newer question, or another claim's
+                    break
             await AnswerJob(conversation_id, reply_to_id, claim, start).run()
             reg.ending.discard(conversation_id)
             claim, start = None, None
-            if conversation_id not in reg.pending:
+            if conversation_id not in reg.pending and not apart:
                 break
             reg.pending.discard(conversation_id)
             reply_to_id = None
@@ -377,6 +386,11 @@ async def _unanswered_to_staff(conversation_id: int) -> None:
             log.warning("stopping: chat #%s had a question waiting for an answer: passed to staff", conversation_id)
     except Exception:  # the database may be away: the process exits anyway
         log.exception("stopping: could not pass chat #%s's waiting question to staff", conversation_id)
+
+
+@db_pool
+def _unanswered(conversation_id: int, question_id: int | None) -> bool:
+    return question_id is not None and not services.answered_or_passed(conversation_id, question_id)
 
 
 @db_pool
@@ -426,14 +440,18 @@ class _PipelineFailed:
     language: str  # the conversation's: the player is told in it
 
 
-def _start_and_prepare(conversation_id: int, reply_to_id: int) -> AnswerStart:
-    """In a helper process: the answer's row, then the pipeline's steps 1-5, in one call.
+def _start_and_prepare(conversation_id: int, reply_to_id: int | None) -> AnswerStart | None:
+    """In a helper process: the answer's row, then the pipeline's steps 1-5, in one call;
+    None when the bot is not to answer that question (services.answer_start_apart).
 
     One call instead of two because under load every hop costs CPU and a place in
     the pool's queue (docs/benchmarks-history.md, "The fourth round"); a helper process,
     not a thread, so that it never takes the GIL from the streams (csbot/helper_pool.py).
     """
-    message, state = services.bot_message_start(conversation_id=conversation_id, reply_to_id=reply_to_id)
+    started = services.answer_start_apart(conversation_id=conversation_id, reply_to_id=reply_to_id)
+    if started is None:
+        return None
+    message, state = started
     return AnswerStart(message, state, _prepare(conversation_id, message))
 
 

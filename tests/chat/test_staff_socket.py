@@ -484,6 +484,41 @@ async def test_a_question_left_unanswered_when_the_agent_hands_back_gets_the_bot
     assert "refund" in answer_text(frames, answer[0]["id"]).lower()
 
 
+async def test_a_question_stored_on_another_process_during_a_hand_backs_answer_is_answered_after_it(
+    lin, alice, demo_kb, settings
+):
+    """Lin wrote again, on another web process, as Alice's hand-back set the bot answering his
+    question: both processes started an answer, and Lin read two at once. The one asked on the
+    other process now starts none beside the hand-back's, which answers it when it ends."""
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.02
+    player, cid, agent = await taken_over_by(alice, lin)
+    await player.say("How do I get a refund?")
+    await player.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    first = (await player.receive_until(lambda f: f.get("t") == "d"))[-1]["i"]  # the answer streams
+
+    # What another web process's helper does with Lin's message (chat/consumers.py: _accept).
+    received, start = await sync_to_async(jobs._receive_and_start)(
+        start=True, player=lin, conversation_id=cid, client_id="elsewhere", text="And how long does it take?"
+    )
+    assert start is None and received.answer
+    assert await sync_to_async(jobs._start_and_prepare)(cid, received.message.pk) is None  # its start_answer
+
+    frames = await player.receive_until(lambda f: is_end(f) and f["id"] != first)
+    await player.close()
+    await agent.close()
+
+    answers = await sync_to_async(list)(
+        Message.objects.filter(conversation_id=cid, sender="bot")
+        .order_by("seq")
+        .values("id", "reply_to_id", "status", "created_at", "finished_at")
+    )
+    assert [a["reply_to_id"] for a in answers] == [answers[0]["reply_to_id"], received.message.pk]
+    assert [a["status"] for a in answers] == ["done", "done"]
+    assert answers[1]["created_at"] >= answers[0]["finished_at"]  # one after the other, never two at once
+    assert [f["id"] for f in frames if is_end(f)] == [first, answers[1]["id"]]
+
+
 async def test_a_hand_back_after_the_agent_answered_starts_no_answer(lin, alice, demo_kb, settings):
     player, cid, agent = await taken_over_by(alice, lin)
     await player.say("How do I get a refund?")

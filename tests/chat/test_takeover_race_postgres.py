@@ -7,10 +7,9 @@ two conditional UPDATEs really do meet, and the row lock must let exactly one wi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from tests import servers
+from tests.chat.race import last_line, ready_workers, signal
 from tests.services import require_postgres
 
 SETUP = """
@@ -46,32 +45,13 @@ print(json.dumps(out))
 """
 
 
-def last_line(output: str) -> str:
-    """What the script printed (`shell` may print a banner first)."""
-    return output.strip().splitlines()[-1]
-
-
 def test_two_agents_in_two_processes_race_for_the_same_chats_and_exactly_one_wins_each(production_env):
     require_postgres()
     env = {**production_env, "AGENT_MAX_CHATS": "1000"}
     ids = last_line(servers.manage(env, "shell", "-c", SETUP).stdout).split()
 
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.chat.race_worker", name, *ids],
-            cwd=servers.ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("race-alice", "race-bob")
-    ]
-    for worker in workers:
-        assert worker.stdout.readline().strip() == "ready"
-    for worker in workers:  # as close together as two writes get
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
+    workers = ready_workers(env, "tests.chat.race_worker", ["race-alice", *ids], ["race-bob", *ids])
+    signal(workers)
     alice_saw, bob_saw = (json.loads(w.communicate(timeout=60)[0]) for w in workers)
 
     stored = json.loads(last_line(servers.manage(env, "shell", "-c", CHECK.format(ids=[int(i) for i in ids])).stdout))
