@@ -16,7 +16,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import translation
-from django.utils.formats import date_format
+from django.utils.formats import date_format, time_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +33,23 @@ def _staff_name(user) -> str:
         return "-"
     name, username = display_name(user), user.get_username()
     return name if name == username else f"{name} ({username})"
+
+
+def _whole_words(*words: str) -> str:
+    """Words a narrow column may break between, never inside (admin_lists.css): not "#1 visitor-d3b2ac2a"
+    at its hyphen, nor "5:12 p.m." before "p.m."."""
+    return format_html_join(" ", '<span class="keep-whole">{}</span>', ((w,) for w in words))
+
+
+def _chat_words(conversation: Conversation) -> str:
+    """A chat as staff name it: its number and its player."""
+    return _whole_words(*f"#{conversation.pk} {conversation.player}".split())
+
+
+def _short_time(value) -> str:
+    """A list's time, short ("12/07/2026 5:12 p.m."), its date and its time each kept whole."""
+    value = localtime(value)
+    return _whole_words(date_format(value, "SHORT_DATE_FORMAT"), time_format(value, "TIME_FORMAT"))
 
 
 class StaffNames:
@@ -133,16 +150,19 @@ def _may_export(request: HttpRequest) -> bool:
 
 @admin.register(Conversation)
 class ConversationAdmin(StaffNames, LanguageWords, admin.ModelAdmin):
+    # At 1280 px the admin's menu and filters leave the list ~630 px, and eight columns ran
+    # past it: "Updated at", which staff sort by, and the live view's link were cut off at the
+    # screen's edge. The number and the player are one column (the chat, its link), the holder
+    # goes under the state, and the time is short (chat/static/chat/admin_lists.css).
     list_display = (
-        "id",
-        "player",
-        "state",
-        "assignee_name",
+        "chat",
+        "state_and_holder",
         "handoff_reason_in_words",
         "intent_in_words",
-        "updated_at",
+        "updated",
         "live_view",
     )
+    list_display_links = ("chat",)
     list_filter = ("state", ReasonFilter, "created_at")
     search_fields = (
         "=id",
@@ -182,6 +202,25 @@ class ConversationAdmin(StaffNames, LanguageWords, admin.ModelAdmin):
     inlines = (EventInline, MessageInline)
     actions = ("export_json", "export_csv")
     date_hierarchy = "created_at"
+
+    class Media:
+        css = {"all": ("chat/admin_lists.css",)}
+
+    @admin.display(description=_("conversation"), ordering="pk")
+    def chat(self, obj: Conversation) -> str:
+        return _chat_words(obj)
+
+    @admin.display(description=Conversation._meta.get_field("state").verbose_name, ordering="state")
+    def state_and_holder(self, obj: Conversation) -> str:
+        """ "with a human", and under it who holds the chat."""
+        if obj.assignee_id is None:
+            return obj.get_state_display()
+        holder = _staff_name(obj.assignee)
+        return format_html('{}<br><span class="list-quiet">{}</span>', obj.get_state_display(), holder)
+
+    @admin.display(description=Conversation._meta.get_field("updated_at").verbose_name, ordering="updated_at")
+    def updated(self, obj: Conversation) -> str:
+        return _short_time(obj.updated_at)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         """Each row's intent with its label in the reader's language, in the same query."""
@@ -245,7 +284,7 @@ LIST_TEXT_CHARS = 160
 class MessageAdmin(StaffNames, admin.ModelAdmin):
     # At 1280 px the admin's menu and filters leave the list ~630 px, where eight columns left
     # the text ~75 px: answers wrapped a word a line. The text takes the width now; the other
-    # columns keep to one line (chat/static/chat/admin_messages.css): the author and "internal"
+    # columns keep to one line (chat/static/chat/admin_lists.css): the author and "internal"
     # join the sender, the time is short, the number in the chat is on the message's page
     # (the list stays in that order), and the text, not the chat's name, opens the message.
     list_display = ("chat", "sender_and_author", "short_text", "status", "sent_at")
@@ -287,21 +326,13 @@ class MessageAdmin(StaffNames, admin.ModelAdmin):
         return _raw(obj.meta)
 
     class Media:
-        css = {"all": ("chat/admin_messages.css",)}
+        css = {"all": ("chat/admin_lists.css",)}
 
     @admin.display(description=Message._meta.get_field("conversation").verbose_name, ordering="conversation")
     def chat(self, obj: Message) -> str:
         """The chat by its number and player, a link to it; its state now says nothing of this message."""
-        conversation = obj.conversation
-        url = reverse("admin:chat_conversation_change", args=[conversation.pk])
-        # Each word kept whole (admin_messages.css): a narrow column breaks between "#1" and
-        # the name, never at the hyphen of "visitor-d3b2ac2a".
-        words = f"#{conversation.pk} {conversation.player}".split()
-        return format_html(
-            '<a href="{}">{}</a>',
-            url,
-            format_html_join(" ", '<span class="chat-word">{}</span>', ((w,) for w in words)),
-        )
+        url = reverse("admin:chat_conversation_change", args=[obj.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, _chat_words(obj.conversation))
 
     @admin.display(description=Message._meta.get_field("sender").verbose_name, ordering="sender")
     def sender_and_author(self, obj: Message) -> str:
@@ -309,7 +340,7 @@ class MessageAdmin(StaffNames, admin.ModelAdmin):
         sender = _staff_name(obj.author) if obj.author_id else obj.get_sender_display()
         if not obj.internal:
             return sender
-        return format_html('{}<br><span class="message-internal">{}</span>', sender, _("internal"))
+        return format_html('{}<br><span class="list-quiet">{}</span>', sender, _("internal"))
 
     @admin.display(description=Message._meta.get_field("created_at").verbose_name, ordering="created_at")
     def sent_at(self, obj: Message) -> str:

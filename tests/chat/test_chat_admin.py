@@ -92,12 +92,24 @@ def test_a_conversation_shows_its_intent_facts_state_and_reason_in_words_with_th
     assert "Handoff reason: sentiment" in raw
 
 
+def test_the_list_shows_who_holds_a_chat_under_its_state_and_when_it_changed(reader, chat, alice):
+    """The list lost its holder column to fit an office screen (tests/e2e/test_admin_browser.py):
+    the holder is under the state, the chat's number beside its player."""
+    from chat import handoff
+
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    shown, _raw = seen(reader.get("/admin/chat/conversation/", HTTP_ACCEPT_LANGUAGE="en"))
+
+    assert f"#{chat.pk} Lin with a human Alice (alice) the player is upset Top-up not received" in shown
+    assert "open live" in shown
+
+
 def test_the_list_names_intents_and_handoff_reasons_in_the_readers_language(reader, chat):
     english, _raw = seen(reader.get("/admin/chat/conversation/", HTTP_ACCEPT_LANGUAGE="en"))
     chinese, _raw = seen(reader.get("/admin/chat/conversation/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
 
-    assert "waiting for a human - the player is upset Top-up not received" in english
-    assert "等待人工 - 玩家情绪激动 充值未到账" in chinese
+    assert "waiting for a human the player is upset Top-up not received" in english
+    assert "等待人工 玩家情绪激动 充值未到账" in chinese
     assert "By handoff reason All the player is upset" in english  # the filter, too
     for page in (english, chinese):
         assert "recharge_not_arrived" not in page and "sentiment" not in page
@@ -129,7 +141,7 @@ def labels(page) -> list[str]:
 @pytest.mark.parametrize(
     ("page", "some_labels"),
     [
-        ("/admin/chat/conversation/", ["状态", "负责客服", "更新时间", "以 创建时间"]),
+        ("/admin/chat/conversation/", ["会话", "状态", "更新时间", "以 创建时间"]),
         ("/admin/chat/conversation/{chat}/change/", ["开始等待时间", "最新消息序号", "操作人", "序号", "发送方"]),
         ("/admin/chat/message/", ["会话", "发送方", "文本", "以 仅内部可见", "以 发送方"]),
         ("/admin/chat/message/{answer}/change/", ["序号", "首字延迟（毫秒）", "输入 token 数", "客户端 ID", "元数据"]),
@@ -212,8 +224,8 @@ def test_the_messages_list_shows_a_long_text_in_short_with_the_whole_of_it_a_hov
     assert f'title="{long_answer}"' in shown  # the whole text, on hover
     assert shown.endswith(long_answer[:160] + "…</span>")
     assert (
-        f'<a href="/admin/chat/conversation/{chat.pk}/change/"><span class="chat-word">#{chat.pk}</span> '
-        '<span class="chat-word">Lin</span></a>' in page
+        f'<a href="/admin/chat/conversation/{chat.pk}/change/"><span class="keep-whole">#{chat.pk}</span> '
+        '<span class="keep-whole">Lin</span></a>' in page
     )  # the chat, not the message
     shown_note, _raw = seen(reader.get("/admin/chat/message/?q=VIP"))
     assert f"#{chat.pk} Lin Alice (alice) internal VIP done" in shown_note

@@ -13,7 +13,7 @@ COLUMNS = """() => Array.from(document.querySelectorAll('#result_list thead th')
     const inner = c.getBoundingClientRect().height - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
     return Math.round(inner / parseFloat(style.lineHeight));
   });
-  const name = th.className.match(/column-(\\S+)/)[1];
+  const name = (th.className.match(/column-(\\S+)/) || [null, th.className])[1];  // or the checkboxes'
   return { name: name, width: th.getBoundingClientRect().width, lines: Math.max(...lines) };
 })"""
 
@@ -29,6 +29,32 @@ NAMES_CUT = """() => Array.from(document.querySelectorAll('#result_list .field-c
 }).map(a => a.textContent)"""
 
 
+def player_asks(context, base_url: str, *texts: str):
+    """A player's page in `context` that has sent each text. The page."""
+    from playwright.sync_api import expect
+
+    player = context.new_page()
+    player.goto(base_url + "/")
+    expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    for text in texts:
+        player.get_by_test_id("composer-input").fill(text)
+        player.get_by_test_id("composer-input").press("Enter")
+    return player
+
+
+def admin_list(context, url: str, username: str, password: str):
+    """An admin list, signed in on its way. The page."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    page.goto(url)
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.locator("#id_password").press("Enter")
+    expect(page.locator("#result_list")).to_be_visible()
+    return page
+
+
 @pytest.mark.parametrize(("width", "text_width"), [(1280, 220), (1152, 150), (1024, 150)])
 def test_on_an_office_screen_the_messages_list_reads_its_texts_in_lines_with_every_column_in_view(
     browser, chat_server, width, text_width
@@ -41,20 +67,12 @@ def test_on_an_office_screen_the_messages_list_reads_its_texts_in_lines_with_eve
     context = browser.new_context(locale="en-US", viewport={"width": width, "height": 800})
     context.set_default_timeout(15_000)
     try:
-        player = context.new_page()
-        player.goto(chat_server.url + "/")
-        expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
-        player.get_by_test_id("composer-input").fill("How do I get a refund?")
-        player.get_by_test_id("composer-input").press("Enter")
+        player = player_asks(context, chat_server.url, "How do I get a refund?")
         answer = player.locator('[data-testid="message"][data-sender="bot"]').last
         expect(answer).to_have_attribute("data-status", "done")
 
-        page = context.new_page()
-        page.goto(chat_server.url + "/admin/chat/message/?sender__exact=bot")
-        page.fill("#id_username", "agent")
-        page.fill("#id_password", "agent-demo-2026")
-        page.locator("#id_password").press("Enter")
-        expect(page.locator("#result_list")).to_be_visible()
+        bot_answers = chat_server.url + "/admin/chat/message/?sender__exact=bot"
+        page = admin_list(context, bot_answers, "agent", "agent-demo-2026")
 
         columns = {c["name"]: c for c in page.evaluate(COLUMNS)}
         assert columns["short_text"]["width"] >= text_width, columns
@@ -70,5 +88,39 @@ def test_on_an_office_screen_the_messages_list_reads_its_texts_in_lines_with_eve
         assert names_cut == [], f"chats whose player's name breaks over lines: {names_cut}"
         text = page.locator("#result_list .field-short_text .message-text").first
         assert text.get_attribute("title").startswith("Here's what our help center says")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("width", "most_lines"), [(1280, 3), (1024, 4)])
+def test_on_an_office_screen_the_conversations_list_keeps_every_column_in_view(browser, chat_server, width, most_lines):
+    """At 1280 px the list ran past its pane: "Updated at", the column staff sort the chats
+    by, was cut off at the screen's edge, with the live view's link after it."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en-US", viewport={"width": width, "height": 800})
+    context.set_default_timeout(15_000)
+    try:
+        player = player_asks(context, chat_server.url, "How do I get a refund?", "I want to talk to a human")
+        expect(player.locator('[data-testid="message"][data-sender="system"]').last).to_be_visible()
+
+        page = admin_list(context, chat_server.url + "/admin/chat/conversation/", "manager", "manager-demo-2026")
+
+        overflow = page.evaluate(
+            "() => { const t = document.querySelector('#result_list');"
+            " return t.scrollWidth - t.parentElement.clientWidth; }"
+        )
+        columns = {c["name"]: c for c in page.evaluate(COLUMNS)}
+        assert overflow <= 0, f"the list runs {overflow} px past its pane: {columns}"
+        pane = page.locator("#changelist .changelist-form-container").bounding_box()
+        for column in ("updated", "live_view"):
+            header = page.locator(f"#result_list thead th.column-{column}").bounding_box()
+            assert header["x"] + header["width"] <= pane["x"] + pane["width"] + 1, (column, header, pane)
+        # What staff read a chat by is all there: who, its state and holder, why, what about, when.
+        row = page.locator("#result_list tbody tr").first
+        expect(row).to_contain_text("the player asked for a person")
+        expect(row.locator("td.field-live_view a")).to_have_text("open live")
+        # Its words wrap ("waiting for a human", "the player asked for a person"), in a few lines.
+        assert all(c["lines"] <= most_lines for c in columns.values()), columns
     finally:
         context.close()
