@@ -359,6 +359,25 @@ async def test_a_job_whose_answer_another_process_failed_meanwhile_neither_overw
     await sock.close()
 
 
+async def test_a_question_that_waited_for_a_dead_process_hand_back_answer_goes_to_staff(player, redis_layer, settings):
+    """The hand-back's answer held the chat's claim, so the question Lin asked meanwhile, on
+    another process, started no answer and waited for it; its process died. Lin's question
+    was answered by nobody: the chat goes to staff, as after any answer that failed."""
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    answer = await sync_to_async(left_by)(player, "killed-host:17:dead", age=timedelta(seconds=40))
+    await sync_to_async(Conversation.objects.filter(pk=answer.conversation_id).update)(answer_claim=answer.pk)
+    waited = await sync_to_async(services.player_message_receive)(
+        player=player, conversation_id=answer.conversation_id, client_id="meanwhile", text="还在吗？", with_answer=True
+    )
+    assert waited.reply is None  # it waited for the claim
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
+
+    conversation = await sync_to_async(Conversation.objects.get)(pk=answer.conversation_id)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
+    await close_process()
+
+
 async def test_a_player_who_asked_again_elsewhere_is_not_queued_when_the_dead_process_answer_fails(
     player, redis_layer, settings
 ):
