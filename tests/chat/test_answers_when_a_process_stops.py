@@ -463,3 +463,33 @@ async def test_a_question_being_looked_up_when_the_grace_period_ends_goes_to_sta
     conversation = await sync_to_async(Conversation.objects.get)(player=player)
     assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
     await sock.close()
+
+
+def chat_with(player: Player, *, answered: bool) -> tuple[int, int]:
+    """A conversation of the bot's whose last question is answered, or not yet."""
+    conversation = Conversation.objects.create(player=player, language="zh-hans")
+    question = services.message_append(conversation_id=conversation.pk, sender="player", text="充值没到账怎么办")
+    if answered:
+        services.message_append(conversation_id=conversation.pk, sender="bot", text="充值到账通常需要五分钟。")
+    return conversation.pk, question.pk
+
+
+@pytest.mark.parametrize(("answered", "state"), [(True, "bot"), (False, "waiting")], ids=["answered", "waiting"])
+async def test_at_the_end_of_the_grace_period_an_answer_started_apart_passes_on_only_a_question_still_waiting(
+    player, settings, answered, state
+):
+    # A hand-back's answer (started apart from its question) loops to answer what the player
+    # wrote meanwhile. At the end of the grace period no answer starts: a question left is
+    # staff's, but a chat whose last question is answered stays the bot's, its player untold.
+    conversation_id, question_id = await sync_to_async(chat_with)(player, answered=answered)
+    reg = jobs.registry()
+    reg.cutting_off = True
+    try:
+        jobs.start_answer(conversation_id, question_id)
+        await asyncio.wait_for(reg.tasks[conversation_id], 5)
+    finally:
+        reg.cutting_off = False
+    conversation = await sync_to_async(Conversation.objects.get)(pk=conversation_id)
+    assert conversation.state == state
+    notes = await sync_to_async(Message.objects.filter(conversation_id=conversation_id, sender="system").count)()
+    assert notes == (0 if answered else 1)
