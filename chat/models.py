@@ -246,3 +246,17 @@ class Runner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SignInAttempt(models.Model):
+    """A staff sign-in tried with this username, not yet known to have succeeded
+    (chat/sign_in_throttle.py): a row is written before the password is checked and
+    deleted when it turns out right, so the rows in the window are the failures."""
+
+    username = models.CharField(max_length=150)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "at"])]
+        verbose_name = _("sign-in attempt")
+        verbose_name_plural = _("sign-in attempts")

@@ -300,6 +300,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Password guessing on the staff sign-in (and the admin's): after this many failed
+# sign-ins with one username within the window, that username is refused until the
+# oldest failure leaves the window (chat/sign_in_throttle.py).
+SIGN_IN_FAILURES_ALLOWED = max(1, env_int("SIGN_IN_FAILURES_ALLOWED", 5))
+SIGN_IN_WINDOW_SECONDS = max(1, env_int("SIGN_IN_WINDOW_SECONDS", 900))
 LOGIN_REDIRECT_URL = "/staff/"
 
 # --- I18N ---------------------------------------------------------------------

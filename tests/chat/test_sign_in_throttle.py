@@ -1,0 +1,67 @@
+"""Password guessing on the staff sign-in pages: after SIGN_IN_FAILURES_ALLOWED wrong
+passwords for one username, that username is refused, even with the right password,
+until the window has passed; the page says so."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from chat.models import SignInAttempt
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/accounts/login/", "/admin/login/"]
+
+
+def sign_in(page: str, username: str, password: str) -> tuple[Client, str]:
+    browser = Client()
+    response = browser.post(page, {"username": username, "password": password}, follow=False)
+    return browser, response.content.decode() if response.status_code == 200 else ""
+
+
+def signed_in(browser: Client) -> bool:
+    return "_auth_user_id" in browser.session
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_guessing_a_staff_password_is_refused_after_five_failures(page, alice, settings):
+    settings.SIGN_IN_FAILURES_ALLOWED = 5
+    for guess in range(5):
+        browser, html = sign_in(page, "alice", f"guess-{guess}")
+        assert not signed_in(browser) and "Too many failed sign-ins" not in html
+
+    # The sixth guess is refused unchecked, the right password too: the attacker learns nothing.
+    browser, html = sign_in(page, "alice", "pw-alice")
+    assert not signed_in(browser)
+    assert "Too many failed sign-ins with this username. Try again in 15 minutes." in html
+    browser, html = sign_in(page, "ALICE", "pw-alice")  # another case is the same name
+    assert not signed_in(browser) and "Too many failed sign-ins" in html
+
+
+def test_the_owner_signs_in_once_the_window_has_passed(alice, settings):
+    settings.SIGN_IN_FAILURES_ALLOWED = 2
+    for guess in range(2):
+        sign_in("/accounts/login/", "alice", f"guess-{guess}")
+    assert "Too many failed sign-ins" in sign_in("/accounts/login/", "alice", "pw-alice")[1]
+
+    SignInAttempt.objects.update(at=timezone.now() - timedelta(seconds=settings.SIGN_IN_WINDOW_SECONDS))
+    browser, _html = sign_in("/accounts/login/", "alice", "pw-alice")
+    assert signed_in(browser)
+
+
+def test_a_right_password_forgives_the_failures_before_it(alice, bob, settings):
+    settings.SIGN_IN_FAILURES_ALLOWED = 3
+    for guess in range(2):
+        sign_in("/accounts/login/", "alice", f"typo-{guess}")
+    assert signed_in(sign_in("/accounts/login/", "alice", "pw-alice")[0])
+    for guess in range(2):
+        sign_in("/accounts/login/", "alice", f"typo-again-{guess}")
+    assert signed_in(sign_in("/accounts/login/", "alice", "pw-alice")[0])
+    # Another username's failures are its own.
+    for guess in range(3):
+        sign_in("/accounts/login/", "mallory", f"guess-{guess}")
+    assert signed_in(sign_in("/accounts/login/", "bob", "pw-bob")[0])
