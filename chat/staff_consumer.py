@@ -12,6 +12,8 @@ case) through chat/streaming/fanout.py.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -28,7 +30,7 @@ from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import HandoffError
 from chat.models import Conversation
 from chat.player_sockets import ask_who_is_connected
-from chat.roles import display_name, roles_of
+from chat.roles import display_name, roles_of, sign_in_stands
 from chat.socket_base import SocketConsumer
 from chat.staff_notify import STAFF_ALERTS_GROUP, STAFF_GROUP, announce, publish_staff, row_changed
 from chat.streaming.fanout import fanout
@@ -42,6 +44,9 @@ from .staff_validation import parse_staff_frame
 TYPING_EVERY_SECONDS = 2.0
 # A ping refreshes the agent's presence at most this often.
 SEEN_EVERY_SECONDS = 20.0
+# A socket's sign-in is checked again this often: a dashboard whose user was deactivated,
+# lost their role, was signed out or had their password changed is closed (4403) within it.
+ACCESS_CHECK_SECONDS = 20.0
 
 _roles = database_sync_to_async(roles_of)
 _connect = db_pool(presence.presence_connect)
@@ -57,6 +62,7 @@ _case = db_pool(staff_selectors.case_of)
 _assign_waiting = db_pool(handoff.assign_waiting)
 _agent_send = db_pool(handoff.agent_message_send)
 _note = db_pool(handoff.internal_note_add)
+_sign_in_stands = db_pool(sign_in_stands)
 
 
 @db_pool
@@ -113,7 +119,9 @@ def _act(action: str, frame: dict, user) -> handoff.Change | None:
 
 class StaffConsumer(SocketConsumer):
     allowed = False
+    revoked = False
     watching: int | None = None
+    _access_check: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
@@ -124,6 +132,7 @@ class StaffConsumer(SocketConsumer):
             await self.close(code=4403)
             return
         self.allowed = True
+        self._access_check = asyncio.create_task(self._check_access_forever())
         self.language = language_of(self.scope)
         self._typing_at = 0.0
         self._seen_at = time.monotonic()
@@ -139,6 +148,8 @@ class StaffConsumer(SocketConsumer):
     async def disconnect(self, code: int) -> None:
         if not self.allowed:
             return
+        if self._access_check is not None:
+            self._access_check.cancel()
         for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
             await self.channel_layer.group_discard(group, self.channel_name)
         await self._unwatch()
@@ -146,7 +157,7 @@ class StaffConsumer(SocketConsumer):
         await self._roster_changed()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.allowed:
+        if not self.allowed or self.revoked:
             return
         try:
             frame = parse_staff_frame(text_data, bytes_data)
@@ -158,6 +169,21 @@ class StaffConsumer(SocketConsumer):
             await self._send(error_frame(exc.code, text, client_id=exc.client_id))
             return
         await getattr(self, f"on_{frame['type']}")(frame)
+
+    async def _check_access_forever(self) -> None:
+        """Checked on a timer, not on the dashboard's pings: a socket that only listens
+        (the live chats of every player it watches) must lose them too."""
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        while True:
+            await asyncio.sleep(ACCESS_CHECK_SECONDS)
+            with contextlib.suppress(Exception):  # the database down: checked again next time
+                if not await _sign_in_stands(session_key, self.user.pk):
+                    break
+        self.revoked = True
+        await self._unwatch()
+        for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.close(code=4403)  # the page says the account has no access; disconnect() cleans up
 
     # --- presence and lists ---------------------------------------------------------
 

@@ -3,6 +3,7 @@ agents and managers, across pages, sockets and conversations."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -183,3 +184,56 @@ async def test_a_staff_socket_reads_any_conversation_and_a_missing_one_is_an_err
 
     assert next(f for f in frames if f.get("type") == "case")["conversation"]["id"] == chat.pk
     assert missing["code"] == "not_found" and missing_action["code"] == "not_found"
+
+
+def _deactivate(user) -> None:
+    user.is_active = False
+    user.save()
+
+
+def _drop_role(user) -> None:
+    user.groups.clear()
+
+
+def _sign_out_everywhere(user) -> None:
+    from django.contrib.sessions.models import Session
+
+    for session in Session.objects.all():
+        if session.get_decoded().get("_auth_user_id") == str(user.pk):
+            session.delete()
+
+
+def _change_password(user) -> None:
+    user.set_password("a-new-password-2026")
+    user.save()
+
+
+async def closed_with(sock: StaffSocket, timeout: float = 5) -> int:
+    """The close code the socket gets, skipping the frames before it."""
+    while True:
+        out = await sock.comm.receive_output(timeout=timeout)
+        if out["type"] == "websocket.close":
+            return out["code"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("revoke", [_deactivate, _drop_role, _sign_out_everywhere, _change_password])
+async def test_an_open_dashboard_loses_a_chat_once_its_agents_access_is_taken_away(
+    lin, alice, bob, revoke, monkeypatch
+):
+    from chat import staff_consumer
+
+    monkeypatch.setattr(staff_consumer, "ACCESS_CHECK_SECONDS", 0.2, raising=False)
+    chat = await sync_to_async(Conversation.objects.create)(player=lin)
+    sock, colleague = await StaffSocket.of(alice), await StaffSocket.of(bob)
+    await sock.connect()
+    await colleague.connect()
+    await sock.watch(chat.pk)
+
+    await sync_to_async(revoke)(alice)
+    assert await closed_with(sock) == 4403  # the page reads "Your account has no access…"
+    # A colleague still signed in keeps the dashboard past several checks.
+    await asyncio.sleep(0.6)
+    await colleague.send({"type": "ping"})
+    assert (await colleague.receive_until(lambda f: f.get("type") == "pong")) == {"type": "pong"}
+    await colleague.close()
