@@ -7,7 +7,6 @@ TIME_ZONE, to the second, as the pages show them and count their days.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from analytics.selectors import DateRange, intent_label
 from analytics.services.alerts import alert_description
+from csbot.spreadsheet_csv import SpreadsheetWriter
 
 
 def _r(value: float | None, digits: int) -> float | None:
@@ -34,7 +34,7 @@ def response(name: str, rng: DateRange, header: list[str], rows: Iterable[Iterab
     out["Content-Disposition"] = f'attachment; filename="csbot-{name}-{rng.start}-{rng.end}.csv"'
     # A byte-order mark, so that Excel opens Chinese text as UTF-8.
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = SpreadsheetWriter(out)  # players' questions are in some files
     writer.writerow(header)
     writer.writerows(["" if value is None else value for value in row] for row in rows)
     return out

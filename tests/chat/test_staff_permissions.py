@@ -4,6 +4,8 @@ agents and managers, across pages, sockets and conversations."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 
 import pytest
@@ -103,6 +105,17 @@ def test_only_managers_get_the_export_action_in_the_admin(visitors, chat):
     assert "my top-up is missing" in exported.content.decode()
     refused = visitors["agent"].post("/admin/chat/conversation/", form)
     assert not refused.get("Content-Type", "").startswith("text/csv")
+
+
+@pytest.mark.django_db
+def test_a_player_message_typed_as_a_formula_is_text_in_the_admins_csv_export(visitors, chat):
+    message_append(conversation_id=chat.pk, sender="player", text="=cmd|' /C calc'!A0", client_id="c2")
+    message_append(conversation_id=chat.pk, sender="player", text="@SUM(1+1)*cmd", client_id="c3")
+
+    form = {"action": "export_csv", "_selected_action": [chat.pk]}
+    exported = visitors["manager"].post("/admin/chat/conversation/", form).content.decode()
+    texts = [row[-1] for row in csv.reader(io.StringIO(exported))][1:]
+    assert texts == ["my top-up is missing", "'=cmd|' /C calc'!A0", "'@SUM(1+1)*cmd"]
 
 
 @pytest.mark.django_db
