@@ -19,6 +19,8 @@ from array import array
 import requests
 from django.conf import settings
 
+from csbot.request_failures import request_failure
+
 # ERNIE's embedding-v1 takes at most 16 texts per request.
 BATCH = 16
 MAX_TEXT_CHARS = 1000
@@ -78,7 +80,8 @@ def _post(url: str, body: dict, *, headers: dict | None = None, params: dict | N
     try:
         response = requests.post(url, json=body, headers=headers, params=params, timeout=settings.EMBEDDING_TIMEOUT)
     except requests.RequestException as exc:
-        raise EmbeddingError(f"embedding API unreachable: {exc}") from exc
+        # Its cause would name the URL: ERNIE's keys or access token are in its query string.
+        raise EmbeddingError(f"embedding API unreachable: {request_failure(exc)}") from None
     try:
         payload = response.json()
     except ValueError:

@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 
 from analytics.models import Alert
 from analytics.services.alert_formats import robot_refusal, webhook_body
+from csbot.request_failures import request_failure
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ def webhook_post(alert: Alert, event: str, *, url: str) -> None:
     try:
         response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:
-        raise WebhookError(f"webhook unreachable: {exc}") from exc
+        # Its cause would name the URL, whose key (WeCom, DingTalk, Slack) lets anyone post.
+        raise WebhookError(f"webhook unreachable: {request_failure(exc)}") from None
     if response.status_code >= 400:
         raise WebhookError(f"webhook answered {response.status_code}", permanent=response.status_code < 500)
     refusal = robot_refusal(settings.ALERT_WEBHOOK_FORMAT, _json_or_none(response))

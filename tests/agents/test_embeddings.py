@@ -179,3 +179,22 @@ def test_a_vector_query_over_ten_thousand_chunks_takes_milliseconds():
     median_ms = statistics.median(timings) * 1000
     print(f"\n10,000 chunks x 384 dims: median vector query {median_ms:.2f} ms")
     assert median_ms < 50
+
+
+@pytest.mark.django_db
+def test_an_unreachable_ernie_api_leaves_its_keys_out_of_the_log_and_the_admin(settings, caplog, admin_client):
+    """requests names a failed connection's URL, query string and all: the token request's
+    carries ERNIE's API key and secret key."""
+    settings.EMBEDDING_PROVIDER = "ernie"
+    settings.EMBEDDING_BASE_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
+    settings.ERNIE_API_KEY, settings.ERNIE_SECRET_KEY = "ak-live-4f9c2e", "sk-live-77d01b"
+    embeddings._token = None
+
+    import_paths([DEMO_KB / "refund.en.md"])
+    search("i want a refund", language="en")
+
+    document = KnowledgeDocument.objects.get()
+    page = admin_client.get(f"/admin/agents/knowledgedocument/{document.pk}/change/").content.decode()
+    assert "embedding API unreachable" in document.index_error and "Connection refused" in document.index_error
+    for secret in ("ak-live-4f9c2e", "sk-live-77d01b"):
+        assert secret not in document.index_error and secret not in page and secret not in caplog.text

@@ -934,3 +934,19 @@ def test_an_llm_outage_at_a_quiet_hour_is_read_over_as_many_minutes_as_it_takes(
     assert active("llm_errors").description == (
         "LLM errors: 9 of 12 bot answers failed in the last 30 minutes (75%), against 0% over the previous 24 hours."
     )
+
+
+def test_an_unreachable_webhook_leaves_its_robot_key_out_of_the_log(
+    normal_day, players, now, settings, caplog, django_capture_on_commit_callbacks
+):
+    """A WeCom robot's URL carries its key: whoever reads the log could post to the ops chat."""
+    from tests.servers import free_port
+
+    settings.ALERT_WEBHOOK_URL = f"http://127.0.0.1:{free_port()}/cgi-bin/webhook/send?key=wecom-robot-5e1f"
+    bot_answers(players[2], now - timedelta(minutes=8), good=6, failed=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        anomalies_detect(now=now)
+
+    assert "webhook failed: webhook unreachable: ConnectionError" in caplog.text
+    assert "Connection refused" in caplog.text
+    assert "wecom-robot-5e1f" not in caplog.text and "/cgi-bin/webhook/send" not in caplog.text
