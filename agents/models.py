@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -166,6 +167,13 @@ class Tool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The admin's check: its credential is one of TOOL_AUTH_ENV, for this URL's origin."""
+        from agents.tool_credentials import credential_refusal
+
+        if self.auth_env and (why := credential_refusal(self.auth_env, self.url)):
+            raise ValidationError({"auth_env": why})
 
 
 class Intent(models.Model):

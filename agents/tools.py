@@ -15,7 +15,6 @@ what happened (`ok`, `error` = timeout / http_<status> / unreachable / not_found
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import requests
 from django.conf import settings
 
 from agents.facts import PLAYER_ID
+from agents.tool_credentials import credential_for
 from csbot.db import in_worker
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,9 @@ def call(spec: ToolSpec, *, facts: dict[str, str], verified_player_id: str | Non
         return ToolResult(spec.name, ok=False, error=exc.reason, params={"missing": ",".join(exc.facts)})
     url, rest = _url(spec, arguments)
     headers = {"Accept": "application/json"}
-    if spec.auth_header and spec.auth_env and os.environ.get(spec.auth_env):
-        headers[spec.auth_header] = os.environ[spec.auth_env]
+    credential = credential_for(spec.auth_env, url) if spec.auth_header and spec.auth_env else None
+    if credential:
+        headers[spec.auth_header] = credential
     started = time.perf_counter()
     result = ToolResult(spec.name, ok=False, params=arguments)
     try:

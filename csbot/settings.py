@@ -484,6 +484,12 @@ require_set(
 # Where the game's internal systems live; tool URLs say {GAME_BACKEND_URL}.
 # Tools send their auth header from the environment (Tool.auth_env, e.g. GAME_BACKEND_AUTH).
 GAME_BACKEND_URL = env_str("GAME_BACKEND_URL", "http://127.0.0.1:8765")
+# The environment variables a tool may send as its auth header, each with the origin it
+# may go to ("": GAME_BACKEND_URL's), as `NAME` or `NAME=https://origin` (agents/tool_credentials.py).
+TOOL_AUTH_ENV = {
+    name.strip(): origin.strip()
+    for name, _sep, origin in (entry.partition("=") for entry in env_list("TOOL_AUTH_ENV", ["GAME_BACKEND_AUTH"]))
+}
 if not DEBUG:
     # The default is the demo backend, which only run.sh starts: in production every tool
     # call would fail, and players read that their order could not be checked.
