@@ -345,7 +345,13 @@ PLAYER_TOKEN_SECRET = env_str("PLAYER_TOKEN_SECRET", DEMO_PLAYER_TOKEN_SECRET)
 # (SECRET_KEY) or sign in as any player and have the bot's tools act on that player's
 # orders, bans and mail (PLAYER_TOKEN_SECRET). Production (DEBUG off) refuses to start
 # with either, here rather than in a system check, since Celery's worker and beat run none.
-if not DEBUG:
+# So does a deployment that left DEBUG on while serving a host others reach (ALLOWED_HOSTS
+# beyond this machine's names): DEBUG on is the embedded default, not a promise that
+# nobody else can connect.
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "testserver"}  # testserver: Django's test client
+_PUBLIC_HOSTS = [host for host in ALLOWED_HOSTS if host not in _LOCAL_HOSTS]
+if not DEBUG or _PUBLIC_HOSTS:
+    _why = "DEBUG is off" if not DEBUG else f"ALLOWED_HOSTS names {', '.join(_PUBLIC_HOSTS)}, which others reach"
     for _name, _value, _demo in (
         ("SECRET_KEY", SECRET_KEY, DEMO_SECRET_KEY),
         ("PLAYER_TOKEN_SECRET", PLAYER_TOKEN_SECRET, DEMO_PLAYER_TOKEN_SECRET),
@@ -354,12 +360,12 @@ if not DEBUG:
             # An empty variable reads as unset (csbot/env.py), so as the demo value: say which.
             _unset = "unset or empty" if not os.environ.get(_name, "").strip() else "the published demo value"
             raise ImproperlyConfigured(
-                f"{_name} is {_unset} and DEBUG is off: "
+                f"{_name} is {_unset} and {_why}: "
                 f"set {_name} to a long random secret of this deployment's own (README, Production)."
             )
     if DEMO_SECRET_KEY in SECRET_KEY_FALLBACKS:
         raise ImproperlyConfigured(
-            "SECRET_KEY_FALLBACKS holds the published demo value and DEBUG is off: anyone could forge "
+            f"SECRET_KEY_FALLBACKS holds the published demo value and {_why}: anyone could forge "
             "staff sessions with it. Remove it (README, Production)."
         )
 PLAYER_COOKIE_NAME = "csbot_player"

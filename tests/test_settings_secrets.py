@@ -81,3 +81,20 @@ def test_production_refuses_to_start_without_the_game_backend():
         "the bot's tools (orders, bans, mail) would call the demo backend on 127.0.0.1:8765, which only run.sh "
         "starts. Set it (README, Configuration)."
     )
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "PLAYER_TOKEN_SECRET"])
+def test_a_public_host_with_debug_left_on_refuses_a_demo_secret(name):
+    """DEBUG defaults to on: a deployment that forgot DEBUG=false would have served
+    support.example.com with secrets anyone can read in csbot's source."""
+    message = servers.refusal_to_start(ALLOWED_HOSTS="support.example.com", **{**OURS, name: DEMO[name]})
+    assert message == (
+        f"django.core.exceptions.ImproperlyConfigured: {name} is the published demo value and "
+        "ALLOWED_HOSTS names support.example.com, which others reach: "
+        f"set {name} to a long random secret of this deployment's own (README, Production)."
+    )
+
+
+def test_debug_on_for_this_machine_only_still_starts_on_the_demo_secrets():
+    assert servers.setting_in_a_fresh_process("DEBUG", ALLOWED_HOSTS="localhost,127.0.0.1", **DEMO) == "True"
+    assert servers.setting_in_a_fresh_process("DEBUG", ALLOWED_HOSTS="support.example.com", **OURS) == "True"
