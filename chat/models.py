@@ -260,3 +260,16 @@ class SignInAttempt(models.Model):
         indexes = [models.Index(fields=["username", "at"])]
         verbose_name = _("sign-in attempt")
         verbose_name_plural = _("sign-in attempts")
+
+
+class PlayerTokenUse(models.Model):
+    """A game token that has signed a player in (chat/token_uses.py): kept until it expires,
+    so that the same link opened again elsewhere is refused."""
+
+    signature = models.CharField(max_length=64, primary_key=True)
+    used_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("used sign-in link")
+        verbose_name_plural = _("used sign-in links")

@@ -19,6 +19,7 @@ from django.utils import translation
 from chat import services
 from chat.identity import InvalidToken, player_id_from_cookie, verify_player_token
 from chat.models import Player
+from chat.token_uses import token_usable
 from csbot.fastsql import get_by_pk, update_by_pk
 
 
@@ -42,7 +43,11 @@ def player_page_build(*, token: str | None, cookie: str | None, language: str, c
         context = {"csrf_token": csrf_token, "request": _Request(path), "LANGUAGE_CODE": language}
         if token:
             try:
-                player = services.player_from_game(game_player=verify_player_token(token))
+                game_player = verify_player_token(token)
+                usable = token_usable(token, exp=game_player.exp)
+                player = services.player_from_game(game_player=game_player)
+                if not usable and player_id_from_cookie(cookie) != player.pk:
+                    raise InvalidToken("token already used")
             except InvalidToken as exc:
                 html = render_to_string("chat/token_error.html", {**context, "reason": str(exc)})
                 return Page(403, html, None)
