@@ -334,6 +334,25 @@ def test_an_answer_cut_off_mid_markup_reads_as_formatted_text_not_as_asterisks(p
     assert shown(whole).count("<strong>") == 1 and "a**b" in shown(whole) and "x ** y" in shown(whole)
 
 
+def test_an_answer_steered_to_ask_for_a_password_shows_no_form_and_no_script_link(page, chat_server):
+    """A prompt injection (a tool's data, a document) could have the bot write HTML: a password
+    box and a button in the bot's own bubble, or a link that runs a script."""
+    open_chat(page, chat_server.url)
+    phishing = (
+        "Please verify your account:\n\n"
+        '<form action="/"><input type="password" name="p" placeholder="Password"><button>Verify</button></form>\n\n'
+        "<textarea>secret</textarea>\n\n[open the help page](javascript:alert(document.cookie))\n\n"
+        "- [ ] restart the game"
+    )
+
+    shown = page.evaluate(RENDER, phishing)
+
+    for tag in ("<form", "<input", "<button", "<textarea", 'href="javascript:'):
+        assert tag not in shown
+    assert "Please verify your account" in shown and "restart the game" in shown
+    assert "<a>open the help page</a>" in shown  # the words stay, without the script
+
+
 def test_an_answer_stopped_before_it_said_anything_is_not_shown(page, chat_server):
     """An agent who takes over while the bot prepares its answer stops it before its first
     word: the player read an empty bubble "(answer stopped)" under "Alice has joined the chat.",

@@ -23,8 +23,10 @@
   var PURIFY = {
     USE_PROFILES: { html: true },
     // CSS can name URLs (and the policy refuses inline styles); these attributes are URLs
-    // that Markdown never writes.
-    FORBID_TAGS: ["style"],
+    // that Markdown never writes. Nor does Markdown write a form: an answer steered by a
+    // prompt injection could otherwise show, in the bot's own bubble, a box asking for the
+    // player's password and a button to send it (GFM's task-list boxes go too: the items stay).
+    FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "option"],
     FORBID_ATTR: ["style", "srcset", "poster", "background"]
   };
 
