@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from chat.forms import AdminSignInForm, StaffSignInForm
@@ -7,10 +7,20 @@ from chat.forms import AdminSignInForm, StaffSignInForm
 # Both sign-in pages throttle password guessing (chat/sign_in_throttle.py).
 admin.site.login_form = AdminSignInForm
 
+# Django's auth views without password reset: csbot offers none and sends no email (an
+# admin sets a forgotten password). Left in, the reset form let any visitor have reset
+# links mailed to a staff address at will where a mail server listens, and where none
+# does, write an error with a traceback to the log for each address of a staff account.
+accounts = [
+    path("login/", auth_views.LoginView.as_view(authentication_form=StaffSignInForm), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", LoginView.as_view(authentication_form=StaffSignInForm), name="login"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("analytics/", include("analytics.urls")),
     path("staff/", include("chat.staff_urls")),

@@ -65,3 +65,18 @@ def test_a_right_password_forgives_the_failures_before_it(alice, bob, settings):
     for guess in range(3):
         sign_in("/accounts/login/", "mallory", f"guess-{guess}")
     assert signed_in(sign_in("/accounts/login/", "bob", "pw-bob")[0])
+
+
+def test_nobody_can_ask_for_a_staff_password_reset(alice, mailoutbox):
+    """csbot offers no reset and sends no email: the form let anyone have reset links mailed
+    to staff at will (or, with no mail server, log an error for every staff address tried)."""
+    alice.email = "alice@example.com"
+    alice.save()
+    browser = Client()
+
+    assert browser.get("/accounts/password_reset/").status_code == 404
+    assert browser.post("/accounts/password_reset/", {"email": "alice@example.com"}).status_code == 404
+    assert browser.get("/accounts/reset/MQ/set-password/").status_code == 404
+    assert mailoutbox == []
+    # Signing in and out still work.
+    assert signed_in(sign_in("/accounts/login/", "alice", "pw-alice")[0])
