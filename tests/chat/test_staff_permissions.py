@@ -250,3 +250,20 @@ async def test_an_open_dashboard_loses_a_chat_once_its_agents_access_is_taken_aw
     await colleague.send({"type": "ping"})
     assert (await colleague.receive_until(lambda f: f.get("type") == "pong")) == {"type": "pong"}
     await colleague.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_on_another_site_cannot_open_the_sockets_with_the_visitors_cookies(lin, alice):
+    """Cross-site WebSocket hijacking: the browser sends the cookies, the Origin says who asked."""
+    from channels.testing import WebsocketCommunicator
+
+    from csbot.asgi import application
+
+    staff = await sync_to_async(session_cookie)(alice)
+    player = f"{settings.PLAYER_COOKIE_NAME}={player_cookie_value(lin.pk)}"
+    for path, cookie in (("/ws/staff/", staff), ("/ws/chat/", player)):
+        for origin in (b"https://evil.example", b"http://localhost.evil.example", None):
+            headers = [(b"host", b"localhost"), (b"cookie", cookie.encode())]
+            headers += [(b"origin", origin)] if origin else []
+            connected, _ = await WebsocketCommunicator(application, path, headers=headers).connect()
+            assert not connected, (path, origin)
