@@ -38,7 +38,9 @@ def sign_in_attempt(username: str) -> None:
     (with the seconds to wait) when it is one too many."""
     key, now = _key(username), timezone.now()
     window = timedelta(seconds=settings.SIGN_IN_WINDOW_SECONDS)
-    SignInAttempt.objects.filter(username=key, at__lte=now - window).delete()
+    # Every username's, not only this one's: names tried once (a spray of made-up ones) would
+    # otherwise stay for good.
+    SignInAttempt.objects.filter(at__lte=now - window).delete()
     mine = SignInAttempt.objects.create(username=key, at=now)
     allowed = settings.SIGN_IN_FAILURES_ALLOWED
     recent = list(SignInAttempt.objects.filter(username=key).order_by("at").values_list("at", flat=True)[: allowed + 1])

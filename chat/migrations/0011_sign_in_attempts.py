@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("username", models.CharField(max_length=150)),
-                ("at", models.DateTimeField()),
+                ("at", models.DateTimeField(db_index=True)),
             ],
             options={
                 "verbose_name": "sign-in attempt",

@@ -80,3 +80,13 @@ def test_nobody_can_ask_for_a_staff_password_reset(alice, mailoutbox):
     assert mailoutbox == []
     # Signing in and out still work.
     assert signed_in(sign_in("/accounts/login/", "alice", "pw-alice")[0])
+
+
+def test_a_spray_of_made_up_usernames_leaves_no_rows_behind_once_the_window_has_passed(settings):
+    for n in range(20):
+        sign_in("/accounts/login/", f"nobody-{n}", "guess")
+    SignInAttempt.objects.update(at=timezone.now() - timedelta(seconds=settings.SIGN_IN_WINDOW_SECONDS))
+
+    sign_in("/accounts/login/", "somebody", "guess")
+
+    assert list(SignInAttempt.objects.values_list("username", flat=True)) == ["somebody"]
