@@ -296,8 +296,13 @@ HELPER_NICE = env_int("HELPER_NICE", 10)
 HELPER_QUESTIONS_AHEAD = env_int("HELPER_QUESTIONS_AHEAD", 1 if DATABASES["default"]["ENGINE"] == "csbot.sqlite" else 0)
 
 # --- Auth ---------------------------------------------------------------------
+# Django's four: staff passwords guard every player's chats and data, and a common one
+# ("password123", "qwertyuiop") is the first an attacker tries, throttle or not.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
 # Password guessing on the staff sign-in (and the admin's): after this many failed

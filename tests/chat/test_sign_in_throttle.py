@@ -90,3 +90,16 @@ def test_a_spray_of_made_up_usernames_leaves_no_rows_behind_once_the_window_has_
     sign_in("/accounts/login/", "somebody", "guess")
 
     assert list(SignInAttempt.objects.values_list("username", flat=True)) == ["somebody"]
+
+
+@pytest.mark.parametrize("weak", ["password123", "qwertyuiop", "19870605", "alice2026"])
+def test_a_staff_member_cannot_choose_a_password_an_attacker_tries_first(alice, weak):
+    browser = Client()
+    browser.force_login(alice)
+    form = {"old_password": "pw-alice", "new_password1": weak, "new_password2": weak}
+
+    page = browser.post("/accounts/password_change/", form)
+
+    assert page.status_code == 200 and page.context["form"].errors["new_password2"]
+    alice.refresh_from_db()
+    assert alice.check_password("pw-alice")
