@@ -110,6 +110,8 @@ CACHES = {
 }
 
 ROOT_URLCONF = "csbot.urls"
+# The error page (DEBUG on) hides the connection URLs too, and the secrets in them.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "csbot.error_reports.SettingsSecretsFilter"
 ASGI_APPLICATION = "csbot.asgi.application"
 
 TEMPLATES = [
