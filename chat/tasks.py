@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from celery import shared_task
 
 from chat import handoff, staff_notify
+from chat.silent_visitors import silent_visitors_delete
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +28,12 @@ def requeue_abandoned_chats() -> int:
     if changes:
         log.warning("requeued %d chats held by agents who left", len(changes))
     return len(changes)
+
+
+@shared_task(acks_late=True)
+def delete_silent_visitors() -> int:
+    """Anonymous players who loaded the page a day ago and never opened the chat; how many."""
+    deleted = silent_visitors_delete()
+    if deleted:
+        log.info("deleted %d visitors who never opened the chat", deleted)
+    return deleted

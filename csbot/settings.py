@@ -268,6 +268,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HELD_CHAT_SWEEP_SECONDS,
         "options": {"expires": HELD_CHAT_SWEEP_SECONDS * 0.9},
     },
+    # Page loads that never opened the chat (crawlers, scripts): their players go (chat/silent_visitors.py).
+    "chat-delete-silent-visitors": {
+        "task": "chat.tasks.delete_silent_visitors",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "analytics-worker-heartbeat": {
         "task": "analytics.tasks.worker_heartbeat",
         "schedule": 30.0,
