@@ -21,6 +21,9 @@ from django.utils import timezone
 from chat.models import PlayerTokenUse
 
 REUSE_GRACE_SECONDS = 30
+# A use is kept until the token expires, but no longer than this: a backend that signs tokens
+# for years (or for year 9999, past what a datetime holds) must not fill the table for good.
+KEPT_AT_MOST = timedelta(days=400)
 
 
 def token_usable(token: str, *, exp: int) -> bool:
@@ -31,9 +34,8 @@ def token_usable(token: str, *, exp: int) -> bool:
     signature = token.rsplit(".", 1)[-1]
     try:
         with transaction.atomic():
-            PlayerTokenUse.objects.create(
-                signature=signature, used_at=now, expires_at=datetime.fromtimestamp(exp, tz=UTC)
-            )
+            expires_at = datetime.fromtimestamp(min(exp, (now + KEPT_AT_MOST).timestamp()), tz=UTC)
+            PlayerTokenUse.objects.create(signature=signature, used_at=now, expires_at=expires_at)
     except IntegrityError:
         since = now - timedelta(seconds=REUSE_GRACE_SECONDS)
         return PlayerTokenUse.objects.filter(signature=signature, used_at__gte=since).exists()

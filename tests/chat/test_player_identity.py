@@ -64,6 +64,12 @@ def test_a_sign_in_link_opened_again_in_another_browser_is_refused(client, setti
     assert player_id_from_cookie(client.cookies[settings.PLAYER_COOKIE_NAME].value) == player_id_from_cookie(lin)
 
 
+def test_a_token_signed_for_centuries_still_signs_the_player_in_once(client):
+    token = make_player_token("10086", name="Lin", ttl=10**12)  # past year 9999
+    assert client.get(f"/?token={token}").status_code == 200
+    assert PlayerTokenUse.objects.get().expires_at < timezone.now() + timedelta(days=401)
+
+
 def test_an_expired_token_is_refused_with_a_page_that_says_so(client):
     token = make_player_token("10086", ttl=-10)
     response = client.get(f"/?token={token}")
