@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0011_sign_in_attempts'),
+        ('chat', '0012_sign_in_attempts'),
     ]
 
     operations = [

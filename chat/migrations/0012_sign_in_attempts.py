@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0010_field_labels"),
+        ("chat", "0011_conversation_answer_claim"),
     ]
 
     operations = [
