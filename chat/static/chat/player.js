@@ -323,7 +323,11 @@
       shown: -1,                   // UTF-16 length of the text currently in the DOM
       shownStreaming: null,
       shownStatus: null,
-      reveal: null                 // { from, start, dur } while a chunk is being revealed
+      reveal: null,                // { from, start, dur } while a chunk is being revealed
+      // Blocks a screen reader has been told of; null: what the first render shows, which
+      // before the first `resumed` is the history the player has seen (or can read) already.
+      said: firstResumeDone ? 0 : null,
+      saidEnd: false
     };
     var li = rec.parts.root;
     li.setAttribute("data-id", rec.id);
@@ -401,7 +405,33 @@
       renderOffers(rec, displayStatus === "done");
       if (parts.status) parts.status.textContent = "";
     }
+    announceRecord(rec, streaming, displayStatus);
     return more;
+  }
+
+  // ------------------------------------------------------ screen readers --
+  // The list is not a live region (announce.js says why): each finished paragraph of an
+  // answer, an agent's or a system message is said once, in the hidden #announcer.
+  var announcer = window.csbotAnnounce ? new window.csbotAnnounce.Announcer($("announcer")) : null;
+
+  function announceRecord(rec, streaming, displayStatus) {
+    if (!announcer || rec.sender === "player") return;
+    var blocks = window.csbotAnnounce.finished(rec.parts.body, streaming);
+    var ended = !!TERMINAL[displayStatus];
+    if (rec.said === null) {
+      rec.said = blocks.length;
+      rec.saidEnd = ended;
+      return;
+    }
+    for (var i = rec.said; i < blocks.length; i++) {
+      // Who is speaking, before the message's first words.
+      announcer.say(i === 0 && rec.parts.label ? rec.parts.label.textContent + ": " + blocks[i] : blocks[i]);
+    }
+    rec.said = Math.max(rec.said, blocks.length);
+    if (ended && !rec.saidEnd) {
+      rec.saidEnd = true;
+      if (displayStatus !== "done" && !rec.parts.note.hidden) announcer.say(rec.parts.note.textContent);
+    }
   }
 
   function renderSources(rec, sources) {

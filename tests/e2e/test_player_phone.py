@@ -1,0 +1,105 @@
+"""The player page as most players meet it: on a phone, by touch, or with a screen reader
+or only a keyboard (Debian Chromium emulating a phone: its size, touch, a mobile viewport).
+
+`chat_server` (tests/conftest.py) serves the product on the embedded default with the demo
+knowledge base; the offline provider answers from it in several chunks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_player_browser import BOT_MESSAGES, ask, open_chat
+
+PHONE = {"width": 360, "height": 640}
+PHONE_TALL = {"width": 390, "height": 844}
+PHONE_LANDSCAPE = {"width": 844, "height": 390}
+
+
+@pytest.fixture
+def phone(browser):
+    """Opens the player page on an emulated phone: `phone(viewport, locale)` returns the page."""
+    contexts = []
+    errors: list[str] = []
+
+    def open_page(viewport=PHONE, locale="zh-CN", **options):
+        context = browser.new_context(
+            locale=locale, viewport=viewport, has_touch=True, is_mobile=True, device_scale_factor=2, **options
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def wait_for_answer(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator(BOT_MESSAGES).last).to_have_attribute("data-status", "done", timeout=30_000)
+
+
+# Every addition to the screen reader's live region, with the answer's status at that moment.
+RECORD_ANNOUNCEMENTS = """() => {
+  window.__said = [];
+  const region = document.querySelector('[data-testid="announcer"]');
+  if (!region) return;
+  new MutationObserver(changes => changes.forEach(change => change.addedNodes.forEach(node => {
+    const answers = document.querySelectorAll('[data-testid="message"][data-sender="bot"]');
+    const last = answers[answers.length - 1];
+    window.__said.push([node.textContent, last ? last.dataset.status : null]);
+  }))).observe(region, {childList: true});
+}"""
+
+# The answer's paragraphs and list items as the player reads them.
+ANSWER_BLOCKS = """() => {
+  const answers = document.querySelectorAll('[data-testid="message"][data-sender="bot"]');
+  const body = answers[answers.length - 1].querySelector('[data-testid="message-text"]');
+  return [...body.querySelectorAll(':scope > :not(ul):not(ol), :scope > ul > li, :scope > ol > li')]
+    .map(block => block.textContent.replace(/\\s+/g, ' ').trim()).filter(Boolean);
+}"""
+
+# Message texts that sit inside a live region: a screen reader reads every change to them.
+MESSAGES_IN_A_LIVE_REGION = """() => [...document.querySelectorAll('[data-testid="message-text"]')].filter(
+  text => text.closest('[aria-live]:not([aria-live="off"]), [role="log"], [role="status"], [role="alert"]')
+).length"""
+
+
+@pytest.mark.parametrize("locale, speaker", [("zh-CN", "智能助手"), ("en-US", "Assistant")], ids=["zh-hans", "en"])
+def test_a_screen_reader_hears_each_paragraph_of_the_answer_once_as_it_is_finished(phone, chat_server, locale, speaker):
+    page = phone(PHONE, locale)
+    open_chat(page, chat_server.url)
+    page.evaluate(RECORD_ANNOUNCEMENTS)
+    ask(page, "充值没到账怎么办")
+    wait_for_answer(page)
+    page.wait_for_timeout(300)
+
+    # Re-rendered on every frame while it streams, an answer in a live region is read out
+    # again and again, a few words longer each time.
+    assert page.evaluate(MESSAGES_IN_A_LIVE_REGION) == 0
+    said = page.evaluate("() => window.__said")
+    blocks = page.evaluate(ANSWER_BLOCKS)
+    assert len(blocks) >= 3
+    texts = [text for text, _ in said]
+    # Each paragraph once, in order, the first one saying who speaks; the question is not read back.
+    assert texts == [f"{speaker}: {blocks[0]}", *blocks[1:]]
+    # Read while the answer is still being written, not only once it has all come.
+    assert any(status == "streaming" for _, status in said)
+
+
+def test_a_screen_reader_hears_nothing_again_of_the_history_after_a_reload(phone, chat_server):
+    page = phone(PHONE_TALL, "en-US")
+    open_chat(page, chat_server.url)
+    ask(page, "How do I recover my account?")
+    wait_for_answer(page)
+
+    page.reload()
+    open_chat(page, chat_server.url)
+    page.wait_for_timeout(500)
+    assert page.evaluate(MESSAGES_IN_A_LIVE_REGION) == 0
+    assert page.get_by_test_id("announcer").inner_text() == ""
