@@ -103,3 +103,53 @@ def test_a_screen_reader_hears_nothing_again_of_the_history_after_a_reload(phone
     page.wait_for_timeout(500)
     assert page.evaluate(MESSAGES_IN_A_LIVE_REGION) == 0
     assert page.get_by_test_id("announcer").inner_text() == ""
+
+
+# Each control a player taps, visible and usable, with its box; and how wide the page is.
+CONTROLS = """() => {
+  const boxes = [...document.querySelectorAll(
+    '.lang-switch button, [data-testid="quick-reply"], [data-testid="inline-form"] input, ' +
+    '[data-testid="inline-form"] select, [data-testid="form-submit"], [data-testid="composer-input"], ' +
+    '[data-testid="composer-send"], [data-testid="handoff"]'
+  )].filter(el => el.getClientRects().length).map(el => {
+    const r = el.getBoundingClientRect();
+    return {name: el.getAttribute('data-testid') || el.name || el.textContent.trim(),
+            left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height};
+  });
+  return {boxes, pageWidth: document.documentElement.scrollWidth, width: innerWidth, height: innerHeight};
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport, locale",
+    [(PHONE, "zh-CN"), (PHONE_TALL, "en-US"), (PHONE_LANDSCAPE, "zh-CN")],
+    ids=["360x640-zh-hans", "390x844-en", "844x390-zh-hans"],
+)
+def test_on_a_phone_every_control_is_a_thumb_sized_target_and_nothing_is_wider_than_the_screen(
+    phone, chat_server, viewport, locale
+):
+    page = phone(viewport, locale)
+    open_chat(page, chat_server.url)
+    # An order number and a link longer than the screen is wide.
+    ask(page, "GPA.1234-5678-9012-34567-8901-2345-6789 https://example.com/" + "a-very-long-path/" * 6)
+    ask(page, "垃圾游戏")  # the topics to choose: quick replies
+    wait_for_answer(page)
+    ask(page, "充值没到账怎么办")  # asks for the order number: an inline form
+    wait_for_answer(page)
+    page.get_by_test_id("inline-form").scroll_into_view_if_needed()
+
+    seen = page.evaluate(CONTROLS)
+    names = {box["name"] for box in seen["boxes"]}
+    assert {"quick-reply", "form-field-order_no", "form-submit", "composer-input", "composer-send", "handoff"} <= names
+    small = [box for box in seen["boxes"] if box["height"] < 40 or box["width"] < 40]
+    assert not small, f"too small to tap: {small}"
+    assert seen["pageWidth"] <= seen["width"]
+    outside = [box for box in seen["boxes"] if box["left"] < 0 or box["right"] > seen["width"]]
+    assert not outside, f"past the screen's edge: {outside}"
+    for name in ("composer-input", "composer-send"):
+        box = page.get_by_test_id(name).bounding_box()
+        assert 0 <= box["y"] and box["y"] + box["height"] <= seen["height"], f"{name} is off the screen: {box}"
+    bubbles = page.evaluate(
+        "() => [...document.querySelectorAll('.msg__bubble')].map(b => b.getBoundingClientRect().right)"
+    )
+    assert max(bubbles) <= seen["width"]
