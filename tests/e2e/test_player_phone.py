@@ -153,3 +153,30 @@ def test_on_a_phone_every_control_is_a_thumb_sized_target_and_nothing_is_wider_t
         "() => [...document.querySelectorAll('.msg__bubble')].map(b => b.getBoundingClientRect().right)"
     )
     assert max(bubbles) <= seen["width"]
+
+
+@pytest.mark.parametrize("offer", ["quick reply", "inline form"])
+def test_a_keyboard_player_who_uses_an_offer_goes_on_typing_in_the_box(phone, chat_server, offer):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE_TALL, "en-US")
+    open_chat(page, chat_server.url)
+    if offer == "quick reply":
+        ask(page, "垃圾游戏")
+        wait_for_answer(page)
+        choice = page.get_by_test_id("quick-reply").first
+        choice.focus()
+        page.keyboard.press("Enter")
+    else:
+        ask(page, "my top-up has not arrived")
+        wait_for_answer(page)
+        field = page.get_by_test_id("form-field-order_no")
+        field.focus()
+        page.keyboard.type("SL2025061200")
+        page.keyboard.press("Enter")
+
+    expect(page.locator('[data-testid="message"][data-sender="player"]')).to_have_count(2)
+    # The used offer is disabled; the focus is not left on it (nor dropped to the page's top).
+    expect(page.get_by_test_id("composer-input")).to_be_focused()
+    page.keyboard.type("thanks")
+    expect(page.get_by_test_id("composer-input")).to_have_value("thanks")

@@ -516,6 +516,7 @@
         b.classList.add("is-chosen");
         submit(typeof o.text === "string" && o.text ? o.text : o.label, { intent: o.intent || null });
         refreshOffers();
+        typeOnAfterOffer();
       });
       box.appendChild(b);
     });
@@ -598,9 +599,24 @@
       rec.offersUsed = true;
       submit(lines.join("\n"), { form: { form_id: rec.form.form_id, values: values } });
       refreshOffers();
+      typeOnAfterOffer();
     });
     rec.parts.main.insertBefore(formEl, rec.parts.meta || null);
     return formEl;
+  }
+
+  // Whether the player's last input was a pointer (a tap, a click) or the keyboard.
+  var pointerLast = false;
+  document.addEventListener("pointerdown", function () { pointerLast = true; }, true);
+  document.addEventListener("keydown", function () { pointerLast = false; }, true);
+
+  /**
+   * A used offer is disabled, and a disabled button or field drops the focus to the page's
+   * top: someone on a keyboard goes on typing in the box instead. Not after a tap: on a
+   * phone the on-screen keyboard would open over the answer they are about to read.
+   */
+  function typeOnAfterOffer() {
+    if (!pointerLast) input.focus();
   }
 
   /** The server refused a form: let the player correct it. */
