@@ -155,6 +155,27 @@ def test_on_a_phone_every_control_is_a_thumb_sized_target_and_nothing_is_wider_t
     assert max(bubbles) <= seen["width"]
 
 
+def test_tapping_send_keeps_the_box_focused_so_the_on_screen_keyboard_stays_open(phone, chat_server):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, "zh-CN")
+    open_chat(page, chat_server.url)
+    box = page.get_by_test_id("composer-input")
+    box.tap()
+    page.evaluate(
+        """() => { window.__blurs = 0;
+        document.querySelector('[data-testid="composer-input"]').addEventListener('blur', () => window.__blurs++); }"""
+    )
+    box.fill("我的账号被封了")
+    page.get_by_test_id("composer-send").tap()
+
+    expect(page.locator('[data-testid="message"][data-sender="player"]')).to_have_count(1)
+    expect(box).to_have_value("")
+    expect(box).to_be_focused()
+    # Not even for a moment: a blur closes a phone's keyboard, and focus() opens it again.
+    assert page.evaluate("() => window.__blurs") == 0
+
+
 @pytest.mark.parametrize("offer", ["quick reply", "inline form"])
 def test_a_keyboard_player_who_uses_an_offer_goes_on_typing_in_the_box(phone, chat_server, offer):
     from playwright.sync_api import expect

@@ -1427,6 +1427,11 @@
     schedule();
   }
 
+  // Tapping Send must not take the focus from the box: on a phone the on-screen keyboard
+  // would close, and open again when submit() gives it back, jumping the page twice. The
+  // focus moves on mousedown, which a tap fires too.
+  sendBtn.addEventListener("mousedown", function (e) { if (document.activeElement === input) e.preventDefault(); });
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     submit();
