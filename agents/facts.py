@@ -233,6 +233,11 @@ def _contains_word(text: str, word: str) -> bool:
     )
 
 
+# A pattern of digits only, such as the player id's \d{5,12}: nothing but \d or [0-9], each
+# once or repeated ({5,12}, +, *, ?).
+_DIGITS_ONLY = re.compile(r"(?:(?:\\d|\[0-9\])(?:\{\d+(?:,\d*)?\}|[+*?])?)+")
+
+
 def form_field(spec: FactSpec, language: str) -> dict:
     """The field of an inline form that asks for this fact (docs/protocol.md)."""
     out: dict = {"name": spec.name, "label": spec.label(language), "required": True}
@@ -243,6 +248,9 @@ def form_field(spec: FactSpec, language: str) -> dict:
         out["type"] = "text"
         if spec.pattern:
             out["pattern"] = spec.pattern
+        if _DIGITS_ONLY.fullmatch(spec.pattern):
+            # A phone shows its number pad, not the letters a digit is three taps away on.
+            out["inputmode"] = "numeric"
     if spec.placeholder:
         out["placeholder"] = spec.placeholder
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.catalogue import get_catalogue
-from agents.facts import bare_value, check_form_values, extract, lone_value, unknown_choice, validate
+from agents.facts import bare_value, check_form_values, extract, form_field, lone_value, unknown_choice, validate
 from agents.sentiment import score_text, should_escalate
 
 pytestmark = pytest.mark.django_db
@@ -299,3 +299,11 @@ def test_frustration_is_helped_first_and_handed_over_when_it_lasts(text):
     assert not should_escalate(frustrated, [-0.5, 0.0, 0.0, 0.2])  # upset long ago, calm since
     # Still this frustrated after an upset message and the bot's help: a person takes over.
     assert should_escalate(frustrated, [-0.5, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "inputmode"), [("player_id", "numeric"), ("order_no", None), ("purchase_time", None), ("item_name", None)]
+)
+def test_a_form_field_for_a_number_asks_a_phone_for_its_number_pad(facts, name, inputmode):
+    """A player id is digits only; an order number ("SL…", "GPA.…") or a date is not."""
+    assert form_field(facts[name], "en").get("inputmode") == inputmode

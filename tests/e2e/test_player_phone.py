@@ -201,3 +201,33 @@ def test_a_keyboard_player_who_uses_an_offer_goes_on_typing_in_the_box(phone, ch
     expect(page.get_by_test_id("composer-input")).to_be_focused()
     page.keyboard.type("thanks")
     expect(page.get_by_test_id("composer-input")).to_have_value("thanks")
+
+
+def test_a_form_asking_for_a_player_id_opens_the_number_pad_and_an_order_number_is_not_autocorrected(
+    phone, chat_server
+):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, "en-US")
+    open_chat(page, chat_server.url)
+    ask(page, "someone changed my password and the email, i can't get in")  # asks for player id and server
+    wait_for_answer(page)
+    player_id = page.get_by_test_id("form-field-player_id")
+    expect(player_id).to_have_attribute("inputmode", "numeric")
+    expect(player_id).to_have_accessible_name("Player ID")
+    expect(player_id).to_have_attribute("required", "")
+    expect(page.get_by_test_id("form-field-server")).to_have_accessible_name("Server")
+
+    # Wrong, the reason is read with the field.
+    player_id.fill("abc")
+    page.get_by_test_id("form-submit").tap()
+    expect(player_id).to_have_attribute("aria-invalid", "true")
+    expect(player_id).to_have_accessible_description("Please check: Player ID, Server")
+
+    ask(page, "my top-up has not arrived")  # asks for the order number: letters and digits
+    wait_for_answer(page)
+    order_no = page.get_by_test_id("form-field-order_no").last
+    expect(order_no).not_to_have_attribute("inputmode", "numeric")
+    expect(order_no).to_have_attribute("autocorrect", "off")
+    expect(order_no).to_have_attribute("autocapitalize", "off")
+    expect(order_no).to_have_attribute("spellcheck", "false")

@@ -529,6 +529,8 @@
     formEl.setAttribute("data-testid", "inline-form");
     formEl.setAttribute("data-form-id", rec.form.form_id || "");
     formEl.noValidate = true;
+    // Its fields are described by its error line, so a screen reader says what to correct.
+    var errorId = "form-error-" + rec.id;
     var inputs = [];
     rec.form.fields.forEach(function (field) {
       if (!field || typeof field.name !== "string") return;
@@ -552,9 +554,16 @@
         control = el("input", "inline-form__input");
         control.type = "text";
         control.autocomplete = "off";
+        // Ids, order numbers, item names: a phone's autocorrect and capitals only spoil them.
+        control.setAttribute("autocapitalize", "off");
+        control.setAttribute("autocorrect", "off");
+        control.spellcheck = false;
+        if (field.inputmode) control.setAttribute("inputmode", field.inputmode);
         if (field.placeholder) control.placeholder = field.placeholder;
       }
       control.name = field.name;
+      if (field.required) control.required = true;   // read as "required"; the form checks itself (noValidate)
+      control.setAttribute("aria-describedby", errorId);
       control.setAttribute("data-testid", "form-field-" + field.name);
       control._field = field;
       row.appendChild(caption);
@@ -563,6 +572,7 @@
       inputs.push(control);
     });
     var err = el("p", "inline-form__error");
+    err.id = errorId;
     err.setAttribute("role", "alert");
     err.hidden = true;
     var btn = el("button", "inline-form__submit");
@@ -596,6 +606,7 @@
         return;
       }
       err.hidden = true;
+      err.textContent = "";   // it describes the fields: no stale reason
       rec.offersUsed = true;
       submit(lines.join("\n"), { form: { form_id: rec.form.form_id, values: values } });
       refreshOffers();
