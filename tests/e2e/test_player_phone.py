@@ -231,3 +231,52 @@ def test_a_form_asking_for_a_player_id_opens_the_number_pad_and_an_order_number_
     expect(order_no).to_have_attribute("autocorrect", "off")
     expect(order_no).to_have_attribute("autocapitalize", "off")
     expect(order_no).to_have_attribute("spellcheck", "false")
+
+
+# iOS Safari leaves the page as tall as the screen when the on-screen keyboard opens and
+# shrinks only the visual viewport; Chromium's emulation has no keyboard, so the page gets
+# a visual viewport the test can shrink as the keyboard would.
+KEYBOARD_VIEWPORT = """() => {
+  const real = window.visualViewport;
+  const fake = new EventTarget();
+  fake.height = innerHeight; fake.width = innerWidth; fake.offsetTop = 0; fake.offsetLeft = 0; fake.scale = 1;
+  Object.defineProperty(window, 'visualViewport', {get: () => fake, configurable: true});
+  window.__keyboard = height => { fake.height = innerHeight - height; fake.dispatchEvent(new Event('resize')); };
+}"""
+
+VISIBLE = """() => {
+  const box = el => el.getBoundingClientRect();
+  const messages = document.querySelectorAll('[data-testid="message"]');
+  return {header: box(document.querySelector('.site-header')).top,
+          input: box(document.querySelector('[data-testid="composer-input"]')).bottom,
+          send: box(document.querySelector('[data-testid="composer-send"]')).bottom,
+          composer: box(document.querySelector('#composer')).top,
+          newest: box(messages[messages.length - 1]).bottom};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE_TALL, PHONE_LANDSCAPE], ids=["390x844", "844x390"])
+def test_the_on_screen_keyboard_hides_neither_the_box_nor_the_newest_message(phone, chat_server, viewport):
+    from playwright.sync_api import expect
+
+    page = phone(viewport, "zh-CN")
+    page.add_init_script(f"({KEYBOARD_VIEWPORT})()")
+    open_chat(page, chat_server.url)
+    ask(page, "充值没到账怎么办")
+    wait_for_answer(page)
+    ask(page, "好的")
+    expect(page.locator('[data-testid="message"][data-sender="player"]')).to_have_count(2)
+
+    keyboard = viewport["height"] // 2 if viewport["height"] > 500 else 200
+    page.evaluate(f"window.__keyboard({keyboard})")
+    page.wait_for_timeout(200)
+    above = viewport["height"] - keyboard
+    seen = page.evaluate(VISIBLE)
+    assert seen["input"] <= above and seen["send"] <= above, f"the keyboard covers the box: {seen}"
+    assert seen["header"] >= 0, f"the header slid away: {seen}"
+    assert 0 < seen["newest"] <= seen["composer"], f"the newest message is out of sight: {seen}"
+
+    # Closed again, the page fills the screen.
+    page.evaluate("window.__keyboard(0)")
+    page.wait_for_timeout(200)
+    assert page.evaluate(VISIBLE)["send"] > above

@@ -1477,6 +1477,27 @@
 
   window.addEventListener("resize", function () { if (pinned) scrollToBottom(); });
 
+  // ------------------------------------------------- on-screen keyboard --
+  // Chrome on Android makes the page shorter for the keyboard (the viewport meta's
+  // interactive-widget). iOS Safari does not: only the visual viewport shrinks, and the
+  // page slides up under it, the header gone and the box and the newest message where
+  // the keyboard may cover them. So the page takes the visible height itself.
+  var vv = window.visualViewport;
+
+  function fitToVisibleHeight() {
+    if (Math.abs((vv.scale || 1) - 1) > 0.01) return;   // pinch-zoomed: the player is looking closer
+    var shorter = vv.height < window.innerHeight - 1;
+    if (shorter) document.body.style.setProperty("--visible-height", Math.round(vv.height) + "px");
+    document.body.classList.toggle("is-keyboard-open", shorter);
+    if (shorter && (vv.offsetTop > 0 || window.scrollY > 0)) window.scrollTo(0, 0);
+    if (pinned) scrollToBottom();
+  }
+
+  if (vv) {
+    vv.addEventListener("resize", fitToVisibleHeight);
+    vv.addEventListener("scroll", function () { if (vv.height < window.innerHeight - 1) fitToVisibleHeight(); });
+  }
+
   // --------------------------------------------------------------- start --
   loadPending();
   updateCounter();
