@@ -280,3 +280,26 @@ def test_the_on_screen_keyboard_hides_neither_the_box_nor_the_newest_message(pho
     page.evaluate("window.__keyboard(0)")
     page.wait_for_timeout(200)
     assert page.evaluate(VISIBLE)["send"] > above
+
+
+# Every element of the page that moves: an animation, or a transition of more than 0 s.
+MOVING = """() => [...document.querySelectorAll('body *')].flatMap(el => {
+  const style = getComputedStyle(el);
+  const moves = style.animationName !== 'none' || style.transitionDuration.split(',').some(d => parseFloat(d) > 0);
+  return moves ? [el.className.toString() || el.tagName] : [];
+})"""
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"], ids=["zh-hans", "en"])
+def test_a_player_who_asks_for_less_motion_sees_nothing_move(phone, chat_server, locale):
+    page = phone(PHONE, locale, reduced_motion="reduce")
+    open_chat(page, chat_server.url)
+    ask(page, "垃圾游戏")
+    moved = set()
+    for _ in range(20):  # the typing dots, the streaming caret, the quick replies as they come
+        moved.update(page.evaluate(MOVING))
+        moved.update(page.evaluate("() => document.getAnimations().map(a => a.animationName || 'transition')"))
+        page.wait_for_timeout(100)
+    wait_for_answer(page)
+    moved.update(page.evaluate(MOVING))
+    assert not moved
