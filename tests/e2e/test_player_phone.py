@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import servers
 from tests.e2e.test_player_browser import BOT_MESSAGES, ask, open_chat
 
 PHONE = {"width": 360, "height": 640}
@@ -303,3 +304,62 @@ def test_a_player_who_asks_for_less_motion_sees_nothing_move(phone, chat_server,
     wait_for_answer(page)
     moved.update(page.evaluate(MOVING))
     assert not moved
+
+
+@pytest.fixture(scope="module")
+def slow_answers_server(tmp_path_factory):
+    """Answers that take a while to stream (a slow LLM), so the player can scroll meanwhile."""
+    server = servers.demo_daphne(tmp_path_factory.mktemp("slow_answers"), LOCAL_PROVIDER_CHUNK_DELAY="0.15")
+    yield server
+    server.stop()
+
+
+# How far the history is scrolled, how far from its end, and whether the answer still streams.
+SCROLL = """() => {
+  const s = document.getElementById('scroller');
+  const answers = document.querySelectorAll('[data-testid="message"][data-sender="bot"]');
+  return {top: s.scrollTop, below: s.scrollHeight - s.scrollTop - s.clientHeight,
+          overflow: s.scrollHeight - s.clientHeight,
+          streaming: answers.length > 0 && answers[answers.length - 1].dataset.status === 'streaming'};
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport, locale", [(PHONE, "zh-CN"), (PHONE_LANDSCAPE, "en-US")], ids=["360x640-zh-hans", "844x390-en"]
+)
+def test_the_history_follows_the_answer_until_the_player_scrolls_up_to_read(
+    phone, slow_answers_server, viewport, locale
+):
+    from playwright.sync_api import expect
+
+    page = phone(viewport, locale)
+    open_chat(page, slow_answers_server.url)
+    ask(page, "充值没到账怎么办")
+    page.wait_for_function(
+        "() => { const s = document.getElementById('scroller'); return s.scrollHeight - s.clientHeight > 80; }"
+    )
+    # While it streams, the newest words stay in sight.
+    for _ in range(5):
+        seen = page.evaluate(SCROLL)
+        assert seen["below"] < 2, f"the newest text is below the view: {seen}"
+        page.wait_for_timeout(100)
+    assert page.evaluate(SCROLL)["streaming"], "the answer ended before the player could scroll"
+
+    # A short flick up to read a line again: the view stays where the player put it.
+    page.evaluate("() => { document.getElementById('scroller').scrollTop -= 60; }")
+    held = page.evaluate(SCROLL)["top"]
+    jump = page.locator("#jump")
+    expect(jump).to_be_visible()
+    expect(jump).to_have_accessible_name("新消息" if locale == "zh-CN" else "New messages")  # not "down arrow"
+    for _ in range(10):
+        assert abs(page.evaluate(SCROLL)["top"] - held) < 2, "the view jumped back to the bottom"
+        page.wait_for_timeout(100)
+    assert page.evaluate(SCROLL)["streaming"]
+
+    # The cue takes them back to the newest words, and the view follows again.
+    jump.tap()
+    expect(jump).to_be_hidden()
+    page.wait_for_timeout(300)
+    assert page.evaluate(SCROLL)["below"] < 2
+    wait_for_answer(page)
+    assert page.evaluate(SCROLL)["below"] < 2

@@ -733,10 +733,22 @@
     else if (!nearBottom()) jumpBtn.hidden = false;
   }
 
+  var lastTop = 0;
+
   scroller.addEventListener("scroll", function () {
-    if (Math.abs(scroller.scrollTop - programmaticTop) < 2) return;   // our own scroll
+    var top = scroller.scrollTop;
+    var own = Math.abs(top - programmaticTop) < 2;
+    var up = top < lastTop - 1;
+    lastTop = top;
+    if (own) return;
     programmaticTop = -1;
-    pinned = nearBottom();
+    if (scroller.scrollHeight - top - scroller.clientHeight < 2) pinned = true;   // at the very end
+    // Up, however little (a flick to read a line again on a phone is 50 px): the view
+    // stays where the player put it. "Near the bottom" pinned them again, pulling the
+    // view back down under their thumb with every word of the answer.
+    else if (up) pinned = false;
+    // Back down close to the newest line: follow it again.
+    else if (nearBottom()) pinned = true;
     if (pinned) jumpBtn.hidden = true;
   }, { passive: true });
   jumpBtn.addEventListener("click", scrollToBottom);
