@@ -363,3 +363,22 @@ def test_the_history_follows_the_answer_until_the_player_scrolls_up_to_read(
     assert page.evaluate(SCROLL)["below"] < 2
     wait_for_answer(page)
     assert page.evaluate(SCROLL)["below"] < 2
+
+
+@pytest.mark.parametrize(
+    "locale, names",
+    [
+        ("zh-CN", ["充值未到账", "找回账号", "当前活动"]),
+        ("en-US", ["Top-up not received", "Account recovery", "Current events"]),
+    ],
+    ids=["zh-hans", "en"],
+)
+def test_the_suggested_questions_of_a_new_chat_are_buttons_to_a_screen_reader(phone, chat_server, locale, names):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, locale)
+    open_chat(page, chat_server.url)
+    for name in names:
+        expect(page.get_by_role("button", name=name)).to_be_visible()
+    page.get_by_role("button", name=names[1]).tap()
+    expect(page.locator('[data-testid="message"][data-sender="player"]')).to_have_count(1)
