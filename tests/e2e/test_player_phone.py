@@ -382,3 +382,29 @@ def test_the_suggested_questions_of_a_new_chat_are_buttons_to_a_screen_reader(ph
         expect(page.get_by_role("button", name=name)).to_be_visible()
     page.get_by_role("button", name=names[1]).tap()
     expect(page.locator('[data-testid="message"][data-sender="player"]')).to_have_count(1)
+
+
+# The header's state line: its text, and whether any of it is cut off.
+STATE_LINE = """() => {
+  const line = document.querySelector('[data-testid="conv-state"]');
+  const text = line.querySelector('.conv-state__text');
+  const shown = text.getBoundingClientRect(), room = line.getBoundingClientRect();
+  return {text: text.textContent, cut: text.scrollWidth > text.clientWidth + 1 || shown.right > room.right + 1
+          || shown.bottom > room.bottom + 1};
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"], ids=["en", "zh-hans"])
+def test_on_a_narrow_phone_the_header_says_in_full_who_the_player_is_talking_to(phone, chat_server, locale):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, locale)
+    open_chat(page, chat_server.url)
+    state = page.get_by_test_id("conv-state")
+    expect(state).to_have_attribute("data-state", "bot")
+    assert not page.evaluate(STATE_LINE)["cut"], page.evaluate(STATE_LINE)
+
+    page.get_by_test_id("handoff").tap()
+    expect(state).to_have_attribute("data-state", "waiting")
+    seen = page.evaluate(STATE_LINE)
+    assert seen["text"] in ("Waiting for a support agent…", "正在等待人工客服…") and not seen["cut"], seen
