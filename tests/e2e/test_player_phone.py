@@ -408,3 +408,25 @@ def test_on_a_narrow_phone_the_header_says_in_full_who_the_player_is_talking_to(
     expect(state).to_have_attribute("data-state", "waiting")
     seen = page.evaluate(STATE_LINE)
     assert seen["text"] in ("Waiting for a support agent…", "正在等待人工客服…") and not seen["cut"], seen
+
+
+def test_a_screen_reader_is_told_once_that_the_message_is_too_long_not_the_count_at_every_key(phone, chat_server):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE_TALL, "en-US")
+    open_chat(page, chat_server.url)
+    page.evaluate(RECORD_ANNOUNCEMENTS)
+    max_chars = int(page.locator("#chat-app").get_attribute("data-max-chars"))
+    box = page.get_by_test_id("composer-input")
+    box.fill("a" * (max_chars - 3))
+    box.press("End")
+    page.keyboard.type("bcdefg")  # past 80 % and over the limit, key by key
+
+    counter = page.locator("#composer-counter")
+    expect(counter).to_have_text(f"{max_chars + 3} / {max_chars}")
+    live = counter.evaluate("c => !!c.closest('[aria-live]:not([aria-live=\"off\"]), [role=status], [role=alert]')")
+    assert not live, "the count would be read after every key"
+    expect(box).to_have_attribute("aria-invalid", "true")
+    page.wait_for_timeout(200)
+    said = [text for text, _ in page.evaluate("() => window.__said")]
+    assert said == [f"Your message is too long ({max_chars + 1} of {max_chars} characters). Please shorten it."]

@@ -1405,8 +1405,12 @@
       counterEl.textContent = "";
       counterEl.hidden = true;
     }
+    // The counter is not a live region (it would be read after every key once past 80 %):
+    // a screen reader is told once, when the text goes over the limit.
+    if (over && !input.classList.contains("is-over") && announcer) announcer.say(t("too_long", { count: n, max: maxChars }));
     counterEl.classList.toggle("is-over", over);
     input.classList.toggle("is-over", over);
+    input.setAttribute("aria-invalid", over ? "true" : "false");
     if (!over && errorEl.getAttribute("data-kind") === "too_long") { clearError(); errorEl.removeAttribute("data-kind"); }
   }
 
