@@ -390,6 +390,8 @@ def test_a_player_whose_answer_waits_out_the_llms_rate_limit_reads_that_it_is_co
         busy = page.get_by_test_id("typing-busy")
         expect(busy).to_be_visible()
         expect(busy).to_have_text("Lots of players are asking right now. Your answer is on its way.")
+        # A screen reader hears it too.
+        expect(page.get_by_test_id("announcer")).to_contain_text("Lots of players are asking right now.")
         expect(page.locator(BOT_MESSAGES).last).to_contain_text("Top-ups usually arrive within five minutes.")
         expect(busy).to_be_hidden()
     finally:

@@ -71,8 +71,14 @@ MESSAGES_IN_A_LIVE_REGION = """() => [...document.querySelectorAll('[data-testid
 ).length"""
 
 
-@pytest.mark.parametrize("locale, speaker", [("zh-CN", "智能助手"), ("en-US", "Assistant")], ids=["zh-hans", "en"])
-def test_a_screen_reader_hears_each_paragraph_of_the_answer_once_as_it_is_finished(phone, chat_server, locale, speaker):
+@pytest.mark.parametrize(
+    "locale, speaker, typing",
+    [("zh-CN", "智能助手", "智能助手正在输入"), ("en-US", "Assistant", "The assistant is typing")],
+    ids=["zh-hans", "en"],
+)
+def test_a_screen_reader_hears_each_paragraph_of_the_answer_once_as_it_is_finished(
+    phone, chat_server, locale, speaker, typing
+):
     page = phone(PHONE, locale)
     open_chat(page, chat_server.url)
     page.evaluate(RECORD_ANNOUNCEMENTS)
@@ -87,8 +93,9 @@ def test_a_screen_reader_hears_each_paragraph_of_the_answer_once_as_it_is_finish
     blocks = page.evaluate(ANSWER_BLOCKS)
     assert len(blocks) >= 3
     texts = [text for text, _ in said]
-    # Each paragraph once, in order, the first one saying who speaks; the question is not read back.
-    assert texts == [f"{speaker}: {blocks[0]}", *blocks[1:]]
+    # That it is coming, then each paragraph once, in order, the first one saying who speaks;
+    # the question is not read back.
+    assert texts == [typing, f"{speaker}: {blocks[0]}", *blocks[1:]]
     # Read while the answer is still being written, not only once it has all come.
     assert any(status == "streaming" for _, status in said)
 

@@ -765,6 +765,9 @@
     if (typingEl.hidden === show) {
       typingEl.hidden = !show;
       if (pinned) scrollToBottom();
+      // Said, not left to a status region that appears: a region shown from display:none is
+      // often not read, and a screen reader heard nothing between Enter and the first paragraph.
+      if (show && firstResumeDone && announcer) announcer.say(t("assistant_typing"));
     }
     // Under the dots while the answer that waits out the LLM's rate limit has said nothing yet.
     var busy = busyFor ? msgs.get(busyFor) : null;
@@ -773,6 +776,7 @@
     if (busyEl && busyEl.hidden === waiting) {
       busyEl.hidden = !waiting;
       if (pinned) scrollToBottom();
+      if (waiting && announcer) announcer.say(busyEl.textContent);
     }
   }
 
