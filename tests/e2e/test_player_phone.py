@@ -437,3 +437,19 @@ def test_a_screen_reader_is_told_once_that_the_message_is_too_long_not_the_count
     page.wait_for_timeout(200)
     said = [text for text, _ in page.evaluate("() => window.__said")]
     assert said == [f"Your message is too long ({max_chars + 1} of {max_chars} characters). Please shorten it."]
+
+
+def test_an_inline_form_field_is_big_enough_that_an_iphone_does_not_zoom_in_on_it(phone, chat_server):
+    """iOS Safari zooms the page in on a field whose text is under 16 px, and leaves it zoomed."""
+    page = phone(PHONE, "zh-CN")
+    open_chat(page, chat_server.url)
+    ask(page, "where is my stuff")  # asks for the item (a text field) and the server (a select)
+    wait_for_answer(page)
+    fields = '[data-testid="inline-form"] input, [data-testid="inline-form"] select, [data-testid="composer-input"]'
+    sizes = page.evaluate(
+        "fields => [...document.querySelectorAll(fields)]"
+        ".map(el => [el.name || el.id, parseFloat(getComputedStyle(el).fontSize)])",
+        fields,
+    )
+    assert {name for name, _ in sizes} >= {"server", "item_name", "composer-input"}
+    assert all(size >= 16 for _, size in sizes), sizes
