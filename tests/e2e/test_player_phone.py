@@ -453,3 +453,49 @@ def test_an_inline_form_field_is_big_enough_that_an_iphone_does_not_zoom_in_on_i
     )
     assert {name for name, _ in sizes} >= {"server", "item_name", "composer-input"}
     assert all(size >= 16 for _, size in sizes), sizes
+
+
+def close_chat(server, conversation_id: str) -> None:
+    """Staff closed the chat while the player was away."""
+    servers.manage(
+        server.env,
+        "shell",
+        "-c",
+        "from django.utils import timezone; from chat.models import Conversation; "
+        f"Conversation.objects.filter(pk={conversation_id}).update(state='closed', closed_at=timezone.now())",
+    )
+
+
+def test_a_keyboard_and_screen_reader_player_can_rate_a_closed_chat(phone, chat_server):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, "en-US")
+    open_chat(page, chat_server.url)
+    ask(page, "How do I recover my account?")
+    wait_for_answer(page)
+    close_chat(chat_server, page.locator("#chat-app").get_attribute("data-conversation"))
+    page.reload()
+    open_chat(page, chat_server.url)
+
+    card = page.get_by_test_id("csat")
+    scores = card.get_by_role("group", name="This chat is closed. How did we do?")
+    expect(scores).to_be_visible()
+    expect(card.get_by_role("button", name="Rate 4 out of 5")).to_have_attribute("aria-pressed", "false")
+    expect(card.get_by_role("textbox", name="Anything to add? (optional)")).to_be_visible()
+
+    page.evaluate(RECORD_ANNOUNCEMENTS)
+    card.get_by_role("button", name="Rate 4 out of 5").focus()
+    page.keyboard.press("Enter")
+    expect(card.get_by_role("button", name="Rate 4 out of 5")).to_have_attribute("aria-pressed", "true")
+    expect(card.get_by_role("button", name="Rate 5 out of 5")).to_have_attribute("aria-pressed", "false")
+    page.keyboard.press("Tab")  # 5
+    page.keyboard.press("Tab")  # the comment
+    page.keyboard.type("quick and clear")
+    page.keyboard.press("Tab")  # Send rating
+    page.keyboard.press("Enter")
+
+    expect(card).to_contain_text("Thank you for your feedback!")
+    # The button the focus was on is gone: the focus goes on in the message box, and the
+    # thanks is said.
+    expect(page.get_by_test_id("composer-input")).to_be_focused()
+    expect(page.get_by_test_id("announcer")).to_contain_text("Thank you for your feedback!")

@@ -516,7 +516,7 @@
         b.classList.add("is-chosen");
         submit(typeof o.text === "string" && o.text ? o.text : o.label, { intent: o.intent || null });
         refreshOffers();
-        typeOnAfterOffer();
+        typeOn();
       });
       box.appendChild(b);
     });
@@ -610,7 +610,7 @@
       rec.offersUsed = true;
       submit(lines.join("\n"), { form: { form_id: rec.form.form_id, values: values } });
       refreshOffers();
-      typeOnAfterOffer();
+      typeOn();
     });
     rec.parts.main.insertBefore(formEl, rec.parts.meta || null);
     return formEl;
@@ -622,11 +622,12 @@
   document.addEventListener("keydown", function () { pointerLast = false; }, true);
 
   /**
-   * A used offer is disabled, and a disabled button or field drops the focus to the page's
-   * top: someone on a keyboard goes on typing in the box instead. Not after a tap: on a
-   * phone the on-screen keyboard would open over the answer they are about to read.
+   * A used offer (or a sent rating) is disabled or replaced, and a disabled or removed
+   * button drops the focus to the page's top: someone on a keyboard goes on typing in the
+   * box instead. Not after a tap: on a phone the on-screen keyboard would open over the
+   * answer they are about to read.
    */
-  function typeOnAfterOffer() {
+  function typeOn() {
     if (!pointerLast) input.focus();
   }
 
@@ -991,8 +992,11 @@
     card.setAttribute("data-trailing", "1");
     card.setAttribute("data-conversation", conversationId);
     var title = el("p", "csat__title");
+    title.id = "csat-title-" + conversationId;
     title.textContent = t("csat_question");
     var stars = el("div", "csat__scores");
+    stars.setAttribute("role", "group");   // read as "This chat is closed. How did we do?, group"
+    stars.setAttribute("aria-labelledby", title.id);
     var chosen = 0;
     for (var n = 1; n <= 5; n++) {
       var b = el("button", "csat__score");
@@ -1000,11 +1004,13 @@
       b.textContent = String(n);
       b.setAttribute("data-testid", "csat-score-" + n);
       b.setAttribute("aria-label", t("csat_score", { n: n }));
+      b.setAttribute("aria-pressed", "false");   // the chosen score is said, not only coloured
       b.addEventListener("click", (function (value) {
         return function () {
           chosen = value;
           Array.prototype.forEach.call(stars.children, function (c, i) {
             c.classList.toggle("is-on", i < value);
+            c.setAttribute("aria-pressed", i === value - 1 ? "true" : "false");
           });
           submit.disabled = false;
         };
@@ -1015,6 +1021,7 @@
     comment.rows = 2;
     comment.maxLength = 1000;
     comment.placeholder = t("csat_comment");
+    comment.setAttribute("aria-label", t("csat_comment"));   // a placeholder is no label
     comment.setAttribute("data-testid", "csat-comment");
     var submit = el("button", "csat__submit");
     submit.type = "button";
@@ -1038,10 +1045,15 @@
   function onCsatThanks(f) {
     var card = scroller.querySelector('[data-testid="csat"][data-conversation="' + f.conversation_id + '"]');
     if (!card) return;
+    var focused = document.activeElement;
+    // The card's button had the focus (or lost it, disabled when the rating went).
+    var hadFocus = !focused || focused === document.body || card.contains(focused);
     card.textContent = "";
     var done = el("p", "csat__thanks");
     done.textContent = t("csat_thanks");
     card.appendChild(done);
+    if (announcer) announcer.say(done.textContent);
+    if (hadFocus) typeOn();
   }
 
   function sendFrame(obj) {
