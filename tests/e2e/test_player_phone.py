@@ -358,6 +358,11 @@ def test_the_history_follows_the_answer_until_the_player_scrolls_up_to_read(
     jump = page.locator("#jump")
     expect(jump).to_be_visible()
     expect(jump).to_have_accessible_name("新消息" if locale == "zh-CN" else "New messages")  # not "down arrow"
+    # Above the box, however tall the player's text has made it, never over it.
+    page.get_by_test_id("composer-input").fill("1\n2\n3\n4")
+    page.wait_for_timeout(100)
+    cue, box = jump.bounding_box(), page.get_by_test_id("composer-input").bounding_box()
+    assert cue["y"] + cue["height"] <= box["y"], f"the cue covers the box: {cue} {box}"
     for _ in range(10):
         assert abs(page.evaluate(SCROLL)["top"] - held) < 2, "the view jumped back to the bottom"
         page.wait_for_timeout(100)
