@@ -7,6 +7,8 @@ knowledge base; the offline provider answers from it in several chunks.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests import servers
@@ -504,3 +506,20 @@ def test_a_keyboard_and_screen_reader_player_can_rate_a_closed_chat(phone, chat_
     # thanks is said.
     expect(page.get_by_test_id("composer-input")).to_be_focused()
     expect(page.get_by_test_id("announcer")).to_contain_text("Thank you for your feedback!")
+
+
+@pytest.mark.parametrize("locale, you", [("zh-CN", "我"), ("en-US", "You")], ids=["zh-hans", "en"])
+def test_a_screen_reader_reading_the_history_hears_which_lines_are_the_players(phone, chat_server, locale, you):
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, locale)
+    open_chat(page, chat_server.url)
+    ask(page, "How do I recover my account?")
+    wait_for_answer(page)
+    mine = page.locator('[data-testid="message"][data-sender="player"]')
+    said = re.compile(rf"^{you}: How do I recover my account\?")
+    expect(mine).to_have_text(said)
+
+    page.reload()  # the history too
+    open_chat(page, chat_server.url)
+    expect(mine).to_have_text(said)

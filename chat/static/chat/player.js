@@ -245,6 +245,12 @@
     if (sender === "bot" || sender === "agent") {
       parts.label = el("div", "msg__label");
       main.appendChild(parts.label);
+    } else if (sender === "player") {
+      // Seen by their side of the screen; said to a screen reader, which reads the list as
+      // one column: without it the player's lines and the assistant's ran together.
+      var you = el("span", "visually-hidden");
+      you.textContent = t("you") + ": ";
+      main.appendChild(you);
     }
     parts.bubble = el("div", "msg__bubble");
     parts.body = el("div", "msg__body" + (sender === "bot" || sender === "agent" ? " md" : ""));
