@@ -485,7 +485,7 @@ def test_an_agent_who_is_away_is_not_called_to_players_waiting(open_context, tmp
         open_player(later, server.url)
         ask(later, "转人工")
         for page in (alice, second_tab):
-            page.wait_for_function("window.__notes.length >= 1")
+            page.wait_for_function("() => window.__notes.length >= 1")
             assert [n["title"] for n in page.evaluate("window.__notes")] == ["A player is waiting for a human"]
             expect(page).to_have_title("(2) Support dashboard")
     finally:
