@@ -1073,7 +1073,7 @@ def test_a_take_over_refused_keeps_what_the_agent_typed_in_a_locked_box(open_con
     expect(box).to_have_value("Hello from Mia")
     alice.get_by_test_id("agent-input").fill("Alice here.")
     alice.get_by_test_id("agent-input").press("Enter")
-    expect(player.get_by_text("Alice here.")).to_be_visible()
+    expect(player.get_by_test_id("messages").get_by_text("Alice here.")).to_be_visible()
     expect(player.get_by_text("Hello from Mia")).to_have_count(0)
     close_chat(alice)
 
@@ -1604,7 +1604,7 @@ def test_a_reply_half_typed_to_one_player_stays_with_their_chat(open_context, st
     expect(reply).to_be_enabled()  # the chat has come: not before it says it is hers
     reply.press("Enter")
     note.press("Enter")
-    expect(lin.get_by_text("Your refund is on its way.")).to_be_visible()
+    expect(lin.get_by_test_id("messages").get_by_text("Your refund is on its way.")).to_be_visible()
     expect(bea.locator('#messages [data-internal="1"]')).to_contain_text("Refund approved by finance.")
     expect(kai.locator('[data-testid="message"][data-sender="agent"]')).to_have_text(
         [re.compile("Hi Kai, one moment please.")]
