@@ -509,6 +509,20 @@ def agent_message_send(*, conversation_id: int, agent, client_id: str, text: str
     return _stored_once(conversation_id, client_id, store)
 
 
+def agent_typing_check(*, conversation_id: int, agent) -> None:
+    """Whether the player may be shown that `agent` is typing: only when she holds the chat.
+
+    A manager watching it is not in it either: the player would read "Mia is typing" in a
+    chat the bot or Bob is answering. Raises Conversation.DoesNotExist, ConversationClosed
+    or NotHolder.
+    """
+    state, assignee_id = Conversation.objects.values_list("state", "assignee_id").get(pk=conversation_id)
+    if state == State.CLOSED:
+        raise ConversationClosed("the conversation is closed")
+    if state != State.HUMAN or assignee_id != agent.pk:
+        raise NotHolder("only the agent holding the chat types to its player")
+
+
 def internal_note_add(*, conversation_id: int, agent, text: str, client_id: str | None = None) -> tuple[Message, bool]:
     """A note for colleagues: staff sockets only, never the player or the LLM; (note, created).
 

@@ -62,6 +62,7 @@ _case = db_pool(staff_selectors.case_of)
 _assign_waiting = db_pool(handoff.assign_waiting)
 _agent_send = db_pool(handoff.agent_message_send)
 _note = db_pool(handoff.internal_note_add)
+_may_type = db_pool(handoff.agent_typing_check)
 _sign_in_stands = db_pool(sign_in_stands)
 
 
@@ -328,6 +329,16 @@ class StaffConsumer(SocketConsumer):
             return
         self._typing_at = now
         cid = frame["conversation_id"]
+        try:
+            await _may_type(conversation_id=cid, agent=self.user)
+        except handoff.NotHolder:
+            with translation.override(self.language):
+                text = _("Only the agent holding this chat can type to its player.")
+            await self._refuse("not_holder", text, frame)
+            return
+        except (HandoffError, Conversation.DoesNotExist) as exc:
+            await self._refuse_handoff(exc, frame)
+            return
         typing = {"type": "typing", "who": "agent", "name": display_name(self.user), "agent_id": self.user.pk}
         await publish(cid, {**typing, "conversation_id": cid})
 

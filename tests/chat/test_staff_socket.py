@@ -375,6 +375,49 @@ async def test_an_agent_who_does_not_hold_the_chat_cannot_write_to_the_player(li
     assert not await sync_to_async(Message.objects.filter(sender="agent").exists)()
 
 
+async def test_only_the_agent_holding_a_chat_shows_its_player_that_someone_is_typing(lin, alice, bob, mia, demo_kb):
+    """A dashboard's socket could say "typing" in any chat: Lin read "Alice is typing" while
+    the bot answered her, or while Bob held her chat."""
+    player, cid = await player_chatting(lin)
+    alice_socket, mia_socket, bob_socket = [await StaffSocket.of(user) for user in (alice, mia, bob)]
+    for sock in (alice_socket, mia_socket, bob_socket):
+        await sock.connect()
+
+    await alice_socket.send({"type": "typing", "conversation_id": cid})  # the bot has the chat
+    while_the_bot_has_it = await alice_socket.receive_until(lambda f: f.get("type") == "error")
+    await bob_socket.send({"type": "take_over", "conversation_id": cid})
+    await bob_socket.receive_until(lambda f: f.get("type") == "ok")
+    await mia_socket.send({"type": "typing", "conversation_id": cid})  # a manager, not in the chat
+    while_bob_holds_it = await mia_socket.receive_until(lambda f: f.get("type") == "error")
+    await bob_socket.send({"type": "typing", "conversation_id": cid})
+    player_saw = await player.receive_until(lambda f: f.get("type") == "typing")
+    for sock in (player, alice_socket, mia_socket, bob_socket):
+        await sock.close()
+
+    assert while_the_bot_has_it == {
+        "type": "error",
+        "code": "not_holder",
+        "message": "Only the agent holding this chat can type to its player.",
+        "action": "typing",
+        "conversation_id": cid,
+    }
+    assert while_bob_holds_it["code"] == "not_holder" and while_bob_holds_it["action"] == "typing"
+    # Bob's is the only "typing" Lin saw.
+    assert [f for f in player_saw if f.get("type") == "typing"] == [
+        {"type": "typing", "who": "agent", "name": "Bob", "agent_id": bob.pk, "conversation_id": cid}
+    ]
+
+
+async def test_typing_in_a_chat_that_does_not_exist_is_an_error(alice):
+    dashboard = await StaffSocket.of(alice)
+    await dashboard.connect()
+    await dashboard.send({"type": "typing", "conversation_id": 424242})
+    refused = await dashboard.receive_until(lambda f: f.get("type") == "error")
+    await dashboard.close()
+
+    assert refused["code"] == "not_found" and refused["conversation_id"] == 424242
+
+
 async def test_a_reply_over_the_limit_is_refused_in_the_agents_language_and_names_the_text(lin, alice, demo_kb):
     from django.conf import settings
 
