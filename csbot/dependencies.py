@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
 from chat.streaming.redis_client import redis_client
 
+# What the probe's body may say of each: anyone who reaches /readyz reads it, so not what
+# the driver said (host names, users, paths), which goes to the log (csbot/readiness.py).
 OK = "ok"
+UNREACHABLE = "unreachable"
+NOT_MIGRATED = "not_migrated"
+
+
+@dataclass(frozen=True)
+class DependencyState:
+    status: str  # OK, UNREACHABLE or NOT_MIGRATED
+    detail: str = ""  # why, for the log: the driver's words, or the migrations missing
+
+
 # A probe answers well within a balancer's own timeout (docker-compose.yml's: 30 s; a
 # Kubernetes probe's: 1 s by default), and a database that takes longer is as good as away.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -61,14 +74,14 @@ def _check_migrated() -> None:
     _migrated = True
 
 
-async def database_state() -> str:
-    """OK, or why the database can't be used now."""
+async def database_state() -> DependencyState:
+    """Whether the database can be used now, and if not, why."""
     query = asyncio.get_running_loop().run_in_executor(_probe_thread, _check_database)
     return await _state(query)
 
 
-async def redis_state() -> str | None:
-    """OK, or why Redis can't be used now; None without REDIS_URL (the embedded default)."""
+async def redis_state() -> DependencyState | None:
+    """Whether Redis can be used now, and if not, why; None without REDIS_URL (the embedded default)."""
     if not settings.REDIS_URL:
         return None
 
@@ -78,11 +91,14 @@ async def redis_state() -> str | None:
     return await _state(ping())
 
 
-async def _state(check) -> str:
+async def _state(check) -> DependencyState:
     try:
         await asyncio.wait_for(check, PROBE_TIMEOUT_SECONDS)
     except TimeoutError:
-        return f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
+        return DependencyState(UNREACHABLE, f"no answer within {PROBE_TIMEOUT_SECONDS:g} s")
+    except NotMigrated as error:
+        return DependencyState(NOT_MIGRATED, str(error))
     except Exception as error:  # what the driver says: refused, unknown database, auth failed
-        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return OK
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return DependencyState(UNREACHABLE, detail)
+    return DependencyState(OK)

@@ -12,7 +12,9 @@ rolling deploy or the benchmark sends players once this says ready; /healthz
 only says the process is alive.
 
 Nor is a process ready while it can't reach its database or Redis
-(csbot/dependencies.py): each probe looks, and the log says when that changes.
+(csbot/dependencies.py): each probe looks, and the log says when that changes, and why.
+The probe's body says only which check failed: anyone who can reach it reads it, and the
+driver's words name hosts, users and paths.
 Nor once it is stopping (SIGTERM: chat/streaming/lifecycle.py): it lets its
 answers finish but takes no new question, so the balancer should send players
 elsewhere.
@@ -22,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from chat.streaming.jobs import registry
 from csbot import helper_pool
-from csbot.dependencies import OK, database_state, redis_state
+from csbot.dependencies import OK, DependencyState, database_state, redis_state
 from csbot.warm import warmed
 
 log = logging.getLogger(__name__)
@@ -40,18 +42,21 @@ class Readiness:
     warm: bool  # this process's warm-up has finished (or is turned off: WARM_UP_ON_START)
     helpers_ready: int
     helpers: int
-    database: str  # "ok", or why it can't be used
-    redis: str | None  # the same; None without REDIS_URL
+    database: str  # "ok", "unreachable" or "not_migrated" (csbot/dependencies.py)
+    redis: str | None  # "ok" or "unreachable"; None without REDIS_URL
     stopping: bool  # SIGTERM came: finishing its answers, taking no new question
+    why: dict[str, str] = field(default_factory=dict)  # each failed check's detail: the log's, never the body's
 
     def as_dict(self) -> dict:
-        return asdict(self)
-
-    def unreachable(self) -> dict[str, str]:
+        """The probe's body."""
         return {
-            name: state
-            for name, state in (("database", self.database), ("redis", self.redis))
-            if state not in (OK, None)
+            "ready": self.ready,
+            "warm": self.warm,
+            "helpers_ready": self.helpers_ready,
+            "helpers": self.helpers,
+            "database": self.database,
+            "redis": self.redis,
+            "stopping": self.stopping,
         }
 
 
@@ -67,11 +72,14 @@ async def readiness() -> Readiness:
     (helpers_ready, helpers), database, redis = await asyncio.gather(
         helper_pool.count_ready(), database_state(), redis_state()
     )
-    dependencies_ok = database == OK and redis in (OK, None)
+    checks: dict[str, DependencyState] = {"database": database, **({"redis": redis} if redis else {})}
+    why = {name: check.detail for name, check in checks.items() if check.status != OK}
     stopping = registry().stopping
-    ready = warm and helpers_ready == helpers and dependencies_ok and not stopping
-    state = Readiness(ready, warm, helpers_ready, helpers, database, redis, stopping)
-    _log_change(state.unreachable())
+    ready = warm and helpers_ready == helpers and not why and not stopping
+    state = Readiness(
+        ready, warm, helpers_ready, helpers, database.status, redis.status if redis else None, stopping, why
+    )
+    _log_change(why)
     return state
 
 
