@@ -249,15 +249,18 @@ class Runner(models.Model):
 
 
 class SignInAttempt(models.Model):
-    """A staff sign-in tried with this username, not yet known to have succeeded
-    (chat/sign_in_throttle.py): a row is written before the password is checked and
-    deleted when it turns out right, so the rows in the window are the failures."""
+    """A staff sign-in tried with this username from this address, not yet known to have
+    succeeded (chat/sign_in_throttle.py): a row is written before the password is checked
+    and deleted when it turns out right, so the rows in the window are the failures."""
 
     username = models.CharField(max_length=150)
+    # The client's address as the web process sees it (REMOTE_ADDR; behind a proxy, daphne's
+    # --proxy-headers makes it the browser's); empty when it has none (a Unix socket).
+    address = models.CharField(max_length=64, blank=True, default="")
     at = models.DateTimeField(db_index=True)  # the window's sweep, every username's
 
     class Meta:
-        indexes = [models.Index(fields=["username", "at"])]
+        indexes = [models.Index(fields=["username", "address", "at"]), models.Index(fields=["address", "at"])]
         verbose_name = _("sign-in attempt")
         verbose_name_plural = _("sign-in attempts")
 

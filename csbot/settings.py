@@ -314,9 +314,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 # Password guessing on the staff sign-in (and the admin's): after this many failed
-# sign-ins with one username within the window, that username is refused until the
-# oldest failure leaves the window (chat/sign_in_throttle.py).
+# sign-ins with one username from one address within the window, that username is refused
+# there until the oldest failure leaves the window; an address that failed the second
+# number of times, whatever the usernames, is refused for all (chat/sign_in_throttle.py).
 SIGN_IN_FAILURES_ALLOWED = max(1, env_int("SIGN_IN_FAILURES_ALLOWED", 5))
+SIGN_IN_ADDRESS_FAILURES_ALLOWED = max(1, env_int("SIGN_IN_ADDRESS_FAILURES_ALLOWED", 20))
 SIGN_IN_WINDOW_SECONDS = max(1, env_int("SIGN_IN_WINDOW_SECONDS", 900))
 LOGIN_REDIRECT_URL = "/staff/"
 

@@ -1,6 +1,8 @@
 """Password guessing on the staff sign-in pages: after SIGN_IN_FAILURES_ALLOWED wrong
-passwords for one username, that username is refused, even with the right password,
-until the window has passed; the page says so."""
+passwords for one username from one address, that username is refused there, even with
+the right password, until the window has passed; the page says so. Its owner, elsewhere,
+still signs in; and one address that fails SIGN_IN_ADDRESS_FAILURES_ALLOWED times across
+usernames is refused for every one."""
 
 from __future__ import annotations
 
@@ -17,8 +19,11 @@ pytestmark = pytest.mark.django_db
 PAGES = ["/accounts/login/", "/admin/login/"]
 
 
-def sign_in(page: str, username: str, password: str) -> tuple[Client, str]:
-    browser = Client()
+STRANGER, DESK = "198.51.100.23", "203.0.113.7"  # somewhere on the internet; the support office
+
+
+def sign_in(page: str, username: str, password: str, address: str = STRANGER) -> tuple[Client, str]:
+    browser = Client(REMOTE_ADDR=address)
     response = browser.post(page, {"username": username, "password": password}, follow=False)
     return browser, response.content.decode() if response.status_code == 200 else ""
 
@@ -103,3 +108,26 @@ def test_a_staff_member_cannot_choose_a_password_an_attacker_tries_first(alice, 
     assert page.status_code == 200 and page.context["form"].errors["new_password2"]
     alice.refresh_from_db()
     assert alice.check_password("pw-alice")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_stranger_guessing_a_staff_password_does_not_lock_its_owner_out(page, alice, settings):
+    settings.SIGN_IN_FAILURES_ALLOWED = 5
+    for guess in range(6):
+        sign_in(page, "alice", f"guess-{guess}", address=STRANGER)
+
+    assert "Too many failed sign-ins" in sign_in(page, "alice", "pw-alice", address=STRANGER)[1]
+    # Alice, at her desk, signs in as usual.
+    assert signed_in(sign_in(page, "alice", "pw-alice", address=DESK)[0])
+
+
+def test_one_address_spraying_guesses_over_many_usernames_is_refused_for_every_one(alice, settings):
+    settings.SIGN_IN_FAILURES_ALLOWED = 5
+    settings.SIGN_IN_ADDRESS_FAILURES_ALLOWED = 8
+    for n in range(8):  # two guesses each, under the username's limit
+        sign_in("/accounts/login/", f"staff-{n // 2}", f"guess-{n}")
+
+    browser, html = sign_in("/accounts/login/", "alice", "pw-alice")
+    assert not signed_in(browser)
+    assert "Too many failed sign-ins from your network. Try again in 15 minutes." in html
+    assert signed_in(sign_in("/accounts/login/", "alice", "pw-alice", address=DESK)[0])
