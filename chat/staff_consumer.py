@@ -24,7 +24,7 @@ from django.utils.translation import get_supported_language_variant, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from chat import handoff, presence, resume, staff_selectors
+from chat import handoff, presence, resume, staff_selectors, staff_sessions
 from chat.events import conversation_group, publish, staff_group
 from chat.frames import ack_frame, dumps, error_frame, message_frame
 from chat.handoff import HandoffError
@@ -45,8 +45,15 @@ TYPING_EVERY_SECONDS = 2.0
 # A ping refreshes the agent's presence at most this often.
 SEEN_EVERY_SECONDS = 20.0
 # A socket's sign-in is checked again this often: a dashboard whose user was deactivated,
-# lost their role, was signed out or had their password changed is closed (4403) within it.
+# lost their role, was signed out, had their password changed or left it idle
+# (STAFF_SESSION_IDLE_MINUTES) is closed (4403) within it.
 ACCESS_CHECK_SECONDS = 20.0
+# What a person does on the dashboard, which keeps their session from idling out
+# (chat/staff_sessions.py); not what the page sends by itself (ping, resume, case, and the
+# list and watch it sends again on every reconnect, such as a deploy's).
+PERSONS_FRAMES = frozenset(
+    {"send", "note", "typing", "take_over", "hand_back", "transfer", "close", "status", "agents"}
+)
 
 _roles = database_sync_to_async(roles_of)
 _connect = db_pool(presence.presence_connect)
@@ -64,6 +71,7 @@ _agent_send = db_pool(handoff.agent_message_send)
 _note = db_pool(handoff.internal_note_add)
 _may_type = db_pool(handoff.agent_typing_check)
 _sign_in_stands = db_pool(sign_in_stands)
+_renew_session = db_pool(staff_sessions.staff_session_renew)
 
 
 @db_pool
@@ -133,6 +141,8 @@ class StaffConsumer(SocketConsumer):
             await self.close(code=4403)
             return
         self.allowed = True
+        self._session_key = getattr(self.scope.get("session"), "session_key", None)
+        self._renewed_at = -staff_sessions.RENEW_EVERY_SECONDS  # the first thing done renews
         self._access_check = asyncio.create_task(self._check_access_forever())
         self.language = language_of(self.scope)
         self._typing_at = 0.0
@@ -169,22 +179,44 @@ class StaffConsumer(SocketConsumer):
                 text = frame_error_text(exc.code)
             await self._send(error_frame(exc.code, text, client_id=exc.client_id))
             return
+        if frame["type"] in PERSONS_FRAMES and not await self._session_renewed():
+            return
         await getattr(self, f"on_{frame['type']}")(frame)
+
+    async def _session_renewed(self) -> bool:
+        """The staff member is here: their session's idle timeout starts again (at most once a
+        minute). False, and the socket closed, when it had run out: what they sent is not done."""
+        if time.monotonic() - self._renewed_at < staff_sessions.RENEW_EVERY_SECONDS:
+            return True
+        self._renewed_at = time.monotonic()
+        try:
+            renewed = await _renew_session(self._session_key)
+        except Exception:  # the database down: the frame fails or succeeds on its own
+            return True
+        if not renewed:
+            await self._revoke()
+        return renewed
 
     async def _check_access_forever(self) -> None:
         """Checked on a timer, not on the dashboard's pings: a socket that only listens
         (the live chats of every player it watches) must lose them too."""
-        session_key = getattr(self.scope.get("session"), "session_key", None)
         while True:
             await asyncio.sleep(ACCESS_CHECK_SECONDS)
             with contextlib.suppress(Exception):  # the database down: checked again next time
-                if not await _sign_in_stands(session_key, self.user.pk):
+                if not await _sign_in_stands(self._session_key, self.user.pk):
                     break
+        await self._revoke()
+
+    async def _revoke(self) -> None:
+        if self.revoked:
+            return
         self.revoked = True
         await self._unwatch()
         for group in (STAFF_GROUP, STAFF_ALERTS_GROUP):
             await self.channel_layer.group_discard(group, self.channel_name)
-        await self.close(code=4403)  # the page says the account has no access; disconnect() cleans up
+        # The page loads itself again: the sign-in page, or the refusal of an account without
+        # access; disconnect() cleans up.
+        await self.close(code=4403)
 
     # --- presence and lists ---------------------------------------------------------
 

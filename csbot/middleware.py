@@ -35,6 +35,8 @@ from django.middleware.locale import LocaleMiddleware as _Locale
 from django.middleware.security import SecurityMiddleware as _Security
 from django.utils.deprecation import MiddlewareMixin
 
+from chat.staff_sessions import staff_session_seen
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -98,6 +100,18 @@ class CsrfViewMiddleware(OnTheLoop, _Csrf):
 
 class AuthenticationMiddleware(OnTheLoop, _Authentication):
     pass
+
+
+class StaffSessionIdleMiddleware(OnTheLoop, MiddlewareMixin):
+    """A signed-in staff member's page load keeps their session from idling out
+    (chat/staff_sessions.py). Only a page that read the session (who is signed in) counts:
+    the player's page never loads one, and loading it here would cost a query for nothing."""
+
+    def process_response(self, request, response):
+        session = getattr(request, "session", None)
+        if session is not None and session.accessed:
+            staff_session_seen(session)  # read already: no query; a save follows in SessionMiddleware
+        return response
 
 
 class MessageMiddleware(OnTheLoop, _Messages):

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "csbot.middleware.CommonMiddleware",
     "csbot.middleware.CsrfViewMiddleware",
     "csbot.middleware.AuthenticationMiddleware",
+    "csbot.middleware.StaffSessionIdleMiddleware",  # inside SessionMiddleware, which saves what it marks
     "csbot.middleware.MessageMiddleware",
     "csbot.middleware.XFrameOptionsMiddleware",
 ]
@@ -313,6 +314,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# A staff sign-in ends after this long without a page load or anything done on the
+# dashboard (chat/staff_sessions.py): someone who walks away from a shared desk is signed
+# out. Django's database sessions, whose rows expire sooner once signed in.
+STAFF_SESSION_IDLE_MINUTES = max(1, env_int("STAFF_SESSION_IDLE_MINUTES", 480))
+SESSION_ENGINE = "chat.staff_sessions"
 # Password guessing on the staff sign-in (and the admin's): after this many failed
 # sign-ins with one username from one address within the window, that username is refused
 # there until the oldest failure leaves the window; an address that failed the second

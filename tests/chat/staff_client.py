@@ -45,6 +45,13 @@ class StaffSocket:
         assert out["type"] == "websocket.close", out
         return out["code"]
 
+    async def closed_with(self, timeout: float = 5) -> int:
+        """The close code an open socket gets, skipping the frames before it."""
+        while True:
+            out = await self.comm.receive_output(timeout=timeout)
+            if out["type"] == "websocket.close":
+                return out["code"]
+
     async def send(self, frame: dict) -> None:
         await self.comm.send_to(text_data=json.dumps(frame))
 

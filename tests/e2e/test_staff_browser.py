@@ -1689,3 +1689,26 @@ def test_an_agent_hides_an_alert_she_has_read_and_a_new_one_still_shows(open_con
         expect(agent.locator(f'[data-testid="alert"][data-alert-id="{again}"]')).to_have_count(1)
     finally:
         servers.manage(staff_server.env, "shell", "-c", CLEAR_ALERTS)  # no banner for the tests after
+
+
+def test_a_dashboard_left_idle_past_the_timeout_sends_the_agent_to_sign_in(open_context, staff_server):
+    """STAFF_SESSION_IDLE_MINUTES passed with nobody at the desk (the session's row expired,
+    as chat/staff_sessions.py has it): the next thing done on the open dashboard is refused
+    and the page goes to the sign-in page, which brings the agent back to the dashboard."""
+    import sqlite3
+
+    from playwright.sync_api import expect
+
+    page = open_context()
+    sign_in_as_agent(page, staff_server.url)
+    session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    with sqlite3.connect(staff_server.env["SQLITE_PATH"]) as db:
+        db.execute("UPDATE django_session SET expire_date = '2000-01-01 00:00:00' WHERE session_key = ?", [session_key])
+
+    page.get_by_test_id("my-status").select_option("away")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/staff/$"))
+    page.fill("#id_username", "agent")
+    page.fill("#id_password", "agent-demo-2026")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")

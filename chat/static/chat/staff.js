@@ -136,8 +136,15 @@
     });
     sock.addEventListener("close", function (ev) {
       if (ws !== sock) return;
+      var wasOpen = ready;
       ws = null;
       ready = false;
+      if (ev.code === 4403 && wasOpen) {
+        // The sign-in ended while the dashboard was open (left idle, signed out, access taken
+        // away): loading the page again shows the sign-in page, or the refusal.
+        window.location.reload();
+        return;
+      }
       if (ev.code === 4403) {
         forbidden = true;
         setConn("forbidden");
