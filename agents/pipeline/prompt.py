@@ -231,8 +231,8 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
     # A visitor's lookup waits for them to sign in (not_verified): the details they just gave
     # are noted all the same, with what signing in takes, not the article again.
     needs_them = result is not None
-    given = _details_given(context, intent, facts) if local else []
-    if given:
+    given = _details_given(context, intent, facts)
+    if given and local:
         # "S2" after "Which server do you play on?": quoting the article the question followed
         # once more would only repeat it. (An LLM reads the chat and words this itself.) The
         # details still missing ("霜牙之剑" to "物品名称、服务器": the server) are asked for
@@ -264,6 +264,11 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             reply.suffix = answers.ask_for_facts(facts.to_ask, lang, facts.unknown)
         else:
             notes += _ask_notes(lang, answers.ask_for_facts(facts.to_ask, lang, facts.unknown))
+    elif given and facts.missing:
+        # "霜牙之剑" to "物品名称、服务器" with an LLM: it notes the item in its own words, and the
+        # player gets the form for what is still missing under them, as under the offline bot's.
+        _still_needed(reply, facts.missing, lang, human)
+        notes += _ask_notes(lang, answers.needed_to_go_on(facts.missing, lang))
     elif result is not None:  # the tool needs a verified player
         # "my order SL2025061201 didn't arrive" from a visitor: the order number is said back,
         # so that "I first need to know it's you" does not read as if it went unseen.
@@ -285,7 +290,7 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             return Reply("guidance", body=answers.guidance(lang), prefix=prefix, quick_replies=options + [human])
         reply.kind, reply.knowledge_gap = "unknown", True
         reply.quick_replies = [human] if human else []
-    elif not knowledge.passages and knowledge.searched and not facts.to_ask:
+    elif not knowledge.passages and knowledge.searched and not facts.to_ask and reply.kind != "noted":
         reply.kind, reply.knowledge_gap = "unknown", True
         reply.quick_replies = [human] if human else []
     if repeating and human not in reply.quick_replies:
@@ -298,6 +303,14 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
         reply.request.functions = [spec.function_schema() for spec in catalogue.tools.values()]
         reply.facts, reply.verified_player_id = dict(facts.values), context.verified_player_id
     return reply
+
+
+def _still_needed(reply: Reply, still: list[FactSpec], lang: str, human: dict | None) -> None:
+    """The details the player has not given yet, asked for under the answer with their form."""
+    reply.kind = "noted"
+    reply.quick_replies = [human] if human else []
+    reply.asked = [spec.name for spec in still]
+    reply.form_fields = [fact_rules.form_field(spec, lang) for spec in still]
 
 
 def _soothing(question: str, mood: Mood, lang: str) -> str:

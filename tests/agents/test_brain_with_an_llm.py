@@ -1,7 +1,7 @@
 """The brain in a real chat with an LLM provider: what the model is told, and what the player reads.
 
 Through the player's socket (Channels' communicator) on the embedded default, with
-LLM_PROVIDER=ernie pointed at the fake ERNIE server over a real socket. The cast: a
+LLM_PROVIDER=ernie (or openai) pointed at the fake server over a real socket. The cast: a
 visitor who writes English, and one who writes Chinese.
 """
 
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from agents.fake_openai import FakeOpenAIServer
+from agents.providers import reset_providers
+from agents.providers.http import close_session
 from chat.models import Player
 from tests.agents.test_brain_in_the_chat import Chat, conversation_of
 
@@ -124,3 +127,57 @@ async def test_an_answer_lists_the_sources_the_model_cited(visitor, ernie_settin
     assert answer.text == model_says
     assert [source["n"] for source in answer.end["sources"]] == listed
     assert [source["n"] for source in (await answer.meta())["sources"]] == listed  # staff and analytics too
+
+
+class Model:
+    """An LLM behind a fake upstream on a real socket: what it says, and what it was last told."""
+
+    def __init__(self, says, system) -> None:
+        self.says, self.system = says, system
+
+
+@pytest.fixture(params=["ernie", "openai"])
+async def model(request, settings):
+    if request.param == "ernie":
+        ernie = request.getfixturevalue("ernie_settings")
+        yield Model(lambda text: ernie.configure(reply=[text]), lambda: ernie.requests[-1].body["system"])
+        return
+    server = await FakeOpenAIServer().start()
+    settings.LLM_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, server.api_key
+    reset_providers()
+
+    def says(text: str) -> None:
+        server.reply = [text]
+
+    yield Model(says, lambda: server.requests[-1]["body"]["messages"][0]["content"])
+    await close_session()
+    await server.stop()
+    reset_providers()
+
+
+@pytest.mark.parametrize(
+    ("problem", "item", "told"),
+    [
+        ("我的装备不见了", "霜牙之剑", "我这边还差服务器"),
+        ("my stuff is gone", "Frostfang Sword", "To go on I need your server"),
+    ],
+)
+async def test_a_player_who_gave_some_of_the_details_gets_the_form_for_the_rest_under_the_models_words(
+    visitor, model, problem, item, told
+):
+    async with Chat(visitor) as chat:
+        asked = await chat.say(problem)
+        model.says("Noted. Which server do you play on?")
+        answer = await chat.say(item)
+
+    assert [f["name"] for f in asked.form["fields"]] == ["item_name", "server"]
+    # The model words it, as for any answer; the form for what is still missing is under it,
+    # as under the offline bot's "Thanks, I've noted it", so the server is one tap away.
+    assert answer.text == "Noted. Which server do you play on?"
+    assert [f["name"] for f in answer.form["fields"]] == ["server"]
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    assert told in model.system()
+    meta = await answer.meta()
+    assert (meta["reply"], meta["asked"]) == ("noted", ["server"])
+    assert not meta.get("knowledge_gap")
