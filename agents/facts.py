@@ -98,7 +98,7 @@ def extract(spec: FactSpec, text: str) -> str | None:
     for match in re.finditer(spec.extract_pattern, text, flags=re.IGNORECASE):
         # The group that took part: a pattern may offer one shape per alternative.
         raw = next((group for group in match.groups() if group is not None), match.group(0))
-        value = validate(spec, raw)
+        value = validate(spec, without_filler(raw))
         if value:
             return value
     return None
@@ -197,6 +197,28 @@ _NON_ANSWER = re.compile(
 )
 
 
+# What a player wraps a value in when they name it in words: a hedge before it ("I think it's",
+# "应该是") and a particle or hedge after it ("吧", "的吧", "啊", "I think", "maybe"). Only at the
+# ends, and 的 only before a particle: a name may hold any of these characters inside it.
+_HEDGE = r"i\s+think|i\s+guess|i\s+believe|maybe|probably|perhaps"
+_FILLER_BEFORE = re.compile(
+    rf"^(?:(?:{_HEDGE})\b[\s,]*(?:(?:it'?s|it\s+(?:is|was))\b\s*)?|(?:我觉得|我记得|应该|好像|大概|可能|也许)(?:是|叫))",
+    re.IGNORECASE,
+)
+_FILLER_AFTER = re.compile(
+    rf"(?:[\s,，]*(?<![\w'])(?:{_HEDGE}|lol)|的?[吧啊呀呢哦嘛啦]+)[\s,，.。!！~～…]*$",
+    re.IGNORECASE,
+)
+
+
+def without_filler(text: str) -> str:
+    """The value the player named, without the hedges and particles around it: "霜牙之剑吧" is
+    the 霜牙之剑, "Frostfang Sword I think" the Frostfang Sword. A text that is nothing but
+    them is left as it is."""
+    value = _FILLER_AFTER.sub("", _FILLER_BEFORE.sub("", text.strip())).strip()
+    return value or text
+
+
 def is_a_question(text: str) -> bool:
     """ "How do I turn on two-step verification" is a new question, not an item's name."""
     text = _normalise(text)
@@ -217,7 +239,7 @@ def bare_value(spec: FactSpec, text: str) -> str | None:
     if score_text(text).score <= UPSET:
         # "快点", "this is useless": how the player feels, not an item's name.
         return None
-    return validate(spec, text)
+    return validate(spec, without_filler(text))
 
 
 def _contains_word(text: str, word: str) -> bool:

@@ -48,6 +48,7 @@ def facts(demo_brain):
         ("我的霜牙之剑丢了", "item_name", "霜牙之剑"),
         ("我的【霜牙之剑】突然不见了，怎么办", "item_name", "霜牙之剑"),
         ("不小心把霜牙之剑分解了", "item_name", "霜牙之剑"),
+        ("I lost my Frostfang Sword I think", "item_name", "Frostfang Sword"),
     ],
 )
 def test_a_fact_is_found_inside_a_message(facts, text, name, value):
@@ -91,6 +92,31 @@ def test_an_item_is_not_taken_from_a_message_that_names_none(facts, text):
     ],
 )
 def test_a_whole_reply_is_the_item_only_when_it_reads_as_one(facts, reply, value):
+    assert bare_value(facts["item_name"], reply) == value
+
+
+@pytest.mark.parametrize(
+    ("reply", "value"),
+    [
+        ("霜牙之剑吧", "霜牙之剑"),
+        ("霜牙之剑的吧", "霜牙之剑"),
+        ("霜牙之剑啊！", "霜牙之剑"),
+        ("彗星角鹿坐骑呀", "彗星角鹿坐骑"),
+        ("霜牙之剑哦", "霜牙之剑"),
+        ("应该是霜牙之剑吧", "霜牙之剑"),
+        ("Frostfang Sword I think", "Frostfang Sword"),
+        ("maybe Frostfang Sword", "Frostfang Sword"),
+        ("Comet Stag mount, maybe.", "Comet Stag mount"),
+        ("I think it's the Frostfang Sword", "the Frostfang Sword"),
+        # The same characters inside a name are its own: only the ends are trimmed.
+        ("吧台长椅", "吧台长椅"),
+        ("哦哈哟之冠", "哦哈哟之冠"),
+        ("呀呀的啊哦之牙", "呀呀的啊哦之牙"),
+        # Nothing left but a word for any item: still no item.
+        ("装备吧", None),
+    ],
+)
+def test_an_item_is_stored_without_the_particles_and_hedges_around_it(facts, reply, value):
     assert bare_value(facts["item_name"], reply) == value
 
 
