@@ -8,7 +8,8 @@ Races are settled in the database: a takeover is one conditional UPDATE, and
 exactly one agent wins.
 
 Each change records a ConversationEvent (the audit trail analytics reads) and a
-system message in the player's language, which both the player and staff see.
+system message in the chat's language (the one the bot answers in, from what the
+player writes, not the page's), which both the player and staff see.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from chat import presence, staff_selectors
 from chat.models import AgentProfile, Conversation, ConversationEvent, Message
 from chat.roles import display_name, is_manager, is_staff_member
+from chat.selectors import conversation_language
 from chat.services import message_append
 
 State = Conversation.State
@@ -136,6 +138,8 @@ class Change:
     then: Change | None = None
     # The player's message the bot answers now (a hand-back while it was unanswered).
     answer: int | None = None
+    # The chat's language, on a close: the player's rating card asks in it, as the line above it.
+    language: str = ""
 
 
 # --- Helpers --------------------------------------------------------------------
@@ -149,9 +153,11 @@ def _lock(conversation_id: int) -> Conversation:
 def _system_note(
     conversation: Conversation, event: str, text: Promise, *, language: str = "", **params: str
 ) -> Message:
-    """A line the player and staff see in the history, in the player's language: `language`
-    when the caller knows it (the answer it follows), else the chat's."""
-    language = language or conversation.language or conversation.player.language or settings.LANGUAGE_CODE
+    """A line the player and staff see in the history, in the chat's language: `language`
+    when the caller knows it (the answer it follows), else the one the chat's answers use
+    (selectors.conversation_language), not the page's: a player on the English page who
+    writes Chinese reads "Alice 已加入对话。" under the bot's Chinese answers."""
+    language = language or conversation_language(conversation)
     with translation.override(language):
         shown = str(text) % params if params else str(text)
     return message_append(
@@ -325,9 +331,11 @@ def conversation_close(*, conversation_id: int, actor) -> Change:
         )
         ConversationEvent.objects.create(conversation=conversation, kind=Kind.CLOSED, actor=actor)
         closed = _("This chat has been closed. Write again any time to start a new one.")
-        note = _system_note(conversation, "closed", closed)
+        language = conversation_language(conversation)
+        note = _system_note(conversation, "closed", closed, language=language)
         on_conversation_closed(conversation_id)
-    return Change(conversation_id, State.CLOSED, [note], cancel=True)  # described after the stop, as a takeover
+    # Described after the stop, as a takeover.
+    return Change(conversation_id, State.CLOSED, [note], cancel=True, language=language)
 
 
 def conversation_escalate(

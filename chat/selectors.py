@@ -13,6 +13,27 @@ from chat.frames import created_text, message_payload
 from chat.models import Conversation, Message
 from csbot.fastsql import column, select_models, select_sql
 
+# How far back the language of the chat's lines is looked for: a player's latest messages that
+# say more than a bare value ("S3"), which keeps the language of the one before.
+LANGUAGE_LOOKBACK = 20
+
+
+def conversation_language(conversation: Conversation) -> str:
+    """The language the chat speaks: its answers' (agents/pipeline/context.py), from what the
+    player wrote, else the page's the chat began on. A player on the English page who writes
+    Chinese reads the bot's answers in Chinese, and so the lines after them ("Alice has
+    joined the chat.", the close, its rating card) too."""
+    from agents.pipeline.context import answer_language
+
+    written = (
+        Message.objects.filter(conversation_id=conversation.pk, sender=Message.Sender.PLAYER)
+        .exclude(text="")
+        .order_by("-seq")
+        .values_list("text", flat=True)[:LANGUAGE_LOOKBACK]
+    )
+    page = conversation.language or conversation.player.language or settings.LANGUAGE_CODE
+    return answer_language(list(reversed(written)), page)
+
 
 def messages_after(*, conversation_id: int, after_seq: int, include_internal: bool = False) -> list[Message]:
     """Every socket's resume asks: SQL built once (csbot/fastsql.py)."""
@@ -84,7 +105,7 @@ CLOSED_CHAT_MESSAGES_MAX = 100
 
 def conversation_closed_lately(*, player_id: int) -> dict | None:
     """The player's chat closed within CLOSED_CHAT_SHOWN_SECONDS, as the `welcome` frame's
-    `previous` (docs/protocol.md): `{id, closed, rated, messages}`; None when there is none.
+    `previous` (docs/protocol.md): `{id, closed, rated, messages, language}`; None when there is none.
 
     Staff may close a chat while the player is away: their next connect opens a new,
     empty one, and without this they would never see the agent's last reply nor be asked
@@ -95,13 +116,13 @@ def conversation_closed_lately(*, player_id: int) -> dict | None:
     since = timezone.now() - timedelta(seconds=settings.CLOSED_CHAT_SHOWN_SECONDS)
     closed = (
         Conversation.objects.filter(player_id=player_id, state=Conversation.State.CLOSED, closed_at__gte=since)
+        .select_related("player")
         .order_by("-closed_at")
-        .values_list("pk", "closed_at")
         .first()
     )
     if closed is None:
         return None
-    conversation_id, closed_at = closed
+    conversation_id, closed_at = closed.pk, closed.closed_at
     shown = Message.objects.filter(conversation_id=conversation_id, internal=False)
     joined = (
         shown.filter(sender=Message.Sender.SYSTEM, meta__event="taken_over")
@@ -118,6 +139,7 @@ def conversation_closed_lately(*, player_id: int) -> dict | None:
         "closed": created_text(closed_at),
         "rated": CsatRating.objects.filter(conversation_id=conversation_id).exists(),
         "messages": messages,
+        "language": conversation_language(closed),
     }
 
 

@@ -71,6 +71,8 @@ async def announce(change: Change | None) -> None:
         state: dict[str, Any] = {"type": "state", "state": change.state}
         if change.agent_name:
             state["agent"] = {"name": change.agent_name}
+        if change.language:
+            state["language"] = change.language
         await publish(cid, state, stops_before=stops_before)
         for message in change.messages:
             await publish(cid, message_frame(message), internal=message.internal)

@@ -57,8 +57,10 @@ def _is_bare_value(text: str) -> bool:
     return not any("\u4e00" <= ch <= "\u9fff" for ch in text) and len(text.split()) <= 3
 
 
-def _answer_language(player_texts: list[str], page_language: str) -> str:
+def answer_language(player_texts: list[str], page_language: str) -> str:
     """The language of the player's latest question; a bare value keeps the chat's language.
+
+    The language of the bot's answers, and of the system lines after them (chat/selectors.py).
 
     The language of their last message that was more than a bare value, else the
     page's (the language the player chose), else English.
@@ -118,7 +120,7 @@ def context_for_conversation(conversation_id: int, *, known: dict | None = None)
         if role == "user":
             players.append(row)
     question = next((m.content for m in reversed(history) if m.role == "user"), "")
-    language = _answer_language([row["text"] for row in players], conversation["language"])
+    language = answer_language([row["text"] for row in players], conversation["language"])
     current = players[-1] if players else {}
     game_player_id = conversation["game_player_id"]
     # Stored as {"score": …, "level": …} (agents/pipeline/sentiment.py), or a bare number.

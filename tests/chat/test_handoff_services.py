@@ -49,8 +49,15 @@ def test_a_takeover_gives_the_chat_to_the_agent_and_tells_the_player(chat, alice
     assert [e["kind"] for e in change.case["events"]] == ["taken_over"]
 
 
-def test_a_chinese_player_is_told_in_chinese(chat, alice):
-    Conversation.objects.filter(pk=chat.pk).update(language="zh-hans")
+def test_a_player_who_writes_chinese_is_told_in_chinese_whatever_the_page(chat, alice):
+    # The page is English (the chat's language), but the bot answers the question in Chinese.
+    message_append(conversation_id=chat.pk, sender="player", text="充值还是没到账", client_id="c2")
+    handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
+    assert system_lines(chat) == ["Alice 已加入对话。"]
+
+
+def test_a_player_who_has_written_nothing_is_told_in_the_pages_language(lin, alice):
+    chat = Conversation.objects.create(player=lin, language="zh-hans")
     handoff.conversation_take_over(conversation_id=chat.pk, agent=alice)
     assert system_lines(chat) == ["Alice 已加入对话。"]
 

@@ -79,8 +79,8 @@ def test_with_a_colleague_online_the_player_waits_for_them(held_by_alice, alice,
     assert system_lines(held_by_alice)[-1] == "Alice has left the chat. You are back in the queue for a support agent."
 
 
-def test_a_chinese_player_is_told_in_chinese(held_by_alice, alice):
-    Conversation.objects.filter(pk=held_by_alice.pk).update(language="zh-hans")
+def test_a_player_who_writes_chinese_is_told_in_chinese(held_by_alice, alice):
+    message_append(conversation_id=held_by_alice.pk, sender="player", text="人呢？", client_id="c2")
     left(alice, GRACE + 5)
     handoff.abandoned_chats_requeue()
     assert (

@@ -159,7 +159,8 @@ async def test_a_takeover_stops_the_answer_at_once_and_keeps_its_partial_text(li
     assert stored.status == "interrupted" and stored.text == shown
     assert 0 < len(shown) < len("".join(CHUNKS))
     assert {"type": "state", "state": "human", "agent": {"name": "Alice"}} in after
-    assert next(f for f in after if is_system(f))["message"]["text"] == "Alice has joined the chat."
+    # In the language of the question and its answer, not the page's (Lin's is English).
+    assert next(f for f in after if is_system(f))["message"]["text"] == "Alice 已加入对话。"
     assert ok == {"type": "ok", "action": "take_over", "conversation_id": cid}
 
 
@@ -753,7 +754,7 @@ async def test_an_agent_assigned_when_the_bot_gives_up_is_announced_in_full(
 
     assert failed[-1]["status"] == "failed"
     assert {"type": "state", "state": "human", "agent": {"name": "Alice"}} in joined
-    assert joined[-1]["message"]["text"] == "Alice has joined the chat."
+    assert joined[-1]["message"]["text"] == "Alice 已加入对话。"  # the question's language
     assert case["conversation"]["assignee"]["name"] == "Alice"
     assert (row["id"], row["assignee"]["name"]) == (cid, "Alice")
 

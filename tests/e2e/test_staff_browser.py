@@ -98,12 +98,12 @@ def close_chat(page) -> None:
     page.get_by_test_id("close-confirm").click()
 
 
-def take_over_a_new_chat(agent, player, base_url: str) -> str:
+def take_over_a_new_chat(agent, player, base_url: str, question: str = QUESTION) -> str:
     """The player asks; the agent opens the chat and takes it over. Its id."""
     from playwright.sync_api import expect
 
     cid = open_player(player, base_url)
-    ask(player, QUESTION)
+    ask(player, question)
     agent.get_by_test_id("filter-open").click()
     agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]').click()
     agent.get_by_test_id("take-over").click()
@@ -161,10 +161,11 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     expect(agent.get_by_test_id("case-player")).not_to_be_empty()
     expect(agent.get_by_test_id("case-connection")).to_have_text("connected")  # told when the chat opened
 
-    # Take over: the answer stops for both, the player is told who joined.
+    # Take over: the answer stops for both, the player is told who joined (in the Chinese the
+    # player wrote and the bot answered in, on the English page).
     agent.get_by_test_id("take-over").click()
     expect(player.locator(PLAYER_BOT).first).to_have_attribute("data-status", "interrupted")
-    expect(player.locator(PLAYER_SYSTEM).last).to_have_text("Alice has joined the chat.")
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_text("Alice 已加入对话。")
     expect(player.get_by_test_id("conv-state")).to_contain_text("Chatting with Alice")
     expect(player.get_by_test_id("handoff")).to_be_hidden()
     expect(agent.locator('#messages [data-sender="bot"]')).to_have_attribute("data-status", "interrupted")
@@ -229,6 +230,50 @@ def test_an_agent_watches_the_bot_stream_takes_over_chats_and_hands_back(open_co
     card.get_by_test_id("csat-comment").fill("Alice was quick")
     card.get_by_test_id("csat-submit").click()
     expect(card).to_have_text("Thank you for your feedback!")
+
+
+@pytest.mark.parametrize(
+    ("page_language", "question", "lines", "rating", "thanks"),
+    [
+        (
+            "en",
+            "充值没到账怎么办",
+            ["Alice 已加入对话。", "本次对话已结束。如需帮助，随时发消息即可开始新的对话。"],
+            "本次会话已结束。您对我们的服务满意吗？",
+            "感谢您的反馈！",
+        ),
+        (
+            "zh-hans",
+            "my top-up didn't arrive, what do I do",
+            ["Alice has joined the chat.", "This chat has been closed. Write again any time to start a new one."],
+            "This chat is closed. How did we do?",
+            "Thank you for your feedback!",
+        ),
+    ],
+)
+def test_the_lines_after_the_answers_and_the_rating_speak_the_language_the_player_writes(
+    open_context, staff_server, page_language, question, lines, rating, thanks
+):
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    player.goto(staff_server.url + "/")
+    player.get_by_test_id(f"language-{page_language}").click()  # the page's language, kept in a cookie
+    expect(player.locator("html")).to_have_attribute("lang", page_language)
+    take_over_a_new_chat(agent, player, staff_server.url, question)
+    expect(player.locator(PLAYER_SYSTEM).last).to_have_text(lines[0])
+
+    close_chat(agent)
+    card = player.get_by_test_id("csat")
+    expect(card).to_be_visible()
+    expect(player.locator(PLAYER_SYSTEM)).to_have_text(lines)
+    expect(card).to_contain_text(rating)
+    card.get_by_test_id("csat-score-4").click()
+    card.get_by_test_id("csat-submit").click()
+    expect(card).to_have_text(thanks)
+    expect(player.locator("html")).to_have_attribute("lang", page_language)  # the page itself stays as chosen
 
 
 def test_close_asks_first_so_a_misclick_beside_take_over_does_not_end_the_players_chat(open_context, staff_server):
@@ -1044,7 +1089,7 @@ def test_what_the_agent_types_at_once_after_take_over_reaches_the_player(open_co
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
     lines = player.locator('[data-testid="message"]:is([data-sender="system"], [data-sender="agent"])')
     expect(lines.last).to_contain_text("Hi, I'm Alice.")
-    expect(lines.nth(-2)).to_contain_text("Alice has joined the chat.")
+    expect(lines.nth(-2)).to_contain_text("Alice 已加入对话。")  # the language of the player's question
     expect(agent.get_by_test_id("agent-input")).to_have_value("")
     close_chat(agent)  # Alice's places are for the module's other tests
 

@@ -101,7 +101,8 @@ async def test_a_player_and_an_agent_on_two_processes_see_each_other_and_the_tak
     assert not any(f.get("t") == "d" for f in stopped[notice:])
     shown = answer_text([*mine, *stopped], answer)
     assert 0 < len(shown) == end["n"] < len("".join(CHUNKS))  # the player has all the text sent before the notice
-    assert next(f for f in stopped if is_system(f))["message"]["text"] == "Alice has joined the chat."
+    # In the language of the question and its answer, not the page's.
+    assert next(f for f in stopped if is_system(f))["message"]["text"] == "Alice 已加入对话。"
     assert from_agent["message"]["name"] == "Alice"
     assert from_player["message"]["sender"] == "player"
     assert len(slow_ernie.requests) == 1  # the player's message to Alice never reached the LLM
@@ -175,7 +176,8 @@ async def test_the_players_other_tab_and_the_agent_see_no_bot_text_after_the_age
         seen_by_tab = await told_and_ended(other_tab.receive_until, answer)
         seen_by_agent = await told_and_ended(agent.collect_until, answer)
 
-    assert next(f for f in seen_by_tab if is_system(f))["message"]["text"] == "Alice has joined the chat."
+    # In the language of the question and its answer, not the page's.
+    assert next(f for f in seen_by_tab if is_system(f))["message"]["text"] == "Alice 已加入对话。"
     assert not any(is_delta(f) for f in after_state(seen_by_tab))
     assert not any(is_delta(f) for f in after_state(seen_by_agent))
     end = next(filter(is_end_of(answer), seen_by_tab))

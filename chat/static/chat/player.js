@@ -18,8 +18,18 @@
     STRINGS = JSON.parse(document.getElementById("ui-strings").textContent) || {};
   } catch (e) { /* fall back to keys */ }
 
-  function t(key, params) {
-    var s = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+  // Words that follow the chat's language rather than the page's (the rating card), by language.
+  var BY_LANGUAGE = {};
+  try {
+    BY_LANGUAGE = JSON.parse(document.getElementById("chat-language-strings").textContent) || {};
+  } catch (e) { /* the page's words, or the keys */ }
+
+  /** `language`: the chat's, for the words that follow it; else the page's. */
+  function t(key, params, language) {
+    var has = Object.prototype.hasOwnProperty;
+    var page = BY_LANGUAGE[document.documentElement.lang] || {};
+    var chat = (language && BY_LANGUAGE[language]) || page;
+    var s = has.call(chat, key) ? chat[key] : has.call(page, key) ? page[key] : has.call(STRINGS, key) ? STRINGS[key] : key;
     if (params) {
       s = s.replace(/\{(\w+)\}/g, function (m, k) {
         return Object.prototype.hasOwnProperty.call(params, k) ? String(params[k]) : m;
@@ -989,17 +999,21 @@
 
   // ------------------------------------------------------------- rating --
   // When a chat closes, the player is asked for a 1-5 rating and a comment.
-  function showCsat(conversationId) {
+  // `language`: the chat's (the `state` frame's, or `welcome.previous`'s), which its last lines use.
+  function showCsat(conversationId, language) {
     if (!conversationId || scroller.querySelector('[data-testid="csat"][data-conversation="' + conversationId + '"]')) return;
     var card = el("li", "csat");
     card.setAttribute("data-testid", "csat");
+    if (language && BY_LANGUAGE[language]) {
+      card.setAttribute("lang", language);   // a screen reader reads it in its own language
+    }
     // Below the chat's last lines, those still to come too ("This chat has been closed"
     // follows the `state` frame): place() puts messages before it.
     card.setAttribute("data-trailing", "1");
     card.setAttribute("data-conversation", conversationId);
     var title = el("p", "csat__title");
     title.id = "csat-title-" + conversationId;
-    title.textContent = t("csat_question");
+    title.textContent = t("csat_question", null, language);
     var stars = el("div", "csat__scores");
     stars.setAttribute("role", "group");   // read as "This chat is closed. How did we do?, group"
     stars.setAttribute("aria-labelledby", title.id);
@@ -1009,7 +1023,7 @@
       b.type = "button";
       b.textContent = String(n);
       b.setAttribute("data-testid", "csat-score-" + n);
-      b.setAttribute("aria-label", t("csat_score", { n: n }));
+      b.setAttribute("aria-label", t("csat_score", { n: n }, language));
       b.setAttribute("aria-pressed", "false");   // the chosen score is said, not only coloured
       b.addEventListener("click", (function (value) {
         return function () {
@@ -1026,13 +1040,13 @@
     var comment = el("textarea", "csat__comment");
     comment.rows = 2;
     comment.maxLength = 1000;
-    comment.placeholder = t("csat_comment");
-    comment.setAttribute("aria-label", t("csat_comment"));   // a placeholder is no label
+    comment.placeholder = t("csat_comment", null, language);
+    comment.setAttribute("aria-label", t("csat_comment", null, language));   // a placeholder is no label
     comment.setAttribute("data-testid", "csat-comment");
     var submit = el("button", "csat__submit");
     submit.type = "button";
     submit.disabled = true;
-    submit.textContent = t("csat_submit");
+    submit.textContent = t("csat_submit", null, language);
     submit.setAttribute("data-testid", "csat-submit");
     submit.addEventListener("click", function () {
       if (!chosen) return;
@@ -1056,7 +1070,7 @@
     var hadFocus = !focused || focused === document.body || card.contains(focused);
     card.textContent = "";
     var done = el("p", "csat__thanks");
-    done.textContent = t("csat_thanks");
+    done.textContent = t("csat_thanks", null, card.getAttribute("lang"));
     card.appendChild(done);
     if (announcer) announcer.say(done.textContent);
     if (hadFocus) typeOn();
@@ -1109,7 +1123,7 @@
       case "message": if (f.message && typeof f.message === "object") onMessage(f.message); break;
       case "end": if (resumeInFlight) deferredEnds.push(f); else onEnd(f); break;
       case "replace": onReplace(f); break;
-      case "state": setState(f.state, f.agent); if (f.state === "closed") showCsat(convId); break;
+      case "state": setState(f.state, f.agent); if (f.state === "closed") showCsat(convId, f.language); break;
       case "csat_thanks": onCsatThanks(f); break;
       case "typing": onTyping(f); break;
       case "busy": onBusy(f); break;
@@ -1154,7 +1168,7 @@
       var rec = createRecord(m);
       if (rec.sender === "system" && m.event) rec.parts.root.setAttribute("data-event", m.event);
     });
-    if (!prev.rated) showCsat(id);
+    if (!prev.rated) showCsat(id, prev.language);
     resetConversation();
     convId = current;
     afterContentChange();
