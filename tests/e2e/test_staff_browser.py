@@ -1757,3 +1757,70 @@ def test_a_dashboard_left_idle_past_the_timeout_sends_the_agent_to_sign_in(open_
     page.fill("#id_password", "agent-demo-2026")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
+
+
+# What an agent sees of the dashboard's chrome: each header control's box, and the
+# page's width against the screen's.
+PHONE_LAYOUT = """() => {
+  const box = el => el.getBoundingClientRect();
+  const controls = Array.from(document.querySelectorAll(
+    '.site-header .head-btn, .site-header .head-link, .site-header select, .site-header .lang-switch'
+  )).filter(el => el.offsetParent !== null);
+  const overlaps = [];
+  controls.forEach((a, i) => controls.slice(i + 1).forEach(b => {
+    const r = box(a), s = box(b);
+    if (r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1)
+      overlaps.push(a.textContent.trim() + ' / ' + b.textContent.trim());
+  }));
+  return {
+    pageWidth: document.documentElement.scrollWidth,
+    tallest: Math.max(...controls.map(el => box(el).height)),
+    overlaps: overlaps,
+  };
+}"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_on_a_phone_an_agent_reads_the_list_then_one_whole_chat_and_goes_back(open_context, staff_server, language):
+    """At 390 px the list, the chat and the header shared one row: the chat was a 110 px
+    strip with one Chinese character a line, "Admin" and "Sign out" stood one letter a line
+    under the language switcher, and the page scrolled sideways."""
+    from playwright.sync_api import expect
+
+    agent = open_context(viewport=(390, 844))
+    sign_in_as_agent(agent, staff_server.url)
+    if language == "zh-hans":
+        in_chinese(agent, staff_server.url)
+    layout = agent.evaluate(PHONE_LAYOUT)
+    assert layout["pageWidth"] <= 390, layout
+    assert layout["tallest"] < 44, layout  # every label on one line
+    assert layout["overlaps"] == [], layout
+
+    player = open_context(viewport=(390, 844))
+    cid = open_player(player, staff_server.url)
+    ask(player, "my top-up did not arrive")
+    row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+    assert row.bounding_box()["width"] >= 380
+    expect(agent.get_by_test_id("conv-back")).to_be_hidden()  # nothing to go back to yet
+
+    row.click()  # the chat takes the whole screen, the list steps aside
+    question = agent.locator('#messages [data-sender="player"]')
+    expect(question).to_contain_text("my top-up did not arrive")
+    expect(row).to_be_hidden()
+    assert agent.locator("#conv-pane").bounding_box()["width"] >= 380
+    assert agent.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+    agent.get_by_test_id("take-over").click()
+    agent.get_by_test_id("agent-input").fill("Let me look at your order.")
+    agent.get_by_test_id("agent-send").click()
+    expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_contain_text("Let me look at your order.")
+
+    back = agent.get_by_test_id("conv-back")
+    expect(back).to_have_text("← 会话列表" if language == "zh-hans" else "← Conversations")
+    back.click()  # back to the list, the chat still held
+    expect(row).to_be_visible()
+    expect(row).to_be_focused()
+    expect(agent.locator("#conv-pane")).to_be_hidden()
+    row.click()
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")

@@ -617,6 +617,9 @@
       showLoading();
       playerTyping.hidden = true;
       if (window.history && window.history.replaceState) window.history.replaceState(null, "", "/staff/c/" + id + "/");
+      // On a phone the chat takes the screen the list had (staff.css); not on a reconnect's
+      // watch again, which would pull an agent back out of the list she went back to.
+      root.setAttribute("data-view", "conv");
     }
     if (leftBusy) renderList();
     Array.prototype.forEach.call(listEl.children, function (li) {
@@ -630,6 +633,14 @@
     watched.resumeInFlight = true;
     send({ type: "watch", conversation_id: id, after_seq: resumeFrom.after_seq, streams: resumeFrom.streams });
   }
+
+  // On a phone: back to the list, on the chat's row, the chat still watched (and held).
+  var backBtn = $("conv-back");
+  if (backBtn) backBtn.addEventListener("click", function () {
+    root.setAttribute("data-view", "list");
+    var row = watched && listEl.querySelector('[data-id="' + watched.id + '"]');
+    if (row) row.focus();
+  });
 
   /** Until the chat's `case` says what it is: the previous chat's title, case and actions stayed
    *  up meanwhile, and on a slow line a click on its Close (or Take over) acted on this one. */
