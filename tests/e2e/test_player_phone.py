@@ -523,3 +523,24 @@ def test_a_screen_reader_reading_the_history_hears_which_lines_are_the_players(p
     page.reload()  # the history too
     open_chat(page, chat_server.url)
     expect(mine).to_have_text(said)
+
+
+# The message box's hint as the player sees it: cut short when it needs more lines than the box has.
+COMPOSER_HINT = """() => {
+  const box = document.querySelector('[data-testid="composer-input"]');
+  return {hint: box.placeholder, cut: box.value === '' && box.scrollHeight > box.clientHeight + 1};
+}"""
+
+
+def test_on_a_phone_the_message_box_shows_its_whole_hint_when_no_agent_is_online(phone, chat_server):
+    """At 360 px "Leave a message for our support agents…" showed its first line, the
+    second cut in half under it: the player read "Leave a message for our support"."""
+    from playwright.sync_api import expect
+
+    page = phone(PHONE, "en-US")
+    open_chat(page, chat_server.url)
+    page.get_by_test_id("handoff").tap()
+    expect(page.get_by_test_id("conv-state")).to_have_attribute("data-state", "waiting")
+    box = page.get_by_test_id("composer-input")
+    expect(box).to_have_attribute("placeholder", "Leave a message for our support agents…")
+    assert not page.evaluate(COMPOSER_HINT)["cut"], page.evaluate(COMPOSER_HINT)

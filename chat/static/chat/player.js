@@ -820,6 +820,7 @@
     // A message sent to a closed conversation opens a new one (the server
     // then sends a new `welcome`), so the composer stays usable.
     input.placeholder = s === "closed" ? t("closed_placeholder") : noAgent ? t("leave_message") : t("placeholder");
+    autosize();   // an empty box as tall as its hint: on a phone the longer ones take two lines
     if (handoffBtn) handoffBtn.hidden = s !== "bot";
     // Waiting for a person (perhaps with nobody online): the player may go on with the bot.
     if (backToBotBtn) backToBotBtn.hidden = s !== "waiting";
