@@ -356,3 +356,43 @@ def test_the_negative_share_axis_of_sentiment_over_time_reads_in_percent(transac
 
     assert ticks and all(tick.endswith("%") for tick in ticks), ticks
     assert ticks[0] == "0%"
+
+
+# The page's width, and each table's right edge and whether what it cannot show scrolls.
+PAGE_AND_TABLES = """() => ({
+  page: document.documentElement.scrollWidth,
+  tables: [...document.querySelectorAll('.an-table')].map((table) => ({
+    right: Math.round(table.getBoundingClientRect().right),
+    rest: table.scrollWidth > table.clientWidth + 1 ? getComputedStyle(table).overflowX : "none hidden",
+  })),
+})"""
+
+
+@pytest.mark.parametrize("language", ["en-US", "zh-CN"], ids=["en", "zh-hans"])
+def test_on_a_phone_a_wide_table_scrolls_by_itself_and_the_page_keeps_to_the_screen(
+    history_and_manager, live_server, language
+):
+    """At 390 px the tables (up to 786 px wide: Intents has nine columns) widened the whole
+    page: the header, the tabs, the range and the charts all slid sideways with them."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    seen: dict[str, Any] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale=language, viewport={"width": 390, "height": 844})
+            page.set_default_timeout(15_000)
+            sign_in(page, f"{live_server.url}/analytics/")
+            for path in ["", "intents/", "sentiment/", "agents/", "gaps/"]:
+                page.goto(f"{live_server.url}/analytics/{path}")
+                seen[path] = page.evaluate(PAGE_AND_TABLES)
+        finally:
+            browser.close()
+
+    for path, layout in seen.items():
+        assert layout["page"] <= 390, (path, layout)
+        assert layout["tables"], path
+        for table in layout["tables"]:
+            assert table["right"] <= 390 - 16, (path, layout)  # within the page's margin
+            assert table["rest"] in ("auto", "none hidden"), (path, layout)  # a finger reaches the rest
