@@ -108,8 +108,10 @@ EMPTY_NOTES = """() => Object.fromEntries(Array.from(document.querySelectorAll('
 }))"""
 
 
-def read_charts(live_server, paths: list[str], script: str, language: str = "en-US") -> dict[str, Any]:
-    """What `script` reads of each chart of these analytics pages, by "<path><chart id>", as mia."""
+def read_pages(
+    live_server, paths: list[str], script: str, language: str = "en-US", width: int = 1024
+) -> dict[str, Any]:
+    """What `script` reads of each of these analytics pages once its charts are drawn, by path, as mia."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -117,16 +119,22 @@ def read_charts(live_server, paths: list[str], script: str, language: str = "en-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(locale=language, viewport={"width": 1024, "height": 800})
+            page = browser.new_page(locale=language, viewport={"width": width, "height": 800})
             page.set_default_timeout(15_000)
             sign_in(page, f"{live_server.url}/analytics/{paths[0]}")
             for path in paths:
                 page.goto(f"{live_server.url}/analytics/{path}")
                 page.wait_for_function(ALL_DRAWN)
-                seen.update({f"{path}{chart}": value for chart, value in page.evaluate(script).items()})
+                seen[path] = page.evaluate(script)
         finally:
             browser.close()
     return seen
+
+
+def read_charts(live_server, paths: list[str], script: str, language: str = "en-US") -> dict[str, Any]:
+    """What `script` reads of each chart of these analytics pages, by "<path><chart id>", as mia."""
+    pages = read_pages(live_server, paths, script, language)
+    return {f"{path}{chart}": value for path, charts in pages.items() for chart, value in charts.items()}
 
 
 def test_on_a_quiet_week_the_charts_count_chats_ratings_and_alerts_in_whole_numbers(transactional_db, live_server):
@@ -374,21 +382,8 @@ def test_on_a_phone_a_wide_table_scrolls_by_itself_and_the_page_keeps_to_the_scr
 ):
     """At 390 px the tables (up to 786 px wide: Intents has nine columns) widened the whole
     page: the header, the tabs, the range and the charts all slid sideways with them."""
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    seen: dict[str, Any] = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale=language, viewport={"width": 390, "height": 844})
-            page.set_default_timeout(15_000)
-            sign_in(page, f"{live_server.url}/analytics/")
-            for path in ["", "intents/", "sentiment/", "agents/", "gaps/"]:
-                page.goto(f"{live_server.url}/analytics/{path}")
-                seen[path] = page.evaluate(PAGE_AND_TABLES)
-        finally:
-            browser.close()
+    paths = ["", "intents/", "sentiment/", "agents/", "gaps/"]
+    seen = read_pages(live_server, paths, PAGE_AND_TABLES, language, width=390)
 
     for path, layout in seen.items():
         assert layout["page"] <= 390, (path, layout)
