@@ -178,6 +178,10 @@ class FakeErnieServer:
             raise ValueError(f"unknown fault {fault!r}; choose from {sorted(FAULTS)}")
         self._faults.extend(_Fault(fault, options) for _ in range(times))
 
+    def clear_faults(self) -> None:
+        """Drop the scripted faults not met yet: the upstream recovers (a rate limit lifted)."""
+        self._faults.clear()
+
     def expire_tokens(self) -> None:
         """Every token issued so far now gets 111."""
         self._tokens = dict.fromkeys(self._tokens, 0.0)

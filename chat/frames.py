@@ -28,6 +28,10 @@ def message_payload(message: Message, *, text: str | None = None) -> dict[str, A
         # A bot answer starts as an empty streaming message: clients read a
         # missing text as "" (docs/protocol.md), so the start frame stays short.
         payload["text"] = text
+    elif message.meta.get("model_busy"):
+        # Still without text, it waits out the LLM's rate limit: what the live `busy` said,
+        # for a page that opens the chat meanwhile.
+        payload["busy"] = True
     payload["status"] = message.status
     payload["created"] = created_text(message.created_at)
     if message.client_id:

@@ -50,6 +50,8 @@ async def frames_for(
             out.append(dumps({"type": "replace", "id": message.pk, "text": text}))
         elif len(text) > have:
             out.append(dumps(delta_frame(message.pk, have, text[have:])))
+        elif not text and message.status == Message.Status.STREAMING and message.meta.get("model_busy"):
+            out.append(dumps({"type": "busy", "id": message.pk}))  # it began while the client was away
         if message.status != Message.Status.STREAMING:
             out.append(dumps(stored_end_frame(message, text)))
             if message.status == Message.Status.DONE:

@@ -615,6 +615,17 @@ def failed_answer_language(message: Message) -> str:
     return detect_language(question) if question.strip() else message.conversation.language
 
 
+def bot_message_model_busy(*, message_id: int, busy: bool) -> None:
+    """Say on the answer's row whether it waits out the LLM's rate limit (`meta.model_busy`).
+
+    Stored, not only sent live: an agent who opened the chat, or reloaded the dashboard,
+    in the middle of the wait saw a stalled answer with no reason. Read only while the
+    answer is `streaming` without text (chat/frames.py, chat/staff_selectors.py); its
+    end replaces the whole meta, so a finished answer never reads as waiting.
+    """
+    merge_json_by_pk(Message, message_id, "meta", {"model_busy": busy})
+
+
 def message_flag_unsafe(*, message_id: int, with_earlier: bool = False) -> Message:
     """Keep a flagged player turn out of every future LLM request; `with_earlier`: every
     player turn of its conversation up to it too (the upstream flagged an earlier round).

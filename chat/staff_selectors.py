@@ -77,7 +77,16 @@ def _with_last_message(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return (
         qs.select_related("player", "assignee")
         .annotate(last_message_id=Subquery(newest))
+        .annotate(model_busy=_model_busy())
         .annotate(reply_awaited_since=_reply_awaited_since())
+    )
+
+
+def _model_busy() -> Exists:
+    """An answer of the chat waits out the LLM's rate limit, still without text
+    (services.bot_message_model_busy): the row says why the bot is silent."""
+    return Exists(
+        Message.objects.filter(conversation=OuterRef("pk"), status=Message.Status.STREAMING, meta__model_busy=True)
     )
 
 
@@ -129,6 +138,7 @@ def summary_of(conversation: Conversation, last: Message | None) -> dict[str, An
         "intent": conversation.intent,
         "sentiment": conversation.sentiment,
         "messages": conversation.last_seq,
+        "model_busy": bool(getattr(conversation, "model_busy", False)),
         "last_message": {
             "sender": last.sender,
             "text": plain_preview(last.text, PREVIEW_CHARS),

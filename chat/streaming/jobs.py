@@ -532,6 +532,7 @@ _checkpoint = _answer_write(services.bot_message_checkpoint, priority=0)
 _finish = _answer_write(services.bot_message_finish, priority=2)
 _state = db_pool(selectors.conversation_state)
 _flag = db_pool(services.message_flag_unsafe)
+_model_busy = db_pool(services.bot_message_model_busy)
 
 
 class AnswerJob:
@@ -550,6 +551,7 @@ class AnswerJob:
         self.prepared = None
         self.state_at_start: str | None = None
         self.told_busy = False
+        self._busy_over: asyncio.Task | None = None
 
     def _checkpoint_later(self) -> None:
         """Save the text so far without holding up the stream (one write in flight at most).
@@ -710,6 +712,8 @@ class AnswerJob:
                 continue
             if self.ttft_ms is None:
                 self.ttft_ms = int((time.monotonic() - started) * 1000)
+                if self.told_busy:  # not awaited: the first words go out now
+                    self._busy_over = asyncio.create_task(self._store_busy(False))
             await self._emit(buffer, item)
             if time.monotonic() - last_checkpoint >= settings.ANSWER_CHECKPOINT_SECONDS:
                 last_checkpoint = time.monotonic()
@@ -757,7 +761,17 @@ class AnswerJob:
         that the answer is coming, not left to think the bot has hung."""
         if error.rate_limited and not self.told_busy:
             self.told_busy = True
+            await self._store_busy(True)
             await publish(self.conversation_id, {"type": "busy", "id": self.message_id})
+
+    async def _store_busy(self, busy: bool) -> None:
+        """The wait on the answer's row, for a dashboard that opens the chat or loads its list
+        meanwhile, and on every dashboard's row of the chat; its first text clears it."""
+        try:
+            await _model_busy(message_id=self.message_id, busy=busy)
+            await staff_notify.row_changed(self.conversation_id)
+        except Exception:  # the database may be away: the answer goes on all the same
+            log.exception("could not store whether answer %s waits for the model", self.message_id)
 
     def _replace_with_notice(self) -> None:
         """The upstream flagged the player's input: show a canned reply instead."""

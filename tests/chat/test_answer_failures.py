@@ -116,6 +116,39 @@ async def test_a_player_whose_answer_waits_out_a_rate_limit_is_told_once_that_it
     assert told[0] < next(i for i, f in enumerate(frames) if f.get("t") == "d")  # before the answer's text
 
 
+async def test_a_player_back_in_the_middle_of_a_rate_limit_is_told_again_that_the_answer_is_coming(
+    player, ernie_settings, settings
+):
+    """`busy` was live only: a reload or a reconnect during the wait showed the dots alone."""
+    settings.LLM_RETRY_BACKOFF = 0.05
+    ernie_settings.configure(reply=["好的，", "马上为您查询。"])
+    ernie_settings.script("error_object", error_code=18, times=1000)  # until cleared below
+    first = PlayerSocket(player.pk)
+    await first.connect()
+    await first.say("充值没到账怎么办")
+    told = await first.receive_until(lambda f: f.get("type") == "busy", timeout=15)
+    bot = next(f["message"] for f in told if f.get("type") == "message" and f["message"]["sender"] == "bot")
+
+    async def resume(after_seq: int, streams: dict) -> list[dict]:
+        sock = PlayerSocket(player.pk)
+        await sock.connect()
+        await sock.send({"type": "resume", "after_seq": after_seq, "streams": streams})
+        frames = await sock.receive_until(lambda f: f.get("type") == "resumed")
+        await sock.close()
+        return frames
+
+    reloaded = await resume(0, {})
+    assert next(f["message"] for f in reloaded if f.get("message", {}).get("id") == bot["id"])["busy"] is True
+    reconnected = await resume(bot["seq"], {str(bot["id"]): 0})
+    assert {"type": "busy", "id": bot["id"]} in reconnected
+
+    ernie_settings.clear_faults()
+    await first.receive_until(is_end, timeout=15)
+    await first.close()
+    answered = next(f["message"] for f in await resume(0, {}) if f.get("message", {}).get("id") == bot["id"])
+    assert answered["text"] == "好的，马上为您查询。" and "busy" not in answered
+
+
 async def test_staff_read_how_long_a_rate_limit_was_waited_out_before_the_chat_came_to_them(
     player, ernie_settings, settings
 ):

@@ -1360,6 +1360,55 @@ def test_an_agent_watching_an_answer_held_by_the_models_rate_limit_reads_why_it_
         server.stop()
 
 
+def test_an_agent_who_opens_a_chat_in_the_middle_of_the_models_rate_limit_reads_why_it_stalls(
+    open_context, fake_ernie_thread, tmp_path
+):
+    """The wait was said live only: Alice, signing in (or reloading) while Lin's answer waited
+    out ERNIE's QPS limit, saw an empty answer and a plain row, and could not tell a model
+    that is coming from a chat that hung. Lin, reloading, lost the line under the dots too."""
+    from playwright.sync_api import expect
+
+    fake_ernie_thread.configure(reply=["Top-ups usually arrive within five minutes."])
+    fake_ernie_thread.script("error_object", error_code=18, times=1000)  # until the limit is lifted below
+    server = servers.demo_daphne(tmp_path, LLM_RETRY_BACKOFF="0.3", **fake_ernie_env(fake_ernie_thread))
+    try:
+        player = open_context(viewport=(420, 860))
+        cid = open_player(player, server.url)
+        ask(player, "my top-up didn't arrive")
+        busy_line = player.get_by_test_id("typing-busy")
+        expect(busy_line).to_be_visible()
+        player.reload()
+        expect(busy_line).to_be_visible()
+        expect(busy_line).to_have_text("Lots of players are asking right now. Your answer is on its way.")
+
+        agent = open_context()
+        sign_in_as_agent(agent, server.url)
+        row = agent.locator(f'[data-testid="conversation-row"][data-id="{cid}"]')
+        expect(row.get_by_test_id("row-model-busy")).to_have_text("AI model busy")  # before she opens it
+        row.click()
+        answer = agent.locator('#messages [data-sender="bot"]').last
+        note = answer.locator(".msg__note")
+        expect(note).to_have_text(
+            "Waiting out the AI model's rate limit: the answer goes on when it frees up, else the chat "
+            "comes to the queue. The player is told their answer is on its way."
+        )
+        agent.reload()
+        expect(note).to_contain_text("Waiting out the AI model's rate limit")
+        expect(row.get_by_test_id("row-model-busy")).to_have_text("AI model busy")
+
+        fake_ernie_thread.clear_faults()
+        expect(answer).to_contain_text("Top-ups usually arrive within five minutes.")
+        expect(note).not_to_contain_text("rate limit")
+        expect(row.get_by_test_id("row-model-busy")).to_be_hidden()
+        expect(busy_line).to_be_hidden()
+        agent.reload()  # what is stored says so too
+        expect(answer).to_contain_text("Top-ups usually arrive within five minutes.")
+        expect(note).not_to_contain_text("rate limit")
+        expect(row.get_by_test_id("row-model-busy")).to_be_hidden()
+    finally:
+        server.stop()
+
+
 def test_a_player_who_left_while_the_dashboard_was_reconnecting_shows_as_disconnected(open_context, staff_server):
     """Alice's socket dropped; Lin closed the game meanwhile. Back online, the case panel
     still said "connected", and Alice went on writing to nobody."""

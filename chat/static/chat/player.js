@@ -1294,6 +1294,7 @@
       if (rec.sender === "agent") { awaitingSince = 0; showAgentTyping(null); }
       if (rec.sender === "system" && m.event) { rec.parts.root.setAttribute("data-event", m.event); onHandoffEvent(m); }
       schedule(rec);
+      if (m.busy) onBusy(m);   // opened while the answer waits out the model's rate limit
       return;
     }
     // Already known: keep what we have unless the frame is newer or longer.

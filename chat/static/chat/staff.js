@@ -604,7 +604,7 @@
       watched.presenceKnown = false;
     } else {
       keepDraft();
-      var leftBusy = watched && modelBusy(watched);   // its row goes back to a plain one
+      var leftBusy = watched && watchedBusy();   // its row goes back to a plain one
       watched = { id: id, ready: false, conv: null, msgs: new Map(), maxSeq: 0, resumeInFlight: false, deferredEnds: [] };
       restoreDraft(id);
       takingOver = null;
@@ -814,6 +814,8 @@
       rec = { id: id, seq: m.seq, sender: m.sender, internal: !!m.internal, name: m.name || "", raw: text,
               cps: cpCount(text), status: m.status || "done", sources: m.sources || [], error: m.error || "",
               created: m.created };
+      // Opened in the middle of the model's rate limit: the message says so (docs/protocol.md).
+      rec.busy = !!m.busy && rec.status === "streaming" && !rec.cps;
       rec.el = buildMsg(rec);
       watched.msgs.set(id, rec);
       place(rec);
@@ -829,6 +831,7 @@
     // What the player writes to a person is read for the case too (mood, facts): not only answers.
     if (m.sender === "player" && !watched.resumeInFlight) refreshCaseSoon();
     if (rec.busy && (rec.cps || rec.status !== "streaming")) setBusy(rec, false);   // a resume brought its text
+    else if (rec.busy) setBusy(rec, true);   // the chat's row says it too
     else paint(rec);
   }
 
@@ -880,9 +883,14 @@
     renderList();   // the chat's row says it too
   }
 
-  /** The watched chat's answer is waiting for the model (only the watched chat's frames come). */
+  /** The chat's answer is waiting for the model: its row says so (`model_busy`), and the watched
+   *  chat's frames say when it stops, before its row comes again. */
   function modelBusy(c) {
-    if (!watched || watched.id !== c.id) return false;
+    if (!watched || watched.id !== c.id || !watched.ready) return !!c.model_busy;
+    return watchedBusy();
+  }
+
+  function watchedBusy() {
     var busy = false;
     watched.msgs.forEach(function (rec) { if (rec.busy) busy = true; });
     return busy;
