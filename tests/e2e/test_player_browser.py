@@ -269,6 +269,60 @@ def test_the_header_says_reconnecting_while_the_socket_is_down(page, chat_server
     expect(state).to_have_attribute("data-connection", "open")
 
 
+# Sockets that reach the server but are refused there while `__noSockets` (a web process
+# down behind its balancer): each try opens a socket and loses it.
+REFUSED_SOCKETS = """
+window.__sockets = [];
+window.__tries = 0;
+const Real = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  if (!window.__noSockets) {
+    const ws = new Real(url, protocols);
+    window.__sockets.push(ws);
+    return ws;
+  }
+  window.__tries += 1;
+  return new Real(url.replace("/ws/chat/", "/ws/none/"), protocols);
+};
+window.WebSocket.OPEN = Real.OPEN;
+"""
+
+# What a screen reader is given to read: the text added to a shown live region, in order.
+HEARD = """
+window.__heard = [];
+new MutationObserver(changes => changes.forEach(change => {
+  const at = change.target.nodeType === 1 ? change.target : change.target.parentElement;
+  const live = at && at.closest('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]');
+  if (!live || live.closest('[hidden]')) return;
+  const text = change.type === 'characterData' ? change.target.data
+    : [...change.addedNodes].map(node => node.textContent).join('');
+  if (text.trim()) window.__heard.push(text.trim());
+})).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def test_a_screen_reader_hears_reconnecting_once_however_many_tries_it_takes(page, chat_server):
+    """The header's line and the banner under it were both live regions: "Reconnecting…"
+    was read twice, and again at each try."""
+    from playwright.sync_api import expect
+
+    page.add_init_script(REFUSED_SOCKETS + HEARD)
+    open_chat(page, chat_server.url)
+    state = page.get_by_test_id("conv-state")
+    expect(state).to_have_text("Chatting with our assistant")
+
+    page.evaluate("() => { window.__heard = []; window.__noSockets = true; window.__sockets.at(-1).close(); }")
+    page.wait_for_function("() => window.__tries >= 2")
+    expect(state).to_have_text("Reconnecting…")
+    expect(page.get_by_test_id("connection")).to_contain_text("Reconnecting…")  # still shown to the eye
+    heard = page.evaluate("() => window.__heard")
+    assert [text for text in heard if "Reconnecting" in text] == ["Reconnecting…"], heard
+
+    page.evaluate("() => { window.__noSockets = false; }")
+    expect(state).to_have_text("Chatting with our assistant")
+    assert page.evaluate("() => window.__heard").count("Chatting with our assistant") == 1
+
+
 def test_a_player_waiting_for_a_person_can_go_on_with_the_assistant(page, chat_server):
     from playwright.sync_api import expect
 

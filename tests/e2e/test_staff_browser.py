@@ -1360,6 +1360,45 @@ def test_an_agent_watching_an_answer_held_by_the_models_rate_limit_reads_why_it_
         server.stop()
 
 
+# Counts the `typing` frames the player's page receives.
+COUNT_TYPING_FRAMES = """
+window.__typingFrames = 0;
+const Real = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new Real(url, protocols);
+  ws.addEventListener("message", e => { if (e.data.includes('"type":"typing"')) window.__typingFrames += 1; });
+  return ws;
+};
+window.WebSocket.OPEN = Real.OPEN;
+"""
+
+
+def test_a_screen_reader_hears_once_that_the_agent_is_typing(open_context, staff_server):
+    """The line "Alice is typing…" was a live region shown from `hidden`, which screen
+    readers often do not read: a blind player heard nothing until her message came."""
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860), init_script=COUNT_TYPING_FRAMES)
+    take_over_a_new_chat(agent, player, staff_server.url)
+
+    try:
+        box = agent.get_by_test_id("agent-input")
+        expect(box).to_be_enabled()
+        box.press_sequentially("Hi, I'm Alice.")
+        expect(player.get_by_test_id("agent-typing")).to_have_text("Alice is typing…")
+        box.press_sequentially(" Let me look at your order.", delay=150)  # past the 2 s between typing frames
+        player.wait_for_function("() => window.__typingFrames >= 2")
+
+        said = player.get_by_test_id("announcer").locator("p").all_inner_texts()
+        assert said.count("Alice is typing…") == 1, said
+        live = "el => !!el.closest('[aria-live]:not([aria-live=\"off\"]), [role=status], [role=alert]')"
+        assert not player.get_by_test_id("agent-typing").evaluate(live)  # not read a second time
+    finally:
+        close_chat(agent)  # room for the chats of the tests after this one
+
+
 def test_an_agent_who_opens_a_chat_in_the_middle_of_the_models_rate_limit_reads_why_it_stalls(
     open_context, fake_ernie_thread, tmp_path
 ):

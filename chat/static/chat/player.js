@@ -838,9 +838,12 @@
   function showAgentTyping(name) {
     if (!agentTypingEl) return;
     window.clearTimeout(agentTypingTimer);
+    var appears = !!name && agentTypingEl.hidden;
     agentTypingEl.hidden = !name;
     if (!name) return;
     agentTypingEl.textContent = t("agent_typing", { name: name });
+    // Said once as it appears, not on each of the agent's typing frames (every 2 s).
+    if (appears && announcer) announcer.say(agentTypingEl.textContent);
     agentTypingTimer = window.setTimeout(function () { agentTypingEl.hidden = true; }, AGENT_TYPING_MS);
     if (pinned) scrollToBottom();
   }
@@ -875,8 +878,11 @@
   function showStateLine() {
     if (!stateText) return;
     if (stateEl) stateEl.setAttribute("data-connection", connKind);
-    if (connKind !== "open" || !convState) stateText.textContent = connText(connKind);
-    else stateText.textContent = convState === "human" && agentName ? t("state_human_named", { name: agentName }) : t("state_" + convState);
+    var text = connKind !== "open" || !convState ? connText(connKind)
+      : convState === "human" && agentName ? t("state_human_named", { name: agentName }) : t("state_" + convState);
+    // A live region: the same words written again are read again, and every try to reconnect
+    // (each socket made, each one lost) said "Reconnecting…" once more.
+    if (stateText.textContent !== text) stateText.textContent = text;
   }
 
   function connText(kind) {
