@@ -13,6 +13,7 @@ import pytest
 
 from tests import servers
 from tests.e2e.test_player_browser import BOT_MESSAGES, ask, open_chat
+from tests.fake_ernie_fixtures import fake_ernie_env
 
 PHONE = {"width": 360, "height": 640}
 PHONE_TALL = {"width": 390, "height": 844}
@@ -313,6 +314,35 @@ def test_a_player_who_asks_for_less_motion_sees_nothing_move(phone, chat_server,
     wait_for_answer(page)
     moved.update(page.evaluate(MOVING))
     assert not moved
+
+
+# Each text the latest answer shows, in turn (its caret is an empty element).
+RECORD_ANSWER_TEXTS = """() => {
+  window.__shown = [];
+  new MutationObserver(() => {
+    const answers = document.querySelectorAll('[data-testid="message"][data-sender="bot"]');
+    const last = answers[answers.length - 1];
+    const text = last ? last.querySelector('[data-testid="message-text"]').textContent.trim() : '';
+    if (text && text !== window.__shown[window.__shown.length - 1]) window.__shown.push(text);
+  }).observe(document.getElementById('messages'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_player_who_asks_for_less_motion_sees_each_sentence_whole_as_it_comes(phone, fake_ernie_thread, tmp_path):
+    """ERNIE sends a sentence at a time, which the page types out over up to 300 ms: with
+    reduced motion asked for, the text still ran across the bubble."""
+    sentences = ["Top-ups usually arrive within five minutes of payment. ", "Send us the order number if not."]
+    fake_ernie_thread.configure(reply=sentences, delay=0.4)
+    server = servers.demo_daphne(tmp_path, **fake_ernie_env(fake_ernie_thread))
+    try:
+        page = phone(PHONE, "en-US", reduced_motion="reduce")
+        open_chat(page, server.url)
+        page.evaluate(RECORD_ANSWER_TEXTS)
+        ask(page, "my top-up didn't arrive")
+        wait_for_answer(page)
+        assert page.evaluate("() => window.__shown") == [sentences[0].strip(), "".join(sentences)]
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

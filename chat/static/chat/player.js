@@ -713,6 +713,11 @@
     if (again.length) again.forEach(schedule);
   }
 
+  // The player's system asks for less motion: text shows as it comes, not typed out (as the
+  // CSS stops the dots and the caret, player.css). `matches` follows the setting live.
+  var reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+  function lessMotion() { return !!(reducedMotion && reducedMotion.matches); }
+
   function appendText(rec, s, n) {
     if (!s) return;
     var prevLen = rec.raw.length;
@@ -721,7 +726,7 @@
     rec.cps += n;
     if (rec.reveal) {
       rec.reveal = null;          // more text while revealing: show everything now
-    } else if (n >= REVEAL_MIN_CP && fullyShown && !document.hidden) {
+    } else if (n >= REVEAL_MIN_CP && fullyShown && !document.hidden && !lessMotion()) {
       rec.reveal = { from: prevLen, start: performance.now(), dur: Math.min(REVEAL_MAX_MS, n * REVEAL_MS_PER_CP) };
     }
     if (rec.sender === "bot") awaitingSince = 0;
