@@ -293,6 +293,41 @@ def test_the_on_screen_keyboard_hides_neither_the_box_nor_the_newest_message(pho
     assert page.evaluate(VISIBLE)["send"] > above
 
 
+# How many lines of the chat's text fit between the header and the box.
+CHAT_LINES_IN_SIGHT = """() => {
+  const scroller = document.getElementById('scroller');
+  const style = getComputedStyle(scroller);
+  const line = parseFloat(getComputedStyle(document.querySelector('[data-testid="message-text"]')).lineHeight);
+  return (scroller.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom)) / line;
+}"""
+
+
+def test_a_phone_in_landscape_with_its_keyboard_open_keeps_two_lines_of_the_chat_in_sight(phone, chat_server):
+    """844 x 390 with the keyboard over 200 px of it: the header (64 px) and the box (123 px)
+    left the chat 24 px, a timestamp's worth, between them."""
+    from playwright.sync_api import expect
+
+    page = phone(PHONE_LANDSCAPE, "en-US")
+    page.add_init_script(f"({KEYBOARD_VIEWPORT})()")
+    open_chat(page, chat_server.url)
+    ask(page, "How do I recover my account?")
+    wait_for_answer(page)
+    assert page.evaluate(CHAT_LINES_IN_SIGHT) >= 5  # before the keyboard, the header as it was
+    expect(page.locator(".brand__logo")).to_be_visible()
+
+    page.evaluate("window.__keyboard(200)")
+    page.wait_for_function("() => document.body.getBoundingClientRect().height <= 190")
+    assert page.evaluate(CHAT_LINES_IN_SIGHT) >= 2
+    # Still in sight above the keyboard: who the player talks to, the box, "Talk to a human".
+    for testid in ("conv-state", "composer-send", "handoff", "language-en"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 190, (testid, box)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Starfall Legends support")  # for screen readers
+
+    page.evaluate("window.__keyboard(0)")
+    expect(page.locator(".brand__logo")).to_be_visible()
+
+
 # Every element of the page that moves: an animation, or a transition of more than 0 s.
 MOVING = """() => [...document.querySelectorAll('body *')].flatMap(el => {
   const style = getComputedStyle(el);

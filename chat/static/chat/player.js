@@ -1558,7 +1558,18 @@
     if (pinned) scrollToBottom();
   }
 
+  // A short page (a phone in landscape with its keyboard open) gives the chat the header's
+  // room (player.css, .is-short): at least two lines of messages stay in sight.
+  var SHORT_PX = 320;
+  function markShort() {
+    var visible = vv && Math.abs((vv.scale || 1) - 1) <= 0.01 ? vv.height : window.innerHeight;
+    document.body.classList.toggle("is-short", visible < SHORT_PX);
+  }
+  markShort();
+  window.addEventListener("resize", markShort);
+
   if (vv) {
+    vv.addEventListener("resize", markShort);
     vv.addEventListener("resize", fitToVisibleHeight);
     vv.addEventListener("scroll", function () { if (vv.height < window.innerHeight - 1) fitToVisibleHeight(); });
   }
