@@ -59,7 +59,7 @@ FAULTS = frozenset(
     {
         "error_object",  # HTTP 200 JSON {"error_code", "error_msg"}: error_code=18, error_msg=...
         "expired_token",  # 111, and the token really stops working
-        "http_500",  # status=500, bce_code="InternalError": a gateway failure
+        "http_500",  # status=500, bce_code="InternalError", retry_after=None: a gateway failure (429: a rate limit)
         "drop_mid_stream",  # after=2 chunks, then the socket is aborted
         "malformed_line",  # after=1 chunk, a `data: {not json` line, then the rest
         "hang",  # after=0 chunks, then silence until the client leaves
@@ -301,6 +301,8 @@ class FakeErnieServer:
         code = options.get("bce_code", "InternalError")
         message = "We encountered an internal error. Please try again."
         headers = {"X-Bce-Error-Code": code, "X-Bce-Error-Message": message, "X-Bce-Request-Id": secrets.token_hex(8)}
+        if "retry_after" in options:  # a gateway's 429 says when to come back
+            headers["Retry-After"] = str(options["retry_after"])
         body = {"code": code, "message": message, "requestId": headers["X-Bce-Request-Id"]}
         return await conn.send_json(options.get("status", 500), body, headers=headers)
 

@@ -1403,13 +1403,14 @@ def test_an_agent_who_opens_a_chat_in_the_middle_of_the_models_rate_limit_reads_
     open_context, fake_ernie_thread, tmp_path
 ):
     """The wait was said live only: Alice, signing in (or reloading) while Lin's answer waited
-    out ERNIE's QPS limit, saw an empty answer and a plain row, and could not tell a model
+    out ERNIE's rate limit, saw an empty answer and a plain row, and could not tell a model
     that is coming from a chat that hung. Lin, reloading, lost the line under the dots too."""
     from playwright.sync_api import expect
 
     fake_ernie_thread.configure(reply=["Top-ups usually arrive within five minutes."])
-    fake_ernie_thread.script("error_object", error_code=18, times=1000)  # until the limit is lifted below
-    server = servers.demo_daphne(tmp_path, LLM_RETRY_BACKOFF="0.3", **fake_ernie_env(fake_ernie_thread))
+    # The gateway's 429, every second until the limit is lifted below.
+    fake_ernie_thread.script("http_500", status=429, bce_code="RateLimitExceeded", retry_after=1, times=1000)
+    server = servers.demo_daphne(tmp_path, LLM_RETRY_BACKOFF="0.1", **fake_ernie_env(fake_ernie_thread))
     try:
         player = open_context(viewport=(420, 860))
         cid = open_player(player, server.url)
