@@ -212,6 +212,10 @@ class PlayerConsumer(SocketConsumer):
                 await publish(self.conversation_id, message_frame(message), exclude=self)
             if received.answer and wants_human(message.text):
                 await staff_notify.escalate(self.conversation_id, Reason.PLAYER_REQUEST)
+            elif received.waits:
+                # Another answer of the chat streams, maybe on another process (the player's other
+                # tab): its job answers this question when it ends, so the two never interleave.
+                pass
             elif received.answer or start is not None:  # a new question, or one whose answer was left behind
                 start_answer(self.conversation_id, message.pk, claim=claim, start=start)
         if received.created:

@@ -71,10 +71,12 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    # The bot answer started apart from its question (a hand-back's, or one a question waited
-    # for: services.answer_start_apart). While it streams, a question stored on any process
-    # starts no answer of its own: the claim's job answers the newest question when it ends.
-    # Never cleared: an answer no longer streaming claims nothing.
+    # The seq of the bot answer streaming now, taken with its question's seqs or, for one started
+    # apart from its question (a hand-back's, or one a question waited for), by
+    # services.answer_start_apart. While it streams, a question stored on any process starts no
+    # answer of its own: the claim's job answers the newest question when it ends, and releases
+    # it then (services.bot_message_finish). An answer no longer streaming (failed by the sweep:
+    # its process died) claims nothing.
     answer_claim = models.BigIntegerField(_("answer claim"), null=True, blank=True, editable=False)
 
     class Meta:

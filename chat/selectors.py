@@ -76,9 +76,10 @@ def orphan_goes_to_staff(*, message_id: int, created_after: datetime) -> bool:
     process: the bot is answering them, and a notice that they are queued would be wrong),
     nor when the answer is older than `created_after`, older than any answer can be (a
     leftover the embedded default finds at its start: its player is long gone, and a queue
-    of old chats helps nobody). But when the answer held the chat's answer claim (a hand-back's:
-    services.answer_start_apart), the questions asked meanwhile started no answer and waited for
-    its job, which died with its process: unless the bot has begun one since, staff answer them."""
+    of old chats helps nobody). But when the answer held the chat's answer claim (as every answer
+    does while it streams, its seq: services._question_seq_sql), the questions asked meanwhile
+    started no answer and waited for its job, which died with its process: unless the bot has
+    begun one since, staff answer them."""
     answer = (
         Message.objects.filter(pk=message_id)
         .values("conversation_id", "seq", "created_at", "conversation__answer_claim")
@@ -90,7 +91,7 @@ def orphan_goes_to_staff(*, message_id: int, created_after: datetime) -> bool:
     if not player_wrote_after(conversation_id=cid, seq=seq):
         return True
     bot_went_on = Message.objects.filter(conversation_id=cid, seq__gt=seq, sender=Message.Sender.BOT).exists()
-    return answer["conversation__answer_claim"] == message_id and not bot_went_on
+    return answer["conversation__answer_claim"] == seq and not bot_went_on
 
 
 def conversation_state(*, conversation_id: int) -> str:

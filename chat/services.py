@@ -208,6 +208,9 @@ class Received:
     # The conversation's language and facts as the message was stored, when `reply` is
     # set: the answer's context starts from them (agents/pipeline/context.py).
     conversation: dict | None = None
+    # An answer was wanted, but another of the chat's answers holds the claim (streaming, on
+    # this process or another): its job answers this question when it ends.
+    waits: bool = False
 
 
 def player_message_receive(
@@ -274,12 +277,13 @@ def _store_question(player: Player, conversation_id: int, fields: dict, *, with_
     row = _updated_row(update, params, select, conversation_id, returning=returning)
     if row is None:
         raise _NotStored()
-    seq, state, language, facts, claim_free = row
-    answering = with_answer and state == bot and bool(claim_free)
+    seq, state, language, facts, claimed = row
+    answering = bool(claimed)  # the UPDATE took the chat's answer claim for this answer
     # Every message is stored here: the INSERTs are built once (csbot/fastsql.py).
     message = insert(Message, conversation_id=conversation_id, seq=seq - 1 if answering else seq, **fields)
     if not answering:
-        return Received(conversation_id, state, message, created=True, answer=state == bot)
+        waits = with_answer and state == bot
+        return Received(conversation_id, state, message, created=True, answer=state == bot, waits=waits)
     reply = insert(Message, conversation_id=conversation_id, seq=seq, **_answer_fields(message.pk))
     conversation = {"language": language, "facts": json_value(facts)}
     return Received(conversation_id, state, message, True, True, reply=reply, conversation=conversation)
@@ -296,22 +300,20 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
     question, q_names, q_params = insert_values(Message, conversation_id=conversation_id, seq=0, **fields)
     reply, r_names, r_params = insert_values(Message, conversation_id=conversation_id, seq=0, **_answer_fields(0))
     sql = _question_in_one_sql(q_names, r_names)
-    answering = [bot, with_answer]  # the parameters of `answers` in the SQL
     params = _question_seq_params(player, conversation_id, fields["client_id"], with_answer=with_answer)
-    for name, value in zip(q_names, q_params, strict=True):
-        params += answering if name == "seq" else [value]
+    params += [value for name, value in zip(q_names, q_params, strict=True) if name != "seq"]
     params += [value for name, value in zip(r_names, r_params, strict=True) if name not in ("seq", "reply_to_id")]
-    params += answering
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise _NotStored()
-    seq, state, language, facts, _claim_free, question_pk, reply_pk = row
+    seq, state, language, facts, _claimed, question_pk, reply_pk = row
     question.seq = seq - 1 if reply_pk is not None else seq
     stored(question, question_pk)
     if reply_pk is None:
-        return Received(conversation_id, state, question, created=True, answer=state == bot)
+        waits = with_answer and state == bot
+        return Received(conversation_id, state, question, created=True, answer=state == bot, waits=waits)
     reply.seq, reply.reply_to_id = seq, question_pk
     conversation = {"language": language, "facts": json_value(facts)}
     return Received(
@@ -321,8 +323,8 @@ def _store_question_in_one(player: Player, conversation_id: int, fields: dict, *
 
 @functools.cache
 def _question_in_one_sql(q_names: tuple[str, ...], r_names: tuple[str, ...]) -> str:
-    """The seqs' UPDATE, then the question's INSERT, then the answer's when the bot holds
-    the chat and one is wanted: each WITH reads the one before, so they run in order."""
+    """The seqs' UPDATE, then the question's INSERT, then the answer's when the UPDATE took
+    the chat's answer claim for it: each WITH reads the one before, so they run in order."""
     m, pk = table(Message), column(Message, "id")
     update, _ = _question_seq_sql("postgresql", True)
     by_attname = {f.attname: f for f in Message._meta.concrete_fields}
@@ -333,9 +335,9 @@ def _question_in_one_sql(q_names: tuple[str, ...], r_names: tuple[str, ...]) -> 
     def values(attnames: tuple[str, ...], exprs: dict[str, str]) -> str:
         return ", ".join(exprs.get(a, "%s") for a in attnames)
 
-    last_seq, state = column(Conversation, "last_seq"), column(Conversation, "state")
+    last_seq = column(Conversation, "last_seq")
     # The question's seq is the answer's less one when there is an answer.
-    answers = f"c.{state} = %s AND %s AND c.claim_free"
+    answers = "c.claimed"
     q_exprs = {"seq": f"c.{last_seq} - CASE WHEN {answers} THEN 1 ELSE 0 END"}
     r_exprs = {"seq": f"c.{last_seq}", "reply_to_id": f"q.{pk}"}
     return (
@@ -351,7 +353,8 @@ def _question_seq_params(player: Player, conversation_id: int, client_id: str, *
     """The parameters of _question_seq_sql's UPDATE, in order."""
     increment = 2 if with_answer else 1
     bot, closed = Conversation.State.BOT, Conversation.State.CLOSED
-    return [bot, increment, _updated_at_now(), conversation_id, player.pk, closed, player.pk, client_id]
+    seqs = [bot, increment, bot, with_answer, increment]
+    return [*seqs, _updated_at_now(), conversation_id, player.pk, closed, player.pk, client_id]
 
 
 @functools.cache
@@ -362,36 +365,51 @@ def _question_seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
     only in the player's conversation, not closed (both under the row lock), and
     only if no conversation of theirs has the client id yet (the resend check; two
     tabs storing one client id at once are settled by the unique index).
+
+    The answer, when there is one, takes the chat's answer claim in the same UPDATE (its seq,
+    the new last_seq), under the row lock every message's store takes: a question stored at
+    the same moment on another process, by another tab, sees it and starts no answer beside
+    it; this answer's job answers that question when it ends (bot_message_finish). `claimed`
+    is returned: only the answer that took the claim may be stored. No statement is added.
     """
     c, m = table(Conversation), table(Message)
-    pk, last_seq, updated_at, state, player, language, facts = (
-        column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state", "player", "language", "facts")
+    pk, last_seq, updated_at, state, player, language, facts, claim = (
+        column(Conversation, f)
+        for f in ("id", "last_seq", "updated_at", "state", "player", "language", "facts", "answer_claim")
     )
     free = _claim_free_sql()
+    # SET reads the row as it was: the claim is the answer's seq, last_seq + the increment.
     update = (
         f"UPDATE {c} SET {last_seq} = {last_seq} + CASE WHEN {state} = %s AND {free} THEN %s ELSE 1 END, "
+        f"{claim} = CASE WHEN {state} = %s AND {free} AND %s THEN {last_seq} + %s ELSE {claim} END, "
         f"{updated_at} = %s WHERE {pk} = %s AND {player} = %s AND {state} <> %s AND NOT EXISTS ("
         f"SELECT 1 FROM {m} JOIN {c} AS mine ON mine.{pk} = {m}.{column(Message, 'conversation')} "
         f"WHERE mine.{player} = %s AND {m}.{column(Message, 'client_id')} = %s)"
     )
-    columns = f"{last_seq}, {state}, {language}, {facts}, {free} AS claim_free"
+    # RETURNING reads the row as it is now: the claim is this answer's only if it is the new last seq.
+    columns = f"{last_seq}, {state}, {language}, {facts}, COALESCE({claim} = {last_seq}, false) AS claimed"
     select = f"SELECT {columns} FROM {c} WHERE {pk} = %s"
     return (f"{update} RETURNING {columns}" if returning else update), select
 
 
 def _claim_free_sql() -> str:
-    """True unless an answer started apart from its question streams (Conversation.answer_claim):
-    the question then starts no answer of its own, its claim's job answers it (answer_start_apart).
+    """True unless an answer of the chat streams (Conversation.answer_claim, the seq of the answer
+    holding it): the question then starts no answer of its own, the claim's job answers it.
 
-    Read in the conversation's UPDATE, so the claim is the one under the row lock. On PostgreSQL
-    the claim's row is read in the statement's snapshot: one committed while this statement
-    waited for the lock is not seen, and counts as streaming (it is), never as finished.
+    Read in the conversation's UPDATE, so the claim is the one under the row lock: its holder
+    releases it in the same row as it ends (bot_message_finish), so that is seen even when it
+    committed while this statement waited for the lock. A holder that never ended (its process
+    died: the sweep failed its row; chat/streaming/lifecycle.py) claims nothing either. On
+    PostgreSQL that row is read in the statement's snapshot: one failed while this statement
+    waited for the lock is not seen, and counts as streaming, never the other way round.
     """
-    m, claim, status = table(Message), column(Conversation, "answer_claim"), column(Message, "status")
-    # Not `IS NULL`: in SQLite's (3.40) RETURNING it read false on a NULL. Ids start at 1.
+    c, m = table(Conversation), table(Message)
+    claim, status = column(Conversation, "answer_claim"), column(Message, "status")
+    # Not `IS NULL`: in SQLite's (3.40) RETURNING it read false on a NULL. Seqs start at 1.
     return (
         f"(COALESCE({claim}, 0) = 0 OR EXISTS (SELECT 1 FROM {m} "
-        f"WHERE {m}.{column(Message, 'id')} = {claim} AND {m}.{status} <> '{Message.Status.STREAMING.value}'))"
+        f"WHERE {m}.{column(Message, 'conversation')} = {c}.{column(Conversation, 'id')} "
+        f"AND {m}.{column(Message, 'seq')} = {claim} AND {m}.{status} <> '{Message.Status.STREAMING.value}'))"
     )
 
 
@@ -443,7 +461,7 @@ def answer_start_apart(*, conversation_id: int, reply_to_id: int | None) -> tupl
             if state != Conversation.State.BOT or answered_or_passed(conversation_id, reply_to_id):
                 raise _NotStarted()
             message = insert(Message, conversation_id=conversation_id, seq=seq, **_answer_fields(reply_to_id))
-            Conversation.objects.filter(pk=conversation_id).update(answer_claim=message.pk)
+            Conversation.objects.filter(pk=conversation_id).update(answer_claim=seq)
     except _NotStarted:
         return None  # rolled back: the seq taken is not used
     return message, state
@@ -457,7 +475,7 @@ def answered_or_passed(conversation_id: int, question_id: int | None) -> bool:
         conversation_id=conversation_id, seq__gt=question_seq, sender__in=(Message.Sender.PLAYER, Message.Sender.BOT)
     )
     claim = Conversation.objects.filter(pk=conversation_id).values("answer_claim")[:1]
-    claiming = Message.objects.filter(pk=claim, status=Message.Status.STREAMING)
+    claiming = Message.objects.filter(conversation_id=conversation_id, seq=claim, status=Message.Status.STREAMING)
     return later.exists() or claiming.exists()
 
 
@@ -500,6 +518,18 @@ def _checkpoint_sql(vendor: str) -> str:
     return f"UPDATE {table(Message)} SET {text} = %s WHERE {pk} = %s AND {status} = %s"
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What storing an answer's end found."""
+
+    # False: it was no longer `streaming` (another process's sweep had failed it).
+    stored: bool
+    # Whether anything was stored in the chat after the answer, while it held the chat's answer
+    # claim (a question from another tab, or another process, waited for it); None when it did
+    # not hold the claim then: whether a question waits is not known.
+    asked_since: bool | None
+
+
 def bot_message_finish(
     *,
     message_id: int,
@@ -511,25 +541,63 @@ def bot_message_finish(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     meta: dict | None = None,
-) -> bool:
-    """Store the answer's end; False when it was no longer `streaming`: another process's
-    sweep failed it, having taken this process for dead (chat/streaming/lifecycle.py), and
-    told the player so. That stays: the player must not see the answer end twice.
+) -> Finished:
+    """Store the answer's end and release the chat's answer claim if the answer holds it.
+
+    Not stored when it was no longer `streaming`: another process's sweep failed it, having
+    taken this process for dead (chat/streaming/lifecycle.py), and told the player so. That
+    stays: the player must not see the answer end twice.
+
+    The claim is released in the conversation's row, under its lock, by the same statement
+    on PostgreSQL (no round trip added to the answer): a question stored before it waited
+    for this answer (`asked_since`, read in the row's last_seq, so also one that committed
+    while this waited for the lock); one stored after finds the claim free and is answered.
     """
-    # Once per answer: built once, not per call (csbot/fastsql.py).
-    return 1 == update_by_pk(
-        Message,
-        message_id,
-        only_if={"status": Message.Status.STREAMING},
-        text=text,
-        status=status,
-        error=error[:300],
-        ttft_ms=ttft_ms,
-        duration_ms=duration_ms,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        meta=meta or {},
-        finished_at=timezone.now(),
+    values = {
+        "text": text,
+        "status": status,
+        "error": error[:300],
+        "ttft_ms": ttft_ms,
+        "duration_ms": duration_ms,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "meta": meta or {},
+        "finished_at": timezone.now(),
+    }
+    streaming = {"status": Message.Status.STREAMING}
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            if not update_by_pk(Message, message_id, only_if=streaming, **values):
+                return Finished(stored=False, asked_since=None)
+            conversation_id, seq = Message.objects.values_list("conversation_id", "seq").get(pk=message_id)
+            claim = Conversation.objects.filter(pk=conversation_id, answer_claim=seq)
+            if not claim.update(answer_claim=None):
+                return Finished(stored=True, asked_since=None)
+            last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
+            return Finished(stored=True, asked_since=last_seq > seq)
+    names = tuple(values)
+    params = [Message._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
+    check = Message._meta.get_field("status").get_db_prep_save(streaming["status"], connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_finish_and_release_sql(names), [*params, message_id, check])
+        stored_count, asked_since = cursor.fetchone()
+    return Finished(stored=stored_count == 1, asked_since=asked_since)
+
+
+@functools.cache
+def _finish_and_release_sql(names: tuple[str, ...]) -> str:
+    """bot_message_finish on PostgreSQL: the answer's UPDATE, then the claim's, as one statement
+    (built once, csbot/fastsql.py): the second reads the first's RETURNING, so runs after it."""
+    m, c = table(Message), table(Conversation)
+    sets = ", ".join(f"{column(Message, name)} = %s" for name in names)
+    pk, status, seq = column(Message, "id"), column(Message, "status"), column(Message, "seq")
+    conversation = column(Message, "conversation")
+    c_pk, claim, last_seq = (column(Conversation, f) for f in ("id", "answer_claim", "last_seq"))
+    return (
+        f"WITH m AS (UPDATE {m} SET {sets} WHERE {pk} = %s AND {status} = %s RETURNING {conversation}, {seq}), "
+        f"c AS (UPDATE {c} SET {claim} = NULL FROM m WHERE {c}.{c_pk} = m.{conversation} "
+        f"AND {c}.{claim} = m.{seq} RETURNING {c}.{last_seq} > m.{seq} AS asked_since) "
+        f"SELECT (SELECT count(*) FROM m), (SELECT asked_since FROM c)"
     )
 
 

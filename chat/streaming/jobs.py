@@ -329,8 +329,8 @@ async def _run_jobs(
         raise
     try:
         while True:
-            # An answer started apart from its question holds the conversation's answer claim:
-            # questions stored on other processes meanwhile started none, and wait for its end.
+            # Every answer holds the conversation's answer claim while it streams: questions
+            # stored meanwhile, on any process, started none and wait for its end.
             apart = start is None
             if apart:
                 if reply_to_id is None:  # questions that waited: the newest is answered
@@ -348,10 +348,13 @@ async def _run_jobs(
                 start = await _start(conversation_id, reply_to_id)
                 if start is None:  # answered, passed by a newer question, or another claim's
                     break
-            await AnswerJob(conversation_id, reply_to_id, claim, start).run()
+            job = AnswerJob(conversation_id, reply_to_id, claim, start)
+            await job.run()
             reg.ending.discard(conversation_id)
             claim, start = None, None
-            if conversation_id not in reg.pending and not apart:
+            # Its end released the claim and said whether a question came meanwhile (from
+            # another process too: it started no answer). Answered now, the newest, one at a time.
+            if conversation_id not in reg.pending and job.asked_since is False:
                 break
             reg.pending.discard(conversation_id)
             reply_to_id = None
@@ -552,6 +555,8 @@ class AnswerJob:
         self.state_at_start: str | None = None
         self.told_busy = False
         self._busy_over: asyncio.Task | None = None
+        # A question waited for this answer, on any process (services.Finished); None: not known.
+        self.asked_since: bool | None = None
 
     def _checkpoint_later(self) -> None:
         """Save the text so far without holding up the stream (one write in flight at most).
@@ -797,7 +802,7 @@ class AnswerJob:
             self.sources = self.meta["sources"] = []
         elif self.sources:
             self.sources = self.meta["sources"] = postprocess.cited_sources(text, self.sources)
-        stored = await _finish(
+        finished = await _finish(
             message_id=self.message_id,
             text=text,
             status=status,
@@ -808,8 +813,9 @@ class AnswerJob:
             completion_tokens=self.usage.completion_tokens,
             meta=self.meta,
         )
+        self.asked_since = finished.asked_since
         await buffer.finish(self.message_id)
-        if not stored:
+        if not finished.stored:
             log.warning("answer %s was failed by another process's sweep before it ended here", self.message_id)
             return False
         if error == "need_clear_history":

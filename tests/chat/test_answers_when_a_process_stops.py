@@ -365,11 +365,40 @@ async def test_a_question_that_waited_for_a_dead_process_hand_back_answer_goes_t
     was answered by nobody: the chat goes to staff, as after any answer that failed."""
     settings.WEB_PROCESS_STALE_SECONDS = 30
     answer = await sync_to_async(left_by)(player, "killed-host:17:dead", age=timedelta(seconds=40))
-    await sync_to_async(Conversation.objects.filter(pk=answer.conversation_id).update)(answer_claim=answer.pk)
+    await sync_to_async(Conversation.objects.filter(pk=answer.conversation_id).update)(answer_claim=answer.seq)
     waited = await sync_to_async(services.player_message_receive)(
         player=player, conversation_id=answer.conversation_id, client_id="meanwhile", text="还在吗？", with_answer=True
     )
     assert waited.reply is None  # it waited for the claim
+
+    assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
+
+    conversation = await sync_to_async(Conversation.objects.get)(pk=answer.conversation_id)
+    assert (conversation.state, conversation.handoff_reason) == ("waiting", "bot_error")
+    await close_process()
+
+
+def answer_left_by_a_dead_tab(player: Player, runner: str, *, age: timedelta) -> Message:
+    """Lin's first tab asked; its process stored the answer with the question (taking the chat's
+    answer claim) and died `age` ago, the answer still `streaming`."""
+    conversation = services.conversation_current(player=player)
+    first = services.player_message_receive(
+        player=player, conversation_id=conversation.pk, client_id="tab-1", text="充值没到账怎么办", with_answer=True
+    )
+    Message.objects.filter(pk=first.reply.pk).update(meta={"runner": runner}, created_at=timezone.now() - age)
+    return first.reply
+
+
+async def test_a_question_that_waited_for_an_answer_whose_process_died_goes_to_staff(player, redis_layer, settings):
+    """The answer to Lin's first tab held the chat's claim, so the question from his second tab, on
+    another process, started no answer and waited for it; the first tab's process died. Nobody
+    would answer that question: the chat goes to staff, as after any answer that failed."""
+    settings.WEB_PROCESS_STALE_SECONDS = 30
+    answer = await sync_to_async(answer_left_by_a_dead_tab)(player, "killed-host:17:dead", age=timedelta(seconds=40))
+    waited = await sync_to_async(services.player_message_receive)(
+        player=player, conversation_id=answer.conversation_id, client_id="tab-2", text="还在吗？", with_answer=True
+    )
+    assert (waited.reply, waited.waits) == (None, True)  # it waited for the claim
 
     assert await lifecycle.sweep(lifecycle.orphan_cutoff()) == 1
 

@@ -256,6 +256,8 @@ def send():
                 player=player, conversation_id=chat.pk, client_id=f"c{n}", text="help", with_answer=True
             )
             created.append(r.created)
+            if r.reply is not None:  # its job ends it before the next question (it holds the chat's claim)
+                services.bot_message_finish(message_id=r.reply.pk, text="ok", status="done")
     except Exception as exc:
         errors.append(repr(exc))
     finally:

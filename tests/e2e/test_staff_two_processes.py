@@ -186,14 +186,15 @@ async def test_the_players_other_tab_and_the_agent_see_no_bot_text_after_the_age
     assert end["n"] == len(answer_text([*before, *seen_by_tab], answer)) > 0
 
 
-async def test_when_the_bot_gives_up_on_one_tabs_question_the_answer_in_the_other_tab_stops_too(
+async def test_when_the_bot_gives_up_on_the_other_tabs_question_it_does_so_after_the_answer_streaming(
     two_daphnes, slow_ernie
 ):
-    """A proxy without sticky sessions put the player's two tabs on two processes, each
-    answering a question. The bot gave up on one (the upstream failed) and put the chat in
-    the queue from that answer's job: the other process's answer streamed on to the end."""
+    """A proxy without sticky sessions put the player's two tabs on two processes. The second
+    tab's question, sent while the first tab's answer streamed, waits for it (one answer at a
+    time, docs/architecture.md); then the bot gives up on it (the upstream failed) and puts the
+    chat in the queue. The answer streaming was read to its end, not cut off by the other tab's."""
     answering, other = two_daphnes
-    slow_ernie.configure(reply=MANY_CHUNKS, delay=0.02)
+    slow_ernie.configure(reply=CHUNKS, delay=0.02)
     cookie = player_cookie(answering.url)
     async with NetPlayer(answering.url, cookie) as failing_tab, NetPlayer(other.url, cookie) as streaming_tab:
         await streaming_tab.say("充值没到账怎么办")
@@ -204,6 +205,7 @@ async def test_when_the_bot_gives_up_on_one_tabs_question_the_answer_in_the_othe
 
     # The chat is queued: "no agent is online", or "you're in the queue" when an agent of an
     # earlier test on the session's database still counts as online (AGENT_PRESENCE_SECONDS).
-    assert next(f for f in seen if is_system(f))["message"]["event"] in ("no_agent", "waiting")
-    assert not any(is_delta(f) for f in after_state(seen))
-    assert next(filter(is_end_of(answer), seen))["status"] == "interrupted"
+    notice = next(i for i, f in enumerate(seen) if is_system(f))
+    assert seen[notice]["message"]["event"] in ("no_agent", "waiting")
+    ended = next(i for i, f in enumerate(seen) if is_end_of(answer)(f))
+    assert seen[ended]["status"] == "done" and ended < notice
