@@ -21,7 +21,7 @@ def claims_by_id(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0013_player_token_uses"),
+        ("chat", "0014_sign_in_attempt_address"),
     ]
 
     operations = [migrations.RunPython(claims_by_seq, claims_by_id, elidable=True)]
