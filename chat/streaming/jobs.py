@@ -347,6 +347,14 @@ async def _run_jobs(
                 claim = AnswerClaim(reg, conversation_id)
                 start = await _start(conversation_id, reply_to_id)
                 if start is None:  # answered, passed by a newer question, or another claim's
+                    claim.release()
+                    claim = None
+                    if conversation_id in reg.pending:
+                        # A question stored while this looked (its socket saw this job busy
+                        # and left it to this job): looked up again, or it waits for good.
+                        reg.pending.discard(conversation_id)
+                        reply_to_id = None
+                        continue
                     break
             job = AnswerJob(conversation_id, reply_to_id, claim, start)
             await job.run()
