@@ -14,6 +14,7 @@ raised or cleared alerts.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -52,6 +53,11 @@ class Rules:
     error_min_failed: int = 3
     error_rate_floor: float = 0.10
     error_rate_factor: float = 3.0
+    # ...and as many as chance would give at the usual rate (a third of the threshold) at most
+    # this seldom: at 1,000 chats a day, 3 failures of 10 answers, or of 21, came about once a
+    # day at the usual 1.5% and raised the alert before any outage. A threshold and a count
+    # alone can't tell a busy window's three from a quiet one's.
+    error_chance: float = 0.003
     ttft_min_answers: int = 10
     ttft_p95_floor_ms: float = 3000.0
     ttft_p95_factor: float = 2.0
@@ -64,6 +70,12 @@ class Rules:
     handoff_days: int = 7
     handoff_min_days: int = 3
     handoff_bin: timedelta = timedelta(hours=1)
+    # In an outage players ask for a person at about the threshold's rate: five escalations in
+    # ten minutes, two the next, then six. Cleared once a window read below the threshold, the
+    # surge of a replayed two-hour outage read "raised" and "cleared" up to five times. Raised,
+    # it stays while the window holds at least a third of the threshold (three times the usual,
+    # so: more than the usual) and clears once none has for handoff_quiet.
+    handoff_quiet: timedelta = timedelta(minutes=30)
     sentiment_min_chats: int = 10
     sentiment_server_min_chats: int = 5
     sentiment_share_floor: float = 0.3
@@ -186,11 +198,30 @@ def detect_llm_errors(now: datetime, periods: Periods, rules: Rules = RULES) -> 
     threshold = _threshold(rules.error_rate_floor, rules.error_rate_factor, baseline)
     abnormal = None if answers < rules.error_min_answers or rate is None else rate >= threshold
     data = {"failed": failed, "answers": answers, "rate": rate, "baseline": baseline, "minutes": _span(periods)}
-    # Fewer than error_min_failed failures are too few to raise the alert (a night's single
-    # timeout), but at this rate they are no recovery either: read as normal, two failures of
-    # ten (20%) in an outage at a quiet hour cleared its alert, and the third raised it again.
-    raises = failed >= rules.error_min_failed
+    # Fewer than error_min_failed failures, or as many as chance gives, are too few to raise the
+    # alert (a night's single timeout), but at this rate they are no recovery either: read as
+    # normal, two failures of ten (20%) in an outage at a quiet hour cleared its alert, and the
+    # third raised it again.
+    usual_rate = threshold / rules.error_rate_factor
+    raises = failed >= rules.error_min_failed and _by_chance(failed, answers, usual_rate) < rules.error_chance
     return [Signal(Kind.LLM_ERRORS, "", abnormal, rate or 0.0, threshold, baseline, data, raises=raises)]
+
+
+def _by_chance(failed: int, answers: int, rate: float) -> float:
+    """How often `answers` answers, each failing at `rate`, have `failed` or more failures
+    (the binomial distribution's upper tail)."""
+    if failed <= 0 or rate >= 1:
+        return 1.0
+    if rate <= 0:
+        return 0.0
+    tail = 0.0
+    for k in range(failed, answers + 1):
+        ways = math.lgamma(answers + 1) - math.lgamma(k + 1) - math.lgamma(answers - k + 1)
+        term = math.exp(ways + k * math.log(rate) + (answers - k) * math.log1p(-rate))
+        tail += term
+        if k > answers * rate and term < tail * 1e-12:  # past the mean each term is smaller
+            break
+    return min(1.0, tail)
 
 
 def _first_token_times(**created_at: datetime) -> list[int]:
@@ -255,7 +286,10 @@ def detect_handoff_surge(now: datetime, periods: Periods, rules: Rules = RULES) 
         days = []
     threshold = _threshold(rules.handoff_floor, rules.handoff_factor, expected)
     data = {"count": count, "expected": expected, "minutes": _minutes(rules), "days": len(days)}
-    return [Signal(Kind.HANDOFF_SURGE, "", count >= threshold, count, threshold, expected, data)]
+    # Above the usual but under the threshold: off enough to keep a raised alert, not to raise one.
+    abnormal = count >= threshold / rules.handoff_factor
+    raises = count >= threshold
+    return [Signal(Kind.HANDOFF_SURGE, "", abnormal, count, threshold, expected, data, raises=raises)]
 
 
 def _moods(**created_at: datetime) -> dict[str, list[float]]:
@@ -402,7 +436,12 @@ def anomalies_detect(*, now: datetime | None = None, rules: Rules = RULES) -> li
         *detect_queue_wait(now, periods, rules),
         *detect_worker_stopped(now, rules),
     ]
-    return [(signal, alert_sync(_held(signal, now, rules), now=now)) for signal in signals]
+    return [(signal, signal_sync(signal, now=now, rules=rules)) for signal in signals]
+
+
+def signal_sync(signal: Signal, *, now: datetime, rules: Rules = RULES) -> str | None:
+    """Raise or clear the signal's alert as the reading bears on it (`_held`); returns what changed."""
+    return alert_sync(_held(signal, now, rules), now=now)
 
 
 # Read over the last `Rules.window`, they hover at the threshold while a problem lasts: five
@@ -425,6 +464,8 @@ def _held(signal: Signal, now: datetime, rules: Rules) -> Signal:
     )
     if signal.abnormal is None:
         hold = rules.unread_hold
+    elif signal.kind == Kind.HANDOFF_SURGE:
+        hold = rules.handoff_quiet
     else:
         hold = rules.window if signal.kind in _WINDOWED else timedelta(0)
     if last_off is None or now - last_off >= hold:
