@@ -75,6 +75,9 @@ class JobRegistry:
         self.stopping = False
         # ... and its grace period is over: a job cancelled now fails its answer (STOPPED).
         self.cutting_off = False
+        # The conversations whose answer the stop failed (STOPPED): what was running when the
+        # grace period ended includes answers already ending, which then finish as usual.
+        self.cut_off: set[int] = set()
 
     async def stop(self, grace: float) -> Stopped:
         """The process is stopping: take no new question (`stopping`, the consumer refuses
@@ -99,7 +102,10 @@ class JobRegistry:
             if not task.done() and conversation_id not in self.claims and conversation_id not in self.ending:
                 _stop(task)
         await self._wait_for_answers(STOP_WRITE_SECONDS)
-        return Stopped(finished=sorted(waited - cut), failed=sorted(cut))
+        # Listed among the failed, an answer that was storing itself as the grace period ended sent
+        # whoever read the log looking for a cut-off player who had read the whole answer.
+        failed = self.cut_off | self._answering()  # (still running now: not stored, either)
+        return Stopped(finished=sorted((waited | cut) - failed), failed=sorted(failed), ending=sorted(cut - failed))
 
     def _answering(self) -> set[int]:
         """The conversations with an answer starting or streaming here."""
@@ -213,6 +219,7 @@ class Stopped(NamedTuple):
 
     finished: list[int]
     failed: list[int]
+    ending: list[int] = []  # of the finished, those that ended after the grace period, as the stop wrapped up
 
 
 # After the grace period, how long the answers failed then may take to be stored and ended.
@@ -610,6 +617,7 @@ class AnswerJob:
             # (below), and the chat goes to staff's queue. The job goes on to store and tell it,
             # so the cancellation is spent here.
             asyncio.current_task().uncancel()
+            registry().cut_off.add(self.conversation_id)
             status, error, player_error = Message.Status.FAILED, STOPPED, self._player_error()
             log.warning("answer %s in chat #%s failed: %s", self.message_id, self.conversation_id, error)
         except TimeoutError as exc:

@@ -65,7 +65,11 @@ async def stop_answers() -> int:
         )
     stopped = await reg.stop(grace)
     if stopped.finished:
-        log.warning("stopping: the answers of chats %s finished", _numbers(stopped.finished))
+        log.warning(
+            "stopping: the answers of chats %s finished, %d of them within the grace period",
+            _numbers(stopped.finished),
+            len(stopped.finished) - len(stopped.ending),
+        )
     if stopped.failed:
         # The chats by number, as staff see them: the log is where "why did #12 get cut off?" is answered.
         log.warning(

@@ -152,6 +152,53 @@ async def test_a_process_stopped_by_sigterm_fails_what_still_streams_after_its_g
     assert row == ("waiting", "bot_error")
 
 
+async def eventually(check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.05)
+
+
+def answer_end_waits(conn: psycopg.Connection) -> bool:
+    """A web process's UPDATE storing an answer's end (as `done`) waits for the row's lock."""
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            """AND query LIKE 'UPDATE "chat_message"%' AND query LIKE '%SET "text" = %, "status" = ''done''%'"""
+        ).fetchone()
+    )
+
+
+async def test_an_answer_that_ends_as_the_grace_period_ends_is_logged_as_finished_not_failed(slow_ernie_env, tmp_path):
+    """An answer storing its end as the grace period ran out finishes during the stop's wrap-up:
+    the log listed it among the failed, and whoever read it looked for a cut-off player who had
+    read the whole answer."""
+    # No checkpoint while it streams: the only write to its row is its end.
+    env = {**slow_ernie_env, "ANSWER_SHUTDOWN_GRACE_SECONDS": "0", "ANSWER_CHECKPOINT_SECONDS": "600"}
+    daphne = servers.Daphne(env, tmp_path / "daphne.log").start()
+    try:
+        async with NetPlayer(daphne.url, player_cookie(daphne.url)) as player:
+            answer, _ = await ask_and_see_it_stream(player)
+            cid = player.welcome["conversation"]["id"]
+            with psycopg.connect(env["DATABASE_URL"]) as lock, psycopg.connect(env["DATABASE_URL"]) as look:
+                # The answer's row held a moment (a slow disk, a vacuum): it streams to its end and waits to be stored.
+                lock.execute("SELECT 1 FROM chat_message WHERE id = %s FOR UPDATE", [answer])
+                look.autocommit = True
+                await eventually(lambda: answer_end_waits(look))
+                daphne.proc.send_signal(signal.SIGTERM)
+                await eventually(lambda: "stopping: taking no new questions" in daphne.log())
+                lock.rollback()  # the grace period is over: the answer is stored as the stop wraps up
+            end = (await player.receive_until(is_end))[-1]
+        assert daphne.proc.wait(timeout=30) == 0, daphne.log()
+    finally:
+        daphne.stop()
+
+    assert end["id"] == answer and end["status"] == "done"
+    assert stored_answer(env, answer)[:2] == ("done", "".join(SLOW_ANSWER))
+    assert f"stopping: the answers of chats #{cid} finished, 0 of them within the grace period" in daphne.log()
+    assert "failed the answers" not in daphne.log()
+
+
 async def test_the_answers_of_a_killed_process_are_ended_by_another_and_the_player_sees_it(env, tmp_path):
     # Short deadlines, so that the sweep takes the killed process's answer for an orphan soon
     # by its age (the heartbeat's bound, 30 s by default, is longer); not so short that a
