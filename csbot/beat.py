@@ -5,8 +5,10 @@ the old one stops, `--scale beat=2`) each sent every entry: alerts went out twic
 worker ran every aggregation twice. Nothing in Celery prevents it. So each beat sends only
 while it holds a lock in Redis (REDIS_URL), which it renews every third of
 BEAT_LOCK_SECONDS; another beat waits, looking as often, and takes the lock over within
-BEAT_LOCK_SECONDS of the holder's death (a stopped beat gives it back at once). The new
-holder sends the entries due in its own schedule, so each runs once more at the takeover.
+BEAT_LOCK_SECONDS of the holder's death (a stopped beat gives it back at once). The holder
+writes when it last sent each entry beside the lock (`<CHANNEL_PREFIX>:beat:last-run`), and a
+beat taking over reads it first: its own schedule, never sent, held every entry due at once,
+and the takeover sent each again, however lately the other beat had.
 
 Started by `celery beat` (settings.CELERY_BEAT_SCHEDULER). On the embedded default the web
 process runs the schedule itself (csbot/embedded_beat.py) and this plays no part; nor does
@@ -16,8 +18,9 @@ it without REDIS_URL, where there is no Redis to hold a lock in.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-from celery.beat import PersistentScheduler
+from celery.beat import PersistentScheduler, ScheduleEntry
 from django.conf import settings
 from redis import Redis, RedisError
 from redis.exceptions import LockError
@@ -102,10 +105,44 @@ class SingleBeatScheduler(PersistentScheduler):
     def tick(self, *args, **kwargs) -> float:
         if self.beat_lock is None:
             return super().tick(*args, **kwargs)
+        was_held = self.beat_lock.held
         if not self.beat_lock.hold():
             return self.beat_lock.look_every
+        if not was_held:
+            self._catch_up()
         # Back before the lease runs out, however long until the next entry is due.
         return min(super().tick(*args, **kwargs), self.beat_lock.look_every)
+
+    def reserve(self, entry: ScheduleEntry) -> ScheduleEntry:
+        """The entry is being sent: the other beats are told when, for their takeover."""
+        sent = super().reserve(entry)
+        if self.beat_lock is not None:
+            try:
+                self.beat_lock.client.hset(self._last_run_key, entry.name, sent.last_run_at.timestamp())
+            except RedisError:  # the lock's next renewal says so: then none sends
+                log.warning("beat: could not record when %s was sent", entry.name)
+        return sent
+
+    @property
+    def _last_run_key(self) -> str:
+        return f"{self.beat_lock.key}:last-run"
+
+    def _catch_up(self) -> None:
+        """Taking over: each entry last ran when the beat before sent it, if that is later."""
+        try:
+            sent = self.beat_lock.client.hgetall(self._last_run_key)
+        except RedisError:
+            return
+        for name, entry in self.schedule.items():
+            stamp = sent.get(name.encode())
+            if stamp is None:
+                continue
+            at = datetime.fromtimestamp(float(stamp), tz=UTC)
+            if entry.last_run_at is None or self._aware(entry.last_run_at) < at:
+                entry.last_run_at = at
+
+    def _aware(self, moment: datetime) -> datetime:
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=self.app.timezone)
 
     def close(self) -> None:
         super().close()

@@ -4,9 +4,11 @@ waits, sending nothing, and takes over when the first dies. Real beat processes,
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 from redis import Redis
@@ -29,6 +31,7 @@ def beat_env(tmp_path, name: str, prefix: str) -> dict[str, str]:
         CELERY_RESULT_BACKEND="cache+memory://",
         LOG_LEVEL="INFO",
         HELD_CHAT_SWEEP_SECONDS="1",
+        ANALYTICS_REFRESH_SECONDS="8",
         BEAT_LOCK_SECONDS="3",
         CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / f"{name}-schedule"),
     )
@@ -70,6 +73,26 @@ def test_a_beat_that_stops_hands_over_at_once(two_beats):
     wait_for(SENDS, second_log, timeout=15)
 
     assert time.monotonic() - stopped_at < 1 + 1.5  # the second's next look (every third of the lease), a tick
+
+
+def sent_at(pattern: str, log: str) -> datetime:
+    """When the first line matching `pattern` was logged."""
+    stamp = re.search(r"^(\S+ \S+) INFO celery\.beat .*" + pattern, log, re.MULTILINE).group(1)
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_a_beat_taking_over_sends_nothing_within_its_period_of_the_first_beats_send(two_beats):
+    """The second beat's own schedule had never sent anything, so an entry was due by its own start:
+    at the takeover it went out again a second or two after the first beat had sent it."""
+    first, second_log = two_beats
+    first_log = second_log.with_name("first.log")
+    refresh = "Sending due task analytics-aggregate-recent "  # every ANALYTICS_REFRESH_SECONDS (8)
+    wait_for(refresh, first_log, timeout=30)
+    stop(first)
+    wait_for(refresh, second_log, timeout=30)
+
+    gap = sent_at(refresh, second_log.read_text()) - sent_at(refresh, first_log.read_text())
+    assert gap.total_seconds() >= 8 - 0.5
 
 
 def test_a_beat_that_cannot_reach_redis_sends_nothing_and_says_so_once(caplog):
