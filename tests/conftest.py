@@ -124,11 +124,12 @@ def production_env(tmp_path_factory):
 
 @pytest.fixture
 def demo_kb(db):
-    """The demo knowledge base, loaded the way the run command loads it."""
-    from django.core.management import call_command
+    """The demo knowledge base and accounts, as the run command's `demo_setup` loads them
+    (imported once, then copied: tests/demo_knowledge.py)."""
+    from tests.demo_knowledge import load_demo_data
 
     # pytest-django runs tests with DEBUG off; the test database is throwaway.
-    call_command("demo_setup", "--allow-demo-accounts", verbosity=0)
+    load_demo_data()
 
 
 @pytest.fixture(scope="module")
