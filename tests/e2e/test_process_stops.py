@@ -164,7 +164,8 @@ def answer_end_waits(conn: psycopg.Connection) -> bool:
     return bool(
         conn.execute(
             "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            """AND query LIKE 'UPDATE "chat_message"%' AND query LIKE '%SET "text" = %, "status" = ''done''%'"""
+            # On its own, or first in the statement that also releases the chat's answer claim.
+            """AND query LIKE '%UPDATE "chat_message" SET "text" = %, "status" = ''done''%'"""
         ).fetchone()
     )
 
