@@ -105,6 +105,8 @@ class BM25Index:
         self.chunks: list[IndexedChunk] = []
         # Each document's first chunk (the entries come in document order): its introduction.
         self.openings: dict[int, IndexedChunk] = {}
+        # Where each document's opening is in self.chunks: its next chunks follow it.
+        self.opening_positions: dict[int, int] = {}
         lengths: list[int] = []
         # First pass: raw term frequencies. BM25 needs the average length, known
         # only at the end, to turn them into the parts stored in the postings.
@@ -121,6 +123,7 @@ class BM25Index:
                 factors.append(1.0 if term in in_title else BODY_ONLY_COVERAGE)
             self.chunks.append(chunk)
             self.openings.setdefault(chunk.document_id, chunk)
+            self.opening_positions.setdefault(chunk.document_id, position)
             lengths.append(len(text_terms) + TITLE_WEIGHT * len(title_terms))
         self.size = len(self.chunks)
         average = (sum(lengths) / self.size) if self.size else 1.0

@@ -122,12 +122,47 @@ def _hits(
     for hit in hits:
         opening = built.openings[hit.chunk.document_id]
         if whole_articles or _about_it_all(hit, query, opening):
-            focused.append(replace(hit, chunk=opening))
+            focused.append(replace(hit, chunk=_introduction(built, hit.chunk.document_id)))
             continue
         if weights is None:
             weights = built.term_weights(query)
-        focused.append(_focused(built, hit, weights))
+        narrowed = _focused(built, hit, weights)
+        if hit.chunk == opening and not _SECTION_START.match("\n" + narrowed.chunk.text.lstrip()):
+            # Narrowed to the introduction ("my top-up did not arrive" has "top-ups arrive"):
+            # the question is about the article as a whole, read from its start.
+            narrowed = replace(hit, chunk=_introduction(built, hit.chunk.document_id))
+        focused.append(narrowed)
     return focused
+
+
+def _introduction(built: index.BM25Index, document_id: int) -> index.IndexedChunk:
+    """The article's opening chunk and the section after it: what to do, not only what the
+    article is about.
+
+    Chunks are cut by characters, and the same article runs about 2.6 times as many in English
+    as in Chinese: "充值未到账"'s opening holds the introduction, "到账需要多久" and the checklist
+    "请先自查", while "Recharge (top-up) not received"'s ends after "How long delivery takes", and
+    "My top-up did not arrive" read only that this article explains what to check. So the
+    passage goes on with the next chunk, and with those that go on with the same section.
+    """
+    start = built.opening_positions[document_id]
+    passage = built.chunks[start]
+    text = passage.text.strip()
+    for position in range(start + 1, len(built.chunks)):
+        following = built.chunks[position]
+        heading = following.text.lstrip().split("\n", 1)[0]
+        if following.document_id != document_id:
+            break
+        last_heading = next((line for line in reversed(text.split("\n")) if _SECTION_START.match("\n" + line)), "")
+        if position > start + 1 and heading != last_heading:
+            break  # a section of its own: the passage has what to do first
+        body = following.text.lstrip()
+        if heading == last_heading:
+            body = body[len(heading) :].lstrip("\n")  # a copy of the heading it goes on under
+            text = f"{text}\n{body}"
+        else:
+            text = f"{text}\n\n{body}"
+    return replace(passage, text=text)
 
 
 def _focused(built: index.BM25Index, hit: index.Hit, weights: dict[str, float]) -> index.Hit:

@@ -1279,7 +1279,8 @@ async def test_the_item_a_player_names_is_not_asked_for_again(lin, game_backend,
         looked_up = await chat.say("S3")
 
     assert [f["name"] for f in named.form["fields"]] == ["server"]
-    assert "Which item" not in named.text and "哪件物品" not in named.text and "Item" not in named.text
+    # Not the form's "Item" label; the article's "Items sold to a merchant…" may be quoted.
+    assert "Which item" not in named.text and "哪件物品" not in named.text and not re.search(r"\bItem\b", named.text)
     assert found in looked_up.text
     assert (await conversation_of(lin)).facts["item_name"] == item
     assert [r["query"] for r in game_backend.requests][-1] == {"item": item}
@@ -1696,3 +1697,24 @@ async def test_a_reply_in_the_bots_own_words_lists_no_sources_it_never_quoted(vi
 
     assert (await answer.meta())["reply"] in {"repeated", "who_answers", "vented", "awaiting_facts"}
     assert "sources" not in answer.end  # nor after a reload: the stored answer has none
+
+
+@pytest.mark.parametrize(
+    ("question", "first_step"),
+    [
+        ("My top-up did not arrive", "1. Fully close the game and log in again."),
+        ("top up not received", "1. Fully close the game and log in again."),
+        ("I paid but got no crystals", "1. Fully close the game and log in again."),
+        ("我的充值没到账", "1. 完全退出游戏后重新登录"),
+    ],
+)
+async def test_a_top_up_that_did_not_arrive_is_answered_with_the_checklist_in_either_language(
+    visitor, question, first_step
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not only "this article explains what to check": the checks themselves.
+    assert first_step in answer.text, answer.text
+    assert "Purchase History" in answer.text or "充值记录" in answer.text
+    assert not re.search(r"^\d+\.\s*(\[1\])?$", answer.text, re.MULTILINE)  # no step cut to its number
