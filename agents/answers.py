@@ -299,6 +299,17 @@ def handover(language: str, *, reason: str) -> str:
     )
 
 
+def a_person_for_what_is_not_found(language: str) -> str:
+    """For an upset player whose question the help center does not cover: what a person can do."""
+    return pick(
+        language,
+        "帮助中心里没有这个问题的资料，我不想随便猜。点下面的“转人工客服”，客服同事会直接在这里回复你，"
+        "你不用重复说明。",
+        "Our help center doesn't cover this, and I'd rather not guess. Tap \"Talk to a human\" below and a "
+        "colleague from the support team will reply right here; you won't have to repeat yourself.",
+    )
+
+
 def offer_human(language: str) -> str:
     return pick(language, "转人工客服", "Talk to a human")
 

@@ -288,15 +288,15 @@ def compose(context: Context, intent: IntentResult, facts: FactsResult, mood: Mo
             return Reply("acknowledged", body=answers.anything_else(lang), prefix=prefix)
         if _is_vague(context.question):
             return Reply("guidance", body=answers.guidance(lang), prefix=prefix, quick_replies=options + [human])
-        reply.kind, reply.knowledge_gap = "unknown", True
-        reply.quick_replies = [human] if human else []
+        _nothing_found(reply, lang, human)
     elif not knowledge.passages and knowledge.searched and not facts.to_ask and reply.kind != "noted":
-        reply.kind, reply.knowledge_gap = "unknown", True
-        reply.quick_replies = [human] if human else []
+        _nothing_found(reply, lang, human)
     if repeating and human not in reply.quick_replies:
         # An answer the player has not had yet, and a way to a person should it not help either.
         reply.quick_replies.append(human)
     reply.quick_replies = [option for option in reply.quick_replies if option]
+    if reply.body:
+        return reply  # the bot's own words, nothing for a provider to write
     reply.request = build_request(context, knowledge.passages, notes=notes.strip())
     if settings.LLM_PROVIDER in TOOL_CALLING and settings.LLM_TOOLS and context.verified_player_id and not facts.to_ask:
         # The model may look things up itself; tools only ever see the verified player id.
@@ -311,6 +311,18 @@ def _still_needed(reply: Reply, still: list[FactSpec], lang: str, human: dict | 
     reply.quick_replies = [human] if human else []
     reply.asked = [spec.name for spec in still]
     reply.form_fields = [fact_rules.form_field(spec, lang) for spec in still]
+
+
+def _nothing_found(reply: Reply, lang: str, human: dict | None) -> None:
+    """The help center has nothing for the question: a knowledge gap, and a person a tap away.
+
+    An upset player (the reply has an apology before it) is not told "I'd rather not guess, try
+    other words" after "let's sort it out right now": a person is what can answer it, and is
+    offered plainly."""
+    reply.kind, reply.knowledge_gap = "unknown", True
+    reply.quick_replies = [human] if human else []
+    if reply.prefix and human:
+        reply.body = answers.a_person_for_what_is_not_found(lang)
 
 
 def _soothing(question: str, mood: Mood, lang: str) -> str:

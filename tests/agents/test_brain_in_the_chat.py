@@ -1718,3 +1718,41 @@ async def test_a_top_up_that_did_not_arrive_is_answered_with_the_checklist_in_ei
     assert first_step in answer.text, answer.text
     assert "Purchase History" in answer.text or "充值记录" in answer.text
     assert not re.search(r"^\d+\.\s*(\[1\])?$", answer.text, re.MULTILINE)  # no step cut to its number
+
+
+@pytest.mark.parametrize(
+    ("message", "sorry", "offered"),
+    [
+        ("垃圾游戏，怎么在沙漠里养龙", "非常抱歉给你带来这么糟糕的体验", "点下面的“转人工客服”"),
+        ("this game is trash, how do I breed dragons???", "I'm really sorry about this", 'Tap "Talk to a human"'),
+    ],
+)
+async def test_an_angry_question_the_help_center_cannot_answer_gets_the_apology_and_a_person(
+    visitor, message, sorry, offered
+):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(message)
+
+    # Not "sorry, let's sort it out right now:" and then "I couldn't find anything, try other words".
+    assert answer.text.startswith(sorry), answer.text
+    assert offered in answer.text
+    assert "couldn't find anything" not in answer.text and "换个说法" not in answer.text
+    assert [o["intent"] for o in answer.quick_replies] == ["human"]
+    assert (await answer.meta())["knowledge_gap"] is True  # the question in it is one all the same
+
+
+@pytest.mark.parametrize("rant", ["你们这什么垃圾游戏！！！", "what a garbage game!!!"])
+async def test_a_rant_is_never_a_knowledge_gap(visitor, settings, rant):
+    settings.KNOWLEDGE_GAP_BATCH_SECONDS = 0.1
+    async with Chat(visitor) as chat:
+        answer = await chat.say(rant)
+        await chat.say("how do I breed dragons in the desert zone")  # a gap, to know gaps were recorded
+
+    from analytics.models import KnowledgeGap
+
+    assert "knowledge_gap" not in await answer.meta()
+    for _ in range(100):
+        if await KnowledgeGap.objects.aexists():
+            break
+        await asyncio.sleep(0.05)
+    assert [gap.question async for gap in KnowledgeGap.objects.all()] == ["how do I breed dragons in the desert zone"]
