@@ -64,7 +64,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # The Content-Security-Policy of every page (csbot/csp.py): scripts, styles, images and
 # connections from csbot's own origin only ('self' covers the same host's ws:/wss:), so
 # an answer that names a third-party URL can't make a browser fetch it. The pages need
-# nothing else; data: is for the favicon and images a Markdown answer embeds. Empty
+# nothing else; data: is for images a Markdown answer embeds. Empty
 # (set, but to nothing): no header.
 DEFAULT_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -12,7 +12,7 @@ from django.templatetags.static import static
 from tests import servers
 from tests.test_static_files import static_links
 
-HASHED = re.compile(r"^/static/.+\.[0-9a-f]{12}\.(js|css)$")
+HASHED = re.compile(r"^/static/.+\.[0-9a-f]{12}\.(js|css|svg)$")
 
 
 def test_after_collectstatic_a_production_page_links_versioned_files_that_browsers_keep(tmp_path):

@@ -124,3 +124,30 @@ def test_on_an_office_screen_the_conversations_list_keeps_every_column_in_view(b
         assert all(c["lines"] <= most_lines for c in columns.values()), columns
     finally:
         context.close()
+
+
+def test_an_admin_page_shows_csbots_icon_and_the_browser_meets_no_404_for_one(browser, chat_server):
+    """Django's admin linked no icon: the browser asked for /favicon.ico, a 404 in its console
+    and a WARNING in the server's log on every admin page."""
+    import requests
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+        page.on("console", lambda message: message.type == "error" and failed.append(message.text))
+        page.goto(chat_server.url + "/admin/login/")
+        expect(page.locator("#id_username")).to_be_visible()
+        icon = page.locator('link[rel="icon"]').get_attribute("href")
+        shown = page.evaluate("async (url) => (await fetch(url)).headers.get('content-type')", icon)
+    finally:
+        context.close()
+
+    assert icon.startswith("/static/chat/favicon") and shown == "image/svg+xml"
+    assert failed == []
+    asked = requests.get(chat_server.url + "/favicon.ico", timeout=10)  # a browser's own guess
+    assert (asked.status_code, asked.headers["Content-Type"]) == (200, "image/svg+xml")
+    assert asked.url.startswith(chat_server.url + "/static/chat/favicon")
