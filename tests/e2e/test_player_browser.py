@@ -450,3 +450,28 @@ def test_a_player_whose_answer_waits_out_the_llms_rate_limit_reads_that_it_is_co
         expect(busy).to_be_hidden()
     finally:
         server.stop()
+
+
+def test_after_a_reload_of_a_closed_chat_the_box_still_says_a_message_starts_a_new_one(page, chat_server):
+    """The box said "Type your question…" after a reload, though the chat above it was closed."""
+    from playwright.sync_api import expect
+
+    open_chat(page, chat_server.url)
+    ask(page, "hello from the closed-chat reload test")
+    expect(page.locator(BOT_MESSAGES).last).to_have_attribute("data-status", "done", timeout=30_000)
+    close_it = """
+from django.contrib.auth.models import User
+from chat.handoff import conversation_close
+from chat.models import Message
+asked = Message.objects.get(text="hello from the closed-chat reload test")
+conversation_close(conversation_id=asked.conversation_id, actor=User.objects.get(username="manager"))
+"""
+    servers.manage(chat_server.env, "shell", "-c", close_it)
+    page.reload()
+    expect(page.locator("#chat-app")).to_have_attribute("data-connection", "open")
+
+    box = page.get_by_test_id("composer-input")
+    expect(page.get_by_text("hello from the closed-chat reload test")).to_be_visible()  # above the divider
+    expect(box).to_have_attribute("placeholder", "This conversation is closed. Send a message to start a new one.")
+    ask(page, "and a new question")
+    expect(box).to_have_attribute("placeholder", "Type your question…")

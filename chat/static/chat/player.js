@@ -814,6 +814,10 @@
   }
 
   // --------------------------------------------------------- state line --
+  function placeholderFor(s) {
+    return s === "closed" ? t("closed_placeholder") : noAgent ? t("leave_message") : t("placeholder");
+  }
+
   function setState(s, agent) {
     if (!s) return;
     convState = s;
@@ -824,7 +828,7 @@
     if (s !== "waiting") noAgent = false;
     // A message sent to a closed conversation opens a new one (the server
     // then sends a new `welcome`), so the composer stays usable.
-    input.placeholder = s === "closed" ? t("closed_placeholder") : noAgent ? t("leave_message") : t("placeholder");
+    input.placeholder = placeholderFor(s);
     autosize();   // an empty box as tall as its hint: on a phone the longer ones take two lines
     if (handoffBtn) handoffBtn.hidden = s !== "bot";
     // Waiting for a person (perhaps with nobody online): the player may go on with the bot.
@@ -1183,6 +1187,12 @@
     if (!prev.rated) showCsat(id, prev.language);
     resetConversation();
     convId = current;
+    // The new chat is still empty: the box says what it said before the reload, that the last
+    // one is closed and a message starts a new one (submit() puts the usual words back).
+    if (convState === "bot") {
+      input.placeholder = t("closed_placeholder");
+      autosize();
+    }
     afterContentChange();
   }
 
@@ -1496,6 +1506,7 @@
     savePending();
     list.appendChild(p.el);
     if (typeof textOverride !== "string") input.value = "";
+    input.placeholder = placeholderFor(convState);   // not the closed chat's hint any more
     autosize();
     updateCounter();
     trySend(p);
