@@ -565,6 +565,8 @@ def bot_message_finish(
         "finished_at": timezone.now(),
     }
     streaming = {"status": Message.Status.STREAMING}
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        return _finish_and_release_sqlite(message_id, values)
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic():
             if not update_by_pk(Message, message_id, only_if=streaming, **values):
@@ -582,6 +584,43 @@ def bot_message_finish(
         cursor.execute(_finish_and_release_sql(names), [*params, message_id, check])
         stored_count, asked_since = cursor.fetchone()
     return Finished(stored=stored_count == 1, asked_since=asked_since)
+
+
+def _finish_and_release_sqlite(message_id: int, values: dict) -> Finished:
+    """bot_message_finish on SQLite (the embedded default): two statements, each reading back
+    what the ORM would ask for again (RETURNING), and no transaction around them: the ORM's
+    way took six queries, the answer's end before the claim one.
+
+    Apart is safe: once the answer is no longer `streaming` its claim holds nothing
+    (_claim_free_sql), so a question stored between the two takes the claim for its own
+    answer, the release below then matches no row, and `asked_since` is None (not known),
+    which costs the job one look for a question that waited."""
+    names = tuple(values)
+    params = [Message._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
+    check = Message._meta.get_field("status").get_db_prep_save(Message.Status.STREAMING, connection)
+    update, release = _finish_and_release_sqlite_sql(names)
+    with connection.cursor() as cursor:
+        cursor.execute(update, [*params, message_id, check])
+        row = cursor.fetchone()
+        if row is None:
+            return Finished(stored=False, asked_since=None)
+        conversation_id, seq = row
+        cursor.execute(release, [conversation_id, seq])
+        released = cursor.fetchone()
+    return Finished(stored=True, asked_since=None if released is None else released[0] > seq)
+
+
+@functools.cache
+def _finish_and_release_sqlite_sql(names: tuple[str, ...]) -> tuple[str, str]:
+    """The answer's UPDATE and the claim's, for _finish_and_release_sqlite (built once)."""
+    m, c = table(Message), table(Conversation)
+    sets = ", ".join(f"{column(Message, name)} = %s" for name in names)
+    pk, status, seq = column(Message, "id"), column(Message, "status"), column(Message, "seq")
+    c_pk, claim, last_seq = (column(Conversation, f) for f in ("id", "answer_claim", "last_seq"))
+    conversation = column(Message, "conversation")
+    update = f"UPDATE {m} SET {sets} WHERE {pk} = %s AND {status} = %s RETURNING {conversation}, {seq}"
+    release = f"UPDATE {c} SET {claim} = NULL WHERE {c_pk} = %s AND {claim} = %s RETURNING {last_seq}"
+    return update, release
 
 
 @functools.cache

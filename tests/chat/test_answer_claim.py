@@ -66,3 +66,23 @@ def test_an_answer_failed_by_the_sweep_before_its_job_ended_it_is_not_ended_twic
 
     assert end(first.reply) == services.Finished(stored=False, asked_since=None)
     assert Message.objects.get(pk=first.reply.pk).status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_answers_end_says_the_same_in_its_own_statements(lin):
+    """As the answer's job stores its end (no transaction around it): on SQLite, the embedded
+    default, in two statements of its own, on PostgreSQL in one."""
+    first = ask(lin, "tab-1", "How do I join a guild?")
+    second = ask(lin, "tab-2", "How does leveling work?")
+    assert end(first.reply) == services.Finished(stored=True, asked_since=True)
+    assert Conversation.objects.get(pk=first.conversation_id).answer_claim is None
+    stored = Message.objects.get(pk=first.reply.pk)
+    assert (stored.status, stored.text) == ("done", "Open the Guild tab.")
+
+    later = ask(lin, "tab-3", "And how do I leave it?")
+    assert later.reply is not None and not later.waits and second.waits
+    assert end(later.reply) == services.Finished(stored=True, asked_since=False)
+
+    last = ask(lin, "tab-4", "Thanks!")
+    services.answer_orphaned_fail(message_id=last.reply.pk)
+    assert end(last.reply) == services.Finished(stored=False, asked_since=None)
