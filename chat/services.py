@@ -577,11 +577,9 @@ def bot_message_finish(
                 return Finished(stored=True, asked_since=None)
             last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
             return Finished(stored=True, asked_since=last_seq > seq)
-    names = tuple(values)
-    params = [Message._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
-    check = Message._meta.get_field("status").get_db_prep_save(streaming["status"], connection)
+    names, params = _end_params(message_id, values)
     with connection.cursor() as cursor:
-        cursor.execute(_finish_and_release_sql(names), [*params, message_id, check])
+        cursor.execute(_finish_and_release_sql(names), params)
         stored_count, asked_since = cursor.fetchone()
     return Finished(stored=stored_count == 1, asked_since=asked_since)
 
@@ -595,45 +593,54 @@ def _finish_and_release_sqlite(message_id: int, values: dict) -> Finished:
     (_claim_free_sql), so a question stored between the two takes the claim for its own
     answer, the release below then matches no row, and `asked_since` is None (not known),
     which costs the job one look for a question that waited."""
-    names = tuple(values)
-    params = [Message._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
-    check = Message._meta.get_field("status").get_db_prep_save(Message.Status.STREAMING, connection)
-    update, release = _finish_and_release_sqlite_sql(names)
+    names, params = _end_params(message_id, values)
     with connection.cursor() as cursor:
-        cursor.execute(update, [*params, message_id, check])
+        cursor.execute(_answer_end_sql(names), params)
         row = cursor.fetchone()
         if row is None:
             return Finished(stored=False, asked_since=None)
         conversation_id, seq = row
-        cursor.execute(release, [conversation_id, seq])
+        cursor.execute(_claim_release_sql(), [conversation_id, seq])
         released = cursor.fetchone()
     return Finished(stored=True, asked_since=None if released is None else released[0] > seq)
 
 
+def _end_params(message_id: int, values: dict) -> tuple[tuple[str, ...], list]:
+    """The answer's end as _answer_end_sql takes it: its fields' names, then every parameter."""
+    names = tuple(values)
+    params = [Message._meta.get_field(name).get_db_prep_save(values[name], connection) for name in names]
+    check = Message._meta.get_field("status").get_db_prep_save(Message.Status.STREAMING, connection)
+    return names, [*params, message_id, check]
+
+
 @functools.cache
-def _finish_and_release_sqlite_sql(names: tuple[str, ...]) -> tuple[str, str]:
-    """The answer's UPDATE and the claim's, for _finish_and_release_sqlite (built once)."""
-    m, c = table(Message), table(Conversation)
+def _answer_end_sql(names: tuple[str, ...]) -> str:
+    """The answer's UPDATE, only while it is `streaming`, returning its conversation and seq
+    (built once, csbot/fastsql.py). On SQLite a statement of its own, on PostgreSQL the first
+    part of _finish_and_release_sql."""
+    m, pk, status = table(Message), column(Message, "id"), column(Message, "status")
     sets = ", ".join(f"{column(Message, name)} = %s" for name in names)
-    pk, status, seq = column(Message, "id"), column(Message, "status"), column(Message, "seq")
-    c_pk, claim, last_seq = (column(Conversation, f) for f in ("id", "answer_claim", "last_seq"))
-    conversation = column(Message, "conversation")
-    update = f"UPDATE {m} SET {sets} WHERE {pk} = %s AND {status} = %s RETURNING {conversation}, {seq}"
-    release = f"UPDATE {c} SET {claim} = NULL WHERE {c_pk} = %s AND {claim} = %s RETURNING {last_seq}"
-    return update, release
+    returning = f"{column(Message, 'conversation')}, {column(Message, 'seq')}"
+    return f"UPDATE {m} SET {sets} WHERE {pk} = %s AND {status} = %s RETURNING {returning}"
+
+
+@functools.cache
+def _claim_release_sql() -> str:
+    """SQLite's release of the chat's answer claim, if the answer (its seq) still holds it."""
+    c, pk, claim = table(Conversation), column(Conversation, "id"), column(Conversation, "answer_claim")
+    return (
+        f"UPDATE {c} SET {claim} = NULL WHERE {pk} = %s AND {claim} = %s RETURNING {column(Conversation, 'last_seq')}"
+    )
 
 
 @functools.cache
 def _finish_and_release_sql(names: tuple[str, ...]) -> str:
     """bot_message_finish on PostgreSQL: the answer's UPDATE, then the claim's, as one statement
     (built once, csbot/fastsql.py): the second reads the first's RETURNING, so runs after it."""
-    m, c = table(Message), table(Conversation)
-    sets = ", ".join(f"{column(Message, name)} = %s" for name in names)
-    pk, status, seq = column(Message, "id"), column(Message, "status"), column(Message, "seq")
-    conversation = column(Message, "conversation")
+    c, seq, conversation = table(Conversation), column(Message, "seq"), column(Message, "conversation")
     c_pk, claim, last_seq = (column(Conversation, f) for f in ("id", "answer_claim", "last_seq"))
     return (
-        f"WITH m AS (UPDATE {m} SET {sets} WHERE {pk} = %s AND {status} = %s RETURNING {conversation}, {seq}), "
+        f"WITH m AS ({_answer_end_sql(names)}), "
         f"c AS (UPDATE {c} SET {claim} = NULL FROM m WHERE {c}.{c_pk} = m.{conversation} "
         f"AND {c}.{claim} = m.{seq} RETURNING {c}.{last_seq} > m.{seq} AS asked_since) "
         f"SELECT (SELECT count(*) FROM m), (SELECT asked_since FROM c)"
