@@ -1239,7 +1239,11 @@ def host_busy_line(ladder: list[dict]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--smoke", action="store_true", help="N=10 on both csbot setups, one pace each; assert no errors, complete answers")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="N=10 on both csbot setups, one pace each; assert no errors, complete answers",
+    )
     p.add_argument("--quick", action="store_true", help="the latency csbot adds at N=1..10 (issue 2)")
     p.add_argument("--systems", default="floor,csbot-embedded,csbot-pg,csbot-pg-x2,gradio-none,gradio-default")
     p.add_argument("--ns", default="10,100,500,1000")

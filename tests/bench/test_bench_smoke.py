@@ -2,8 +2,8 @@
 
 `bench/run.py --smoke` runs csbot under daphne on the embedded default and on
 PostgreSQL + the Redis channel layer, against the bench's fake ERNIE upstream,
-with 10 players (the embedded default at token pace, PostgreSQL at ERNIE's), and exits non-zero unless every answer arrived
-complete and without error. See docs/benchmarks.md.
+with 10 players (the embedded default at token pace, PostgreSQL at ERNIE's), and
+exits non-zero unless every answer arrived complete and without error. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
