@@ -78,6 +78,10 @@ class Conversation(models.Model):
     # it then (services.bot_message_finish). An answer no longer streaming (failed by the sweep:
     # its process died) claims nothing.
     answer_claim = models.BigIntegerField(_("answer claim"), null=True, blank=True, editable=False)
+    # The seq of the player's newest message, set by the UPDATE that takes its seq. The answer's end
+    # reads it under the row lock to know whether a question waited for it: a line for staff stored
+    # meanwhile (a note, the queue's line) also takes a seq, and counted as one.
+    last_question_seq = models.PositiveIntegerField(_("last question's sequence number"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("conversation")

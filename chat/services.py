@@ -133,8 +133,9 @@ def _open_sql(vendor: str) -> str:
     )
 
 
-def _allocate_seq(conversation_id: int) -> tuple[int, str]:
+def _allocate_seq(conversation_id: int, *, question: bool = False) -> tuple[int, str]:
     """The conversation's next seq, and its state then. Call inside a transaction.
+    `question`: the seq is a player's message's (Conversation.last_question_seq).
 
     One statement, UPDATE ... RETURNING: the UPDATE holds the row lock until
     commit, so concurrent appends to one conversation queue behind each other
@@ -143,7 +144,7 @@ def _allocate_seq(conversation_id: int) -> tuple[int, str]:
     """
     # RETURNING came to SQLite (3.35) for INSERT and UPDATE at once; PostgreSQL always had it.
     returning = connection.features.can_return_columns_from_insert
-    update, select = _seq_sql(connection.vendor, returning)
+    update, select = _seq_sql(connection.vendor, returning, question)
     row = _updated_row(update, [_updated_at_now(), conversation_id], select, conversation_id, returning=returning)
     if row is None:
         raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
@@ -172,11 +173,12 @@ def _updated_row(update: str, params: list, select: str, conversation_id: int, *
 
 
 @functools.cache
-def _seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
+def _seq_sql(vendor: str, returning: bool, question: bool = False) -> tuple[str, str]:
     """_allocate_seq's UPDATE (with RETURNING when the database has it) and the SELECT for when it hasn't."""
     c = table(Conversation)
     pk, last_seq, updated_at, state = (column(Conversation, f) for f in ("id", "last_seq", "updated_at", "state"))
-    update = f"UPDATE {c} SET {last_seq} = {last_seq} + 1, {updated_at} = %s WHERE {pk} = %s"
+    asked = f"{column(Conversation, 'last_question_seq')} = {last_seq} + 1, " if question else ""
+    update = f"UPDATE {c} SET {last_seq} = {last_seq} + 1, {asked}{updated_at} = %s WHERE {pk} = %s"
     select = f"SELECT {last_seq}, {state} FROM {c} WHERE {pk} = %s"
     return (f"{update} RETURNING {last_seq}, {state}" if returning else update), select
 
@@ -184,7 +186,7 @@ def _seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
 def _append(*, conversation_id: int, sender: str, text: str, **fields) -> tuple[Message, str]:
     """message_append, and the conversation's state when the message was stored."""
     with transaction.atomic():
-        seq, state = _allocate_seq(conversation_id)
+        seq, state = _allocate_seq(conversation_id, question=sender == Message.Sender.PLAYER)
         # Every message is stored here: the INSERT is built once (csbot/fastsql.py).
         message = insert(Message, conversation_id=conversation_id, seq=seq, sender=sender, text=text, **fields)
     return message, state
@@ -377,10 +379,13 @@ def _question_seq_sql(vendor: str, returning: bool) -> tuple[str, str]:
         column(Conversation, f)
         for f in ("id", "last_seq", "updated_at", "state", "player", "language", "facts", "answer_claim")
     )
+    asked = column(Conversation, "last_question_seq")
     free = _claim_free_sql()
-    # SET reads the row as it was: the claim is the answer's seq, last_seq + the increment.
+    # SET reads the row as it was: the claim is the answer's seq, last_seq + the increment; the
+    # question's is last_seq + 1 (what the answer holding the claim reads as it ends).
     update = (
         f"UPDATE {c} SET {last_seq} = {last_seq} + CASE WHEN {state} = %s AND {free} THEN %s ELSE 1 END, "
+        f"{asked} = {last_seq} + 1, "
         f"{claim} = CASE WHEN {state} = %s AND {free} AND %s THEN {last_seq} + %s ELSE {claim} END, "
         f"{updated_at} = %s WHERE {pk} = %s AND {player} = %s AND {state} <> %s AND NOT EXISTS ("
         f"SELECT 1 FROM {m} JOIN {c} AS mine ON mine.{pk} = {m}.{column(Message, 'conversation')} "
@@ -524,9 +529,9 @@ class Finished:
 
     # False: it was no longer `streaming` (another process's sweep had failed it).
     stored: bool
-    # Whether anything was stored in the chat after the answer, while it held the chat's answer
-    # claim (a question from another tab, or another process, waited for it); None when it did
-    # not hold the claim then: whether a question waits is not known.
+    # Whether the player asked anything after the answer, while it held the chat's answer claim
+    # (a question from another tab, or another process, waited for it; a line for staff stored
+    # meanwhile is not a question); None when it did not hold the claim then: not known.
     asked_since: bool | None
 
 
@@ -550,8 +555,9 @@ def bot_message_finish(
 
     The claim is released in the conversation's row, under its lock, by the same statement
     on PostgreSQL (no round trip added to the answer): a question stored before it waited
-    for this answer (`asked_since`, read in the row's last_seq, so also one that committed
-    while this waited for the lock); one stored after finds the claim free and is answered.
+    for this answer (`asked_since`, read in the row's last_question_seq, so also one that
+    committed while this waited for the lock; a note for staff, which takes a seq too, is no
+    question); one stored after finds the claim free and is answered.
     """
     values = {
         "text": text,
@@ -575,8 +581,8 @@ def bot_message_finish(
             claim = Conversation.objects.filter(pk=conversation_id, answer_claim=seq)
             if not claim.update(answer_claim=None):
                 return Finished(stored=True, asked_since=None)
-            last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation_id)
-            return Finished(stored=True, asked_since=last_seq > seq)
+            asked = Conversation.objects.values_list("last_question_seq", flat=True).get(pk=conversation_id)
+            return Finished(stored=True, asked_since=asked > seq)
     names, params = _end_params(message_id, values)
     with connection.cursor() as cursor:
         cursor.execute(_finish_and_release_sql(names), params)
@@ -629,7 +635,8 @@ def _claim_release_sql() -> str:
     """SQLite's release of the chat's answer claim, if the answer (its seq) still holds it."""
     c, pk, claim = table(Conversation), column(Conversation, "id"), column(Conversation, "answer_claim")
     return (
-        f"UPDATE {c} SET {claim} = NULL WHERE {pk} = %s AND {claim} = %s RETURNING {column(Conversation, 'last_seq')}"
+        f"UPDATE {c} SET {claim} = NULL WHERE {pk} = %s AND {claim} = %s "
+        f"RETURNING {column(Conversation, 'last_question_seq')}"
     )
 
 
@@ -638,11 +645,11 @@ def _finish_and_release_sql(names: tuple[str, ...]) -> str:
     """bot_message_finish on PostgreSQL: the answer's UPDATE, then the claim's, as one statement
     (built once, csbot/fastsql.py): the second reads the first's RETURNING, so runs after it."""
     c, seq, conversation = table(Conversation), column(Message, "seq"), column(Message, "conversation")
-    c_pk, claim, last_seq = (column(Conversation, f) for f in ("id", "answer_claim", "last_seq"))
+    c_pk, claim, asked = (column(Conversation, f) for f in ("id", "answer_claim", "last_question_seq"))
     return (
         f"WITH m AS ({_answer_end_sql(names)}), "
         f"c AS (UPDATE {c} SET {claim} = NULL FROM m WHERE {c}.{c_pk} = m.{conversation} "
-        f"AND {c}.{claim} = m.{seq} RETURNING {c}.{last_seq} > m.{seq} AS asked_since) "
+        f"AND {c}.{claim} = m.{seq} RETURNING {c}.{asked} > m.{seq} AS asked_since) "
         f"SELECT (SELECT count(*) FROM m), (SELECT asked_since FROM c)"
     )
 

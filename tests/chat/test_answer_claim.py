@@ -12,6 +12,9 @@ import pytest
 
 from chat import services
 from chat.models import Conversation, Message, Player
+from tests import servers
+from tests.chat.answer_claim_scenario import run
+from tests.services import require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +89,24 @@ def test_outside_a_transaction_the_answers_end_says_the_same_in_its_own_statemen
     last = ask(lin, "tab-4", "Thanks!")
     services.answer_orphaned_fail(message_id=last.reply.pk)
     assert end(last.reply) == services.Finished(stored=False, asked_since=None)
+
+
+# What each answer's end said: stored, and whether a question waited for it.
+ONLY_QUESTIONS_WAIT = {
+    "a note for staff": [True, False],
+    "his other tab's question, then a note": [True, True],
+    "a player's message appended": [True, True],
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_for_staff_stored_while_the_answer_streams_is_not_a_question_waiting_for_it():
+    """The answer's job looked for a question that waited after every note (a flagged question's,
+    the queue's), and found none: only a player's message counts. SQLite's own statements."""
+    assert run() == ONLY_QUESTIONS_WAIT
+
+
+def test_on_postgres_a_line_for_staff_is_not_a_question_waiting_for_the_answer_either(production_env):
+    """PostgreSQL's answer end, one statement reading the chat's row under its lock."""
+    require_postgres()
+    assert servers.scenario_printed(production_env, "tests.chat.answer_claim_scenario") == ONLY_QUESTIONS_WAIT

@@ -223,41 +223,56 @@ async def test_an_input_flagged_by_ernie_is_replaced_and_left_out_of_the_next_re
 async def test_a_question_sent_while_the_job_looks_for_one_after_its_answer_is_answered(
     player, ernie_settings, monkeypatch
 ):
-    """The flagged answer stores a line for staff after itself, so its job looks for a question
-    that waited. A question sent then is stored while the job looks (its socket, seeing the job
-    busy, leaves it to the job); the job found none in time, and stopped: the player waited for
-    good (seen about one run in three under load)."""
+    """A question from the player's other tab, on another process, waited for the answer, so its
+    job looks for it as the answer ends. A question sent then from this tab is stored while the job
+    looks (its socket, seeing the job busy, leaves it to the job); the job found the one that waited
+    passed by it, and stopped: the player waited for good (seen about one run in three under load)."""
     import asyncio
 
+    from chat import services
     from chat.streaming import jobs
-
-    ernie_settings.script("need_clear_history")
-    await ask(player, "一个不安全的问题")
 
     question_stored = asyncio.Event()
     looking = asyncio.Event()
-    real_start = jobs._start
+    real_finish, real_start = jobs._finish, jobs._start
+
+    def other_tabs_question(message_id: int) -> None:
+        """Stored on the other tab's process while the answer streams: it waits for the answer."""
+        conversation_id = Message.objects.get(pk=message_id).conversation_id
+        waiting = services.player_message_receive(
+            player=player, conversation_id=conversation_id, client_id="other-tab", text="在吗", with_answer=True
+        )
+        assert waiting.waits
+
+    async def finish_after_the_other_tabs_question(**end):
+        if not looking.is_set():
+            await sync_to_async(other_tabs_question)(end["message_id"])
+        return await real_finish(**end)
 
     async def start_after_the_question(*args, **kwargs):
         looking.set()
         await asyncio.wait_for(question_stored.wait(), 10)  # the race, made to happen every time
         return await real_start(*args, **kwargs)
 
+    monkeypatch.setattr(jobs, "_finish", finish_after_the_other_tabs_question)
     monkeypatch.setattr(jobs, "_start", start_after_the_question)
     ernie_settings.configure(reply=["您好！"])
     sock = PlayerSocket(player.pk)
     await sock.connect()
-    await asyncio.wait_for(looking.wait(), 10)
     await sock.say("充值没到账怎么办")
-    frames = [await sock.receive()]  # the ack: stored, and left to the busy job
+    await sock.receive_until(is_end, timeout=15)
+    await asyncio.wait_for(looking.wait(), 10)
+    client_id = await sock.say("充值没到账怎么办")
+    frames = await sock.receive_until(lambda f: f.get("type") == "ack")  # stored, and left to the busy job
     question_stored.set()
     frames += await sock.receive_until(is_end, timeout=15)
     await sock.close()
 
-    assert frames[0]["type"] == "ack"
     bot = next(f["message"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot")
     assert answer_text(frames, bot["id"]) == "您好！"
     assert frames[-1]["status"] == "done"
+    answer = await sync_to_async(Message.objects.select_related("reply_to").get)(pk=bot["id"])
+    assert answer.reply_to.client_id == client_id  # the newest question, the one just sent
 
 
 async def test_a_crash_before_the_answer_starts_ends_it_failed_and_keeps_the_question(player, monkeypatch):
