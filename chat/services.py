@@ -727,6 +727,11 @@ def answer_orphaned_fail(*, message_id: int, streamed_text: str | None = None, q
     return message if claimed else None
 
 
+def answer_failed_by_sweep(*, message_id: int) -> bool:
+    """Another process's sweep failed this answer (answer_orphaned_fail), not its own job."""
+    return Message.objects.filter(pk=message_id, status=Message.Status.FAILED, error=ORPHANED).exists()
+
+
 def failed_answer_language(message: Message) -> str:
     """The language of a failed answer's notice and of the queue's line under it: the answer's,
     the question's as the pipeline chose it (`message` with its conversation and reply_to)."""

@@ -42,7 +42,7 @@ from chat.handoff import failure_reason, wants_human
 from chat.models import Conversation, Message
 from chat.streaming.buffer import get_buffer
 from chat.streaming.loops import per_loop, receive_forever
-from csbot.db import db_pool
+from csbot.db import RepeatedFailure, db_pool
 from csbot.helper_pool import helper_pool
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,10 @@ class Stopped(NamedTuple):
     failed: list[int]
     ending: list[int] = []  # of the finished, those that ended after the grace period, as the stop wrapped up
 
+
+# Between tries to store an answer's end the database refused: quick at first (a lost
+# connection, a failover), then every few seconds while it is away (AnswerJob._store_end).
+END_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
 # After the grace period, how long the answers failed then may take to be stored and ended.
 STOP_WRITE_SECONDS = 5.0
@@ -549,6 +553,7 @@ def _answer_write(fn, *, priority: int):
 _checkpoint = _answer_write(services.bot_message_checkpoint, priority=0)
 _finish = _answer_write(services.bot_message_finish, priority=2)
 _state = db_pool(selectors.conversation_state)
+_failed_by_sweep = db_pool(services.answer_failed_by_sweep)
 _flag = db_pool(services.message_flag_unsafe)
 _model_busy = db_pool(services.bot_message_model_busy)
 
@@ -806,6 +811,37 @@ class AnswerJob:
         language = getattr(self, "language", "en")
         return services.answer_failure_notice(language=language, partial=bool(self.parts), queued=queued)
 
+    async def _store_end(self, **end) -> services.Finished:
+        """Store the answer's end, again and again while the database refuses it (a lost
+        connection, a failover, a helper killed mid-call), until it is stored or the sweep
+        failed the answer.
+
+        Given up at the first error, the answer's row stayed `streaming` and its chat's answer
+        claim held until the sweep's deadline (ANSWER_MAX_SECONDS + ORPHAN_MARGIN_SECONDS, ~7
+        minutes): the player's answer never ended, and a question from their other tab that
+        waited for it went to staff unanswered. The claim is released only by the statement that
+        stores the end, so never while the answer streams; stored late, the player reads the end
+        then and the question that waited is answered. Retried until the sweep takes the answer
+        (it fails it once that deadline passes, and the retry then stores nothing), or the
+        process stops (its answer left to the sweep, as any it cannot finish).
+        """
+        failures = RepeatedFailure(log, f"storing the end of answer {self.message_id}")
+        delays = iter(END_RETRY_DELAYS)
+        while True:
+            try:
+                finished = await _finish(**end)
+            except Exception:  # the database, or the helper running the write
+                failures.failed()
+                await asyncio.sleep(next(delays, END_RETRY_DELAYS[-1]))
+                continue
+            if failures.failing and not finished.stored and not await _failed_by_sweep(message_id=self.message_id):
+                # The attempt that raised had stored it (the connection was lost after its
+                # commit): the end is this job's to publish; whether a question waited is not known.
+                finished = services.Finished(stored=True, asked_since=None)
+            if failures.failing and finished.stored:
+                log.warning("answer %s: its end was stored after the database refused it", self.message_id)
+            return finished
+
     async def _finalize(self, buffer, started: float, status: str, *, error: str = "", player_error: str = "") -> bool:
         """Store the answer's end and publish it; False when another process had failed it
         meanwhile (this one was silent too long: chat/streaming/heartbeat.py) and said so."""
@@ -818,7 +854,7 @@ class AnswerJob:
             self.sources = self.meta["sources"] = []
         elif self.sources:
             self.sources = self.meta["sources"] = postprocess.cited_sources(text, self.sources)
-        finished = await _finish(
+        finished = await self._store_end(
             message_id=self.message_id,
             text=text,
             status=status,

@@ -489,3 +489,93 @@ async def test_a_player_whose_answer_failed_with_an_agent_online_is_told_they_ar
         "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。",
         "您已进入人工客服排队，客服很快就来。",
     ]
+
+
+class DatabaseAway:
+    """The answer's end refused by the database `times` times, as a lost connection or a failover
+    refuses it; `after_commit`: each refused attempt had stored it all the same (the connection
+    was lost after its commit)."""
+
+    def __init__(self, monkeypatch, *, times: int, after_commit: bool = False) -> None:
+        from chat.streaming import jobs
+
+        self.real, self.left, self.after_commit, self.tries = jobs._finish, times, after_commit, 0
+        monkeypatch.setattr(jobs, "_finish", self)
+        monkeypatch.setattr(jobs, "END_RETRY_DELAYS", (0.05,), raising=False)
+
+    async def __call__(self, **end):
+        from django.db import OperationalError
+
+        self.tries += 1
+        if self.left == 0:
+            return await self.real(**end)
+        self.left -= 1
+        if self.after_commit:
+            await self.real(**end)
+        raise OperationalError("server closed the connection unexpectedly")
+
+
+def other_tabs_question(player: Player) -> int:
+    """The player's other tab, on another process, asks while the answer streams: it waits."""
+    from chat import services
+
+    conversation = services.conversation_current(player=player)
+    waiting = services.player_message_receive(
+        player=player, conversation_id=conversation.pk, client_id="other-tab", text="充值还是没到账", with_answer=True
+    )
+    assert waiting.waits
+    return waiting.message.pk
+
+
+async def both_answers(player: Player, monkeypatch) -> tuple[list[dict], int]:
+    """Every frame the player's tab gets as its question's answer ends and the other tab's is
+    answered after it, and that question's id."""
+    import asyncio
+
+    from chat.streaming import jobs
+
+    asked = asyncio.Future()
+    real_stream = jobs.AnswerJob._stream
+
+    async def stream_then_the_other_tab_asks(job, *args):
+        await real_stream(job, *args)
+        if not asked.done():
+            asked.set_result(await sync_to_async(other_tabs_question)(player))
+
+    monkeypatch.setattr(jobs.AnswerJob, "_stream", stream_then_the_other_tab_asks)
+    sock = PlayerSocket(player.pk)
+    await sock.connect()
+    await sock.say("充值没到账怎么办")
+    frames = await sock.receive_until(is_end, timeout=15)
+    frames += await sock.receive_until(is_end, timeout=15)
+    await sock.close()
+    return frames, await asked
+
+
+def bot_answers(frames: list[dict]) -> list[tuple[int, str, str]]:
+    """Each bot answer the tab showed: its id, its text and how it ended."""
+    ends = {f["id"]: f["status"] for f in frames if is_end(f)}
+    shown = [f["message"]["id"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "bot"]
+    return [(pk, answer_text(frames, pk), ends.get(pk)) for pk in shown]
+
+
+@pytest.mark.parametrize("after_commit", [False, True], ids=["refused", "stored-then-connection-lost"])
+async def test_an_answer_whose_end_the_database_refused_ends_when_it_is_back_and_the_question_that_waited_is_answered(
+    player, ernie_settings, monkeypatch, after_commit
+):
+    """Its row stayed `streaming` and the chat's answer claim held for ~7 minutes, until the sweep:
+    the answer never ended on the player's screen, and their other tab's question, which waited
+    for it, went to staff unanswered."""
+    ernie_settings.configure(reply=["充值到账通常需要五分钟。"])
+    refusals = DatabaseAway(monkeypatch, times=2, after_commit=after_commit)
+
+    frames, waited = await both_answers(player, monkeypatch)
+
+    first, second = bot_answers(frames)
+    assert first[1:] == ("充值到账通常需要五分钟。", "done")  # ended once, as it streamed
+    assert second[1:] == ("充值到账通常需要五分钟。", "done")
+    assert sum(is_end(f) for f in frames) == 2 and refusals.tries >= 3
+    stored = await sync_to_async(Message.objects.get)(pk=second[0])
+    assert stored.reply_to_id == waited
+    chat = await sync_to_async(lambda: stored.conversation)()
+    assert (chat.state, chat.answer_claim) == ("bot", None)
