@@ -368,7 +368,17 @@ async def _run_jobs(
                         continue
                     break
             job = AnswerJob(conversation_id, reply_to_id, claim, start)
-            await job.run()
+            try:
+                await job.run()
+            except asyncio.CancelledError:
+                # A takeover or a close stopped the answer, whose end is stored. Had a question
+                # waited for it, or come here meanwhile, the chat may be the bot's again: a
+                # hand-back while the stopped answer ended started nothing beside it (its claim
+                # was still held, on any process; here, the hand-back's question waits in
+                # `pending`), and nothing else looked for that question again. The state decides.
+                if not (job.asked_since or conversation_id in reg.pending):
+                    raise
+                asyncio.current_task().uncancel()
             reg.ending.discard(conversation_id)
             claim, start = None, None
             # Its end released the claim and said whether a question came meanwhile (from

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat import presence, staff_notify, staff_selectors
+from chat import handoff, presence, staff_notify, staff_selectors
 from chat.models import AgentProfile, Conversation, ConversationEvent, Message, Player
 from chat.services import message_append
 from chat.streaming import jobs
@@ -1392,3 +1392,56 @@ async def test_staff_read_that_the_llm_flagged_the_players_message_and_the_playe
         "from now on. The player read that the bot can't help with that request."
     )
     assert not any(f.get("type") == "message" and f["message"].get("internal") for f in seen)
+
+
+@pytest.mark.parametrize("hand_back_on", ["another process", "this process"])
+async def test_a_hand_back_as_the_stopped_answer_ends_answers_the_question_from_the_players_other_tab(
+    lin, alice, demo_kb, settings, monkeypatch, hand_back_on
+):
+    """Lin's other tab, on another web process, asked while the bot's answer streamed: the question
+    waited for it. Alice took the chat over, which stopped the answer, and handed it back while the
+    stopped answer's end was being stored: the hand-back's answer found the chat's answer claim
+    still held and started nothing (or, on the answer's own process, was left to its job), and the
+    stopped answer's job looked for no question after it. Lin's question was never answered."""
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.02
+    handed_back = asyncio.Event()
+    real_finish = jobs._finish
+
+    async def end_stored_after_the_hand_back(**end):
+        if end["status"] == "interrupted":
+            await asyncio.wait_for(handed_back.wait(), 10)
+        return await real_finish(**end)
+
+    monkeypatch.setattr(jobs, "_finish", end_stored_after_the_hand_back)
+    player, cid = await player_chatting(lin)
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await player.say("How do I get a refund?")
+    stopped = (await player.receive_until(lambda f: f.get("t") == "d"))[-1]["i"]
+    # What the other tab's web process does with Lin's question (chat/consumers.py: _accept).
+    other_tab, start = await sync_to_async(jobs._receive_and_start)(
+        start=True, player=lin, conversation_id=cid, client_id="other-tab", text="And how long does it take?"
+    )
+    assert start is None and other_tab.waits
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001  # the answer after it, read quickly
+    if hand_back_on == "this process":
+        await agent.send({"type": "hand_back", "conversation_id": cid})
+        await agent.receive_until(lambda f: f.get("type") == "ok")
+    else:  # what the staff socket's process does (chat/staff_consumer.py: _act), there
+        change = await sync_to_async(handoff.conversation_hand_back)(conversation_id=cid, agent=alice)
+        assert change.answer == other_tab.message.pk
+        assert await sync_to_async(jobs._start_and_prepare)(cid, change.answer) is None  # the claim is held
+    handed_back.set()
+    frames = await player.receive_until(lambda f: is_end(f) and f["id"] != stopped)
+    await player.close()
+    await agent.close()
+
+    answers = await sync_to_async(list)(
+        Message.objects.filter(conversation_id=cid, sender="bot").order_by("seq").values_list("reply_to_id", "status")
+    )
+    assert answers[1:] == [(other_tab.message.pk, "done")] and answers[0][1] == "interrupted"
+    assert frames[-1]["status"] == "done"
+    chat = await sync_to_async(Conversation.objects.get)(pk=cid)
+    assert (chat.state, chat.answer_claim) == ("bot", None)
