@@ -1,12 +1,13 @@
 """One side of the hand-back race (tests/chat/test_hand_back_race_postgres.py), in a process
 of its own as a web process's helper would be.
 
-    python -m tests.chat.hand_back_race_worker agent|player <conversation id>...
+    python -m tests.chat.hand_back_race_worker agent|player|other-tab <conversation id>...
 
 Sets Django up and says `ready`; then, for each conversation, waits for a line on stdin (the
 other side gets its line at the same moment) and: `agent` hands the chat back to the bot and
-starts the answer the hand-back asks for, as the staff socket does; `player` sends a new
-message and starts its answer, as the player socket does. Prints the id of the answer it
+starts the answer the hand-back asks for, as the staff socket does; `player` (and `other-tab`,
+the player's other tab on a third web process) sends a new message and starts its answer, as
+the player socket does. Prints the id of the answer it
 started, or `-`, for each.
 """
 
@@ -45,7 +46,7 @@ def main(side: str, ids: list[int]) -> None:
             # start, or after that start, each order of the writes comes up.
             time.sleep(random.uniform(0, 0.08))
             received, start = jobs._receive_and_start(
-                start=True, player=player, conversation_id=cid, client_id=f"again-{cid}", text="hello? anyone there?"
+                start=True, player=player, conversation_id=cid, client_id=f"{side}-{cid}", text=f"hello? ({side})"
             )
             if start is None and received.answer:  # the consumer's start_answer, with no answer row yet
                 start = jobs._start_and_prepare(cid, received.message.pk)

@@ -1,8 +1,10 @@
-"""A hand-back and the player's next message at once, on two processes, on PostgreSQL.
+"""A hand-back and the player's next messages at once, on three processes, on PostgreSQL.
 
 Alice hands a chat back to the bot while its player's question is unanswered: the bot is to
-answer it. In the same moment the player, on another web process, writes again. Both started
-an answer, and the player read two at once: one to the stale question, one to the new.
+answer it. In the same moment the player writes again from two tabs, each on another web
+process. The hand-back and a message both started an answer, and the player read two at once:
+one to the stale question, one to the new. One answer streams; the newest question is answered
+once it ends.
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ for answer in Message.objects.filter(conversation_id__in={ids}, sender="bot", st
 """
 
 
-def test_a_hand_back_and_the_players_next_message_at_once_start_one_answer(production_env):
+def test_a_hand_back_and_the_players_next_messages_from_two_tabs_at_once_start_one_answer(production_env):
     require_postgres()
     ids = last_line(servers.manage(production_env, "shell", "-c", SETUP).stdout).split()
-    workers = ready_workers(production_env, "tests.chat.hand_back_race_worker", ["agent", *ids], ["player", *ids])
+    sides = (["agent", *ids], ["player", *ids], ["other-tab", *ids])
+    workers = ready_workers(production_env, "tests.chat.hand_back_race_worker", *sides)
     for _ in ids:  # each chat raced for at once
         signal(workers)
         for worker in workers:
