@@ -1,7 +1,8 @@
 """Reads for the analytics pages. They read aggregates (a few rows per day and
 dimension), never the conversations themselves, so a page costs the same with a
 thousand chats or a million. Knowledge gaps and alerts are read from their own
-small tables. Metric definitions: docs/metrics.md.
+small tables; the chats behind a figure (chats_behind), a page of at most 200, from
+the stats rows. Metric definitions: docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,7 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from analytics.models import Aggregate, Alert, DirtyHour, GapCluster, KnowledgeGap
+from analytics.models import Aggregate, Alert, ConversationStats, DirtyHour, GapCluster, KnowledgeGap
 from analytics.services import histogram
 from analytics.services.aggregation import (
     UNTAKEN,
@@ -404,3 +406,95 @@ def alerts(rng: DateRange) -> dict[str, Any]:
         "per_day": per_day,
         "days": [rng.start + timedelta(days=i) for i in range(rng.days)],
     }
+
+
+# The chats page lists at most this many, newest first, and says how many there were.
+CHATS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Which of a range's chats a figure counted: one of a knowledge-gap group's (`gap`), an
+    intent's (`intent`, "" for none), a handoff reason's (`reason`) or those rated `ratings`."""
+
+    gap: int | None = None
+    intent: str | None = None
+    reason: str | None = None
+    ratings: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, params: Any) -> Drill:
+        gap = params.get("gap", "")
+        ratings = tuple(sorted({int(r) for r in params.getlist("rating") if r in {"1", "2", "3", "4", "5"}}))
+        return cls(
+            gap=int(gap) if gap.isdigit() else None,
+            intent=params.get("intent"),
+            reason=params.get("reason") or None,
+            ratings=ratings,
+        )
+
+    def params(self) -> list[tuple[str, Any]]:
+        pairs = [("gap", self.gap), ("intent", self.intent), ("reason", self.reason)]
+        return [(k, v) for k, v in pairs if v is not None] + [("rating", r) for r in self.ratings]
+
+    def query(self) -> str:
+        return urlencode(self.params())
+
+
+def chats_behind(rng: DateRange, drill: Drill, *, limit: int = CHATS_SHOWN) -> dict[str, Any]:
+    """The chats a figure of the pages counted, newest first: what a manager reads next.
+
+    A knowledge gap's chats are those where one of its group's questions was asked in the
+    range (open ones too: the gaps page counts questions when asked); every other figure
+    counts closed chats by their close, as the aggregates do (docs/metrics.md)."""
+    from chat.models import Conversation
+
+    asked: dict[int, str] = {}
+    in_readers, reader = "", translation.get_language() or settings.LANGUAGE_CODE
+    if drill.gap is not None:
+        gaps = KnowledgeGap.objects.filter(
+            cluster_id=drill.gap, created_at__gte=rng.since, created_at__lt=rng.until, conversation__isnull=False
+        )
+        for conversation_id, question, language in gaps.order_by("-created_at").values_list(
+            "conversation_id", "question", "language"
+        ):
+            asked.setdefault(conversation_id, question)
+            if language == reader:
+                in_readers = in_readers or question
+        total, ids = len(asked), list(asked)[:limit]
+    else:
+        stats = ConversationStats.objects.filter(closed_at__gte=rng.since, closed_at__lt=rng.until).exclude(
+            resolution=ConversationStats.Resolution.EMPTY
+        )
+        if drill.intent is not None:
+            stats = stats.filter(intent=drill.intent)
+        if drill.reason is not None:
+            stats = stats.filter(handed_off=True, handoff_reason=drill.reason)
+        if drill.ratings:
+            stats = stats.filter(csat_score__in=drill.ratings)
+        total = stats.count()
+        ids = list(stats.order_by("-closed_at", "-pk").values_list("pk", flat=True)[:limit])
+    found = Conversation.objects.select_related("player", "stats", "stats__agent", "csat").in_bulk(ids)
+    labels = intent_labels()
+    rows = []
+    for pk in ids:
+        conversation = found[pk]
+        stats = getattr(conversation, "stats", None)
+        rating = getattr(conversation, "csat", None)
+        agent = stats.agent if stats else None
+        rows.append(
+            {
+                "conversation": conversation,
+                "closed_at": stats.closed_at if stats else None,
+                "intent": intent_label(conversation.intent, labels),
+                "outcome": stats.get_resolution_display() if stats else _("still open"),
+                "reason": stats.handoff_reason if stats and stats.handed_off else "",
+                "agent": (agent.get_full_name() or agent.get_username()) if agent else "",
+                "rating": rating,
+                "question": asked.get(pk, ""),
+            }
+        )
+    cluster = GapCluster.objects.filter(pk=drill.gap).first() if drill.gap is not None else None
+    # Named as on the gaps page, which the manager came from.
+    label = _gap_label(cluster, reader, in_readers) if cluster else ""
+    return {"rows": rows, "total": total, "cluster": cluster, "gap_label": label}

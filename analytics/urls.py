@@ -10,5 +10,6 @@ urlpatterns = [
     path("sentiment/", views.sentiment, name="sentiment"),
     path("agents/", views.agents, name="agents"),
     path("gaps/", views.gaps, name="gaps"),
+    path("chats/", views.chats, name="chats"),
     path("anomalies/", views.anomalies_page, name="anomalies"),
 ]

@@ -122,6 +122,28 @@ def gaps(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @manager_required
+def chats(request: HttpRequest) -> HttpResponse:
+    """The chats behind a figure (a knowledge gap's group, an intent, a handoff reason, the low
+    ratings): a manager who read that 29 players asked about a crash had no way to their chats."""
+    rng = DateRange.parse(request.GET)
+    drill = selectors.Drill.parse(request.GET)
+    data = selectors.chats_behind(rng, drill)
+    intent = selectors.intent_label(drill.intent, selectors.intent_labels()) if drill.intent is not None else None
+    return _page(
+        request,
+        "chats",
+        rng,
+        drill=drill,
+        drill_params=drill.params(),
+        drill_query=drill.query(),
+        intent=intent,
+        shown=selectors.CHATS_SHOWN,
+        **data,
+    )
+
+
+@require_GET
+@manager_required
 def anomalies_page(request: HttpRequest) -> HttpResponse:
     # Checked here too: with every worker stopped, nothing else would notice.
     anomalies.worker_check()
