@@ -246,6 +246,8 @@ def kpis(t: Totals, settled: Totals | None = None) -> dict[str, Any]:
         "csat_avg": _ratio(t["csat_sum"], t["csat_count"]),
         "csat_count": t["csat_count"],
         "csat_satisfied": _ratio(sum(t["csat_hist"][3:5]), t["csat_count"]),
+        # The ratings of 1 and 2: the chats a manager reads first (the overview links to them).
+        "csat_low": sum(t["csat_hist"][0:2]),
         "ttft_p50_ms": histogram.percentile(t["ttft_hist"], 0.50),
         "ttft_p95_ms": histogram.percentile(t["ttft_hist"], 0.95),
         "ttft_avg_ms": _ratio(t["ttft_sum_ms"], t["ttft_count"]),

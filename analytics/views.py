@@ -129,6 +129,10 @@ def chats(request: HttpRequest) -> HttpResponse:
     drill = selectors.Drill.parse(request.GET)
     data = selectors.chats_behind(rng, drill)
     intent = selectors.intent_label(drill.intent, selectors.intent_labels()) if drill.intent is not None else None
+    low, high = (drill.ratings[0], drill.ratings[-1]) if drill.ratings else (0, 0)
+    # "1–2" for the low ratings the overview links to; any other choice as listed.
+    contiguous = high - low + 1 == len(drill.ratings)
+    ratings = f"{low}–{high}" if contiguous and low != high else ", ".join(map(str, drill.ratings))
     return _page(
         request,
         "chats",
@@ -137,6 +141,7 @@ def chats(request: HttpRequest) -> HttpResponse:
         drill_params=drill.params(),
         drill_query=drill.query(),
         intent=intent,
+        ratings=ratings,
         shown=selectors.CHATS_SHOWN,
         **data,
     )

@@ -11,8 +11,12 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from analytics.hooks import knowledge_gap_record
+from analytics.hooks import csat_record, knowledge_gap_record
+from analytics.services import aggregation
+from analytics.tasks import on_conversation_closed
 from chat.models import Conversation
+from tests.analytics.conftest import T0
+from tests.analytics.factories import Chat
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +71,57 @@ def test_a_knowledge_gaps_count_leads_to_the_chats_where_its_questions_were_aske
     chinese = client.get(to_chats, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "问过类似“crash on android 12 after update”的问题，知识库未能解答" in chinese
     assert "2 个对话。" in chinese and [r[3] for r in rows(chinese)] == ["仍在进行", "仍在进行"]
+
+
+RANGE = "start=2025-03-03&end=2025-03-03"
+
+
+@pytest.fixture
+def monday(players, alice, django_capture_on_commit_callbacks):
+    """Four chats of a Monday: one handed to Alice and rated 1, one the bot answered and rated 2,
+    one rated 5, and one whose player asked for a person nobody took."""
+    p1, p2, p3, p4, _p5 = players
+    hour = timedelta(hours=1)
+    chats = {
+        "angry": Chat(p1, T0, intent="recharge_not_arrived")
+        .player(0, "充值没到账")
+        .bot(2)
+        .escalate(30, "dont_know")
+        .take_over(60, alice)
+        .agent(90, alice)
+        .close(300, by=alice),
+        "meh": Chat(p2, T0 + hour, intent="recharge_not_arrived").player(0, "充值没到").bot(2).close(120),
+        "happy": Chat(p3, T0 + 2 * hour, intent="events").player(0, "活动什么时候开始").bot(2).close(120),
+        "left": Chat(p4, T0 + 3 * hour, intent="lost_item")
+        .player(0, "转人工")
+        .escalate(5, "player_request")
+        .close(600),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        for chat in chats.values():
+            on_conversation_closed(chat.pk)
+    csat_record(conversation_id=chats["angry"].pk, score=1, comment="等了好久")
+    csat_record(conversation_id=chats["meh"].pk, score=2)
+    csat_record(conversation_id=chats["happy"].pk, score=5, comment="谢谢")
+    aggregation.aggregate_dirty()
+    return {name: chat.conversation for name, chat in chats.items()}
+
+
+def test_the_overviews_low_ratings_lead_to_the_chats_rated_1_or_2_with_their_comments(monday, client, mia):
+    client.force_login(mia)
+
+    overview = client.get("/analytics/?" + RANGE).content.decode()
+    low = re.search(r'<a href="([^"]+)" data-testid="csat-low">([^<]+)</a>', overview)
+    assert low.group(2) == "2 rated 1 or 2"
+    page = client.get(unescape(low.group(1))).content.decode()
+
+    assert "Rated 1–2 out of 5" in page and "2 chats." in page
+    angry, meh = monday["angry"], monday["meh"]
+    assert [(r[0], r[3], r[4], r[5]) for r in rows(page)] == [
+        (f"#{meh.pk} {meh.player}", "Resolved by the bot", "–", "2"),
+        (f"#{angry.pk} {angry.player}", "Handed off to a human The bot could not answer", "Alice", "1 等了好久"),
+    ]
+    chinese = client.get(unescape(low.group(1)), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "评分 1–2（满分 5）" in chinese
+    overview_in_chinese = client.get("/analytics/?" + RANGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "评 1 或 2 分的有 2 个" in overview_in_chinese
