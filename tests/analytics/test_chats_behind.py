@@ -125,3 +125,23 @@ def test_the_overviews_low_ratings_lead_to_the_chats_rated_1_or_2_with_their_com
     assert "评分 1–2（满分 5）" in chinese
     overview_in_chinese = client.get("/analytics/?" + RANGE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "评 1 或 2 分的有 2 个" in overview_in_chinese
+
+
+def test_an_intent_and_a_handoff_reason_lead_to_their_chats(monday, client, mia):
+    client.force_login(mia)
+
+    intents = links(client.get("/analytics/intents/?" + RANGE).content.decode())
+    page = client.get(intents["Top-up not received"]).content.decode()
+    assert "Intent: Top-up not received" in page
+    assert [r[0] for r in rows(page)] == [f"#{c.pk} {c.player}" for c in (monday["meh"], monday["angry"])]
+
+    overview = client.get("/analytics/?" + RANGE).content.decode()
+    # The handoff reasons' table: one chat where the player asked for a person, one the bot could not answer.
+    asked = re.search(r'<td>The player asked for a person</td>\s*<td><a href="([^"]+)">1</a>', overview)
+    page = client.get(unescape(asked.group(1))).content.decode()
+    assert "Handed to a human: The player asked for a person" in page
+    left = monday["left"]
+    assert [(r[0], r[4]) for r in rows(page)] == [(f"#{left.pk} {left.player}", "–")]
+
+    chinese = client.get(intents["Top-up not received"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "意图：充值未到账" in chinese

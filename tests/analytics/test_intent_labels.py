@@ -48,7 +48,7 @@ def test_the_intents_page_names_intents_in_english(chats, client, mia):
     assert table(page) == ["Account security", "Unknown", "old_promo"]
     assert chart_labels(page) == ["Account security", "Unknown", "old_promo"]
     html = page.content.decode()
-    assert ">Account security</td>" in html and "account_security</td>" not in html
+    assert ">Account security</a></td>" in html and "account_security</a></td>" not in html
 
 
 def test_the_intents_page_names_intents_in_chinese(chats, client, mia):
