@@ -197,22 +197,47 @@ def _whole_rows(rng: DateRange, dimension: str) -> list[tuple[Aggregate, str]]:
     return [(row, Period.DAY) for row in days] + [(row, Period.HOUR) for row in hours]
 
 
+def _settled_hours(rng: DateRange, dimension: str, cutoff: datetime) -> dict[str, list[Aggregate]]:
+    """Per key, the hour rows of the day the cutoff falls in that ended before it.
+
+    That day is not settled as a whole, yet most of its chats closed over 24 h ago: on a
+    Monday morning Sunday's resolution read "Not known yet" and the week's rate left out all
+    of Sunday, while its note said it counted every chat closed over 24 h ago."""
+    day = day_start(cutoff)
+    if not rng.since <= day < rng.until:
+        return {}
+    out: dict[str, list[Aggregate]] = defaultdict(list)
+    for row in _rows(rng, dimension, Period.HOUR).filter(bucket__gte=day, bucket__lte=cutoff - timedelta(hours=1)):
+        out[row.key].append(row)
+    return out
+
+
+def _add_day(sums: Sums, row: Aggregate, period: str, cutoff: datetime, hours: dict[str, list[Aggregate]]) -> None:
+    """A row into `sums`; a day row of the cutoff's day with its settled hours as its settled part."""
+    straddles = period == Period.DAY and row.bucket == day_start(cutoff)
+    sums.add(row, not straddles and _settled(row.bucket, period, cutoff))
+    for hour in hours.get(row.key, []) if straddles else []:
+        add_totals(sums.settled, hour)
+
+
 def totals_by_key(rng: DateRange, dimension: str) -> dict[str, Sums]:
     out: dict[str, Sums] = defaultdict(Sums)
     cutoff = _cutoff()
+    hours = _settled_hours(rng, dimension, cutoff)
     for row, period in _whole_rows(rng, dimension):
-        out[row.key].add(row, _settled(row.bucket, period, cutoff))
+        _add_day(out[row.key], row, period, cutoff, hours)
     return dict(out)
 
 
 def series(rng: DateRange, dimension: str = Dim.ALL, key: str = "") -> list[tuple[datetime, Sums]]:
     by_bucket = {row.bucket: row for row in _rows(rng, dimension, rng.period).filter(key=key)}
     cutoff = _cutoff()
+    hours = _settled_hours(rng, dimension, cutoff) if rng.period == Period.DAY else {}
     points = []
     for bucket in rng.buckets():
         sums = Sums()
         if bucket in by_bucket:
-            sums.add(by_bucket[bucket], _settled(bucket, rng.period, cutoff))
+            _add_day(sums, by_bucket[bucket], rng.period, cutoff, hours)
         points.append((bucket, sums))
     return points
 
