@@ -102,9 +102,13 @@ def overview(rng: DateRange, data: dict[str, Any]) -> dict[str, dict]:
     }
 
 
+# The intents charts show this many, the most asked; the table lists every one (and says so).
+INTENTS_CHARTED = 15
+
+
 def intents(rows: list[tuple[str, Metrics]], names: dict[str, str]) -> dict[str, dict]:
     """`names`: each intent's label in the reader's language (selectors.intent_labels)."""
-    top = rows[:15]
+    top = rows[:INTENTS_CHARTED]
     labels = [intent_label(key, names) for key, _k in top]
     metrics = [k for _key, k in top]
     return {

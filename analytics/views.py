@@ -86,7 +86,15 @@ def intents(request: HttpRequest) -> HttpResponse:
         )
         for key, k in rows
     ]
-    return _page(request, "intents", rng, previous=previous, rows=shares, charts=charts.intents(rows, labels))
+    return _page(
+        request,
+        "intents",
+        rng,
+        previous=previous,
+        rows=shares,
+        charts=charts.intents(rows, labels),
+        charted=charts.INTENTS_CHARTED if len(rows) > charts.INTENTS_CHARTED else None,
+    )
 
 
 @require_GET
