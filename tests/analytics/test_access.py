@@ -13,6 +13,7 @@ PAGES = [
     "/analytics/agents/",
     "/analytics/gaps/",
     "/analytics/anomalies/",
+    "/analytics/chats/?rating=1&rating=2",
     "/analytics/?format=csv",
     "/analytics/agents/?format=csv",
 ]
