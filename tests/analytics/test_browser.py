@@ -109,9 +109,10 @@ EMPTY_NOTES = """() => Object.fromEntries(Array.from(document.querySelectorAll('
 
 
 def read_pages(
-    live_server, paths: list[str], script: str, language: str = "en-US", width: int = 1024
+    live_server, paths: list[str], script: str, language: str = "en-US", width: int = 1024, phone: str = ""
 ) -> dict[str, Any]:
-    """What `script` reads of each of these analytics pages once its charts are drawn, by path, as mia."""
+    """What `script` reads of each of these analytics pages once its charts are drawn, by path, as mia;
+    with `phone`, also what that script reads of the page then narrowed to 390 px, as "phone"."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -126,14 +127,24 @@ def read_pages(
                 page.goto(f"{live_server.url}/analytics/{path}")
                 page.wait_for_function(ALL_DRAWN)
                 seen[path] = page.evaluate(script)
+                if phone:
+                    # The same browser, narrowed: Chart.js draws the charts again for the width.
+                    page.set_viewport_size({"width": 390, "height": 800})
+                    page.wait_for_function(NARROWED)
+                    seen[path] = {**seen[path], "phone": page.evaluate(phone)}
+                    page.set_viewport_size({"width": width, "height": 800})
         finally:
             browser.close()
     return seen
 
 
-def read_charts(live_server, paths: list[str], script: str, language: str = "en-US") -> dict[str, Any]:
+NARROWED = """() => Array.from(document.querySelectorAll('canvas[data-chart]'))
+  .every((canvas) => Chart.getChart(canvas).width <= 390)"""
+
+
+def read_charts(live_server, paths: list[str], script: str, language: str = "en-US", phone: str = "") -> dict[str, Any]:
     """What `script` reads of each chart of these analytics pages, by "<path><chart id>", as mia."""
-    pages = read_pages(live_server, paths, script, language)
+    pages = read_pages(live_server, paths, script, language, phone=phone)
     return {f"{path}{chart}": value for path, charts in pages.items() for chart, value in charts.items()}
 
 
@@ -341,7 +352,7 @@ def test_a_long_unanswered_question_is_cut_with_an_ellipsis_and_read_whole_in_it
             KnowledgeGap.objects.create(cluster=cluster, question=question)
     manager()
 
-    read = read_charts(live_server, ["gaps/"], QUESTION_LABELS)
+    read = read_charts(live_server, ["gaps/"], QUESTION_LABELS, phone=LABELS_ON_CANVAS)
 
     assert read["gaps/ticks"] == [
         "Why did my season pass rewards disappear…",
@@ -349,6 +360,25 @@ def test_a_long_unanswered_question_is_cut_with_an_ellipsis_and_read_whole_in_it
         "How do I bind my email?",
     ]
     assert read["gaps/tooltips"] == [long_question, chinese, "How do I bind my email?"]
+
+    # On a phone the label axis has half the chart: a label wider than that was cut at the
+    # canvas's edge, its start gone and no mark ("sh on android 12 after update").
+    phone = read["gaps/phone"]
+    assert [label.endswith("…") for label, _width in phone["labels"]] == [True, True, False]
+    assert phone["labels"][2][0] == "How do I bind my email?"
+    for label, width in phone["labels"]:
+        assert width <= phone["right"], (label, width, phone)
+
+
+LABELS_ON_CANVAS = """() => {
+  const scale = Chart.getChart(document.querySelector('canvas[data-chart="chart-per-group"]')).scales.y;
+  const ctx = scale.ctx;
+  ctx.save();
+  ctx.font = Chart.helpers.toFont(scale.options.ticks.font).string;
+  const labels = scale.ticks.map((t) => [t.label, ctx.measureText(t.label).width]);
+  ctx.restore();
+  return {right: scale.right, labels};
+}"""
 
 
 SHARE_AXIS = """() => ({y2: Chart.getChart(document.querySelector('canvas[data-chart="chart-over-time"]'))

@@ -27,6 +27,19 @@
     return chars.length > size ? chars.slice(0, size).join("") + "…" : String(text);
   }
 
+  // `text` cut, with "…", to what `width` pixels of `font` hold. On a phone a bar chart's label
+  // axis takes at most about half the chart, and Chart.js cuts whatever is wider at the
+  // canvas's edge, without a mark: "sh on android 12 after update".
+  function fit(ctx, font, text, width) {
+    ctx.save();
+    ctx.font = font;
+    var chars = Array.from(text);
+    var cut = chars.length;
+    while (cut > 1 && ctx.measureText(cut < chars.length ? chars.slice(0, cut).join("") + "…" : text).width > width) cut--;
+    ctx.restore();
+    return cut < chars.length ? chars.slice(0, cut).join("") + "…" : text;
+  }
+
   function build(spec) {
     var opts = spec.options || {};
     var round = spec.type === "doughnut" || spec.type === "pie";
@@ -104,7 +117,12 @@
       if (opts.clip) {
         var labelAxis = opts.horizontal ? "y" : "x";
         options.scales[labelAxis].ticks = {
-          callback: function (value) { return clip(this.getLabelForValue(value), opts.clip); }
+          callback: function (value) {
+            var label = clip(this.getLabelForValue(value), opts.clip);
+            if (!opts.horizontal) return label;
+            // Two fifths of the chart's width, the rest for the bars (and the axis's padding).
+            return fit(this.ctx, Chart.helpers.toFont(this.options.ticks.font).string, label, this.chart.width * 0.4);
+          }
         };
       }
     }
