@@ -360,8 +360,21 @@ def agents(rng: DateRange) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, 
             untaken = metrics
             continue
         user = users.get(int(key)) if key.isdigit() else None
-        named.append((user.get_full_name() or user.get_username() if user else f"#{key}", metrics))
+        # The key too, for the link to the agent's chats.
+        named.append((_agent_name(user) if user else f"#{key}", {**metrics, "key": key}))
     return named, untaken
+
+
+def _agent_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def agent_named(key: str) -> str:
+    """The chats page's agent: by name; "Not taken by anyone" for the handed-off chats nobody took."""
+    if key == UNTAKEN:
+        return str(_("Not taken by anyone"))
+    user = get_user_model().objects.filter(pk=int(key)).first()
+    return _agent_name(user) if user else f"#{key}"
 
 
 def knowledge_gaps(rng: DateRange, *, limit: int = 50, examples: int = 3) -> dict[str, Any]:
@@ -442,26 +455,29 @@ CHATS_SHOWN = 200
 @dataclass(frozen=True)
 class Drill:
     """Which of a range's chats a figure counted: one of a knowledge-gap group's (`gap`), an
-    intent's (`intent`, "" for none), a handoff reason's (`reason`) or those rated `ratings`."""
+    intent's (`intent`, "" for none), a handoff reason's (`reason`), an agent's (`agent`, the
+    user's id; "" for the handed-off chats nobody took) or those rated `ratings`."""
 
     gap: int | None = None
     intent: str | None = None
     reason: str | None = None
+    agent: str | None = None
     ratings: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, params: Any) -> Drill:
-        gap = params.get("gap", "")
+        gap, agent = params.get("gap", ""), params.get("agent")
         ratings = tuple(sorted({int(r) for r in params.getlist("rating") if r in {"1", "2", "3", "4", "5"}}))
         return cls(
             gap=int(gap) if gap.isdigit() else None,
             intent=params.get("intent"),
             reason=params.get("reason") or None,
+            agent=agent if agent is None or agent == UNTAKEN or agent.isdigit() else None,
             ratings=ratings,
         )
 
     def params(self) -> list[tuple[str, Any]]:
-        pairs = [("gap", self.gap), ("intent", self.intent), ("reason", self.reason)]
+        pairs = [("gap", self.gap), ("intent", self.intent), ("reason", self.reason), ("agent", self.agent)]
         return [(k, v) for k, v in pairs if v is not None] + [("rating", r) for r in self.ratings]
 
     def query(self) -> str:
@@ -497,6 +513,10 @@ def chats_behind(rng: DateRange, drill: Drill, *, limit: int = CHATS_SHOWN) -> d
             stats = stats.filter(intent=drill.intent)
         if drill.reason is not None:
             stats = stats.filter(handed_off=True, handoff_reason=drill.reason)
+        if drill.agent == UNTAKEN:
+            stats = stats.filter(handed_off=True, agent__isnull=True)
+        elif drill.agent is not None:
+            stats = stats.filter(agent_id=int(drill.agent))
         if drill.ratings:
             stats = stats.filter(csat_score__in=drill.ratings)
         total = stats.count()
@@ -516,7 +536,7 @@ def chats_behind(rng: DateRange, drill: Drill, *, limit: int = CHATS_SHOWN) -> d
                 "intent": intent_label(conversation.intent, labels),
                 "outcome": stats.get_resolution_display() if stats else _("still open"),
                 "reason": stats.handoff_reason if stats and stats.handed_off else "",
-                "agent": (agent.get_full_name() or agent.get_username()) if agent else "",
+                "agent": _agent_name(agent) if agent else "",
                 "rating": rating,
                 "question": asked.get(pk, ""),
             }

@@ -149,6 +149,7 @@ def chats(request: HttpRequest) -> HttpResponse:
         drill_params=drill.params(),
         drill_query=drill.query(),
         intent=intent,
+        agent=selectors.agent_named(drill.agent) if drill.agent is not None else None,
         ratings=ratings,
         shown=selectors.CHATS_SHOWN,
         **data,

@@ -145,3 +145,19 @@ def test_an_intent_and_a_handoff_reason_lead_to_their_chats(monday, client, mia)
 
     chinese = client.get(intents["Top-up not received"], HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "意图：充值未到账" in chinese
+
+
+def test_an_agents_name_leads_to_her_chats_and_the_chats_nobody_took_to_theirs(monday, client, mia):
+    client.force_login(mia)
+    agents = client.get("/analytics/agents/?" + RANGE).content.decode()
+
+    alice = client.get(links(agents)["Alice"]).content.decode()
+    assert "Agent: Alice" in alice
+    angry = monday["angry"]
+    assert [(r[0], r[4], r[5]) for r in rows(alice)] == [(f"#{angry.pk} {angry.player}", "Alice", "1 等了好久")]
+
+    untaken = re.search(r'data-testid="agents-untaken">.*?<a href="([^"]+)">1</a>', agents, re.S).group(1)
+    nobody = client.get(unescape(untaken)).content.decode()
+    assert "Agent: Not taken by anyone" in nobody
+    assert [r[0] for r in rows(nobody)] == [f"#{monday['left'].pk} {monday['left'].player}"]
+    assert "客服：无人接手" in client.get(unescape(untaken), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
