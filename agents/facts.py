@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from agents.follow_ups import continues_the_question_before
 from agents.sentiment import UPSET, score_text
 
 PLAYER_ID = "player_id"
@@ -219,10 +220,22 @@ def without_filler(text: str) -> str:
     return value or text
 
 
+# Words that make a 呢 at the end ask: a question word ("你们几点上班呢"), a person ("我的剑呢":
+# where is it?), or a choice ("能不能退款呢").
+_ASKS_WITH_NE = re.compile(r"几|多少|谁|啥|咋|怎|么|你|我|他|她|咱|(.)[不没]\1")
+
+
 def is_a_question(text: str) -> bool:
-    """ "How do I turn on two-step verification" is a new question, not an item's name."""
+    """ "How do I turn on two-step verification" is a new question, not an item's name.
+
+    A 呢 after a bare name only rounds the reply off: "霜牙之剑呢" to "丢失的是哪件物品？" names
+    the item. After words that ask, or that go on from what was asked before ("那iOS呢"), it asks."""
     text = _normalise(text)
-    return text.endswith(("?", "？", "吗", "呢")) or bool(_QUESTION_START.search(text))
+    if text.endswith(("?", "？", "吗")) or _QUESTION_START.search(text):
+        return True
+    if text.endswith("呢"):
+        return bool(_ASKS_WITH_NE.search(text)) or continues_the_question_before(text)
+    return False
 
 
 def bare_value(spec: FactSpec, text: str) -> str | None:

@@ -29,10 +29,15 @@ MAX_CHINESE_CHARS = 12
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def continues_the_question_before(text: str) -> bool:
+    """ "and on iOS?", "那iOS呢": opening (or closing) words that go on from what was asked before."""
+    return _ELLIPTICAL.search(text.strip()) is not None
+
+
 def leans_on_the_topic(text: str) -> bool:
     """A short follow-up that leaves its subject out, to be read with the chat's topic."""
     text = text.strip()
-    if not text or not (_ELLIPTICAL.search(text) or _SHORT_NE.match(text)):
+    if not text or not (continues_the_question_before(text) or _SHORT_NE.match(text)):
         return False
     if len(_CJK.findall(text)) > MAX_CHINESE_CHARS:
         return False

@@ -119,15 +119,16 @@ def _from_the_conversation(
     elsewhere = classified().intent
     if elsewhere and elsewhere != pending:
         return None
+    if any(fact_rules.bare_value(spec, context.question) for spec in needed):
+        # A fact was still missing and this reads as its value ("the Frostfang Sword", "霜牙之剑"),
+        # also when the classifier reads the topic itself in it ("sword": a lost item), and
+        # before a follow-up on the topic: "霜牙之剑呢" is as short as "退款呢".
+        return IntentResult(pending, 1.0, "follow_up")
     if on_the_topic := _on_the_topic(context, catalogue, pending, classified):
         return on_the_topic
     # A corrected value of a fact the topic used ("not found" -> "my order is SF-…"): the
     # same topic again, looked up with the new value, not a fresh guess at what it is about.
     if any(fact_rules.extract(spec, context.question) for spec in catalogue.intents[pending].facts):
-        return IntentResult(pending, 1.0, "follow_up")
-    if any(fact_rules.bare_value(spec, context.question) for spec in needed):
-        # A fact was still missing and this reads as its value ("the Frostfang Sword", "霜牙之剑"),
-        # also when the classifier reads the topic itself in it ("sword": a lost item).
         return IntentResult(pending, 1.0, "follow_up")
     return None
 

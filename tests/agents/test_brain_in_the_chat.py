@@ -783,6 +783,8 @@ async def test_a_player_who_says_they_asked_support_before_gets_the_article_of_t
         ("我的装备不见了", "霜牙之剑", "好的，已记下：物品名称：霜牙之剑。"),
         # Stored, and said back, without the particle or the hedge around it.
         ("我的装备不见了", "霜牙之剑吧", "好的，已记下：物品名称：霜牙之剑。"),
+        # Not "what about the Frostfang Sword?", answered with the article again.
+        ("我的装备不见了", "霜牙之剑呢", "好的，已记下：物品名称：霜牙之剑。"),
         ("我的装备不见了", "应该是霜牙之剑的吧", "好的，已记下：物品名称：霜牙之剑。"),
         ("my stuff is gone", "Frostfang Sword I think", "Thanks, I've noted it: Item: Frostfang Sword."),
         ("my stuff is gone", "maybe Frostfang Sword", "Thanks, I've noted it: Item: Frostfang Sword."),

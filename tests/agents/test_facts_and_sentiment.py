@@ -85,6 +85,12 @@ def test_an_item_is_not_taken_from_a_message_that_names_none(facts, text):
         # Not an item: a question, a sentence, a reply that names nothing, any item at all.
         ("how do I get it back", None),
         ("能找回来吗", None),
+        # 呢 asks after words that ask or go on from the question before: "where is my sword?"
+        ("那iOS呢", None),
+        ("还有别的办法呢", None),
+        ("你们几点上班呢", None),
+        ("我的剑呢", None),
+        ("电脑呢？", None),
         ("ok", None),
         ("不知道", None),
         ("my gear", None),
@@ -103,6 +109,8 @@ def test_a_whole_reply_is_the_item_only_when_it_reads_as_one(facts, reply, value
         ("霜牙之剑啊！", "霜牙之剑"),
         ("彗星角鹿坐骑呀", "彗星角鹿坐骑"),
         ("霜牙之剑哦", "霜牙之剑"),
+        # 呢 after a name on its own rounds the reply off, as 吧 does: it asks nothing.
+        ("霜牙之剑呢", "霜牙之剑"),
         ("应该是霜牙之剑吧", "霜牙之剑"),
         ("Frostfang Sword I think", "Frostfang Sword"),
         ("maybe Frostfang Sword", "Frostfang Sword"),
