@@ -611,3 +611,33 @@ def test_on_a_phone_the_message_box_shows_its_whole_hint_when_no_agent_is_online
     box = page.get_by_test_id("composer-input")
     expect(box).to_have_attribute("placeholder", "Leave a message for our support agents…")
     assert not page.evaluate(COMPOSER_HINT)["cut"], page.evaluate(COMPOSER_HINT)
+
+
+def test_a_phone_that_goes_offline_says_so_at_once_and_sends_the_message_when_it_is_back(phone, chat_server):
+    """The browser's `offline` changed nothing while the socket still looked open (until a ping
+    went unanswered, a minute on): the header said all was well, and a message read "Sending…"."""
+    from playwright.sync_api import expect
+
+    page = phone(PHONE_TALL, "zh-CN")
+    open_chat(page, chat_server.url)
+    state = page.get_by_test_id("conv-state")
+
+    page.context.set_offline(True)  # the socket stays open: only the browser knows
+    offline = "网络已断开，现在发送的消息会在恢复联网后自动发出。"
+    expect(state).to_have_text(offline, timeout=2_000)
+    expect(page.get_by_test_id("connection")).to_contain_text(offline)
+    box = page.get_by_test_id("composer-input")
+    box.tap()
+    box.fill("我的装备不见了")
+    page.get_by_test_id("composer-send").tap()
+    mine = page.locator('[data-testid="message"][data-sender="player"]')
+    expect(mine).to_have_attribute("data-status", "pending")
+    expect(mine.locator(".msg__status")).to_have_text("连接恢复后将自动发送")
+    page.wait_for_timeout(800)  # a try to reconnect, which fails offline
+    expect(state).to_have_text(offline)
+
+    page.context.set_offline(False)
+    expect(state).to_have_text("智能助手为您服务", timeout=2_000)  # at once, not after the backoff
+    expect(mine).to_have_attribute("data-status", "sent")
+    expect(page.locator(BOT_MESSAGES)).to_have_count(1)  # and answered, once
+    expect(mine).to_have_count(1)

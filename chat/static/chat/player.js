@@ -940,7 +940,9 @@
     ws = sock;
     ready = false;
     resumeInFlight = false;
-    setConn(everConnected ? "reconnecting" : "connecting");
+    // A try while the browser is offline (it fails at once) does not say "Reconnecting…" between
+    // two "You are offline".
+    setConn(navigator.onLine === false ? "offline" : (everConnected ? "reconnecting" : "connecting"));
     sock.addEventListener("open", function () {
       if (ws !== sock) return;
       lastFrameAt = Date.now();
@@ -1005,7 +1007,16 @@
     else reconnectNow();
   });
   window.addEventListener("online", reconnectNow);
-  window.addEventListener("offline", function () { if (!ready && !sessionLost) setConn("offline"); });
+  // The browser knows at once that the network is gone, but its socket can look open until the
+  // next ping goes unanswered (DEAD_MS): the page said nothing, and what the player sent
+  // meanwhile read "Sending…" into a dead socket. Drop the socket now: the page says it is
+  // offline, a message sent meanwhile waits as "will be sent when the connection is back" (kept
+  // in sessionStorage), and `online` connects again at once and resumes (docs/protocol.md).
+  window.addEventListener("offline", function () {
+    if (sessionLost) return;
+    if (ws) lostSocket();
+    else setConn("offline");
+  });
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) {
       if (!ws) reconnectNow();
