@@ -918,6 +918,8 @@ async def test_a_banned_player_who_says_they_did_not_cheat_stays_on_the_ban_arti
         ("i cant login", "nope, still not working", "Sorry that didn't fix it."),
         ("登录不了怎么办", "试过了，还是不行", "抱歉，这个办法没能解决你的问题。告诉我你试了哪些步骤"),
         ("活动奖励没收到", "没用啊", "抱歉，这个办法没能解决你的问题。"),
+        # Not the article on changing servers with a form for an order number.
+        ("活动奖励的邮件一直没收到", "还是没有", "抱歉，这个办法没能解决你的问题。"),
     ],
 )
 async def test_a_player_the_answer_did_not_help_is_asked_what_they_see_and_offered_a_person(
