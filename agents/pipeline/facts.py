@@ -18,12 +18,16 @@ needed (pipeline/prompt.py), so the player knows what is left to give.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agents import facts as rules
 from agents.catalogue import get_catalogue
 from agents.facts import CLAIMED_PLAYER_ID, PLAYER_ID, FactSpec
+from agents.knowledge.tokenize import tokenize
 from agents.pipeline.context import Context
-from agents.pipeline.intent import IntentResult
+
+if TYPE_CHECKING:  # the intent step asks this module whether a message only gives details
+    from agents.pipeline.intent import IntentResult
 
 # Unmistakable values, worth keeping whatever the intent: staff see them.
 VOLUNTEERED = (PLAYER_ID, "order_no")
@@ -129,3 +133,37 @@ def _from_earlier_messages(spec: FactSpec, context: Context) -> str | None:
         if value:
             return value
     return None
+
+
+# What a player wraps details in: the facts' names and hedges ("server S2 I think", "应该是二服").
+_DETAIL_WRAPPING = frozenset(
+    tokenize(
+        "player id uid number no order server device it's it is my i'm on think guess maybe probably pretty sure"
+        " 玩家 角色 号码 订单号 服务器 区服 设备 应该 大概 好像 可能 吧"
+    )
+)
+
+
+def words_besides_the_details(question: str, new: dict[str, str]) -> int:
+    """How many words of the message are neither a detail it gave (in any of its spellings,
+    "三服" for S3) nor the words around one."""
+    catalogue = get_catalogue()
+    spelled: set[str] = set(_DETAIL_WRAPPING)
+    for name, value in new.items():
+        spec = catalogue.facts.get(PLAYER_ID if name == CLAIMED_PLAYER_ID else name)
+        synonyms = spec.choices.get(value, []) if spec else []
+        spelled.update(tokenize(" ".join([str(value), *synonyms])))
+    return sum(1 for word in tokenize(question) if word not in spelled)
+
+
+def only_volunteered_details(question: str) -> bool:
+    """The message gives a player id or an order number and nothing else: "我的玩家ID是10086",
+    "uid 10086". Whatever topic its words would suggest (玩家: reporting a player), it is a detail
+    of the chat's."""
+    catalogue = get_catalogue()
+    named = {
+        name: value
+        for name in VOLUNTEERED
+        if name in catalogue.facts and (value := rules.extract(catalogue.facts[name], question))
+    }
+    return bool(named) and words_besides_the_details(question, named) == 0

@@ -30,6 +30,7 @@ from agents.facts import PLAYER_ID
 from agents.follow_ups import leans_on_the_topic
 from agents.not_helped import says_it_did_not_help
 from agents.pipeline.context import Context
+from agents.pipeline.facts import only_volunteered_details
 from agents.providers import ChatMessage, ChatRequest, Delta, ProviderError, SafetyBlocked, get_provider
 from chat.handoff import asks_how_to_reach_support
 from csbot.db import in_worker
@@ -115,6 +116,10 @@ def _from_the_conversation(
         or fact_rules.unknown_choice(spec, context.question)
         for spec in needed
     ):
+        return IntentResult(pending, 1.0, "follow_up")
+    if only_volunteered_details(context.question):
+        # "我的玩家ID是10086" after the top-up answer asked the player to sign in: noted for the
+        # top-up, not read as reporting a player for its 玩家.
         return IntentResult(pending, 1.0, "follow_up")
     elsewhere = classified().intent
     if elsewhere and elsewhere != pending:

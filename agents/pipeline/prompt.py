@@ -15,7 +15,7 @@ from agents.facts import CLAIMED_PLAYER_ID, FactSpec
 from agents.knowledge.tokenize import tokenize
 from agents.not_helped import says_it_did_not_help
 from agents.pipeline.context import Context
-from agents.pipeline.facts import FactsResult, given
+from agents.pipeline.facts import FactsResult, given, words_besides_the_details
 from agents.pipeline.intent import IntentResult
 from agents.pipeline.retrieval import Knowledge
 from agents.pipeline.sentiment import Mood
@@ -481,7 +481,7 @@ def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -
     The verified player id is no detail the player gave; an id they typed is."""
     if intent.source != "follow_up" or intent.spec is None or not facts.new:
         return []
-    if _words_besides_the_details(context.question, facts.new) > 3 or fact_rules.is_a_question(context.question):
+    if words_besides_the_details(context.question, facts.new) > 3 or fact_rules.is_a_question(context.question):
         return []
     return _details_known(intent, facts)
 
@@ -495,27 +495,6 @@ def _details_known(intent: IntentResult, facts: FactsResult) -> list[FactSpec]:
         wanted += [catalogue.facts[fact_rules.PLAYER_ID]]
     known = {spec.name: spec for spec in wanted if given(facts.values, spec.name)}
     return [spec for spec in known.values() if spec.name != fact_rules.PLAYER_ID or CLAIMED_PLAYER_ID in facts.values]
-
-
-# What a player wraps details in: the facts' names and hedges ("server S2 I think", "应该是二服").
-_DETAIL_WRAPPING = frozenset(
-    tokenize(
-        "player id uid number no order server device it's it is my i'm on think guess maybe probably pretty sure"
-        " 玩家 角色 号码 订单号 服务器 区服 设备 应该 大概 好像 可能 吧"
-    )
-)
-
-
-def _words_besides_the_details(question: str, new: dict[str, str]) -> int:
-    """How many words of the message are neither a detail it gave (in any of its spellings,
-    "三服" for S3) nor the words around one."""
-    catalogue = get_catalogue()
-    spelled: set[str] = set(_DETAIL_WRAPPING)
-    for name, value in new.items():
-        spec = catalogue.facts.get(fact_rules.PLAYER_ID if name == CLAIMED_PLAYER_ID else name)
-        synonyms = spec.choices.get(value, []) if spec else []
-        spelled.update(tokenize(" ".join([str(value), *synonyms])))
-    return sum(1 for word in tokenize(question) if word not in spelled)
 
 
 def _is_vague(question: str) -> bool:

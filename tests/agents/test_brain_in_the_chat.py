@@ -593,6 +593,9 @@ async def test_a_visitor_who_is_not_signed_in_gets_no_tool_call(visitor, game_ba
         (["my account got banned, my player id is 55555555"], "I've noted what you gave me (Player ID: 55555555)."),
         (["订单SL2025061201的钻石没到账"], "你提供的信息我已经记下了（订单号：SL2025061201）。"),
         (["充值没到账", "SL2025061201"], "好的，已记下：订单号：SL2025061201。"),
+        # The id they were told cannot verify them, given anyway: noted, not read as reporting a player.
+        (["充值没到账", "SL2025061201", "我的玩家ID是10086"], "好的，已记下：订单号：SL2025061201，玩家ID：10086。"),
+        (["my top-up didn't arrive", "SL2025061201", "uid 10086"], "Order number: SL2025061201, Player ID: 10086."),
         (["我的装备不见了", "霜牙之剑", "三服"], "好的，已记下：物品名称：霜牙之剑，服务器：S3。"),
         (["my stuff is gone", "Frostfang Sword", "S3"], "Thanks, I've noted it: Item: Frostfang Sword, Server: S3."),
     ],
