@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from agents.follow_ups import continues_the_question_before
+from agents.not_helped import says_it_did_not_help
 from agents.sentiment import UPSET, score_text
 
 PLAYER_ID = "player_id"
@@ -249,8 +250,8 @@ def bare_value(spec: FactSpec, text: str) -> str | None:
     cjk = sum(1 for char in text if "\u3400" <= char <= "\u9fff")
     if words > BARE_VALUE_MAX_WORDS or cjk > BARE_VALUE_MAX_CJK or is_a_question(text) or _NON_ANSWER.fullmatch(text):
         return None
-    if score_text(text).score <= UPSET:
-        # "快点", "this is useless": how the player feels, not an item's name.
+    if score_text(text).score <= UPSET or says_it_did_not_help(text):
+        # "快点", "this is useless": how the player feels, not an item's name; nor "试过了，还是不行".
         return None
     return validate(spec, without_filler(text))
 

@@ -972,12 +972,13 @@ async def test_a_player_who_gives_up_after_an_answer_is_offered_a_person_or_anot
 
 
 @pytest.mark.parametrize(
-    ("problem", "stuck", "says", "detail", "noted"),
+    ("problem", "stuck", "says", "fields", "detail", "noted"),
     [
         (
             "the game keeps crashing",
             "tried that, didn't help",
             "Sorry that didn't fix it. To look further I need your device and server",
+            ["device", "server"],
             "android, s2",
             "Thanks, I've noted it: Device: Android, Server: S2.",
         ),
@@ -985,13 +986,23 @@ async def test_a_player_who_gives_up_after_an_answer_is_offered_a_person_or_anot
             "游戏一直闪退",
             "试过了，还是不行",
             "抱歉，这个办法没能解决你的问题。为了进一步排查，还需要你的设备和服务器",
+            ["device", "server"],
             "安卓，二服",
             "好的，已记下：设备：Android，服务器：S2。",
+        ),
+        # Said where the bot had asked for the item: not taken for the item's name.
+        (
+            "我的装备不见了",
+            "试过了，还是不行",
+            "抱歉，这个办法没能解决你的问题。为了进一步排查，还需要你的物品名称和服务器",
+            ["item_name", "server"],
+            "霜牙之剑",
+            "好的，已记下：物品名称：霜牙之剑。",
         ),
     ],
 )
 async def test_a_player_the_answer_did_not_help_is_asked_for_the_details_still_missing(
-    visitor, problem, stuck, says, detail, noted
+    visitor, problem, stuck, says, fields, detail, noted
 ):
     async with Chat(visitor) as chat:
         await chat.say(problem)
@@ -999,8 +1010,9 @@ async def test_a_player_the_answer_did_not_help_is_asked_for_the_details_still_m
         after = await chat.say(detail)
 
     assert answer.text.startswith(says), answer.text
-    assert [f["name"] for f in answer.form["fields"]] == ["device", "server"]
+    assert [f["name"] for f in answer.form["fields"]] == fields
     assert after.text.startswith(noted), after.text
+    assert (await conversation_of(visitor)).facts.get("item_name") in (None, "霜牙之剑")
 
 
 @pytest.mark.parametrize(

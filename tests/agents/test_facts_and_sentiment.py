@@ -93,6 +93,10 @@ def test_an_item_is_not_taken_from_a_message_that_names_none(facts, text):
         ("电脑呢？", None),
         ("ok", None),
         ("不知道", None),
+        # That the answer did not help: the item is still to be named.
+        ("试过了，还是不行", None),
+        ("还是没有", None),
+        ("still doesn't work", None),
         ("my gear", None),
         ("it was the sword I got from the festival last week I think", None),
     ],
