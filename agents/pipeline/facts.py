@@ -3,10 +3,10 @@
 Known facts (Conversation.facts) are kept; missing ones are looked for in every
 player message of the conversation, newest first, and in a submitted form. A
 reply to a question about facts may be just the value of one ("S3", "the Frostfang
-Sword", "霜牙之剑" to 物品名称、服务器), unless it names another's or only says how the player
-feels ("快点"). The verified player id always fills `player_id`; an id the player
-typed is kept apart as `claimed_player_id` and no tool uses it, but the bot does
-not ask for an id the player gave.
+Sword", "霜牙之剑" to 物品名称、服务器, "霜牙之剑，三服" beside the server), unless it names
+another's in its words or only says how the player feels ("快点"). The verified player id
+always fills `player_id`; an id the player typed is kept apart as `claimed_player_id` and no
+tool uses it, but the bot does not ask for an id the player gave.
 
 The bot asks for what is still missing, once: a fact it asked for before is
 never asked again (the answer goes on without it, and a human can follow up),
@@ -17,6 +17,7 @@ needed (pipeline/prompt.py), so the player knows what is left to give.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -110,11 +111,46 @@ def _from_this_message(spec: FactSpec, context: Context, open_facts: list[str]) 
     if value is None and spec.name in open_facts:
         # Asked for it: a code standing alone is it ("it's 55555555 on server S2").
         value = rules.lone_value(spec, context.question)
-    if value is None and spec.name in open_facts and not _names_another(spec, context.question, open_facts):
+    if value is None and spec.name in open_facts:
         # The whole reply may be the value ("S3", "Frostfang Sword"), also when the bot asked for
-        # more than this one ("霜牙之剑" to "物品名称、服务器"), unless it names another of them ("二服").
-        value = rules.bare_value(spec, context.question)
+        # more than this one ("霜牙之剑" to "物品名称、服务器"), or what the reply says beside the
+        # others' values set apart ("霜牙之剑，三服"); not a reply that names another of them in
+        # its words ("在二服").
+        rest = _without_the_others_values(spec, context.question, open_facts)
+        if not _names_another(spec, rest, open_facts):
+            value = rules.bare_value(spec, rest)
     return value
+
+
+# The parts of a reply set apart by commas or spaces: "霜牙之剑，三服", "Frostfang Sword, S3".
+_PART = re.compile(r"[^，,、;；\s]+")
+_SEPARATORS = " \t\n，,、;；"
+
+
+def _without_the_others_values(spec: FactSpec, reply: str, open_facts: list[str]) -> str:
+    """The reply without its parts that are each wholly the value of another fact asked for, by
+    a strict check (a server, an id; not an item's name, which any word is): "霜牙之剑，三服" is
+    霜牙之剑 beside the server."""
+    catalogue = get_catalogue()
+    others = [
+        catalogue.facts[name]
+        for name in open_facts
+        if name != spec.name and name in catalogue.facts and _strict(catalogue.facts[name])
+    ]
+    parts = [part for part in _PART.finditer(reply) if any(rules.validate(other, part.group()) for other in others)]
+    if not parts:
+        return reply
+    kept, start = [], 0
+    for part in parts:
+        kept.append(reply[start : part.start()])
+        start = part.end()
+    kept.append(reply[start:])
+    return " ".join(piece.strip(_SEPARATORS) for piece in kept if piece.strip(_SEPARATORS))
+
+
+def _strict(spec: FactSpec) -> bool:
+    """The fact's values are choices or codes: a plain word is none of them."""
+    return bool(spec.choices) or (bool(spec.pattern) and rules.validate(spec, "word") is None)
 
 
 def _names_another(spec: FactSpec, question: str, open_facts: list[str]) -> bool:
