@@ -22,13 +22,41 @@ from csbot import helper_pool, warm
 from tests import helper_calls, servers
 from tests.chat.socket_client import PlayerSocket, answer_text
 
+# The pools the `helpers` fixture made. A helper takes seconds to set up (Django, the index:
+# 5-10 s on CI's busy two cores), so the tests that only call one share it, module-wide;
+# the tests of a pool's start and of its size start their own (`no_helpers_yet`).
+_shared: list = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _helpers_stop_after_the_module(django_db_setup):
+    """The test database first: a shared helper is told the databases when it starts."""
+    yield
+    helper_pool.shutdown()
+    _shared.clear()
+
+
+def _shared_helpers(settings) -> None:
+    settings.HELPER_PROCESSES = 1
+    settings.HELPER_NICE = 7
+    if helper_pool._pool is not None and helper_pool._pool not in _shared:
+        helper_pool.shutdown()  # another test's pool, of another size or priority
+
 
 @pytest.fixture
 async def helpers(settings):
-    settings.HELPER_PROCESSES = 1
-    settings.HELPER_NICE = 7
+    _shared_helpers(settings)
     await helper_pool.ready()  # set up: until then its calls would run in threads (below)
+    _shared.append(helper_pool._pool)
     yield
+    pool = helper_pool._pool
+    if pool is not None and any(helper.calls for helper in pool.helpers):
+        helper_pool.shutdown()  # a call left running would take the next test's reply
+
+
+@pytest.fixture
+def no_helpers_yet():
+    """For a test of what a pool does as it starts, or of its size."""
     helper_pool.shutdown()
 
 
@@ -101,7 +129,9 @@ async def test_without_questions_ahead_a_helper_waits_for_this_loop_between_call
     assert busy_done < loop_free < asked
 
 
-async def test_a_lone_question_is_not_held_behind_a_long_call_when_another_helper_frees_up_sooner(settings):
+async def test_a_lone_question_is_not_held_behind_a_long_call_when_another_helper_frees_up_sooner(
+    settings, no_helpers_yet
+):
     """Only questions that queue anyway are held: a lone one goes to whichever helper is
     free first, not behind a call that may take long (a tool's slow HTTP call)."""
     settings.HELPER_PROCESSES = 2
@@ -130,16 +160,14 @@ def test_helpers_hold_questions_ahead_on_sqlite_and_not_on_postgresql():
     assert servers.setting_in_a_fresh_process("HELPER_QUESTIONS_AHEAD", **ahead_anyway) == "2"
 
 
-async def test_until_a_fresh_helper_has_set_up_calls_run_in_threads_rather_than_wait(settings):
+async def test_until_a_fresh_helper_has_set_up_calls_run_in_threads_rather_than_wait(settings, no_helpers_yet):
     """The first players after a start or a deploy: no wait for Django and the index to load."""
-    settings.HELPER_PROCESSES = 1
-    try:
-        helper_pool.start()
-        before = await helper_pool.in_helper(helper_calls.who_runs_me)
-        await helper_pool.ready()
-        after = await helper_pool.in_helper(helper_calls.who_runs_me)
-    finally:
-        helper_pool.shutdown()
+    _shared_helpers(settings)
+    helper_pool.start()
+    before = await helper_pool.in_helper(helper_calls.who_runs_me)
+    await helper_pool.ready()
+    after = await helper_pool.in_helper(helper_calls.who_runs_me)
+    _shared.append(helper_pool._pool)  # set up now: the next tests may call it
     assert before[0] == os.getpid() != after[0]
 
 
@@ -155,15 +183,13 @@ def test_a_long_chats_history_crosses_the_pipe_whole_on_the_servers_loop(setting
     helper taken for dead (BlockingIOError), the socket dropped."""
     import uvloop
 
-    settings.HELPER_PROCESSES = 1
+    _shared_helpers(settings)
     history = [f"第{i}句：充值未到账时请先确认订单状态。" for i in range(20_000)]  # about 1 MB
 
     async def call() -> list[str]:
-        try:
-            await helper_pool.ready()
-            return await helper_pool.in_helper(helper_calls.echo, history)
-        finally:
-            helper_pool.shutdown()
+        await helper_pool.ready()
+        _shared.append(helper_pool._pool)
+        return await helper_pool.in_helper(helper_calls.echo, history)
 
     assert uvloop.run(call()) == history
 
@@ -221,7 +247,8 @@ async def test_a_helper_reads_the_database_this_process_runs_on(helpers):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_question_is_stored_and_answered_through_the_helpers(demo_kb, helpers):  # the KB, then the helper
+async def test_a_question_is_stored_and_answered_through_the_helpers(demo_kb, no_helpers_yet, helpers):
+    # The KB, then a helper of its own: a shared one's index could be of the database before it.
     player = await sync_to_async(Player.objects.create)(language="zh-hans")
     sock = PlayerSocket(player.pk)
     await sock.connect()  # the connect's queries run in the helper too
@@ -306,17 +333,15 @@ async def test_the_player_page_is_built_in_a_helper_for_new_returning_and_refuse
 
 
 @pytest.mark.django_db
-async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, caplog):
+async def test_the_process_is_not_ready_until_its_helpers_have_set_up(settings, caplog, no_helpers_yet):
     """/readyz: what a load balancer or a rolling deploy waits for before sending players
     (/healthz only says the process is alive)."""
-    settings.HELPER_PROCESSES = 1
-    try:
-        helper_pool.start()
-        starting = await AsyncClient().get("/readyz")
-        await helper_pool.ready()
-        ready = await AsyncClient().get("/readyz")
-    finally:
-        helper_pool.shutdown()
+    _shared_helpers(settings)
+    helper_pool.start()
+    starting = await AsyncClient().get("/readyz")
+    await helper_pool.ready()
+    ready = await AsyncClient().get("/readyz")
+    _shared.append(helper_pool._pool)  # set up now: the next tests may call it
 
     assert starting.status_code == 503 and starting.json()["helpers_ready"] == 0
     assert "Service Unavailable" not in caplog.text  # expected at every start: not logged as an error
@@ -351,7 +376,7 @@ async def test_an_answers_writes_run_in_the_helpers_on_postgresql_and_in_threads
     whose writers take turns across processes, a helper waiting its turn would hold up questions."""
     from chat.streaming import jobs
 
-    settings.HELPER_PROCESSES = 1
+    _shared_helpers(settings)
     engine = settings.DATABASES["default"]["ENGINE"]
     try:
         settings.DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
@@ -360,9 +385,7 @@ async def test_an_answers_writes_run_in_the_helpers_on_postgresql_and_in_threads
         on_sqlite = jobs._answer_write(helper_calls.who_runs_me, priority=2)
     finally:
         settings.DATABASES["default"]["ENGINE"] = engine
-    try:
-        await helper_pool.ready()
-        (helper, _), (thread, _) = await on_postgresql(), await on_sqlite()
-    finally:
-        helper_pool.shutdown()
+    await helper_pool.ready()
+    _shared.append(helper_pool._pool)
+    (helper, _), (thread, _) = await on_postgresql(), await on_sqlite()
     assert helper != os.getpid() and thread == os.getpid()
