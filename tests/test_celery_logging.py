@@ -64,7 +64,7 @@ def test_the_worker_and_beat_log_at_log_level_what_they_run_and_send(broker_url,
     env = servers.product_env(
         SQLITE_PATH=str(tmp_path / "db.sqlite3"), REDIS_URL=broker_url, LOG_LEVEL="INFO", HELD_CHAT_SWEEP_SECONDS="1"
     )
-    servers.manage(env, "migrate", "--noinput")
+    servers.migrated_database(tmp_path / "db.sqlite3")
     worker = celery(env, tmp_path / "worker.log", "worker", "--pool=solo", "-n", "logging-test@%h")
     # As README starts it, without --schedule: the file goes where the setting says.
     env["CELERY_BEAT_SCHEDULE_FILENAME"] = str(tmp_path / "celerybeat-schedule")

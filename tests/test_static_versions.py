@@ -23,7 +23,7 @@ def test_after_collectstatic_a_production_page_links_versioned_files_that_browse
         HELPER_PROCESSES="0",
         **servers.PRODUCTION_SECRETS,
     )
-    servers.manage(env, "migrate", "--noinput")
+    servers.migrated_database(tmp_path / "db.sqlite3")
     servers.manage(env, "collectstatic", "--noinput")
     daphne = servers.Daphne(env, tmp_path / "daphne.log").start()
     try:
