@@ -83,7 +83,15 @@ class AlreadyTaken(HandoffError):
 
 
 class NotHolder(HandoffError):
+    """The action is the holder's (a hand-back, transfer or close: or a manager's). `holder`: who
+    holds the chat, None when nobody does (the bot or the queue has it), so that the refusal can
+    say what would let this person do it: take it over, or nothing."""
+
     code = "not_holder"
+
+    def __init__(self, message: str, holder=None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class AtCapacity(HandoffError):
@@ -257,7 +265,7 @@ def conversation_hand_back(*, conversation_id: int, agent) -> Change | None:
         if conversation.state != State.HUMAN:
             raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
         if not _may_act_on(conversation, agent):
-            raise NotHolder("only the holder or a manager can hand it back")
+            raise NotHolder("only the holder or a manager can hand it back", conversation.assignee)
         Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
             state=State.BOT, assignee=None, handoff_reason="", updated_at=timezone.now()
         )
@@ -299,7 +307,7 @@ def conversation_transfer(*, conversation_id: int, agent, to_user_id: int) -> Ch
         if conversation.state != State.HUMAN:
             raise _refusal(conversation_id) if conversation.state == State.CLOSED else NotHolder("not held")
         if not _may_act_on(conversation, agent):
-            raise NotHolder("only the holder or a manager can transfer it")
+            raise NotHolder("only the holder or a manager can transfer it", conversation.assignee)
         _check_available(target)
         Conversation.objects.filter(pk=conversation_id, state=State.HUMAN).update(
             assignee=target, updated_at=timezone.now()
@@ -324,7 +332,7 @@ def conversation_close(*, conversation_id: int, actor) -> Change:
         if conversation.state == State.CLOSED:
             raise ConversationClosed("the conversation is closed")
         if conversation.state == State.HUMAN and not _may_act_on(conversation, actor):
-            raise NotHolder("only the holder or a manager can close it")
+            raise NotHolder("only the holder or a manager can close it", conversation.assignee)
         now = timezone.now()
         Conversation.objects.filter(pk=conversation_id).update(
             state=State.CLOSED, closed_at=now, waiting_since=None, updated_at=now
@@ -505,13 +513,18 @@ def assign_waiting() -> list[Change]:
 def agent_message_send(*, conversation_id: int, agent, client_id: str, text: str) -> tuple[Message, bool]:
     """An agent's message to the player, stored once per client id; (message, created).
 
-    Only the agent holding the chat writes to the player. Raises NotHolder.
+    Only the agent holding the chat writes to the player (not a manager: the player would read
+    a second person answering in a chat Bob holds). Raises NotHolder or ConversationClosed.
     """
 
     def store() -> Message:
         conversation = _lock(conversation_id)
-        if conversation.state != State.HUMAN or conversation.assignee_id != agent.pk:
+        if conversation.state == State.CLOSED:
+            raise ConversationClosed("the conversation is closed")
+        if conversation.state != State.HUMAN:
             raise NotHolder("take the chat over before writing to the player")
+        if conversation.assignee_id != agent.pk:
+            raise NotHolder("only the agent holding the chat writes to its player", conversation.assignee)
         return _written_by(agent, conversation_id, text, client_id)
 
     return _stored_once(conversation_id, client_id, store)

@@ -126,6 +126,30 @@ def _act(action: str, frame: dict, user) -> handoff.Change | None:
     return handoff.conversation_close(conversation_id=cid, actor=user)
 
 
+def not_holder_text(action: str, holder) -> str:
+    """Why an action on a chat this person does not hold was refused, by that action's rule
+    (chat/handoff.py). One text for all, "Only the agent holding this chat (or a manager) can do
+    that.", told a manager her refused reply was a manager's to send: she may hand back,
+    transfer or close a chat someone holds, but writes (and types) only in one she holds.
+    `holder`: who holds the chat, None when nobody does (take it over first). Call translated."""
+    if action == "typing":
+        return _("Only the agent holding this chat can type to its player.")
+    if holder is None:
+        if action == "send":
+            return _("Take this chat over to write to its player.")
+        if action == "transfer":
+            return _("Nobody holds this chat: take it over before transferring it.")
+        return _("Nobody holds this chat: take it over before handing it back.")
+    name = {"name": display_name(holder)}
+    if action == "send":
+        return _("%(name)s is handling this chat: only they can write to its player.") % name
+    if action == "transfer":
+        return _("Only %(name)s, who holds this chat, or a manager can transfer it.") % name
+    if action == "close":
+        return _("Only %(name)s, who holds this chat, or a manager can close it.") % name
+    return _("Only %(name)s, who holds this chat, or a manager can hand it back.") % name
+
+
 class StaffConsumer(SocketConsumer):
     allowed = False
     revoked = False
@@ -363,11 +387,6 @@ class StaffConsumer(SocketConsumer):
         cid = frame["conversation_id"]
         try:
             await _may_type(conversation_id=cid, agent=self.user)
-        except handoff.NotHolder:
-            with translation.override(self.language):
-                text = _("Only the agent holding this chat can type to its player.")
-            await self._refuse("not_holder", text, frame)
-            return
         except (HandoffError, Conversation.DoesNotExist) as exc:
             await self._refuse_handoff(exc, frame)
             return
@@ -416,7 +435,7 @@ class StaffConsumer(SocketConsumer):
                     else _("%(name)s is offline. Transfer the chat to someone who is online.") % name
                 )
             elif isinstance(exc, handoff.NotHolder):
-                text = _("Only the agent holding this chat (or a manager) can do that.")
+                text = not_holder_text(frame["type"], exc.holder)
             elif isinstance(exc, handoff.ConversationClosed):
                 text = _("This conversation is closed.")
             elif isinstance(exc, handoff.NotStaff):

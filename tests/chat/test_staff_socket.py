@@ -376,6 +376,53 @@ async def test_an_agent_who_does_not_hold_the_chat_cannot_write_to_the_player(li
     assert not await sync_to_async(Message.objects.filter(sender="agent").exists)()
 
 
+async def test_each_refusal_says_what_the_action_refused_needs(lin, alice, bob, mia, demo_kb):
+    """Every refusal read "Only the agent holding this chat (or a manager) can do that.": Mia,
+    a manager, read it under the reply she could not send (a manager writes only in a chat she
+    holds), and an agent read it under a chat nobody held, where taking it over was the way."""
+    player, cid = await player_chatting(lin)
+    alice_socket, bob_socket, mia_socket = [await StaffSocket.of(user) for user in (alice, bob, mia)]
+    for sock in (alice_socket, bob_socket, mia_socket):
+        await sock.connect()
+
+    async def refusal(sock: StaffSocket, frame: dict) -> str:
+        await sock.send({**frame, "conversation_id": cid})
+        refused = await sock.receive_until(lambda f: f.get("type") == "error")
+        assert refused["action"] == frame["type"]
+        return refused["message"]
+
+    told = {"bot has it": {}, "Alice holds it": {}, "closed": {}}
+    told["bot has it"]["send"] = await refusal(bob_socket, {"type": "send", "client_id": "b1", "text": "hi"})
+    told["bot has it"]["transfer"] = await refusal(bob_socket, {"type": "transfer", "to": alice.pk})
+    await alice_socket.send({"type": "take_over", "conversation_id": cid})
+    await alice_socket.receive_until(lambda f: f.get("type") == "ok")
+    told["Alice holds it"]["manager's send"] = await refusal(
+        mia_socket, {"type": "send", "client_id": "m1", "text": "Mia here"}
+    )
+    for action in ("hand_back", "close"):
+        told["Alice holds it"][action] = await refusal(bob_socket, {"type": action})
+    told["Alice holds it"]["transfer"] = await refusal(bob_socket, {"type": "transfer", "to": mia.pk})
+    await mia_socket.send({"type": "close", "conversation_id": cid})  # a manager may close it
+    await mia_socket.receive_until(lambda f: f.get("type") == "ok")
+    told["closed"]["send"] = await refusal(alice_socket, {"type": "send", "client_id": "a1", "text": "still there?"})
+    for sock in (player, alice_socket, bob_socket, mia_socket):
+        await sock.close()
+
+    assert told == {
+        "bot has it": {
+            "send": "Take this chat over to write to its player.",
+            "transfer": "Nobody holds this chat: take it over before transferring it.",
+        },
+        "Alice holds it": {
+            "manager's send": "Alice is handling this chat: only they can write to its player.",
+            "hand_back": "Only Alice, who holds this chat, or a manager can hand it back.",
+            "close": "Only Alice, who holds this chat, or a manager can close it.",
+            "transfer": "Only Alice, who holds this chat, or a manager can transfer it.",
+        },
+        "closed": {"send": "This conversation is closed."},
+    }
+
+
 async def test_only_the_agent_holding_a_chat_shows_its_player_that_someone_is_typing(lin, alice, bob, mia, demo_kb):
     """A dashboard's socket could say "typing" in any chat: Lin read "Alice is typing" while
     the bot answered her, or while Bob held her chat."""
