@@ -1848,6 +1848,47 @@ def test_a_dashboard_left_idle_past_the_timeout_sends_the_agent_to_sign_in(open_
     expect(page.locator("#staff-app")).to_have_attribute("data-connection", "open")
 
 
+def test_a_half_written_reply_survives_the_sign_in_that_the_idle_timeout_asks_for(open_context, staff_server):
+    """Alice wrote a reply and stepped away past STAFF_SESSION_IDLE_MINUTES: the dashboard
+    loaded itself again into the sign-in page, and after it the box was empty (any reload
+    lost it). Each chat's reply and note come back until they are sent."""
+    import sqlite3
+
+    from playwright.sync_api import expect
+
+    agent = open_context()
+    sign_in_as_agent(agent, staff_server.url)
+    player = open_context(viewport=(420, 860))
+    cid = take_over_a_new_chat(agent, player, staff_server.url)
+    reply, note = agent.get_by_test_id("agent-input"), agent.get_by_test_id("note-input")
+    reply.fill("Your refund is on its way, it takes up to 3 days.")
+    note.fill("Refund approved by finance.")
+
+    session_key = next(c["value"] for c in agent.context.cookies() if c["name"] == "sessionid")
+    with sqlite3.connect(staff_server.env["SQLITE_PATH"]) as db:
+        db.execute("UPDATE django_session SET expire_date = '2000-01-01 00:00:00' WHERE session_key = ?", [session_key])
+    agent.reload()  # as the dashboard does when its socket finds the sign-in gone (4403)
+    expect(agent).to_have_url(re.compile(rf"/accounts/login/\?next=/staff/c/{cid}/$"))
+    agent.fill("#id_username", "agent")
+    agent.fill("#id_password", "agent-demo-2026")
+    agent.get_by_role("button", name="Sign in").click()
+
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid} ")
+    expect(reply).to_have_value("Your refund is on its way, it takes up to 3 days.")
+    expect(note).to_have_value("Refund approved by finance.")
+    expect(reply).to_be_enabled()
+    reply.press("Enter")
+    expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_contain_text("Your refund is on its way")
+    expect(reply).to_have_value("")
+
+    agent.reload()  # sent: gone for good; the note, not sent, still there
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid} ")
+    expect(note).to_have_value("Refund approved by finance.")
+    expect(reply).to_have_value("")
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 # What an agent sees of the dashboard's chrome: each header control's box, and the
 # page's width against the screen's.
 PHONE_LAYOUT = """() => {

@@ -204,6 +204,7 @@
     setMyStatus(me.status || "online");
     onAgents(f.agents || []);
     requestList();
+    readDrafts();
     var reopen = watched ? watched.id : OPEN_FIRST;
     if (reopen) watch(reopen, !!watched);
     resendOutbox();
@@ -1136,8 +1137,33 @@
 
   // What the agent began writing belongs to its chat: a reply half-typed to one player stayed
   // in the box when she opened another chat, and Enter sent it to the wrong player (a note,
-  // into the wrong case). Each chat keeps its own, for as long as the page is open.
-  var drafts = new Map();          // conversation id -> { reply, note }
+  // into the wrong case). Each chat keeps its own, in this tab's sessionStorage too: a reload
+  // lost them (a deploy's, or the one after the idle timeout signed her out, whose Enter was
+  // refused and took the reply she had just written with it).
+  var drafts = new Map();          // conversation id -> { reply, note }, the watched chat's in its boxes
+  var DRAFTS_KEY = "csbot-drafts", draftsRead = false;
+
+  /** The tab's drafts, once the socket has said whose dashboard this is (`hello`). */
+  function readDrafts() {
+    if (draftsRead) return;
+    draftsRead = true;
+    try {
+      var kept = JSON.parse(window.sessionStorage.getItem(DRAFTS_KEY));
+      // Written by whoever was signed in on this tab: not for a colleague who signs in on it.
+      if (kept && kept.user === me.id) drafts = new Map(kept.drafts);
+    } catch (e) { /* none, or storage refused */ }
+  }
+
+  function storeDrafts() {
+    if (!draftsRead) return;       // not before they are read: the tab's drafts would be lost
+    var all = Array.from(drafts);
+    if (watched && (input.value || noteInput.value)) all.push([watched.id, { reply: input.value, note: noteInput.value }]);
+    try {
+      if (all.length) window.sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ user: me.id, drafts: all }));
+      else window.sessionStorage.removeItem(DRAFTS_KEY);
+    } catch (e) { /* private mode, or full: kept for as long as the page is open */ }
+  }
+  [input, noteInput].forEach(function (box) { box.addEventListener("input", storeDrafts); });
 
   function keepDraft() {
     if (!watched) return;
@@ -1174,11 +1200,16 @@
       if (sent.box.value.trim() === sent.frame.text) {
         sent.box.value = "";
         updateCounter(sent.box);
+        storeDrafts();
       }
       return;
     }
     var draft = drafts.get(sent.frame.conversation_id), kind = sent.box === input ? "reply" : "note";
-    if (draft && draft[kind].trim() === sent.frame.text) draft[kind] = "";
+    if (draft && draft[kind].trim() === sent.frame.text) {
+      draft[kind] = "";
+      if (!draft.reply && !draft.note) drafts.delete(sent.frame.conversation_id);
+      storeDrafts();
+    }
   }
 
   function onError(f) {
