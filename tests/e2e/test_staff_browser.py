@@ -906,6 +906,32 @@ def test_on_a_laptop_the_chat_keeps_half_the_dashboard_beside_the_list_and_the_c
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 
 
+def test_on_a_tablet_the_agent_opens_the_case_over_the_chat_and_reads_the_facts(open_context, staff_server):
+    """Below 1000 px the case panel was hidden, and nothing brought it back: on a tablet the
+    agent could not see the intent, the player's mood or the facts the bot had collected."""
+    from playwright.sync_api import expect
+
+    agent, _player, cid = an_agent_watching_a_new_chat(
+        open_context, staff_server.url, "my top-up did not arrive, order SL2025061201"
+    )
+    agent.set_viewport_size({"width": 820, "height": 1180})
+    expect(agent.get_by_test_id("conv-title")).to_contain_text(f"#{cid} ")
+    case, toggle = agent.get_by_test_id("case"), agent.get_by_test_id("case-toggle")
+    expect(case).to_be_hidden()  # the chat keeps the width beside the list
+
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(case).to_be_in_viewport(ratio=1)
+    expect(agent.get_by_test_id("case-facts")).to_contain_text("SL2025061201")
+    expect(agent.get_by_test_id("case-intent")).not_to_have_text("—")
+    assert agent.evaluate("() => document.documentElement.scrollWidth") <= 820
+
+    agent.keyboard.press("Escape")  # the focus went to its ×; Escape puts it away
+    expect(case).to_be_hidden()
+    expect(toggle).to_be_focused()
+    close_chat(agent)  # room for the chats of the tests after this one
+
+
 def test_a_player_who_comes_back_to_a_held_chat_still_sees_who_they_talk_to(open_context, staff_server):
     """After a reload the header said "Chatting with a support agent", though the chat was
     with Alice a moment before and her name was on her replies."""
@@ -1944,6 +1970,13 @@ def test_on_a_phone_an_agent_reads_the_list_then_one_whole_chat_and_goes_back(op
     agent.get_by_test_id("agent-input").fill("Let me look at your order.")
     agent.get_by_test_id("agent-send").click()
     expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_contain_text("Let me look at your order.")
+
+    agent.get_by_test_id("case-toggle").click()  # the case, over the whole chat
+    expect(agent.get_by_test_id("case-intent")).to_be_in_viewport()
+    assert agent.locator("#case-pane").bounding_box()["width"] >= 380
+    assert agent.evaluate("() => document.documentElement.scrollWidth") <= 390
+    agent.get_by_test_id("case-hide").click()
+    expect(agent.get_by_test_id("case")).to_be_hidden()
 
     back = agent.get_by_test_id("conv-back")
     expect(back).to_have_text("← 会话列表")

@@ -635,9 +635,25 @@
     send({ type: "watch", conversation_id: id, after_seq: resumeFrom.after_seq, streams: resumeFrom.streams });
   }
 
+  // Below 1000 px the case has no column (staff.css): its toggle shows it over the chat's side,
+  // and Escape or its × puts it away, the focus back on the toggle. It stays open from chat to
+  // chat, as the column does on a laptop.
+  var caseToggle = $("case-toggle"), caseHide = $("case-hide");
+  function showCase(open, focus) {
+    root.setAttribute("data-case", open ? "open" : "closed");
+    caseToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (focus) (open ? caseHide : caseToggle).focus();
+  }
+  caseToggle.addEventListener("click", function () { showCase(root.getAttribute("data-case") !== "open", true); });
+  caseHide.addEventListener("click", function () { showCase(false, true); });
+  casePane.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && root.getAttribute("data-case") === "open") showCase(false, true);
+  });
+
   // On a phone: back to the list, on the chat's row, the chat still watched (and held).
   var backBtn = $("conv-back");
   if (backBtn) backBtn.addEventListener("click", function () {
+    showCase(false, false);
     root.setAttribute("data-view", "list");
     var row = watched && listEl.querySelector('[data-id="' + watched.id + '"]');
     if (row) row.focus();
