@@ -17,6 +17,7 @@ from agents.sentiment import level_of
 from chat.models import Conversation, ConversationEvent, Message, Player
 from chat.previews import plain_preview
 from chat.roles import display_name
+from chat.selectors import conversation_language
 from csbot.spreadsheet_csv import SpreadsheetWriter
 
 FILTERS = ("waiting", "bot", "mine", "open", "closed")
@@ -296,7 +297,10 @@ def case_of(conversation_id: int) -> dict[str, Any]:
         {
             "player": {
                 **case["player"],
-                "language": player.language,
+                # The chat's, which the bot answers in (what the player writes, else the page's):
+                # the page's alone said "English" of a player writing Chinese, and agents
+                # answered them in English.
+                "language": conversation_language(conversation),
                 "since": player.created_at.isoformat(),
                 "last_seen": player.last_seen_at.isoformat() if player.last_seen_at else None,
                 "conversations": player.conversations.count(),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.models import Player
+from chat.models import Conversation, Message, Player
+from chat.services import message_append
+from chat.staff_selectors import case_of
 from tests.chat.socket_client import PlayerSocket
 from tests.chat.staff_client import StaffSocket
 
@@ -73,3 +75,18 @@ async def test_the_lines_after_the_answers_speak_the_language_the_player_writes(
     # The rating card under the close asks in the same language, also when shown again.
     assert closed[-1]["language"] == chat
     assert (previous["id"], previous["language"]) == (conversation_id, chat)
+
+
+@pytest.mark.parametrize(
+    ("page", "question", "chat"),
+    [("en", "我的充值没到账怎么办", "zh-hans"), ("zh-hans", "my top-up didn't arrive, what do I do", "en")],
+)
+def test_the_case_tells_the_agent_the_language_the_player_writes(page, question, chat):
+    """A player on the English page who wrote Chinese: the case said "Language: English", and
+    the agent wrote in English to a player whom the bot and every line of the chat answer in
+    Chinese (and the other way round)."""
+    lin = Player.objects.create(game_player_id="10086", display_name="Lin", language=page)
+    conversation = Conversation.objects.create(player=lin)
+    message_append(conversation_id=conversation.pk, sender=Message.Sender.PLAYER, text=question)
+
+    assert case_of(conversation.pk)["player"]["language"] == chat
