@@ -63,7 +63,7 @@ _set_status = db_pool(presence.presence_set_status)
 _roster = db_pool(presence.roster)
 _list = db_pool(staff_selectors.conversation_list)
 _counts = db_pool(staff_selectors.queue_counts)
-_mine = db_pool(staff_selectors.my_chat_ids)
+_mine = db_pool(staff_selectors.my_chats)
 _elsewhere = db_pool(staff_selectors.search_found_elsewhere)
 _case = db_pool(staff_selectors.case_of)
 _assign_waiting = db_pool(handoff.assign_waiting)
@@ -260,7 +260,8 @@ class StaffConsumer(SocketConsumer):
             "q": frame["q"],
             "conversations": rows,
             "counts": counts,
-            "mine": mine,
+            "mine": mine["mine"],
+            "awaiting": mine["awaiting"],
         }
         if frame["q"].strip() and not rows:
             listed["elsewhere"] = await _elsewhere(user=self.user, filter=frame["filter"], q=frame["q"])

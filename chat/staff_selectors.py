@@ -212,10 +212,16 @@ def queue_counts(*, user) -> dict[str, int]:
     }
 
 
-def my_chat_ids(*, user) -> list[int]:
-    """The chats `user` holds. Rows go to every dashboard alike, so each keeps its own
-    "Mine" count from these and the rows that follow (a row cannot carry it)."""
-    return list(Conversation.objects.filter(_filter_q("mine", user)).values_list("pk", flat=True))
+def my_chats(*, user) -> dict[str, list[int]]:
+    """The chats `user` holds (`mine`), and those of them whose player waits for her reply
+    (`awaiting`), whatever the list shows. Rows go to every dashboard alike, so each keeps its
+    own "Mine" counts from these and the rows that follow (a row cannot carry them)."""
+    held = list(
+        Conversation.objects.filter(_filter_q("mine", user))
+        .annotate(reply_awaited_since=_reply_awaited_since())
+        .values_list("pk", "reply_awaited_since")
+    )
+    return {"mine": [pk for pk, _since in held], "awaiting": [pk for pk, since in held if since]}
 
 
 def _sources_used(conversation_id: int) -> list[dict[str, Any]]:

@@ -1015,11 +1015,17 @@ async def test_the_list_names_the_chats_i_hold_whatever_the_filter(lin, kai, ali
     await colleague.receive_until(lambda f: f.get("type") == "ok")
     await agent.send({"type": "list", "filter": "waiting"})
     listed = await agent.receive_until(lambda f: f.get("type") == "list")
+    await agent.say(mine, "Looking into it now.")
+    await agent.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "list", "filter": "waiting"})
+    answered = await agent.receive_until(lambda f: f.get("type") == "list")
     await agent.close()
     await colleague.close()
 
     assert listed["conversations"] == []
     assert listed["mine"] == [mine] and listed["counts"]["mine"] == 1
+    # Of those, the ones whose player waits for her reply (Bob's player waits for Bob).
+    assert (listed["awaiting"], answered["awaiting"]) == ([mine], [])
 
 
 async def test_analytics_alerts_are_relayed_to_dashboards(alice, db):

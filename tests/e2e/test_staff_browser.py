@@ -1733,6 +1733,39 @@ def test_with_auto_assign_the_agent_given_a_chat_is_told_once(open_context, tmp_
         server.stop()
 
 
+def test_an_agent_on_another_list_is_told_that_a_player_of_hers_wrote(open_context, staff_server):
+    """Alice took Lin's chat over, then went to another list to pick up the next player: Lin
+    wrote again, and nothing said so (her chats are not in that list, and "Mine 1" stayed
+    "Mine 1"), nor did her desktop while she read Kai's chat. Lin waited on someone who did
+    not know."""
+    from playwright.sync_api import expect
+
+    agent = open_context(init_script=FAKE_NOTIFICATIONS)
+    sign_in_as_agent(agent, staff_server.url)
+    lin = open_context(viewport=(420, 860))
+    lins = take_over_a_new_chat(agent, lin, staff_server.url)
+    kai = open_context(viewport=(420, 860))
+    kais = open_player(kai, staff_server.url)
+    ask(kai, "how do i change my character name")
+    agent.get_by_test_id("filter-bot").click()
+    agent.locator(f'[data-testid="conversation-row"][data-id="{kais}"]').click()  # the next player
+    to_answer = agent.get_by_test_id("mine-awaiting")
+    expect(to_answer).to_have_text("")
+
+    ask(lin, "Are you still there?")
+    expect(to_answer).to_have_text("· 1 to answer")
+    agent.wait_for_function("() => window.__notes.some(n => n.title.includes('helping'))")
+    notes = [n["title"] for n in agent.evaluate("window.__notes") if "helping" in n["title"]]
+    assert notes == ["A player you are helping wrote to you"]
+
+    agent.get_by_test_id("filter-mine").click()
+    agent.locator(f'[data-testid="conversation-row"][data-id="{lins}"]').click()
+    reply(agent, "Yes, I'm checking your order.")
+    expect(to_answer).to_have_text("")
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 def test_a_reply_half_typed_to_one_player_stays_with_their_chat(open_context, staff_server):
     """Bea began a reply to Lin, opened Kai's chat to look something up and wrote there: the
     box still held Lin's words, and her Enter sent them to Kai (a note, into Kai's case)."""

@@ -104,6 +104,9 @@
   var rows = new Map();            // conversation id -> summary (the current list)
   var mineIds = new Set();         // the chats I hold, whatever the filter: the "Mine" count
   var mineKnown = false;           // a list has said which they are
+  // Those of them whose player wrote last (the rows' reply_awaited_since), whatever the filter:
+  // an agent picking up chats from "Waiting" saw none of hers, and her players waited unseen.
+  var awaitingIds = new Set();
   var notified = new Set();        // "id:waiting_since" already notified
   var watched = null;              // { id, ready, case, msgs: Map, maxSeq, resumeInFlight, deferredEnds }
   var typingAt = 0, playerTypingTimer = 0;
@@ -226,6 +229,7 @@
 
   function onList(f) {
     if (Array.isArray(f.mine)) { mineIds = new Set(f.mine); mineKnown = true; }
+    if (Array.isArray(f.awaiting)) awaitingIds = new Set(f.awaiting);
     if (f.filter !== filter || (f.q || "") !== query) return;   // an answer to an older request
     elsewhere = f.elsewhere || {};
     rows.clear();
@@ -240,6 +244,8 @@
   function trackMine(c) {
     if (isMine(c)) mineIds.add(c.id);
     else mineIds.delete(c.id);
+    if (isMine(c) && c.reply_awaited_since) awaitingIds.add(c.id);
+    else awaitingIds.delete(c.id);
   }
 
   function matches(c) {
@@ -264,10 +270,16 @@
     var handedToMe = !mineKnown ? [] : list.filter(function (c) {
       return !mineIds.has(c.id) && isMine(c) && !(watched && watched.id === c.id);
     });
+    // A player of mine wrote, in a chat I am not looking at (another chat, another tab).
+    var wroteToMe = !mineKnown ? [] : list.filter(function (c) {
+      return mineIds.has(c.id) && isMine(c) && c.reply_awaited_since && !awaitingIds.has(c.id) &&
+        (document.hidden || !(watched && watched.id === c.id));
+    });
     list.forEach(trackMine);
     setCounts({ waiting: f.queue ? f.queue.waiting : undefined, mine: mineIds.size });
     list.forEach(maybeNotify);
     handedToMe.forEach(notifyHandedToMe);
+    wroteToMe.forEach(function (c) { notify(c, t("new_reply_title"), "csbot-reply-"); });
     if (!list.length) return;
     if (query) { requestListSoon(); return; }   // the server does the text search
     list.forEach(function (c) { if (matches(c)) rows.set(c.id, c); else rows.delete(c.id); });
@@ -292,6 +304,8 @@
     if (typeof counts.mine === "number") {
       var m = root.querySelector('[data-count="mine"]');
       if (m) m.textContent = counts.mine ? String(counts.mine) : "";
+      var a = root.querySelector('[data-count="awaiting"]');
+      if (a) a.textContent = awaitingIds.size ? t("awaiting_mine", { n: awaitingIds.size }) : "";
     }
   }
 
