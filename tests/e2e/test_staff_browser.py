@@ -1120,6 +1120,42 @@ def test_what_the_agent_types_at_once_after_take_over_reaches_the_player(open_co
     close_chat(agent)  # Alice's places are for the module's other tests
 
 
+def test_a_reply_too_long_sent_as_the_take_over_settles_says_why_it_was_not_sent(open_context, staff_server):
+    """Alice took over and pressed Enter on a long reply before the chat said it was hers:
+    it was sent once it was, "too long" showed, and the take-over's `ok` right after hid it,
+    leaving a reply in the box with no word of why it did not go."""
+    from playwright.sync_api import expect
+
+    held = {"on": False, "held": []}
+
+    def hold_from_the_case(frame, ws, server):
+        held["on"] = held["on"] or (held.get("armed") and frame.get("type") == "case")
+        if held["on"]:
+            held["held"].append((ws, json.dumps(frame)))
+        return held["on"]
+
+    agent, _player, _cid = a_new_chat_on_a_routed_dashboard(
+        open_context, staff_server.url, sign_in_as_agent, lambda ws: relay(ws, [], hold_from_the_case)
+    )
+    held["armed"] = True  # the take-over's `state` reaches the page, its case and `ok` wait
+    agent.get_by_test_id("take-over").click()
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    box = agent.get_by_test_id("agent-input")
+    box.fill("a" * 2100)
+    box.press("Enter")
+    held["armed"] = False
+    release(held)
+    agent.wait_for_timeout(500)  # the `ok` after the case
+
+    expect(agent.get_by_test_id("action-error")).to_have_text(
+        "Your message is too long (2100 of 2000 characters). Please shorten it."
+    )
+    expect(box).to_have_value("a" * 2100)
+    box.fill("")
+    close_chat(agent)  # room for the chats of the tests after this one
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
+
+
 def test_a_take_over_refused_keeps_what_the_agent_typed_in_a_locked_box(open_context, staff_server):
     """Alice was quicker: what Mia began typing as she clicked stays in her box, unsent."""
     from playwright.sync_api import expect

@@ -188,7 +188,10 @@
       case "typing": onTyping(f); break;
       case "player_presence": onPlayerPresence(f); break;
       case "ack": onAck(f); break;
-      case "ok": hideError(); break;
+      // An action went through: its refusal, if shown, no longer holds. Not a reply's "too long",
+      // which is about the text still in the box: Enter pressed as a Take over was settling
+      // sent it once the chat was hers, and the take-over's `ok` right after hid why it was not.
+      case "ok": if (errorEl.getAttribute("data-kind") !== "too_long") hideError(); break;
       case "error": onError(f); break;
       default: break;
     }
