@@ -30,16 +30,21 @@ NAMES_CUT = """() => Array.from(document.querySelectorAll('#result_list .field-c
 
 
 def player_asks(context, base_url: str, *texts: str):
-    """A player's page in `context` that has sent each text. The page."""
+    """A player's page in `context` that has sent each text. The page, and its chat's id.
+
+    `chat_server` is the session's: other modules' tests leave their chats on it (tests/e2e/
+    test_csp_browser.py's, in Chinese, an agent's long links), so the lists below show this
+    chat alone, its rows laid out as a fresh server would show them."""
     from playwright.sync_api import expect
 
     player = context.new_page()
     player.goto(base_url + "/")
     expect(player.locator("#chat-app")).to_have_attribute("data-connection", "open")
+    chat_id = player.locator("#chat-app").get_attribute("data-conversation")
     for text in texts:
         player.get_by_test_id("composer-input").fill(text)
         player.get_by_test_id("composer-input").press("Enter")
-    return player
+    return player, chat_id
 
 
 def admin_list(context, url: str, username: str, password: str):
@@ -67,12 +72,13 @@ def test_on_an_office_screen_the_messages_list_reads_its_texts_in_lines_with_eve
     context = browser.new_context(locale="en-US", viewport={"width": width, "height": 800})
     context.set_default_timeout(15_000)
     try:
-        player = player_asks(context, chat_server.url, "How do I get a refund?")
+        player, chat_id = player_asks(context, chat_server.url, "How do I get a refund?")
         answer = player.locator('[data-testid="message"][data-sender="bot"]').last
         expect(answer).to_have_attribute("data-status", "done")
 
-        bot_answers = chat_server.url + "/admin/chat/message/?sender__exact=bot"
+        bot_answers = f"{chat_server.url}/admin/chat/message/?sender__exact=bot&conversation__id__exact={chat_id}"
         page = admin_list(context, bot_answers, "agent", "agent-demo-2026")
+        expect(page.locator("#result_list tbody tr")).to_have_count(1)
 
         columns = {c["name"]: c for c in page.evaluate(COLUMNS)}
         assert columns["short_text"]["width"] >= text_width, columns
@@ -101,10 +107,12 @@ def test_on_an_office_screen_the_conversations_list_keeps_every_column_in_view(b
     context = browser.new_context(locale="en-US", viewport={"width": width, "height": 800})
     context.set_default_timeout(15_000)
     try:
-        player = player_asks(context, chat_server.url, "How do I get a refund?", "I want to talk to a human")
+        player, chat_id = player_asks(context, chat_server.url, "How do I get a refund?", "I want to talk to a human")
         expect(player.locator('[data-testid="message"][data-sender="system"]').last).to_be_visible()
 
-        page = admin_list(context, chat_server.url + "/admin/chat/conversation/", "manager", "manager-demo-2026")
+        its_chat = f"{chat_server.url}/admin/chat/conversation/?id__exact={chat_id}"
+        page = admin_list(context, its_chat, "manager", "manager-demo-2026")
+        expect(page.locator("#result_list tbody tr")).to_have_count(1)
 
         overflow = page.evaluate(
             "() => { const t = document.querySelector('#result_list');"
