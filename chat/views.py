@@ -6,7 +6,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.utils.translation import get_language
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from chat.identity import player_cookie_value
@@ -46,8 +45,10 @@ async def player_page(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Alive (a liveness probe): answers as soon as the process listens."""
-    return JsonResponse({"ok": True, "provider": settings.LLM_PROVIDER, "title": _("csbot")})
+    """Alive (a liveness probe): answers as soon as the process listens. Anyone who can reach
+    it reads the body, so it says nothing of the configuration (which LLM provider, hence
+    which upstream and which key to go after): the process's log names that at its start."""
+    return JsonResponse({"ok": True})
 
 
 @require_GET

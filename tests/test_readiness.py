@@ -24,6 +24,16 @@ def warm_process(settings):
     settings.WARM_UP_ON_START = False
 
 
+async def test_the_liveness_probe_says_the_process_is_alive_and_nothing_of_its_configuration(settings):
+    """Its body named the LLM provider to anyone: which upstream, and which key, to go after."""
+    settings.LLM_PROVIDER = "openai"
+
+    response = await AsyncClient().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+
+
 @pytest.mark.django_db
 async def test_a_process_that_reaches_its_database_and_redis_is_ready(warm_process, settings):
     settings.REDIS_URL = require_redis()
