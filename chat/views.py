@@ -44,7 +44,7 @@ async def player_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
+async def healthz(request: HttpRequest) -> JsonResponse:
     """Alive (a liveness probe): answers as soon as the process listens. Anyone who can reach
     it reads the body, so it says nothing of the configuration (which LLM provider, hence
     which upstream and which key to go after): the process's log names that at its start."""

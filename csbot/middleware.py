@@ -23,7 +23,7 @@ In sync mode (WSGI, Django's test `Client`) they are Django's own.
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
 from django.contrib.messages.middleware import MessageMiddleware as _Messages
@@ -61,6 +61,40 @@ class OnTheLoop:
             else:
                 response = self.process_response(request, response)
         return response
+
+
+class ProbesMiddleware:
+    """/healthz and /readyz answer whatever Host the request names, before Django checks it
+    against ALLOWED_HOSTS (SecurityMiddleware and CommonMiddleware after this one do).
+    Probes ask a process by its own address: docker-compose.yml's healthcheck by
+    127.0.0.1, Kubernetes' by the pod's IP, a load balancer's by the target's. Those are
+    never the public names an operator lists in ALLOWED_HOSTS, so the probes were refused
+    (400, and an ERROR with a traceback in the log every few seconds) and the process
+    never counted as healthy. Their bodies say nothing a stranger can use (chat/views.py);
+    every other path still answers only the hosts listed."""
+
+    sync_capable = True  # Django's test Client: the rest of the chain stays synchronous there
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        from chat import views  # the views import the models: not before the apps are loaded
+
+        self.get_response = get_response
+        self.probes = {"/healthz": views.healthz, "/readyz": views.readyz}
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        probe = self.probes.get(request.path_info)
+        return self.get_response(request) if probe is None else async_to_sync(probe)(request)
+
+    async def __acall__(self, request):
+        probe = self.probes.get(request.path_info)
+        if probe is None:
+            return await self.get_response(request)
+        return await probe(request)
 
 
 class SecurityMiddleware(OnTheLoop, _Security):

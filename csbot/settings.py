@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 # (csbot/csp.py), which runs there too.
 MIDDLEWARE = [
     "csbot.csp.ContentSecurityPolicyMiddleware",  # outermost: on every response, redirects and errors too
+    "csbot.middleware.ProbesMiddleware",  # /healthz, /readyz: before the Host is checked, whatever it is
     "csbot.middleware.SecurityMiddleware",
     "csbot.middleware.SessionMiddleware",
     "csbot.middleware.LocaleMiddleware",

@@ -35,6 +35,23 @@ async def test_the_liveness_probe_says_the_process_is_alive_and_nothing_of_its_c
 
 
 @pytest.mark.django_db
+async def test_the_probes_answer_one_that_asks_by_the_process_address_not_its_public_name(warm_process, settings):
+    """docker-compose.yml's healthcheck asks http://127.0.0.1:8000/readyz, Kubernetes' probes
+    ask by the pod's IP: with ALLOWED_HOSTS set to the public name, as README's Production
+    says, both probes answered 400 and the web process never counted as healthy."""
+    settings.ALLOWED_HOSTS = ["support.example.com"]
+    by_address = {"host": "10.0.0.7:8000"}
+
+    alive = await AsyncClient().get("/healthz", headers=by_address)
+    ready = await AsyncClient().get("/readyz", headers=by_address)
+    page = await AsyncClient().get("/", headers=by_address)
+
+    assert (alive.status_code, alive.json()) == (200, {"ok": True})
+    assert (ready.status_code, ready.json()["ready"]) == (200, True)
+    assert page.status_code == 400  # every other page still answers only the names listed
+
+
+@pytest.mark.django_db
 async def test_a_process_that_reaches_its_database_and_redis_is_ready(warm_process, settings):
     settings.REDIS_URL = require_redis()
 
