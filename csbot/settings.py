@@ -38,6 +38,8 @@ for _host in ALLOWED_HOSTS:
             f"({_host.split('://')[-1].split('/')[0]!r}); origins go in CSRF_TRUSTED_ORIGINS."
         )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A form refused for a Secure CSRF cookie the browser dropped over plain http says so.
+CSRF_FAILURE_VIEW = "csbot.csrf_failure.csrf_failure"
 
 # Behind a proxy that terminates TLS, daphne sees plain http: Django would call an https
 # Origin a cross-site POST (staff could not log in) and the player cookie would go out

@@ -51,6 +51,30 @@ async def test_without_trusting_the_header_the_https_origin_is_refused():
     assert await log_in("https://testserver") == 403
 
 
+async def test_a_sign_in_over_plain_http_with_secure_cookies_is_told_it_needs_https(settings, caplog):
+    """A first try of a deployment (DEBUG off, cookies Secure) at http://its-address:8000: the
+    browser dropped the Secure CSRF cookie, and the sign-in was refused with Django's page,
+    which told staff to enable their cookies."""
+    settings.CSRF_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE = True
+
+    async def sign_in(headers: dict[str, str]):
+        client = AsyncClient(enforce_csrf_checks=True)
+        page = await client.get("/accounts/login/", headers=headers)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        client.cookies.clear()  # the browser keeps a Secure cookie for https only
+        form = {"username": "alice", "password": "alice-password", "csrfmiddlewaretoken": token}
+        return await client.post("/accounts/login/", form, headers=headers)
+
+    over_http = await sign_in({"accept-language": "en"})
+    assert over_http.status_code == 403
+    assert "Sign-in needs https" in over_http.text and "enable" not in over_http.text
+    assert "set CSRF_COOKIE_SECURE=false and SESSION_COOKIE_SECURE=false" in caplog.text
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    over_https = await sign_in({**PROXIED, "accept-language": "en"})  # cookies off in the browser: Django's page
+    assert over_https.status_code == 403 and "Sign-in needs https" not in over_https.text
+
+
 async def test_the_player_cookie_is_secure_through_the_proxy_only(behind_the_proxy):
     proxied = await AsyncClient().get("/", headers=PROXIED)
     direct = await AsyncClient().get("/")
