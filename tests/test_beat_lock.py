@@ -20,6 +20,8 @@ from tests.services import require_redis
 from tests.test_celery_logging import celery, line, stop, wait_for
 
 STARTS_WITHIN = 180  # seconds
+# Two beats' starts, each given its deadline, not cut short by the suite's 120 s (pytest.ini).
+pytestmark = pytest.mark.timeout(2 * STARTS_WITHIN + 60)
 SENDS = line(r"celery\.beat", r"Scheduler: Sending due task chat-requeue-abandoned ")
 
 
