@@ -74,7 +74,9 @@ def test_a_stall_is_logged_with_the_function_that_held_the_loop(caplog):
     run_with_watchdog(sleeping_on_the_loop)
     [message] = stalls(caplog, held_by="sleeping_on_the_loop")
     assert re.match(r"event loop \d+\.\d ms behind", message)
-    assert 250 <= float(message.split()[2]) < 2000
+    # Over the threshold, and no more than the hold and a loaded machine's waits for a CPU:
+    # not 250 ms at least, as the watchdog's own thread may ask late, into the 300 ms hold.
+    assert 30 < float(message.split()[2]) < 10_000
     assert "in sleeping_on_the_loop" in message
 
 
