@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from agents.knowledge.language import detect_language
 from agents.providers import ChatMessage, ChatRequest, Delta, Finish, Passage, get_provider
-from agents.providers.local import LocalProvider
+from agents.providers.local import MAIN_BUDGET, LocalProvider
 
 REFUND = Passage(
     source_id="doc-7",
@@ -196,3 +197,37 @@ async def test_it_leaves_the_event_loop_free_while_it_streams(settings):
         task.cancel()
 
     assert ticks >= len(deltas)
+
+
+CHECKLIST = {
+    "en": (
+        "Recharge not received",
+        "Most top-ups arrive by themselves within minutes. ",
+        "## Check these first",
+        [f"{n}. Check place number {n}: the mailbox, the server, the purchase history." for n in range(1, 6)],
+        "## Still missing after 2 hours?\n\nContact support.",
+    ),
+    "zh-hans": (
+        "充值未到账",
+        "大部分充值会在几分钟内自动到账。",
+        "## 请先自查",
+        [f"{n}. 检查第 {n} 处：邮箱、服务器和充值记录。" for n in range(1, 6)],
+        "## 两小时后仍未到账？\n\n请联系客服。",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+async def test_a_checklist_the_answer_reaches_is_quoted_to_its_last_step(language):
+    title, sentence, heading, steps, after = CHECKLIST[language]
+    # An introduction that leaves room for the checklist's first steps only.
+    introduction = sentence * (MAIN_BUDGET[detect_language(sentence)] // len(sentence) - 2)
+    passage = Passage(
+        source_id="doc-3", title=title, text="\n".join([introduction, "", heading, *steps, "", after]), score=5.0
+    )
+
+    text, _, _ = await collect(LocalProvider(), request("top-up", [passage], language=language))
+
+    for step in steps:
+        assert step in text, text
+    assert after.split("\n")[-1] not in text  # the next section is not quoted
