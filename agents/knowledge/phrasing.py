@@ -103,6 +103,28 @@ _NOT_RECEIVED = [
     (re.compile(r"(奖励|宝箱|补偿)(?:还|一直|都)?(?:没有?|未)(?:到账|到|发放?|下发)"), r"\1没收到"),
 ]
 
+# A banned player who says they did nothing wrong ("I never cheated", "banned for no reason",
+# "我没开挂") thinks the ban a mistake, and the ban article's answer to that is "How to appeal".
+# Their "never" and "cheated" found "What happens next" (its line on an account "hacked and used
+# for cheating"), which says what follows an appeal they have not sent. Not for the classifier
+# (same_thing): it reads "never cheated" as the ban already.
+_DENIES_IT = [
+    (
+        re.compile(
+            r"\b(?:i\s+)?(?:never|didn'?t|did\s+not|don'?t|do\s+not|haven'?t|have\s+not|have\s+never)\s+"
+            r"(?:ever\s+)?(?:cheat(?:ed|ing)?|bott(?:ed|ing)|(?:use[ds]?|using|ran|run)\s+(?:any\s+)?"
+            r"(?:cheats?|hacks?|bots?|mods?|scripts?))\b"
+            # Of a ban only: a game that "crashes for no reason" is no appeal.
+            r"|(?<=ban)(?:ned)?\s+for\s+no\s+reason\b|\b(?:wrongly|unfairly|falsely|wrongfully)(?=\s+ban)",
+            re.IGNORECASE,
+        ),
+        " appeal ",
+    ),
+    (
+        re.compile(r"(?:从来)?没有?(?:开|用)(?:外|过)?挂|(?:从来)?没有?作(?:过)?弊|误封|冤枉|莫名其妙(?:地)?(?:被)?封"),
+        " 申诉 ",
+    ),
+]
 
 # In "I asked support 3 times about my missing sword", what says it was asked before: the asking,
 # whom and how often. Its "support" found the FAQ on contacting support, and "asked" the
@@ -153,6 +175,6 @@ def same_thing(text: str) -> str:
 def in_the_help_centers_words(question: str) -> str:
     """The question to search with: chat idioms left out, players' phrasings in the articles' words."""
     question = same_thing(_WHEN_IT_HAPPENS.sub(" ", _IDIOMS.sub(" ", question)))
-    for pattern, replacement in _NOT_RECEIVED:
+    for pattern, replacement in _NOT_RECEIVED + _DENIES_IT:
         question = pattern.sub(replacement, question)
     return question

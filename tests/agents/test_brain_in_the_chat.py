@@ -914,6 +914,8 @@ async def test_a_banned_player_who_says_they_did_not_cheat_stays_on_the_ban_arti
 
     # Not the phishing section for its "never", nor the FAQ on reporting a cheater.
     assert answer.end["sources"][0]["title"] == article, answer.end["sources"]
+    # And of it how to appeal, not what happens after an appeal they have not sent.
+    assert "appeal within **30 days**" in answer.text or "**30 天内** 申诉" in answer.text, answer.text
 
 
 @pytest.mark.parametrize(

@@ -238,6 +238,14 @@ def test_a_question_about_an_article_as_a_whole_is_answered_from_its_introductio
         # Someone posing as support: the articles say "official staff" and "phishing".
         ("有人冒充客服找我要验证码", "## 钓鱼和诈骗", "绝不会"),
         ("a guy claiming to be a GM wants my password", "## Phishing and scams", "will **never** ask"),
+        # A banned player who says they did nothing wrong means to appeal: not "What happens next"
+        # (after an appeal) for its line on an account "hacked and used for cheating".
+        ("My account got banned and I never cheated", "## How to appeal", "appeal within **30 days**"),
+        ("I didn't use any cheats, why am I banned", "## How to appeal", "appeal within **30 days**"),
+        ("got banned for no reason", "## How to appeal", "appeal within **30 days**"),
+        ("I was wrongly banned", "## How to appeal", "appeal within **30 days**"),
+        ("我的号被封了，我没开挂", "## 如何申诉解封", "**30 天内** 申诉"),
+        ("我被误封了", "## 如何申诉解封", "**30 天内** 申诉"),
     ],
 )
 def test_the_passage_is_the_section_the_question_is_about(demo_articles, question, section, says):
@@ -262,6 +270,10 @@ def test_a_stolen_account_finds_what_to_do_if_hacked(demo_articles, question, fo
     assert found in stems(passages, demo_articles)
     hacked = passages[stems(passages, demo_articles).index(found)]
     assert hacked.text.startswith("## If your account was hacked")
+
+
+def test_a_game_that_crashes_for_no_reason_is_no_ban_to_appeal(demo_articles):
+    assert stems(search("the game crashes for no reason", language="en"), demo_articles)[0] == "bug-report.en"
 
 
 def test_pirated_or_secretly_is_no_stolen_account(demo_articles):
