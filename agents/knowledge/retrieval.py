@@ -131,7 +131,7 @@ def _hits(
             # Narrowed to the introduction ("my top-up did not arrive" has "top-ups arrive"):
             # the question is about the article as a whole, read from its start.
             narrowed = replace(hit, chunk=_introduction(built, hit.chunk.document_id))
-        focused.append(narrowed)
+        focused.append(_the_section_it_names(built, narrowed, query, weights) or narrowed)
     return focused
 
 
@@ -163,6 +163,44 @@ def _introduction(built: index.BM25Index, document_id: int) -> index.IndexedChun
         else:
             text = f"{text}\n\n{body}"
     return replace(passage, text=text)
+
+
+def _the_section_it_names(
+    built: index.BM25Index, hit: index.Hit, query: str, weights: dict[str, float]
+) -> index.Hit | None:
+    """The one section of the hit's article whose heading names what the question is about (a
+    word of the article's title), when the section found names nothing the question says.
+
+    "I can't log in, it says error 1004" found "What to have ready" (its "the error code, if one
+    is shown") and the bug report's introduction, and a player who cannot log in read what to
+    send support, not "If you can't log in" and its steps, which a later chunk holds.
+    """
+    first_line = hit.chunk.text.lstrip().split("\n", 1)[0]
+    asked = _terms_of(in_the_help_centers_words(query)) & weights.keys()
+    subject = asked & _terms_of(hit.chunk.title)
+    if not subject or not _SECTION_START.match("\n" + first_line) or _terms_of(first_line) & asked:
+        return None  # an introduction, quoted as the article's answer on purpose, or a section it names
+    sections: dict[str, str] = {}  # each heading of the article naming its subject, with its text
+    for chunk in _article_chunks(built, hit.chunk.document_id):
+        for section in _SECTION_START.split(chunk.text.strip()):
+            heading, _, body = section.partition("\n")
+            if not (_SECTION_START.match("\n" + heading) and _terms_of(heading) & subject):
+                continue
+            # A chunk that goes on with a section starts with a copy of its heading.
+            sections[heading] = f"{sections[heading]}\n{body.strip()}" if heading in sections else section
+    if len(sections) != 1:
+        return None
+    return replace(hit, chunk=replace(hit.chunk, text=next(iter(sections.values()))))
+
+
+def _article_chunks(built: index.BM25Index, document_id: int) -> list[index.IndexedChunk]:
+    start = built.opening_positions[document_id]
+    chunks = []
+    for chunk in built.chunks[start:]:
+        if chunk.document_id != document_id:
+            break
+        chunks.append(chunk)
+    return chunks
 
 
 def _focused(built: index.BM25Index, hit: index.Hit, weights: dict[str, float]) -> index.Hit:

@@ -1522,7 +1522,10 @@ async def test_a_follow_up_after_an_answer_on_no_topic_goes_back_to_the_topic_be
     ("question", "section"),
     [
         ("I can't log in", "**If you can't log in**\n1. Check the announcements"),
+        # Not "What to have ready" for its "the error code": what to send support once stuck.
+        ("I can't log in, it says error 1004", "**If you can't log in**\n1. Check the announcements"),
         ("登录不了", "**登录不了怎么办**\n1. 先看公告"),
+        ("登录不了，提示错误1004", "**登录不了怎么办**\n1. 先看公告"),
         ("登不上去", "**登录不了怎么办**\n1. 先看公告"),
         ("一直掉线", "**一直掉线**\n- 游戏时不要在 Wi-Fi 和移动数据之间来回切换"),
         ("keeps disconnecting", "**Disconnects**\n- Stay on one network"),

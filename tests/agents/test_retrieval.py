@@ -305,6 +305,25 @@ def test_logging_in_disconnects_and_lag_find_the_article_on_them(demo_articles, 
 
 
 @pytest.mark.parametrize(
+    ("question", "language", "heading", "last_step"),
+    [
+        ("I can't log in, it says error 1004", "en", "## If you can't log in", "7. A ban notice on login"),
+        ("can't log in, error code 1004 on screen", "en", "## If you can't log in", "7. A ban notice on login"),
+        ("登录不了，提示错误1004", "zh-hans", "## 登录不了怎么办", "7. 登录时提示封禁"),
+    ],
+)
+def test_a_player_who_cannot_log_in_and_names_an_error_gets_the_login_steps(
+    demo_articles, question, language, heading, last_step
+):
+    # Not "What to have ready" for its "the error code, if one is shown": what to send support.
+    passages = search(question, language=language)
+    login = passages[stems(passages, demo_articles).index(f"login-connection.{language[:2]}")]
+
+    assert login.text.startswith(heading), login.text
+    assert last_step in login.text  # the whole section, though a later chunk holds its end
+
+
+@pytest.mark.parametrize(
     ("question", "language", "found"),
     [
         # When it happens is no topic: 每次 found the appeal's "每次处罚只需提交一次申诉".
