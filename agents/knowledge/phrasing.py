@@ -63,6 +63,18 @@ _SAME_THING = [
         re.compile(r"任务(?:一直|还是|老是)?(?:做不了|完成不了|做不完|交不了|没法完成|不能完成|卡住了?|卡着|卡在)"),
         "任务无法完成 bug",
     ),
+    # "my quest won't complete", "the quest is bugged", "can't turn in the quest": the bug article
+    # says "a quest that will not finish"; "quest" alone found the festival's "Festival quests".
+    (
+        re.compile(
+            r"\bquests?\s+(?:is\s+|are\s+)?(?:still\s+)?(?:(?:won'?t|will\s+not|can'?t|cannot|can\s+not|doesn'?t"
+            r"|does\s+not|isn'?t|is\s+not)\s+(?:be\s+)?(?:complete[ds]?|finish(?:ed)?|work(?:ing)?)|bugged|stuck|broken)"
+            r"|\b(?:can'?t|cannot|can\s+not|unable\s+to)\s+(?:complete|finish|turn\s+in|hand\s+in)\s+"
+            r"(?:the\s+|a\s+|my\s+|this\s+|that\s+)?(?:\w+\s+)?quests?\b",
+            re.IGNORECASE,
+        ),
+        " quest will not finish bug ",
+    ),
     # "转服要多少钱", "改名收费吗": the FAQs give a price in 星晶 ("每次转服需要 1500 星晶"); 多少 found
     # the contact FAQ's "客服电话是多少" instead.
     (

@@ -1785,3 +1785,13 @@ async def test_a_rant_is_never_a_knowledge_gap(visitor, settings, rant):
             break
         await asyncio.sleep(0.05)
     assert [gap.question async for gap in KnowledgeGap.objects.all()] == ["how do I breed dragons in the desert zone"]
+
+
+async def test_a_quest_that_will_not_complete_is_answered_with_the_bug_report_it_asks_details_for(visitor):
+    async with Chat(visitor) as chat:
+        answer = await chat.say("my quest won't complete")
+
+    # The article says how to report it, as the form under it asks for the bug's details: not the
+    # festival's "How to take part" beside a form for a bug.
+    assert answer.end["sources"][0]["title"] == "Reporting a bug, crash or error", answer.end["sources"]
+    assert "Festival" not in answer.text

@@ -147,7 +147,17 @@ def test_an_article_sharing_only_what_went_wrong_or_pointing_at_the_answer_is_no
 
 @pytest.mark.parametrize(
     "question",
-    ["任务做不了怎么办", "任务完成不了", "主线任务一直卡住了", "商店npc的任务交不了", "I can't finish the quest"],
+    [
+        "任务做不了怎么办",
+        "任务完成不了",
+        "主线任务一直卡住了",
+        "商店npc的任务交不了",
+        "I can't finish the quest",
+        # Not the festival's "Festival quests" for "quest" alone.
+        "my quest won't complete",
+        "the quest is bugged",
+        "I can't turn in the main quest",
+    ],
 )
 def test_a_quest_that_cannot_be_finished_finds_the_bug_report_article_first(demo_articles, question):
     language = "en" if question.isascii() else "zh-hans"
