@@ -29,6 +29,25 @@ _SAME_THING = [
         re.compile(r"\b(?:stole|stolen|steal|steals|stealing|compromised|hijacked)\b", re.IGNORECASE),
         " hacked ",
     ),
+    # "How do I recover my account?" (the English page's own suggestion), "get my account back":
+    # the account article's introduction says "reset a forgotten password, recover an account you
+    # cannot get into", but the FAQ on trading accounts, short, with "account" in its title and
+    # "the original owner can recover it", came first.
+    (
+        re.compile(
+            r"\b(?:recover(?:ing)?|restor(?:e|ing)|retriev(?:e|ing))\s+(?:my|an|the|your|our)\s+(?:old\s+|lost\s+|game\s+)?"
+            r"account\b|\baccount\s+recovery\b|\bget\s+(?:my|an|the)\s+(?:old\s+|lost\s+)?account\s+back\b",
+            re.IGNORECASE,
+        ),
+        " recover an account you cannot get into forgotten password ",
+    ),
+    # "账号丢失了怎么找回" (the Chinese page's suggestion), "找回账号", "号丢了": not a lost item (丢失, 找回)
+    (
+        re.compile(
+            r"(?:账号|帐号)(?:丢失?了?|没了|找不回来?)(?:了)?(?:怎么|如何|要怎么|能)?找回|找回(?:我的)?(?:账号|帐号)|账号找回"
+        ),
+        "找回无法登录的账号 重置忘记的密码",
+    ),
     # "where is my stuff", "all my stuff is gone": the articles say items; "stuff" was read as a
     # misspelt "staff" and found the phishing section ("Our staff will never ask…").
     (re.compile(r"\b(?:stuff|belongings)\b", re.IGNORECASE), " items "),

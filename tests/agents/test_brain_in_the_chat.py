@@ -1795,3 +1795,30 @@ async def test_a_quest_that_will_not_complete_is_answered_with_the_bug_report_it
     # festival's "How to take part" beside a form for a bug.
     assert answer.end["sources"][0]["title"] == "Reporting a bug, crash or error", answer.end["sources"]
     assert "Festival" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "steps"),
+    [
+        # The English page's own suggested question ("Account recovery"), and the Chinese one's.
+        (
+            "How do I recover my account?",
+            "Password reset, two-step verification and phishing",
+            "**Account Recovery** form",
+        ),
+        (
+            "I want to get my account back",
+            "Password reset, two-step verification and phishing",
+            "**Account Recovery** form",
+        ),
+        ("账号丢失了怎么找回？", "忘记密码、二次验证和防诈骗", "**忘记密码**"),
+    ],
+)
+async def test_a_player_who_asks_how_to_recover_their_account_reads_how(visitor, question, article, steps):
+    async with Chat(visitor) as chat:
+        answer = await chat.say(question)
+
+    # Not the FAQ on trading accounts for its "the original owner can recover it".
+    assert answer.end["sources"][0]["title"] == article, answer.end["sources"]
+    assert steps in answer.text, answer.text
+    assert "Selling, buying" not in answer.text
