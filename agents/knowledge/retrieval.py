@@ -64,6 +64,7 @@ MIN_SIMILARITY = 0.5
 RRF_K = 10
 # Where a section of a chunk starts: a Markdown heading at the start of a line.
 _SECTION_START = re.compile(r"\n+(?=#{1,6}\s)")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +160,19 @@ def _introduction(built: index.BM25Index, document_id: int) -> index.IndexedChun
         body = following.text.lstrip()
         if heading == last_heading:
             body = body[len(heading) :].lstrip("\n")  # a copy of the heading it goes on under
-            text = f"{text}\n{body}"
+            text = _going_on(text, body)
         else:
             text = f"{text}\n\n{body}"
     return replace(passage, text=text)
+
+
+def _going_on(text: str, more: str) -> str:
+    """A section's text and the rest of it from the next chunk: one list, when a list goes on in
+    it, else a new paragraph. Joined by one line break, "No code? Check the spam folder…", the
+    paragraph after "Forgot your password"'s steps, read as part of step 4."""
+    last = text.rstrip().rsplit("\n", 1)[-1]
+    goes_on = _LIST_ITEM.match(last) and _LIST_ITEM.match(more.lstrip("\n"))
+    return f"{text.rstrip()}{chr(10) if goes_on else chr(10) * 2}{more.lstrip()}"
 
 
 def _the_section_it_names(
@@ -187,7 +197,7 @@ def _the_section_it_names(
             if not (_SECTION_START.match("\n" + heading) and _terms_of(heading) & subject):
                 continue
             # A chunk that goes on with a section starts with a copy of its heading.
-            sections[heading] = f"{sections[heading]}\n{body.strip()}" if heading in sections else section
+            sections[heading] = _going_on(sections[heading], body.strip()) if heading in sections else section
     if len(sections) != 1:
         return None
     return replace(hit, chunk=replace(hit.chunk, text=next(iter(sections.values()))))

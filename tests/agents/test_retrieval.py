@@ -314,6 +314,14 @@ def test_logging_in_disconnects_and_lag_find_the_article_on_them(demo_articles, 
     assert passages[0].text.startswith(passage)
 
 
+def test_a_paragraph_after_a_list_in_the_next_chunk_stays_a_paragraph_of_its_own(demo_articles):
+    # "Forgot your password"'s steps end one chunk, "No code?…" starts the next: one line break
+    # between them made it part of step 4 as the page renders Markdown.
+    passage = search("How do I recover my account?", language="en")[0]
+
+    assert "with letters and numbers.\n\nNo code? Check the spam folder" in passage.text, passage.text
+
+
 @pytest.mark.parametrize(
     ("question", "language", "heading", "last_step"),
     [
