@@ -69,8 +69,11 @@ def test_the_page_says_its_figures_are_as_old_as_the_oldest_close_not_yet_counte
 def test_a_day_too_recent_to_judge_says_when_the_bot_resolution_will_be_known(
     client, mia, players, language, said, django_capture_on_commit_callbacks
 ):
-    # Today's chats: the dash stood over "of 0 chats closed over 24 h ago".
-    chat = Chat(players[0], timezone.now() - timedelta(hours=1)).player(0, "充值没到账").bot(2).close(60)
+    # Today's chats: the dash stood over "of 0 chats closed over 24 h ago". An hour ago, or
+    # since midnight when today is younger than that: an hour ago was yesterday then.
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = max(timezone.now() - timedelta(hours=1), midnight)
+    chat = Chat(players[0], start).player(0, "充值没到账").bot(2).close(60)
     with django_capture_on_commit_callbacks(execute=True):
         on_conversation_closed(chat.pk)
     aggregation.aggregate_dirty()
