@@ -152,6 +152,20 @@ _PHONE = (
 _PHONE_MAKER = re.compile(f"{_PHONE}$", re.IGNORECASE)
 
 
+def numbered_choice(spec: FactSpec, text: str) -> str | None:
+    """The one choice the text names by a spelling with its number ("S3", "server 3", "三服"),
+    anywhere in it, or None: a word alone ("frost", "dawn") may mean anything outside a reply to
+    the bot's question, and a text naming two ("from S1 to S3") does not say which is the player's."""
+    lowered = _normalise(text).lower()
+    named = {
+        canonical
+        for canonical, synonyms in spec.choices.items()
+        for word in (canonical, *synonyms)
+        if _shape(word) and _contains_word(lowered, word.lower())
+    }
+    return named.pop() if len(named) == 1 else None
+
+
 def is_a_phone(value: str) -> bool:
     """ "samsung s10", as unknown_choice gives it: a phone, not a server."""
     return re.match(f"{_PHONE}\\S", _normalise(value), flags=re.IGNORECASE) is not None

@@ -56,8 +56,11 @@ class FactsResult:
         return meta
 
 
-def collect(context: Context, intent: IntentResult) -> FactsResult:
-    """Sync (reads the catalogue): run it in a worker thread."""
+def collect(context: Context, intent: IntentResult, *, unasked: bool = False) -> FactsResult:
+    """Sync (reads the catalogue): run it in a worker thread.
+
+    `unasked`: the message is one the bot does not answer (a person holds the chat, or it waits
+    in the queue): the values in it that say what they are are kept too (`standing_alone`)."""
     catalogue = get_catalogue()
     values = dict(context.facts)
     new: dict[str, str] = {}
@@ -81,6 +84,12 @@ def collect(context: Context, intent: IntentResult) -> FactsResult:
             value = _from_earlier_messages(spec, context)
         if value is not None and values.get(key) != value:
             values[key] = new[key] = value
+    for name, value in (standing_alone(context.question) if unasked else {}).items():
+        if name == PLAYER_ID and context.verified_player_id:
+            continue
+        key = CLAIMED_PLAYER_ID if name == PLAYER_ID else name
+        if values.get(key) != value:
+            values[key] = new[key] = value
     missing = [spec for spec in wanted if not given(values, spec.name)]
     # "s7" to "Which server do you play on?" when the servers are S1 to S4: the player answered,
     # and is told it is no server and asked again, rather than their answer passing unseen. Only
@@ -92,6 +101,32 @@ def collect(context: Context, intent: IntentResult) -> FactsResult:
     }
     to_ask = [spec for spec in missing if spec.name not in context.asked or spec.name in unknown]
     return FactsResult(values, new, missing, to_ask, unknown)
+
+
+def standing_alone(question: str) -> dict[str, str]:
+    """The values a message names that need no question to be read as them, by fact.
+
+    An agent's "Which server?" is her own words, not the bot's request (context.py leaves what a
+    person asked out), so a reply to her is read without knowing what it answers: a server
+    written as one ("S3", "I'm on server 3", "三服"; not "frost", a word anything may hold), or a
+    reply that is wholly one code ("10086", "SL2025061201") or one choice ("iPhone"). Only for
+    messages the bot does not answer; no LLM, a few regular expressions per fact."""
+    catalogue = get_catalogue()
+    found: dict[str, str] = {}
+    for spec in catalogue.facts.values():
+        if spec.choices and (value := rules.numbered_choice(spec, question)):
+            found[spec.name] = value
+    whole = {
+        spec.name: value
+        for spec in catalogue.facts.values()
+        if _strict(spec)
+        and (value := rules.bare_value(spec, question))
+        # A code has a digit: "today" alone may answer "when did it happen?" as well as "when did you buy it?".
+        and (spec.choices or any(char.isdigit() for char in value))
+    }
+    if len(whole) == 1:
+        found.update(whole)
+    return found
 
 
 def given(values: dict[str, str], name: str) -> bool:

@@ -122,7 +122,7 @@ def _rest(context: Context, understood: IntentResult, timings: dict[str, float],
 
 
 def _mood_and_facts(
-    context: Context, understood: IntentResult, timer: _Timer, *, store: bool
+    context: Context, understood: IntentResult, timer: _Timer, *, store: bool, unasked: bool = False
 ) -> tuple[sentiment.Mood, facts.FactsResult, IntentResult]:
     """Sync: steps 2b-3 (sentiment, facts) and, with `store`, keeping them for staff.
 
@@ -132,7 +132,7 @@ def _mood_and_facts(
     mood = timer.step("sentiment", sentiment.assess, context)
     if understood.source not in ("quick_reply", "form") and prompt.names_no_topic(context.question, mood):
         understood = replace(understood, name="", spec=None, source="none")
-    known = timer.step("facts", facts.collect, context, understood)
+    known = timer.step("facts", functools.partial(facts.collect, unasked=unasked), context, understood)
     if store and context.conversation_id:
         timer.step("store", _remember, context, understood, known, mood)
     return mood, known, understood
@@ -153,7 +153,9 @@ def understanding_only(conversation_id: int, known: dict | None = None) -> None:
         # "I want a person" says how they want it handled, not what it is about: the agent
         # who picks the chat up sees the topic the player was on ("Lost items"), kept.
         found = replace(found, name="", spec=None)
-    _mood_and_facts(understood.context, found, _Timer(understood.timings), store=True)
+    # No answer asks for what the player gives here (an agent's "Which server?"): what stands on
+    # its own in it is kept too, for the agent and for the bot after a hand-back.
+    _mood_and_facts(understood.context, found, _Timer(understood.timings), store=True, unasked=True)
 
 
 def all_steps(conversation_id: int, known: dict | None = None) -> PreparedAnswer | _Understood:

@@ -197,6 +197,30 @@ def test_a_real_server_or_none_at_all_is_no_unknown_server(facts, text, server):
     assert unknown_choice(facts["device"], "iphone 12") is None  # a device's choices have no numbers
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("S3", {"server": "S3"}),
+        ("I'm on server 3 I think", {"server": "S3"}),
+        ("我在三服", {"server": "S3"}),
+        ("10086", {"player_id": "10086"}),
+        ("SL2025061201", {"order_no": "SL2025061201"}),
+        ("iPhone", {"device": "iOS"}),
+        # Not written as a server, two of them, a phone, a word that is no code.
+        ("in the frost caves", {}),
+        ("I moved from S1 to S3", {}),
+        ("my samsung s3 crashes", {}),
+        ("today", {}),
+        ("ok", {}),
+    ],
+)
+def test_a_reply_to_a_person_keeps_only_the_values_that_say_what_they_are(facts, text, found):
+    """What the player tells an agent is read without her question (pipeline/facts.py)."""
+    from agents.pipeline.facts import standing_alone
+
+    assert standing_alone(text) == found
+
+
 def test_a_value_is_checked_and_put_in_its_canonical_form(facts):
     assert validate(facts["order_no"], " sl2025061201 ") == "SL2025061201"
     assert validate(facts["order_no"], "SL123") is None

@@ -903,6 +903,37 @@ async def test_what_the_player_tells_the_agent_reaches_her_case_panel(lin, alice
     assert slow_ernie.requests == []  # the bot stayed out of it
 
 
+async def test_a_server_the_player_tells_the_agent_is_in_her_case_and_the_bot_knows_it_after(
+    lin, alice, demo_kb, settings
+):
+    """Alice asked Lin "Which server?" and he wrote "S3": nothing recorded it, and after the
+    hand-back the bot asked him for his server again. A server written as one is read from a
+    message to a person, but not a word such as "frost"."""
+    settings.LOCAL_PROVIDER_CHUNK_DELAY = 0.001
+    player, cid, agent = await taken_over_by(alice, lin)
+    await agent.watch(cid)
+    for asked, told in (("Which server?", "S3"), ("Where did you lose it?", "in the frost caves")):
+        await agent.say(cid, asked)
+        await agent.receive_until(lambda f: f.get("type") == "ack")
+        await player.say(told)
+        await agent.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "player")
+    await agent.send({"type": "case", "conversation_id": cid})  # as the dashboard does on a player's message
+    panel = (await agent.receive_until(lambda f: f.get("type") == "case"))["conversation"]
+    await agent.say(cid, "The bot will take it from here.")  # answered: the hand-back starts no answer
+    await agent.receive_until(lambda f: f.get("type") == "ack")
+    await agent.send({"type": "hand_back", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    await player.receive_until(lambda f: is_system(f) and f["message"]["event"] == "handed_back")
+    await player.say("I lost my gear")
+    frames = await player.receive_until(is_end)
+    await player.close()
+    await agent.close()
+
+    assert panel["facts"] == {"player_id": "10086", "server": "S3"}  # "frost caves" is no S4
+    answer = answer_text(frames, frames[-1]["id"])
+    assert "Which item is missing?" in answer and "Which server" not in answer, answer  # only the item
+
+
 async def test_the_bot_hands_over_when_the_upstream_fails(lin, settings, fake_ernie_thread, demo_kb):
     use_fake_ernie(settings, fake_ernie_thread)
     settings.LLM_MAX_ATTEMPTS = 1
