@@ -249,21 +249,34 @@ def event_payload(event: ConversationEvent) -> dict[str, Any]:
     }
 
 
-def _player_sentiment(conversation: Conversation) -> tuple[float | None, str | None]:
-    """The player's latest score and the level the bot read it as (calm, upset, angry).
+# How far back the case looks for a mood worse than the latest: about a short exchange.
+MOOD_MESSAGES = 5
+_LEVEL_RANK = {"calm": 0, "upset": 1, "angry": 2}
 
-    The level is the one stored with the message: angry depends on the words, not the score
-    alone (agents/sentiment.py). A message stored before levels were gets one by its score."""
+
+def _player_sentiment(conversation: Conversation) -> tuple[float | None, str | None, str | None]:
+    """The player's latest score, the level the bot read it as (calm, upset, angry), and the
+    worst level among their MOOD_MESSAGES messages before it when that is worse (else None).
+
+    A player who swore and then wrote "S3" showed as "calm (0.00)": the agent needs to know
+    they were angry a moment ago. The level is the one stored with the message: angry depends
+    on the words, not the score alone (agents/sentiment.py). A message stored before levels
+    were gets one by its score."""
     metas = Message.objects.filter(conversation=conversation, sender=Message.Sender.PLAYER).order_by("-seq")
-    for meta in metas.values_list("meta", flat=True)[:5]:
+    read: list[tuple[float, str]] = []
+    for meta in metas.values_list("meta", flat=True)[: MOOD_MESSAGES + 1]:
         score = sentiment_score(meta)
         if score is not None:
             stored = (meta or {}).get("sentiment")
             level = stored.get("level") if isinstance(stored, dict) else None
-            return score, level or level_of(score, needs_staff=False)
+            read.append((score, level if level in _LEVEL_RANK else level_of(score, needs_staff=False)))
+    if read:
+        (score, level), earlier = read[0], [level for _score, level in read[1:]]
+        worst = max(earlier, key=_LEVEL_RANK.__getitem__, default=level)
+        return score, level, worst if _LEVEL_RANK[worst] > _LEVEL_RANK[level] else None
     if conversation.sentiment is not None:
-        return conversation.sentiment, level_of(conversation.sentiment, needs_staff=False)
-    return None, None
+        return conversation.sentiment, level_of(conversation.sentiment, needs_staff=False), None
+    return None, None, None
 
 
 def sentiment_score(meta: dict | None) -> float | None:
@@ -298,7 +311,7 @@ def case_of(conversation_id: int) -> dict[str, Any]:
     case = _summaries([conversation])[0]
     player = conversation.player
     events = ConversationEvent.objects.filter(conversation_id=conversation_id).select_related("actor")
-    sentiment, sentiment_level = _player_sentiment(conversation)
+    sentiment, sentiment_level, sentiment_earlier = _player_sentiment(conversation)
     case.update(
         {
             "player": {
@@ -315,6 +328,7 @@ def case_of(conversation_id: int) -> dict[str, Any]:
             "labels": _names_in_words(conversation),
             "sentiment": sentiment,
             "sentiment_level": sentiment_level,
+            "sentiment_earlier": sentiment_earlier,
             "sources": _sources_used(conversation_id),
             "events": [event_payload(e) for e in events],
             "closed": conversation.closed_at.isoformat() if conversation.closed_at else None,

@@ -76,3 +76,33 @@ def test_an_id_the_player_typed_reads_as_given_by_them_not_verified(lin):
         "zh-hans": "玩家ID（玩家自述，未验证）",
     }
     assert ("Player ID (given by the player, not verified)", "55555555") in facts_in_words(chat.facts)
+
+
+@pytest.mark.django_db
+def test_the_case_says_a_player_calm_now_was_angry_a_few_messages_ago(client, alice, lin):
+    """Lin swore, then wrote "S3": his case said "calm (0.00)", and the agent read a calm player."""
+    from chat.models import Conversation, Message
+    from chat.services import message_append
+    from chat.staff_selectors import MOOD_MESSAGES, case_of
+
+    chat = Conversation.objects.create(player=lin)
+
+    def wrote(text: str, score: float, level: str) -> None:
+        meta = {"sentiment": {"score": score, "level": level}}
+        message_append(conversation_id=chat.pk, sender=Message.Sender.PLAYER, text=text, meta=meta)
+
+    wrote("You stole my money, scammers!!!", -1.0, "angry")
+    wrote("this is taking forever", -0.5, "upset")
+    wrote("S3", 0.0, "calm")
+    case = case_of(chat.pk)
+    assert (case["sentiment"], case["sentiment_level"], case["sentiment_earlier"]) == (0.0, "calm", "angry")
+
+    for _ in range(MOOD_MESSAGES):
+        wrote("ok", 0.0, "calm")
+    assert case_of(chat.pk)["sentiment_earlier"] is None  # long past: calm, and nothing worse lately
+
+    client.force_login(alice)
+    chinese = client.get("/staff/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    english = client.get("/staff/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '"sentiment_earlier_angry": "angry earlier"' in english
+    assert '"sentiment_earlier_angry": "之前愤怒"' in chinese and '"sentiment_earlier_upset": "之前不满"' in chinese

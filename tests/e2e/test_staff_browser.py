@@ -1313,16 +1313,23 @@ def test_taking_over_keeps_the_players_latest_message_in_view(open_context, staf
 
 
 def test_the_case_says_how_the_player_feels_in_words_beside_the_score(open_context, staff_server):
-    """It said "-1.00": the agent had to know the scale, and where the bot calls a human."""
+    """It said "-1.00": the agent had to know the scale, and where the bot calls a human. And a
+    player who swore and then wrote "S3" read as "calm (0.00)", his anger gone from the case."""
     from playwright.sync_api import expect
 
-    agent, _player, _cid = an_agent_watching_a_new_chat(
+    agent, player, _cid = an_agent_watching_a_new_chat(
         open_context, staff_server.url, "This is a scam, you stole my money!!!"
     )
 
     mood = agent.get_by_test_id("case-sentiment")
     expect(mood).to_have_text("angry (-1.00)")
     expect(mood).to_have_attribute("data-level", "angry")  # in red
+    agent.get_by_test_id("take-over").click()  # at once, not after the bot's apology streamed
+    expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "human")
+    ask(player, "S3")
+    expect(mood).to_have_text("calm (0.00) · angry earlier")
+    expect(mood).to_have_attribute("data-level", "angry")  # still in red
+    close_chat(agent)  # room for the chats of the tests after this one
 
 
 def test_the_filters_are_one_tab_stop_and_the_arrow_keys_choose_among_them(open_context, staff_server):

@@ -802,7 +802,10 @@
     var mood = $("case-sentiment");
     mood.textContent = typeof c.sentiment !== "number" ? "—" :
       (c.sentiment_level ? t("sentiment_" + c.sentiment_level) + " (" + c.sentiment.toFixed(2) + ")" : c.sentiment.toFixed(2));
-    mood.setAttribute("data-level", c.sentiment_level || "");
+    // "calm" after a player's outburst ("S3" after swearing) hid it: the worse mood of their
+    // last few messages follows ("· angry earlier"), and colours the line as the worse level.
+    if (typeof c.sentiment === "number" && c.sentiment_earlier) mood.textContent += " · " + t("sentiment_earlier_" + c.sentiment_earlier);
+    mood.setAttribute("data-level", c.sentiment_earlier || c.sentiment_level || "");
     var facts = $("case-facts");
     facts.textContent = "";
     Object.keys(c.facts || {}).forEach(function (k) {
