@@ -686,6 +686,22 @@ def test_a_reply_and_a_note_whose_acks_were_lost_with_the_socket_reach_the_chat_
     expect(agent_lines.get_by_test_id("message-text")).to_have_text(
         ["Checking your order now.", "VIP, check the ledger"]
     )
+
+    # A reload between the send and its ack: the draft kept the text, and sent again from it,
+    # it went with a new client id and Lin read it twice. Now with the one it was sent with.
+    state["hold_acks"] = True
+    reply_box.fill("Found it.")
+    reply_box.press("Enter")
+    expect(agent_lines).to_have_count(3)
+    state["hold_acks"] = False
+    agent.reload()
+    expect(reply_box).to_have_value("Found it.")  # the draft, as the agent left it
+    expect(reply_box).to_be_editable()  # the chat is hers again on this socket
+    reply_box.press("Enter")
+    expect(reply_box).to_have_value("")
+    again = [f["client_id"] for f in state["sent"] if f["type"] == "send" and f["text"] == "Found it."]
+    assert len(again) == 2 and again[0] == again[1]
+    expect(player.locator('[data-testid="message"][data-sender="agent"]')).to_have_count(2)
     close_chat(agent)  # room for the chats of the tests after this one
     expect(agent.get_by_test_id("conv-state")).to_have_attribute("data-state", "closed")
 

@@ -1164,11 +1164,16 @@
       box.focus();
       return;
     }
-    var clientId = uuid();
+    // The same text sent again from its chat's draft (a reload between the send and its ack)
+    // goes with the same client_id: the server, which may have stored it, stores it once.
+    var key = watched.id + ":" + kind, before = sentIds.get(key);
+    var clientId = before && before.text === text ? before.client_id : uuid();
     var frame = { type: kind, conversation_id: watched.id, client_id: clientId, text: text };
     if (!send(frame)) return;
     outbox.set(clientId, { box: box, frame: frame });
     box.setAttribute("data-pending", "1");
+    sentIds.set(key, { client_id: clientId, text: text });
+    storeDrafts();
   }
 
   // What the agent began writing belongs to its chat: a reply half-typed to one player stayed
@@ -1177,6 +1182,7 @@
   // lost them (a deploy's, or the one after the idle timeout signed her out, whose Enter was
   // refused and took the reply she had just written with it).
   var drafts = new Map();          // conversation id -> { reply, note }, the watched chat's in its boxes
+  var sentIds = new Map();         // "<conversation id>:send|note" -> { client_id, text } sent, not yet acked
   var DRAFTS_KEY = "csbot-drafts", draftsRead = false;
 
   /** The tab's drafts, once the socket has said whose dashboard this is (`hello`). */
@@ -1186,7 +1192,7 @@
     try {
       var kept = JSON.parse(window.sessionStorage.getItem(DRAFTS_KEY));
       // Written by whoever was signed in on this tab: not for a colleague who signs in on it.
-      if (kept && kept.user === me.id) drafts = new Map(kept.drafts);
+      if (kept && kept.user === me.id) { drafts = new Map(kept.drafts); sentIds = new Map(kept.sent || []); }
     } catch (e) { /* none, or storage refused */ }
   }
 
@@ -1194,8 +1200,9 @@
     if (!draftsRead) return;       // not before they are read: the tab's drafts would be lost
     var all = Array.from(drafts);
     if (watched && (input.value || noteInput.value)) all.push([watched.id, { reply: input.value, note: noteInput.value }]);
+    var sent = Array.from(sentIds);
     try {
-      if (all.length) window.sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ user: me.id, drafts: all }));
+      if (all.length || sent.length) window.sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ user: me.id, drafts: all, sent: sent }));
       else window.sessionStorage.removeItem(DRAFTS_KEY);
     } catch (e) { /* private mode, or full: kept for as long as the page is open */ }
   }
@@ -1230,6 +1237,8 @@
   function onAck(f) {
     var sent = settle(f.client_id);
     if (!sent) return;
+    sentIds.delete(sent.frame.conversation_id + ":" + sent.frame.type);
+    storeDrafts();
     // Only what was sent goes: words typed since the send stay (in its chat's draft, when
     // the agent has opened another chat meanwhile).
     if (watched && watched.id === sent.frame.conversation_id) {
