@@ -13,8 +13,10 @@ only says the process is alive.
 
 Nor is a process ready while it can't reach its database or Redis
 (csbot/dependencies.py): each probe looks, and the log says when that changes, and why.
-The probe's body says only which check failed: anyone who can reach it reads it, and the
-driver's words name hosts, users and paths.
+The probe's body says only whether the process is ready and, if not, which checks failed
+(`{"ready": false, "failed": ["redis"]}`): anyone who can reach it reads it, and the
+driver's words name hosts, users and paths, the helper count sizes the machine, and whether
+Redis is configured tells how it is deployed. Those go to the log, when they change.
 Nor once it is stopping (SIGTERM: chat/streaming/lifecycle.py): it lets its
 answers finish but takes no new question, so the balancer should send players
 elsewhere.
@@ -47,17 +49,19 @@ class Readiness:
     stopping: bool  # SIGTERM came: finishing its answers, taking no new question
     why: dict[str, str] = field(default_factory=dict)  # each failed check's detail: the log's, never the body's
 
+    @property
+    def failed(self) -> list[str]:
+        """The checks that failed, by name only: all a balancer (or a person reading its
+        status page) needs to act on; the rest is in the log."""
+        failed = [] if self.warm else ["warm_up"]
+        failed += ["helpers"] if self.helpers_ready < self.helpers else []
+        failed += {"unreachable": ["database"], "not_migrated": ["migrations"]}.get(self.database, [])
+        failed += ["redis"] if self.redis not in (None, "ok") else []
+        return failed + (["stopping"] if self.stopping else [])
+
     def as_dict(self) -> dict:
-        """The probe's body."""
-        return {
-            "ready": self.ready,
-            "warm": self.warm,
-            "helpers_ready": self.helpers_ready,
-            "helpers": self.helpers,
-            "database": self.database,
-            "redis": self.redis,
-            "stopping": self.stopping,
-        }
+        """The probe's body: for anyone who can reach it, so nothing of the configuration."""
+        return {"ready": True} if self.ready else {"ready": False, "failed": self.failed}
 
 
 # What the last probe found unreachable, so that the log says when it changes, not at every probe.
@@ -80,6 +84,7 @@ async def readiness() -> Readiness:
         ready, warm, helpers_ready, helpers, database.status, redis.status if redis else None, stopping, why
     )
     _log_change(why)
+    _log_start_up(state)
     return state
 
 
@@ -94,3 +99,23 @@ def _log_change(unreachable: dict[str, str]) -> None:
     for name in _last_unreachable.keys() - unreachable.keys():
         log.info("%s can be reached again", _NAMES[name])
     _last_unreachable = unreachable
+
+
+# What the last probe found of this process's own start-up, so the log says when it changes.
+_last_start_up: tuple | None = None
+
+
+def _log_start_up(state: Readiness) -> None:
+    """The helper count and warm-up, which the probe's body no longer shows, once a change."""
+    global _last_start_up
+    now = (state.warm, state.helpers_ready, state.helpers, state.stopping)
+    if now == _last_start_up:
+        return
+    _last_start_up = now
+    log.info(
+        "readiness: %s, %d of %d helper processes set up%s",
+        "warmed up" if state.warm else "warming up",
+        state.helpers_ready,
+        state.helpers,
+        ", stopping" if state.stopping else "",
+    )
