@@ -147,6 +147,10 @@ def detect_anomalies() -> None:
 
 @shared_task(bind=True, ignore_result=True)
 def worker_heartbeat(self) -> None:
+    if self.request.is_eager:
+        # Run by the web process itself (csbot/embedded_beat.py), which is no worker: its
+        # row listed it on the anomalies page as one, "vm … just now", when none ran.
+        return
     anomalies.heartbeat_record(hostname=self.request.hostname or socket.gethostname())
 
 

@@ -74,13 +74,16 @@ def test_a_chat_with_no_server_or_intent_is_listed_as_unknown_with_a_capital(
     "language, now_words, earlier_words",
     [("en", "just now", "3 minutes ago"), ("zh-hans", "刚刚", "3 分钟前")],
 )
-def test_a_worker_that_just_beat_reads_just_now_not_0_minutes_ago(client, mia, language, now_words, earlier_words):
+def test_a_worker_that_just_beat_reads_just_now_not_0_minutes_ago(
+    client, mia, settings, language, now_words, earlier_words
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from analytics.services.anomalies import heartbeat_record
 
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # with a broker: workers beat
     heartbeat_record(hostname="celery@a", now=timezone.now() - timedelta(seconds=5))
     heartbeat_record(hostname="celery@b", now=timezone.now() - timedelta(minutes=3, seconds=5))
     client.force_login(mia)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from analytics.models import DirtyHour
 from analytics.services import aggregation
+from analytics.services.anomalies import heartbeat_record
 from analytics.services.stats import stats_compute_many
 from analytics.tasks import on_conversation_closed
 from tests.analytics.cards import card
@@ -157,6 +158,26 @@ def test_the_workers_table_says_why_it_is_empty(client, mia, settings, eager, la
     html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
     assert re.search(r'data-testid="no-worker">(.*?)</td>', html).group(1) == said
+
+
+def test_on_the_embedded_default_the_web_process_running_the_schedule_is_not_listed_as_a_worker(client, mia, settings):
+    """The web process runs the beat schedule itself there (csbot/embedded_beat.py), the
+    heartbeat entry with it: the page listed it ("vm … just now") as a Celery worker, and a
+    manager read that a worker ran when none did. A row such a process left is not listed either."""
+    from csbot import embedded_beat
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    heartbeat_record(hostname="vm", now=timezone.now() - timedelta(days=2))  # left by an older version
+    embedded_beat._run("analytics.tasks.worker_heartbeat")
+    client.force_login(mia)
+
+    html = client.get("/analytics/anomalies/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    table = re.search(r"<caption>Celery workers</caption>.*?</table>", html, re.S).group(0)
+    assert re.search(r'data-testid="no-worker">(.*?)</td>', table).group(1) == (
+        "This installation has no Celery worker to watch: the web process computes the figures itself."
+    )
+    assert "vm" not in table and "ago" not in table and "just now" not in table
 
 
 @pytest.mark.parametrize(
