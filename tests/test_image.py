@@ -130,3 +130,21 @@ def test_every_setting_reaches_the_composed_processes_from_dot_env():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name in ("migrate", "web", "worker", "beat"):
         assert services[name]["env_file"] == app["env_file"], name
+
+
+def test_the_readme_says_how_to_create_the_first_account_and_import_the_knowledge_base_under_compose():
+    """A newcomer deploying with compose found no way to create the first login or load
+    their knowledge base, which the image does not hold: README's commands run in the
+    `web` service, whose mount is where they import from."""
+    import yaml
+    from django.core.management import get_commands
+
+    readme = (ROOT / "README.md").read_text()
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+
+    commands = re.findall(r"^docker compose run --rm web python manage\.py (\S+) ?(\S*)", readme, re.M)
+    assert {"createsuperuser", "kb_import"} <= {name for name, _ in commands}
+    assert {name for name, _ in commands} <= set(get_commands())  # each is a real command
+    (kb,) = [argument for _, argument in commands if argument.startswith("/")]
+    assert web["volumes"] == ["${KB_DIR:-./kb}:" + kb.rstrip("/") + ":ro"]  # read-only, where kb_import reads
+    assert "kb/" in (ROOT / ".dockerignore").read_text().splitlines()  # mounted, never baked in
