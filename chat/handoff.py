@@ -404,7 +404,13 @@ def _queued_note(conversation: Conversation, *, language: str = "") -> Message:
     return _system_note(
         conversation,
         "no_agent",
-        _("No support agent is online right now. Leave a message here and the next agent will reply."),
+        # Said whole: whether they may close the page, and where the reply will be (nobody
+        # notifies them: it waits in this chat, which the player cookie opens again, a year).
+        _(
+            "No support agent is online right now. Leave your message here and you can close this page: "
+            "the next agent's reply will be waiting in this chat when you open it again in this browser. "
+            "We can't notify you, so please check back later."
+        ),
         language=language,
     )
 
@@ -473,7 +479,9 @@ def _requeue_abandoned(conversation_id: int, holder_id: int) -> Change | None:
         else:
             text = _(
                 "%(name)s has left the chat. No support agent is online right now. "
-                "Leave a message here and the next agent will reply."
+                "Leave your message here and you can close this page: "
+                "the next agent's reply will be waiting in this chat when you open it again in this browser. "
+                "We can't notify you, so please check back later."
             )
             flags["no_agent"] = "1"  # the page then invites a message to leave, as after "no_agent"
         note = _system_note(conversation, "requeued", text, name=name, **flags)

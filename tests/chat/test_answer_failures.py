@@ -67,7 +67,8 @@ async def test_an_error_after_the_first_token_keeps_the_partial_answer_and_tells
     assert end["status"] == "failed"
     assert what_the_player_reads_after(frames) == [
         "由于我们这边的问题，回答被中断了，您的对话已转给人工客服。",
-        "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。",
+        "目前没有在线的人工客服。请在这里留言，留言后可以关闭此页面："
+        "客服上线后的回复会保留在这个对话里，用这个浏览器再次打开即可看到。我们无法另行通知您，请稍后回来查看。",
     ]
     assert answer_text(frames, bot["id"]) == "充值到账通常需要五分钟。"
     stored = await sync_to_async(Message.objects.get)(pk=bot["id"])
@@ -331,7 +332,9 @@ async def test_an_answer_an_openai_compatible_filter_cut_short_is_not_passed_off
     assert next(f for f in frames if is_end(f))["status"] == "failed"
     assert what_the_player_reads_after(frames) == [
         "The answer was cut off by a problem on our side, so we've passed your chat to our support team.",
-        "No support agent is online right now. Leave a message here and the next agent will reply.",
+        "No support agent is online right now. Leave your message here and you can close this page: "
+        "the next agent's reply will be waiting in this chat when you open it again in this browser. "
+        "We can't notify you, so please check back later.",
     ]
     stored = await sync_to_async(Message.objects.get)(sender="bot")
     assert stored.text == "Top-ups usually arrive within five minutes. If it takes longer"
@@ -417,7 +420,8 @@ async def test_a_player_whose_answer_failed_with_nobody_online_is_told_to_leave_
 
     assert what_the_player_reads_after(frames) == [
         "抱歉，智能助手暂时无法使用，您的对话已转给人工客服。",
-        "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。",
+        "目前没有在线的人工客服。请在这里留言，留言后可以关闭此页面："
+        "客服上线后的回复会保留在这个对话里，用这个浏览器再次打开即可看到。我们无法另行通知您，请稍后回来查看。",
     ]
     assert next(f for f in frames if f.get("type") == "state")["state"] == "waiting"
     # After a reload the answer says the same.

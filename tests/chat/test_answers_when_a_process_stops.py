@@ -291,7 +291,10 @@ async def test_a_player_on_an_english_page_whose_chinese_question_was_cut_off_re
     frames = await sock.receive_until(lambda f: f.get("type") == "message" and f["message"]["sender"] == "system")
     # The notice and the queue's line under it in the answer's language, the question's.
     assert next(f for f in frames if is_end(f))["error"] == CUT_OFF_QUEUED_ZH
-    assert frames[-1]["message"]["text"] == "目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。"
+    assert frames[-1]["message"]["text"] == (
+        "目前没有在线的人工客服。请在这里留言，留言后可以关闭此页面："
+        "客服上线后的回复会保留在这个对话里，用这个浏览器再次打开即可看到。我们无法另行通知您，请稍后回来查看。"
+    )
     await sock.close()
     await close_process()
 

@@ -57,7 +57,9 @@ def test_an_agent_gone_past_the_grace_period_loses_their_chats_to_the_queue(held
     assert held_by_alice.waiting_since is not None
     assert system_lines(held_by_alice)[-1] == (
         "Alice has left the chat. No support agent is online right now. "
-        "Leave a message here and the next agent will reply."
+        "Leave your message here and you can close this page: "
+        "the next agent's reply will be waiting in this chat when you open it again in this browser. "
+        "We can't notify you, so please check back later."
     )
     assert (change.state, change.agent_name, change.cancel) == ("waiting", "", False)
     assert change.messages[0].meta["event"] == "requeued"
@@ -83,9 +85,9 @@ def test_a_player_who_writes_chinese_is_told_in_chinese(held_by_alice, alice):
     message_append(conversation_id=held_by_alice.pk, sender="player", text="人呢？", client_id="c2")
     left(alice, GRACE + 5)
     handoff.abandoned_chats_requeue()
-    assert (
-        system_lines(held_by_alice)[-1]
-        == "Alice 已离开对话。目前没有在线的人工客服。请在这里留言，客服上线后会第一时间回复您。"
+    assert system_lines(held_by_alice)[-1] == (
+        "Alice 已离开对话。目前没有在线的人工客服。请在这里留言，留言后可以关闭此页面："
+        "客服上线后的回复会保留在这个对话里，用这个浏览器再次打开即可看到。我们无法另行通知您，请稍后回来查看。"
     )
 
 

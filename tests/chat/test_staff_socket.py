@@ -669,6 +669,44 @@ async def test_a_player_waiting_with_nobody_online_can_go_on_with_the_bot(lin, d
     assert events == [("escalated", "player_request"), ("handed_back", "player")]
 
 
+async def test_a_player_handed_over_with_nobody_online_may_close_the_page_and_reads_the_reply_on_coming_back(
+    lin, alice, demo_kb
+):
+    """They read "Leave a message here and the next agent will reply", and not whether they had
+    to keep the page open, nor where the reply would be. Told they may close it, they do; Alice
+    comes, takes the chat and answers; Lin opens the chat again (the same cookie) and reads it."""
+    player, cid = await player_chatting(lin)
+    await player.send({"type": "handoff"})
+    told = await player.receive_until(lambda f: is_system(f) and f["message"].get("event") == "no_agent")
+    await player.say("My sword vanished after the update, please look into it.")
+    await player.receive_until(lambda f: f.get("type") == "ack")
+    await player.close()  # the page closed, as it says she may
+
+    agent = await StaffSocket.of(alice)
+    await agent.connect()
+    await agent.send({"type": "take_over", "conversation_id": cid})
+    await agent.receive_until(lambda f: f.get("type") == "ok")
+    await agent.send(
+        {"type": "send", "conversation_id": cid, "client_id": "a1", "text": "Restored it, check your bag."}
+    )
+    await agent.receive_until(lambda f: f.get("type") == "ack")
+    await agent.close()
+    back, back_cid = await player_chatting(lin)
+    await back.send({"type": "resume", "after_seq": 0, "streams": {}})
+    reopened = await back.receive_until(lambda f: f.get("type") == "resumed")
+    await back.close()
+
+    assert told[-1]["message"]["text"] == (
+        "No support agent is online right now. Leave your message here and you can close this page: "
+        "the next agent's reply will be waiting in this chat when you open it again in this browser. "
+        "We can't notify you, so please check back later."
+    )
+    assert back_cid == cid
+    shown = [(f["message"]["sender"], f["message"].get("text")) for f in reopened if f.get("type") == "message"]
+    assert shown[-1] == ("agent", "Restored it, check your bag.")
+    assert ("player", "My sword vanished after the update, please look into it.") in shown
+
+
 async def test_closing_stops_the_answer_and_the_next_message_opens_a_new_chat(lin, alice, slow_ernie):
     player, cid = await player_chatting(lin)
     agent = await StaffSocket.of(alice)
