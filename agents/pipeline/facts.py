@@ -3,7 +3,7 @@
 Known facts (Conversation.facts) are kept; missing ones are looked for in every
 player message of the conversation, newest first, and in a submitted form. A
 reply to a question about facts may be just the value of one ("S3", "the Frostfang
-Sword", "霜牙之剑" to 物品名称、服务器, "霜牙之剑，三服" beside the server), unless it names
+Sword", "霜牙之剑" to 物品名称、服务器, "霜牙之剑，三服" or "霜牙之剑在三服" beside the server), unless it names
 another's in its words or only says how the player feels ("快点"). The verified player id
 always fills `player_id`; an id the player typed is kept apart as `claimed_player_id` and no
 tool uses it, but the bot does not ask for an id the player gave.
@@ -172,6 +172,7 @@ def _without_the_others_values(spec: FactSpec, reply: str, open_facts: list[str]
         for name in open_facts
         if name != spec.name and name in catalogue.facts and _strict(catalogue.facts[name])
     ]
+    reply = _without_linked_values(reply, others)
     parts = [part for part in _PART.finditer(reply) if any(rules.validate(other, part.group()) for other in others)]
     if not parts:
         return reply
@@ -181,6 +182,38 @@ def _without_the_others_values(spec: FactSpec, reply: str, open_facts: list[str]
         start = part.end()
     kept.append(reply[start:])
     return " ".join(piece.strip(_SEPARATORS) for piece in kept if piece.strip(_SEPARATORS))
+
+
+# A value tied to the words before it by a link ("霜牙之剑在三服", "Frostfang Sword on S3"), or to
+# the words after it by 的 ("三服的霜牙之剑"): one phrase, no comma, so no part of it is the value.
+_LINK = r"(?:\s*(?:是在|在)\s*|\s+(?:on|in|at|from)\s+(?:the\s+)?)"
+# What comes before the link says who, not what: "我在三服" names the server alone.
+_WHO = re.compile(r"(?:我|我们|俺|咱|咱们|人|i|i'?m|i\s+am|we|we'?re|me|it|it'?s|it\s+(?:is|was)|they'?re)", re.I)
+_CLAUSE = re.compile(r"[^，,、;；]+")
+
+
+def _without_linked_values(reply: str, others: list[FactSpec]) -> str:
+    """The reply without a choice of another fact that a clause of it names with a link to the
+    rest of the clause: "霜牙之剑在三服" is 霜牙之剑 beside the server, as "霜牙之剑，三服" is."""
+    words = sorted(
+        {word for other in others for c, synonyms in other.choices.items() for word in (c, *synonyms)},
+        key=len,
+        reverse=True,
+    )
+    if not words:
+        return reply
+    value = "|".join(re.escape(word) for word in words)
+    after = re.compile(rf"(?P<rest>.+?){_LINK}(?:server\s*|服务器\s*)?(?:{value})(?![a-z0-9])[的里上]?", re.I)
+    before = re.compile(rf"(?<![a-z0-9])(?:{value})的(?P<rest>.+)", re.I)
+
+    def without(clause: re.Match) -> str:
+        text = clause.group()
+        linked = after.fullmatch(text.strip()) or before.fullmatch(text.strip())
+        if linked is None or _WHO.fullmatch(linked.group("rest").strip()):
+            return text
+        return linked.group("rest").strip()
+
+    return _CLAUSE.sub(without, reply)
 
 
 def _strict(spec: FactSpec) -> bool:

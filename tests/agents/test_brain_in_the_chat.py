@@ -601,6 +601,10 @@ async def test_a_visitor_who_is_not_signed_in_gets_no_tool_call(visitor, game_ba
         # Both in one reply, set apart: not the server alone and "which item?" again.
         (["我的装备不见了", "霜牙之剑，三服"], "好的，已记下：物品名称：霜牙之剑，服务器：S3。"),
         (["my stuff is gone", "Frostfang Sword, S3"], "Thanks, I've noted it: Item: Frostfang Sword, Server: S3."),
+        # ... or in one phrase, the server linked to the item: both noted, not the server alone.
+        (["我的装备不见了", "霜牙之剑在三服"], "好的，已记下：物品名称：霜牙之剑，服务器：S3。"),
+        (["我的装备不见了", "三服的霜牙之剑"], "好的，已记下：物品名称：霜牙之剑，服务器：S3。"),
+        (["my stuff is gone", "Frostfang Sword on S3"], "Thanks, I've noted it: Item: Frostfang Sword, Server: S3."),
     ],
 )
 async def test_a_visitor_who_gave_every_detail_hears_them_noted_and_exactly_how_to_be_verified(
