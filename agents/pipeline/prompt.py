@@ -478,9 +478,13 @@ def _details_given(context: Context, intent: IntentResult, facts: FactsResult) -
     """The topic's details, known now, when this message only gave some the bot asked for
     ("S2", "I'm on S2", "安卓，三服", "it's 55555555 on server S2 I think") and asks nothing; else [].
 
-    The verified player id is no detail the player gave; an id they typed is."""
-    if intent.source != "follow_up" or intent.spec is None or not facts.new:
+    The verified player id is no detail the player gave; an id they typed is. A submitted form
+    gives nothing else: the player has just read the article it came under, and hears their
+    details noted and the next step (signing in, what is still missing), not that article again."""
+    if intent.source not in ("follow_up", "form") or intent.spec is None or not facts.new:
         return []
+    if intent.source == "form":
+        return _details_known(intent, facts)
     if words_besides_the_details(context.question, facts.new) > 3 or fact_rules.is_a_question(context.question):
         return []
     return _details_known(intent, facts)

@@ -624,6 +624,38 @@ async def test_a_visitor_who_gave_every_detail_hears_them_noted_and_exactly_how_
     assert game_backend.requests == []
 
 
+@pytest.mark.parametrize(
+    ("question", "heard", "article"),
+    [
+        (
+            "my top-up didn't arrive",
+            "Thanks, I've noted it: Order number: SL2025061201.",
+            "Still missing after 2 hours",
+        ),
+        ("充值没到账", "好的，已记下：订单号：SL2025061201。", "超过 2 小时仍未到账"),
+    ],
+)
+async def test_a_visitor_who_fills_in_the_form_hears_the_order_noted_and_how_to_sign_in_not_the_article_again(
+    visitor, game_backend, question, heard, article
+):
+    """The bot quoted the top-up article again ("Still missing after 2 hours?…") above the
+    sign-in steps: the player had just read it, under the very form they filled in."""
+    async with Chat(visitor) as chat:
+        asked = await chat.say(question)
+        values = {"order_no": "SL2025061201"}
+        answer = await chat.exchange({"type": "form_submit", "form_id": asked.form["form_id"], "values": values})
+
+    assert asked.end["sources"]  # the article, read once, above the form
+    assert answer.text.startswith(heard), answer.text
+    assert (
+        article not in answer.text and "help center says" not in answer.text and "帮助中心是这样说的" not in answer.text
+    )
+    assert not answer.end.get("sources")
+    assert "Settings → Help Center → Contact Support" in answer.text or "设置 → 客服中心 → 联系客服" in answer.text
+    assert [option["intent"] for option in answer.quick_replies] == ["human"]
+    assert game_backend.requests == []
+
+
 async def test_a_tool_timeout_and_a_server_error_are_told_honestly(lin, settings):
     settings.LOCAL_PROVIDER_CHUNK_DELAY = 0
     await sync_to_async(_tool_timeout)(0.3)
