@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Readiness:
-    ready: bool
     warm: bool  # this process's warm-up has finished (or is turned off: WARM_UP_ON_START)
     helpers_ready: int
     helpers: int
@@ -58,6 +57,11 @@ class Readiness:
         failed += {"unreachable": ["database"], "not_migrated": ["migrations"]}.get(self.database, [])
         failed += ["redis"] if self.redis not in (None, "ok") else []
         return failed + (["stopping"] if self.stopping else [])
+
+    @property
+    def ready(self) -> bool:
+        # Derived, not stored: one rule says what failed, so the status and the body agree.
+        return not self.failed
 
     def as_dict(self) -> dict:
         """The probe's body: for anyone who can reach it, so nothing of the configuration."""
@@ -79,10 +83,7 @@ async def readiness() -> Readiness:
     checks: dict[str, DependencyState] = {"database": database, **({"redis": redis} if redis else {})}
     why = {name: check.detail for name, check in checks.items() if check.status != OK}
     stopping = registry().stopping
-    ready = warm and helpers_ready == helpers and not why and not stopping
-    state = Readiness(
-        ready, warm, helpers_ready, helpers, database.status, redis.status if redis else None, stopping, why
-    )
+    state = Readiness(warm, helpers_ready, helpers, database.status, redis.status if redis else None, stopping, why)
     _log_change(why)
     _log_start_up(state)
     return state
